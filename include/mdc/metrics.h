@@ -1,0 +1,56 @@
+/*
+ * metrics.h — lock-free counters, gauges and histograms with labels, exposed in the
+ * Prometheus text exposition format 0.0.4 (prefix met_).
+ * ref: https://prometheus.io/docs/instrumenting/exposition_formats/
+ *
+ * A registry holds metric families; each family holds up to a fixed number of label
+ * combinations (series), created on first use.  Updates are atomic and never block;
+ * met_render() may run concurrently with updates.
+ *
+ * Thread-safety: all functions are thread-safe.
+ */
+#ifndef MDC_METRICS_H
+#define MDC_METRICS_H
+
+#include <stddef.h>
+
+typedef struct met_registry met_registry;
+typedef struct met_family met_family;
+
+typedef enum met_type { MET_COUNTER, MET_GAUGE, MET_HISTOGRAM } met_type;
+
+met_registry *met_registry_new(void);
+void met_registry_free(met_registry *reg); /* accepts NULL */
+
+/* Registers a family.  label_names: NULL-terminated array of up to 4 label names
+ * (NULL for none).  buckets: upper bounds for histograms, ascending, n_buckets of them
+ * (+Inf is implicit).  Returns NULL on bad arguments or OOM.  The registry owns it. */
+met_family *met_register(met_registry *reg, met_type type, const char *name, const char *help,
+                         const char *const *label_names, const double *buckets, size_t n_buckets);
+
+/* Updates the series with the given label values (same count and order as the family's
+ * label names; NULL when the family has no labels).  Series are created on first use;
+ * past the per-family series cap (64) the update is dropped and counted in
+ * mdconv_metrics_dropped_series_total. */
+void met_inc(met_family *f, const char *const *label_values, double delta); /* counter/gauge */
+void met_set(met_family *f, const char *const *label_values, double value);  /* gauge */
+void met_observe(met_family *f, const char *const *label_values, double value); /* histogram */
+/* Reads a counter/gauge value (0 if the series does not exist). */
+double met_get(met_family *f, const char *const *label_values);
+
+/* Called at the start of met_render() so gauges computed on demand (RSS, CPU …) can be
+ * refreshed.  One hook per registry; NULL removes it. */
+typedef void (*met_collect_fn)(met_registry *reg, void *user_data);
+void met_set_collect_hook(met_registry *reg, met_collect_fn fn, void *user_data);
+
+/* Renders every family in registration order.  *out is malloc'd, NUL-terminated;
+ * caller frees.  Returns 0 or -1 on OOM. */
+int met_render(met_registry *reg, char **out, size_t *out_len);
+
+/* Process metrics from /proc/self (resident set size in bytes, CPU seconds, start time
+ * in Unix seconds).  Return -1 if unavailable. */
+double met_process_rss_bytes(void);
+double met_process_cpu_seconds(void);
+double met_process_start_time_seconds(void);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * report.h — renders a transcript as a Markdown meeting report, SRT, WebVTT, JSON,
+ * OpenAI verbose_json or plain text (prefix rpt_).
+ *
+ * The module has its own transcript type (filled by the service from the engine's
+ * result), so it needs no model to test.  All output is valid UTF-8: invalid bytes in
+ * input text become U+FFFD.  Markdown output escapes transcript text and metadata so
+ * they cannot inject headings, lists, links, tables or HTML.
+ *
+ * Thread-safety: pure functions, thread-safe.
+ */
+#ifndef MDC_REPORT_H
+#define MDC_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rpt_segment {
+    int64_t t0_cs, t1_cs;   /* centiseconds from the start of the audio */
+    const char *text;       /* UTF-8 (invalid bytes tolerated) */
+    /* optional, for verbose_json (NULL/0 when unknown) */
+    const int32_t *tokens;  /* token ids including timestamp tokens */
+    int n_tokens;
+    int seek;               /* window start, 10 ms frames */
+    float temperature, avg_logprob, compression_ratio, no_speech_prob;
+} rpt_segment;
+
+typedef struct rpt_transcript {
+    const rpt_segment *segments;
+    size_t n_segments;
+    const char *language;    /* ISO code, e.g. "pt" (NULL = unknown) */
+    double language_prob;    /* 0…1, or < 0 if unknown */
+    double duration_s;       /* audio duration */
+    const char *task;        /* "transcribe" or "translate" (verbose_json) */
+} rpt_transcript;
+
+typedef enum rpt_locale { RPT_LOCALE_PT_BR = 0, RPT_LOCALE_EN = 1 } rpt_locale;
+
+/* Report metadata; every string may be NULL (then omitted or defaulted). */
+typedef struct rpt_meta {
+    const char *title;        /* default: "Relatório da reunião" / "Meeting report" */
+    const char *date;         /* as given by the user */
+    const char *participants; /* comma-separated, as given */
+    const char *model;        /* e.g. "ggml-base.bin" */
+    const char *source_name;  /* sanitised upload name */
+    const char *container;    /* e.g. "mp4" */
+    const char *codec;        /* e.g. "aac" */
+    double processing_s;      /* wall time to produce the transcript; < 0 = unknown */
+    rpt_locale locale;
+} rpt_meta;
+
+typedef enum rpt_format {
+    RPT_FORMAT_MARKDOWN = 0,
+    RPT_FORMAT_TEXT,
+    RPT_FORMAT_SRT,
+    RPT_FORMAT_VTT,
+    RPT_FORMAT_JSON,          /* {"text": …} (OpenAI "json") */
+    RPT_FORMAT_VERBOSE_JSON,  /* OpenAI verbose_json */
+} rpt_format;
+
+/* Parses "md|markdown|txt|text|srt|vtt|json|verbose_json"; returns 0 or -1. */
+int rpt_format_parse(const char *s, rpt_format *out);
+/* Parses "pt-BR|pt|en" (case-insensitive); returns 0 or -1. */
+int rpt_locale_parse(const char *s, rpt_locale *out);
+/* MIME type for a format ("text/markdown; charset=utf-8", …). */
+const char *rpt_format_mime(rpt_format fmt);
+
+/* Renders into a new malloc'd NUL-terminated string *out (length *out_len, may be NULL).
+ * meta may be NULL for non-Markdown formats.  Returns 0, or -1 (ENOMEM/EINVAL) with
+ * *out = NULL.  Caller frees *out with free(). */
+int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, char **out,
+               size_t *out_len);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * whisper.h — md-converter's Whisper inference engine (prefix wsp_).
+ *
+ * Reads the ggml Whisper model files of whisper.cpp (ggml-tiny.bin … ggml-large-v3.bin,
+ * .en variants; f32 and f16 weights) and transcribes 16 kHz mono float32 PCM.
+ * ref: whisper.cpp include/whisper.h (API shape), OpenAI whisper decoding.py/transcribe.py
+ * (decoding semantics), ../shared/whisper-ref/README.md (file format, decoding rules).
+ *
+ * Objects
+ *   wsp_model   the weights: the model file mapped read-only (mmap, never copied) plus
+ *               the validated tensor table, vocabulary and mel filterbank.  Immutable
+ *               after wsp_model_load(); any number of threads may use one model at once.
+ *   wsp_state   one transcription's working memory (mel, encoder output, KV caches,
+ *               scratch), allocated up front by wsp_state_new() so the hot path does not
+ *               call malloc.  Used by one thread at a time; reusable for many calls.
+ *   wsp_result  what wsp_transcribe() returns; owned by the caller, freed with
+ *               wsp_result_free().
+ *
+ * Errors: functions return 0 on success or a negative WSP_E* code; the optional
+ * wsp_error out-parameter then carries a message naming the problem (tensor name,
+ * expected vs found, offset …).  A failed call leaves no partial object behind.
+ *
+ * Thread-safety: everything here is thread-safe on distinct wsp_state objects.
+ */
+#ifndef MDC_WHISPER_H
+#define MDC_WHISPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- domain constants (ref: OpenAI whisper/audio.py) ---------------------- */
+#define WSP_SAMPLE_RATE 16000   /* Hz */
+#define WSP_N_FFT 400           /* samples: 25 ms window */
+#define WSP_HOP_LENGTH 160      /* samples: 10 ms hop = one mel frame */
+#define WSP_CHUNK_SECONDS 30    /* one encoder window */
+#define WSP_N_SAMPLES_CHUNK (WSP_SAMPLE_RATE * WSP_CHUNK_SECONDS) /* 480 000 */
+#define WSP_N_FRAMES_CHUNK (WSP_N_SAMPLES_CHUNK / WSP_HOP_LENGTH) /* 3000 mel frames */
+
+/* ---- errors (X-macro: enum, wsp_strerror, wsp_err_name from one table) ----- */
+#define WSP_ERRNO_MAP(X)                                                            \
+    X(OK, 0, "success")                                                             \
+    X(EINVAL, -1, "invalid argument")                                               \
+    X(ENOMEM, -2, "out of memory")                                                  \
+    X(EIO, -3, "cannot open, stat or map the model file")                           \
+    X(EMAGIC, -4, "not a ggml Whisper model file (bad magic)")                      \
+    X(EHPARAMS, -5, "invalid model hyperparameters")                                \
+    X(ETRUNC, -6, "model file is truncated")                                        \
+    X(ETENSOR, -7, "invalid tensor table (missing, duplicate, unknown or misshapen)") \
+    X(ETYPE, -8, "unsupported tensor or weight type")                               \
+    X(EVOCAB, -9, "invalid vocabulary or mel filterbank")                           \
+    X(ELANG, -10, "unknown language code")                                          \
+    X(ECANCELED, -11, "transcription cancelled")                                    \
+    X(ENOAUDIO, -12, "no audio samples")                                            \
+    X(EINTERNAL, -13, "internal engine error")
+
+typedef enum wsp_errno {
+#define WSP__ENUM(name, code, msg) WSP_##name = code,
+    WSP_ERRNO_MAP(WSP__ENUM)
+#undef WSP__ENUM
+} wsp_errno;
+
+/* Static text for a code ("model file is truncated"); never NULL. */
+const char *wsp_strerror(int code);
+/* Symbolic name for a code ("WSP_ETRUNC"); never NULL. */
+const char *wsp_err_name(int code);
+
+/* Error detail filled by calls that take one (may be NULL). */
+typedef struct wsp_error {
+    int code;          /* same as the return value */
+    char message[512]; /* human-readable, names the file/tensor/field at fault */
+} wsp_error;
+
+/* ---- model ----------------------------------------------------------------- */
+typedef struct wsp_model wsp_model;
+
+/* The eleven hyperparameters of the ggml header, in file order. */
+typedef struct wsp_hparams {
+    int32_t n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer;
+    int32_t n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype;
+} wsp_hparams;
+
+/* Maps `path` read-only and validates header, filterbank, vocabulary and every tensor
+ * (name known and present once, shape implied by the hparams, type allowed, data inside
+ * the file in 64-bit arithmetic).  On success *out owns the mapping; free with
+ * wsp_model_free().  On failure returns a WSP_E* code, *out is NULL and err->message
+ * names the problem.  Cost: one mmap plus a walk of the tensor headers (no weight copy). */
+int wsp_model_load(const char *path, wsp_model **out, wsp_error *err);
+
+/* Unmaps and frees.  Accepts NULL.  No state created from the model may outlive it. */
+void wsp_model_free(wsp_model *model);
+
+const wsp_hparams *wsp_model_hparams(const wsp_model *model);
+/* "tiny", "base", "small", "medium", "large" (from n_audio_layer), or "unknown". */
+const char *wsp_model_type_name(const wsp_model *model);
+/* "f32", "f16", or "q…" for quantized ftypes. */
+const char *wsp_model_ftype_name(const wsp_model *model);
+bool wsp_model_is_multilingual(const wsp_model *model);
+uint64_t wsp_model_file_bytes(const wsp_model *model);
+int wsp_model_n_tensors(const wsp_model *model);
+/* Sum of all tensor data bytes. */
+uint64_t wsp_model_tensor_bytes(const wsp_model *model);
+
+/* ---- languages ------------------------------------------------------------- */
+/* Language id (0 = "en", … as OpenAI's LANGUAGES table) for a code like "pt", or -1. */
+int wsp_lang_id(const char *code);
+/* Code for an id ("pt"), or NULL if out of range. */
+const char *wsp_lang_code(int id);
+/* English name for an id ("portuguese"), or NULL. */
+const char *wsp_lang_name(int id);
+
+/* ---- transcription parameters ---------------------------------------------- */
+typedef enum wsp_sampling {
+    WSP_SAMPLING_GREEDY = 0,      /* best_of candidates at temperature > 0 */
+    WSP_SAMPLING_BEAM_SEARCH = 1, /* beam_size beams at temperature 0 */
+} wsp_sampling;
+
+/* Called with the percent (0…100) of the audio decoded so far, on the calling thread,
+ * after each 30 s window. */
+typedef void (*wsp_progress_cb)(int percent, void *user_data);
+/* Called once per new segment (index into the result so far), on the calling thread. */
+typedef void (*wsp_segment_cb)(const struct wsp_segment *segment, int index, void *user_data);
+/* Polled between decoder steps and encoder layers; return true to cancel
+ * (wsp_transcribe then returns WSP_ECANCELED). */
+typedef bool (*wsp_abort_cb)(void *user_data);
+
+typedef struct wsp_params {
+    wsp_sampling strategy; /* default GREEDY */
+    int n_threads;         /* default: cores available to the process */
+
+    const char *language;  /* "en", "pt", … ; NULL or "auto" = detect (never a silent "en") */
+    bool translate;        /* task <|translate|> instead of <|transcribe|>; default false */
+    bool no_timestamps;    /* <|notimestamps|>; default false */
+    const char *initial_prompt; /* text fed as <|startofprev|> context; default NULL */
+    bool condition_on_previous_text; /* previous window's tokens as prompt; default true */
+    int n_max_text_ctx;    /* max prompt tokens from previous windows; default 16384
+                              (effectively n_text_ctx/2 − 1 = 223) */
+
+    int offset_ms;         /* start offset into the audio; default 0 */
+    int duration_ms;       /* 0 = to the end */
+
+    /* sampling (ref: whisper.cpp whisper_full_default_params, OpenAI DecodingOptions) */
+    float temperature;      /* default 0 */
+    float temperature_inc;  /* fallback step; 0 disables fallback; default 0.2 */
+    int best_of;            /* candidates when temperature > 0; default 5 */
+    int beam_size;          /* beams for BEAM_SEARCH; default 5 */
+    float patience;         /* beam patience; default 1.0 (OpenAI); -1 = unset */
+    float length_penalty;   /* -1 = simple length normalisation (default) */
+
+    /* fallback thresholds (ref: OpenAI transcribe.py) */
+    float compression_ratio_threshold; /* gzip ratio above which to retry; default 2.4 */
+    float entropy_thold;    /* whisper.cpp's token-entropy substitute; default 2.4 */
+    float logprob_thold;    /* avg log-prob below which to retry; default -1.0 */
+    float no_speech_thold;  /* <|nospeech|> prob above which a silent window is skipped; 0.6 */
+
+    /* timestamp rules (ref: whisper-ref README "Sampling rules") */
+    float max_initial_ts;   /* seconds; default 1.0 */
+    bool suppress_blank;    /* default true */
+    bool suppress_non_speech_tokens; /* default false */
+
+    /* whisper.cpp forces no_timestamps for models with n_text_layer == 2 and
+     * n_vocab != 51866 (distil-whisper heuristic).  Default true, to match it. */
+    bool distil_no_timestamps_heuristic;
+
+    wsp_progress_cb progress_cb;
+    void *progress_user_data;
+    wsp_segment_cb segment_cb;
+    void *segment_user_data;
+    wsp_abort_cb abort_cb;
+    void *abort_user_data;
+} wsp_params;
+
+/* Every field set to its documented default.  Pass the struct by value or pointer. */
+wsp_params wsp_default_params(wsp_sampling strategy);
+
+/* ---- results ---------------------------------------------------------------- */
+typedef struct wsp_token {
+    int32_t id;     /* token id; timestamp tokens are >= the model's <|0.00|> */
+    int32_t tid;    /* most probable timestamp token at this step */
+    float p;        /* probability of id */
+    float plog;     /* log-probability of id */
+    float pt;       /* probability of tid */
+    float ptsum;    /* total probability mass of all timestamp tokens */
+} wsp_token;
+
+typedef struct wsp_segment {
+    int64_t t0, t1;         /* centiseconds (10 ms units) from the start of the audio */
+    char *text;             /* valid UTF-8, NUL-terminated; special tokens excluded */
+    wsp_token *tokens;      /* including timestamp tokens */
+    int n_tokens;
+    int seek;               /* window start in 10 ms frames */
+    float temperature;      /* temperature of the accepted decode */
+    float avg_logprob;      /* mean log-prob of the window's sampled tokens */
+    float compression_ratio;/* gzip-style compression ratio of the window text */
+    float no_speech_prob;   /* P(<|nospeech|>) at the window's first step */
+} wsp_segment;
+
+typedef struct wsp_timings {
+    double load_ms;   /* filled by the caller if it wants; the engine leaves it 0 */
+    double mel_ms, encode_ms, decode_ms, total_ms;
+    int n_windows, n_decode_steps;
+} wsp_timings;
+
+typedef struct wsp_result {
+    wsp_segment *segments;
+    int n_segments;
+    char language[8];   /* code of the language used ("pt"), detected or given */
+    float language_prob;/* probability of that language (1.0 when given) */
+    double duration_s;  /* audio duration transcribed */
+    wsp_timings timings;
+} wsp_result;
+
+/* Frees a result and everything in it.  Accepts NULL. */
+void wsp_result_free(wsp_result *result);
+
+/* ---- per-transcription state ----------------------------------------------- */
+typedef struct wsp_state wsp_state;
+
+/* Allocates the working memory for one transcription at a time on `model`
+ * (KV caches for up to max(beam_size, best_of) = 8 decoders).  Free with
+ * wsp_state_free() before freeing the model. */
+int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err);
+void wsp_state_free(wsp_state *state);
+/* Bytes the state allocated (for metrics and benchmarks). */
+size_t wsp_state_bytes(const wsp_state *state);
+
+/* Transcribes `n_samples` float32 samples at 16 kHz mono (values in [-1, 1]).
+ * On success *out is a new result owned by the caller.  On failure returns a
+ * WSP_E* code (WSP_ECANCELED if abort_cb asked), *out is NULL, no callback fires
+ * after the failure is decided. */
+int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
+                   const wsp_params *params, wsp_result **out, wsp_error *err);
+
+/* Text of a token id (raw bytes, possibly a partial UTF-8 character), special tokens
+ * as "[_SOT_]", "<|0.00|>" etc.  Never NULL.  Valid while the model lives. */
+const char *wsp_token_text(const wsp_model *model, int32_t id);
+/* First timestamp token id (<|0.00|>) of this model. */
+int32_t wsp_token_beg(const wsp_model *model);
+int32_t wsp_token_eot(const wsp_model *model);
+
+/* Library version string. */
+const char *wsp_version(void);
+
+#endif

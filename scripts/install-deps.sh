@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs every Debian package md-converter needs to build, test and run.
+# Used by README's two set-up commands, by .ci/run and by deploy/Dockerfile,
+# so the three can never drift apart. Safe to re-run.
+set -euo pipefail
+
+RUNTIME_PKGS=(
+  libavformat59 libavcodec59 libswresample4 libavutil57   # FFmpeg: decoding
+  libmicrohttpd12 libopenblas0-pthread libfftw3-single3 libjansson4
+  ca-certificates curl
+)
+BUILD_PKGS=(
+  build-essential pkg-config
+  libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
+  libmicrohttpd-dev libopenblas-dev libfftw3-dev libjansson-dev
+)
+TEST_PKGS=(
+  libcmocka-dev                       # unit-test framework
+  clang libclang-rt-14-dev            # libFuzzer + sanitizer runtimes
+  python3 python3-numpy               # integration tests (stdlib HTTP client)
+  prometheus yamllint                 # promtool, deployment-file checks
+  ffmpeg                              # ffprobe for cross-checking decoded durations
+)
+
+want=("${RUNTIME_PKGS[@]}")
+case "${1:-all}" in
+  runtime) ;;
+  build) want+=("${BUILD_PKGS[@]}") ;;
+  all) want+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  *) echo "usage: $0 [runtime|build|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,69 @@
+/*
+ * engine.h — the engine's internal contract (prefix wsp__) between the forward pass
+ * (model.c, mel.c, encoder.c, decoder.c, kernels*) and the decoding logic
+ * (tokenizer.c, sampling.c, decoding.c, transcribe.c).  Not installed; tests may use it.
+ *
+ * Layouts: every matrix is float32 row-major unless a comment says otherwise.
+ */
+#ifndef MDC_WHISPER_ENGINE_H
+#define MDC_WHISPER_ENGINE_H
+
+#include "mdc/whisper.h"
+
+/* Special token ids, derived from n_vocab as whisper.cpp does
+ * (ref: whisper-ref README "Special token ids"; whisper.cpp whisper_model_load). */
+typedef struct wsp__vocab {
+    int32_t n_vocab;          /* hparams.n_vocab (51865 multilingual, 51864 .en, 51866 v3) */
+    int32_t n_base;           /* tokens stored in the file (50257 multilingual) */
+    const uint8_t *const *bytes; /* [n_vocab] token bytes (into the mapping, or static
+                                    strings "[_SOT_]" … for special tokens) */
+    const uint32_t *len;      /* [n_vocab] byte lengths */
+    int32_t eot, sot, translate, transcribe, solm, prev, nosp, notimestamps, beg;
+    int32_t lang_first;       /* <|en|> */
+    int32_t n_langs;          /* 99, or 100 for large-v3 */
+} wsp__vocab;
+
+const wsp__vocab *wsp__model_vocab(const wsp_model *model);
+
+/* Log-mel spectrogram exactly as whisper.cpp computes it (ref: whisper-ref README
+ * "golden/jfk.mel.f32"; OpenAI whisper/audio.py log_mel_spectrogram): reflect-pad 200
+ * samples in front, append 480 000 + 200 zeros, periodic Hann(400), |FFT|^2 of bins
+ * 0…200 (FFTW), model filterbank, log10(max(x, 1e-10)), clamp at global max − 8, (x+4)/4.
+ * Output: *mel_out = malloc'd float32 [n_mels][*n_frames] (mel band is the slow axis),
+ * *n_frames = (n_samples + 480000) / 160; *n_len_org = 1 + (n_samples + 200 − 400)/160
+ * frames carry audio.  Caller frees *mel_out with free(). */
+int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samples,
+                     int n_threads, float **mel_out, int *n_frames, int *n_len_org);
+
+/* Runs conv stem + encoder on mel frames [seek, seek + 3000) of mel [n_mels][n_frames]
+ * and computes every decoder layer's cross-attention K and V from the encoder output
+ * (once per window).  Results live in the state until the next call. */
+int wsp__encode(wsp_state *state, const float *mel, int n_frames, int seek, int n_threads);
+
+/* For golden tests: conv stem output and encoder output of the last wsp__encode(),
+ * float32 [n_audio_ctx][n_audio_state] frame-major. */
+const float *wsp__conv_output(const wsp_state *state);
+const float *wsp__encoder_output(const wsp_state *state);
+
+/* Number of independent decoders (KV caches) the state holds (>= 8). */
+int wsp__n_decoders(const wsp_state *state);
+
+/* Feeds tokens[0..n_tokens) at positions n_past … n_past + n_tokens − 1 to decoder
+ * `decoder` (its self-attention KV cache keeps positions < n_past from earlier calls),
+ * and writes the raw logits (no suppression, no temperature) of the LAST position to
+ * logits[0..n_vocab).  Requires a prior wsp__encode().  n_past + n_tokens <= n_text_ctx. */
+int wsp__decode(wsp_state *state, int decoder, const int32_t *tokens, int n_tokens, int n_past,
+                int n_threads, float *logits);
+
+/* Copies decoder src's KV cache positions [0, n_past) to decoder dst (beam search). */
+void wsp__kv_copy(wsp_state *state, int dst, int src, int n_past);
+
+/* The abort callback the engine polls during wsp__encode/wsp__decode (NULL = none). */
+void wsp__set_abort(wsp_state *state, wsp_abort_cb cb, void *user_data);
+
+const wsp_model *wsp__state_model(const wsp_state *state);
+
+/* Sets err (may be NULL) to code + printf-style message; returns code. */
+int wsp__fail(wsp_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
