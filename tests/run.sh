@@ -10,13 +10,14 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 export MDC_SHARED_DIR=${MDC_SHARED_DIR:-$(cd .. && pwd)/shared}
-export MDC_BUILD_DIR=${MDC_BUILD_DIR:-$ROOT/build}
+export MDC_BUILD_DIR=${BUILD:-$ROOT/build}
+export MDC_MODELS_DIR=${MDC_MODELS_DIR:-$ROOT/build/models}
 PY=/usr/bin/python3
 FILTER=${1:-}
 mkdir -p build/test-logs
 
 echo "== build"
-make -k -j"$(nproc)" all tests tools >build/test-logs/build.log 2>&1
+make -k -j"$(nproc)" BUILD="$MDC_BUILD_DIR" all tests tools >build/test-logs/build.log 2>&1
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
   echo "build had errors (see build/test-logs/build.log):"
@@ -47,8 +48,8 @@ for src in tests/unit/test_*.c; do
   [ -e "$src" ] || continue
   name=$(basename "$src" .c)
   [ -z "$FILTER" ] || [[ $name == *$FILTER* ]] || continue
-  if [ -x "build/tests/$name" ]; then
-    run_one "$name" "build/tests/$name"
+  if [ -x "$MDC_BUILD_DIR/tests/$name" ]; then
+    run_one "$name" "$MDC_BUILD_DIR/tests/$name"
   else
     fail=$((fail+1)); failed_names+=("$name"); echo "FAIL $name (did not build)"
   fi

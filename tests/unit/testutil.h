@@ -29,6 +29,21 @@ static inline const char *tu_shared(const char *rel)
     return b;
 }
 
+/* Path of a generated test model ("tiny-dims", "base-dims") under MDC_MODELS_DIR
+ * (default build/models, filled by tests/data/make-models.sh), or of "micro" in
+ * whisper-ref/models. */
+static inline const char *tu_model(const char *preset)
+{
+    static char bufs[4][1024];
+    static int k;
+    char *b = bufs[k++ & 3];
+    if (strcmp(preset, "micro") == 0)
+        return tu_shared("whisper-ref/models/ggml-micro-random.bin");
+    const char *dir = getenv("MDC_MODELS_DIR");
+    snprintf(b, sizeof bufs[0], "%s/ggml-%s-random.bin", dir ? dir : "build/models", preset);
+    return b;
+}
+
 static inline int tu_exists(const char *path)
 {
     struct stat st;
