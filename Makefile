@@ -23,7 +23,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla -Wformat=2
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) -pthread -MMD -MP $(CFLAGS)
-LDLIBS_ALL := $(PKG_LIBS) -lopenblas -lm -pthread $(LDLIBS)
+LDLIBS_ALL := $(PKG_LIBS) -lopenblas -lz -lm -pthread $(LDLIBS)
 
 ifeq ($(SAN),asan)
 CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

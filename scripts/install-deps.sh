@@ -10,7 +10,7 @@ RUNTIME_PKGS=(
   ca-certificates curl
 )
 BUILD_PKGS=(
-  build-essential pkg-config
+  build-essential pkg-config zlib1g-dev
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   libmicrohttpd-dev libopenblas-dev libfftw3-dev libjansson-dev
 )
