@@ -19,6 +19,7 @@ TEST_PKGS=(
   clang libclang-rt-14-dev            # libFuzzer + sanitizer runtimes
   python3 python3-numpy               # integration tests (stdlib HTTP client)
   prometheus yamllint                 # promtool, deployment-file checks
+  python3-yaml docker-compose         # k8s manifest parsing, `docker-compose config` (no engine needed)
   ffmpeg                              # ffprobe for cross-checking decoded durations
 )
 
