@@ -119,6 +119,7 @@ typedef enum wsp_sampling {
  * after each 30 s window. */
 typedef void (*wsp_progress_cb)(int percent, void *user_data);
 /* Called once per new segment (index into the result so far), on the calling thread. */
+struct wsp_segment; /* defined below; forward-declared for the callback type */
 typedef void (*wsp_segment_cb)(const struct wsp_segment *segment, int index, void *user_data);
 /* Polled between decoder steps and encoder layers; return true to cancel
  * (wsp_transcribe then returns WSP_ECANCELED). */
