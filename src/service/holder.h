@@ -7,8 +7,16 @@
  * arrive during the load wait on a condition variable and get the same model or the
  * same error.  Exactly one load however many threads race.
  *
- * Logs "Lazy Loading: start …", "Lazy Loading: success … ms … bytes",
- * "Lazy Loading: failure …" so `grep -i "lazy loading"` shows the model's life.
+ * Logs "Lazy Loading: loading model NAME from PATH", "Lazy Loading: model NAME ready in
+ * … ms (… bytes mapped …)", "Lazy Loading: failed to load model NAME …: REASON" and
+ * "Lazy Loading: unloaded model NAME after … s idle", so `grep -i "lazy loading"` shows
+ * the model's life.
+ *
+ * Metrics (when holder_options.metrics is set), label `model` = holder name:
+ * mdconv_model_state (gauge: 0 unloaded, 1 loading, 2 ready, 3 failed),
+ * mdconv_model_load_seconds (histogram), mdconv_model_loads_total,
+ * mdconv_model_load_failures_total, mdconv_model_unloads_total (counters).
+ * One registry per holder name: the families are registered by holder_new().
  *
  * Thread-safety: every function is thread-safe.
  */
@@ -34,21 +42,30 @@ typedef struct holder_options {
     int idle_unload_seconds;  /* 0 = never */
     double load_delay_ms;     /* test hook: sleep this long inside the load */
     met_registry *metrics;    /* may be NULL */
+    const char *context;      /* appended to load errors in parentheses, e.g.
+                                 "WHISPER_MODEL=base, WHISPER_MODELS_DIR=/models"; may be NULL */
 } holder_options;
 
-/* Creates a holder in UNLOADED state (maps nothing).  Returns NULL on OOM. */
+/* Creates a holder in UNLOADED state (maps nothing, starts no thread).  Strings in opt
+ * are copied.  Returns NULL on OOM or when opt->path is NULL. */
 model_holder *holder_new(const holder_options *opt);
-/* Unloads (waits for no reference to be held) and frees.  Accepts NULL. */
+/* Joins the preload thread if any, waits until no reference is held and no load runs,
+ * unloads and frees.  Accepts NULL.  No call on h may start after this one. */
 void holder_free(model_holder *h);
 
-/* Returns a counted reference to the loaded model, loading it if needed.  On failure
- * returns NULL and fills err (the same message for every waiter of one load attempt:
- * names the path and the reason). */
+/* Returns a counted reference to the loaded model, loading it if needed (the first
+ * caller loads on its own thread; others wait).  On failure returns NULL and fills err
+ * (may be NULL): the same code and message for every waiter of one load attempt,
+ * "cannot load model PATH: REASON (CONTEXT)".  In FAILED state, during the retry
+ * back-off the kept error comes back at once; after it the caller retries the load. */
 const wsp_model *holder_acquire(model_holder *h, wsp_error *err);
-/* Drops a reference obtained from holder_acquire(). */
+/* Drops a reference obtained from holder_acquire().  NULL model is ignored.  The model
+ * must not be used after this call (an idle unload may free it). */
 void holder_release(model_holder *h, const wsp_model *model);
 
-/* Starts a background thread that acquires and releases once (WHISPER_PRELOAD). */
+/* Starts a background thread that acquires and releases once (WHISPER_PRELOAD) and
+ * returns at once.  A second call while the first thread exists does nothing.  The
+ * thread is joined by holder_free().  Returns 0, or -1 if the thread cannot start. */
 int holder_preload_async(model_holder *h);
 
 /* Unloads if READY, idle for at least idle_unload_seconds and unreferenced; returns 1
@@ -65,5 +82,7 @@ const char *holder_path(const model_holder *h);
 unsigned long holder_loads_total(model_holder *h);
 /* True when a preload was requested and has not finished successfully yet. */
 int holder_preload_pending(model_holder *h);
+/* References currently held (for tests and /v1/models). */
+int holder_refs(model_holder *h);
 
 #endif

@@ -1,0 +1,494 @@
+/*
+ * holder.c — the model holder: lazy loading of one Whisper model (see holder.h and
+ * DESIGN §2).
+ *
+ * One mutex guards every field below it in struct model_holder; one condition variable
+ * wakes the threads waiting for a load to finish and holder_free() waiting for the last
+ * reference.  The loader runs wsp_model_load() (and the load_delay_ms test sleep) with
+ * the mutex released, so /ready, /metrics and other holders never wait on a load.
+ *
+ * Attempts are numbered: a thread that waited for attempt N gets exactly what attempt N
+ * produced (the model, or the error kept from it), even when the back-off is 0 and a
+ * later thread could start attempt N+1 before it wakes.
+ */
+#include "holder.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mdc/clock.h"
+#include "mdc/log.h"
+
+struct model_holder {
+    char *name;
+    char *path;
+    char *context;             /* appended to load errors, may be NULL */
+    int retry_backoff_ms;
+    int idle_unload_seconds;
+    double load_delay_ms;
+
+    /* metrics (NULL when no registry or registration failed) */
+    met_family *m_state, *m_load_seconds, *m_loads, *m_failures, *m_unloads;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* --- guarded by mu --- */
+    holder_state state;
+    wsp_model *model;          /* non-NULL only in READY */
+    int refs;                  /* references handed out and not released */
+    unsigned long attempt;     /* number of the current/last load attempt */
+    char last_error[512];      /* message of the last failed attempt ("" if none) */
+    int last_error_code;       /* its WSP_E* code */
+    double failed_at_s;        /* monotonic time of the last failure */
+    double idle_since_s;       /* monotonic time the refcount last dropped to 0 */
+    unsigned long loads_total; /* successful loads */
+    bool preload_requested, preload_satisfied;
+    bool preload_thread_started;
+    pthread_t preload_thread;
+};
+
+static const char *const k_label_names[] = {"model", NULL};
+/* Load times span milliseconds (mmap + validate) to a minute (large models on slow
+ * disks); seconds. */
+static const double k_load_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                        1,     2.5,  5,     10,   30,   60};
+
+/* Duplicates s (NULL stays NULL); returns false on OOM of a non-NULL string. */
+static bool dup_opt(const char *s, char **out)
+{
+    *out = NULL;
+    if (!s)
+        return true;
+    *out = strdup(s);
+    return *out != NULL;
+}
+
+static void set_state_metric(model_holder *h)
+{
+    if (h->m_state) {
+        const char *lv[] = {h->name};
+        met_set(h->m_state, lv, (double)h->state);
+    }
+}
+
+static void count(model_holder *h, met_family *f)
+{
+    if (f) {
+        const char *lv[] = {h->name};
+        met_inc(f, lv, 1);
+    }
+}
+
+static void register_metrics(model_holder *h, met_registry *reg)
+{
+    if (!reg)
+        return;
+    h->m_state = met_register(reg, MET_GAUGE, "mdconv_model_state",
+                              "Model holder state (0 unloaded, 1 loading, 2 ready, 3 failed)",
+                              k_label_names, NULL, 0);
+    h->m_load_seconds = met_register(
+        reg, MET_HISTOGRAM, "mdconv_model_load_seconds",
+        "Time to map and validate the model file, seconds", k_label_names, k_load_buckets,
+        sizeof k_load_buckets / sizeof k_load_buckets[0]);
+    h->m_loads = met_register(reg, MET_COUNTER, "mdconv_model_loads_total",
+                              "Successful model loads", k_label_names, NULL, 0);
+    h->m_failures = met_register(reg, MET_COUNTER, "mdconv_model_load_failures_total",
+                                 "Failed model load attempts", k_label_names, NULL, 0);
+    h->m_unloads = met_register(reg, MET_COUNTER, "mdconv_model_unloads_total",
+                                "Models unloaded after being idle", k_label_names, NULL, 0);
+    if (!h->m_state || !h->m_load_seconds || !h->m_loads || !h->m_failures || !h->m_unloads)
+        MDC_LOG_WARN("model %s: some holder metrics could not be registered", h->name);
+    /* Make the counters visible at 0 before the first load. */
+    if (h->m_loads) {
+        const char *lv[] = {h->name};
+        met_inc(h->m_loads, lv, 0);
+    }
+    if (h->m_failures) {
+        const char *lv[] = {h->name};
+        met_inc(h->m_failures, lv, 0);
+    }
+    if (h->m_unloads) {
+        const char *lv[] = {h->name};
+        met_inc(h->m_unloads, lv, 0);
+    }
+}
+
+model_holder *holder_new(const holder_options *opt)
+{
+    if (!opt || !opt->path)
+        return NULL;
+    model_holder *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    if (!dup_opt(opt->name ? opt->name : opt->path, &h->name) || !dup_opt(opt->path, &h->path) ||
+        !dup_opt(opt->context, &h->context)) {
+        free(h->name);
+        free(h->path);
+        free(h->context);
+        free(h);
+        return NULL;
+    }
+    if (pthread_mutex_init(&h->mu, NULL) != 0) {
+        free(h->name);
+        free(h->path);
+        free(h->context);
+        free(h);
+        return NULL;
+    }
+    if (pthread_cond_init(&h->cv, NULL) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        free(h->name);
+        free(h->path);
+        free(h->context);
+        free(h);
+        return NULL;
+    }
+    h->retry_backoff_ms = opt->retry_backoff_ms > 0 ? opt->retry_backoff_ms : 0;
+    h->idle_unload_seconds = opt->idle_unload_seconds > 0 ? opt->idle_unload_seconds : 0;
+    h->load_delay_ms = opt->load_delay_ms > 0 ? opt->load_delay_ms : 0;
+    h->state = HOLDER_UNLOADED;
+    h->idle_since_s = mdc_now_s();
+    register_metrics(h, opt->metrics);
+    set_state_metric(h);
+    return h;
+}
+
+void holder_free(model_holder *h)
+{
+    if (!h)
+        return;
+    bool join = false;
+    pthread_mutex_lock(&h->mu);
+    join = h->preload_thread_started;
+    h->preload_thread_started = false;
+    pthread_mutex_unlock(&h->mu);
+    if (join)
+        pthread_join(h->preload_thread, NULL);
+
+    pthread_mutex_lock(&h->mu);
+    while (h->refs > 0 || h->state == HOLDER_LOADING)
+        pthread_cond_wait(&h->cv, &h->mu);
+    wsp_model *m = h->model;
+    h->model = NULL;
+    h->state = HOLDER_UNLOADED;
+    pthread_mutex_unlock(&h->mu);
+    wsp_model_free(m);
+
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h->name);
+    free(h->path);
+    free(h->context);
+    free(h);
+}
+
+/* Sleeps ms milliseconds (test hook), resuming after signals. */
+static void sleep_ms(double ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                          .tv_nsec = (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Runs one load attempt without the lock.  Returns the model or NULL with msg filled
+ * ("cannot load model PATH: REASON (CONTEXT)") and *code set. */
+static wsp_model *load_unlocked(model_holder *h, char *msg, size_t msglen, int *code,
+                                double *elapsed_ms)
+{
+    double t0 = mdc_now_ms();
+    if (h->load_delay_ms > 0)
+        sleep_ms(h->load_delay_ms);
+
+    wsp_model *m = NULL;
+    wsp_error err = {0};
+    char reason[384]; /* the path and context also go into the 512-byte message */
+    struct stat st;
+    if (stat(h->path, &st) != 0) {
+        /* Say "file not found" plainly: the most common deployment mistake. */
+        *code = WSP_EIO;
+        snprintf(reason, sizeof reason, "%s",
+                 errno == ENOENT ? "file not found" : strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        *code = WSP_EIO;
+        snprintf(reason, sizeof reason, "not a regular file");
+    } else {
+        int rc = wsp_model_load(h->path, &m, &err);
+        if (rc == 0 && m) {
+            *code = 0;
+            *elapsed_ms = mdc_now_ms() - t0;
+            return m;
+        }
+        if (m) { /* defensive: a failing load must not hand out a model */
+            wsp_model_free(m);
+            m = NULL;
+        }
+        *code = rc != 0 ? rc : WSP_EINTERNAL;
+        snprintf(reason, sizeof reason, "%.*s", (int)sizeof reason - 1,
+                 err.message[0] ? err.message : wsp_strerror(*code));
+    }
+    *elapsed_ms = mdc_now_ms() - t0;
+    /* Each part is bounded so the reason survives a long path (truncation is fine). */
+    if (h->context && h->context[0])
+        snprintf(msg, msglen, "cannot load model %.200s: %.200s (%.80s)", h->path, reason,
+                 h->context);
+    else
+        snprintf(msg, msglen, "cannot load model %.200s: %.290s", h->path, reason);
+    return NULL;
+}
+
+static void fill_err(wsp_error *err, int code, const char *msg)
+{
+    if (!err)
+        return;
+    err->code = code;
+    snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+/* With the lock held and state == LOADING owned by the caller: releases the lock, loads,
+ * re-takes the lock and publishes the outcome to every waiter. */
+static void run_load_locked(model_holder *h)
+{
+    pthread_mutex_unlock(&h->mu);
+    MDC_LOG_INFO("Lazy Loading: loading model %s from %s", h->name, h->path);
+    char msg[sizeof h->last_error];
+    int code = 0;
+    double ms = 0;
+    wsp_model *m = load_unlocked(h, msg, sizeof msg, &code, &ms);
+    if (m) {
+        MDC_LOG_INFO("Lazy Loading: model %s ready in %.1f ms (%llu bytes mapped, %d tensors, "
+                     "%llu bytes of weights, %s %s)",
+                     h->name, ms, (unsigned long long)wsp_model_file_bytes(m),
+                     wsp_model_n_tensors(m), (unsigned long long)wsp_model_tensor_bytes(m),
+                     wsp_model_type_name(m), wsp_model_ftype_name(m));
+        if (h->m_load_seconds) {
+            const char *lv[] = {h->name};
+            met_observe(h->m_load_seconds, lv, ms / 1000.0);
+        }
+        count(h, h->m_loads);
+    } else {
+        MDC_LOG_ERROR("Lazy Loading: failed to load model %s after %.1f ms: %s", h->name, ms, msg);
+        count(h, h->m_failures);
+    }
+    pthread_mutex_lock(&h->mu);
+    if (m) {
+        h->model = m;
+        h->state = HOLDER_READY;
+        h->loads_total++;
+        h->last_error[0] = '\0';
+        h->last_error_code = 0;
+        if (h->preload_requested)
+            h->preload_satisfied = true;
+    } else {
+        h->state = HOLDER_FAILED;
+        snprintf(h->last_error, sizeof h->last_error, "%s", msg);
+        h->last_error_code = code;
+        h->failed_at_s = mdc_now_s();
+    }
+    set_state_metric(h);
+    pthread_cond_broadcast(&h->cv);
+}
+
+const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
+{
+    if (!h) {
+        fill_err(err, WSP_EINVAL, "no model holder");
+        return NULL;
+    }
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        switch (h->state) {
+        case HOLDER_READY: {
+            h->refs++;
+            const wsp_model *m = h->model;
+            pthread_mutex_unlock(&h->mu);
+            return m;
+        }
+        case HOLDER_LOADING: {
+            unsigned long mine = h->attempt;
+            while (h->state == HOLDER_LOADING && h->attempt == mine)
+                pthread_cond_wait(&h->cv, &h->mu);
+            if (h->attempt == mine && h->state == HOLDER_FAILED) {
+                /* Same attempt, same error for every waiter. */
+                fill_err(err, h->last_error_code, h->last_error);
+                pthread_mutex_unlock(&h->mu);
+                return NULL;
+            }
+            continue; /* READY (take a ref) or a newer state */
+        }
+        case HOLDER_FAILED:
+            if ((mdc_now_s() - h->failed_at_s) * 1000.0 < (double)h->retry_backoff_ms) {
+                /* During the back-off: the kept error at once, no new attempt. */
+                fill_err(err, h->last_error_code, h->last_error);
+                pthread_mutex_unlock(&h->mu);
+                return NULL;
+            }
+            __attribute__((fallthrough)); /* back-off over: retry */
+        case HOLDER_UNLOADED:
+            h->state = HOLDER_LOADING;
+            h->attempt++;
+            set_state_metric(h);
+            run_load_locked(h); /* returns with the lock held and the outcome published */
+            if (h->state == HOLDER_FAILED) {
+                fill_err(err, h->last_error_code, h->last_error);
+                pthread_mutex_unlock(&h->mu);
+                return NULL;
+            }
+            continue;
+        }
+    }
+}
+
+void holder_release(model_holder *h, const wsp_model *model)
+{
+    if (!h || !model)
+        return;
+    pthread_mutex_lock(&h->mu);
+    if (h->refs > 0 && model == h->model) {
+        h->refs--;
+        if (h->refs == 0) {
+            h->idle_since_s = mdc_now_s();
+            pthread_cond_broadcast(&h->cv); /* holder_free may be waiting */
+        }
+    } else {
+        MDC_LOG_ERROR("model %s: release of a reference that is not held", h->name);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void *preload_main(void *arg)
+{
+    model_holder *h = arg;
+    wsp_error err = {0};
+    const wsp_model *m = holder_acquire(h, &err);
+    if (m)
+        holder_release(h, m);
+    /* a failure was logged by the loader and is kept for /ready */
+    return NULL;
+}
+
+int holder_preload_async(model_holder *h)
+{
+    if (!h)
+        return -1;
+    pthread_mutex_lock(&h->mu);
+    if (h->preload_thread_started) { /* one preload thread per holder */
+        pthread_mutex_unlock(&h->mu);
+        return 0;
+    }
+    h->preload_requested = true;
+    if (h->state == HOLDER_READY)
+        h->preload_satisfied = true;
+    int rc = pthread_create(&h->preload_thread, NULL, preload_main, h);
+    if (rc == 0)
+        h->preload_thread_started = true;
+    pthread_mutex_unlock(&h->mu);
+    if (rc != 0) {
+        MDC_LOG_ERROR("model %s: cannot start the preload thread: %s", h->name, strerror(rc));
+        return -1;
+    }
+    MDC_LOG_INFO("Lazy Loading: preload of model %s started in the background", h->name);
+    return 0;
+}
+
+int holder_maybe_unload_idle(model_holder *h)
+{
+    if (!h)
+        return 0;
+    wsp_model *m = NULL;
+    double idle_s = 0;
+    pthread_mutex_lock(&h->mu);
+    if (h->idle_unload_seconds > 0 && h->state == HOLDER_READY && h->refs == 0) {
+        idle_s = mdc_now_s() - h->idle_since_s;
+        if (idle_s >= (double)h->idle_unload_seconds) {
+            m = h->model;
+            h->model = NULL;
+            h->state = HOLDER_UNLOADED;
+            set_state_metric(h);
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (!m)
+        return 0;
+    wsp_model_free(m); /* outside the lock: munmap of a large model can take a while */
+    count(h, h->m_unloads);
+    MDC_LOG_INFO("Lazy Loading: unloaded model %s after %.0f s idle; the next request reloads it",
+                 h->name, idle_s);
+    return 1;
+}
+
+holder_state holder_get_state(model_holder *h)
+{
+    if (!h)
+        return HOLDER_UNLOADED;
+    pthread_mutex_lock(&h->mu);
+    holder_state s = h->state;
+    pthread_mutex_unlock(&h->mu);
+    return s;
+}
+
+const char *holder_state_name(holder_state s)
+{
+    switch (s) {
+    case HOLDER_UNLOADED:
+        return "unloaded";
+    case HOLDER_LOADING:
+        return "loading";
+    case HOLDER_READY:
+        return "ready";
+    case HOLDER_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+void holder_last_error(model_holder *h, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return;
+    buf[0] = '\0';
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    snprintf(buf, len, "%s", h->last_error);
+    pthread_mutex_unlock(&h->mu);
+}
+
+const char *holder_name(const model_holder *h) { return h ? h->name : ""; }
+const char *holder_path(const model_holder *h) { return h ? h->path : ""; }
+
+unsigned long holder_loads_total(model_holder *h)
+{
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->mu);
+    unsigned long n = h->loads_total;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+int holder_preload_pending(model_holder *h)
+{
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->mu);
+    int p = h->preload_requested && !h->preload_satisfied;
+    pthread_mutex_unlock(&h->mu);
+    return p;
+}
+
+int holder_refs(model_holder *h)
+{
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->mu);
+    int n = h->refs;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
