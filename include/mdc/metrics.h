@@ -22,8 +22,9 @@ typedef enum met_type { MET_COUNTER, MET_GAUGE, MET_HISTOGRAM } met_type;
 met_registry *met_registry_new(void);
 void met_registry_free(met_registry *reg); /* accepts NULL */
 
-/* Registers a family.  label_names: NULL-terminated array of up to 4 label names
- * (NULL for none).  buckets: upper bounds for histograms, ascending, n_buckets of them
+/* Registers a family.  name must match [a-zA-Z_:][a-zA-Z0-9_:]* and be unique in reg;
+ * help may be NULL (then the name is used).  label_names: NULL-terminated array of up
+ * to 4 label names (NULL for none; "le" is reserved for histograms).  buckets: upper bounds for histograms, ascending, n_buckets of them
  * (+Inf is implicit).  Returns NULL on bad arguments or OOM.  The registry owns it. */
 met_family *met_register(met_registry *reg, met_type type, const char *name, const char *help,
                          const char *const *label_names, const double *buckets, size_t n_buckets);
@@ -31,11 +32,16 @@ met_family *met_register(met_registry *reg, met_type type, const char *name, con
 /* Updates the series with the given label values (same count and order as the family's
  * label names; NULL when the family has no labels).  Series are created on first use;
  * past the per-family series cap (64) the update is dropped and counted in
- * mdconv_metrics_dropped_series_total. */
+ * mdconv_metrics_dropped_series_total (a counter every registry has from creation).
+ * Label values are stored as valid UTF-8 (invalid bytes → U+FFFD, NUL dropped) and
+ * escaped on output; a NULL value counts as "". */
 void met_inc(met_family *f, const char *const *label_values, double delta); /* counter/gauge */
+/* met_set also accepts counters mirrored from an outside total (e.g. CPU seconds read
+ * from /proc); met_inc ignores negative or NaN deltas on counters. */
 void met_set(met_family *f, const char *const *label_values, double value);  /* gauge */
 void met_observe(met_family *f, const char *const *label_values, double value); /* histogram */
-/* Reads a counter/gauge value (0 if the series does not exist). */
+/* Reads a counter/gauge value, or a histogram's observation count (0 if the series does
+ * not exist; never creates it). */
 double met_get(met_family *f, const char *const *label_values);
 
 /* Called at the start of met_render() so gauges computed on demand (RSS, CPU …) can be
@@ -52,5 +58,10 @@ int met_render(met_registry *reg, char **out, size_t *out_len);
 double met_process_rss_bytes(void);
 double met_process_cpu_seconds(void);
 double met_process_start_time_seconds(void);
+
+/* Registers process_resident_memory_bytes, process_cpu_seconds_total and
+ * process_start_time_seconds in reg; they are refreshed at every met_render() (before
+ * the collect hook).  Returns 0, or -1 on OOM or if already registered. */
+int met_register_process_metrics(met_registry *reg);
 
 #endif
