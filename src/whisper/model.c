@@ -1,0 +1,536 @@
+/*
+ * model.c — maps a ggml Whisper model file read-only and validates all of it before use.
+ *
+ * One function walks the file in order (header, filterbank, vocabulary, tensors); every
+ * offset and size is checked against the file length in 64-bit arithmetic before it is
+ * read.  Weights are never copied: the model keeps typed views into the mapping.
+ * ref: whisper-ref README "The model file format"; whisper.cpp whisper_model_load().
+ */
+#include "whisper/model.h"
+
+#include "mdc/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GGML_MAGIC 0x67676d6cu /* "ggml" */
+#define N_FFT_BINS (WSP_N_FFT / 2 + 1) /* 201 */
+
+/* Sanity bounds for the header (far above any released Whisper: large has n 1280,
+ * 32 layers, 20 heads, n_text_ctx 448, n_audio_ctx 1500, n_vocab 51866). */
+#define MAX_STATE 8192
+#define MAX_HEADS 256
+#define MAX_LAYERS 256
+#define MAX_VOCAB (1 << 20)
+#define MAX_TEXT_CTX 16384
+#define MAX_TOKEN_LEN 4096
+#define MAX_NAME_LEN 255
+
+/* Cursor over the mapped file; every read checks the remaining length first. */
+typedef struct cursor {
+    const uint8_t *base;
+    uint64_t len, pos;
+} cursor;
+
+static int rd_i32(cursor *c, int32_t *v)
+{
+    if (c->len - c->pos < 4)
+        return -1;
+    memcpy(v, c->base + c->pos, 4);
+    c->pos += 4;
+    return 0;
+}
+
+/* One expected tensor: name, shape (ggml ne order, padded with 1), type, destination. */
+typedef struct expect {
+    char name[64];
+    int64_t ne[4];
+    int type;
+    wsp__mat *dst;
+    int found;
+} expect;
+
+typedef struct expect_list {
+    expect *v;
+    int n, cap;
+} expect_list;
+
+static void add_expect(expect_list *l, wsp__mat *dst, int type, int64_t ne0, int64_t ne1,
+                       int64_t ne2, const char *prefix, const char *suffix)
+{
+    expect *e = &l->v[l->n++];
+    if (snprintf(e->name, sizeof e->name, "%s%s", prefix, suffix) >= (int)sizeof e->name)
+        e->name[0] = '\0'; /* cannot happen: names are < 64 bytes for < 1000 layers */
+    e->ne[0] = ne0;
+    e->ne[1] = ne1;
+    e->ne[2] = ne2;
+    e->ne[3] = 1;
+    e->type = type;
+    e->dst = dst;
+    e->found = 0;
+}
+
+static void add_attn(expect_list *l, wsp__attn_w *a, int wt, int64_t n, const char *fmt)
+{
+    add_expect(l, &a->q_w, wt, n, n, 1, fmt, "query.weight");
+    add_expect(l, &a->q_b, WSP__T_F32, n, 1, 1, fmt, "query.bias");
+    add_expect(l, &a->k_w, wt, n, n, 1, fmt, "key.weight");
+    add_expect(l, &a->v_w, wt, n, n, 1, fmt, "value.weight");
+    add_expect(l, &a->v_b, WSP__T_F32, n, 1, 1, fmt, "value.bias");
+    add_expect(l, &a->o_w, wt, n, n, 1, fmt, "out.weight");
+    add_expect(l, &a->o_b, WSP__T_F32, n, 1, 1, fmt, "out.bias");
+}
+
+/* prefix: "encoder.blocks.3." */
+static void add_block_common(expect_list *l, wsp__block *b, int wt, int64_t n, const char *fmt)
+{
+    char afmt[64];
+    snprintf(afmt, sizeof afmt, "%sattn.", fmt);
+    add_attn(l, &b->attn, wt, n, afmt);
+    add_expect(l, &b->attn_ln_w, WSP__T_F32, n, 1, 1, fmt, "attn_ln.weight");
+    add_expect(l, &b->attn_ln_b, WSP__T_F32, n, 1, 1, fmt, "attn_ln.bias");
+    add_expect(l, &b->mlp0_w, wt, n, 4 * n, 1, fmt, "mlp.0.weight");
+    add_expect(l, &b->mlp0_b, WSP__T_F32, 4 * n, 1, 1, fmt, "mlp.0.bias");
+    add_expect(l, &b->mlp2_w, wt, 4 * n, n, 1, fmt, "mlp.2.weight");
+    add_expect(l, &b->mlp2_b, WSP__T_F32, n, 1, 1, fmt, "mlp.2.bias");
+    add_expect(l, &b->mlp_ln_w, WSP__T_F32, n, 1, 1, fmt, "mlp_ln.weight");
+    add_expect(l, &b->mlp_ln_b, WSP__T_F32, n, 1, 1, fmt, "mlp_ln.bias");
+}
+
+/* Fills the list of every tensor the hparams imply (11 + 15·enc + 24·dec).
+ * ref: whisper-ref README tensor table; whisper.cpp whisper_model_load() tensor map. */
+static int build_expectations(wsp_model *m, expect_list *l)
+{
+    const wsp_hparams *hp = &m->hp;
+    const int64_t n = hp->n_audio_state;
+    const int wt = hp->ftype == 1 ? WSP__T_F16 : WSP__T_F32;
+    l->cap = 11 + 15 * hp->n_audio_layer + 24 * hp->n_text_layer;
+    l->v = calloc((size_t)l->cap, sizeof *l->v);
+    if (!l->v)
+        return -1;
+    add_expect(l, &m->e_pos, WSP__T_F32, n, hp->n_audio_ctx, 1, "encoder.", "positional_embedding");
+    add_expect(l, &m->conv1_w, wt, 3, hp->n_mels, n, "encoder.", "conv1.weight");
+    add_expect(l, &m->conv1_b, WSP__T_F32, 1, n, 1, "encoder.", "conv1.bias");
+    add_expect(l, &m->conv2_w, wt, 3, n, n, "encoder.", "conv2.weight");
+    add_expect(l, &m->conv2_b, WSP__T_F32, 1, n, 1, "encoder.", "conv2.bias");
+    add_expect(l, &m->e_ln_w, WSP__T_F32, n, 1, 1, "encoder.", "ln_post.weight");
+    add_expect(l, &m->e_ln_b, WSP__T_F32, n, 1, 1, "encoder.", "ln_post.bias");
+    char pre[64];
+    for (int i = 0; i < hp->n_audio_layer; i++) {
+        snprintf(pre, sizeof pre, "encoder.blocks.%d.", i);
+        add_block_common(l, &m->e_blocks[i], wt, n, pre);
+    }
+    add_expect(l, &m->d_pos, WSP__T_F32, n, hp->n_text_ctx, 1, "decoder.", "positional_embedding");
+    add_expect(l, &m->tok_emb, wt, n, hp->n_vocab, 1, "decoder.", "token_embedding.weight");
+    add_expect(l, &m->d_ln_w, WSP__T_F32, n, 1, 1, "decoder.", "ln.weight");
+    add_expect(l, &m->d_ln_b, WSP__T_F32, n, 1, 1, "decoder.", "ln.bias");
+    for (int i = 0; i < hp->n_text_layer; i++) {
+        wsp__block *b = &m->d_blocks[i];
+        snprintf(pre, sizeof pre, "decoder.blocks.%d.", i);
+        add_block_common(l, b, wt, n, pre);
+        char xpre[80];
+        snprintf(xpre, sizeof xpre, "%scross_attn.", pre);
+        add_attn(l, &b->xattn, wt, n, xpre);
+        add_expect(l, &b->xattn_ln_w, WSP__T_F32, n, 1, 1, pre, "cross_attn_ln.weight");
+        add_expect(l, &b->xattn_ln_b, WSP__T_F32, n, 1, 1, pre, "cross_attn_ln.bias");
+    }
+    return l->n == l->cap ? 0 : -1;
+}
+
+static int cmp_expect(const void *a, const void *b)
+{
+    return strcmp(((const expect *)a)->name, ((const expect *)b)->name);
+}
+
+static int check_hparams(const wsp_hparams *hp, wsp_error *err)
+{
+    const int32_t *v = &hp->n_vocab;
+    static const char *const names[] = {"n_vocab",      "n_audio_ctx",  "n_audio_state",
+                                        "n_audio_head", "n_audio_layer", "n_text_ctx",
+                                        "n_text_state", "n_text_head",  "n_text_layer",
+                                        "n_mels"};
+    static const int32_t max[] = {MAX_VOCAB, WSP_N_FRAMES_CHUNK / 2, MAX_STATE, MAX_HEADS,
+                                  MAX_LAYERS, MAX_TEXT_CTX, MAX_STATE, MAX_HEADS,
+                                  MAX_LAYERS, 128};
+    for (int i = 0; i < 10; i++)
+        if (v[i] <= 0 || v[i] > max[i])
+            return wsp__fail(err, WSP_EHPARAMS, "hparam %s = %d is outside 1…%d", names[i],
+                             (int)v[i], (int)max[i]);
+    if (hp->ftype != 0 && hp->ftype != 1) {
+        if (hp->ftype >= 2 && (hp->ftype % 1000) >= 2 && (hp->ftype % 1000) <= 20)
+            return wsp__fail(err, WSP_ETYPE,
+                             "quantized models are not supported (ftype %d); use an f16 or "
+                             "f32 model",
+                             (int)hp->ftype);
+        return wsp__fail(err, WSP_ETYPE, "unsupported ftype %d (expected 0 = f32 or 1 = f16)",
+                         (int)hp->ftype);
+    }
+    if (hp->n_mels != 80 && hp->n_mels != 128)
+        return wsp__fail(err, WSP_EHPARAMS, "n_mels = %d (expected 80 or 128)", (int)hp->n_mels);
+    if (hp->n_audio_state != hp->n_text_state)
+        return wsp__fail(err, WSP_EHPARAMS, "n_audio_state (%d) != n_text_state (%d)",
+                         (int)hp->n_audio_state, (int)hp->n_text_state);
+    if (hp->n_audio_state % hp->n_audio_head || hp->n_text_state % hp->n_text_head)
+        return wsp__fail(err, WSP_EHPARAMS, "state width %d not divisible by heads (%d, %d)",
+                         (int)hp->n_audio_state, (int)hp->n_audio_head, (int)hp->n_text_head);
+    /* Special tokens are derived from n_vocab; it must leave room for them. */
+    if (hp->n_vocab < 51864)
+        return wsp__fail(err, WSP_EHPARAMS,
+                         "n_vocab = %d is too small for Whisper's special tokens (>= 51864)",
+                         (int)hp->n_vocab);
+    return 0;
+}
+
+/* Language codes in token order (ref: OpenAI whisper/tokenizer.py LANGUAGES; the 100th,
+ * "yue", exists only in large-v3).  Duplicated from the tokenizer so the loader has no
+ * dependency on it. */
+static const char *const lang_codes[100] = {
+    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv",
+    "it", "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no",
+    "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr",
+    "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw",
+    "gl", "mr", "pa", "si", "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu",
+    "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl",
+    "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue"};
+
+/* Derives special token ids and names from n_vocab, as whisper.cpp does.
+ * ref: whisper-ref README "Special token ids"; whisper.cpp whisper_model_load(). */
+static int build_vocab(wsp_model *m, int32_t n_file, wsp_error *err)
+{
+    wsp__vocab *v = &m->vocab;
+    const int32_t n_vocab = m->hp.n_vocab;
+    const int multi = n_vocab >= 51865;
+    v->n_vocab = n_vocab;
+    v->n_base = n_file;
+    v->n_langs = n_vocab - 51765 - (multi ? 1 : 0);
+    v->eot = 50256 + multi;
+    v->sot = 50257 + multi;
+    const int dt = multi ? v->n_langs - 98 : 0;
+    v->translate = 50357 + dt;
+    v->transcribe = 50358 + dt;
+    v->solm = 50359 + dt;
+    v->prev = 50360 + dt;
+    v->nosp = 50361 + dt;
+    v->notimestamps = 50362 + dt;
+    v->beg = 50363 + dt;
+    v->lang_first = v->sot + 1;
+    if (v->beg >= n_vocab || n_file > v->eot)
+        return wsp__fail(err, WSP_EVOCAB, "vocabulary of %d tokens does not fit n_vocab %d",
+                         (int)n_file, (int)n_vocab);
+
+    const int32_t n_extra = n_vocab - n_file;
+    m->special_names = malloc((size_t)n_extra * 24 + 1);
+    if (!m->special_names)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for %d special tokens", (int)n_extra);
+    char *p = m->special_names;
+    for (int32_t i = n_file; i < n_vocab; i++) {
+        char *s = p;
+        int k;
+        if (i > v->beg)
+            k = snprintf(s, 24, "[_TT_%d]", (int)(i - v->beg));
+        else if (i == v->eot)
+            k = snprintf(s, 24, "[_EOT_]");
+        else if (i == v->sot)
+            k = snprintf(s, 24, "[_SOT_]");
+        else if (i == v->translate)
+            k = snprintf(s, 24, "[_TRANSLATE_]");
+        else if (i == v->transcribe)
+            k = snprintf(s, 24, "[_TRANSCRIBE_]");
+        else if (i == v->solm)
+            k = snprintf(s, 24, "[_SOLM_]");
+        else if (i == v->prev)
+            k = snprintf(s, 24, "[_PREV_]");
+        else if (i == v->nosp)
+            k = snprintf(s, 24, "[_NOSP_]");
+        else if (i == v->notimestamps)
+            k = snprintf(s, 24, "[_NOT_]");
+        else if (i == v->beg)
+            k = snprintf(s, 24, "[_BEG_]");
+        else if (i > v->sot && i <= v->sot + v->n_langs && i - v->sot - 1 < 100)
+            k = snprintf(s, 24, "[_LANG_%s]", lang_codes[i - v->sot - 1]);
+        else
+            k = snprintf(s, 24, "[_extra_token_%d]", (int)i);
+        if (k < 0 || k > 23)
+            k = 23;
+        m->tok_bytes[i] = (const uint8_t *)s;
+        m->tok_len[i] = (uint32_t)k;
+        p += k + 1;
+    }
+    v->bytes = m->tok_bytes;
+    v->len = m->tok_len;
+    return 0;
+}
+
+static const char *type_str(int t) { return t == WSP__T_F32 ? "f32" : t == WSP__T_F16 ? "f16" : "?"; }
+
+/* Walks the tensor records after the vocabulary.  ref: README "The model file format" 5. */
+static int read_tensors(wsp_model *m, cursor *c, expect_list *l, wsp_error *err)
+{
+    while (c->pos < c->len) {
+        const uint64_t hdr = c->pos;
+        int32_t n_dims, name_len, ttype;
+        if (rd_i32(c, &n_dims) || rd_i32(c, &name_len) || rd_i32(c, &ttype))
+            return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor header at offset %llu",
+                             (unsigned long long)hdr);
+        if (n_dims < 1 || n_dims > 4 || name_len < 1 || name_len > MAX_NAME_LEN)
+            return wsp__fail(err, WSP_ETENSOR,
+                             "corrupt tensor header at offset %llu (n_dims %d, name_len %d)",
+                             (unsigned long long)hdr, (int)n_dims, (int)name_len);
+        int64_t ne[4] = {1, 1, 1, 1};
+        for (int d = 0; d < n_dims; d++) {
+            int32_t x;
+            if (rd_i32(c, &x))
+                return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor header at offset %llu",
+                                 (unsigned long long)hdr);
+            if (x < 1)
+                return wsp__fail(err, WSP_ETENSOR, "tensor at offset %llu has dimension %d = %d",
+                                 (unsigned long long)hdr, d, (int)x);
+            ne[d] = x;
+        }
+        if (c->len - c->pos < (uint64_t)name_len)
+            return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor name at offset %llu",
+                             (unsigned long long)c->pos);
+        char name[MAX_NAME_LEN + 1];
+        memcpy(name, c->base + c->pos, (size_t)name_len);
+        name[name_len] = '\0';
+        c->pos += (uint64_t)name_len;
+        for (int i = 0; i < name_len; i++)
+            if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
+                name[i] = '?';
+
+        if (ttype != WSP__T_F32 && ttype != WSP__T_F16)
+            return wsp__fail(err, WSP_ETYPE, "tensor '%s' has unsupported type %d (%s)", name,
+                             (int)ttype, ttype >= 2 && ttype < 40 ? "quantized" : "unknown");
+        expect key;
+        expect *e = NULL;
+        if ((size_t)name_len < sizeof key.name) {
+            memcpy(key.name, name, (size_t)name_len + 1);
+            e = bsearch(&key, l->v, (size_t)l->n, sizeof *l->v, cmp_expect);
+        }
+        if (!e)
+            return wsp__fail(err, WSP_ETENSOR, "unknown tensor '%s' at offset %llu", name,
+                             (unsigned long long)hdr);
+        if (e->found)
+            return wsp__fail(err, WSP_ETENSOR, "tensor '%s' appears twice (again at offset %llu)",
+                             name, (unsigned long long)hdr);
+        if (memcmp(ne, e->ne, sizeof ne) != 0)
+            return wsp__fail(err, WSP_ETENSOR,
+                             "tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, %lld, %lld] "
+                             "(ggml order)",
+                             name, (long long)ne[0], (long long)ne[1], (long long)ne[2],
+                             (long long)e->ne[0], (long long)e->ne[1], (long long)e->ne[2]);
+        if (ttype != e->type)
+            return wsp__fail(err, WSP_ETYPE, "tensor '%s' has type %s, expected %s", name,
+                             type_str(ttype), type_str(e->type));
+        /* ne values are < 2^31 each and the shape matched the hparams, so the product of
+         * at most three of them times 4 fits easily in 64 bits (bounded hparams). */
+        const uint64_t nel = (uint64_t)ne[0] * (uint64_t)ne[1] * (uint64_t)ne[2] * (uint64_t)ne[3];
+        const uint64_t nbytes = nel * (ttype == WSP__T_F16 ? 2u : 4u);
+        if (c->len - c->pos < nbytes)
+            return wsp__fail(err, WSP_ETRUNC,
+                             "tensor '%s' data [%llu, %llu) runs past the end of the file (%llu bytes)",
+                             name, (unsigned long long)c->pos,
+                             (unsigned long long)(c->pos + nbytes), (unsigned long long)c->len);
+        e->found = 1;
+        e->dst->data = c->base + c->pos;
+        e->dst->type = ttype;
+        e->dst->cols = (int)ne[0];
+        e->dst->rows = (int)(nel / (uint64_t)ne[0]);
+        c->pos += nbytes;
+        m->n_tensors++;
+        m->tensor_bytes += nbytes;
+    }
+    for (int i = 0; i < l->n; i++)
+        if (!l->v[i].found)
+            return wsp__fail(err, WSP_ETENSOR, "tensor '%s' is missing (%d of %d tensors found)",
+                             l->v[i].name, m->n_tensors, l->n);
+    return 0;
+}
+
+static int load_mapped(wsp_model *m, wsp_error *err)
+{
+    cursor c = {.base = m->map, .len = m->map_len, .pos = 0};
+    int32_t magic;
+    if (rd_i32(&c, &magic))
+        return wsp__fail(err, WSP_ETRUNC, "file is %llu bytes, too short for a header",
+                         (unsigned long long)c.len);
+    if ((uint32_t)magic != GGML_MAGIC)
+        return wsp__fail(err, WSP_EMAGIC, "bad magic 0x%08x (expected 0x%08x \"ggml\")",
+                         (unsigned)magic, GGML_MAGIC);
+    int32_t *hv = &m->hp.n_vocab;
+    for (int i = 0; i < 11; i++)
+        if (rd_i32(&c, &hv[i]))
+            return wsp__fail(err, WSP_ETRUNC, "file truncated inside the hyperparameters");
+    int rc = check_hparams(&m->hp, err);
+    if (rc)
+        return rc;
+
+    /* mel filterbank */
+    int32_t n_mel, n_fft;
+    if (rd_i32(&c, &n_mel) || rd_i32(&c, &n_fft))
+        return wsp__fail(err, WSP_ETRUNC, "file truncated inside the mel filterbank header");
+    if (n_mel != m->hp.n_mels || n_fft != N_FFT_BINS)
+        return wsp__fail(err, WSP_EVOCAB, "mel filterbank is %d x %d, expected %d x %d",
+                         (int)n_mel, (int)n_fft, (int)m->hp.n_mels, N_FFT_BINS);
+    const uint64_t fb_bytes = (uint64_t)n_mel * (uint64_t)n_fft * 4u;
+    if (c.len - c.pos < fb_bytes)
+        return wsp__fail(err, WSP_ETRUNC, "file truncated inside the mel filterbank");
+    m->filters = c.base + c.pos;
+    m->n_fft_bins = n_fft;
+    c.pos += fb_bytes;
+
+    /* vocabulary */
+    int32_t n_tok;
+    if (rd_i32(&c, &n_tok))
+        return wsp__fail(err, WSP_ETRUNC, "file truncated before the vocabulary size");
+    if (n_tok < 1 || n_tok > m->hp.n_vocab)
+        return wsp__fail(err, WSP_EVOCAB, "vocabulary has %d tokens (expected 1…%d)", (int)n_tok,
+                         (int)m->hp.n_vocab);
+    m->tok_bytes = calloc((size_t)m->hp.n_vocab, sizeof *m->tok_bytes);
+    m->tok_len = calloc((size_t)m->hp.n_vocab, sizeof *m->tok_len);
+    if (!m->tok_bytes || !m->tok_len)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the vocabulary");
+    const uint64_t vocab_start = c.pos;
+    for (int32_t i = 0; i < n_tok; i++) {
+        int32_t len;
+        if (rd_i32(&c, &len))
+            return wsp__fail(err, WSP_ETRUNC, "file truncated inside the vocabulary (token %d)", (int)i);
+        if (len < 0 || len > MAX_TOKEN_LEN)
+            return wsp__fail(err, WSP_EVOCAB, "token %d has length %d", (int)i, (int)len);
+        if (c.len - c.pos < (uint64_t)len)
+            return wsp__fail(err, WSP_ETRUNC, "file truncated inside the vocabulary (token %d)", (int)i);
+        m->tok_bytes[i] = c.base + c.pos;
+        m->tok_len[i] = (uint32_t)len;
+        c.pos += (uint64_t)len;
+    }
+    /* NUL-terminated copy of the token texts (each record has a 4-byte length header, so
+     * len + 1 per token fits in the region's size) for wsp_token_text(). */
+    m->text_pool = malloc((size_t)(c.pos - vocab_start) + 1);
+    if (!m->text_pool)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the vocabulary");
+    char *tp = m->text_pool;
+    for (int32_t i = 0; i < n_tok; i++) {
+        memcpy(tp, m->tok_bytes[i], m->tok_len[i]);
+        tp[m->tok_len[i]] = '\0';
+        m->tok_bytes[i] = (const uint8_t *)tp;
+        tp += m->tok_len[i] + 1;
+    }
+    rc = build_vocab(m, n_tok, err);
+    if (rc)
+        return rc;
+
+    /* tensors */
+    m->e_blocks = calloc((size_t)m->hp.n_audio_layer, sizeof *m->e_blocks);
+    m->d_blocks = calloc((size_t)m->hp.n_text_layer, sizeof *m->d_blocks);
+    if (!m->e_blocks || !m->d_blocks)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the layer table");
+    expect_list l = {0};
+    if (build_expectations(m, &l)) {
+        free(l.v);
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the tensor table");
+    }
+    qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_expect);
+    rc = read_tensors(m, &c, &l, err);
+    free(l.v);
+    return rc;
+}
+
+int wsp_model_load(const char *path, wsp_model **out, wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return wsp__fail(err, WSP_EINVAL, "wsp_model_load: NULL argument");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return wsp__fail(err, WSP_EIO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        return wsp__fail(err, WSP_EIO, "'%s' is not a regular file (%s)", path,
+                         S_ISREG(st.st_mode) ? strerror(e) : "fstat");
+    }
+    if (st.st_size < 4) {
+        close(fd);
+        return wsp__fail(err, WSP_ETRUNC, "'%s' is %lld bytes, too short for a header", path,
+                         (long long)st.st_size);
+    }
+    wsp_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        close(fd);
+        return wsp__fail(err, WSP_ENOMEM, "out of memory");
+    }
+    m->map_len = (size_t)st.st_size;
+    m->map = mmap(NULL, m->map_len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m->map == MAP_FAILED) {
+        m->map = NULL;
+        wsp_model_free(m);
+        return wsp__fail(err, WSP_EIO, "cannot map '%s': %s", path, strerror(errno));
+    }
+    int rc = load_mapped(m, err);
+    if (rc) {
+        wsp_model_free(m);
+        return rc;
+    }
+    if (err) {
+        err->code = 0;
+        err->message[0] = '\0';
+    }
+    *out = m;
+    return 0;
+}
+
+void wsp_model_free(wsp_model *m)
+{
+    if (!m)
+        return;
+    if (m->map)
+        munmap(m->map, m->map_len);
+    free(m->tok_bytes);
+    free(m->tok_len);
+    free(m->special_names);
+    free(m->text_pool);
+    free(m->e_blocks);
+    free(m->d_blocks);
+    free(m);
+}
+
+const wsp_hparams *wsp_model_hparams(const wsp_model *m) { return &m->hp; }
+
+const char *wsp_model_type_name(const wsp_model *m)
+{
+    switch (m->hp.n_audio_layer) {
+    case 4: return "tiny";
+    case 6: return "base";
+    case 12: return "small";
+    case 24: return "medium";
+    case 32: return "large";
+    default: return "unknown";
+    }
+}
+
+const char *wsp_model_ftype_name(const wsp_model *m) { return m->hp.ftype == 1 ? "f16" : "f32"; }
+bool wsp_model_is_multilingual(const wsp_model *m) { return m->hp.n_vocab >= 51865; }
+uint64_t wsp_model_file_bytes(const wsp_model *m) { return m->map_len; }
+int wsp_model_n_tensors(const wsp_model *m) { return m->n_tensors; }
+uint64_t wsp_model_tensor_bytes(const wsp_model *m) { return m->tensor_bytes; }
+const wsp__vocab *wsp__model_vocab(const wsp_model *m) { return &m->vocab; }
+
+const char *wsp_token_text(const wsp_model *m, int32_t id)
+{
+    if (!m || id < 0 || id >= m->hp.n_vocab)
+        return "";
+    return (const char *)m->tok_bytes[id]; /* NUL-terminated copies (text_pool) */
+}
+
+int32_t wsp_token_beg(const wsp_model *m) { return m->vocab.beg; }
+int32_t wsp_token_eot(const wsp_model *m) { return m->vocab.eot; }
+const char *wsp_version(void) { return "0.1.0"; }
