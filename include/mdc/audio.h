@@ -66,7 +66,8 @@ typedef struct aud_info {
     double duration_s;   /* decoded duration (n_samples / 16000), seconds */
     double declared_s;   /* duration the container claims, or -1 if none */
     int64_t bit_rate;    /* bits/s if known, else 0 */
-    bool truncated;      /* decoding stopped early on damaged data (see aud_decode_file) */
+    bool truncated;      /* data missing or damaged; output is the decodable part
+                            (see aud_decode_file) */
 } aud_info;
 
 typedef struct aud_pcm {
@@ -75,20 +76,66 @@ typedef struct aud_pcm {
     aud_info info;
 } aud_pcm;
 
-/* Polled during decoding; return true to cancel (→ AUD_ECANCELED). */
+/* Polled before probing reads, once per demuxed packet and between decoded frames;
+ * return true to cancel (→ AUD_ECANCELED).  Runs on the decoding thread. */
 typedef bool (*aud_abort_cb)(void *user_data);
 
 /* Decodes the best audio stream of the file at `path` into *out (caller frees with
- * aud_pcm_free()).  Truncated or partly corrupt files yield the decodable part
- * (info.truncated = true) when at least one sample decoded; otherwise an error.
- * Returns 0 or a negative AUD_E* code with err->message filled; *out is then empty. */
+ * aud_pcm_free()).
+ *
+ * Format: probed from the bytes only (the name is never shown to libavformat);
+ * probing reads at most AUD_PROBE_BYTES and AUD_PROBE_SECONDS of media.  Demuxers
+ * cannot open other files or URLs (playlists, concat lists, image sequences are refused).
+ * Stream: av_find_best_stream(AUDIO); video, cover art and data streams are ignored.
+ * Channels: every channel is averaged with equal weight 1/N (LFE and unknown layouts
+ * included), then resampled to 16 kHz (libswresample, flushed at the end).  The output
+ * buffer grows geometrically; nothing is sized from a duration the container claims.
+ *
+ * Limits (limits may be NULL = unlimited):
+ *  - max_bytes: the file size is checked with stat() before opening → AUD_ETOOLARGE.
+ *  - max_seconds: checked after every decoded frame against the DECODED duration; the
+ *    first frame past it stops decoding at once → AUD_ETOOLONG.  Declared durations are
+ *    never trusted for limits (a header claiming 49 days over 1 s of frames decodes to
+ *    that 1 s; a header claiming 1 h decodes to the data present).  declared_s reports
+ *    the claim so the caller may show or refuse it.
+ *
+ * Damaged input (one rule, applied everywhere): the decodable part is returned when at
+ * least one sample decoded, with info.truncated = true when data was missing or damaged —
+ * a read error before end of file, packets the decoder rejected (skipped), or fewer
+ * samples than a non-estimated declared duration (by more than 1 s + 1 %).  When nothing
+ * decodes the result is an error: AUD_ECORRUPT if the decoder rejected data,
+ * AUD_ENOSAMPLES otherwise.
+ *
+ * Errors: AUD_EIO (cannot stat/read), AUD_EEMPTY (0 bytes; no decoder started),
+ * AUD_ETOOLARGE, AUD_ENOTAUDIO (format not recognised, or no decoder for the codec),
+ * AUD_ENOSTREAM (container opened but has no audio stream, e.g. a PNG), AUD_ECORRUPT
+ * (invalid stream parameters such as 0 channels, or nothing decodable), AUD_ENOSAMPLES,
+ * AUD_ETOOLONG, AUD_ECANCELED, AUD_ENOMEM, AUD_EINVAL (NULL path/out).
+ * Returns 0 or a negative AUD_E* code with err->message filled (err may be NULL);
+ * on failure *out is empty (zeroed).  No allocation survives a failed call. */
 int aud_decode_file(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
                     void *abort_user_data, aud_pcm *out, aud_error *err);
+
+/* The same decoder over `len` bytes in memory (the buffer is only read and must stay
+ * valid during the call; it is seekable, so moov-at-end MP4 works).  Shares every step
+ * of aud_decode_file() after the size check (max_bytes applies to len); used by the
+ * fuzz harness and by callers that hold an upload in memory. */
+int aud_decode_memory(const void *data, size_t len, const aud_limits *limits,
+                      aud_abort_cb abort_cb, void *abort_user_data, aud_pcm *out,
+                      aud_error *err);
 
 /* Releases out->samples and zeroes *out.  Accepts NULL and an empty struct. */
 void aud_pcm_free(aud_pcm *pcm);
 
-/* Routes FFmpeg's av_log to mdc_log.  Idempotent; called by aud_decode_file(). */
+/* Routes FFmpeg's av_log to mdc_log: warnings and errors only, at most
+ * AUD_LOG_BURST lines per AUD_LOG_WINDOW_S seconds (process-wide; the number of
+ * dropped lines is reported once the window reopens).  Idempotent (pthread_once);
+ * called by the decode functions. */
 void aud_init(void);
+
+#define AUD_PROBE_BYTES 5000000 /* avformat probesize, bytes (FFmpeg's default) */
+#define AUD_PROBE_SECONDS 10    /* avformat analyzeduration, seconds */
+#define AUD_LOG_BURST 20        /* FFmpeg log lines let through per window */
+#define AUD_LOG_WINDOW_S 10     /* seconds */
 
 #endif

@@ -1,0 +1,74 @@
+/*
+ * audio_internal.h — private contracts between the files of src/audio/ (prefix aud__).
+ *
+ *   errors.c   error table → aud_strerror / aud_err_name, aud__fail (fills aud_error)
+ *   avlog.c    aud_init: av_log → mdc_log bridge, rate-limited
+ *   source.c   byte sources (file descriptor or memory) as seekable AVIOContexts
+ *   mixer.c    downmix (equal-weight average of all channels) + resample to 16 kHz
+ *              mono float into a geometrically grown buffer
+ *   decode.c   probe → pick stream → decode loop → limits → aud_pcm
+ */
+#ifndef MDC_AUDIO_INTERNAL_H
+#define MDC_AUDIO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavformat/avio.h>
+#include <libavutil/frame.h>
+
+#include "mdc/audio.h"
+
+/* Fills err (may be NULL) with code and a printf-style message; returns code. */
+int aud__fail(aud_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- source.c ---------------------------------------------------------------- */
+
+/* A readable, seekable byte source: either an open file descriptor (owned) or a
+ * borrowed memory buffer. */
+typedef struct aud__source {
+    int fd;                 /* -1 for memory */
+    const uint8_t *mem;     /* borrowed; NULL for a file */
+    uint64_t size;          /* bytes */
+    uint64_t pos;           /* read offset */
+    int read_errno;         /* last errno from read(2), 0 if none */
+} aud__source;
+
+void aud__source_memory(aud__source *src, const void *data, size_t len);
+/* Opens path read-only; returns 0 or an AUD_E* code (EIO/EEMPTY/ETOOLARGE). */
+int aud__source_open_file(aud__source *src, const char *path, uint64_t max_bytes,
+                          aud_error *err);
+void aud__source_close(aud__source *src);
+/* A seekable AVIOContext reading src (src must outlive it); NULL on ENOMEM.
+ * Free with aud__avio_free(). */
+AVIOContext *aud__avio_new(aud__source *src);
+void aud__avio_free(AVIOContext **pb);
+
+/* ---- mixer.c ----------------------------------------------------------------- */
+
+/* Converts decoded frames of any format/rate/channel count to 16 kHz mono float.
+ * Reconfigures itself (after flushing) when a frame's parameters change. */
+typedef struct aud__mixer {
+    struct SwrContext *swr;
+    int in_format, in_rate, in_channels; /* parameters swr was built for */
+    float *buf;             /* [cap] output samples, malloc'd */
+    size_t n, cap;          /* samples written, capacity */
+    size_t max_samples;     /* stop once n exceeds it; SIZE_MAX = unlimited */
+} aud__mixer;
+
+#define AUD__MAX_CHANNELS 64     /* more is refused as corrupt */
+#define AUD__MAX_RATE 768000     /* Hz; larger source rates are refused as corrupt */
+#define AUD__INITIAL_CAP 65536   /* samples (4.1 s): first allocation, then doubling */
+
+void aud__mixer_init(aud__mixer *m, size_t max_samples);
+/* Adds one frame.  Returns 0, AUD_ETOOLONG (n > max_samples), AUD_ENOMEM or
+ * AUD_ECORRUPT (parameters swresample cannot take). */
+int aud__mixer_push(aud__mixer *m, const AVFrame *frame);
+/* Drains the resampler's delay line; same returns as push. */
+int aud__mixer_flush(aud__mixer *m);
+/* Hands the buffer to the caller (shrunk to n; NULL when n == 0) and resets m. */
+float *aud__mixer_take(aud__mixer *m, size_t *n);
+void aud__mixer_free(aud__mixer *m);
+
+#endif
