@@ -1,7 +1,17 @@
 /*
  * config.h — service settings from the environment and ./.env (DESIGN §4).
  * Environment variables win over .env lines.  Every value is validated; a bad value
- * fails start-up with a message naming the variable.
+ * fails start-up with a message naming the variable, its value, where it came from and
+ * the accepted values.  Unknown WHISPER_* / MDC_* names (typos such as WHISPER_PRELAOD)
+ * fail too, except the test harness's MDC_SHARED_DIR, MDC_BUILD_DIR, MDC_MODELS_DIR,
+ * MDC_SANITIZE and any MDC_TEST_*.
+ *
+ * .env syntax: KEY=VALUE lines; blank lines and # comments; an optional `export `
+ * prefix; values bare (trailing spaces and " # comment" dropped), "double quoted"
+ * (\" \\ \n \t escapes) or 'single quoted' (literal).  A later line wins.
+ *
+ * Thread-safety: svc_config_load reads the process environment; call it from main()
+ * before starting threads.  The other functions are pure.
  */
 #ifndef MDC_SERVICE_CONFIG_H
 #define MDC_SERVICE_CONFIG_H
@@ -19,7 +29,7 @@ typedef struct svc_config {
                                      anything with '/' or ending .bin → as given */
     bool preload;                 /* WHISPER_PRELOAD, default false */
     int idle_unload_seconds;      /* WHISPER_IDLE_UNLOAD_SECONDS, default 0 = never */
-    int threads;                  /* WHISPER_THREADS, default: available cores */
+    int threads;                  /* WHISPER_THREADS, default (or 0): available cores */
     int max_concurrent;           /* MAX_CONCURRENT_TRANSCRIPTIONS, default 1 */
     int queue_length;             /* QUEUE_LENGTH, default 8 */
     uint64_t max_upload_bytes;    /* MAX_UPLOAD_MB, default 200 */
@@ -28,18 +38,39 @@ typedef struct svc_config {
     char api_key[256];            /* API_KEY, default "" = no auth */
     char report_locale[16];       /* REPORT_LOCALE, default "pt-BR" */
     bool log_json;                /* LOG_FORMAT=json */
-    char log_level[16];           /* LOG_LEVEL, default "info" */
+    char log_level[16];           /* LOG_LEVEL debug|info|warn|error, default "info" */
     double load_delay_ms;         /* MDC_TEST_LOAD_DELAY_MS: slows model loads on purpose
                                      (tests of the load race); default 0 */
     int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS, default 2000 */
     char tmp_dir[1024];           /* TMPDIR, default "/tmp" */
 } svc_config;
 
-/* Fills defaults, reads ./.env (if present; path from MDC_ENV_FILE), then the
- * environment, and validates.  Returns 0, or -1 with errmsg naming the variable. */
+/* Fills defaults, reads ./.env (if present; path from MDC_ENV_FILE, which must then
+ * exist), then the environment, and validates.  Returns 0, or -1 with errmsg naming the
+ * variable, e.g. `invalid PORT="abc" (environment): expected an integer from 0 to
+ * 65535`.  After a failure *cfg holds defaults plus the values parsed before the error. */
 int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen);
 
-/* Resolves WHISPER_MODEL + dir to a file path (see model_path). */
+/* Every field set to its default (model_path resolved).  No I/O. */
+void svc_config_defaults(svc_config *cfg);
+
+/* Resolves WHISPER_MODEL + dir to a file path (see model_path): a path (contains '/' or
+ * ends in .bin) is copied as given; a name becomes DIR/ggml-NAME.bin. */
 void svc_config_resolve_model(const char *model, const char *models_dir, char *out, size_t outlen);
+/* True when WHISPER_MODEL is a path rather than a name. */
+bool svc_config_model_is_path(const char *model);
+/* True for tiny|base|small|medium|large-v1|large-v2|large-v3|large-v3-turbo, optionally
+ * .en (tiny…medium) and -q4_0|-q4_1|-q5_0|-q5_1|-q8_0. */
+bool svc_config_model_name_valid(const char *name);
+/* Label for metrics and logs: the model name, or the file name of a path.  Points into
+ * cfg->model. */
+const char *svc_config_model_label(const svc_config *cfg);
+/* Context for load errors, for holder_options.context:
+ * "WHISPER_MODEL=base, WHISPER_MODELS_DIR=/models" (or just WHISPER_MODEL=PATH). */
+void svc_config_model_context(const svc_config *cfg, char *buf, size_t len);
+/* Parses true|false|1|0|yes|no|on|off (case-insensitive); returns 0 or -1. */
+int svc_config_parse_bool(const char *v, bool *out);
+/* CPUs this process may run on (sched_getaffinity), at least 1. */
+int svc_config_default_threads(void);
 
 #endif
