@@ -1,0 +1,105 @@
+/* json.c — OpenAI-compatible "json" and "verbose_json" transcription responses.
+ * ref: OpenAI API reference, audio/createTranscription: json → {"text": …};
+ *      verbose_json → {task, language, duration, text, segments: [{id, seek, start, end,
+ *      text, tokens, temperature, avg_logprob, compression_ratio, no_speech_prob}]},
+ *      times in seconds, language as Whisper's lower-case English name. */
+#include "report_internal.h"
+
+#include "mdc/utf8.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A float rounded to 6 significant digits, so 0.1f prints as 0.1 and not 0.100000001. */
+static json_t *real6(float f)
+{
+    if (!isfinite(f))
+        return json_real(0);
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%.6g", (double)f);
+    return json_real(strtod(tmp, NULL));
+}
+
+static int set(json_t *obj, const char *key, json_t *v)
+{
+    return v ? json_object_set_new(obj, key, v) : -1;
+}
+
+static json_t *segment_json(const rpt_segment *s, size_t id)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    const char *raw = s->text ? s->text : "";
+    /* Segment text keeps Whisper's leading space (as OpenAI does); only repaired. */
+    char *t = mdc_utf8_sanitize(raw, strlen(raw), MDC_UTF8_DROP_NUL, NULL);
+    json_t *tokens = json_array();
+    int rc = !t || !tokens;
+    for (int i = 0; !rc && s->tokens && i < s->n_tokens; i++)
+        rc |= json_array_append_new(tokens, json_integer(s->tokens[i]));
+    int64_t t1 = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
+    rc |= set(o, "id", json_integer((json_int_t)id));
+    rc |= set(o, "seek", json_integer(s->seek));
+    rc |= set(o, "start", json_real((double)(s->t0_cs > 0 ? s->t0_cs : 0) / 100.0));
+    rc |= set(o, "end", json_real((double)(t1 > 0 ? t1 : 0) / 100.0));
+    rc |= set(o, "text", t ? json_stringn(t, strlen(t)) : NULL);
+    rc |= set(o, "tokens", tokens); /* steals tokens (even on failure) */
+    rc |= set(o, "temperature", real6(s->temperature));
+    rc |= set(o, "avg_logprob", real6(s->avg_logprob));
+    rc |= set(o, "compression_ratio", real6(s->compression_ratio));
+    rc |= set(o, "no_speech_prob", real6(s->no_speech_prob));
+    free(t);
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int rpt__render_json(const rpt_transcript *tr, int verbose, rpt__buf *b)
+{
+    char *text = rpt__full_text(tr);
+    json_t *root = json_object();
+    int rc = !text || !root;
+    if (!rc && verbose) {
+        const char *lang = rpt__lang_openai_name(tr->language);
+        char *code = NULL;
+        if (!lang && tr->language && tr->language[0]) {
+            code = rpt__clean_line(tr->language);
+            lang = code;
+            rc |= !code;
+        }
+        rc |= set(root, "task", json_string(tr->task && !strcmp(tr->task, "translate")
+                                                ? "translate" : "transcribe"));
+        rc |= set(root, "language", lang ? json_string(lang) : json_null());
+        double dur = tr->duration_s > 0 && isfinite(tr->duration_s) ? tr->duration_s : 0;
+        rc |= set(root, "duration", json_real(round(dur * 1000) / 1000));
+        free(code);
+    }
+    if (!rc)
+        rc |= set(root, "text", json_string(text));
+    if (!rc && verbose) {
+        json_t *segs = json_array();
+        rc |= set(root, "segments", segs);
+        for (size_t i = 0; !rc && i < tr->n_segments; i++)
+            rc |= json_array_append_new(segs, segment_json(&tr->segments[i], i));
+    }
+    char *out = NULL;
+    if (!rc) {
+        /* 10 significant digits: centisecond times print exactly (83.45, not 83.4500…01). */
+        out = json_dumps(root, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) |
+                                   (verbose ? JSON_INDENT(2) : 0));
+        rc = !out;
+    }
+    if (!rc) {
+        rpt__puts(b, out);
+        rpt__puts(b, "\n");
+    }
+    free(out);
+    json_decref(root);
+    free(text);
+    return rc ? -1 : 0;
+}

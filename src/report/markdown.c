@@ -1,0 +1,282 @@
+/* markdown.c — the Markdown meeting report (DESIGN §6).
+ *
+ * Escaping (ref: CommonMark 0.31 §2.4 backslash escapes, §6.6 entity references, GFM
+ * tables/strikethrough): every piece of user or transcript text is first made one line
+ * of valid UTF-8 (rpt__clean_line: no line break can start a new block), then
+ *   & < >                      → &amp; &lt; &gt;   (HTML, entities, block quotes, autolinks)
+ *   \ ` * _ [ ] | ~ # $        → backslash-escaped (code, emphasis, links/images, tables,
+ *                                strikethrough, headings, math)
+ *   - + = or "12." "12)" first → the marker is backslash-escaped (list items, setext)
+ * so text can only ever be literal inline text. */
+#include "report_internal.h"
+
+#include "mdc/utf8.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *title, *date, *duration, *language, *model, *processing, *source;
+    const char *participants, *toc, *transcript, *no_speech, *unknown, *probability;
+    char decimal;
+} strings;
+
+static const strings k_pt = {
+    "Relatório da reunião", "Data", "Duração", "Idioma", "Modelo", "Tempo de processamento",
+    "Arquivo de origem", "Participantes", "Sumário", "Transcrição",
+    "Nenhuma fala detectada na gravação.", "desconhecido", "probabilidade", ',',
+};
+static const strings k_en = {
+    "Meeting report", "Date", "Duration", "Language", "Model", "Processing time",
+    "Source file", "Participants", "Contents", "Transcript",
+    "No speech detected in the recording.", "unknown", "probability", '.',
+};
+
+/* Meetings longer than this get a table of contents, one entry per TOC_STEP_CS. */
+#define TOC_MIN_CS (10 * 60 * 100)
+#define TOC_STEP_CS (5 * 60 * 100)
+#define TOC_PREVIEW_BYTES 60
+
+/* Appends an already-cleaned line, Markdown-escaped (see the top of this file). */
+static void put_md(rpt__buf *b, const char *s)
+{
+    const char *p = s;
+    /* Block-start markers: a field may begin a list item or a heading's content. */
+    if (*p == '-' || *p == '+' || *p == '=') {
+        rpt__puts(b, "\\");
+        rpt__put(b, p, 1);
+        p++;
+    } else {
+        size_t d = strspn(p, "0123456789");
+        if (d > 0 && d <= 9 && (p[d] == '.' || p[d] == ')')) {
+            rpt__put(b, p, d);
+            rpt__puts(b, "\\");
+            rpt__put(b, p + d, 1);
+            p += d + 1;
+        }
+    }
+    const char *run = p;
+    for (; *p; p++) {
+        const char *rep = NULL;
+        char esc[3] = {'\\', *p, '\0'};
+        switch (*p) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '~':
+        case '#': case '$':
+            rep = esc;
+            break;
+        default: break;
+        }
+        if (rep) {
+            rpt__put(b, run, (size_t)(p - run));
+            rpt__puts(b, rep);
+            run = p + 1;
+        }
+    }
+    rpt__put(b, run, (size_t)(p - run));
+}
+
+/* Cleans then escapes raw text; returns 0, or -1 on OOM. */
+static int put_md_raw(rpt__buf *b, const char *raw)
+{
+    char *c = rpt__clean_line(raw);
+    if (!c)
+        return -1;
+    put_md(b, c);
+    free(c);
+    return 0;
+}
+
+static int has_text(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+            return 1;
+    return 0;
+}
+
+/* v with `digits` decimals and the locale's decimal separator, then `suffix`. */
+static void put_decimal(rpt__buf *b, double v, int digits, const char *suffix, char decimal)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.*f%s", digits, v, suffix);
+    char *dot = strchr(tmp, '.');
+    if (dot)
+        *dot = decimal;
+    rpt__puts(b, tmp);
+}
+
+static int put_header(rpt__buf *b, const rpt_transcript *tr, const rpt_meta *m,
+                      const strings *S, int64_t duration_cs)
+{
+    int rc = 0;
+    char ts[32];
+    rpt__puts(b, "# ");
+    if (has_text(m->title))
+        rc |= put_md_raw(b, m->title);
+    else
+        rpt__puts(b, S->title);
+    rpt__puts(b, "\n\n");
+    if (has_text(m->date)) {
+        rpt__printf(b, "- **%s:** ", S->date);
+        rc |= put_md_raw(b, m->date);
+        rpt__puts(b, "\n");
+    }
+    rpt__printf(b, "- **%s:** %s\n", S->duration, rpt__timestamp(duration_cs, 0, ts, sizeof ts));
+    rpt__printf(b, "- **%s:** ", S->language);
+    const char *name = rpt__lang_name(tr->language, m->locale);
+    if (has_text(tr->language)) {
+        if (name)
+            rpt__printf(b, "%s (", name);
+        rc |= put_md_raw(b, tr->language);
+        if (tr->language_prob >= 0 && tr->language_prob <= 1) {
+            rpt__printf(b, "; %s ", S->probability);
+            put_decimal(b, tr->language_prob * 100, 0, "%", S->decimal);
+        }
+        if (name)
+            rpt__puts(b, ")");
+    } else {
+        rpt__puts(b, S->unknown);
+    }
+    rpt__puts(b, "\n");
+    if (has_text(m->model)) {
+        rpt__printf(b, "- **%s:** ", S->model);
+        rc |= put_md_raw(b, m->model);
+        rpt__puts(b, "\n");
+    }
+    if (m->processing_s >= 0 && isfinite(m->processing_s)) {
+        rpt__printf(b, "- **%s:** ", S->processing);
+        put_decimal(b, m->processing_s, 1, " s", S->decimal);
+        rpt__puts(b, "\n");
+    }
+    if (has_text(m->source_name) || has_text(m->container) || has_text(m->codec)) {
+        rpt__printf(b, "- **%s:** ", S->source);
+        int open = 0;
+        if (has_text(m->source_name))
+            rc |= put_md_raw(b, m->source_name);
+        const char *const extra[] = {m->container, m->codec};
+        for (int i = 0; i < 2; i++) {
+            if (!has_text(extra[i]))
+                continue;
+            rpt__puts(b, open ? ", " : has_text(m->source_name) ? " (" : "(");
+            open = 1;
+            rc |= put_md_raw(b, extra[i]);
+        }
+        if (open)
+            rpt__puts(b, ")");
+        rpt__puts(b, "\n");
+    }
+    return rc;
+}
+
+static int put_participants(rpt__buf *b, const char *list, const strings *S)
+{
+    if (!has_text(list))
+        return 0;
+    char *c = rpt__clean_line(list);
+    if (!c)
+        return -1;
+    rpt__printf(b, "\n## %s\n\n", S->participants);
+    for (char *p = c; *p;) {
+        char *end = strchr(p, ',');
+        if (end)
+            *end = '\0';
+        while (*p == ' ')
+            p++;
+        size_t n = strlen(p);
+        while (n && p[n - 1] == ' ')
+            p[--n] = '\0';
+        if (n) {
+            rpt__puts(b, "- ");
+            put_md(b, p);
+            rpt__puts(b, "\n");
+        }
+        p = end ? end + 1 : p + strlen(p);
+    }
+    free(c);
+    return 0;
+}
+
+/* The first words of a paragraph, cut at a space (or a character boundary). */
+static void put_preview(rpt__buf *b, const char *text)
+{
+    size_t n = strlen(text);
+    if (n <= TOC_PREVIEW_BYTES) {
+        put_md(b, text);
+        return;
+    }
+    size_t cut = TOC_PREVIEW_BYTES;
+    while (cut > TOC_PREVIEW_BYTES / 2 && text[cut] != ' ')
+        cut--;
+    if (text[cut] != ' ')
+        cut = mdc_utf8_complete_prefix(text, TOC_PREVIEW_BYTES);
+    char tmp[TOC_PREVIEW_BYTES + 1];
+    memcpy(tmp, text, cut);
+    tmp[cut] = '\0';
+    put_md(b, tmp);
+    rpt__puts(b, "…");
+}
+
+int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, rpt__buf *b)
+{
+    const strings *S = m->locale == RPT_LOCALE_EN ? &k_en : &k_pt;
+    char **clean = calloc(tr->n_segments ? tr->n_segments : 1, sizeof *clean);
+    rpt__para *par = NULL;
+    long np = -1;
+    int rc = -1;
+    if (!clean)
+        return -1;
+    for (size_t i = 0; i < tr->n_segments; i++)
+        if (!(clean[i] = rpt__clean_line(tr->segments[i].text)))
+            goto out;
+    if ((np = rpt__paragraphs(tr, clean, &par)) < 0)
+        goto out;
+
+    int64_t dur_cs = tr->duration_s > 0 && isfinite(tr->duration_s)
+                         ? (int64_t)llround(tr->duration_s * 100) : 0;
+    if (np > 0 && par[np - 1].t1_cs > dur_cs && dur_cs == 0)
+        dur_cs = par[np - 1].t1_cs;
+    if (put_header(b, tr, m, S, dur_cs) || put_participants(b, m->participants, S))
+        goto out;
+
+    char ts[32];
+    if (dur_cs > TOC_MIN_CS && np > 1) {
+        rpt__printf(b, "\n## %s\n\n", S->toc);
+        int64_t next = 0;
+        for (long i = 0; i < np; i++) {
+            if (par[i].t0_cs < next)
+                continue;
+            rpt__printf(b, "- **[%s]** ", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
+            put_preview(b, clean[par[i].first]);
+            rpt__puts(b, "\n");
+            next = (par[i].t0_cs / TOC_STEP_CS + 1) * TOC_STEP_CS;
+        }
+    }
+
+    rpt__printf(b, "\n## %s\n\n", S->transcript);
+    if (np == 0)
+        rpt__printf(b, "*%s*\n", S->no_speech);
+    for (long i = 0; i < np; i++) {
+        if (i)
+            rpt__puts(b, "\n");
+        rpt__printf(b, "**[%s]**", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
+        for (size_t k = par[i].first; k <= par[i].last; k++) {
+            if (!clean[k][0])
+                continue;
+            rpt__puts(b, " ");
+            put_md(b, clean[k]);
+        }
+        rpt__puts(b, "\n");
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < tr->n_segments; i++)
+        free(clean[i]);
+    free(clean);
+    free(par);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/* report_internal.h — private to the files of src/report (prefix rpt__). */
+#ifndef MDC_REPORT_INTERNAL_H
+#define MDC_REPORT_INTERNAL_H
+
+#include "mdc/report.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Growable NUL-terminated byte buffer; after an allocation failure every append is a
+ * no-op and oom stays set (check once at the end). */
+typedef struct rpt__buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} rpt__buf;
+
+void rpt__put(rpt__buf *b, const char *s, size_t n);
+void rpt__puts(rpt__buf *b, const char *s);
+void rpt__printf(rpt__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Returns a malloc'd copy of s (NULL → "") as one line of valid UTF-8: invalid bytes →
+ * U+FFFD, NUL dropped, control characters (C0, DEL, C1) and line breaks → space, runs of
+ * spaces collapsed, leading/trailing spaces removed.  NULL on OOM. */
+char *rpt__clean_line(const char *s);
+
+/* Centiseconds → "HH:MM:SS" (sep 0), "HH:MM:SS,mmm" (sep ','), "HH:MM:SS.mmm" (sep '.').
+ * Negative times clamp to 0; hours widen past 99.  buf ≥ 32 bytes.  Returns buf. */
+char *rpt__timestamp(int64_t cs, char sep, char *buf, size_t len);
+
+/* Language table: display name in the report locale, and Whisper/OpenAI's lower-case
+ * English name ("portuguese").  Codes match case-insensitively and ignore a region
+ * ("pt-BR" → pt).  Return NULL when the code is unknown. */
+const char *rpt__lang_name(const char *code, rpt_locale loc);
+const char *rpt__lang_openai_name(const char *code);
+
+/* A paragraph: segments [first, last] merged at pauses (see markdown.c). */
+typedef struct rpt__para {
+    size_t first, last;
+    int64_t t0_cs, t1_cs;
+} rpt__para;
+
+/* Splits the non-empty segments into paragraphs: a new one starts after a pause of at
+ * least RPT__PAUSE_CS or once the current one spans RPT__PARA_MAX_CS.  *out is
+ * malloc'd (caller frees); returns the count, or -1 on OOM. */
+#define RPT__PAUSE_CS 200
+#define RPT__PARA_MAX_CS 6000
+long rpt__paragraphs(const rpt_transcript *tr, char **clean, rpt__para **out);
+
+/* The whole transcript text: the cleaned segment texts joined by single spaces
+ * (malloc'd; NULL on OOM). */
+char *rpt__full_text(const rpt_transcript *tr);
+
+int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *meta, rpt__buf *b);
+int rpt__render_text(const rpt_transcript *tr, rpt__buf *b);
+int rpt__render_srt(const rpt_transcript *tr, rpt__buf *b);
+int rpt__render_vtt(const rpt_transcript *tr, rpt__buf *b);
+int rpt__render_json(const rpt_transcript *tr, int verbose, rpt__buf *b);
+
+#endif

@@ -1,0 +1,147 @@
+/* text.c — buffers, text cleaning, timestamps and paragraph grouping for the renderers. */
+#include "report_internal.h"
+
+#include "mdc/utf8.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rpt__put(rpt__buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (n > SIZE_MAX / 2 - b->len - 1) {
+        b->oom = 1;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void rpt__puts(rpt__buf *b, const char *s) { rpt__put(b, s, strlen(s)); }
+
+void rpt__printf(rpt__buf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->oom = 1; /* only short, fixed formats go through here */
+        return;
+    }
+    rpt__put(b, tmp, (size_t)n);
+}
+
+char *rpt__clean_line(const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n;
+    char *u = mdc_utf8_sanitize(s, strlen(s), MDC_UTF8_DROP_NUL, &n);
+    if (!u)
+        return NULL;
+    /* In place: the output never grows (C1 controls are 2 bytes → 1 space). */
+    size_t o = 0, i = 0;
+    int space = 1; /* drops leading spaces */
+    while (i < n) {
+        uint32_t cp;
+        int k = mdc_utf8_decode(u + i, n - i, &cp); /* u is valid: k > 0 */
+        int blank = cp == ' ' || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) ||
+                    cp == 0x2028 || cp == 0x2029;
+        if (blank) {
+            if (!space)
+                u[o++] = ' ';
+            space = 1;
+        } else {
+            memmove(u + o, u + i, (size_t)k);
+            o += (size_t)k;
+            space = 0;
+        }
+        i += (size_t)k;
+    }
+    if (o && u[o - 1] == ' ')
+        o--;
+    u[o] = '\0';
+    return u;
+}
+
+char *rpt__timestamp(int64_t cs, char sep, char *buf, size_t len)
+{
+    if (cs < 0)
+        cs = 0;
+    int64_t s = cs / 100;
+    int64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
+    if (sep)
+        snprintf(buf, len, "%02" PRId64 ":%02" PRId64 ":%02" PRId64 "%c%03" PRId64, h, m, sec,
+                 sep, cs % 100 * 10);
+    else
+        snprintf(buf, len, "%02" PRId64 ":%02" PRId64 ":%02" PRId64, h, m, sec);
+    return buf;
+}
+
+long rpt__paragraphs(const rpt_transcript *tr, char **clean, rpt__para **out)
+{
+    *out = NULL;
+    rpt__para *v = malloc((tr->n_segments ? tr->n_segments : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    long n = 0;
+    for (size_t i = 0; i < tr->n_segments; i++) {
+        if (!clean[i][0])
+            continue;
+        const rpt_segment *s = &tr->segments[i];
+        int64_t t1 = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
+        rpt__para *p = n ? &v[n - 1] : NULL;
+        if (p && s->t0_cs - p->t1_cs < RPT__PAUSE_CS && p->t1_cs - p->t0_cs < RPT__PARA_MAX_CS) {
+            p->last = i;
+            if (t1 > p->t1_cs)
+                p->t1_cs = t1;
+        } else {
+            v[n++] = (rpt__para){.first = i, .last = i, .t0_cs = s->t0_cs, .t1_cs = t1};
+        }
+    }
+    *out = v;
+    return n;
+}
+
+char *rpt__full_text(const rpt_transcript *tr)
+{
+    rpt__buf b = {0};
+    rpt__puts(&b, "");
+    for (size_t i = 0; i < tr->n_segments; i++) {
+        char *c = rpt__clean_line(tr->segments[i].text);
+        if (!c) {
+            b.oom = 1;
+            break;
+        }
+        if (c[0]) {
+            if (b.len)
+                rpt__puts(&b, " ");
+            rpt__puts(&b, c);
+        }
+        free(c);
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
