@@ -1,0 +1,207 @@
+/* kernels.c — baseline (any x86-64) kernels and the run-time dispatch; see kernels.h. */
+#include "whisper/kernels.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float dot_f16_scalar(const void *w, const float *x, int n)
+{
+    const uint8_t *p = w;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint16_t h[4];
+        memcpy(h, p + 2 * (size_t)i, 8);
+        s0 += wsp__f16_to_f32(h[0]) * x[i];
+        s1 += wsp__f16_to_f32(h[1]) * x[i + 1];
+        s2 += wsp__f16_to_f32(h[2]) * x[i + 2];
+        s3 += wsp__f16_to_f32(h[3]) * x[i + 3];
+    }
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * (size_t)i, 2);
+        s0 += wsp__f16_to_f32(h) * x[i];
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float dot_f32_scalar(const void *w, const float *x, int n)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += wsp__ldf(w, (size_t)i) * x[i];
+        s1 += wsp__ldf(w, (size_t)i + 1) * x[i + 1];
+        s2 += wsp__ldf(w, (size_t)i + 2) * x[i + 2];
+        s3 += wsp__ldf(w, (size_t)i + 3) * x[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += wsp__ldf(w, (size_t)i) * x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static void cvt_f16_scalar(const void *src, float *dst, size_t n)
+{
+    const uint8_t *p = src;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = wsp__f16_to_f32(h);
+    }
+}
+
+static void dot4_f16_scalar(const void *w, size_t ld, const float *x, int n, float *out)
+{
+    for (int k = 0; k < 4; k++)
+        out[k] = dot_f16_scalar((const uint8_t *)w + 2 * ld * (size_t)k, x, n);
+}
+
+static float exp_sum_scalar(float *x, int n, float max)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return (float)sum;
+}
+
+float wsp__gelu_ref(float x)
+{
+    const float k0 = 0.7978845608028654f; /* sqrt(2/pi) */
+    const float k1 = 0.044715f;
+    return 0.5f * x * (1.0f + tanhf(k0 * x * (1.0f + k1 * x * x)));
+}
+
+static void gelu_scalar(float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = wsp__gelu_ref(x[i]);
+}
+
+const wsp__kern_ops wsp__kern_scalar = {
+    .name = "scalar",
+    .dot_f16 = dot_f16_scalar,
+    .dot_f32 = dot_f32_scalar,
+    .cvt_f16 = cvt_f16_scalar,
+    .dot4_f16 = dot4_f16_scalar,
+    .exp_sum = exp_sum_scalar,
+    .gelu = gelu_scalar,
+};
+
+static const wsp__kern_ops *g_ops;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void resolve(void)
+{
+    __builtin_cpu_init();
+    const int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c") &&
+                       __builtin_cpu_supports("fma");
+    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                     __builtin_cpu_supports("f16c");
+    const char *force = getenv("MDC_KERNELS");
+    g_ops = &wsp__kern_scalar;
+    if (force && strcmp(force, "scalar") == 0)
+        return;
+    if (force && strcmp(force, "avx2") == 0) {
+        if (has2)
+            g_ops = &wsp__kern_avx2;
+        return;
+    }
+    if (has512)
+        g_ops = &wsp__kern_avx512;
+    else if (has2)
+        g_ops = &wsp__kern_avx2;
+}
+
+const wsp__kern_ops *wsp__kern(void)
+{
+    pthread_once(&g_once, resolve);
+    return g_ops;
+}
+
+void wsp__mat_row(const wsp__mat *m, int r, float *dst)
+{
+    const size_t esz = m->type == WSP__T_F16 ? 2 : 4;
+    const uint8_t *src = (const uint8_t *)m->data + esz * (size_t)r * (size_t)m->cols;
+    if (m->type == WSP__T_F16)
+        wsp__kern()->cvt_f16(src, dst, (size_t)m->cols);
+    else
+        memcpy(dst, src, 4 * (size_t)m->cols);
+}
+
+void wsp__mat_to_f32(const wsp__mat *m, float *dst)
+{
+    const size_t n = (size_t)m->rows * (size_t)m->cols;
+    if (m->type == WSP__T_F16)
+        wsp__kern()->cvt_f16(m->data, dst, n);
+    else
+        memcpy(dst, m->data, 4 * n);
+}
+
+void wsp__matvec_rows(const wsp__mat *W, const wsp__mat *bias, const float *X, int n_x,
+                      int ldx, float *Y, int ldy, int r0, int r1)
+{
+    const wsp__kern_ops *k = wsp__kern();
+    const int n = W->cols;
+    const int has_b = bias && bias->data;
+    if (W->type == WSP__T_F16) {
+        const uint8_t *base = W->data;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            const uint8_t *w = base + 2 * (size_t)r * (size_t)n;
+            for (int i = 0; i < n_x; i++) {
+                float o[4];
+                k->dot4_f16(w, (size_t)n, X + (size_t)i * (size_t)ldx, n, o);
+                float *y = Y + (size_t)i * (size_t)ldy + r;
+                for (int j = 0; j < 4; j++)
+                    y[j] = o[j] + (has_b ? wsp__ldf(bias->data, (size_t)(r + j)) : 0.0f);
+            }
+        }
+        for (; r < r1; r++) {
+            const uint8_t *w = base + 2 * (size_t)r * (size_t)n;
+            const float b = has_b ? wsp__ldf(bias->data, (size_t)r) : 0.0f;
+            for (int i = 0; i < n_x; i++)
+                Y[(size_t)i * (size_t)ldy + r] = k->dot_f16(w, X + (size_t)i * (size_t)ldx, n) + b;
+        }
+    } else {
+        for (int r = r0; r < r1; r++) {
+            const uint8_t *w = (const uint8_t *)W->data + 4 * (size_t)r * (size_t)n;
+            const float b = has_b ? wsp__ldf(bias->data, (size_t)r) : 0.0f;
+            for (int i = 0; i < n_x; i++)
+                Y[(size_t)i * (size_t)ldy + r] = k->dot_f32(w, X + (size_t)i * (size_t)ldx, n) + b;
+        }
+    }
+}
+
+void wsp__layer_norm(float *x, int n, const void *w, const void *b)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += x[i];
+    const float mean = (float)(sum / n);
+    double var = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] -= mean;
+        var += (double)x[i] * x[i];
+    }
+    const float inv = (float)(1.0 / sqrt(var / n + 1e-5));
+    for (int i = 0; i < n; i++)
+        x[i] = x[i] * inv * wsp__ldf(w, (size_t)i) + wsp__ldf(b, (size_t)i);
+}
+
+void wsp__softmax(float *x, int n, float scale)
+{
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max)
+            max = x[i];
+    }
+    const float sum = wsp__kern()->exp_sum(x, n, max);
+    const float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+}

@@ -1,0 +1,93 @@
+/*
+ * kernels.h — numeric kernels of the forward pass, with run-time CPU dispatch.
+ *
+ * Weights are read in place from the (unaligned) model mapping: every kernel that takes a
+ * `const void *` weight pointer uses unaligned loads.  The baseline (kernels.c) is plain
+ * C for any x86-64; kernels_avx2.c (AVX2+FMA+F16C) and kernels_avx512.c (AVX-512F) are
+ * chosen once at run time with __builtin_cpu_supports().  Thread-safe (no state besides
+ * the dispatch table, set once).
+ */
+#ifndef MDC_WHISPER_KERNELS_H
+#define MDC_WHISPER_KERNELS_H
+
+#include "whisper/model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One ISA's implementations.  n is the vector length in elements. */
+typedef struct wsp__kern_ops {
+    const char *name;                                     /* "scalar", "avx2", "avx512" */
+    float (*dot_f16)(const void *w, const float *x, int n); /* Σ f16 w[i] · x[i] */
+    float (*dot_f32)(const void *w, const float *x, int n); /* Σ f32 w[i] · x[i] (w unaligned) */
+    void (*cvt_f16)(const void *src, float *dst, size_t n); /* f16 → f32 */
+    /* 4 dot products of consecutive f16 rows (stride ld elements) with x, into out[4]. */
+    void (*dot4_f16)(const void *w, size_t ld, const float *x, int n, float *out);
+    /* x[i] = exp(x[i] − max); returns Σ.  Accuracy ~1 ulp-ish (vector exp polynomial). */
+    float (*exp_sum)(float *x, int n, float max);
+    /* x[i] = GELU(x[i]), tanh approximation (see wsp__gelu_ref). */
+    void (*gelu)(float *x, int n);
+} wsp__kern_ops;
+
+/* The best implementation for this CPU (resolved on first call; never NULL).
+ * MDC_KERNELS=scalar|avx2|avx512 in the environment forces a variant (tests, benches). */
+const wsp__kern_ops *wsp__kern(void);
+
+/* Each ISA file's table (NULL-free); exposed for tests that compare variants. */
+extern const wsp__kern_ops wsp__kern_scalar;
+extern const wsp__kern_ops wsp__kern_avx2;
+extern const wsp__kern_ops wsp__kern_avx512;
+
+/* IEEE half → float (any value, subnormals included). */
+static inline float wsp__f16_to_f32(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    uint32_t f;
+    if (exp == 0) {
+        float v = (float)mant * 0x1p-24f; /* zero or subnormal */
+        __builtin_memcpy(&f, &v, 4);
+        f |= sign;
+    } else if (exp == 31) {
+        f = sign | 0x7f800000u | (mant << 13);
+    } else {
+        f = sign | ((exp + 112u) << 23) | (mant << 13);
+    }
+    float r;
+    __builtin_memcpy(&r, &f, 4);
+    return r;
+}
+
+/* Unaligned f32 load of element i. */
+static inline float wsp__ldf(const void *p, size_t i)
+{
+    float v;
+    __builtin_memcpy(&v, (const char *)p + 4 * i, 4);
+    return v;
+}
+
+/* GELU, tanh approximation as whisper.cpp uses (ggml_gelu):
+ * 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).  OpenAI's PyTorch model uses the exact erf
+ * form; whisper.cpp (our golden reference) uses this one, so do we.
+ * ref: Hendrycks & Gimpel 2016, eq. for the tanh approximation; ggml/src/ggml-cpu/vec.h. */
+float wsp__gelu_ref(float x);
+
+/* Row r of a matrix as float32 into dst[m->cols] (converts f16, copies f32). */
+void wsp__mat_row(const wsp__mat *m, int r, float *dst);
+/* Whole matrix [rows][cols] as float32 into dst (converts f16, copies f32). */
+void wsp__mat_to_f32(const wsp__mat *m, float *dst);
+
+/* Y[i][r] = W[r]·X[i] + b[r] for rows r in [r0, r1) and inputs i in [0, n_x).
+ * W: [rows][cols] f16/f32 in place; X: [n_x][ldx] f32; Y: [n_x][ldy]; bias may be NULL
+ * (or have data NULL).  The caller splits [0, rows) across threads. */
+void wsp__matvec_rows(const wsp__mat *W, const wsp__mat *bias, const float *X, int n_x,
+                      int ldx, float *Y, int ldy, int r0, int r1);
+
+/* In-place layer norm of x[n]: (x − mean)/sqrt(var + eps)·w + b, eps 1e-5.
+ * w, b: f32 [n] (unaligned).  ref: whisper.cpp ggml_norm(…, hparams.eps = 1e-5). */
+void wsp__layer_norm(float *x, int n, const void *w, const void *b);
+
+/* In-place softmax of x[n] after multiplying by `scale`. */
+void wsp__softmax(float *x, int n, float scale);
+
+#endif

@@ -1,0 +1,164 @@
+/* kernels_avx2.c — AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c, reached
+ * only through wsp__kern() after __builtin_cpu_supports checks).  See kernels.h. */
+#include "whisper/kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+/* Also used by the AVX-512 table (every AVX-512 CPU has AVX2/FMA/F16C). */
+float wsp__avx2_exp_sum(float *x, int n, float max);
+void wsp__avx2_gelu(float *x, int n);
+
+static inline float hsum256(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+static inline __m256 ld_f16x8(const uint8_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static float dot_f16(const void *w, const float *x, int n)
+{
+    const uint8_t *p = w;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(ld_f16x8(p + 2 * (size_t)i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(ld_f16x8(p + 2 * (size_t)i + 16), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * (size_t)i, 2);
+        s += wsp__f16_to_f32(h) * x[i];
+    }
+    return s;
+}
+
+static void dot4_f16(const void *w, size_t ld, const float *x, int n, float *out)
+{
+    const uint8_t *p0 = w, *p1 = p0 + 2 * ld, *p2 = p1 + 2 * ld, *p3 = p2 + 2 * ld;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i);
+        const size_t o = 2 * (size_t)i;
+        a0 = _mm256_fmadd_ps(ld_f16x8(p0 + o), xv, a0);
+        a1 = _mm256_fmadd_ps(ld_f16x8(p1 + o), xv, a1);
+        a2 = _mm256_fmadd_ps(ld_f16x8(p2 + o), xv, a2);
+        a3 = _mm256_fmadd_ps(ld_f16x8(p3 + o), xv, a3);
+    }
+    out[0] = hsum256(a0);
+    out[1] = hsum256(a1);
+    out[2] = hsum256(a2);
+    out[3] = hsum256(a3);
+    for (; i < n; i++) {
+        const uint8_t *ps[4] = {p0, p1, p2, p3};
+        for (int k = 0; k < 4; k++) {
+            uint16_t h;
+            memcpy(&h, ps[k] + 2 * (size_t)i, 2);
+            out[k] += wsp__f16_to_f32(h) * x[i];
+        }
+    }
+}
+
+static float dot_f32(const void *w, const float *x, int n)
+{
+    const float *p = w; /* only dereferenced through unaligned loads */
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += wsp__ldf(w, (size_t)i) * x[i];
+    return s;
+}
+
+static void cvt_f16(const void *src, float *dst, size_t n)
+{
+    const uint8_t *p = src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, ld_f16x8(p + 2 * i));
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = wsp__f16_to_f32(h);
+    }
+}
+
+/* exp(x) for 8 lanes: range reduction x = k·ln2 + r, |r| <= ln2/2, degree-6 polynomial,
+ * 2^k through the exponent bits.  Inputs clamped to [-87.3, 88.7]; rel. error ~2e-7.
+ * ref: Cephes expf (S. Moshier), the usual Cody–Waite split of ln 2. */
+static inline __m256 exp8(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+float wsp__avx2_exp_sum(float *x, int n, float max)
+{
+    const __m256 m = _mm256_set1_ps(max);
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float s = hsum256(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        s += x[i];
+    }
+    return s;
+}
+
+/* GELU tanh form rewritten as x·sigmoid(2u) = x / (1 + exp(−2u)), u = √(2/π)(x + 0.044715x³)
+ * (identical in exact arithmetic: 0.5(1 + tanh u) = 1/(1 + e^(−2u))). */
+void wsp__avx2_gelu(float *x, int n)
+{
+    const __m256 k0 = _mm256_set1_ps(-2.0f * 0.7978845608028654f), k1 = _mm256_set1_ps(0.044715f);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 u = _mm256_mul_ps(_mm256_mul_ps(k0, v), _mm256_fmadd_ps(_mm256_mul_ps(k1, v), v, one));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, exp8(u))));
+    }
+    for (; i < n; i++)
+        x[i] = wsp__gelu_ref(x[i]);
+}
+
+const wsp__kern_ops wsp__kern_avx2 = {
+    .name = "avx2",
+    .dot_f16 = dot_f16,
+    .dot_f32 = dot_f32,
+    .cvt_f16 = cvt_f16,
+    .dot4_f16 = dot4_f16,
+    .exp_sum = wsp__avx2_exp_sum,
+    .gelu = wsp__avx2_gelu,
+};

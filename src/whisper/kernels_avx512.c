@@ -1,0 +1,99 @@
+/* kernels_avx512.c — AVX-512F kernels (compiled with the AVX-512 flags, reached only through
+ * wsp__kern() after __builtin_cpu_supports checks).  exp/GELU reuse the AVX2 versions
+ * (every AVX-512 CPU has AVX2, FMA and F16C).  See kernels.h. */
+#include "whisper/kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+float wsp__avx2_exp_sum(float *x, int n, float max);
+void wsp__avx2_gelu(float *x, int n);
+
+static inline __m512 ld_f16x16(const uint8_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+static float dot_f16(const void *w, const float *x, int n)
+{
+    const uint8_t *p = w;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(ld_f16x16(p + 2 * (size_t)i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(ld_f16x16(p + 2 * (size_t)i + 32), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    for (; i + 16 <= n; i += 16)
+        a0 = _mm512_fmadd_ps(ld_f16x16(p + 2 * (size_t)i), _mm512_loadu_ps(x + i), a0);
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * (size_t)i, 2);
+        s += wsp__f16_to_f32(h) * x[i];
+    }
+    return s;
+}
+
+static void dot4_f16(const void *w, size_t ld, const float *x, int n, float *out)
+{
+    const uint8_t *p0 = w, *p1 = p0 + 2 * ld, *p2 = p1 + 2 * ld, *p3 = p2 + 2 * ld;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 xv = _mm512_loadu_ps(x + i);
+        const size_t o = 2 * (size_t)i;
+        a0 = _mm512_fmadd_ps(ld_f16x16(p0 + o), xv, a0);
+        a1 = _mm512_fmadd_ps(ld_f16x16(p1 + o), xv, a1);
+        a2 = _mm512_fmadd_ps(ld_f16x16(p2 + o), xv, a2);
+        a3 = _mm512_fmadd_ps(ld_f16x16(p3 + o), xv, a3);
+    }
+    out[0] = _mm512_reduce_add_ps(a0);
+    out[1] = _mm512_reduce_add_ps(a1);
+    out[2] = _mm512_reduce_add_ps(a2);
+    out[3] = _mm512_reduce_add_ps(a3);
+    for (; i < n; i++) {
+        const uint8_t *ps[4] = {p0, p1, p2, p3};
+        for (int k = 0; k < 4; k++) {
+            uint16_t h;
+            memcpy(&h, ps[k] + 2 * (size_t)i, 2);
+            out[k] += wsp__f16_to_f32(h) * x[i];
+        }
+    }
+}
+
+static float dot_f32(const void *w, const float *x, int n)
+{
+    const float *p = w;
+    __m512 a0 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p + i), _mm512_loadu_ps(x + i), a0);
+    float s = _mm512_reduce_add_ps(a0);
+    for (; i < n; i++)
+        s += wsp__ldf(w, (size_t)i) * x[i];
+    return s;
+}
+
+static void cvt_f16(const void *src, float *dst, size_t n)
+{
+    const uint8_t *p = src;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, ld_f16x16(p + 2 * i));
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = wsp__f16_to_f32(h);
+    }
+}
+
+const wsp__kern_ops wsp__kern_avx512 = {
+    .name = "avx512",
+    .dot_f16 = dot_f16,
+    .dot_f32 = dot_f32,
+    .cvt_f16 = cvt_f16,
+    .dot4_f16 = dot4_f16,
+    .exp_sum = wsp__avx2_exp_sum,
+    .gelu = wsp__avx2_gelu,
+};

@@ -1,0 +1,121 @@
+/* state.c — per-transcription working memory; see state.h and include/mdc/whisper.h. */
+#include "whisper/state.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *alloc_f(wsp_state *s, size_t n, int *ok)
+{
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p)
+        *ok = 0;
+    else
+        s->bytes += n * sizeof(float);
+    return p;
+}
+
+int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!model || !out)
+        return wsp__fail(err, WSP_EINVAL, "wsp_state_new: NULL argument");
+    wsp_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the state");
+    s->model = model;
+    s->bytes = sizeof *s;
+    const wsp_hparams *hp = &model->hp;
+    const size_t T = (size_t)hp->n_audio_ctx, n = (size_t)hp->n_audio_state;
+    const size_t L = (size_t)hp->n_text_layer, C = (size_t)hp->n_text_ctx;
+    const size_t M = (size_t)hp->n_mels;
+    int ok = 1;
+    s->conv_out = alloc_f(s, T * n, &ok);
+    s->enc_out = alloc_f(s, T * n, &ok);
+    s->cross_k = alloc_f(s, L * T * n, &ok);
+    s->cross_v = alloc_f(s, L * T * n, &ok);
+    s->e_h = alloc_f(s, T * n, &ok);
+    s->e_q = alloc_f(s, T * n, &ok);
+    s->e_k = alloc_f(s, T * n, &ok);
+    s->e_v = alloc_f(s, T * n, &ok);
+    s->e_o = alloc_f(s, T * n, &ok);
+    s->e_mlp = alloc_f(s, T * 4 * n, &ok);
+    s->e_scores = alloc_f(s, T * T, &ok);
+    const size_t ic = 2 * T * 3 * M > T * 3 * n ? 2 * T * 3 * M : T * 3 * n;
+    s->im2col = alloc_f(s, ic, &ok);
+    size_t wb = 4 * n * n;
+    if (3 * M * n > wb)
+        wb = 3 * M * n;
+    s->wbuf = alloc_f(s, wb, &ok);
+    s->kv = alloc_f(s, (size_t)WSP__N_DECODERS * L * 2 * C * n, &ok);
+    s->d_x = alloc_f(s, C * n, &ok);
+    s->d_h = alloc_f(s, C * n, &ok);
+    s->d_q = alloc_f(s, C * n, &ok);
+    s->d_k = alloc_f(s, C * n, &ok);
+    s->d_v = alloc_f(s, C * n, &ok);
+    s->d_o = alloc_f(s, C * n, &ok);
+    s->d_mlp = alloc_f(s, C * 4 * n, &ok);
+    s->d_scores = alloc_f(s, (size_t)WSP__MAX_THREADS * (T > C ? T : C), &ok);
+    if (!ok) {
+        wsp_state_free(s);
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the state buffers");
+    }
+    *out = s;
+    return 0;
+}
+
+void wsp_state_free(wsp_state *s)
+{
+    if (!s)
+        return;
+    wsp__pool_free(s->pool);
+    float *bufs[] = {s->conv_out, s->enc_out, s->cross_k, s->cross_v, s->e_h, s->e_q,
+                     s->e_k, s->e_v, s->e_o, s->e_mlp, s->e_scores, s->im2col, s->wbuf,
+                     s->kv, s->d_x, s->d_h, s->d_q, s->d_k, s->d_v, s->d_o, s->d_mlp,
+                     s->d_scores};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(s);
+}
+
+size_t wsp_state_bytes(const wsp_state *s) { return s ? s->bytes : 0; }
+
+int wsp__state_pool(wsp_state *s, int n_threads)
+{
+    if (n_threads < 1)
+        n_threads = 1;
+    if (n_threads > WSP__MAX_THREADS)
+        n_threads = WSP__MAX_THREADS;
+    openblas_set_num_threads(n_threads);
+    if (s->pool && wsp__pool_size(s->pool) == n_threads)
+        return 0;
+    wsp__pool_free(s->pool);
+    s->pool = wsp__pool_new(n_threads);
+    return s->pool ? 0 : WSP_ENOMEM;
+}
+
+const float *wsp__conv_output(const wsp_state *s) { return s->conv_out; }
+const float *wsp__encoder_output(const wsp_state *s) { return s->enc_out; }
+int wsp__n_decoders(const wsp_state *s) { return WSP__N_DECODERS; }
+const wsp_model *wsp__state_model(const wsp_state *s) { return s->model; }
+
+void wsp__set_abort(wsp_state *s, wsp_abort_cb cb, void *user_data)
+{
+    s->abort_cb = cb;
+    s->abort_user_data = user_data;
+}
+
+void wsp__kv_copy(wsp_state *s, int dst, int src, int n_past)
+{
+    if (dst == src || dst < 0 || src < 0 || dst >= WSP__N_DECODERS || src >= WSP__N_DECODERS ||
+        n_past <= 0)
+        return;
+    const wsp_hparams *hp = &s->model->hp;
+    if (n_past > hp->n_text_ctx)
+        n_past = hp->n_text_ctx;
+    const size_t bytes = (size_t)n_past * (size_t)hp->n_text_state * sizeof(float);
+    for (int l = 0; l < hp->n_text_layer; l++)
+        for (int kv = 0; kv < 2; kv++)
+            memcpy(wsp__kv_ptr(s, dst, l, kv), wsp__kv_ptr(s, src, l, kv), bytes);
+}

@@ -1,0 +1,56 @@
+/*
+ * state.h — layout of wsp_state (internal; see include/mdc/whisper.h for the contract).
+ *
+ * Every buffer is allocated by wsp_state_new() with calloc, so pages that a run never
+ * touches (most of the 8 decoders' KV caches under greedy decoding) are never resident.
+ * Shapes: T = n_audio_ctx (1500), n = state width, C = n_text_ctx (448), L = n_text_layer.
+ */
+#ifndef MDC_WHISPER_STATE_H
+#define MDC_WHISPER_STATE_H
+
+#include "whisper/model.h"
+#include "whisper/threadpool.h"
+
+#define WSP__N_DECODERS 8
+#define WSP__MAX_THREADS 64
+
+struct wsp_state {
+    const wsp_model *model;
+    wsp__pool *pool; /* created on first use with the caller's thread count */
+    wsp_abort_cb abort_cb;
+    void *abort_user_data;
+    int encoded;     /* a wsp__encode() has filled cross_k/cross_v */
+    size_t bytes;    /* total allocated */
+
+    /* encoder outputs */
+    float *conv_out; /* [T][n] */
+    float *enc_out;  /* [T][n] */
+    float *cross_k;  /* [L][T][n]  K of every decoder layer's cross-attention */
+    float *cross_v;  /* [L][T][n] */
+
+    /* encoder scratch */
+    float *e_h, *e_q, *e_k, *e_v, *e_o; /* [T][n] each */
+    float *e_mlp;    /* [T][4n] (also conv1 output [2T][n]) */
+    float *e_scores; /* [T][T] one head's attention matrix */
+    float *im2col;   /* [max(2T·3·n_mels, T·3n)] */
+    float *wbuf;     /* f32 copy of one weight matrix: [max(4n·n, 3n·n, 3·n_mels·n)] */
+
+    /* decoder */
+    float *kv;       /* [WSP__N_DECODERS][L][2][C][n] self-attention K and V */
+    float *d_x, *d_h, *d_q, *d_k, *d_v, *d_o; /* [C][n] each */
+    float *d_mlp;    /* [C][4n] */
+    float *d_scores; /* [WSP__MAX_THREADS][max(T, C)] per-thread attention row */
+};
+
+/* Makes sure the pool has n_threads threads (recreates it if not).  0 or error code. */
+int wsp__state_pool(wsp_state *s, int n_threads);
+
+/* K (kv = 0) or V (kv = 1) cache of decoder d, layer l: [C][n]. */
+static inline float *wsp__kv_ptr(const wsp_state *s, int d, int l, int kv)
+{
+    const wsp_hparams *hp = &s->model->hp;
+    const size_t per = (size_t)hp->n_text_ctx * (size_t)hp->n_text_state;
+    return s->kv + (((size_t)d * (size_t)hp->n_text_layer + (size_t)l) * 2 + (size_t)kv) * per;
+}
+
+#endif
