@@ -63,6 +63,9 @@ static void av_log_bridge(void *avcl, int level, const char *fmt, va_list vl)
         line[--len] = '\0';
     if (len == 0)
         return;
+    for (size_t i = 0; i < len; i++) /* one log line per message */
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
     unsigned long dropped;
     int ok = rate_allow(&dropped);
     if (dropped)

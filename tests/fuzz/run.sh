@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs the audio fuzzer:  tests/fuzz/run.sh [SECONDS]   (default 600)
+# Seed corpus: every file of ../shared/fixtures/audio (libFuzzer cuts inputs to
+# -max_len) plus small clips in many containers made with the ffmpeg CLI, and the
+# regression corpus.  The working corpus and crash files stay in build-fuzz/; copy any
+# crash-* file into tests/fuzz/regressions/audio/ (test_audio_regressions replays it).
+set -u
+cd "$(dirname "$0")/../.."
+SECS=${1:-600}
+OUT=${FUZZ_BUILD:-build-fuzz}
+SHARED=${MDC_SHARED_DIR:-$(cd .. && pwd)/shared}
+SEEDS=$OUT/seeds/audio
+CORPUS=$OUT/corpus/audio
+mkdir -p "$SEEDS" "$CORPUS" "$OUT/crashes/audio"
+[ -x "$OUT/fuzz_audio_decode" ] || tests/fuzz/build.sh || exit 1
+cp "$SHARED"/fixtures/audio/* "$SEEDS"/ 2>/dev/null
+rm -f "$SEEDS/MANIFEST.md"
+if command -v ffmpeg >/dev/null; then
+  gen() { # name, ffmpeg output options...
+    local name=$1; shift
+    [ -s "$SEEDS/gen_$name" ] && return
+    ffmpeg -nostdin -loglevel error -y -f lavfi -i "sine=frequency=440:duration=0.4:sample_rate=16000" \
+      -ac 1 "$@" "$SEEDS/gen_$name" || rm -f "$SEEDS/gen_$name"
+  }
+  gen s16.wav -c:a pcm_s16le;     gen u8.wav -c:a pcm_u8;         gen alaw.wav -c:a pcm_alaw
+  gen mulaw.wav -c:a pcm_mulaw;   gen f64.wav -c:a pcm_f64le;     gen adpcm.wav -c:a adpcm_ima_wav
+  gen st.flac -ac 2;              gen a.mp3 -c:a libmp3lame;      gen a.aac -c:a aac
+  gen a.m4a -c:a aac;             gen a.ogg -c:a libvorbis;       gen a.opus -c:a libopus
+  gen a.webm -c:a libopus;        gen a.mka -c:a pcm_s24le;       gen a.aiff
+  gen a.au;                       gen a.caf;                      gen a.wv
+  gen a.ac3 -ar 48000;            gen a.mp2 -ar 32000;            gen a.w64
+  gen a.tta;                      gen a.amr -ar 8000 -c:a libopencore_amrnb
+  gen a.gsm -ar 8000 -c:a libgsm -f gsm; gen a.voc;                gen a.ape.mkv -c:a alac
+  gen a.ts -c:a mp2 -ar 48000;    gen a.flv -c:a aac;             gen a.avi -c:a pcm_s16le
+  gen a.spx -c:a libspeex 2>/dev/null; gen a.wma -c:a wmav2 -f asf
+fi
+cp tests/fuzz/regressions/audio/* "$SEEDS"/ 2>/dev/null
+echo "seeds: $(ls "$SEEDS" | wc -l) files"
+exec nice -n 19 "$OUT/fuzz_audio_decode" "$CORPUS" "$SEEDS" \
+  -max_total_time="$SECS" -max_len=65536 -timeout=25 -print_final_stats=1 \
+  -artifact_prefix="$OUT/crashes/audio/" -close_fd_mask=0
