@@ -16,43 +16,63 @@
 #include "mdc/report.h"
 #include "mdc/whisper.h"
 
+/* HTTP status for a cancelled request (client gone): nginx's "client closed request".
+ * Nobody reads the answer; logs and metrics show the failure was not ours. */
+#define PIPELINE_STATUS_CLIENT_CLOSED 499
+
 typedef struct pipeline_request {
     const char *audio_path;       /* spooled upload or CLI file */
     const char *source_name;      /* sanitised display name (may be NULL) */
     const char *language;         /* NULL/"auto" = detect */
     bool translate;
     const char *prompt;           /* initial prompt, may be NULL */
-    float temperature;            /* < 0 = engine default */
-    int beam_size;                /* 0 = greedy */
+    float temperature;            /* < 0 = engine default (0 with fallback steps) */
+    int beam_size;                /* 0 = greedy; > 0 = beam search with that many beams */
     bool no_fallback;
     bool no_timestamps;
-    int n_threads;
+    int n_threads;                /* <= 0 = engine default (available cores) */
     aud_limits limits;
     rpt_format format;
-    rpt_meta meta;                /* title, date, participants, locale (model filled in) */
-    /* progress 0…100 (decode counts as the first 5 %), cancel polled throughout */
+    rpt_meta meta;                /* title, date, participants, locale; model, container,
+                                     codec, processing_s filled in by the pipeline */
+    /* progress 0…100, never decreasing (decode counts as the first 5 %), called on the
+     * pipeline's thread; cancel polled throughout (decode and engine) */
     void (*progress_cb)(int percent, void *user);
     bool (*abort_cb)(void *user);
     void *user;
 } pipeline_request;
 
 typedef struct pipeline_result {
-    int http_status;              /* 200 on success */
-    char error_code[48];          /* "unsupported_media", "model_unavailable", … */
+    int http_status;              /* 200 on success; 400 bad language, 413, 415, 422 audio,
+                                     499 cancelled, 503 model_unavailable, 500 our fault */
+    char error_code[48];          /* "" on success, else "bad_request", "payload_too_large",
+                                     "unsupported_media", "unprocessable_audio",
+                                     "model_unavailable", "client_closed", "internal_error" */
     char error_message[640];
     char *body;                   /* rendered output (malloc'd) on success */
     size_t body_len;
-    char *segments_json;          /* JSON array of {start,end,text} (malloc'd) */
+    char *segments_json;          /* on success: JSON array [{"start":s,"end":s,"text":…}],
+                                     seconds (malloc'd) — for {"markdown":…,"segments":…} */
     double audio_seconds;
     double processing_seconds;
     char language[8];
 } pipeline_result;
 
-/* Runs the pipeline.  Always fills *res (free with pipeline_result_free). */
+/* Runs the pipeline on the calling thread (blocks for the whole transcription; the
+ * first call may load the model).  Always fills *res (free with pipeline_result_free):
+ * on failure body and segments_json are NULL and error_message says what went wrong
+ * (for a model failure it names the path and the reason).  Thread-safe: any number of
+ * calls may run at once on one holder. */
 void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_result *res);
+/* Frees body and segments_json.  Accepts NULL; safe to call twice. */
 void pipeline_result_free(pipeline_result *res);
 
-/* Maps engine/audio error codes to {HTTP status, JSON code} (one table each). */
+/* JSON array [{"start":1.23,"end":4.5,"text":"…"}] of report segments (times in seconds,
+ * text made valid UTF-8).  malloc'd, caller frees; NULL on OOM. */
+char *pipeline_segments_json(const rpt_segment *segs, size_t n);
+
+/* Maps engine/audio error codes to {HTTP status, JSON code} (one table each); unknown
+ * codes → 500 "internal_error".  json_code may be NULL. */
 int pipeline_http_status_for_audio(int aud_code, const char **json_code);
 int pipeline_http_status_for_whisper(int wsp_code, const char **json_code);
 
