@@ -1,0 +1,373 @@
+/* Unit tests for the Markdown meeting report (src/report/markdown.c): hostile text,
+ * locales, timestamps, paragraph merging, table of contents, empty transcripts. */
+#include "testutil.h"
+
+#include "mdc/report.h"
+#include "mdc/utf8.h"
+
+#define SEG(a, b, t) {.t0_cs = (a), .t1_cs = (b), .text = (t)}
+
+static char *render_md(const rpt_segment *segs, size_t n, const rpt_meta *meta,
+                       double duration_s)
+{
+    rpt_transcript tr = {.segments = segs, .n_segments = n, .language = "pt",
+                         .language_prob = 0.973, .duration_s = duration_s};
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, meta, &out, &len), 0);
+    assert_non_null(out);
+    assert_int_equal(strlen(out), len);
+    assert_true(mdc_utf8_valid(out, len));
+    return out;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Occurrences of c not preceded by a backslash. */
+static int unescaped(const char *s, char c)
+{
+    int n = 0;
+    for (const char *p = s; *p; p++)
+        if (*p == c && (p == s || p[-1] != '\\'))
+            n++;
+    return n;
+}
+
+/* Copies line number `k` (0-based) of text that starts with prefix into buf. */
+static const char *line_starting(const char *text, const char *prefix, char *buf, size_t len)
+{
+    size_t pl = strlen(prefix);
+    for (const char *l = text; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n >= pl && strncmp(l, prefix, pl) == 0) {
+            snprintf(buf, len, "%.*s", (int)n, l);
+            return buf;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+static void test_hostile_text_cannot_inject(void **state)
+{
+    (void)state;
+    const rpt_segment segs[] = {
+        SEG(0, 100, "# Heading\n## Another"),
+        SEG(100, 200, "<script>alert(1)</script> <img src=x onerror=y>"),
+        SEG(200, 300, "[x](y) ![img](http://e/x.png) <http://auto.link>"),
+        SEG(300, 400, "| a | b |\n|---|---|\n| 1 | 2 |"),
+        SEG(400, 500, "`code` ```fence``` *em* **strong** _u_ ~~del~~ $x$"),
+        SEG(500, 600, "&amp; &lt; &#65; \\ backslash"),
+        SEG(600, 700, "line\n- list item\n> quote\n1. ordered\n    indented code\r\n===\n"),
+        SEG(700, 800, "broken \xC3 and \xE2\x82 and overlong \xC0\xAF and \xED\xA0\x80 end\xFF"),
+    };
+    rpt_meta meta = {
+        .title = "# Evil\n# title <b>bold</b> [l](u)",
+        .date = "2026-11-29\n## injected",
+        .participants = "- Ana, 1. Bruno, > Carla, <i>Dora</i>, [Eva](x)",
+        .model = "ggml-base.bin | `x`",
+        .source_name = "a\nb.mp4",
+        .container = "mp4<",
+        .codec = "aac*",
+        .processing_s = 1.5,
+    };
+    char *md = render_md(segs, sizeof segs / sizeof *segs, &meta, 8);
+
+    /* No raw HTML, links, images, autolinks or entities survive. */
+    assert_null(strstr(md, "<"));
+    assert_null(strstr(md, ">"));
+    for (const char *p = md; (p = strstr(p, "](")) != NULL; p++)
+        assert_true(p > md && p[-1] == '\\'); /* only the escaped form "\\](" */
+    assert_null(strstr(md, "!["));
+    assert_non_null(strstr(md, "&lt;script&gt;"));
+    assert_non_null(strstr(md, "&amp;amp;"));
+    for (const char *p = md; (p = strchr(p, '&')) != NULL; p++)
+        assert_true(!strncmp(p, "&amp;", 5) || !strncmp(p, "&lt;", 4) || !strncmp(p, "&gt;", 4));
+    /* Every line is one the renderer made itself: headings are ours, lists are ours. */
+    int lines = 0;
+    char section[2048] = "";
+    for (const char *l = md; *l;) {
+        const char *nl = strchr(l, '\n');
+        assert_non_null(nl);
+        size_t n = (size_t)(nl - l);
+        char line[2048];
+        snprintf(line, sizeof line, "%.*s", (int)n, l);
+        if (lines == 0)
+            assert_true(!strncmp(line, "# ", 2));
+        else if (line[0] == '#') {
+            assert_true(!strcmp(line, "## Participantes") || !strcmp(line, "## Transcrição"));
+            snprintf(section, sizeof section, "%s", line);
+        } else if (n == 0) {
+        } else if (!strncmp(line, "- ", 2)) {
+            /* a list item whose content cannot open another block */
+            assert_true(!strncmp(line, "- **", 4) || !strcmp(section, "## Participantes"));
+            assert_false(line[2] == '-' || line[2] == '+' || line[2] == '>' || line[2] == '#');
+            assert_false(line[2] >= '0' && line[2] <= '9' && (line[3] == '.' || line[3] == ')'));
+        } else {
+            assert_true(!strncmp(line, "**[", 3)); /* a paragraph */
+            assert_string_equal(section, "## Transcrição");
+        }
+        /* outside our own "**" markers, no unescaped Markdown punctuation */
+        char *body = strstr(line, ":** ");
+        body = body ? body + 4 : strstr(line, "]** ") ? strstr(line, "]** ") + 4 : line + 2;
+        if (n > 2) {
+            assert_int_equal(unescaped(body, '`'), 0);
+            assert_int_equal(unescaped(body, '*'), 0);
+            assert_int_equal(unescaped(body, '_'), 0);
+            assert_int_equal(unescaped(body, '['), 0);
+            assert_int_equal(unescaped(body, '|'), 0);
+            assert_int_equal(unescaped(body, '~'), 0);
+            assert_int_equal(unescaped(body, '#'), 0);
+        }
+        lines++;
+        l = nl + 1;
+    }
+    /* the text is all there, on one paragraph line, with broken bytes replaced */
+    char buf[2048];
+    assert_non_null(line_starting(md, "**[00:00:00]**", buf, sizeof buf));
+    assert_non_null(strstr(buf, "\\# Heading \\#\\# Another"));
+    assert_non_null(strstr(buf, "line - list item &gt; quote 1. ordered indented code ==="));
+    assert_non_null(strstr(buf, "broken \xEF\xBF\xBD and \xEF\xBF\xBD and overlong "
+                                "\xEF\xBF\xBD\xEF\xBF\xBD and"));
+    assert_non_null(strstr(buf, "\\| a \\| b \\|"));
+    assert_non_null(strstr(md, "# \\# Evil \\# title &lt;b&gt;bold&lt;/b&gt; \\[l\\](u)\n"));
+    assert_non_null(strstr(md, "- **Data:** 2026-11-29 \\#\\# injected\n"));
+    assert_non_null(strstr(md, "- \\- Ana\n- 1\\. Bruno\n- &gt; Carla\n"));
+    assert_non_null(strstr(md, "- **Arquivo de origem:** a b.mp4 (mp4&lt;, aac\\*)\n"));
+    free(md);
+}
+
+static void test_headings_pt_br_and_en(void **state)
+{
+    (void)state;
+    const rpt_segment segs[] = {SEG(0, 300, " Bom dia.")};
+    rpt_meta pt = {.date = "29/11/2026", .participants = "Ana, Bruno", .model = "ggml-base.bin",
+                   .processing_s = 12.34, .locale = RPT_LOCALE_PT_BR};
+    char *md = render_md(segs, 1, &pt, 75.5);
+    const char *want_pt[] = {
+        "# Relatório da reunião\n", "- **Data:** 29/11/2026\n", "- **Duração:** 00:01:15\n",
+        "- **Idioma:** Português (pt; probabilidade 97%)\n", "- **Modelo:** ggml-base.bin\n",
+        "- **Tempo de processamento:** 12,3 s\n", "## Participantes\n\n- Ana\n- Bruno\n",
+        "## Transcrição\n\n**[00:00:00]** Bom dia.\n",
+    };
+    for (size_t i = 0; i < sizeof want_pt / sizeof *want_pt; i++) {
+        if (!strstr(md, want_pt[i]))
+            print_message("missing %s in:\n%s\n", want_pt[i], md);
+        assert_non_null(strstr(md, want_pt[i]));
+    }
+    assert_true(strncmp(md, "# Relatório da reunião\n", 23) == 0);
+    free(md);
+
+    rpt_meta en = pt;
+    en.locale = RPT_LOCALE_EN;
+    en.title = "Weekly sync";
+    md = render_md(segs, 1, &en, 75.5);
+    const char *want_en[] = {
+        "# Weekly sync\n", "- **Date:** 29/11/2026\n", "- **Duration:** 00:01:15\n",
+        "- **Language:** Portuguese (pt; probability 97%)\n", "- **Model:** ggml-base.bin\n",
+        "- **Processing time:** 12.3 s\n", "## Participants\n\n- Ana\n- Bruno\n",
+        "## Transcript\n\n**[00:00:00]** Bom dia.\n",
+    };
+    for (size_t i = 0; i < sizeof want_en / sizeof *want_en; i++)
+        assert_non_null(strstr(md, want_en[i]));
+    assert_null(strstr(md, "Transcrição"));
+    free(md);
+
+    /* defaults: NULL meta is pt-BR without optional lines */
+    md = render_md(segs, 1, NULL, 3);
+    assert_true(strncmp(md, "# Relatório da reunião\n", 23) == 0);
+    assert_null(strstr(md, "Participantes"));
+    assert_null(strstr(md, "Tempo de processamento"));
+    free(md);
+}
+
+static void test_language_line_variants(void **state)
+{
+    (void)state;
+    const rpt_segment segs[] = {SEG(0, 100, "Hi.")};
+    rpt_transcript tr = {.segments = segs, .n_segments = 1, .language = "xx",
+                         .language_prob = -1};
+    rpt_meta en = {.locale = RPT_LOCALE_EN, .processing_s = -1};
+    char *out;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &en, &out, NULL), 0);
+    assert_non_null(strstr(out, "- **Language:** xx\n"));
+    free(out);
+    tr.language = NULL;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &en, &out, NULL), 0);
+    assert_non_null(strstr(out, "- **Language:** unknown\n"));
+    free(out);
+    tr.language = "EN";
+    tr.language_prob = 0.5;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, NULL, &out, NULL), 0);
+    assert_non_null(strstr(out, "- **Idioma:** Inglês (EN; probabilidade 50%)\n"));
+    free(out);
+}
+
+static void test_timestamps(void **state)
+{
+    (void)state;
+    const rpt_segment segs[] = {
+        SEG(0, 50, "zero"), SEG(5999, 6100, "fifty-nine"), SEG(366100, 366200, "hour"),
+        SEG(36000000, 36000100, "hundred hours"),
+    };
+    char *md = render_md(segs, 4, NULL, 0);
+    assert_non_null(strstr(md, "**[00:00:00]** zero\n"));
+    assert_non_null(strstr(md, "**[00:00:59]** fifty-nine\n"));
+    assert_non_null(strstr(md, "**[01:01:01]** hour\n"));
+    assert_non_null(strstr(md, "**[100:00:00]** hundred hours\n"));
+    /* duration unknown → the end of the last segment */
+    assert_non_null(strstr(md, "- **Duração:** 100:00:01\n"));
+    free(md);
+}
+
+static void test_paragraphs_merge_at_pauses(void **state)
+{
+    (void)state;
+    const rpt_segment segs[] = {
+        SEG(0, 200, " Primeira frase."), SEG(250, 400, " Segunda frase."),   /* gap 0.5 s */
+        SEG(400, 500, "   "),                                             /* empty: skipped */
+        SEG(700, 900, " Depois da pausa."),                               /* gap 3 s */
+        SEG(1090, 1200, " Quase pausa."),                                 /* gap 1.9 s */
+    };
+    char *md = render_md(segs, 5, NULL, 12);
+    assert_non_null(strstr(md, "**[00:00:00]** Primeira frase. Segunda frase.\n\n"
+                               "**[00:00:07]** Depois da pausa. Quase pausa.\n"));
+    assert_int_equal(count(md, "**["), 2);
+    free(md);
+
+    /* 40 back-to-back 3 s segments: paragraphs close once they span 60 s */
+    rpt_segment many[40];
+    for (int i = 0; i < 40; i++)
+        many[i] = (rpt_segment)SEG(i * 300, i * 300 + 300, "fala contínua.");
+    md = render_md(many, 40, NULL, 120);
+    assert_int_equal(count(md, "**["), 2);
+    assert_non_null(strstr(md, "**[00:00:00]** fala"));
+    assert_non_null(strstr(md, "**[00:01:00]** fala"));
+    assert_int_equal(count(md, "fala contínua."), 40);
+    free(md);
+}
+
+static void test_toc_only_for_long_meetings(void **state)
+{
+    (void)state;
+    /* one paragraph a minute (3 s pause between them) */
+    rpt_segment segs[30];
+    char texts[30][32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(texts[i], sizeof texts[i], "Minuto %d.", i);
+        segs[i] = (rpt_segment)SEG(i * 6000, i * 6000 + 5700, texts[i]);
+    }
+    char *md = render_md(segs, 9, NULL, 9 * 60);
+    assert_null(strstr(md, "## Sumário"));
+    free(md);
+
+    md = render_md(segs, 30, NULL, 30 * 60);
+    assert_non_null(strstr(md, "## Sumário"));
+    const char *toc = strstr(md, "## Sumário"), *body = strstr(md, "## Transcrição");
+    assert_true(toc < body);
+    const char *want[] = {"- **[00:00:00]** Minuto 0.\n", "- **[00:05:00]** Minuto 5.\n",
+                          "- **[00:10:00]** Minuto 10.\n", "- **[00:25:00]** Minuto 25.\n"};
+    for (size_t i = 0; i < 4; i++) {
+        const char *p = strstr(md, want[i]);
+        assert_true(p && p < body);
+    }
+    int entries = 0;
+    for (const char *p = toc; (p = strstr(p, "\n- **[")) != NULL && p < body; p++)
+        entries++;
+    assert_int_equal(entries, 6);
+    assert_int_equal(count(body, "**["), 30);
+    free(md);
+
+    /* en heading */
+    rpt_meta en = {.locale = RPT_LOCALE_EN, .processing_s = -1};
+    md = render_md(segs, 30, &en, 30 * 60);
+    assert_non_null(strstr(md, "## Contents"));
+    free(md);
+}
+
+static void test_no_speech_note(void **state)
+{
+    (void)state;
+    char *md = render_md(NULL, 0, NULL, 42);
+    assert_non_null(strstr(md, "## Transcrição\n\n*Nenhuma fala detectada na gravação.*\n"));
+    assert_non_null(strstr(md, "- **Duração:** 00:00:42\n"));
+    free(md);
+    const rpt_segment blank[] = {SEG(0, 100, " "), SEG(100, 200, "\n\t"), SEG(200, 300, NULL)};
+    rpt_meta en = {.locale = RPT_LOCALE_EN, .processing_s = -1};
+    md = render_md(blank, 3, &en, 3);
+    assert_non_null(strstr(md, "*No speech detected in the recording.*"));
+    assert_int_equal(count(md, "**["), 0);
+    free(md);
+}
+
+static void test_portuguese_words_byte_identical(void **state)
+{
+    (void)state;
+    static const char *const words =
+        "Na reunião de hoje, a ação principal foi revisar as decisões; a próxima será às "
+        "14h, com atenção à migração e à função de exportação. Ótimo, pessoal.";
+    const rpt_segment segs[] = {SEG(0, 900, words)};
+    char *md = render_md(segs, 1, NULL, 9);
+    assert_non_null(strstr(md, words));
+    free(md);
+    for (rpt_format f = RPT_FORMAT_TEXT; f <= RPT_FORMAT_VERBOSE_JSON; f++) {
+        rpt_transcript tr = {.segments = segs, .n_segments = 1, .language = "pt"};
+        char *out;
+        assert_int_equal(rpt_render(f, &tr, NULL, &out, NULL), 0);
+        if (!strstr(out, words))
+            print_message("format %d lost the words:\n%s\n", (int)f, out);
+        assert_non_null(strstr(out, words));
+        free(out);
+    }
+}
+
+static void test_parse_helpers(void **state)
+{
+    (void)state;
+    rpt_format f;
+    assert_int_equal(rpt_format_parse("md", &f), 0);
+    assert_int_equal(f, RPT_FORMAT_MARKDOWN);
+    assert_int_equal(rpt_format_parse("VERBOSE_JSON", &f), 0);
+    assert_int_equal(f, RPT_FORMAT_VERBOSE_JSON);
+    assert_int_equal(rpt_format_parse("txt", &f), 0);
+    assert_int_equal(f, RPT_FORMAT_TEXT);
+    assert_int_equal(rpt_format_parse("docx", &f), -1);
+    assert_int_equal(rpt_format_parse(NULL, &f), -1);
+    rpt_locale l;
+    assert_int_equal(rpt_locale_parse("pt-br", &l), 0);
+    assert_int_equal(l, RPT_LOCALE_PT_BR);
+    assert_int_equal(rpt_locale_parse("EN", &l), 0);
+    assert_int_equal(l, RPT_LOCALE_EN);
+    assert_int_equal(rpt_locale_parse("fr", &l), -1);
+    assert_string_equal(rpt_format_mime(RPT_FORMAT_MARKDOWN), "text/markdown; charset=utf-8");
+    assert_string_equal(rpt_format_mime(RPT_FORMAT_VERBOSE_JSON), "application/json");
+    char *out = (char *)1;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, NULL, NULL, &out, NULL), -1);
+    assert_null(out);
+    rpt_transcript bad = {.segments = NULL, .n_segments = 2};
+    assert_int_equal(rpt_render(RPT_FORMAT_SRT, &bad, NULL, &out, NULL), -1);
+    assert_int_equal(rpt_render((rpt_format)99, &bad, NULL, &out, NULL), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hostile_text_cannot_inject),
+        cmocka_unit_test(test_headings_pt_br_and_en),
+        cmocka_unit_test(test_language_line_variants),
+        cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_paragraphs_merge_at_pauses),
+        cmocka_unit_test(test_toc_only_for_long_meetings),
+        cmocka_unit_test(test_no_speech_note),
+        cmocka_unit_test(test_portuguese_words_byte_identical),
+        cmocka_unit_test(test_parse_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
