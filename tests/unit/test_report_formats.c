@@ -76,7 +76,7 @@ static void check_cues(char *text, int vtt)
     for (int cue = 0; cue < 3; cue++) {
         const rpt_segment *s = &k_segs[expect[cue]];
         if (!vtt) {
-            char num[8];
+            char num[16];
             snprintf(num, sizeof num, "%d", cue + 1);
             assert_string_equal(lines[i++], num); /* 1-based, consecutive */
         }
