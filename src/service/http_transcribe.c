@@ -1,0 +1,279 @@
+/*
+ * http_transcribe.c — POST /relatorio/process-meeting and the OpenAI-compatible
+ * POST /v1/audio/transcriptions and /v1/audio/translations.
+ *
+ * The handler validates the form on the MHD thread, hands the request to the worker
+ * pool and suspends the connection; the worker runs pipeline_run() and resumes it; the
+ * handler is then called again and answers.  A full pool answers 503 + Retry-After at
+ * once.  The MHD thread never waits for the model, the queue or a worker.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mdc/clock.h"
+#include "mdc/log.h"
+#include "routes.h"
+
+/* ---- shared helpers ----------------------------------------------------------- */
+
+void http_note_transcription(svc_server *srv, const char *endpoint, const pipeline_result *res,
+                             double wall_s)
+{
+    const char *status = res->http_status == 200 ? "ok"
+                         : res->error_code[0]    ? res->error_code
+                                                 : "error";
+    svc_metrics_transcription(&srv->metrics, endpoint, status, wall_s, res->audio_seconds);
+    if (res->http_status == 200) {
+        /* exponential moving average for the Retry-After estimate */
+        double avg = atomic_load(&srv->avg_transcription_s);
+        atomic_store(&srv->avg_transcription_s, avg > 0 ? 0.8 * avg + 0.2 * wall_s : wall_s);
+    }
+}
+
+enum MHD_Result http_send_pipeline_error(http_req *req, const pipeline_result *res)
+{
+    unsigned status = res->http_status >= 400 && res->http_status <= 599 ? (unsigned)res->http_status
+                                                                         : 500;
+    return http_send_error(req, status, res->error_code[0] ? res->error_code : "internal_error",
+                           "%s", res->error_message[0] ? res->error_message : "transcription failed");
+}
+
+enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const char *segments_json)
+{
+    json_t *segs = segments_json ? json_loads(segments_json, 0, NULL) : NULL;
+    if (!segs)
+        segs = json_array();
+    json_t *o = json_object();
+    json_object_set_new(o, "markdown", json_string(md ? md : ""));
+    json_object_set_new(o, "segments", segs);
+    return http_send_json(req, 200, o);
+}
+
+/* True when s is a language code the engine knows, or "auto". */
+static bool valid_language(const char *s)
+{
+    return strcasecmp(s, "auto") == 0 || wsp_lang_id(s) >= 0;
+}
+
+/* Fills the fields every transcription shares.  Returns false after queueing a 400. */
+static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
+                          enum MHD_Result *ret)
+{
+    const svc_config *cfg = srv->cfg;
+    upl_form *f = req->form;
+    memset(pr, 0, sizeof *pr);
+    pr->audio_path = upl_file_path(f);
+    pr->source_name = upl_file_name(f);
+    pr->temperature = -1;
+    pr->n_threads = cfg->threads;
+    pr->limits.max_seconds = cfg->max_audio_seconds;
+    pr->limits.max_bytes = cfg->max_upload_bytes;
+    pr->meta.processing_s = -1;
+    pr->meta.source_name = pr->source_name;
+    const char *lang = upl_field(f, "language");
+    if (lang && *lang) {
+        if (!valid_language(lang)) {
+            *ret = http_send_error(req, 400, "invalid_field",
+                                   "unknown language code \"%.20s\" (use an ISO code such as pt, "
+                                   "en, or auto)",
+                                   lang);
+            return false;
+        }
+        pr->language = strcasecmp(lang, "auto") == 0 ? NULL : lang;
+    }
+    return true;
+}
+
+bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request *pr,
+                               enum MHD_Result *ret)
+{
+    if (!common_fields(srv, req, pr, ret))
+        return false;
+    upl_form *f = req->form;
+    pr->format = RPT_FORMAT_MARKDOWN;
+    rpt_locale loc = RPT_LOCALE_PT_BR;
+    if (rpt_locale_parse(srv->cfg->report_locale, &loc) != 0)
+        loc = RPT_LOCALE_PT_BR;
+    const char *l = upl_field(f, "report_locale");
+    if (l && *l && rpt_locale_parse(l, &loc) != 0) {
+        *ret = http_send_error(req, 400, "invalid_field",
+                               "report_locale must be pt-BR or en (got \"%.20s\")", l);
+        return false;
+    }
+    pr->meta.locale = loc;
+    pr->meta.title = upl_field(f, "title");
+    pr->meta.date = upl_field(f, "date");
+    pr->meta.participants = upl_field(f, "participants");
+    return true;
+}
+
+/* ---- the worker side ---------------------------------------------------------- */
+
+static void transcription_task(void *arg)
+{
+    http_req *req = arg;
+    svc_server *srv = req->srv;
+    double t0 = mdc_now_s();
+    pipeline_run(srv->holder, &req->preq, &req->result);
+    double wall = mdc_now_s() - t0;
+    if (atomic_load(&req->timed_out) && req->result.http_status != 200) {
+        req->result.http_status = 504;
+        snprintf(req->result.error_code, sizeof req->result.error_code, "timeout");
+        snprintf(req->result.error_message, sizeof req->result.error_message,
+                 "the transcription took longer than REQUEST_TIMEOUT_SECONDS (%d s)",
+                 srv->cfg->request_timeout_seconds);
+    }
+    http_note_transcription(srv, req->route->endpoint, &req->result, wall);
+    pthread_mutex_lock(&req->mu);
+    req->done = true;
+    if (req->suspended && !req->closed) {
+        req->suspended = false;
+        MHD_resume_connection(req->conn);
+    }
+    pthread_mutex_unlock(&req->mu);
+    http_req_unref(req);
+}
+
+/* Answers a finished transcription. */
+static enum MHD_Result respond(http_req *req)
+{
+    pipeline_result *res = &req->result;
+    if (res->http_status != 200)
+        return http_send_pipeline_error(req, res);
+    if (req->want_json)
+        return http_send_markdown_json(req, res->body, res->segments_json);
+    char *body = res->body;
+    size_t len = res->body_len ? res->body_len : (body ? strlen(body) : 0);
+    res->body = NULL;
+    if (!body)
+        return http_send(req, 200, rpt_format_mime(req->format), "", 0, NULL, NULL);
+    return http_send_owned(req, 200, rpt_format_mime(req->format), body, len);
+}
+
+/* Submits req to the pool and suspends, or answers when already done / pool full. */
+static enum MHD_Result submit_or_finish(svc_server *srv, http_req *req)
+{
+    if (!req->submitted) {
+        if (atomic_load(&srv->stopping))
+            return http_send_error(req, 503, "shutting_down", "the server is shutting down");
+        req->preq.abort_cb = http_req_should_abort;
+        req->preq.user = req;
+        pthread_mutex_lock(&req->mu);
+        req->refs++; /* the task's reference */
+        pthread_mutex_unlock(&req->mu);
+        if (wrk_submit(srv->pool, transcription_task, req) != 0) {
+            pthread_mutex_lock(&req->mu);
+            req->refs--;
+            pthread_mutex_unlock(&req->mu);
+            svc_metrics_transcription(&srv->metrics, req->route->endpoint, "queue_full", 0, 0);
+            return http_send_queue_full(req);
+        }
+        req->submitted = true;
+    }
+    pthread_mutex_lock(&req->mu);
+    if (!req->done) {
+        req->suspended = true;
+        MHD_suspend_connection(req->conn);
+        pthread_mutex_unlock(&req->mu);
+        return MHD_YES;
+    }
+    pthread_mutex_unlock(&req->mu);
+    return respond(req);
+}
+
+/* Rejects an empty file before any decoder starts (422). */
+static bool reject_empty(http_req *req, enum MHD_Result *ret)
+{
+    if (upl_file_bytes(req->form) > 0)
+        return false;
+    *ret = http_send_error(req, 422, "empty_file", "the uploaded file is empty (0 bytes)");
+    return true;
+}
+
+/* ---- handlers ----------------------------------------------------------------- */
+
+enum MHD_Result http_process_meeting(svc_server *srv, http_req *req)
+{
+    enum MHD_Result ret;
+    if (!req->submitted) {
+        if (reject_empty(req, &ret))
+            return ret;
+        if (!http_build_report_request(srv, req, &req->preq, &ret))
+            return ret;
+        req->format = RPT_FORMAT_MARKDOWN;
+        req->want_json = http_accepts_json(req);
+    }
+    return submit_or_finish(srv, req);
+}
+
+/* Parses the OpenAI fields into req->preq.  Returns false after queueing a 400. */
+static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum MHD_Result *ret)
+{
+    pipeline_request *pr = &req->preq;
+    if (!common_fields(srv, req, pr, ret))
+        return false;
+    upl_form *f = req->form;
+    pr->translate = translate;
+    const char *fmt = upl_field(f, "response_format");
+    req->format = RPT_FORMAT_JSON;
+    if (fmt && *fmt) {
+        static const char *const ok[] = {"json", "text", "srt", "vtt", "verbose_json"};
+        bool known = false;
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+            known |= strcmp(fmt, ok[i]) == 0;
+        if (!known || rpt_format_parse(fmt, &req->format) != 0) {
+            *ret = http_send_error(req, 400, "invalid_field",
+                                   "response_format must be json, text, srt, vtt or verbose_json "
+                                   "(got \"%.20s\")",
+                                   fmt);
+            return false;
+        }
+    }
+    pr->format = req->format;
+    const char *temp = upl_field(f, "temperature");
+    if (temp && *temp) {
+        char *end = NULL;
+        double t = strtod(temp, &end);
+        if (!end || *end || !isfinite(t) || t < 0 || t > 1) {
+            *ret = http_send_error(req, 400, "invalid_field",
+                                   "temperature must be a number from 0 to 1 (got \"%.20s\")", temp);
+            return false;
+        }
+        pr->temperature = (float)t;
+    }
+    const char *prompt = upl_field(f, "prompt");
+    if (prompt && *prompt)
+        pr->prompt = prompt;
+    int ng = upl_field_count(f, "timestamp_granularities[]");
+    for (int i = 0; i < ng; i++) {
+        const char *g = upl_field_at(f, "timestamp_granularities[]", i);
+        if (strcmp(g, "segment") != 0 && strcmp(g, "word") != 0) {
+            *ret = http_send_error(req, 400, "invalid_field",
+                                   "timestamp_granularities[] must be segment or word (got "
+                                   "\"%.20s\")",
+                                   g);
+            return false;
+        }
+        /* "word" is accepted; the engine reports segment times only */
+    }
+    /* `model` is accepted and ignored: the server runs its configured model */
+    return true;
+}
+
+enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req)
+{
+    enum MHD_Result ret;
+    if (!req->submitted) {
+        if (reject_empty(req, &ret))
+            return ret;
+        bool translate = strcmp(req->route->pattern, "/v1/audio/translations") == 0;
+        if (!openai_fields(srv, req, translate, &ret))
+            return ret;
+        req->want_json = false;
+    }
+    return submit_or_finish(srv, req);
+}

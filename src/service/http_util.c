@@ -1,0 +1,139 @@
+/*
+ * http_util.c — response helpers shared by the handlers: JSON errors of DESIGN §3,
+ * common headers, and the per-route request counter.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "routes.h"
+
+/* Adds the headers every answer carries. */
+static void common_headers(struct MHD_Response *r, const char *content_type)
+{
+    if (content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response *r)
+{
+    enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
+    MHD_destroy_response(r);
+    req->responded = true;
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    return ret;
+}
+
+enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r)
+{
+    enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
+    req->responded = true;
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    return ret;
+}
+
+enum MHD_Result http_send(http_req *req, unsigned status, const char *content_type,
+                          const char *body, size_t len, const char *extra_name,
+                          const char *extra_value)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    common_headers(r, content_type);
+    if (extra_name && extra_value)
+        MHD_add_response_header(r, extra_name, extra_value);
+    return queue(req, status, r);
+}
+
+enum MHD_Result http_send_owned(http_req *req, unsigned status, const char *content_type,
+                                char *body, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, body, free);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    common_headers(r, content_type);
+    return queue(req, status, r);
+}
+
+enum MHD_Result http_send_json(http_req *req, unsigned status, json_t *value)
+{
+    char *txt = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    if (!txt)
+        return http_send(req, 500, "application/json",
+                         "{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}",
+                         63, NULL, NULL);
+    size_t len = strlen(txt);
+    /* a trailing newline makes curl output readable */
+    char *withnl = realloc(txt, len + 2);
+    if (withnl) {
+        withnl[len] = '\n';
+        withnl[len + 1] = '\0';
+        txt = withnl;
+        len++;
+    }
+    return http_send_owned(req, status, "application/json", txt, len);
+}
+
+static json_t *error_object(const char *code, const char *message)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+}
+
+enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code,
+                                const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* jansson rejects invalid UTF-8: replace anything odd rather than fail */
+    json_t *o = error_object(code, msg);
+    if (!o) {
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        o = error_object(code, msg);
+    }
+    return http_send_json(req, status, o);
+}
+
+enum MHD_Result http_send_queue_full(http_req *req)
+{
+    svc_server *srv = req->srv;
+    double avg = atomic_load(&srv->avg_transcription_s);
+    int threads = srv->pool ? wrk_threads(srv->pool) : 1;
+    int queued = srv->pool ? wrk_queued(srv->pool) : 0;
+    double est = avg > 0 ? avg * (queued + 1) / threads : 5;
+    int secs = est < 1 ? 1 : est > 300 ? 300 : (int)(est + 0.999);
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", secs);
+    json_t *o = error_object("queue_full", "all transcription workers are busy and the queue is "
+                                           "full; retry after the number of seconds in Retry-After");
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    enum MHD_Result r = http_send(req, 503, "application/json", txt ? txt : "{}",
+                                  txt ? strlen(txt) : 2, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    free(txt);
+    return r;
+}
+
+const char *http_header(http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+bool http_accepts_json(http_req *req)
+{
+    const char *a = http_header(req, MHD_HTTP_HEADER_ACCEPT);
+    return a && strcasestr(a, "application/json") != NULL;
+}

@@ -1,0 +1,163 @@
+/*
+ * routes.h — the HTTP layer's private contract: the server context, the per-request
+ * state, the flat route table {method, path, handler} and the response helpers
+ * (http_util.c).  Not installed; only src/service/ includes it.
+ *
+ * Threads: every handler runs on libmicrohttpd's one internal polling thread (epoll),
+ * the thread that also answers /health, so a handler never blocks: transcriptions are
+ * handed to the worker pool (workers.h) and the connection is suspended until a worker
+ * resumes it.
+ *
+ * Lifetime of an http_req: created by the dispatcher (server.c) on the handler's first
+ * call for a request, reference-counted (one reference for MHD, one per worker task
+ * that uses it), and MHD's reference is dropped only in the request-completed callback.
+ */
+#ifndef MDC_SERVICE_ROUTES_H
+#define MDC_SERVICE_ROUTES_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "holder.h"
+#include "jobs.h"
+#include "mdc/metrics.h"
+#include "pipeline.h"
+#include "service_metrics.h"
+#include "upload.h"
+#include "workers.h"
+
+/* The running service.  Created once by svc_serve(); fields are read-only after start
+ * except the atomics. */
+typedef struct svc_server {
+    const svc_config *cfg;
+    struct MHD_Daemon *daemon;
+    model_holder *holder;
+    met_registry *registry;
+    svc_metrics metrics;
+    wrk_pool *pool;
+    job_store *jobs;
+    double exec_start_s;      /* mdc_now_s() at exec */
+    atomic_bool stopping;     /* set on SIGINT/SIGTERM: aborts running transcriptions */
+    _Atomic double avg_transcription_s; /* moving average, for Retry-After */
+} svc_server;
+
+typedef struct http_req http_req;
+
+/* A route handler.  Called on the MHD thread once the whole request (and upload) has
+ * been received, and again after the connection is resumed.  Returns MHD_YES after
+ * queueing a response or suspending the connection; MHD_NO closes the connection. */
+typedef enum MHD_Result (*http_handler)(svc_server *srv, http_req *req);
+
+enum {
+    ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /) */
+    ROUTE_UPLOAD = 1 << 1, /* multipart/form-data body streamed by upload.c */
+};
+
+typedef struct http_route {
+    const char *method;   /* "GET", "POST" */
+    const char *pattern;  /* "/jobs/{id}/events": "{id}" matches one path segment */
+    http_handler handler;
+    unsigned flags;       /* ROUTE_* */
+    const char *endpoint; /* label for mdconv_transcriptions_total, or NULL */
+} http_route;
+
+/* Finds the route for (method, url).  On a match returns it and copies the "{id}"
+ * segment (if any, at most idlen−1 bytes) into id.  Otherwise returns NULL and sets
+ * *path_known when another method is routed for that path (→ 405, else 404).
+ * HEAD matches GET routes.  Thread-safe (the table is constant). */
+const http_route *routes_match(const char *method, const char *url, char *id, size_t idlen,
+                               bool *path_known);
+
+/* Per-request state (see the lifetime note above). */
+struct http_req {
+    svc_server *srv;
+    struct MHD_Connection *conn;
+    const http_route *route;   /* NULL for unmatched requests */
+    char id[64];               /* "{id}" path parameter */
+    int fd;                    /* client socket, for disconnect detection */
+    double start_s;            /* monotonic time of the first call */
+    bool responded;            /* a response was queued */
+
+    /* body */
+    upl_form *form;            /* multipart state (ROUTE_UPLOAD), NULL otherwise */
+    bool early_response;       /* answer decided during the upload (413, 400) */
+
+    /* transcription hand-off to a worker; mu guards the fields up to `closed` */
+    pthread_mutex_t mu;
+    int refs;                  /* MHD's reference + worker tasks */
+    bool submitted, done, suspended, closed;
+    atomic_bool abort;         /* set when the client is gone or the server stops */
+    atomic_bool timed_out;     /* REQUEST_TIMEOUT_SECONDS passed (answer 504) */
+    double last_peer_check_ms;
+    pipeline_result result;    /* filled by the worker before done = true */
+    pipeline_request preq;     /* built by the handler, used by the worker */
+    rpt_format format;         /* response format (OpenAI endpoints) */
+    bool want_json;            /* process-meeting: Accept: application/json */
+};
+
+/* Drops one reference; the last one frees the request (closes and unlinks its upload,
+ * frees the result).  Thread-safe. */
+void http_req_unref(http_req *req);
+
+/* Worker-side abort poll for pipeline_request.abort_cb: true when the request was
+ * closed, the server is stopping, REQUEST_TIMEOUT_SECONDS passed, or the client closed
+ * its socket (checked at most every 200 ms).  Thread-safe. */
+bool http_req_should_abort(void *req);
+
+/* ---- responses (http_util.c); all run on the MHD thread ----------------------- */
+
+/* Queues `body` (copied) with the given status and content type, plus the usual
+ * headers; counts mdconv_http_requests_total{path,code}.  extra_name/extra_value add
+ * one header (may be NULL). */
+enum MHD_Result http_send(http_req *req, unsigned status, const char *content_type,
+                          const char *body, size_t len, const char *extra_name,
+                          const char *extra_value);
+/* Queues a ready-made response (not destroyed: the caller still owns its reference)
+ * and counts it. */
+enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r);
+/* Like http_send but takes ownership of a malloc'd body. */
+enum MHD_Result http_send_owned(http_req *req, unsigned status, const char *content_type,
+                                char *body, size_t len);
+/* Serialises a jansson value (reference stolen) as application/json. */
+struct json_t;
+enum MHD_Result http_send_json(http_req *req, unsigned status, struct json_t *value);
+/* {"error":{"code":…,"message":…}} with status; message is printf-style. */
+enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code,
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* 503 queue_full with Retry-After estimated from the queue and recent durations. */
+enum MHD_Result http_send_queue_full(http_req *req);
+/* Value of a request header (case-insensitive name) or NULL. */
+const char *http_header(http_req *req, const char *name);
+/* True when the Accept header asks for application/json. */
+bool http_accepts_json(http_req *req);
+
+/* ---- handlers (http_*.c) ----------------------------------------------------- */
+enum MHD_Result http_health(svc_server *srv, http_req *req);
+enum MHD_Result http_ready(svc_server *srv, http_req *req);
+enum MHD_Result http_metrics(svc_server *srv, http_req *req);
+enum MHD_Result http_index(svc_server *srv, http_req *req);
+enum MHD_Result http_models(svc_server *srv, http_req *req);
+enum MHD_Result http_process_meeting(svc_server *srv, http_req *req);
+enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req);
+enum MHD_Result http_jobs_create(svc_server *srv, http_req *req);
+enum MHD_Result http_jobs_status(svc_server *srv, http_req *req);
+enum MHD_Result http_jobs_events(svc_server *srv, http_req *req);
+enum MHD_Result http_jobs_result(svc_server *srv, http_req *req);
+
+/* Shared by process-meeting and /jobs (http_transcribe.c): validates the form's text
+ * fields and fills req->preq for a Markdown report.  On a bad field queues a 400 and
+ * returns false. */
+bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request *pr,
+                               enum MHD_Result *ret);
+/* Answers 200 {"markdown": md, "segments": [...]} (segments_json may be NULL). */
+enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const char *segments_json);
+/* Answers a failed pipeline result as its JSON error. */
+enum MHD_Result http_send_pipeline_error(http_req *req, const pipeline_result *res);
+/* Records a finished transcription in the metrics and the Retry-After estimate. */
+void http_note_transcription(svc_server *srv, const char *endpoint, const pipeline_result *res,
+                             double wall_s);
+
+#endif

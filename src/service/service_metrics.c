@@ -1,0 +1,97 @@
+/*
+ * service_metrics.c — registration and update helpers for the service's metrics.
+ */
+#include "service_metrics.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Transcription wall times: a second for short clips to an hour for long meetings. */
+static const double k_seconds_buckets[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+/* Real-time factor: processing seconds per audio second. */
+static const double k_rtf_buckets[] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
+
+static met_family *process_rss, *process_cpu, *process_start;
+
+static void collect_process(met_registry *reg, void *user)
+{
+    (void)reg;
+    (void)user;
+    double v;
+    if (process_rss && (v = met_process_rss_bytes()) >= 0)
+        met_set(process_rss, NULL, v);
+    if (process_cpu && (v = met_process_cpu_seconds()) >= 0)
+        met_set(process_cpu, NULL, v);
+    if (process_start && (v = met_process_start_time_seconds()) >= 0)
+        met_set(process_start, NULL, v);
+}
+
+int svc_metrics_register(met_registry *reg, svc_metrics *m)
+{
+    static const char *const ep_labels[] = {"endpoint", "status", NULL};
+    static const char *const http_labels[] = {"path", "code", NULL};
+    memset(m, 0, sizeof *m);
+    if (!reg)
+        return -1;
+    m->startup_seconds = met_register(reg, MET_GAUGE, "mdconv_startup_seconds",
+                                      "Seconds from exec to the listener accepting connections.",
+                                      NULL, NULL, 0);
+    m->transcriptions_total = met_register(reg, MET_COUNTER, "mdconv_transcriptions_total",
+                                           "Transcriptions finished, by endpoint and status.",
+                                           ep_labels, NULL, 0);
+    m->transcription_seconds = met_register(
+        reg, MET_HISTOGRAM, "mdconv_transcription_seconds",
+        "Wall time of a transcription (decode, model acquire, inference, render).", NULL,
+        k_seconds_buckets, sizeof k_seconds_buckets / sizeof k_seconds_buckets[0]);
+    m->audio_seconds_total = met_register(reg, MET_COUNTER, "mdconv_audio_seconds_total",
+                                          "Seconds of audio transcribed.", NULL, NULL, 0);
+    m->realtime_factor = met_register(reg, MET_HISTOGRAM, "mdconv_realtime_factor",
+                                      "Processing seconds per second of audio.", NULL,
+                                      k_rtf_buckets, sizeof k_rtf_buckets / sizeof k_rtf_buckets[0]);
+    m->queue_depth = met_register(reg, MET_GAUGE, "mdconv_queue_depth",
+                                  "Transcriptions waiting for a worker.", NULL, NULL, 0);
+    m->http_requests_total = met_register(reg, MET_COUNTER, "mdconv_http_requests_total",
+                                          "HTTP responses by route pattern and status code.",
+                                          http_labels, NULL, 0);
+    process_rss = met_register(reg, MET_GAUGE, "process_resident_memory_bytes",
+                               "Resident memory size in bytes.", NULL, NULL, 0);
+    process_cpu = met_register(reg, MET_COUNTER, "process_cpu_seconds_total",
+                               "Total user and system CPU time spent in seconds.", NULL, NULL, 0);
+    process_start = met_register(reg, MET_GAUGE, "process_start_time_seconds",
+                                 "Start time of the process since unix epoch in seconds.", NULL,
+                                 NULL, 0);
+    met_set_collect_hook(reg, collect_process, NULL);
+    if (m->queue_depth)
+        met_set(m->queue_depth, NULL, 0);
+    bool ok = m->startup_seconds && m->transcriptions_total && m->transcription_seconds &&
+              m->audio_seconds_total && m->realtime_factor && m->queue_depth &&
+              m->http_requests_total && process_rss && process_cpu && process_start;
+    return ok ? 0 : -1;
+}
+
+void svc_metrics_http(const svc_metrics *m, const char *path, unsigned code)
+{
+    if (!m->http_requests_total)
+        return;
+    char codebuf[8];
+    snprintf(codebuf, sizeof codebuf, "%u", code);
+    const char *lv[] = {path, codebuf};
+    met_inc(m->http_requests_total, lv, 1);
+}
+
+void svc_metrics_transcription(const svc_metrics *m, const char *endpoint, const char *status,
+                               double processing_s, double audio_s)
+{
+    const char *lv[] = {endpoint ? endpoint : "unknown", status};
+    if (m->transcriptions_total)
+        met_inc(m->transcriptions_total, lv, 1);
+    if (strcmp(status, "ok") != 0)
+        return;
+    if (m->transcription_seconds)
+        met_observe(m->transcription_seconds, NULL, processing_s);
+    if (m->audio_seconds_total && audio_s > 0)
+        met_inc(m->audio_seconds_total, NULL, audio_s);
+    if (m->realtime_factor && audio_s > 0)
+        met_observe(m->realtime_factor, NULL, processing_s / audio_s);
+}

@@ -1,0 +1,35 @@
+/*
+ * service_metrics.h — the HTTP and transcription metric families of DESIGN §5 (the
+ * model families are registered by the holder), plus the process families.
+ *
+ * Thread-safety: registration happens once before serving; the svc_metrics_* update
+ * helpers are thread-safe (met_* updates are atomic).
+ */
+#ifndef MDC_SERVICE_METRICS_H
+#define MDC_SERVICE_METRICS_H
+
+#include "mdc/metrics.h"
+
+typedef struct svc_metrics {
+    met_family *startup_seconds;       /* gauge: exec → listening, seconds */
+    met_family *transcriptions_total;  /* counter {endpoint,status} */
+    met_family *transcription_seconds; /* histogram: wall time per transcription */
+    met_family *audio_seconds_total;   /* counter: audio transcribed, seconds */
+    met_family *realtime_factor;       /* histogram: processing time / audio time */
+    met_family *queue_depth;           /* gauge: tasks waiting for a worker */
+    met_family *http_requests_total;   /* counter {path,code}: path = route pattern */
+} svc_metrics;
+
+/* Registers every family into reg (and the process_* families with their collect
+ * hook).  Returns 0, or -1 when a registration failed (the service still runs; the
+ * failed families stay NULL and updates to them are skipped). */
+int svc_metrics_register(met_registry *reg, svc_metrics *m);
+
+/* Counts one HTTP answer.  path must be a route pattern or "unmatched" (bounded). */
+void svc_metrics_http(const svc_metrics *m, const char *path, unsigned code);
+
+/* Counts one finished transcription: status "ok" or the JSON error code. */
+void svc_metrics_transcription(const svc_metrics *m, const char *endpoint, const char *status,
+                               double processing_s, double audio_s);
+
+#endif
