@@ -92,7 +92,8 @@ need("/models" in mounts, "/models not mounted")
 known = {"PORT", "HOST", "WHISPER_MODEL", "WHISPER_MODELS_DIR", "WHISPER_PRELOAD",
          "WHISPER_IDLE_UNLOAD_SECONDS", "WHISPER_THREADS", "MAX_CONCURRENT_TRANSCRIPTIONS",
          "QUEUE_LENGTH", "MAX_UPLOAD_MB", "MAX_AUDIO_SECONDS", "REQUEST_TIMEOUT_SECONDS",
-         "API_KEY", "REPORT_LOCALE", "LOG_FORMAT", "LOG_LEVEL", "TMPDIR"}
+         "API_KEY", "REPORT_LOCALE", "LOG_FORMAT", "LOG_LEVEL", "TMPDIR",
+         "WHISPER_LOAD_RETRY_MS", "WEB_DIR"}
 cm = by_kind["ConfigMap"][0]
 cm_name = cm["metadata"]["name"]
 need(any(e.get("configMapRef", {}).get("name") == cm_name for e in c.get("envFrom", [])),
