@@ -1,0 +1,370 @@
+/*
+ * main.c — the md-converter command line.
+ *
+ *   md-converter serve                      HTTP service (settings from env and ./.env)
+ *   md-converter transcribe FILE [options]  one recording → report/subtitles/JSON
+ *   md-converter model info PATH            what a ggml model file holds
+ *   md-converter --version | --help
+ *
+ * The only place that prints and exits.  Exit codes: 0 success, 1 failure (the message
+ * names the problem), 2 usage error, 130 interrupted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mdc/audio.h"
+#include "mdc/clock.h"
+#include "mdc/log.h"
+#include "mdc/report.h"
+#include "mdc/whisper.h"
+#include "service/config.h"
+#include "service/holder.h"
+#include "service/pipeline.h"
+#include "service/server.h"
+
+#define MDC_VERSION "0.1.0"
+
+static const char k_usage[] =
+    "md-converter " MDC_VERSION " — meeting recordings to Markdown reports, with its own\n"
+    "Whisper engine (reads whisper.cpp's ggml model files).\n"
+    "\n"
+    "Usage:\n"
+    "  md-converter serve\n"
+    "      HTTP service. Settings come from the environment and ./.env (see .env.example):\n"
+    "      PORT, HOST, WHISPER_MODEL, WHISPER_MODELS_DIR, WHISPER_PRELOAD, ...\n"
+    "  md-converter transcribe FILE [options]\n"
+    "      -m, --model MODEL      name (tiny, base, small.en, large-v3, ...) resolved to\n"
+    "                             $WHISPER_MODELS_DIR/ggml-NAME.bin, or a path\n"
+    "                             (default: $WHISPER_MODEL or base)\n"
+    "      -l, --language LANG    ISO code (pt, en, ...) or auto (default: auto)\n"
+    "      -t, --threads N        compute threads (default: available cores)\n"
+    "          --beam-size N      beam search with N beams (default: greedy)\n"
+    "          --no-fallback      no temperature fallback\n"
+    "          --no-timestamps    no timestamp tokens\n"
+    "          --prompt TEXT      initial prompt (names, vocabulary)\n"
+    "          --translate        translate to English\n"
+    "      -f, --format FMT       md|txt|srt|vtt|json|verbose_json (default: md)\n"
+    "      -o, --output FILE      write there instead of standard output\n"
+    "          --title T --date D --participants P   report metadata\n"
+    "          --locale pt-BR|en  report language (default: $REPORT_LOCALE or pt-BR)\n"
+    "      -v, --verbose          log the model's life and the engine's messages\n"
+    "  md-converter model info PATH\n"
+    "      hyperparameters, weight type, tensors and load time of a ggml model file\n"
+    "  md-converter --version | --help\n";
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+/* Prints "md-converter: MESSAGE" and a hint, exits 2. */
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "md-converter: ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'md-converter --help'.\n");
+    exit(2);
+}
+
+/* Parses a whole integer in [lo, hi] for option `opt`, or exits with a usage error. */
+static int parse_int_opt(const char *opt, const char *v, int lo, int hi)
+{
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || errno || *end || x < lo || x > hi) {
+        fprintf(stderr, "md-converter: %s expects an integer from %d to %d, got \"%s\"\n", opt, lo,
+                hi, v);
+        exit(2);
+    }
+    return (int)x;
+}
+
+static void null_sink(mdc_log_level level, const char *func, const char *msg, void *user) {}
+
+/* ---- serve ------------------------------------------------------------------------------ */
+
+static int cmd_serve(double exec_start_s)
+{
+    svc_config cfg;
+    char err[1024];
+    if (svc_config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "md-converter: %s\n", err);
+        return 2;
+    }
+    if (cfg.log_json)
+        mdc_log_set_sink(mdc_log_sink_json, NULL);
+    mdc_log_level lvl = MDC_LOG_INFO;
+    if (mdc_log_level_parse(cfg.log_level, &lvl) == 0)
+        mdc_log_set_level(lvl);
+    return svc_serve(&cfg, exec_start_s);
+}
+
+/* ---- transcribe ------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig) { g_interrupted = 1; }
+
+static bool cli_abort(void *user) { return g_interrupted != 0; }
+
+/* Draws "[#########...........]  42 %" on stderr (a terminal). */
+static void cli_progress(int percent, void *user)
+{
+    enum { WIDTH = 40 };
+    char bar[WIDTH + 1];
+    int filled = percent * WIDTH / 100;
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[WIDTH] = '\0';
+    fprintf(stderr, "\r[%s] %3d %%", bar, percent);
+    fflush(stderr);
+}
+
+static int write_output(const char *path, const char *data, size_t len)
+{
+    if (!path || strcmp(path, "-") == 0) {
+        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "md-converter: cannot write to standard output: %s\n", strerror(errno));
+            return 1;
+        }
+        return 0;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "md-converter: cannot create %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    size_t w = fwrite(data, 1, len, f);
+    int rc = fclose(f);
+    if (w != len || rc != 0) {
+        fprintf(stderr, "md-converter: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_transcribe(int argc, char **argv)
+{
+    enum {
+        O_BEAM = 256, O_NO_FALLBACK, O_NO_TS, O_PROMPT, O_TRANSLATE, O_TITLE, O_DATE,
+        O_PARTICIPANTS, O_LOCALE
+    };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"language", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"beam-size", required_argument, NULL, O_BEAM},
+        {"no-fallback", no_argument, NULL, O_NO_FALLBACK},
+        {"no-timestamps", no_argument, NULL, O_NO_TS},
+        {"prompt", required_argument, NULL, O_PROMPT},
+        {"translate", no_argument, NULL, O_TRANSLATE},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"title", required_argument, NULL, O_TITLE},
+        {"date", required_argument, NULL, O_DATE},
+        {"participants", required_argument, NULL, O_PARTICIPANTS},
+        {"locale", required_argument, NULL, O_LOCALE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *model = getenv("WHISPER_MODEL");
+    const char *models_dir = getenv("WHISPER_MODELS_DIR");
+    const char *locale = getenv("REPORT_LOCALE");
+    const char *out_path = NULL;
+    bool verbose = false;
+    pipeline_request req = {.temperature = -1, .format = RPT_FORMAT_MARKDOWN};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:l:t:f:o:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'l': req.language = optarg; break;
+        case 't': req.n_threads = parse_int_opt("--threads", optarg, 1, 1024); break;
+        case O_BEAM: req.beam_size = parse_int_opt("--beam-size", optarg, 1, 8); break;
+        case O_NO_FALLBACK: req.no_fallback = true; break;
+        case O_NO_TS: req.no_timestamps = true; break;
+        case O_PROMPT: req.prompt = optarg; break;
+        case O_TRANSLATE: req.translate = true; break;
+        case 'f':
+            if (rpt_format_parse(optarg, &req.format) != 0)
+                die_usage("unknown format \"%s\" (md|txt|srt|vtt|json|verbose_json)", optarg);
+            break;
+        case 'o': out_path = optarg; break;
+        case O_TITLE: req.meta.title = optarg; break;
+        case O_DATE: req.meta.date = optarg; break;
+        case O_PARTICIPANTS: req.meta.participants = optarg; break;
+        case O_LOCALE: locale = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h': fputs(k_usage, stdout); return 0;
+        default: fprintf(stderr, "Try 'md-converter --help'.\n"); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        die_usage("%s", optind >= argc ? "transcribe needs one audio or video FILE"
+                                       : "transcribe takes exactly one FILE");
+    }
+    const char *file = argv[optind];
+    if (locale && *locale && rpt_locale_parse(locale, &req.meta.locale) != 0)
+        die_usage("unknown report locale \"%s\" (pt-BR|en)", locale);
+    if (!model || !*model)
+        model = "base";
+    if (!models_dir || !*models_dir)
+        models_dir = "models";
+    if (!svc_config_model_is_path(model) && !svc_config_model_name_valid(model))
+        die_usage("unknown model \"%s\": use tiny|base|small|medium|large-v1|large-v2|"
+                  "large-v3|large-v3-turbo (optionally .en, -q5_1, -q8_0 ...) or a path to a "
+                  ".bin file",
+                  model);
+
+    char model_path[2048], context[512];
+    svc_config_resolve_model(model, models_dir, model_path, sizeof model_path);
+    if (svc_config_model_is_path(model))
+        context[0] = '\0';
+    else
+        snprintf(context, sizeof context, "-m %.100s, WHISPER_MODELS_DIR=%.300s", model,
+                 models_dir);
+    if (!verbose)
+        mdc_log_set_sink(null_sink, NULL); /* errors come back in the result, printed once */
+
+    const char *slash = strrchr(file, '/');
+    req.audio_path = file;
+    req.source_name = slash ? slash + 1 : file;
+    req.abort_cb = cli_abort;
+    bool tty = isatty(STDERR_FILENO) && !verbose;
+    if (tty)
+        req.progress_cb = cli_progress;
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+
+    holder_options ho = {.name = model, .path = model_path, .context = context};
+    model_holder *h = holder_new(&ho);
+    if (!h) {
+        fprintf(stderr, "md-converter: out of memory\n");
+        return 1;
+    }
+    pipeline_result res;
+    pipeline_run(h, &req, &res);
+    holder_free(h);
+    if (tty)
+        fputc('\n', stderr);
+    int rc = 0;
+    if (res.http_status != 200) {
+        if (res.http_status == PIPELINE_STATUS_CLIENT_CLOSED && g_interrupted) {
+            fprintf(stderr, "md-converter: interrupted\n");
+            rc = 130;
+        } else {
+            fprintf(stderr, "md-converter: %s: %s\n", file, res.error_message);
+            rc = 1;
+        }
+    } else {
+        rc = write_output(out_path, res.body, res.body_len);
+        if (verbose)
+            fprintf(stderr, "md-converter: %.1f s of audio in %.2f s (language %s)\n",
+                    res.audio_seconds, res.processing_seconds, res.language);
+    }
+    pipeline_result_free(&res);
+    return rc;
+}
+
+/* ---- model info ---------------------------------------------------------------------------- */
+
+static int cmd_model(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "info") != 0) {
+        fprintf(stderr, "md-converter: usage: md-converter model info PATH\n");
+        return 2;
+    }
+    if (argc != 3) {
+        fprintf(stderr, "md-converter: model info needs one PATH\n");
+        return 2;
+    }
+    const char *path = argv[2];
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "md-converter: cannot load model %s: %s\n", path,
+                errno == ENOENT ? "file not found" : strerror(errno));
+        return 1;
+    }
+    wsp_model *m = NULL;
+    wsp_error err = {0};
+    double t0 = mdc_now_ms();
+    int rc = wsp_model_load(path, &m, &err);
+    double ms = mdc_now_ms() - t0;
+    if (rc != 0) {
+        fprintf(stderr, "md-converter: cannot load model %s: %s (%s)\n", path,
+                err.message[0] ? err.message : wsp_strerror(rc), wsp_err_name(rc));
+        return 1;
+    }
+    const wsp_hparams *hp = wsp_model_hparams(m);
+    printf("file:           %s\n", path);
+    printf("file size:      %llu bytes (%.1f MiB)\n", (unsigned long long)wsp_model_file_bytes(m),
+           (double)wsp_model_file_bytes(m) / (1024.0 * 1024.0));
+    printf("model type:     %s (%s)\n", wsp_model_type_name(m),
+           wsp_model_is_multilingual(m) ? "multilingual" : "English-only");
+    printf("weight type:    %s (ftype %d)\n", wsp_model_ftype_name(m), hp->ftype);
+    printf("n_vocab:        %d\n", hp->n_vocab);
+    printf("n_audio_ctx:    %d\n", hp->n_audio_ctx);
+    printf("n_audio_state:  %d\n", hp->n_audio_state);
+    printf("n_audio_head:   %d\n", hp->n_audio_head);
+    printf("n_audio_layer:  %d\n", hp->n_audio_layer);
+    printf("n_text_ctx:     %d\n", hp->n_text_ctx);
+    printf("n_text_state:   %d\n", hp->n_text_state);
+    printf("n_text_head:    %d\n", hp->n_text_head);
+    printf("n_text_layer:   %d\n", hp->n_text_layer);
+    printf("n_mels:         %d\n", hp->n_mels);
+    printf("tensors:        %d\n", wsp_model_n_tensors(m));
+    printf("tensor bytes:   %llu (%.1f MiB)\n", (unsigned long long)wsp_model_tensor_bytes(m),
+           (double)wsp_model_tensor_bytes(m) / (1024.0 * 1024.0));
+    printf("load time:      %.2f ms (map + validate)\n", ms);
+    wsp_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    double exec_start_s = mdc_now_s(); /* first: mdconv_startup_seconds counts from here */
+    if (argc < 2) {
+        fputs(k_usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(k_usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("md-converter %s (engine %s)\n", MDC_VERSION, wsp_version());
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        if (argc > 2) {
+            if (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+                fputs(k_usage, stdout);
+                return 0;
+            }
+            die_usage("serve takes no arguments (settings come from the environment): %s",
+                      argv[2]);
+        }
+        return cmd_serve(exec_start_s);
+    }
+    if (strcmp(cmd, "transcribe") == 0)
+        return cmd_transcribe(argc - 1, argv + 1);
+    if (strcmp(cmd, "model") == 0)
+        return cmd_model(argc - 1, argv + 1);
+    die_usage("unknown command \"%s\" (serve, transcribe, model info)", cmd);
+}
