@@ -91,3 +91,24 @@ void wsp__layer_norm(float *x, int n, const void *w, const void *b);
 void wsp__softmax(float *x, int n, float scale);
 
 #endif
+
+/* ---- parallel operations over a thread pool (kernels_par.c) --------------------------
+ * Each call forks onto every thread of `pool` (NULL = run on the caller) and returns
+ * when done.  Matrices are f32 row-major with the given leading dimensions. */
+#include "whisper/threadpool.h"
+
+/* Y[M][N] = X[M][K] · Wᵀ + b, with W [N][K] (f16 or f32, in the mapping) and b [N] or
+ * NULL.  M >= 16: W is converted to f32 into wbuf (>= N·K floats) and multiplied with
+ * OpenBLAS sgemm; otherwise f16 rows are read in place by the matvec kernel, rows of W
+ * split across the pool. */
+void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                 int M, int ldx, float *Y, int ldy, float *wbuf);
+/* dst[i][:] = layer_norm(src[i][:]) for i < M rows of width n (ld = n); dst may be src. */
+void wsp__par_layer_norm(wsp__pool *pool, const float *src, float *dst, int M, int n,
+                         const wsp__mat *w, const wsp__mat *b);
+/* x[i] = GELU(x[i]) for i < count. */
+void wsp__par_gelu(wsp__pool *pool, float *x, size_t count);
+/* x[i] += y[i] for i < count. */
+void wsp__par_add(wsp__pool *pool, float *x, const float *y, size_t count);
+/* Row-wise softmax(scale · x[i][:]) of M rows of width n (ld = n). */
+void wsp__par_softmax(wsp__pool *pool, float *x, int M, int n, float scale);

@@ -1,0 +1,149 @@
+/*
+ * decoder.c — Whisper's text decoder: N tokens per call with a per-decoder KV cache,
+ * logits of the last position through the tied token embedding.  See engine.h wsp__decode.
+ *
+ * ref: OpenAI whisper/model.py TextDecoder (token + positional embedding, pre-LN blocks of
+ * causal self-attention, cross-attention on the encoder output, MLP; final LN; logits =
+ * x · token_embeddingᵀ); whisper.cpp whisper_build_graph_decoder (same, tanh GELU).
+ *
+ * Shapes: N tokens, n = n_text_state, H = n_text_head, dh = n/H, C = n_text_ctx,
+ * T = n_audio_ctx.  Single tokens use f16 matvecs read in place (rows split across the
+ * pool); batches of >= 16 use sgemm (wsp__linear decides).
+ */
+#include "whisper/kernels.h"
+#include "whisper/state.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Attention of N query rows against `len(i)` key/value rows, split over (row, head). */
+typedef struct attn_job {
+    const float *q;     /* [N][n] */
+    const float *k, *v; /* [≥len][n] */
+    float *o;           /* [N][n] */
+    float *scratch;     /* [nth][max(T, C)] */
+    size_t scratch_ld;
+    int N, n, H, n_past;
+    int causal;         /* row i sees keys [0, n_past + i]; else all `len` keys */
+    int len;
+} attn_job;
+
+static void attn_task(void *p, int ith, int nth)
+{
+    const attn_job *j = p;
+    const int dh = j->n / j->H;
+    const float scale = 1.0f / sqrtf((float)dh);
+    float (*const dot)(const void *, const float *, int) = wsp__kern()->dot_f32;
+    float *sc = j->scratch + (size_t)ith * j->scratch_ld;
+    int b, e;
+    wsp__split(j->N * j->H, ith, nth, &b, &e);
+    for (int w = b; w < e; w++) {
+        const int i = w / j->H, h = w % j->H;
+        const int len = j->causal ? j->n_past + i + 1 : j->len;
+        const float *q = j->q + (size_t)i * j->n + (size_t)h * dh;
+        for (int t = 0; t < len; t++)
+            sc[t] = dot(j->k + (size_t)t * j->n + (size_t)h * dh, q, dh);
+        wsp__softmax(sc, len, scale);
+        float *o = j->o + (size_t)i * j->n + (size_t)h * dh;
+        memset(o, 0, sizeof(float) * (size_t)dh);
+        for (int t = 0; t < len; t++) {
+            const float pt = sc[t];
+            const float *vr = j->v + (size_t)t * j->n + (size_t)h * dh;
+            for (int c = 0; c < dh; c++)
+                o[c] += pt * vr[c];
+        }
+    }
+}
+
+typedef struct embed_job {
+    const wsp_model *m;
+    const int32_t *tokens;
+    int N, n_past;
+    float *x;
+} embed_job;
+
+static void embed_task(void *p, int ith, int nth)
+{
+    const embed_job *j = p;
+    const int n = j->m->hp.n_text_state;
+    int b, e;
+    wsp__split(j->N, ith, nth, &b, &e);
+    for (int i = b; i < e; i++) {
+        float *x = j->x + (size_t)i * n;
+        wsp__mat_row(&j->m->tok_emb, j->tokens[i], x);
+        const size_t off = (size_t)(j->n_past + i) * (size_t)n;
+        for (int c = 0; c < n; c++)
+            x[c] += wsp__ldf(j->m->d_pos.data, off + (size_t)c);
+    }
+}
+
+int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, int n_past,
+                int n_threads, float *logits)
+{
+    if (!s || !tokens || !logits || n_tokens < 1 || n_past < 0)
+        return WSP_EINVAL;
+    const wsp_model *m = s->model;
+    const wsp_hparams *hp = &m->hp;
+    const int N = n_tokens, n = hp->n_text_state, H = hp->n_text_head;
+    const int C = hp->n_text_ctx, T = hp->n_audio_ctx;
+    if (!s->encoded || decoder < 0 || decoder >= WSP__N_DECODERS || n_past + N > C)
+        return WSP_EINVAL;
+    for (int i = 0; i < N; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return WSP_EINVAL;
+    if (s->abort_cb && s->abort_cb(s->abort_user_data))
+        return WSP_ECANCELED;
+    int rc = wsp__state_pool(s, n_threads);
+    if (rc)
+        return rc;
+    wsp__pool *pool = s->pool;
+    float *x = s->d_x, *h = s->d_h;
+
+    embed_job ej = {.m = m, .tokens = tokens, .N = N, .n_past = n_past, .x = x};
+    if (N == 1)
+        embed_task(&ej, 0, 1);
+    else
+        wsp__pool_run(pool, embed_task, &ej);
+
+    const size_t scratch_ld = (size_t)(T > C ? T : C);
+    for (int l = 0; l < hp->n_text_layer; l++) {
+        const wsp__block *bl = &m->d_blocks[l];
+        float *kc = wsp__kv_ptr(s, decoder, l, 0), *vc = wsp__kv_ptr(s, decoder, l, 1);
+
+        /* causal self-attention; K and V of the new positions go straight to the cache */
+        wsp__par_layer_norm(pool, x, h, N, n, &bl->attn_ln_w, &bl->attn_ln_b);
+        wsp__linear(pool, &bl->attn.q_w, &bl->attn.q_b, h, N, n, s->d_q, n, s->wbuf);
+        wsp__linear(pool, &bl->attn.k_w, NULL, h, N, n, kc + (size_t)n_past * n, n, s->wbuf);
+        wsp__linear(pool, &bl->attn.v_w, &bl->attn.v_b, h, N, n, vc + (size_t)n_past * n, n,
+                    s->wbuf);
+        attn_job aj = {.q = s->d_q, .k = kc, .v = vc, .o = s->d_o, .scratch = s->d_scores,
+                       .scratch_ld = scratch_ld, .N = N, .n = n, .H = H, .n_past = n_past,
+                       .causal = 1};
+        wsp__pool_run(pool, attn_task, &aj);
+        wsp__linear(pool, &bl->attn.o_w, &bl->attn.o_b, s->d_o, N, n, h, n, s->wbuf);
+        wsp__par_add(pool, x, h, (size_t)N * n);
+
+        /* cross-attention on this window's encoder output */
+        wsp__par_layer_norm(pool, x, h, N, n, &bl->xattn_ln_w, &bl->xattn_ln_b);
+        wsp__linear(pool, &bl->xattn.q_w, &bl->xattn.q_b, h, N, n, s->d_q, n, s->wbuf);
+        attn_job xj = {.q = s->d_q, .k = s->cross_k + (size_t)l * T * n,
+                       .v = s->cross_v + (size_t)l * T * n, .o = s->d_o, .scratch = s->d_scores,
+                       .scratch_ld = scratch_ld, .N = N, .n = n, .H = H, .causal = 0, .len = T};
+        wsp__pool_run(pool, attn_task, &xj);
+        wsp__linear(pool, &bl->xattn.o_w, &bl->xattn.o_b, s->d_o, N, n, h, n, s->wbuf);
+        wsp__par_add(pool, x, h, (size_t)N * n);
+
+        /* MLP */
+        wsp__par_layer_norm(pool, x, h, N, n, &bl->mlp_ln_w, &bl->mlp_ln_b);
+        wsp__linear(pool, &bl->mlp0_w, &bl->mlp0_b, h, N, n, s->d_mlp, 4 * n, s->wbuf);
+        wsp__par_gelu(pool, s->d_mlp, (size_t)N * 4 * n);
+        wsp__linear(pool, &bl->mlp2_w, &bl->mlp2_b, s->d_mlp, N, 4 * n, h, n, s->wbuf);
+        wsp__par_add(pool, x, h, (size_t)N * n);
+    }
+
+    /* final LN of the last position, logits through the tied embedding [n_vocab][n] */
+    const float *last = x + (size_t)(N - 1) * n;
+    wsp__par_layer_norm(pool, last, h, 1, n, &m->d_ln_w, &m->d_ln_b);
+    wsp__linear(pool, &m->tok_emb, NULL, h, 1, n, logits, hp->n_vocab, s->wbuf);
+    return 0;
+}

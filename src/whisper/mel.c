@@ -1,0 +1,165 @@
+/*
+ * mel.c — log-mel spectrogram as whisper.cpp computes it (see engine.h wsp__mel_compute).
+ *
+ * ref: OpenAI whisper/audio.py log_mel_spectrogram (STFT n_fft 400, hop 160, periodic
+ * Hann, power spectrum, filterbank, log10, max−8 clamp, (x+4)/4); whisper.cpp
+ * log_mel_spectrogram (padding: 200 reflected samples in front, 30 s + 200 zeros behind;
+ * frame count (n_samples + 480000)/160; filterbank sums in double).
+ * FFT: FFTW single precision, one r2c plan of size 400 made once under a mutex (FFTW's
+ * planner is not thread-safe; fftwf_execute_dft_r2c on other arrays is).
+ */
+#include "whisper/model.h"
+#include "whisper/kernels.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_BINS (WSP_N_FFT / 2 + 1) /* 201 */
+#define PAD_FRONT (WSP_N_FFT / 2)  /* 200 reflected samples */
+#define MAX_MEL_THREADS 16
+
+static pthread_mutex_t g_plan_mu = PTHREAD_MUTEX_INITIALIZER;
+static fftwf_plan g_plan;
+static float g_hann[WSP_N_FFT];
+
+/* Creates the shared plan and the Hann window once.  0 or WSP_ENOMEM. */
+static int plan_once(void)
+{
+    int rc = 0;
+    pthread_mutex_lock(&g_plan_mu);
+    if (!g_plan) {
+        float *in = fftwf_malloc(sizeof(float) * WSP_N_FFT);
+        fftwf_complex *out = fftwf_malloc(sizeof(fftwf_complex) * N_BINS);
+        if (in && out)
+            g_plan = fftwf_plan_dft_r2c_1d(WSP_N_FFT, in, out, FFTW_ESTIMATE);
+        fftwf_free(in);
+        fftwf_free(out);
+        /* periodic Hann: 0.5·(1 − cos(2πi/N))  (torch.hann_window(400), periodic=True) */
+        for (int i = 0; i < WSP_N_FFT; i++)
+            g_hann[i] = (float)(0.5 * (1.0 - cos(2.0 * M_PI * i / WSP_N_FFT)));
+        if (!g_plan)
+            rc = WSP_ENOMEM;
+    }
+    pthread_mutex_unlock(&g_plan_mu);
+    return rc;
+}
+
+typedef struct mel_job {
+    const wsp_model *model;
+    const float *padded; /* the padded signal */
+    int n_frames, n_mels;
+    float *mel;          /* [n_mels][n_frames] */
+    int ith, nth;
+    int rc;
+    float max;           /* per-thread maximum */
+} mel_job;
+
+static void *mel_worker(void *p)
+{
+    mel_job *j = p;
+    float *in = fftwf_malloc(sizeof(float) * WSP_N_FFT);
+    fftwf_complex *out = fftwf_malloc(sizeof(fftwf_complex) * N_BINS);
+    float *filt = malloc(sizeof(float) * (size_t)j->n_mels * N_BINS);
+    float power[N_BINS];
+    j->max = -INFINITY;
+    if (!in || !out || !filt) {
+        j->rc = WSP_ENOMEM;
+        goto done;
+    }
+    memcpy(filt, j->model->filters, sizeof(float) * (size_t)j->n_mels * N_BINS);
+    for (int t = j->ith; t < j->n_frames; t += j->nth) {
+        const float *x = j->padded + (size_t)t * WSP_HOP_LENGTH;
+        for (int i = 0; i < WSP_N_FFT; i++)
+            in[i] = x[i] * g_hann[i];
+        fftwf_execute_dft_r2c(g_plan, in, out);
+        for (int k = 0; k < N_BINS; k++)
+            power[k] = out[k][0] * out[k][0] + out[k][1] * out[k][1];
+        for (int m = 0; m < j->n_mels; m++) {
+            const float *f = filt + (size_t)m * N_BINS;
+            double sum = 0;
+            for (int k = 0; k < N_BINS; k++)
+                sum += (double)(power[k] * f[k]);
+            const float v = (float)log10(sum > 1e-10 ? sum : 1e-10);
+            j->mel[(size_t)m * (size_t)j->n_frames + (size_t)t] = v;
+            if (v > j->max)
+                j->max = v;
+        }
+    }
+done:
+    fftwf_free(in);
+    fftwf_free(out);
+    free(filt);
+    return NULL;
+}
+
+int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samples,
+                     int n_threads, float **mel_out, int *n_frames_out, int *n_len_org)
+{
+    if (!model || (!samples && n_samples) || !mel_out || !n_frames_out)
+        return WSP_EINVAL;
+    *mel_out = NULL;
+    if (n_samples > (size_t)INT32_MAX / 2)
+        return WSP_EINVAL;
+    int rc = plan_once();
+    if (rc)
+        return rc;
+    const int n_mels = model->hp.n_mels;
+    const size_t n_frames = (n_samples + WSP_N_SAMPLES_CHUNK) / WSP_HOP_LENGTH;
+    /* padded signal: 200 reflected | samples | 480000 + 200 zeros (frame t starts at 160t). */
+    const size_t n_pad = PAD_FRONT + n_samples + WSP_N_SAMPLES_CHUNK + PAD_FRONT;
+    float *padded = calloc(n_pad, sizeof(float));
+    float *mel = malloc(sizeof(float) * (size_t)n_mels * n_frames);
+    if (!padded || !mel) {
+        free(padded);
+        free(mel);
+        return WSP_ENOMEM;
+    }
+    memcpy(padded + PAD_FRONT, samples, n_samples * sizeof(float));
+    for (size_t i = 1; i <= PAD_FRONT; i++) /* x[200] … x[1] */
+        padded[PAD_FRONT - i] = i < n_samples ? samples[i] : 0.0f;
+
+    int nth = n_threads < 1 ? 1 : n_threads > MAX_MEL_THREADS ? MAX_MEL_THREADS : n_threads;
+    mel_job jobs[MAX_MEL_THREADS];
+    pthread_t tids[MAX_MEL_THREADS];
+    int started[MAX_MEL_THREADS] = {0};
+    for (int i = 0; i < nth; i++)
+        jobs[i] = (mel_job){.model = model, .padded = padded, .n_frames = (int)n_frames,
+                            .n_mels = n_mels, .mel = mel, .ith = i, .nth = nth};
+    for (int i = 1; i < nth; i++)
+        started[i] = pthread_create(&tids[i], NULL, mel_worker, &jobs[i]) == 0;
+    /* frames a thread could not take are done here, serially */
+    mel_worker(&jobs[0]);
+    for (int i = 1; i < nth; i++) {
+        if (started[i]) {
+            pthread_join(tids[i], NULL);
+        } else {
+            mel_worker(&jobs[i]);
+        }
+    }
+    float max = -INFINITY;
+    for (int i = 0; i < nth; i++) {
+        if (jobs[i].rc)
+            rc = jobs[i].rc;
+        if (jobs[i].max > max)
+            max = jobs[i].max;
+    }
+    free(padded);
+    if (rc) {
+        free(mel);
+        return rc;
+    }
+    const float floor_v = max - 8.0f;
+    const size_t total = (size_t)n_mels * n_frames;
+    for (size_t i = 0; i < total; i++) {
+        const float v = mel[i] < floor_v ? floor_v : mel[i];
+        mel[i] = (v + 4.0f) / 4.0f;
+    }
+    *mel_out = mel;
+    *n_frames_out = (int)n_frames;
+    if (n_len_org)
+        *n_len_org = (int)(1 + ((long)n_samples + PAD_FRONT - WSP_N_FFT) / WSP_HOP_LENGTH);
+    return 0;
+}

@@ -1,0 +1,259 @@
+/*
+ * test_whisper_golden_forward.c — the forward pass against whisper.cpp's reference outputs
+ * (../shared/whisper-ref/golden, see its README "Reference outputs" and "Agreement to
+ * expect"): log-mel of jfk.wav, conv stem and encoder output of window 0, and
+ * teacher-forced logits (tf_text, tf_greedy) for the micro and tiny-dims models.
+ * Tolerances: mel 1e-4 max abs; conv/encoder/logits 1e-2 max abs and 2e-3 rms; raw argmax
+ * equal on every step row whose margin exceeds 0.01.  MDC_SANITIZE=1 runs micro only.
+ */
+#include "testutil.h"
+
+#include "whisper/engine.h"
+
+#include <jansson.h>
+#include <math.h>
+
+#define MEL_TOL 1e-4
+#define MAX_TOL 1e-2
+#define RMS_TOL 2e-3
+#define MARGIN_MIN 0.01
+
+/* Reads a PCM16 mono WAV (walks the RIFF chunks to "data") as float32 = int16/32768. */
+static float *read_wav(const char *path, size_t *n)
+{
+    size_t len;
+    uint8_t *b = tu_read_file(path, &len);
+    if (!b || len < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4)) {
+        free(b);
+        return NULL;
+    }
+    size_t pos = 12;
+    while (pos + 8 <= len) {
+        uint32_t sz;
+        memcpy(&sz, b + pos + 4, 4);
+        if (memcmp(b + pos, "data", 4) == 0) {
+            if (sz > len - pos - 8)
+                sz = (uint32_t)(len - pos - 8);
+            *n = sz / 2;
+            float *out = malloc(sizeof(float) * (*n ? *n : 1));
+            for (size_t i = 0; i < *n; i++) {
+                int16_t v;
+                memcpy(&v, b + pos + 8 + 2 * i, 2);
+                out[i] = (float)v / 32768.0f;
+            }
+            free(b);
+            return out;
+        }
+        pos += 8 + (size_t)sz + (sz & 1);
+    }
+    free(b);
+    return NULL;
+}
+
+static void *read_golden(const char *rel, size_t *bytes)
+{
+    char path[600];
+    snprintf(path, sizeof path, "whisper-ref/golden/%s", rel);
+    void *p = tu_read_file(tu_shared(path), bytes);
+    if (!p)
+        fail_msg("cannot read golden file %s", tu_shared(path));
+    return p;
+}
+
+static void diff_stats(const float *a, const float *b, size_t n, double *max_abs, double *rms)
+{
+    double mx = 0, ss = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= mx)) /* NaN counts as a failure */
+            mx = isnan(d) ? INFINITY : d;
+        ss += d * d;
+    }
+    *max_abs = mx;
+    *rms = n ? sqrt(ss / (double)n) : 0;
+}
+
+static int argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+static float *g_samples;
+static size_t g_n_samples;
+
+static int setup(void **state)
+{
+    (void)state;
+    g_samples = read_wav(tu_shared("whisper-ref/data/jfk.wav"), &g_n_samples);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(g_samples);
+    return 0;
+}
+
+static void test_mel(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(tu_shared("whisper-ref/golden/jfk.mel.f32"));
+    assert_non_null(g_samples);
+    assert_int_equal(g_n_samples, 176000);
+    wsp_model *m = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model("micro"), &m, &err), 0);
+    float *mel = NULL;
+    int n_frames = 0, n_len = 0;
+    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, 2, &mel, &n_frames, &n_len), 0);
+    assert_int_equal(n_frames, 4100);
+    assert_int_equal(n_len, 1099);
+    size_t bytes;
+    float *ref = read_golden("jfk.mel.f32", &bytes);
+    assert_int_equal(bytes, sizeof(float) * 80 * 4100);
+    double mx, rms;
+    diff_stats(mel, ref, 80 * 4100, &mx, &rms);
+    print_message("mel vs whisper.cpp: max abs %.3g, rms %.3g (tolerance %.0e)\n", mx, rms, MEL_TOL);
+    assert_true(mx <= MEL_TOL);
+    free(ref);
+    free(mel);
+    wsp_model_free(m);
+}
+
+/* Teacher forcing (README "Teacher forcing"): row 0 after the prompt batch, then one
+ * token per row; compares the stored full rows and the argmax of every row. */
+static void check_tf(wsp_state *st, const char *preset, const char *kind, int n_threads)
+{
+    char rel[128];
+    size_t bytes;
+    snprintf(rel, sizeof rel, "%s/tf_%s_tokens.i32", preset, kind);
+    int32_t *tok = read_golden(rel, &bytes);
+    const int L = (int)(bytes / 4);
+    snprintf(rel, sizeof rel, "%s/tf_%s_steps.json", preset, kind);
+    char path[600];
+    snprintf(path, sizeof path, "whisper-ref/golden/%s", rel);
+    json_error_t jerr;
+    json_t *steps = json_load_file(tu_shared(path), 0, &jerr);
+    assert_non_null(steps);
+    const int P = (int)json_integer_value(json_object_get(steps, "n_prompt"));
+    const int rows = (int)json_integer_value(json_object_get(steps, "rows"));
+    const int full = (int)json_integer_value(json_object_get(steps, "rows_with_full_logits"));
+    const int n_vocab = (int)json_integer_value(json_object_get(steps, "n_vocab"));
+    json_t *arr = json_object_get(steps, "steps");
+    assert_int_equal(rows, L - P + 1);
+    assert_int_equal((int)json_array_size(arr), rows);
+    snprintf(rel, sizeof rel, "%s/tf_%s_logits.f32", preset, kind);
+    float *ref = read_golden(rel, &bytes);
+    assert_int_equal(bytes, sizeof(float) * (size_t)full * (size_t)n_vocab);
+
+    float *logits = malloc(sizeof(float) * (size_t)rows * (size_t)n_vocab);
+    assert_int_equal(wsp__decode(st, 0, tok, P, 0, n_threads, logits), 0);
+    for (int r = 1; r < rows; r++)
+        assert_int_equal(wsp__decode(st, 0, &tok[P - 1 + r], 1, P - 1 + r, n_threads,
+                                     logits + (size_t)r * n_vocab),
+                         0);
+    double mx, rms;
+    diff_stats(logits, ref, (size_t)full * (size_t)n_vocab, &mx, &rms);
+    print_message("%s tf_%s logits (%d rows): max abs %.3g, rms %.3g (tolerance %.0e / %.0e)\n",
+                  preset, kind, full, mx, rms, MAX_TOL, RMS_TOL);
+    int checked = 0, wrong = 0;
+    for (int r = 0; r < rows; r++) {
+        json_t *row = json_array_get(arr, (size_t)r);
+        const double margin = json_real_value(json_object_get(row, "margin"));
+        const int want = (int)json_integer_value(json_object_get(row, "argmax"));
+        const int got = argmax(logits + (size_t)r * n_vocab, n_vocab);
+        if (margin > MARGIN_MIN) {
+            checked++;
+            if (got != want) {
+                wrong++;
+                print_message("%s tf_%s row %d: argmax %d, whisper.cpp %d (margin %.4f)\n",
+                              preset, kind, r, got, want, margin);
+            }
+        }
+    }
+    print_message("%s tf_%s argmax: %d of %d rows with margin > %.2f agree\n", preset, kind,
+                  checked - wrong, checked, MARGIN_MIN);
+    assert_true(mx <= MAX_TOL);
+    assert_true(rms <= RMS_TOL);
+    assert_int_equal(wrong, 0);
+    free(logits);
+    free(ref);
+    free(tok);
+    json_decref(steps);
+}
+
+static void check_model(const char *preset)
+{
+    const char *path = tu_model(preset);
+    TU_REQUIRE_FILE(tu_shared("whisper-ref/golden/jfk.mel.f32"));
+    TU_REQUIRE_FILE(path);
+    assert_non_null(g_samples);
+    wsp_model *m = NULL;
+    wsp_error err;
+    int rc = wsp_model_load(path, &m, &err);
+    if (rc)
+        fail_msg("load %s: %s", path, err.message);
+    const int n = wsp_model_hparams(m)->n_audio_state, T = wsp_model_hparams(m)->n_audio_ctx;
+    wsp_state *st = NULL;
+    assert_int_equal(wsp_state_new(m, &st, &err), 0);
+    float *mel = NULL;
+    int n_frames = 0;
+    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, 2, &mel, &n_frames, NULL), 0);
+    assert_int_equal(wsp__encode(st, mel, n_frames, 0, 2), 0);
+
+    const char *names[2] = {"conv_out", "encoder_out"};
+    const float *outs[2] = {wsp__conv_output(st), wsp__encoder_output(st)};
+    for (int k = 0; k < 2; k++) {
+        char rel[128];
+        size_t bytes;
+        snprintf(rel, sizeof rel, "%s/%s.f32", preset, names[k]);
+        float *ref = read_golden(rel, &bytes);
+        assert_int_equal(bytes, sizeof(float) * (size_t)T * (size_t)n);
+        double mx, rms;
+        diff_stats(outs[k], ref, (size_t)T * (size_t)n, &mx, &rms);
+        print_message("%s %s: max abs %.3g, rms %.3g (tolerance %.0e / %.0e)\n", preset,
+                      names[k], mx, rms, MAX_TOL, RMS_TOL);
+        assert_true(mx <= MAX_TOL);
+        assert_true(rms <= RMS_TOL);
+        free(ref);
+    }
+    check_tf(st, preset, "text", 2);
+    check_tf(st, preset, "greedy", 2);
+    /* the same rows with one thread must agree too (thread split must not matter) */
+    check_tf(st, preset, "greedy", 1);
+    free(mel);
+    wsp_state_free(st);
+    wsp_model_free(m);
+}
+
+static void test_micro(void **state)
+{
+    (void)state;
+    check_model("micro");
+}
+
+static void test_tiny_dims(void **state)
+{
+    (void)state;
+    const char *san = getenv("MDC_SANITIZE");
+    if (san && strcmp(san, "1") == 0) {
+        print_message("SKIP: tiny-dims under MDC_SANITIZE=1 (too slow with ASan)\n");
+        skip();
+    }
+    check_model("tiny-dims");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mel),
+        cmocka_unit_test(test_micro),
+        cmocka_unit_test(test_tiny_dims),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
