@@ -23,6 +23,11 @@
 int aud__fail(aud_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- avlog.c ----------------------------------------------------------------- */
+
+/* FFmpeg log lines passed to mdc_log and dropped by the rate limit since start. */
+void aud__log_stats(unsigned long *passed, unsigned long *dropped);
+
 /* ---- source.c ---------------------------------------------------------------- */
 
 /* A readable, seekable byte source: either an open file descriptor (owned) or a

@@ -24,6 +24,7 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static double g_window_start = -1e300; /* mdc_now_s() when the window opened */
 static int g_in_window;                /* lines passed in this window */
 static unsigned long g_dropped;        /* lines dropped since the last report */
+static unsigned long g_total_passed, g_total_dropped; /* since start, for tests */
 
 /* Returns true when this line may be logged; *dropped gets the number of lines to
  * report as suppressed first (0 if none). */
@@ -40,10 +41,13 @@ static int rate_allow(unsigned long *dropped)
         g_dropped = 0;
     }
     ok = g_in_window < AUD_LOG_BURST;
-    if (ok)
+    if (ok) {
         g_in_window++;
-    else
+        g_total_passed++;
+    } else {
         g_dropped++;
+        g_total_dropped++;
+    }
     pthread_mutex_unlock(&g_lock);
     return ok;
 }
@@ -81,6 +85,14 @@ static void init_once(void)
 {
     av_log_set_level(AV_LOG_WARNING);
     av_log_set_callback(av_log_bridge);
+}
+
+void aud__log_stats(unsigned long *passed, unsigned long *dropped)
+{
+    pthread_mutex_lock(&g_lock);
+    *passed = g_total_passed;
+    *dropped = g_total_dropped;
+    pthread_mutex_unlock(&g_lock);
 }
 
 void aud_init(void) { pthread_once(&g_once, init_once); }

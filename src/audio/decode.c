@@ -65,6 +65,21 @@ static int io_open_refused(struct AVFormatContext *s, AVIOContext **pb, const ch
     return AVERROR(EPERM);
 }
 
+/* Demuxers whose input names other files, URLs or devices (playlists, manifests,
+ * concat lists, session descriptions).  Matched on AVInputFormat.name. */
+static bool refused_format(const AVInputFormat *f)
+{
+    static const char *const refused[] = {"hls", "dash", "concat", "imf", "sdp", "rtsp",
+                                          "rtp", "webm_dash_manifest", "image2", "tee",
+                                          "lavfi", "ffmetadata"};
+    if (f->flags & AVFMT_NOFILE)
+        return true;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (strcmp(f->name, refused[i]) == 0)
+            return true;
+    return false;
+}
+
 static const char *av_err(int rc, char *buf, size_t len)
 {
     if (av_strerror(rc, buf, len) < 0)
@@ -97,8 +112,26 @@ static int open_input(decode_ctx *c, aud_error *err)
     c->fmt->interrupt_callback.opaque = c;
     c->fmt->probesize = AUD_PROBE_BYTES;
     c->fmt->max_analyze_duration = (int64_t)AUD_PROBE_SECONDS * AV_TIME_BASE;
-    /* No URL: the format is decided from the bytes alone, never from a name. */
-    int rc = avformat_open_input(&c->fmt, "", NULL, NULL);
+    /* No URL: the format is decided from the bytes alone, never from a name.  We probe
+     * ourselves (the same call avformat_open_input would make) so demuxers that only
+     * point at other resources can be refused before they run. */
+    const AVInputFormat *ifmt = NULL;
+    int rc = av_probe_input_buffer2(c->pb, &ifmt, "", NULL, 0, 0);
+    if (rc >= 0 && ifmt && refused_format(ifmt)) {
+        return aud__fail(err, AUD_ENOTAUDIO,
+                         "not an audio or video file: a %s file refers to other resources, "
+                         "which are not read", ifmt->name);
+    }
+    if (rc >= 0) {
+        AVDictionary *opts = NULL;
+        /* No nested protocol either (io_open is already refused): "none" matches none. */
+        av_dict_set(&opts, "protocol_whitelist", "none", 0);
+        rc = avformat_open_input(&c->fmt, "", ifmt, &opts);
+        av_dict_free(&opts);
+    } else {
+        avformat_free_context(c->fmt);
+        c->fmt = NULL;
+    }
     if (rc < 0) { /* c->fmt was freed and set to NULL; c->pb is still ours */
         int code = map_av_error(c, rc);
         if (code)
