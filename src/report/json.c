@@ -59,6 +59,15 @@ static json_t *segment_json(const rpt_segment *s, size_t id)
     return o;
 }
 
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    rpt__buf *b = data;
+    rpt__put(b, buffer, size);
+    return b->oom ? -1 : 0;
+}
+
+/* Reals print with 10 significant digits: centisecond times come out exactly (83.45, not
+ * 83.450000000000003). */
 int rpt__render_json(const rpt_transcript *tr, int verbose, rpt__buf *b)
 {
     char *text = rpt__full_text(tr);
@@ -87,18 +96,15 @@ int rpt__render_json(const rpt_transcript *tr, int verbose, rpt__buf *b)
         for (size_t i = 0; !rc && i < tr->n_segments; i++)
             rc |= json_array_append_new(segs, segment_json(&tr->segments[i], i));
     }
-    char *out = NULL;
     if (!rc) {
-        /* 10 significant digits: centisecond times print exactly (83.45, not 83.4500…01). */
-        out = json_dumps(root, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) |
-                                   (verbose ? JSON_INDENT(2) : 0));
-        rc = !out;
-    }
-    if (!rc) {
-        rpt__puts(b, out);
+        /* Straight into our buffer: jansson 2.14's json_dumps() ignores a failed append of
+         * an object key (the dump comes out without it), while our buffer stays failed
+         * (b->oom) once an append fails, and rpt_render() checks that. */
+        size_t flags = JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) |
+                       (verbose ? JSON_INDENT(2) : 0);
+        rc = json_dump_callback(root, dump_cb, b, flags) != 0 || b->oom;
         rpt__puts(b, "\n");
     }
-    free(out);
     json_decref(root);
     free(text);
     return rc ? -1 : 0;
