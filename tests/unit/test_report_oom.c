@@ -78,12 +78,6 @@ void free(void *p)
 }
 #endif
 
-static const rpt_segment k_segs[] = {
-    {.t0_cs = 0, .t1_cs = 300, .text = " Bom dia, reunião às 9h. <b>x</b> | [a](b)"},
-    {.t0_cs = 350, .t1_cs = 600, .text = " Broken \xC3 text."},
-    {.t0_cs = 70000, .t1_cs = 70500, .text = " Depois da pausa, ações."},
-};
-
 static void run_oom_loop(rpt_format fmt)
 {
     if (!OOM_AVAILABLE) {
@@ -91,6 +85,11 @@ static void run_oom_loop(rpt_format fmt)
         skip();
     }
 #if OOM_AVAILABLE
+    static const rpt_segment k_segs[] = {
+        {.t0_cs = 0, .t1_cs = 300, .text = " Bom dia, reunião às 9h. <b>x</b> | [a](b)"},
+        {.t0_cs = 350, .t1_cs = 600, .text = " Broken \xC3 text."},
+        {.t0_cs = 70000, .t1_cs = 70500, .text = " Depois da pausa, ações."},
+    };
     rpt_transcript tr = {.segments = k_segs, .n_segments = 3, .language = "pt",
                          .language_prob = 0.8, .duration_s = 700, .task = "transcribe"};
     rpt_meta meta = {.title = "Título", .date = "hoje", .participants = "Ana, Bruno",
