@@ -274,13 +274,6 @@ static int resolve_host(const char *host, int port, struct sockaddr_storage *ss,
     return 0;
 }
 
-/* A label for the model: the name as configured, or the file name for a path. */
-static const char *model_label(const svc_config *cfg)
-{
-    const char *slash = strrchr(cfg->model, '/');
-    return slash ? slash + 1 : cfg->model;
-}
-
 /* Waits up to ms for the pool to drain. */
 static void wait_workers_idle(wrk_pool *pool, int ms)
 {
@@ -311,8 +304,11 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     srv.registry = met_registry_new();
     if (!srv.registry || svc_metrics_register(srv.registry, &srv.metrics) != 0)
         MDC_LOG_WARN("some metrics could not be registered");
+    char context[2200];
+    svc_config_model_context(cfg, context, sizeof context);
     holder_options hopt = {
-        .name = model_label(cfg),
+        .context = context,
+        .name = svc_config_model_label(cfg),
         .path = cfg->model_path,
         .retry_backoff_ms = cfg->load_retry_backoff_ms,
         .idle_unload_seconds = cfg->idle_unload_seconds,
@@ -336,10 +332,10 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     unsigned conn_timeout = cfg->request_timeout_seconds > 0 ? (unsigned)cfg->request_timeout_seconds : 0;
     srv.daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, &srv, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout,
+        MHD_OPTION_END);
     if (!srv.daemon) {
         MDC_LOG_ERROR("cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
         goto out;
@@ -349,7 +345,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         met_set(srv.metrics.startup_seconds, NULL, startup);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
     MDC_LOG_INFO("listening on http://%s:%u (%.1f ms after exec); model %s at %s, %s", cfg->host,
-                 di ? di->port : (unsigned)cfg->port, startup * 1000, model_label(cfg),
+                 di ? di->port : (unsigned)cfg->port, startup * 1000, svc_config_model_label(cfg),
                  cfg->model_path,
                  cfg->preload ? "preloading in the background now"
                               : "Lazy Loading on the first transcription");

@@ -12,21 +12,6 @@ static const double k_seconds_buckets[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 /* Real-time factor: processing seconds per audio second. */
 static const double k_rtf_buckets[] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
 
-static met_family *process_rss, *process_cpu, *process_start;
-
-static void collect_process(met_registry *reg, void *user)
-{
-    (void)reg;
-    (void)user;
-    double v;
-    if (process_rss && (v = met_process_rss_bytes()) >= 0)
-        met_set(process_rss, NULL, v);
-    if (process_cpu && (v = met_process_cpu_seconds()) >= 0)
-        met_set(process_cpu, NULL, v);
-    if (process_start && (v = met_process_start_time_seconds()) >= 0)
-        met_set(process_start, NULL, v);
-}
-
 int svc_metrics_register(met_registry *reg, svc_metrics *m)
 {
     static const char *const ep_labels[] = {"endpoint", "status", NULL};
@@ -54,19 +39,12 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
     m->http_requests_total = met_register(reg, MET_COUNTER, "mdconv_http_requests_total",
                                           "HTTP responses by route pattern and status code.",
                                           http_labels, NULL, 0);
-    process_rss = met_register(reg, MET_GAUGE, "process_resident_memory_bytes",
-                               "Resident memory size in bytes.", NULL, NULL, 0);
-    process_cpu = met_register(reg, MET_COUNTER, "process_cpu_seconds_total",
-                               "Total user and system CPU time spent in seconds.", NULL, NULL, 0);
-    process_start = met_register(reg, MET_GAUGE, "process_start_time_seconds",
-                                 "Start time of the process since unix epoch in seconds.", NULL,
-                                 NULL, 0);
-    met_set_collect_hook(reg, collect_process, NULL);
+    int proc = met_register_process_metrics(reg);
     if (m->queue_depth)
         met_set(m->queue_depth, NULL, 0);
     bool ok = m->startup_seconds && m->transcriptions_total && m->transcription_seconds &&
               m->audio_seconds_total && m->realtime_factor && m->queue_depth &&
-              m->http_requests_total && process_rss && process_cpu && process_start;
+              m->http_requests_total && proc == 0;
     return ok ? 0 : -1;
 }
 

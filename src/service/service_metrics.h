@@ -20,8 +20,8 @@ typedef struct svc_metrics {
     met_family *http_requests_total;   /* counter {path,code}: path = route pattern */
 } svc_metrics;
 
-/* Registers every family into reg (and the process_* families with their collect
- * hook).  Returns 0, or -1 when a registration failed (the service still runs; the
+/* Registers every family into reg (and the process_* families through
+ * met_register_process_metrics).  Returns 0, or -1 when a registration failed (the service still runs; the
  * failed families stay NULL and updates to them are skipped). */
 int svc_metrics_register(met_registry *reg, svc_metrics *m);
 
