@@ -52,20 +52,26 @@ static void put_escaped(buf *b, const char *s, int quote)
     put(b, run, (size_t)(s - run));
 }
 
-/* Shortest of %.15g/%.17g that reads back exactly; Go-style "+Inf", "-Inf", "NaN". */
+/* Shortest of %.15g/%.17g that reads back exactly; Go-style "+Inf", "-Inf", "NaN".
+ * tmp ≥ 32 bytes. */
+static const char *fmt_double(char *tmp, size_t len, double d)
+{
+    if (isnan(d))
+        snprintf(tmp, len, "NaN");
+    else if (isinf(d))
+        snprintf(tmp, len, "%s", d > 0 ? "+Inf" : "-Inf");
+    else {
+        snprintf(tmp, len, "%.15g", d);
+        if (strtod(tmp, NULL) != d)
+            snprintf(tmp, len, "%.17g", d);
+    }
+    return tmp;
+}
+
 static void put_double(buf *b, double d)
 {
     char tmp[40];
-    if (isnan(d))
-        snprintf(tmp, sizeof tmp, "NaN");
-    else if (isinf(d))
-        snprintf(tmp, sizeof tmp, "%s", d > 0 ? "+Inf" : "-Inf");
-    else {
-        snprintf(tmp, sizeof tmp, "%.15g", d);
-        if (strtod(tmp, NULL) != d)
-            snprintf(tmp, sizeof tmp, "%.17g", d);
-    }
-    puts_(b, tmp);
+    puts_(b, fmt_double(tmp, sizeof tmp, d));
 }
 
 static void put_u64(buf *b, uint64_t v)
@@ -116,14 +122,7 @@ static void render_series(buf *b, const met_family *f, const met__series *s)
     uint64_t cum = 0;
     for (size_t i = 0; i <= f->n_bounds; i++) {
         char le[40];
-        if (i < f->n_bounds) {
-            buf t = {0};
-            put_double(&t, f->bounds[i]);
-            snprintf(le, sizeof le, "%s", t.p ? t.p : "0");
-            free(t.p);
-        } else {
-            snprintf(le, sizeof le, "+Inf");
-        }
+        fmt_double(le, sizeof le, i < f->n_bounds ? f->bounds[i] : INFINITY);
         cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
         put_head(b, f, s, "_bucket", le);
         puts_(b, " ");

@@ -361,6 +361,151 @@ static void test_collect_hook_and_process_metrics(void **state)
     met_registry_free(reg);
 }
 
+/* ---- allocation failures (ref: SQLite test_malloc.c) ----
+ * malloc/calloc/realloc/free are replaced by counting wrappers around glibc's __libc_*
+ * entry points; under ASan/TSan (which own the allocator) these tests are skipped. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define OOM_AVAILABLE 0
+#else
+#define OOM_AVAILABLE 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+
+static atomic_long g_fail_at = -1; /* index of the allocation to fail; -1 = never */
+static atomic_long g_count, g_live;
+static atomic_int g_failed;
+
+static int should_fail(void)
+{
+    long at = atomic_load(&g_fail_at);
+    if (at < 0 || atomic_fetch_add(&g_count, 1) != at)
+        return 0;
+    atomic_store(&g_failed, 1);
+    return 1;
+}
+
+void *malloc(size_t n)
+{
+    void *p = should_fail() ? NULL : __libc_malloc(n);
+    if (p)
+        atomic_fetch_add(&g_live, 1);
+    return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+    void *p = should_fail() ? NULL : __libc_calloc(n, size);
+    if (p)
+        atomic_fetch_add(&g_live, 1);
+    return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+    if (!old)
+        return malloc(n);
+    if (n == 0) {
+        free(old);
+        return NULL;
+    }
+    return should_fail() ? NULL : __libc_realloc(old, n);
+}
+
+void free(void *p)
+{
+    if (p)
+        atomic_fetch_sub(&g_live, 1);
+    __libc_free(p);
+}
+
+static void arm(long n)
+{
+    atomic_store(&g_count, 0);
+    atomic_store(&g_failed, 0);
+    atomic_store(&g_fail_at, n);
+}
+static int disarm(void)
+{
+    atomic_store(&g_fail_at, -1);
+    return atomic_load(&g_failed);
+}
+#endif
+
+/* Builds a registry with every metric kind; returns NULL if any step failed. */
+static met_registry *build_sample(void)
+{
+    met_registry *reg = met_registry_new();
+    const char *ln[] = {"model", NULL};
+    const double b[] = {0.5, 1};
+    met_family *c = met_register(reg, MET_COUNTER, "mt_oom_total", "c", ln, NULL, 0);
+    met_family *h = met_register(reg, MET_HISTOGRAM, "mt_oom_seconds", "h", ln, b, 2);
+    met_family *g = met_register(reg, MET_GAUGE, "mt_oom_bytes", "g", NULL, NULL, 0);
+    const char *v[] = {"base \"x\""};
+    met_inc(c, v, 1);
+    met_observe(h, v, 0.7);
+    met_set(g, NULL, 3);
+    if (!reg || !c || !h || !g || met_get(c, v) != 1 || met_get(h, v) != 1) {
+        met_registry_free(reg);
+        return NULL;
+    }
+    return reg;
+}
+
+static void test_oom_build_and_render(void **state)
+{
+    (void)state;
+    if (!OOM_AVAILABLE) {
+        print_message("SKIP: allocator owned by a sanitizer\n");
+        skip();
+    }
+#if OOM_AVAILABLE
+    met_registry *reg0 = build_sample();
+    assert_non_null(reg0);
+    char *ref;
+    render(reg0, &ref);
+    met_registry_free(reg0);
+    /* 1. construction: any failure leaves nothing behind */
+    for (long n = 0;; n++) {
+        assert_true(n < 100000);
+        long live0 = atomic_load(&g_live);
+        arm(n);
+        met_registry *reg = build_sample();
+        int failed = disarm();
+        met_registry_free(reg);
+        assert_int_equal(atomic_load(&g_live), live0);
+        if (!failed) {
+            assert_non_null(reg);
+            break;
+        }
+    }
+    /* 2. rendering: fails cleanly (-1, *out NULL) until it succeeds, then is complete */
+    met_registry *reg = build_sample();
+    assert_non_null(reg);
+    for (long n = 0;; n++) {
+        assert_true(n < 100000);
+        long live0 = atomic_load(&g_live);
+        char *out = (char *)1;
+        arm(n);
+        int rc = met_render(reg, &out, NULL);
+        int failed = disarm();
+        if (rc != 0) {
+            assert_true(failed);
+            assert_null(out);
+            assert_int_equal(atomic_load(&g_live), live0);
+            continue;
+        }
+        assert_string_equal(out, ref);
+        free(out);
+        if (!failed)
+            break;
+    }
+    met_registry_free(reg);
+    free(ref);
+#endif
+}
+
 /* ---- promtool ---- */
 
 static void test_promtool_accepts_output(void **state)
@@ -433,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_series_cap_counts_drops),
         cmocka_unit_test(test_register_rejects_bad_arguments),
         cmocka_unit_test(test_collect_hook_and_process_metrics),
+        cmocka_unit_test(test_oom_build_and_render),
         cmocka_unit_test(test_promtool_accepts_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
