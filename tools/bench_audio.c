@@ -1,11 +1,16 @@
 /*
- * bench_audio — decode time of aud_decode_file() per audio minute.
+ * bench_audio — decode time of aud_decode_file() per audio minute, and its ratio to
+ * the Whisper engine's time for the same audio.
  *
- *   bench_audio [-r RUNS] FILE...
+ *   bench_audio [-r RUNS] [-e MODEL [-t THREADS] [-s SECONDS] [-n ENGINE_RUNS]] FILE...
  *
  * For each file: decodes it RUNS times (default 5) and prints one line with the
  * container, codec, source rate/channels, decoded seconds, the median wall time (ms) and
- * the median time per minute of audio (ms/min), or the error.  Output is a
+ * the median time per minute of audio (ms/min), or the error.  With -e, the first
+ * SECONDS (default 60) of the first file's decoded audio are transcribed with the
+ * engine (THREADS threads, default 2; language "pt", temperature fallback off so the
+ * work per window is fixed) ENGINE_RUNS times (default 1); the engine's median time is
+ * printed per audio minute and each file gets the ratio decode/engine.  Output is a
  * whitespace-separated table (header line first) that tests/perf/bench_audio.sh reads.
  */
 #include <stdio.h>
@@ -14,6 +19,7 @@
 
 #include "mdc/audio.h"
 #include "mdc/clock.h"
+#include "mdc/whisper.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -21,21 +27,101 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Median engine time (ms) for samples[0..n); < 0 on error. */
+static double engine_ms(const char *model_path, int threads, int runs, const float *samples,
+                        size_t n)
+{
+    wsp_model *model = NULL;
+    wsp_state *st = NULL;
+    wsp_error err;
+    double res = -1;
+    if (wsp_model_load(model_path, &model, &err) != 0) {
+        fprintf(stderr, "engine: %s\n", err.message);
+        return -1;
+    }
+    if (wsp_state_new(model, &st, &err) != 0) {
+        fprintf(stderr, "engine: %s\n", err.message);
+        wsp_model_free(model);
+        return -1;
+    }
+    wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+    p.n_threads = threads;
+    p.language = "pt";
+    p.temperature_inc = 0;
+    double *t = calloc((size_t)runs, sizeof *t);
+    int r;
+    for (r = 0; t && r < runs; r++) {
+        wsp_result *out = NULL;
+        double t0 = mdc_now_ms();
+        int rc = wsp_transcribe(st, samples, n, &p, &out, &err);
+        t[r] = mdc_now_ms() - t0;
+        if (rc != 0) {
+            fprintf(stderr, "engine: %s\n", err.message);
+            break;
+        }
+        fprintf(stderr, "engine run %d: %.0f ms, %d windows, %d decode steps\n", r + 1, t[r],
+                out->timings.n_windows, out->timings.n_decode_steps);
+        wsp_result_free(out);
+    }
+    if (t && r == runs)
+        res = median(t, runs);
+    free(t);
+    wsp_state_free(st);
+    wsp_model_free(model);
+    return res;
+}
+
 int main(int argc, char **argv)
 {
-    int runs = 5, first = 1;
-    if (argc > 2 && strcmp(argv[1], "-r") == 0) {
-        runs = (int)strtol(argv[2], NULL, 10);
-        first = 3;
+    int runs = 5, threads = 2, engine_runs = 1, i = 1;
+    double seconds = 60;
+    const char *model = NULL;
+    for (; i + 1 < argc && argv[i][0] == '-' && argv[i][1] && !argv[i][2]; i += 2) {
+        switch (argv[i][1]) {
+        case 'r': runs = (int)strtol(argv[i + 1], NULL, 10); break;
+        case 'e': model = argv[i + 1]; break;
+        case 't': threads = (int)strtol(argv[i + 1], NULL, 10); break;
+        case 's': seconds = strtod(argv[i + 1], NULL); break;
+        case 'n': engine_runs = (int)strtol(argv[i + 1], NULL, 10); break;
+        default: i = argc; break;
+        }
     }
-    if (first >= argc || runs < 1 || runs > 1000) {
-        fprintf(stderr, "usage: %s [-r RUNS] FILE...\n", argv[0]);
+    if (i >= argc || runs < 1 || runs > 1000 || threads < 1 || engine_runs < 1 ||
+        !(seconds > 0)) {
+        fprintf(stderr, "usage: %s [-r RUNS] [-e MODEL [-t THREADS] [-s SECONDS] "
+                        "[-n ENGINE_RUNS]] FILE...\n", argv[0]);
         return 2;
     }
-    printf("%-44s %-10s %-10s %6s %3s %9s %10s %10s %5s\n", "file", "container", "codec",
-           "rate", "ch", "audio_s", "median_ms", "ms_per_min", "trunc");
+    double eng_per_min = -1;
+    if (model) {
+        aud_pcm pcm = {0};
+        aud_error err;
+        if (aud_decode_file(argv[i], NULL, NULL, NULL, &pcm, &err) != 0) {
+            fprintf(stderr, "%s: %s\n", argv[i], err.message);
+            return 1;
+        }
+        size_t n = pcm.n_samples;
+        if ((double)n > seconds * AUD_SAMPLE_RATE)
+            n = (size_t)(seconds * AUD_SAMPLE_RATE);
+        double ms = engine_ms(model, threads, engine_runs, pcm.samples, n);
+        aud_pcm_free(&pcm);
+        if (ms < 0)
+            return 1;
+        eng_per_min = ms / ((double)n / AUD_SAMPLE_RATE / 60.0);
+        printf("# engine: %s, %d threads, first %.1f s: median %.0f ms = %.0f ms per audio "
+               "minute\n", model, threads, (double)n / AUD_SAMPLE_RATE, ms, eng_per_min);
+    }
+    printf("%-44s %-10s %-10s %6s %3s %9s %10s %10s %5s%s\n", "file", "container", "codec",
+           "rate", "ch", "audio_s", "median_ms", "ms_per_min", "trunc",
+           model ? "  ratio_to_engine" : "");
     int status = 0;
-    for (int i = first; i < argc; i++) {
+    for (; i < argc; i++) {
         const char *base = strrchr(argv[i], '/');
         base = base ? base + 1 : argv[i];
         double *t = calloc((size_t)runs, sizeof *t);
@@ -54,13 +140,15 @@ int main(int argc, char **argv)
             printf("%-44s error %s: %s\n", base, aud_err_name(rc), err.message);
             status = 1;
         } else {
-            qsort(t, (size_t)runs, sizeof *t, cmp_double);
-            double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
+            double med = median(t, runs);
             const aud_info *in = &pcm.info;
-            printf("%-44s %-10.10s %-10s %6d %3d %9.3f %10.2f %10.2f %5s\n", base, in->container,
-                   in->codec, in->sample_rate, in->channels, in->duration_s, med,
-                   in->duration_s > 0 ? med / (in->duration_s / 60.0) : 0.0,
-                   in->truncated ? "yes" : "no");
+            double per_min = in->duration_s > 0 ? med / (in->duration_s / 60.0) : 0.0;
+            printf("%-44s %-10.10s %-10s %6d %3d %9.3f %10.2f %10.2f %5s", base,
+                   in->container, in->codec, in->sample_rate, in->channels, in->duration_s,
+                   med, per_min, in->truncated ? "yes" : "no");
+            if (model)
+                printf("  %.5f", per_min / eng_per_min);
+            printf("\n");
         }
         aud_pcm_free(&pcm);
         free(t);

@@ -2,7 +2,10 @@
  * avlog.c — FFmpeg's av_log routed to mdc_log.
  *
  * Only warnings and errors pass (av_log_set_level(AV_LOG_WARNING) also spares FFmpeg
- * the formatting of the rest).  A damaged upload can make a decoder complain once per
+ * the formatting of the rest).  FFmpeg's AV_LOG_ERROR is about the input data (a bad
+ * frame, a malformed tag: "Incorrect BOM value" on every lame UTF-16 comment), not about
+ * the service, and the decode result already says whether the upload failed, so it is
+ * logged as MDC_LOG_WARN; only AV_LOG_FATAL/PANIC become MDC_LOG_ERROR.  A damaged upload can make a decoder complain once per
  * packet, so lines are rate-limited process-wide: at most AUD_LOG_BURST per
  * AUD_LOG_WINDOW_S seconds; the count of dropped lines is logged when the next window
  * opens.  FFmpeg may call the callback from any thread, so the window is guarded by a
@@ -77,7 +80,7 @@ static void av_log_bridge(void *avcl, int level, const char *fmt, va_list vl)
                       "%lu FFmpeg log lines suppressed in the last %d s (rate limit)",
                       dropped, AUD_LOG_WINDOW_S);
     if (ok)
-        mdc_log_write(level <= AV_LOG_ERROR ? MDC_LOG_ERROR : MDC_LOG_WARN, "ffmpeg", "%s",
+        mdc_log_write(level <= AV_LOG_FATAL ? MDC_LOG_ERROR : MDC_LOG_WARN, "ffmpeg", "%s",
                       line);
 }
 
