@@ -431,7 +431,6 @@ static int disarm(void)
     atomic_store(&g_fail_at, -1);
     return atomic_load(&g_failed);
 }
-#endif
 
 /* Builds a registry with every metric kind; returns NULL if any step failed. */
 static met_registry *build_sample(void)
@@ -452,6 +451,7 @@ static met_registry *build_sample(void)
     }
     return reg;
 }
+#endif
 
 static void test_oom_build_and_render(void **state)
 {
