@@ -34,6 +34,7 @@ static void attn_task(void *p, int ith, int nth)
     const int dh = j->n / j->H;
     const float scale = 1.0f / sqrtf((float)dh);
     float (*const dot)(const void *, const float *, int) = wsp__kern()->dot_f32;
+    void (*const axpy)(float *, float, const float *, int) = wsp__kern()->axpy;
     float *sc = j->scratch + (size_t)ith * j->scratch_ld;
     int b, e;
     wsp__split(j->N * j->H, ith, nth, &b, &e);
@@ -46,12 +47,8 @@ static void attn_task(void *p, int ith, int nth)
         wsp__softmax(sc, len, scale);
         float *o = j->o + (size_t)i * j->n + (size_t)h * dh;
         memset(o, 0, sizeof(float) * (size_t)dh);
-        for (int t = 0; t < len; t++) {
-            const float pt = sc[t];
-            const float *vr = j->v + (size_t)t * j->n + (size_t)h * dh;
-            for (int c = 0; c < dh; c++)
-                o[c] += pt * vr[c];
-        }
+        for (int t = 0; t < len; t++)
+            axpy(o, sc[t], j->v + (size_t)t * j->n + (size_t)h * dh, dh);
     }
 }
 

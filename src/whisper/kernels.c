@@ -81,6 +81,12 @@ static void gelu_scalar(float *x, int n)
         x[i] = wsp__gelu_ref(x[i]);
 }
 
+static void axpy_scalar(float *restrict y, float a, const float *restrict x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
 const wsp__kern_ops wsp__kern_scalar = {
     .name = "scalar",
     .dot_f16 = dot_f16_scalar,
@@ -89,6 +95,7 @@ const wsp__kern_ops wsp__kern_scalar = {
     .dot4_f16 = dot4_f16_scalar,
     .exp_sum = exp_sum_scalar,
     .gelu = gelu_scalar,
+    .axpy = axpy_scalar,
 };
 
 static const wsp__kern_ops *g_ops;

@@ -27,6 +27,8 @@ typedef struct wsp__kern_ops {
     float (*exp_sum)(float *x, int n, float max);
     /* x[i] = GELU(x[i]), tanh approximation (see wsp__gelu_ref). */
     void (*gelu)(float *x, int n);
+    /* y[i] += a · x[i] (f32, any alignment; y and x do not overlap). */
+    void (*axpy)(float *y, float a, const float *x, int n);
 } wsp__kern_ops;
 
 /* The best implementation for this CPU (resolved on first call; never NULL).

@@ -9,6 +9,7 @@
 /* Also used by the AVX-512 table (every AVX-512 CPU has AVX2/FMA/F16C). */
 float wsp__avx2_exp_sum(float *x, int n, float max);
 void wsp__avx2_gelu(float *x, int n);
+void wsp__avx2_axpy(float *y, float a, const float *x, int n);
 
 static inline float hsum256(__m256 v)
 {
@@ -153,6 +154,16 @@ void wsp__avx2_gelu(float *x, int n)
         x[i] = wsp__gelu_ref(x[i]);
 }
 
+void wsp__avx2_axpy(float *y, float a, const float *x, int n)
+{
+    const __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
 const wsp__kern_ops wsp__kern_avx2 = {
     .name = "avx2",
     .dot_f16 = dot_f16,
@@ -161,4 +172,5 @@ const wsp__kern_ops wsp__kern_avx2 = {
     .dot4_f16 = dot4_f16,
     .exp_sum = wsp__avx2_exp_sum,
     .gelu = wsp__avx2_gelu,
+    .axpy = wsp__avx2_axpy,
 };

@@ -8,6 +8,7 @@
 
 float wsp__avx2_exp_sum(float *x, int n, float max);
 void wsp__avx2_gelu(float *x, int n);
+void wsp__avx2_axpy(float *y, float a, const float *x, int n);
 
 static inline __m512 ld_f16x16(const uint8_t *p)
 {
@@ -96,4 +97,5 @@ const wsp__kern_ops wsp__kern_avx512 = {
     .dot4_f16 = dot4_f16,
     .exp_sum = wsp__avx2_exp_sum,
     .gelu = wsp__avx2_gelu,
+    .axpy = wsp__avx2_axpy,
 };

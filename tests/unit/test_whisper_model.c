@@ -1,0 +1,359 @@
+/*
+ * test_whisper_model.c — model loading: accessors on the good micro/tiny-dims/base-dims
+ * models, and every kind of bad file built from a corrupted copy of micro in a temp dir
+ * (truncations at several offsets, wrong magic, absurd hparams, missing / duplicated /
+ * unknown / misshapen tensors, unknown ttype, data past the end).  Each bad file must give
+ * the right code and a message naming the problem, no crash, no leak (ASan run).
+ */
+#include "testutil.h"
+
+#include "whisper/engine.h"
+
+#include <unistd.h>
+
+/* Byte layout of a model file, found by walking it (independently of the loader). */
+typedef struct rec {
+    size_t hdr, ttype_off, ne0_off, name_off, data;
+    int name_len, n_dims, ttype;
+    size_t nbytes;
+    char name[96];
+} rec;
+
+typedef struct layout {
+    uint8_t *b;
+    size_t len;
+    size_t filters, vocab, tensors; /* offsets of the three sections */
+    rec *r;
+    int n;
+} layout;
+
+static int32_t rd(const uint8_t *b, size_t off)
+{
+    int32_t v;
+    memcpy(&v, b + off, 4);
+    return v;
+}
+
+static void wr(uint8_t *b, size_t off, int32_t v) { memcpy(b + off, &v, 4); }
+
+static layout g_micro;
+static char g_dir[256];
+
+static int parse(layout *L)
+{
+    size_t p = 48;
+    L->filters = p;
+    p += 8 + (size_t)rd(L->b, p) * (size_t)rd(L->b, p + 4) * 4;
+    L->vocab = p;
+    const int n_tok = rd(L->b, p);
+    p += 4;
+    for (int i = 0; i < n_tok; i++)
+        p += 4 + (size_t)rd(L->b, p);
+    L->tensors = p;
+    L->r = calloc(2000, sizeof *L->r);
+    while (p < L->len) {
+        rec *r = &L->r[L->n++];
+        r->hdr = p;
+        r->n_dims = rd(L->b, p);
+        r->name_len = rd(L->b, p + 4);
+        r->ttype_off = p + 8;
+        r->ttype = rd(L->b, p + 8);
+        r->ne0_off = p + 12;
+        size_t nel = 1;
+        for (int d = 0; d < r->n_dims; d++)
+            nel *= (size_t)rd(L->b, p + 12 + 4 * (size_t)d);
+        r->name_off = p + 12 + 4 * (size_t)r->n_dims;
+        memcpy(r->name, L->b + r->name_off, (size_t)r->name_len);
+        r->data = r->name_off + (size_t)r->name_len;
+        r->nbytes = nel * (r->ttype == 1 ? 2 : 4);
+        p = r->data + r->nbytes;
+    }
+    return p == L->len ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *path = tu_model("micro");
+    if (!tu_exists(path))
+        return 0; /* tests skip */
+    g_micro.b = tu_read_file(path, &g_micro.len);
+    if (!g_micro.b || parse(&g_micro))
+        return -1;
+    snprintf(g_dir, sizeof g_dir, "/tmp/mdc-test-model-XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(g_micro.b);
+    free(g_micro.r);
+    if (g_dir[0])
+        rmdir(g_dir);
+    return 0;
+}
+
+/* Writes `len` bytes to a temp file, loads it, expects `code` and `needle` in the message. */
+static void expect_load(const char *what, const uint8_t *b, size_t len, int code, const char *needle)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/bad.bin", g_dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+    wsp_model *m = (wsp_model *)&path; /* must be reset to NULL on failure */
+    wsp_error err = {0};
+    int rc = wsp_model_load(path, &m, &err);
+    print_message("%-34s -> %s: %s\n", what, wsp_err_name(rc), err.message);
+    unlink(path);
+    if (rc == 0)
+        wsp_model_free(m);
+    assert_int_equal(rc, code);
+    assert_null(m);
+    assert_int_equal(err.code, code);
+    if (needle && !strstr(err.message, needle))
+        fail_msg("%s: message \"%s\" does not name \"%s\"", what, err.message, needle);
+}
+
+/* A modifiable copy of micro. */
+static uint8_t *copy(void)
+{
+    uint8_t *c = malloc(g_micro.len);
+    memcpy(c, g_micro.b, g_micro.len);
+    return c;
+}
+
+#define NEED_MICRO() TU_REQUIRE_FILE(tu_model("micro"))
+
+static void test_good_models(void **state)
+{
+    (void)state;
+    static const struct { const char *preset, *type; int n_tensors, n; } want[] = {
+        {"micro", "unknown", 89, 64}, {"tiny-dims", "tiny", 167, 384}, {"base-dims", "base", 245, 512}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *path = tu_model(want[i].preset);
+        TU_REQUIRE_FILE(path);
+        wsp_model *m = NULL;
+        wsp_error err;
+        int rc = wsp_model_load(path, &m, &err);
+        if (rc)
+            fail_msg("%s: %s", path, err.message);
+        const wsp_hparams *hp = wsp_model_hparams(m);
+        assert_int_equal(wsp_model_n_tensors(m), want[i].n_tensors);
+        assert_string_equal(wsp_model_type_name(m), want[i].type);
+        assert_string_equal(wsp_model_ftype_name(m), "f16");
+        assert_true(wsp_model_is_multilingual(m));
+        assert_int_equal(hp->n_vocab, 51865);
+        assert_int_equal(hp->n_audio_state, want[i].n);
+        assert_int_equal(hp->n_mels, 80);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(wsp_model_file_bytes(m), (uint64_t)st.st_size);
+        assert_true(wsp_model_tensor_bytes(m) < wsp_model_file_bytes(m));
+        assert_true(wsp_model_tensor_bytes(m) > wsp_model_file_bytes(m) / 2);
+        /* special tokens (README "Special token ids") */
+        const wsp__vocab *v = wsp__model_vocab(m);
+        assert_int_equal(v->eot, 50257);
+        assert_int_equal(v->sot, 50258);
+        assert_int_equal(v->lang_first, 50259);
+        assert_int_equal(v->translate, 50358);
+        assert_int_equal(v->transcribe, 50359);
+        assert_int_equal(v->solm, 50360);
+        assert_int_equal(v->prev, 50361);
+        assert_int_equal(v->nosp, 50362);
+        assert_int_equal(v->notimestamps, 50363);
+        assert_int_equal(v->beg, 50364);
+        assert_int_equal(v->n_langs, 99);
+        assert_int_equal(v->n_base, 50257);
+        assert_int_equal(wsp_token_beg(m), 50364);
+        assert_int_equal(wsp_token_eot(m), 50257);
+        assert_string_equal(wsp_token_text(m, 50258), "[_SOT_]");
+        assert_string_equal(wsp_token_text(m, 50259), "[_LANG_en]");
+        assert_string_equal(wsp_token_text(m, 50364), "[_BEG_]");
+        assert_string_equal(wsp_token_text(m, 51864), "[_TT_1500]");
+        assert_string_equal(wsp_token_text(m, 0), "!");
+        assert_int_equal(v->len[0], 1);
+        assert_string_equal(wsp_token_text(m, 50256), ""); /* the empty base token */
+        assert_string_equal(wsp_token_text(m, -1), "");
+        assert_string_equal(wsp_token_text(m, 51865), "");
+        wsp_model_free(m);
+    }
+}
+
+static void test_errors_table(void **state)
+{
+    (void)state;
+    assert_string_equal(wsp_err_name(WSP_ETRUNC), "WSP_ETRUNC");
+    assert_string_equal(wsp_strerror(WSP_ETRUNC), "model file is truncated");
+    assert_string_equal(wsp_err_name(0), "WSP_OK");
+    assert_non_null(wsp_strerror(-999));
+    assert_non_null(wsp_err_name(-999));
+    wsp_model_free(NULL);
+    wsp_model *m = (wsp_model *)&m;
+    wsp_error err;
+    assert_int_equal(wsp_model_load("/nonexistent/model.bin", &m, &err), WSP_EIO);
+    assert_null(m);
+    assert_non_null(strstr(err.message, "/nonexistent/model.bin"));
+    assert_int_equal(wsp_model_load("/tmp", &m, &err), WSP_EIO);
+    assert_int_equal(wsp_model_load(NULL, &m, NULL), WSP_EINVAL);
+}
+
+static void test_truncated(void **state)
+{
+    (void)state;
+    NEED_MICRO();
+    const layout *L = &g_micro;
+    const rec *t5 = &L->r[5], *last = &L->r[L->n - 1];
+    struct { const char *what; size_t len; const char *needle; } cases[] = {
+        {"empty file", 0, "too short"},
+        {"inside magic", 2, "too short"},
+        {"inside hparams", 20, "hyperparameters"},
+        {"inside filterbank", L->filters + 1000, "filterbank"},
+        {"inside vocabulary", L->vocab + 5000, "vocabulary"},
+        {"inside a tensor header", t5->hdr + 6, "tensor header"},
+        {"inside a tensor name", t5->name_off + 3, "tensor name"},
+        {"inside a tensor's data", t5->data + 10, t5->name},
+        {"inside the last tensor's data", last->data + last->nbytes - 1, "past the end"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_load(cases[i].what, L->b, cases[i].len, WSP_ETRUNC, cases[i].needle);
+    /* cut exactly at a record boundary: the following tensors are missing */
+    expect_load("cut between tensors", L->b, last->hdr, WSP_ETENSOR, last->name);
+}
+
+static void test_bad_header(void **state)
+{
+    (void)state;
+    NEED_MICRO();
+    uint8_t *c = copy();
+    wr(c, 0, 0x12345678);
+    expect_load("wrong magic", c, g_micro.len, WSP_EMAGIC, "magic");
+    free(c);
+
+    /* hparams: index into the eleven int32 after the magic */
+    struct { const char *what; int idx; int32_t value; int code; const char *needle; } hp[] = {
+        {"negative n_vocab", 0, -5, WSP_EHPARAMS, "n_vocab"},
+        {"zero n_audio_ctx", 1, 0, WSP_EHPARAMS, "n_audio_ctx"},
+        {"huge n_audio_state", 2, 1 << 30, WSP_EHPARAMS, "n_audio_state"},
+        {"negative n_audio_head", 3, -1, WSP_EHPARAMS, "n_audio_head"},
+        {"huge n_audio_layer", 4, 1 << 30, WSP_EHPARAMS, "n_audio_layer"},
+        {"huge n_text_ctx", 5, INT32_MAX, WSP_EHPARAMS, "n_text_ctx"},
+        {"n_audio_state != n_text_state", 6, 128, WSP_EHPARAMS, "n_text_state"},
+        {"heads do not divide width", 3, 3, WSP_EHPARAMS, "divisible"},
+        {"n_mels 81", 9, 81, WSP_EHPARAMS, "n_mels"},
+        {"quantized ftype (q5_0)", 10, 2008, WSP_ETYPE, "quantized"},
+        {"unknown ftype", 10, 7777, WSP_ETYPE, "ftype"},
+        {"n_vocab too small", 0, 1000, WSP_EHPARAMS, "n_vocab"},
+        {"n_vocab 51866 vs embedding", 0, 51866, WSP_ETENSOR, "decoder.token_embedding.weight"},
+        {"more layers than tensors", 8, 3, WSP_ETENSOR, "decoder.blocks.2"},
+    };
+    for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) {
+        c = copy();
+        wr(c, 4 + 4 * (size_t)hp[i].idx, hp[i].value);
+        expect_load(hp[i].what, c, g_micro.len, hp[i].code, hp[i].needle);
+        free(c);
+    }
+
+    c = copy();
+    wr(c, g_micro.filters + 4, 200);
+    expect_load("filterbank 80 x 200", c, g_micro.len, WSP_EVOCAB, "filterbank");
+    free(c);
+    c = copy();
+    wr(c, g_micro.vocab, -1);
+    expect_load("vocabulary size -1", c, g_micro.len, WSP_EVOCAB, "vocabulary");
+    free(c);
+    c = copy();
+    wr(c, g_micro.vocab, 60000);
+    expect_load("vocabulary larger than n_vocab", c, g_micro.len, WSP_EVOCAB, "vocabulary");
+    free(c);
+    c = copy();
+    wr(c, g_micro.vocab + 4, 1 << 30);
+    expect_load("token length 2^30", c, g_micro.len, WSP_EVOCAB, "token 0");
+    free(c);
+}
+
+static void test_bad_tensors(void **state)
+{
+    (void)state;
+    NEED_MICRO();
+    const layout *L = &g_micro;
+    const rec *t = &L->r[7];
+    const size_t rec_len = t->data + t->nbytes - t->hdr;
+
+    /* missing: the file without record 7 */
+    uint8_t *c = malloc(L->len + rec_len);
+    memcpy(c, L->b, t->hdr);
+    memcpy(c + t->hdr, L->b + t->hdr + rec_len, L->len - t->hdr - rec_len);
+    expect_load("missing tensor", c, L->len - rec_len, WSP_ETENSOR, t->name);
+    /* duplicated: record 7 appended again */
+    memcpy(c, L->b, L->len);
+    memcpy(c + L->len, L->b + t->hdr, rec_len);
+    expect_load("duplicated tensor", c, L->len + rec_len, WSP_ETENSOR, "twice");
+    free(c);
+
+    c = copy();
+    wr(c, t->ttype_off, 7);
+    expect_load("unknown ttype 7", c, L->len, WSP_ETYPE, t->name);
+    free(c);
+    c = copy();
+    wr(c, t->ttype_off, 99);
+    expect_load("unknown ttype 99", c, L->len, WSP_ETYPE, "type 99");
+    free(c);
+    c = copy();
+    /* f16 matrix stored with type f32: sizes differ, whisper.cpp rejects it too */
+    const rec *w = NULL;
+    for (int i = 0; i < L->n && !w; i++)
+        if (L->r[i].ttype == 1)
+            w = &L->r[i];
+    assert_non_null(w);
+    wr(c, w->ttype_off, 0);
+    expect_load("f16 tensor typed f32", c, L->len, WSP_ETYPE, w->name);
+    free(c);
+
+    c = copy();
+    c[t->name_off] = 'X';
+    expect_load("unknown tensor name", c, L->len, WSP_ETENSOR, "unknown tensor");
+    free(c);
+    c = copy();
+    wr(c, t->ne0_off, rd(L->b, t->ne0_off) + 1);
+    expect_load("wrong shape", c, L->len, WSP_ETENSOR, t->name);
+    free(c);
+    c = copy();
+    wr(c, t->ne0_off, -64);
+    expect_load("negative dimension", c, L->len, WSP_ETENSOR, "dimension");
+    free(c);
+    c = copy();
+    wr(c, t->hdr, 9);
+    expect_load("n_dims 9", c, L->len, WSP_ETENSOR, "n_dims");
+    free(c);
+    c = copy();
+    wr(c, t->hdr + 4, 100000);
+    expect_load("name_len 100000", c, L->len, WSP_ETENSOR, "name_len");
+    free(c);
+    /* a record whose data would run past the end: the last tensor declared larger rows */
+    const rec *last = &L->r[L->n - 1];
+    c = copy();
+    wr(c, last->ttype_off, last->ttype == 1 ? 0 : 1);
+    expect_load("last tensor retyped", c, L->len, last->ttype == 1 ? WSP_ETYPE : WSP_ETYPE, last->name);
+    free(c);
+    /* trailing garbage after the last tensor: an incomplete header */
+    c = malloc(L->len + 5);
+    memcpy(c, L->b, L->len);
+    memset(c + L->len, 0xff, 5);
+    expect_load("5 bytes of trailing garbage", c, L->len + 5, WSP_ETRUNC, "tensor header");
+    free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_models),
+        cmocka_unit_test(test_errors_table),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_bad_header),
+        cmocka_unit_test(test_bad_tensors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,188 @@
+/*
+ * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
+ *
+ *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N]
+ *
+ * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
+ * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
+ * -bo 1 -nf`), and prints load_ms, mel_ms, encode_ms (n_windows), decode_ms (n_steps,
+ * ms_per_step), total_ms (load to result) and peak_rss_mb (VmHWM).
+ * --forward: the forward pass alone — mel, encode of every 30 s window, then a 3-token
+ * prompt batch and N (default 32) single-token steps on window 0 feeding back the argmax.
+ * Run it once per process (tests/perf/bench_engine.sh does), so peak RSS is per run.
+ * WAV: PCM 16-bit mono 16 kHz.
+ */
+#include "mdc/clock.h"
+#include "mdc/whisper.h"
+#include "whisper/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *read_wav(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
+    if (!b || len < 12 || fread(b, 1, (size_t)len, f) != (size_t)len) {
+        free(b);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    size_t pos = 12;
+    while (pos + 8 <= (size_t)len) {
+        uint32_t sz;
+        memcpy(&sz, b + pos + 4, 4);
+        if (memcmp(b + pos, "data", 4) == 0) {
+            if (sz > (size_t)len - pos - 8)
+                sz = (uint32_t)((size_t)len - pos - 8);
+            *n = sz / 2;
+            float *out = malloc(sizeof(float) * (*n ? *n : 1));
+            for (size_t i = 0; out && i < *n; i++) {
+                int16_t v;
+                memcpy(&v, b + pos + 8 + 2 * i, 2);
+                out[i] = (float)v / 32768.0f;
+            }
+            free(b);
+            return out;
+        }
+        pos += 8 + (size_t)sz + (sz & 1);
+    }
+    free(b);
+    return NULL;
+}
+
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtod(line + 6, NULL);
+    if (f)
+        fclose(f);
+    return kb / 1024.0;
+}
+
+static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int threads,
+                   int steps, double t_start, double load_ms)
+{
+    double t = mdc_now_ms();
+    float *mel = NULL;
+    int n_frames = 0, n_len = 0;
+    if (wsp__mel_compute(m, pcm, n, threads, &mel, &n_frames, &n_len))
+        return 1;
+    const double mel_ms = mdc_now_ms() - t;
+    t = mdc_now_ms();
+    int n_win = 0;
+    for (int seek = 0; seek < n_len; seek += WSP_N_FRAMES_CHUNK, n_win++)
+        if (wsp__encode(st, mel, n_frames, seek, threads))
+            return 1;
+    const double enc_ms = mdc_now_ms() - t;
+    if (wsp__encode(st, mel, n_frames, 0, threads)) /* window 0 for the decoder (not timed) */
+        return 1;
+    const wsp__vocab *v = wsp__model_vocab(m);
+    float *logits = malloc(sizeof(float) * (size_t)v->n_vocab);
+    int32_t prompt[3] = {v->sot, v->lang_first, v->transcribe};
+    t = mdc_now_ms();
+    if (!logits || wsp__decode(st, 0, prompt, 3, 0, threads, logits))
+        return 1;
+    const double batch_ms = mdc_now_ms() - t;
+    const int max_steps = wsp_model_hparams(m)->n_text_ctx - 3;
+    if (steps > max_steps)
+        steps = max_steps;
+    t = mdc_now_ms();
+    for (int i = 0; i < steps; i++) {
+        int32_t best = 0;
+        for (int32_t k = 1; k < v->n_vocab; k++)
+            if (logits[k] > logits[best])
+                best = k;
+        if (wsp__decode(st, 0, &best, 1, 3 + i, threads, logits))
+            return 1;
+    }
+    const double dec_ms = mdc_now_ms() - t;
+    printf("mode=forward load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d batch_ms=%.1f "
+           "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f\n",
+           load_ms, mel_ms, enc_ms, n_win, batch_ms, dec_ms, steps,
+           steps ? dec_ms / steps : 0.0, mdc_now_ms() - t_start, peak_rss_mb());
+    free(logits);
+    free(mel);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_path = NULL, *wav = NULL;
+    int threads = 2, steps = 32, fwd = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
+            threads = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
+            steps = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--forward") == 0)
+            fwd = 1;
+        else if (!model_path)
+            model_path = argv[i];
+        else
+            wav = argv[i];
+    }
+    if (!model_path || !wav || threads < 1) {
+        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N]\n");
+        return 2;
+    }
+    size_t n = 0;
+    float *pcm = read_wav(wav, &n);
+    if (!pcm) {
+        fprintf(stderr, "wsp_bench: cannot read %s (PCM16 WAV expected)\n", wav);
+        return 1;
+    }
+    const double t_start = mdc_now_ms();
+    wsp_model *m = NULL;
+    wsp_error err;
+    if (wsp_model_load(model_path, &m, &err)) {
+        fprintf(stderr, "wsp_bench: %s\n", err.message);
+        return 1;
+    }
+    const double load_ms = mdc_now_ms() - t_start;
+    wsp_state *st = NULL;
+    if (wsp_state_new(m, &st, &err)) {
+        fprintf(stderr, "wsp_bench: %s\n", err.message);
+        return 1;
+    }
+    int rc;
+    if (fwd) {
+        rc = forward(m, st, pcm, n, threads, steps, t_start, load_ms);
+    } else {
+        wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+        p.n_threads = threads;
+        p.language = "en";
+        p.temperature = 0;
+        p.temperature_inc = 0;
+        p.best_of = 1;
+        wsp_result *r = NULL;
+        rc = wsp_transcribe(st, pcm, n, &p, &r, &err);
+        if (rc) {
+            fprintf(stderr, "wsp_bench: transcribe: %s\n", err.message);
+        } else {
+            const wsp_timings *tm = &r->timings;
+            printf("mode=transcribe load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d "
+                   "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
+                   "segments=%d\n",
+                   load_ms, tm->mel_ms, tm->encode_ms, tm->n_windows, tm->decode_ms,
+                   tm->n_decode_steps, tm->n_decode_steps ? tm->decode_ms / tm->n_decode_steps : 0.0,
+                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments);
+            wsp_result_free(r);
+        }
+    }
+    wsp_state_free(st);
+    wsp_model_free(m);
+    free(pcm);
+    return rc ? 1 : 0;
+}
