@@ -102,7 +102,9 @@ typedef bool (*aud_abort_cb)(void *user_data);
  * Damaged input (one rule, applied everywhere): the decodable part is returned when at
  * least one sample decoded, with info.truncated = true when data was missing or damaged —
  * a read error before end of file, packets the decoder rejected (skipped), or fewer
- * samples than a non-estimated declared duration (by more than 1 s + 1 %).  When nothing
+ * samples than a non-estimated declared duration (by more than 1 s + 1 %; for WAV the
+ * claim is the RIFF data-chunk length, read by us since libavformat clamps it to the
+ * file).  Duration estimated from the bit rate is not a claim.  When nothing
  * decodes the result is an error: AUD_ECORRUPT if the decoder rejected data,
  * AUD_ENOSAMPLES otherwise.
  *

@@ -4,6 +4,7 @@
  *   errors.c   error table → aud_strerror / aud_err_name, aud__fail (fills aud_error)
  *   avlog.c    aud_init: av_log → mdc_log bridge, rate-limited
  *   source.c   byte sources (file descriptor or memory) as seekable AVIOContexts
+ *   riff.c     the data length a WAV header declares (libavformat clamps it)
  *   mixer.c    downmix (equal-weight average of all channels) + resample to 16 kHz
  *              mono float into a geometrically grown buffer
  *   decode.c   probe → pick stream → decode loop → limits → aud_pcm
@@ -45,10 +46,19 @@ void aud__source_memory(aud__source *src, const void *data, size_t len);
 int aud__source_open_file(aud__source *src, const char *path, uint64_t max_bytes,
                           aud_error *err);
 void aud__source_close(aud__source *src);
+/* Copies up to len bytes at offset into buf without moving src->pos; returns the
+ * number copied (0 at or past the end, or on a read error). */
+size_t aud__source_peek(const aud__source *src, uint64_t offset, void *buf, size_t len);
 /* A seekable AVIOContext reading src (src must outlive it); NULL on ENOMEM.
  * Free with aud__avio_free(). */
 AVIOContext *aud__avio_new(aud__source *src);
 void aud__avio_free(AVIOContext **pb);
+
+/* ---- riff.c ------------------------------------------------------------------ */
+
+/* Seconds of audio a RIFF/WAVE header's data chunk declares (size / nAvgBytesPerSec),
+ * or -1 when src is not a WAV or declares no length. */
+double aud__riff_declared_seconds(const aud__source *src);
 
 /* ---- mixer.c ----------------------------------------------------------------- */
 

@@ -353,6 +353,14 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
         out->samples = aud__mixer_take(&c.mix, &out->n_samples);
         info.duration_s = (double)out->n_samples / AUD_SAMPLE_RATE;
         bool estimated = c.fmt->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
+        if (strcmp(info.container, "wav") == 0) {
+            double claim = aud__riff_declared_seconds(c.src);
+            if (claim > 0 && (info.declared_s < 0 || estimated ||
+                              claim > info.declared_s + 1.0)) {
+                info.declared_s = claim; /* the header's own claim, exact */
+                estimated = false;
+            }
+        }
         bool short_of_claim = !estimated && info.declared_s > 0 &&
                               info.duration_s < info.declared_s * 0.99 - 1.0;
         info.truncated = c.read_error || c.bad_packets > 0 || short_of_claim;

@@ -65,6 +65,28 @@ void aud__source_close(aud__source *src)
     }
 }
 
+size_t aud__source_peek(const aud__source *src, uint64_t offset, void *buf, size_t len)
+{
+    if (offset >= src->size)
+        return 0;
+    if (len > src->size - offset)
+        len = (size_t)(src->size - offset);
+    if (src->mem) {
+        memcpy(buf, src->mem + offset, len);
+        return len;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(src->fd, (char *)buf + got, len - got, (off_t)(offset + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
 static int source_read(void *opaque, uint8_t *buf, int len)
 {
     aud__source *src = opaque;

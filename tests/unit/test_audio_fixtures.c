@@ -203,12 +203,29 @@ static void test_lying_flac_reports_claim(void **state)
     aud_pcm_free(&pcm);
 }
 
+/* The WAV whose header claims 1 h over 1 s of data: the 1 s decodes, the claim (which
+ * libavformat clamps away) is reported from the RIFF header, the output is flagged. */
+static void test_lying_wav_reports_claim(void **state)
+{
+    (void)state;
+    const char *p = tu_shared("fixtures/audio/bad_wav_header_claims_1h.wav");
+    TU_REQUIRE_FILE(p);
+    aud_pcm pcm;
+    aud_limits lim = {.max_seconds = 60, .max_bytes = 0};
+    assert_int_equal(aud_decode_file(p, &lim, NULL, NULL, &pcm, NULL), 0);
+    assert_int_equal(pcm.n_samples, 16000);
+    assert_true(fabs(pcm.info.declared_s - 115197952.0 / 32000) < 0.001);
+    assert_true(pcm.info.truncated);
+    aud_pcm_free(&pcm);
+}
+
 /* Valid files are not flagged as damaged; files without a duration say -1. */
 static void test_valid_files_not_truncated(void **state)
 {
     (void)state;
     static const char *names[] = {
-        "meeting_ptbr_16k_mono_s16.wav", "meeting_ptbr_44k1_mono_48k_id3art.mp3",
+        "meeting_ptbr_16k_mono_s16.wav", "meeting_ptbr_48k_f32_excerpt.wav",
+        "meeting_ptbr_8k_mulaw_phone.wav", "meeting_ptbr_16k_mono.flac", "meeting_ptbr_44k1_mono_48k_id3art.mp3",
         "meeting_ptbr_aac_48k_mono_moov_at_end.m4a", "meeting_ptbr_opus_24k.opus",
         "meeting_ptbr_mediarecorder_opus.webm", "meeting_ptbr_black_video_h264_aac.mp4"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -233,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_every_fixture_has_a_row),
         cmocka_unit_test(test_every_row),
         cmocka_unit_test(test_lying_flac_reports_claim),
+        cmocka_unit_test(test_lying_wav_reports_claim),
         cmocka_unit_test(test_valid_files_not_truncated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -202,6 +202,15 @@ static void test_truncated_gives_decodable_part(void **state)
     assert_true(pcm.info.truncated);
     aud_pcm_free(&pcm);
     free(data);
+    /* A WAV cut short: same rule (the header's data length is the claim). */
+    data = tu_read_file(fx("meeting_ptbr_16k_mono_s16.wav"), &len);
+    assert_non_null(data);
+    assert_int_equal(aud_decode_memory(data, 320044, NULL, NULL, NULL, &pcm, NULL), 0);
+    assert_int_equal(pcm.n_samples, 160000);
+    assert_true(pcm.info.truncated);
+    assert_true(pcm.info.declared_s > 170);
+    aud_pcm_free(&pcm);
+    free(data);
 }
 
 /* Damaged packets in the middle are skipped; the rest decodes, flagged truncated. */
