@@ -74,6 +74,9 @@ typedef struct aud__mixer {
 
 #define AUD__MAX_CHANNELS 64     /* more is refused as corrupt */
 #define AUD__MAX_RATE 768000     /* Hz; larger source rates are refused as corrupt */
+#define AUD__MIN_RATE 1000       /* Hz; lower rates are refused as corrupt: no real
+                                    recording has them, and upsampling 16 Hz to 16 kHz
+                                    (found by the fuzzer) costs 1000x per input byte */
 #define AUD__INITIAL_CAP 65536   /* samples (4.1 s): first allocation, then doubling */
 
 void aud__mixer_init(aud__mixer *m, size_t max_samples);

@@ -211,7 +211,8 @@ static int open_decoder(decode_ctx *c, aud_info *info, int *stream_index, aud_er
         return aud__fail(err, AUD_ECORRUPT,
                          "invalid audio stream header: %d channels (%s in %s)",
                          par->ch_layout.nb_channels, info->codec, info->container);
-    if (par->sample_rate < 0 || par->sample_rate > AUD__MAX_RATE)
+    if (par->sample_rate < 0 || (par->sample_rate > 0 && par->sample_rate < AUD__MIN_RATE) ||
+        par->sample_rate > AUD__MAX_RATE)
         return aud__fail(err, AUD_ECORRUPT, "invalid audio stream header: %d Hz (%s)",
                          par->sample_rate, info->codec);
     /* Only the chosen stream is demuxed from here on. */
@@ -334,8 +335,9 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
                       "the audio is longer than the maximum of %.0f s (decoding stopped at "
                       "%.1f s)", limits->max_seconds, at);
         else if (rc == AUD_ECORRUPT)
-            aud__fail(err, rc, "the audio data is corrupt: the %s stream changed to "
-                      "parameters that cannot be converted (at %.1f s)", info.codec, at);
+            aud__fail(err, rc, "the audio data is corrupt: the %s stream has parameters "
+                      "that cannot be converted (channels or sample rate out of range, at "
+                      "%.1f s)", info.codec, at);
         else if (rc)
             aud__fail(err, rc, NULL);
     }

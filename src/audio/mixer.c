@@ -63,7 +63,7 @@ static int reserve(aud__mixer *m, size_t extra)
 static int configure(aud__mixer *m, const AVFrame *f)
 {
     int nch = f->ch_layout.nb_channels;
-    if (nch <= 0 || nch > AUD__MAX_CHANNELS || f->sample_rate <= 0 ||
+    if (nch <= 0 || nch > AUD__MAX_CHANNELS || f->sample_rate < AUD__MIN_RATE ||
         f->sample_rate > AUD__MAX_RATE || f->format < 0) {
         MDC_LOG_WARN("unsupported frame: %d channels, %d Hz, format %d", nch,
                      f->sample_rate, f->format);
@@ -142,6 +142,11 @@ int aud__mixer_push(aud__mixer *m, const AVFrame *f)
     int room = swr_get_out_samples(m->swr, f->nb_samples);
     if (room < 0)
         return AUD_ECORRUPT;
+    /* Under a limit, ask for no more than one sample past it: swresample keeps the rest
+     * of the frame buffered, and the limit then trips without converting it. */
+    if (m->max_samples != SIZE_MAX && m->n <= m->max_samples &&
+        (size_t)room > m->max_samples - m->n + 1)
+        room = (int)(m->max_samples - m->n + 1);
     if ((rc = reserve(m, (size_t)room)))
         return rc;
     uint8_t *out = (uint8_t *)(m->buf + m->n);

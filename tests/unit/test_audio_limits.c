@@ -277,6 +277,22 @@ static void test_log_rate_limited(void **state)
     assert_true(c.ffmpeg_lines <= 2 * AUD_LOG_BURST + 2);
 }
 
+/* Found by the fuzzer: an APC file declaring 16 Hz made the resampler expand every input
+ * sample 1000x (38 s under ASan for 3.6 KB).  Implausible rates are refused. */
+static void test_implausible_rate_refused(void **state)
+{
+    (void)state;
+    const char *p = "tests/fuzz/regressions/audio/fuzz-timeout-apc-16hz-upsampling.bin";
+    if (!tu_exists(p)) {
+        print_message("SKIP: %s not found (run from the project root)\n", p);
+        skip();
+    }
+    aud_pcm pcm;
+    aud_error err;
+    assert_int_equal(aud_decode_file(p, NULL, NULL, NULL, &pcm, &err), AUD_ECORRUPT);
+    assert_non_null(strstr(err.message, "16 Hz"));
+}
+
 static void test_errors_and_args(void **state)
 {
     (void)state;
@@ -311,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_memory_equals_file),
         cmocka_unit_test(test_truncated_gives_decodable_part),
         cmocka_unit_test(test_corrupt_middle_skipped),
+        cmocka_unit_test(test_implausible_rate_refused),
         cmocka_unit_test(test_errors_and_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
