@@ -24,8 +24,10 @@ void met_registry_free(met_registry *reg); /* accepts NULL */
 
 /* Registers a family.  name must match [a-zA-Z_:][a-zA-Z0-9_:]* and be unique in reg;
  * help may be NULL (then the name is used).  label_names: NULL-terminated array of up
- * to 4 label names (NULL for none; "le" is reserved for histograms).  buckets: upper bounds for histograms, ascending, n_buckets of them
- * (+Inf is implicit).  Returns NULL on bad arguments or OOM.  The registry owns it. */
+ * to 4 label names (NULL for none; "le" is reserved for histograms).  buckets: upper
+ * bounds for histograms, finite, strictly ascending, n_buckets of them (+Inf is
+ * implicit); NULL/0 for counters and gauges.  Returns NULL on bad arguments, a duplicate
+ * name, or OOM.  The registry owns the family (valid until met_registry_free). */
 met_family *met_register(met_registry *reg, met_type type, const char *name, const char *help,
                          const char *const *label_names, const double *buckets, size_t n_buckets);
 

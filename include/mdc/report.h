@@ -66,9 +66,33 @@ int rpt_locale_parse(const char *s, rpt_locale *out);
 const char *rpt_format_mime(rpt_format fmt);
 
 /* Renders into a new malloc'd NUL-terminated string *out (length *out_len, may be NULL).
- * meta may be NULL for non-Markdown formats.  Returns 0, or -1 (ENOMEM/EINVAL) with
- * *out = NULL.  Caller frees *out with free(). */
+ * meta may be NULL (pt-BR defaults; only Markdown uses it).  Returns 0, or -1 with errno
+ * ENOMEM/EINVAL and *out = NULL.  Caller frees *out with free().
+ *
+ * Every format: segment text is repaired (invalid UTF-8 → U+FFFD, NUL dropped); segments
+ * whose text is blank are skipped (verbose_json keeps them).  Times are centiseconds,
+ * truncated to milliseconds/seconds for display.
+ *   MARKDOWN      DESIGN §6.  Header list (date, duration, language name + code +
+ *                 probability, model, processing time, source file (container, codec)),
+ *                 "Participantes" list split at commas, "Sumário"/"Contents" (every ~5 min)
+ *                 when the audio is longer than 10 min, then "Transcrição"/"Transcript":
+ *                 paragraphs "**[HH:MM:SS]** text" — a new one after a pause ≥ 2 s or once
+ *                 a paragraph spans 60 s; an italic "no speech detected" note when empty.
+ *                 All text is one line per field and escaped (see src/report/markdown.c).
+ *   TEXT          the segment texts joined by single spaces, plus "\n" ("" when empty).
+ *   SRT / VTT     one cue per segment (SRT 1-based numbers, "HH:MM:SS,mmm"; "WEBVTT",
+ *                 "HH:MM:SS.mmm", & < > escaped); newlines in text become spaces.
+ *   JSON          {"text": …}.
+ *   VERBOSE_JSON  {task, language (Whisper's lower-case English name, the code if not in
+ *                 the table, null if unknown), duration, text, segments: [{id, seek, start,
+ *                 end (seconds = cs / 100), text (as given, repaired), tokens, temperature,
+ *                 avg_logprob, compression_ratio, no_speech_prob}]}. */
 int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, char **out,
                size_t *out_len);
+
+/* Display name of an ISO 639-1 code in the given locale ("pt" → "Português" / "Portuguese";
+ * a region suffix is ignored: "pt-BR" → pt), or NULL when the code is not in the table.
+ * Static string; never free. */
+const char *rpt_language_name(const char *code, rpt_locale loc);
 
 #endif

@@ -76,3 +76,8 @@ const char *rpt__lang_openai_name(const char *code)
     const lang *l = find(code);
     return l ? lower[l - k_langs] : NULL;
 }
+
+const char *rpt_language_name(const char *code, rpt_locale loc)
+{
+    return rpt__lang_name(code, loc);
+}

@@ -24,14 +24,36 @@ typedef struct {
 } strings;
 
 static const strings k_pt = {
-    "Relatório da reunião", "Data", "Duração", "Idioma", "Modelo", "Tempo de processamento",
-    "Arquivo de origem", "Participantes", "Sumário", "Transcrição",
-    "Nenhuma fala detectada na gravação.", "desconhecido", "probabilidade", ',',
+    .title = "Relatório da reunião",
+    .date = "Data",
+    .duration = "Duração",
+    .language = "Idioma",
+    .model = "Modelo",
+    .processing = "Tempo de processamento",
+    .source = "Arquivo de origem",
+    .participants = "Participantes",
+    .toc = "Sumário",
+    .transcript = "Transcrição",
+    .no_speech = "Nenhuma fala detectada na gravação.",
+    .unknown = "desconhecido",
+    .probability = "probabilidade",
+    .decimal = ',',
 };
 static const strings k_en = {
-    "Meeting report", "Date", "Duration", "Language", "Model", "Processing time",
-    "Source file", "Participants", "Contents", "Transcript",
-    "No speech detected in the recording.", "unknown", "probability", '.',
+    .title = "Meeting report",
+    .date = "Date",
+    .duration = "Duration",
+    .language = "Language",
+    .model = "Model",
+    .processing = "Processing time",
+    .source = "Source file",
+    .participants = "Participants",
+    .toc = "Contents",
+    .transcript = "Transcript",
+    .no_speech = "No speech detected in the recording.",
+    .unknown = "unknown",
+    .probability = "probability",
+    .decimal = '.',
 };
 
 /* Meetings longer than this get a table of contents, one entry per TOC_STEP_CS. */

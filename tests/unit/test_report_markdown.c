@@ -208,6 +208,13 @@ static void test_language_line_variants(void **state)
     assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, NULL, &out, NULL), 0);
     assert_non_null(strstr(out, "- **Idioma:** Inglês (EN; probabilidade 50%)\n"));
     free(out);
+    assert_string_equal(rpt_language_name("pt", RPT_LOCALE_PT_BR), "Português");
+    assert_string_equal(rpt_language_name("pt-BR", RPT_LOCALE_EN), "Portuguese");
+    assert_string_equal(rpt_language_name("ES", RPT_LOCALE_PT_BR), "Espanhol");
+    assert_string_equal(rpt_language_name("ja", RPT_LOCALE_EN), "Japanese");
+    assert_null(rpt_language_name("xx", RPT_LOCALE_EN));
+    assert_null(rpt_language_name("por", RPT_LOCALE_EN));
+    assert_null(rpt_language_name(NULL, RPT_LOCALE_EN));
 }
 
 static void test_timestamps(void **state)
