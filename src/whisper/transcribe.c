@@ -151,14 +151,18 @@ static int emit_segment(job *j, const wsp_params *p, const wsp__window_out *w, i
 
 /* Cuts the window's tokens into segments (ref: whisper.cpp whisper_full_with_state,
  * "output results"): a timestamp > <|0.00|> ends the running segment (t1 = seek +
- * 2·(tid − beg)) if it has text bytes; runs of timestamps collapse; text after the last
- * timestamp ends at seek + seek_delta; the first t0 is seek + 2·(tid of token 0 − beg). */
+ * 2·(tid − beg)) if it has text bytes; runs of timestamps collapse and the next segment
+ * starts at the run's last timestamp; text after the last
+ * timestamp ends at seek + seek_delta; the first t0 is seek + 2·(tid of token 0 − beg),
+ * or seek when token 0 has no timestamp (deliberate deviation, see below). */
 static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
                         const wsp__window_out *w, int seek, int seek_delta)
 {
     const wsp_token *tk = w->tokens;
     const int n = w->n_tokens;
-    int64_t t0 = seek + 2 * (int64_t)(tk[0].tid - v->beg);
+    /* whisper.cpp uses the first token's tid even when it is 0 (timestamps off), which
+     * gives t0 = seek − 100728; we start such a segment at the window start instead. */
+    int64_t t0 = tk[0].tid >= v->beg ? seek + 2 * (int64_t)(tk[0].tid - v->beg) : seek;
     int i0 = 0;
     size_t raw = 0; /* text bytes since the last cut (whisper.cpp's text.empty()) */
     for (int i = 0; i < n; i++) {
@@ -181,7 +185,9 @@ static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
                     return rc;
             }
             raw = 0;
-            t0 = t1;
+            /* the next segment starts at the LAST timestamp of the run (whisper.cpp at the
+             * reference commit: golden tiny-dims jfk segment 1 starts at 770, not 558) */
+            t0 = seek + 2 * (int64_t)(tk[i].tid - v->beg);
             i0 = i + 1;
         }
     }
