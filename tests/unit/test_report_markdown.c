@@ -29,14 +29,76 @@ static int count(const char *hay, const char *needle)
     return n;
 }
 
-/* Occurrences of c not preceded by a backslash. */
+/* Occurrences of c that are not backslash-escaped (a backslash escapes the next byte). */
 static int unescaped(const char *s, char c)
 {
     int n = 0;
-    for (const char *p = s; *p; p++)
-        if (*p == c && (p == s || p[-1] != '\\'))
-            n++;
+    for (const char *p = s; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            continue;
+        }
+        n += *p == c;
+    }
     return n;
+}
+
+/* Checks that md is valid UTF-8 and contains only blocks the renderer makes itself:
+ * our headings, our list items (whose content cannot open another block), paragraphs
+ * starting "**[", the no-speech note; no raw HTML, entities, links or images; and no
+ * unescaped Markdown punctuation outside our own "**…**" markers. */
+static void assert_safe_markdown(const char *md)
+{
+    assert_true(mdc_utf8_valid(md, strlen(md)));
+    assert_null(strchr(md, '<'));
+    assert_null(strchr(md, '>'));
+    assert_null(strstr(md, "!["));
+    for (const char *p = md; (p = strchr(p, '&')) != NULL; p++)
+        assert_true(!strncmp(p, "&amp;", 5) || !strncmp(p, "&lt;", 4) || !strncmp(p, "&gt;", 4));
+    int lines = 0;
+    const char *section = "";
+    for (const char *l = md; *l;) {
+        const char *nl = strchr(l, '\n');
+        assert_non_null(nl); /* every line ends in \n */
+        size_t n = (size_t)(nl - l);
+        char *line = strndup(l, n);
+        assert_non_null(line);
+        if (lines == 0) {
+            assert_true(!strncmp(line, "# ", 2));
+        } else if (line[0] == '#') {
+            static const char *const ours[] = {"## Participantes", "## Sumário", "## Transcrição",
+                                               "## Participants", "## Contents", "## Transcript"};
+            section = NULL;
+            for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+                if (!strcmp(line, ours[i]))
+                    section = ours[i];
+            assert_non_null(section);
+        } else if (n == 0) {
+        } else if (!strncmp(line, "- ", 2)) {
+            assert_true(!strncmp(line, "- **", 4) || strstr(section, "Particip"));
+            assert_false(line[2] == '-' || line[2] == '+' || line[2] == '=' || line[2] == '#');
+            size_t d = strspn(line + 2, "0123456789");
+            assert_false(d > 0 && (line[2 + d] == '.' || line[2 + d] == ')'));
+        } else if (line[0] == '*' && line[1] != '*') {
+            assert_true(strstr(section, "Transcri") && line[n - 1] == '*'); /* no-speech note */
+        } else {
+            assert_true(!strncmp(line, "**[", 3)); /* a paragraph */
+            assert_non_null(strstr(section, "Transcri"));
+        }
+        char *body = strstr(line, ":** ");
+        body = body ? body + 4 : strstr(line, "]** ") ? strstr(line, "]** ") + 4 : line + 2;
+        if (n > 2 && !(line[0] == '*' && line[1] != '*')) {
+            const char specials[] = "`*_[]|~#$";
+            for (const char *c = specials; *c; c++) {
+                if (unescaped(body, *c))
+                    print_message("unescaped '%c' in line: %s\n", *c, line);
+                assert_int_equal(unescaped(body, *c), 0);
+            }
+        }
+        free(line);
+        lines++;
+        l = nl + 1;
+    }
 }
 
 /* Copies line number `k` (0-based) of text that starts with prefix into buf. */
@@ -80,55 +142,11 @@ static void test_hostile_text_cannot_inject(void **state)
     };
     char *md = render_md(segs, sizeof segs / sizeof *segs, &meta, 8);
 
-    /* No raw HTML, links, images, autolinks or entities survive. */
-    assert_null(strstr(md, "<"));
-    assert_null(strstr(md, ">"));
+    assert_safe_markdown(md);
     for (const char *p = md; (p = strstr(p, "](")) != NULL; p++)
         assert_true(p > md && p[-1] == '\\'); /* only the escaped form "\\](" */
-    assert_null(strstr(md, "!["));
     assert_non_null(strstr(md, "&lt;script&gt;"));
     assert_non_null(strstr(md, "&amp;amp;"));
-    for (const char *p = md; (p = strchr(p, '&')) != NULL; p++)
-        assert_true(!strncmp(p, "&amp;", 5) || !strncmp(p, "&lt;", 4) || !strncmp(p, "&gt;", 4));
-    /* Every line is one the renderer made itself: headings are ours, lists are ours. */
-    int lines = 0;
-    char section[2048] = "";
-    for (const char *l = md; *l;) {
-        const char *nl = strchr(l, '\n');
-        assert_non_null(nl);
-        size_t n = (size_t)(nl - l);
-        char line[2048];
-        snprintf(line, sizeof line, "%.*s", (int)n, l);
-        if (lines == 0)
-            assert_true(!strncmp(line, "# ", 2));
-        else if (line[0] == '#') {
-            assert_true(!strcmp(line, "## Participantes") || !strcmp(line, "## Transcrição"));
-            snprintf(section, sizeof section, "%s", line);
-        } else if (n == 0) {
-        } else if (!strncmp(line, "- ", 2)) {
-            /* a list item whose content cannot open another block */
-            assert_true(!strncmp(line, "- **", 4) || !strcmp(section, "## Participantes"));
-            assert_false(line[2] == '-' || line[2] == '+' || line[2] == '>' || line[2] == '#');
-            assert_false(line[2] >= '0' && line[2] <= '9' && (line[3] == '.' || line[3] == ')'));
-        } else {
-            assert_true(!strncmp(line, "**[", 3)); /* a paragraph */
-            assert_string_equal(section, "## Transcrição");
-        }
-        /* outside our own "**" markers, no unescaped Markdown punctuation */
-        char *body = strstr(line, ":** ");
-        body = body ? body + 4 : strstr(line, "]** ") ? strstr(line, "]** ") + 4 : line + 2;
-        if (n > 2) {
-            assert_int_equal(unescaped(body, '`'), 0);
-            assert_int_equal(unescaped(body, '*'), 0);
-            assert_int_equal(unescaped(body, '_'), 0);
-            assert_int_equal(unescaped(body, '['), 0);
-            assert_int_equal(unescaped(body, '|'), 0);
-            assert_int_equal(unescaped(body, '~'), 0);
-            assert_int_equal(unescaped(body, '#'), 0);
-        }
-        lines++;
-        l = nl + 1;
-    }
     /* the text is all there, on one paragraph line, with broken bytes replaced */
     char buf[2048];
     assert_non_null(line_starting(md, "**[00:00:00]**", buf, sizeof buf));
@@ -142,6 +160,54 @@ static void test_hostile_text_cannot_inject(void **state)
     assert_non_null(strstr(md, "- \\- Ana\n- 1\\. Bruno\n- &gt; Carla\n"));
     assert_non_null(strstr(md, "- **Arquivo de origem:** a b.mp4 (mp4&lt;, aac\\*)\n"));
     free(md);
+}
+
+/* Random hostile bytes (fixed seed: reproducible) through every field. */
+static uint32_t lcg(uint32_t *st)
+{
+    *st = *st * 1664525u + 1013904223u;
+    return *st >> 8;
+}
+
+static void random_text(uint32_t *st, char *buf, size_t cap)
+{
+    static const char alphabet[] = "#<>[]()!|`*_~&\\-+=.:1 9\n\r\taZ$\"'";
+    size_t n = lcg(st) % (cap - 1);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = lcg(st) % 8;
+        if (r < 5)
+            buf[i] = alphabet[lcg(st) % (sizeof alphabet - 1)];
+        else if (r == 5)
+            buf[i] = (char)(0x80 + lcg(st) % 0x80); /* stray or partial UTF-8 */
+        else
+            buf[i] = "ação "[lcg(st) % 6];
+    }
+    buf[n] = '\0';
+}
+
+static void test_random_hostile_text(void **state)
+{
+    (void)state;
+    uint32_t st = 20261129;
+    for (int iter = 0; iter < 400; iter++) {
+        char texts[6][96];
+        rpt_segment segs[5];
+        size_t n = lcg(&st) % 6;
+        for (size_t i = 0; i < n; i++) {
+            random_text(&st, texts[i], sizeof texts[i]);
+            int64_t t0 = (int64_t)(i * 30000 + lcg(&st) % 500);
+            segs[i] = (rpt_segment)SEG(t0, t0 + 300, texts[i]);
+        }
+        char meta_t[5][96];
+        for (int i = 0; i < 5; i++)
+            random_text(&st, meta_t[i], sizeof meta_t[i]);
+        rpt_meta meta = {.title = meta_t[0], .date = meta_t[1], .participants = meta_t[2],
+                         .model = meta_t[3], .source_name = meta_t[4], .processing_s = 1,
+                         .locale = iter & 1 ? RPT_LOCALE_EN : RPT_LOCALE_PT_BR};
+        char *md = render_md(segs, n, &meta, n > 3 ? 1200 : 60);
+        assert_safe_markdown(md);
+        free(md);
+    }
 }
 
 static void test_headings_pt_br_and_en(void **state)
@@ -367,6 +433,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_text_cannot_inject),
+        cmocka_unit_test(test_random_hostile_text),
         cmocka_unit_test(test_headings_pt_br_and_en),
         cmocka_unit_test(test_language_line_variants),
         cmocka_unit_test(test_timestamps),
