@@ -7,7 +7,10 @@
  * combinations (series), created on first use.  Updates are atomic and never block;
  * met_render() may run concurrently with updates.
  *
- * Thread-safety: all functions are thread-safe.
+ * Thread-safety: all functions are thread-safe, except met_registry_free(), which must
+ * not run concurrently with any other call on that registry or its families.
+ * Implementation: series are created under a per-family mutex and published with
+ * release/acquire; values are IEEE-754 bit patterns in atomic uint64 updated by CAS.
  */
 #ifndef MDC_METRICS_H
 #define MDC_METRICS_H
@@ -47,12 +50,17 @@ void met_observe(met_family *f, const char *const *label_values, double value); 
 double met_get(met_family *f, const char *const *label_values);
 
 /* Called at the start of met_render() so gauges computed on demand (RSS, CPU …) can be
- * refreshed.  One hook per registry; NULL removes it. */
+ * refreshed.  One hook per registry; NULL removes it.  It runs on the rendering thread,
+ * without registry locks held (it may update or register); concurrent renders may run
+ * it concurrently. */
 typedef void (*met_collect_fn)(met_registry *reg, void *user_data);
 void met_set_collect_hook(met_registry *reg, met_collect_fn fn, void *user_data);
 
-/* Renders every family in registration order.  *out is malloc'd, NUL-terminated;
- * caller frees.  Returns 0 or -1 on OOM. */
+/* Renders every family in registration order ("# HELP", "# TYPE", then one line per
+ * series; histograms as cumulative _bucket{le=…} lines ending with le="+Inf", _sum and
+ * _count, where _count equals the +Inf bucket).  *out is malloc'd, NUL-terminated;
+ * caller frees.  Returns 0, or -1 on OOM with *out = NULL.  Serve it with
+ * Content-Type "text/plain; version=0.0.4; charset=utf-8". */
 int met_render(met_registry *reg, char **out, size_t *out_len);
 
 /* Process metrics from /proc/self (resident set size in bytes, CPU seconds, start time
