@@ -459,6 +459,8 @@ int wsp__decode_window(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
             n_cur = cap;
         if (n_cur > ws->n_dec - (beam ? 1 : 0))
             n_cur = ws->n_dec - (beam ? 1 : 0);
+        if (n_cur > 63)
+            n_cur = 63; /* bound of the beam bookkeeping arrays */
         if (n_cur < 1)
             n_cur = 1;
         const bool beam_ok = beam && n_cur + 1 <= lm->n_decoders && n_cur < 64;

@@ -68,7 +68,9 @@ static tvocab *load_vocab(void)
         t->len[rank] = n;
     }
     free(txt);
-    t->bytes[50256] = (uint8_t *)strdup(""); /* the file's empty token */
+    free(t->bytes[50256]); /* the model files store the empty string at 50256 */
+    t->bytes[50256] = (uint8_t *)strdup("");
+    t->len[50256] = 0;
     for (int32_t id = t->v.n_base; id < 51865; id++) {
         char *nm = t->names[id - t->v.n_base];
         wsp__special_name(&t->v, id, nm, 32);
