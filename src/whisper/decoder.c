@@ -13,6 +13,7 @@
 #include "whisper/kernels.h"
 #include "whisper/state.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -33,22 +34,19 @@ static void attn_task(void *p, int ith, int nth)
     const attn_job *j = p;
     const int dh = j->n / j->H;
     const float scale = 1.0f / sqrtf((float)dh);
-    float (*const dot)(const void *, const float *, int) = wsp__kern()->dot_f32;
-    void (*const axpy)(float *, float, const float *, int) = wsp__kern()->axpy;
-    float *sc = j->scratch + (size_t)ith * j->scratch_ld;
+    float *sc = j->scratch + (size_t)wsp__pool_tid() * j->scratch_ld;
     int b, e;
     wsp__split(j->N * j->H, ith, nth, &b, &e);
     for (int w = b; w < e; w++) {
         const int i = w / j->H, h = w % j->H;
         const int len = j->causal ? j->n_past + i + 1 : j->len;
         const float *q = j->q + (size_t)i * j->n + (size_t)h * dh;
-        for (int t = 0; t < len; t++)
-            sc[t] = dot(j->k + (size_t)t * j->n + (size_t)h * dh, q, dh);
+        /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, len, dh, 1.0f, j->k + (size_t)h * dh, j->n, q, 1,
+                    0.0f, sc, 1);
         wsp__softmax(sc, len, scale);
-        float *o = j->o + (size_t)i * j->n + (size_t)h * dh;
-        memset(o, 0, sizeof(float) * (size_t)dh);
-        for (int t = 0; t < len; t++)
-            axpy(o, sc[t], j->v + (size_t)t * j->n + (size_t)h * dh, dh);
+        cblas_sgemv(CblasRowMajor, CblasTrans, len, dh, 1.0f, j->v + (size_t)h * dh, j->n, sc, 1,
+                    0.0f, j->o + (size_t)i * j->n + (size_t)h * dh, 1);
     }
 }
 
@@ -132,8 +130,7 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
 
         /* MLP */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->mlp_ln_w, &bl->mlp_ln_b);
-        wsp__linear(pool, &bl->mlp0_w, &bl->mlp0_b, h, N, n, s->d_mlp, 4 * n, s->wbuf);
-        wsp__par_gelu(pool, s->d_mlp, (size_t)N * 4 * n);
+        wsp__linear_gelu(pool, &bl->mlp0_w, &bl->mlp0_b, h, N, n, s->d_mlp, 4 * n, s->wbuf);
         wsp__linear(pool, &bl->mlp2_w, &bl->mlp2_b, s->d_mlp, N, 4 * n, h, n, s->wbuf);
         wsp__par_add(pool, x, h, (size_t)N * n);
     }

@@ -10,7 +10,8 @@
  *
  * Shapes: T = n_audio_ctx (1500), n = n_audio_state, H = n_audio_head, dh = n/H.
  * Activations are frame-major f32 [T][n].  Big products are OpenBLAS sgemm on f32 copies
- * of the weights (wsp__linear); attention is computed head by head with a [T][T] matrix.
+ * of the weights (wsp__linear); attention is fused per (head, block of 64 query rows) so
+ * one pool job does scores, softmax and the product with V.
  */
 #include "whisper/kernels.h"
 #include "whisper/state.h"
@@ -68,25 +69,47 @@ static void pos_task(void *p, int ith, int nth)
                 wsp__ldf(j->pos->data, (size_t)t * (size_t)j->n + (size_t)c);
 }
 
-/* Self-attention of x (already layer-normed in s->e_h) for one block; result (before the
- * output projection) in s->e_o. */
+/* One work item of the fused attention: rows [r0, r1) of head h.
+ * scores[rows][T] = Q_h · K_hᵀ / sqrt(dh) → softmax → O_h[rows] = P · V_h. */
+typedef struct attn_job {
+    float *q, *k, *v, *o, *scratch;
+    int T, n, H, rb; /* rb = rows per block */
+} attn_job;
+
+static void attn_task(void *p, int ith, int nth)
+{
+    const attn_job *j = p;
+    const int dh = j->n / j->H, n_blocks = (j->T + j->rb - 1) / j->rb;
+    const float scale = 1.0f / sqrtf((float)dh);
+    float *sc = j->scratch + (size_t)wsp__pool_tid() * (size_t)j->rb * (size_t)j->T;
+    int b, e;
+    wsp__split(j->H * n_blocks, ith, nth, &b, &e);
+    for (int w = b; w < e; w++) {
+        const int h = w / n_blocks, r0 = (w % n_blocks) * j->rb;
+        const int rows = j->T - r0 < j->rb ? j->T - r0 : j->rb;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, j->T, dh, 1.0f,
+                    j->q + (size_t)r0 * j->n + (size_t)h * dh, j->n, j->k + (size_t)h * dh,
+                    j->n, 0.0f, sc, j->T);
+        for (int r = 0; r < rows; r++)
+            wsp__softmax(sc + (size_t)r * j->T, j->T, scale);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, j->T, 1.0f, sc, j->T,
+                    j->v + (size_t)h * dh, j->n, 0.0f, j->o + (size_t)r0 * j->n + (size_t)h * dh,
+                    j->n);
+    }
+}
+
+/* Self-attention of the layer-normed input in s->e_h; result (before the output
+ * projection) in s->e_o. */
 static void self_attention(wsp_state *s, const wsp__block *bl, int T, int n, int H)
 {
     wsp__pool *pool = s->pool;
-    const int dh = n / H;
     wsp__linear(pool, &bl->attn.q_w, &bl->attn.q_b, s->e_h, T, n, s->e_q, n, s->wbuf);
     wsp__linear(pool, &bl->attn.k_w, NULL, s->e_h, T, n, s->e_k, n, s->wbuf);
     wsp__linear(pool, &bl->attn.v_w, &bl->attn.v_b, s->e_h, T, n, s->e_v, n, s->wbuf);
-    const float scale = 1.0f / sqrtf((float)dh);
-    for (int h = 0; h < H; h++) {
-        /* scores[T][T] = Q_h · K_hᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, s->e_q + h * dh, n,
-                    s->e_k + h * dh, n, 0.0f, s->e_scores, T);
-        wsp__par_softmax(pool, s->e_scores, T, T, scale);
-        /* O_h[T][dh] = P · V_h */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, s->e_scores, T,
-                    s->e_v + h * dh, n, 0.0f, s->e_o + h * dh, n);
-    }
+    attn_job j = {.q = s->e_q, .k = s->e_k, .v = s->e_v, .o = s->e_o, .scratch = s->e_scores,
+                  .T = T, .n = n, .H = H, .rb = WSP__ATT_ROWS};
+    const int items = H * ((T + WSP__ATT_ROWS - 1) / WSP__ATT_ROWS);
+    wsp__pool_run_n(pool, attn_task, &j, items);
 }
 
 int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_threads)
@@ -117,15 +140,13 @@ int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_th
     w2.rows = n;
     w2.cols = 3 * n;
     float *y1 = s->e_mlp; /* [2T][n] */
-    wsp__linear(pool, &w1, &m->conv1_b, s->im2col, 2 * T, 3 * M, y1, n, s->wbuf);
-    wsp__par_gelu(pool, y1, (size_t)2 * T * n);
+    wsp__linear_gelu(pool, &w1, &m->conv1_b, s->im2col, 2 * T, 3 * M, y1, n, s->wbuf);
 
     /* conv2: stride 2 → [T][n] */
     im2col_job c2 = {.src = y1, .cs = 1, .fs = (size_t)n, .C = n, .len_in = 2 * T,
                      .len_out = T, .stride = 2, .out = s->im2col};
     wsp__pool_run(pool, im2col_task, &c2);
-    wsp__linear(pool, &w2, &m->conv2_b, s->im2col, T, 3 * n, s->conv_out, n, s->wbuf);
-    wsp__par_gelu(pool, s->conv_out, (size_t)T * n);
+    wsp__linear_gelu(pool, &w2, &m->conv2_b, s->im2col, T, 3 * n, s->conv_out, n, s->wbuf);
 
     float *x = s->enc_out; /* residual stream [T][n] */
     memcpy(x, s->conv_out, sizeof(float) * (size_t)T * n);
@@ -142,8 +163,7 @@ int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_th
         wsp__par_add(pool, x, s->e_h, (size_t)T * n);
 
         wsp__par_layer_norm(pool, x, s->e_h, T, n, &bl->mlp_ln_w, &bl->mlp_ln_b);
-        wsp__linear(pool, &bl->mlp0_w, &bl->mlp0_b, s->e_h, T, n, s->e_mlp, 4 * n, s->wbuf);
-        wsp__par_gelu(pool, s->e_mlp, (size_t)T * 4 * n);
+        wsp__linear_gelu(pool, &bl->mlp0_w, &bl->mlp0_b, s->e_h, T, n, s->e_mlp, 4 * n, s->wbuf);
         wsp__linear(pool, &bl->mlp2_w, &bl->mlp2_b, s->e_mlp, T, 4 * n, s->e_h, n, s->wbuf);
         wsp__par_add(pool, x, s->e_h, (size_t)T * n);
     }

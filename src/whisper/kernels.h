@@ -101,10 +101,14 @@ void wsp__softmax(float *x, int n, float scale);
 
 /* Y[M][N] = X[M][K] · Wᵀ + b, with W [N][K] (f16 or f32, in the mapping) and b [N] or
  * NULL.  M >= 16: W is converted to f32 into wbuf (>= N·K floats) and multiplied with
- * OpenBLAS sgemm; otherwise f16 rows are read in place by the matvec kernel, rows of W
- * split across the pool. */
+ * single-threaded OpenBLAS sgemm calls on blocks of X's rows, spread over the pool (so
+ * OpenBLAS's own threads stay idle: set openblas_set_num_threads(1)); otherwise f16 rows
+ * are read in place by the matvec kernel, rows of W split across the pool. */
 void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                  int M, int ldx, float *Y, int ldy, float *wbuf);
+/* wsp__linear followed by GELU on Y (fused in the same pass over the pool). */
+void wsp__linear_gelu(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                      int M, int ldx, float *Y, int ldy, float *wbuf);
 /* dst[i][:] = layer_norm(src[i][:]) for i < M rows of width n (ld = n); dst may be src. */
 void wsp__par_layer_norm(wsp__pool *pool, const float *src, float *dst, int M, int n,
                          const wsp__mat *w, const wsp__mat *b);

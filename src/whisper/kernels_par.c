@@ -11,21 +11,103 @@ typedef struct linear_job {
     const float *X;
     int M, ldx, ldy;
     float *Y;
+    const float *wf; /* f32 weights (GEMM path) */
+    int gelu;
 } linear_job;
 
-static void linear_task(void *p, int ith, int nth)
+static void add_bias_gelu(const linear_job *j, int m0, int m1, int r0, int r1)
+{
+    const int has_b = j->b && j->b->data;
+    for (int i = m0; i < m1; i++) {
+        float *y = j->Y + (size_t)i * (size_t)j->ldy;
+        if (has_b)
+            for (int r = r0; r < r1; r++)
+                y[r] += wsp__ldf(j->b->data, (size_t)r);
+        if (j->gelu)
+            wsp__kern()->gelu(y + r0, r1 - r0);
+    }
+}
+
+/* matvec path: chunks of W's rows (multiples of 4 for the dot4 kernel) */
+static void matvec_task(void *p, int ith, int nth)
 {
     const linear_job *j = p;
     const int rows = j->W->rows;
-    /* split by blocks of 4 rows (the dot4 kernel) */
     int b, e;
     wsp__split((rows + 3) / 4, ith, nth, &b, &e);
     b *= 4;
     e *= 4;
     if (e > rows)
         e = rows;
-    if (b < e)
-        wsp__matvec_rows(j->W, j->b, j->X, j->M, j->ldx, j->Y, j->ldy, b, e);
+    if (b >= e)
+        return;
+    wsp__matvec_rows(j->W, j->b, j->X, j->M, j->ldx, j->Y, j->ldy, b, e);
+    if (j->gelu)
+        for (int i = 0; i < j->M; i++)
+            wsp__kern()->gelu(j->Y + (size_t)i * (size_t)j->ldy + b, e - b);
+}
+
+/* GEMM path: chunks of X's rows, each a single-threaded sgemm against all of W */
+static void gemm_task(void *p, int ith, int nth)
+{
+    const linear_job *j = p;
+    int b, e;
+    wsp__split(j->M, ith, nth, &b, &e);
+    if (b >= e)
+        return;
+    const int N = j->W->rows, K = j->W->cols;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, e - b, N, K, 1.0f,
+                j->X + (size_t)b * (size_t)j->ldx, j->ldx, j->wf, K, 0.0f,
+                j->Y + (size_t)b * (size_t)j->ldy, j->ldy);
+    add_bias_gelu(j, b, e, 0, N);
+}
+
+typedef struct cvt_job {
+    const wsp__mat *W;
+    float *dst;
+} cvt_job;
+
+static void cvt_task(void *p, int ith, int nth)
+{
+    const cvt_job *j = p;
+    int b, e;
+    wsp__split(j->W->rows, ith, nth, &b, &e);
+    for (int r = b; r < e; r++)
+        wsp__mat_row(j->W, r, j->dst + (size_t)r * (size_t)j->W->cols);
+}
+
+static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                        int M, int ldx, float *Y, int ldy, float *wbuf, int gelu)
+{
+    linear_job j = {.W = W, .b = b, .X = X, .M = M, .ldx = ldx, .ldy = ldy, .Y = Y,
+                    .gelu = gelu};
+    if (M < GEMM_MIN_ROWS) {
+        wsp__pool_run(pool, matvec_task, &j);
+        return;
+    }
+    cvt_job c = {.W = W, .dst = wbuf};
+    wsp__pool_run(pool, cvt_task, &c);
+    j.wf = wbuf;
+    /* row blocks of ~64 so every thread keeps busy and each sgemm is a decent size */
+    int chunks = (M + 63) / 64;
+    const int minc = wsp__pool_chunks(pool);
+    if (chunks < minc)
+        chunks = minc;
+    if (chunks > M / 8)
+        chunks = M / 8 > 0 ? M / 8 : 1;
+    wsp__pool_run_n(pool, gemm_task, &j, chunks);
+}
+
+void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                 int M, int ldx, float *Y, int ldy, float *wbuf)
+{
+    linear_impl(pool, W, b, X, M, ldx, Y, ldy, wbuf, 0);
+}
+
+void wsp__linear_gelu(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                      int M, int ldx, float *Y, int ldy, float *wbuf)
+{
+    linear_impl(pool, W, b, X, M, ldx, Y, ldy, wbuf, 1);
 }
 
 typedef struct rows_job {
@@ -37,35 +119,6 @@ typedef struct rows_job {
     const wsp__mat *w, *b;
     float scale;
 } rows_job;
-
-static void bias_task(void *p, int ith, int nth)
-{
-    const rows_job *j = p;
-    int b, e;
-    wsp__split(j->M, ith, nth, &b, &e);
-    for (int i = b; i < e; i++) {
-        float *row = j->x + (size_t)i * (size_t)j->count; /* count = ldy here */
-        for (int c = 0; c < j->n; c++)
-            row[c] += wsp__ldf(j->b->data, (size_t)c);
-    }
-}
-
-void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
-                 int M, int ldx, float *Y, int ldy, float *wbuf)
-{
-    if (M < GEMM_MIN_ROWS) {
-        linear_job j = {.W = W, .b = b, .X = X, .M = M, .ldx = ldx, .ldy = ldy, .Y = Y};
-        wsp__pool_run(pool, linear_task, &j);
-        return;
-    }
-    wsp__mat_to_f32(W, wbuf);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, W->rows, W->cols, 1.0f, X, ldx,
-                wbuf, W->cols, 0.0f, Y, ldy);
-    if (b && b->data) {
-        rows_job j = {.x = Y, .count = (size_t)ldy, .M = M, .n = W->rows, .b = b};
-        wsp__pool_run(pool, bias_task, &j);
-    }
-}
 
 static void ln_task(void *p, int ith, int nth)
 {

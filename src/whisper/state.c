@@ -41,7 +41,7 @@ int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
     s->e_v = alloc_f(s, T * n, &ok);
     s->e_o = alloc_f(s, T * n, &ok);
     s->e_mlp = alloc_f(s, T * 4 * n, &ok);
-    s->e_scores = alloc_f(s, T * T, &ok);
+    s->e_scores = alloc_f(s, (size_t)WSP__MAX_THREADS * WSP__ATT_ROWS * T, &ok);
     const size_t ic = 2 * T * 3 * M > T * 3 * n ? 2 * T * 3 * M : T * 3 * n;
     s->im2col = alloc_f(s, ic, &ok);
     size_t wb = 4 * n * n;
@@ -87,7 +87,8 @@ int wsp__state_pool(wsp_state *s, int n_threads)
         n_threads = 1;
     if (n_threads > WSP__MAX_THREADS)
         n_threads = WSP__MAX_THREADS;
-    openblas_set_num_threads(n_threads);
+    /* GEMMs are split over our pool as single-threaded sgemm calls (kernels_par.c). */
+    openblas_set_num_threads(1);
     if (s->pool && wsp__pool_size(s->pool) == n_threads)
         return 0;
     wsp__pool_free(s->pool);

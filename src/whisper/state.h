@@ -13,6 +13,7 @@
 
 #define WSP__N_DECODERS 8
 #define WSP__MAX_THREADS 64
+#define WSP__ATT_ROWS 64 /* query rows per encoder attention work item */
 
 struct wsp_state {
     const wsp_model *model;
@@ -31,7 +32,7 @@ struct wsp_state {
     /* encoder scratch */
     float *e_h, *e_q, *e_k, *e_v, *e_o; /* [T][n] each */
     float *e_mlp;    /* [T][4n] (also conv1 output [2T][n]) */
-    float *e_scores; /* [T][T] one head's attention matrix */
+    float *e_scores; /* [WSP__MAX_THREADS][WSP__ATT_ROWS][T] per-thread attention rows */
     float *im2col;   /* [max(2T·3·n_mels, T·3n)] */
     float *wbuf;     /* f32 copy of one weight matrix: [max(4n·n, 3n·n, 3·n_mels·n)] */
 

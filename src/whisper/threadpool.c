@@ -1,57 +1,97 @@
-/* threadpool.c — fork-join pool with spin-then-sleep workers; see threadpool.h. */
+/* threadpool.c — fork-join pool with chunk claiming; see threadpool.h.
+ *
+ * One 64-bit word describes the current job: generation (24 bits) | chunk count (20) |
+ * next unclaimed chunk (20).  A thread claims a chunk with a compare-and-swap on the word,
+ * so a claim always refers to one job; that job's fn/ctx live in slot gen & 1 and stay
+ * valid until the job completes, which needs every claimed chunk to finish. */
 #include "whisper/threadpool.h"
 
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-#define SPIN_ITERS 20000 /* ~50–100 µs of pause instructions before sleeping */
+#define SPIN_ITERS 4000 /* pause loops before a worker sleeps (~10–40 µs) */
+#define CHUNKS_PER_THREAD 4
+#define MAX_CHUNKS ((1 << 20) - 1)
+
+#define W_GEN(w) ((uint32_t)((w) >> 40))
+#define W_N(w) ((uint32_t)(((w) >> 20) & 0xfffff))
+#define W_NEXT(w) ((uint32_t)((w)&0xfffff))
+
+typedef struct job {
+    wsp__task_fn fn;
+    void *ctx;
+} job;
 
 struct wsp__pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;     /* incremented per job */
-    atomic_int pending;  /* workers still running the current job */
+    _Atomic uint64_t word;
+    atomic_int done;     /* chunks finished in the current job */
+    atomic_int sleepers; /* workers waiting on cv */
     atomic_int stop;
-    wsp__task_fn fn;
-    void *ctx;
+    job jobs[2];
 };
+
+static _Thread_local int tl_tid;
+
+int wsp__pool_tid(void) { return tl_tid; }
+
+/* Claims and runs chunks of the job described by the current word until none is left. */
+static void work(wsp__pool *p)
+{
+    uint64_t w = atomic_load_explicit(&p->word, memory_order_acquire);
+    while (W_NEXT(w) < W_N(w)) {
+        if (!atomic_compare_exchange_weak_explicit(&p->word, &w, w + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* w reloaded */
+        const job *j = &p->jobs[W_GEN(w) & 1];
+        j->fn(j->ctx, (int)W_NEXT(w), (int)W_N(w));
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+        w = atomic_load_explicit(&p->word, memory_order_acquire);
+    }
+}
 
 typedef struct worker_arg {
     wsp__pool *pool;
     int ith;
 } worker_arg;
 
-static void *worker(void *p)
+static void *worker(void *arg)
 {
-    worker_arg *a = p;
-    wsp__pool *pool = a->pool;
-    const int ith = a->ith;
+    worker_arg *a = arg;
+    wsp__pool *p = a->pool;
+    tl_tid = a->ith;
     free(a);
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned g;
         int spins = 0;
-        while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen &&
-               !atomic_load(&pool->stop)) {
+        for (;;) {
+            if (atomic_load_explicit(&p->stop, memory_order_acquire))
+                return NULL;
+            const uint64_t w = atomic_load_explicit(&p->word, memory_order_acquire);
+            if (W_GEN(w) != seen) {
+                seen = W_GEN(w);
+                break;
+            }
             if (++spins < SPIN_ITERS) {
                 _mm_pause();
                 continue;
             }
-            pthread_mutex_lock(&pool->mu);
-            while (atomic_load(&pool->gen) == seen && !atomic_load(&pool->stop))
-                pthread_cond_wait(&pool->cv, &pool->mu);
-            pthread_mutex_unlock(&pool->mu);
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (W_GEN(atomic_load(&p->word)) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+            spins = 0;
         }
-        if (atomic_load(&pool->stop))
-            return NULL;
-        seen = g;
-        pool->fn(pool->ctx, ith, pool->n);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        work(p);
     }
 }
 
@@ -62,22 +102,28 @@ wsp__pool *wsp__pool_new(int n_threads)
     wsp__pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->n = n_threads;
+    p->n = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
     if (!p->threads) {
-        free(p);
+        wsp__pool_free(p);
         return NULL;
     }
     for (int i = 1; i < n_threads; i++) {
         worker_arg *a = malloc(sizeof *a);
-        if (!a || (a->pool = p, a->ith = i, pthread_create(&p->threads[i], NULL, worker, a))) {
-            free(a);
-            p->n = i; /* join those started */
+        if (!a) {
             wsp__pool_free(p);
             return NULL;
         }
+        a->pool = p;
+        a->ith = i;
+        if (pthread_create(&p->threads[i], NULL, worker, a) != 0) {
+            free(a);
+            wsp__pool_free(p);
+            return NULL;
+        }
+        p->n = i + 1;
     }
     return p;
 }
@@ -100,25 +146,49 @@ void wsp__pool_free(wsp__pool *p)
 
 int wsp__pool_size(const wsp__pool *p) { return p ? p->n : 1; }
 
-void wsp__pool_run(wsp__pool *p, wsp__task_fn fn, void *ctx)
+int wsp__pool_chunks(const wsp__pool *p)
 {
-    if (!p || p->n == 1) {
-        fn(ctx, 0, 1);
+    return !p || p->n == 1 ? 1 : p->n * CHUNKS_PER_THREAD;
+}
+
+void wsp__pool_run_n(wsp__pool *p, wsp__task_fn fn, void *ctx, int n_chunks)
+{
+    if (n_chunks < 1)
+        n_chunks = 1;
+    if (n_chunks > MAX_CHUNKS)
+        n_chunks = MAX_CHUNKS;
+    if (!p || p->n == 1 || n_chunks == 1) {
+        for (int i = 0; i < n_chunks; i++)
+            fn(ctx, i, n_chunks);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0, p->n);
+    const uint64_t old = atomic_load_explicit(&p->word, memory_order_relaxed);
+    const uint64_t gen = (W_GEN(old) + 1) & 0xffffff;
+    p->jobs[gen & 1] = (job){fn, ctx};
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    /* seq_cst: the store must be ordered before the load of sleepers (a worker does the
+     * mirror image: sleepers++ then load word), or a wake-up could be lost — harmless
+     * here (the caller claims every chunk itself) but slow. */
+    atomic_store(&p->word, (gen << 40) | ((uint64_t)n_chunks << 20));
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    const int saved = tl_tid;
+    tl_tid = 0;
+    work(p);
+    tl_tid = saved;
     int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < n_chunks) {
         if (++spins < SPIN_ITERS)
             _mm_pause();
         else
             sched_yield();
     }
+}
+
+void wsp__pool_run(wsp__pool *p, wsp__task_fn fn, void *ctx)
+{
+    wsp__pool_run_n(p, fn, ctx, wsp__pool_chunks(p));
 }

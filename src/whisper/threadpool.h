@@ -1,11 +1,16 @@
 /*
  * threadpool.h — a small fork-join pool for the forward pass.
  *
- * wsp__pool_run(pool, fn, ctx) calls fn(ctx, ith, nth) for ith = 0 … nth−1 at once, the
- * calling thread taking ith 0, and returns when all have finished.  Workers spin briefly
- * after a job (decoder steps issue dozens of short jobs per token) and then sleep on a
- * condition variable, so an idle pool costs no CPU.  One pool belongs to one wsp_state:
- * wsp__pool_run must not be called from two threads at once.
+ * wsp__pool_run(pool, fn, ctx) calls fn(ctx, ith, nth) once for every chunk ith = 0 … nth−1
+ * (nth = wsp__pool_chunks(pool), a few per thread) and returns when all chunks are done.
+ * Chunks are claimed from a shared counter by whichever thread is running, the caller
+ * included: a worker the OS has not scheduled yet simply gets no chunk, so a busy
+ * machine slows a job down but never makes the caller wait for a descheduled thread.
+ * Workers spin briefly between jobs (decoder steps issue dozens of short jobs per token),
+ * then sleep on a condition variable, so an idle pool costs no CPU.
+ * A pool belongs to one wsp_state: wsp__pool_run must not be called from two threads at
+ * once.  Inside fn, wsp__pool_tid() is the running thread's index (0 … size−1), for
+ * per-thread scratch.
  */
 #ifndef MDC_WHISPER_THREADPOOL_H
 #define MDC_WHISPER_THREADPOOL_H
@@ -17,9 +22,16 @@ typedef void (*wsp__task_fn)(void *ctx, int ith, int nth);
 wsp__pool *wsp__pool_new(int n_threads);
 /* Stops and joins the workers.  Accepts NULL. */
 void wsp__pool_free(wsp__pool *pool);
+/* Number of threads (1 for NULL). */
 int wsp__pool_size(const wsp__pool *pool);
-/* Runs fn on every thread of the pool (pool may be NULL: runs fn(ctx, 0, 1)). */
+/* Chunks per job used by wsp__pool_run (1 for NULL). */
+int wsp__pool_chunks(const wsp__pool *pool);
+/* Runs fn over wsp__pool_chunks(pool) chunks (pool may be NULL: fn(ctx, 0, 1)). */
 void wsp__pool_run(wsp__pool *pool, wsp__task_fn fn, void *ctx);
+/* Same with an explicit chunk count (1 … 1 << 20). */
+void wsp__pool_run_n(wsp__pool *pool, wsp__task_fn fn, void *ctx, int n_chunks);
+/* Index of the calling thread within the pool running it (0 outside pools). */
+int wsp__pool_tid(void);
 
 /* Splits [0, n) into nth near-equal parts; part ith is [*b, *e). */
 static inline void wsp__split(int n, int ith, int nth, int *b, int *e)
