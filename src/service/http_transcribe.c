@@ -85,6 +85,13 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
         }
         pr->language = strcasecmp(lang, "auto") == 0 ? NULL : lang;
     }
+    /* md-converter extension, as the CLI's --no-fallback: no temperature fallback */
+    const char *nf = upl_field(f, "no_fallback");
+    if (nf && *nf && svc_config_parse_bool(nf, &pr->no_fallback) != 0) {
+        *ret = http_send_error(req, 400, "invalid_field",
+                               "no_fallback must be true or false (got \"%.20s\")", nf);
+        return false;
+    }
     return true;
 }
 
