@@ -51,10 +51,11 @@ static int setup(void **state)
 }
 
 /* ---- scripted language model ---- */
-enum { SCRIPT_REPEAT = 1, SCRIPT_BEAM = 2 };
+enum { SCRIPT_REPEAT = 1, SCRIPT_BEAM = 2, SCRIPT_PROMPT = 3 };
 typedef struct fake {
     int script;
     int n_prompt;
+    int32_t prompt[CTX]; /* the last prompt batch */
     int32_t hist[8][CTX];
     int len[8];
     int calls, copies;
@@ -64,14 +65,18 @@ static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_pas
 {
     fake *f = ctx;
     f->calls++;
-    if (n_past == 0)
+    if (n_past == 0) {
         f->n_prompt = n;
+        memcpy(f->prompt, tokens, sizeof(int32_t) * (size_t)n);
+    }
     memcpy(f->hist[d] + n_past, tokens, sizeof(int32_t) * (size_t)n);
     f->len[d] = n_past + n;
     const int step = f->len[d] - f->n_prompt; /* tokens generated so far */
     for (int i = 0; i < NV; i++)
         l[i] = -20.0f;
-    if (f->script == SCRIPT_REPEAT) {
+    if (f->script == SCRIPT_PROMPT) {
+        l[step == 0 ? 1000 : g_v.eot] = 10.0f;
+    } else if (f->script == SCRIPT_REPEAT) {
         /* T = 0 repeats token 500 sixty times; T > 0 samples among 101 near-equal words */
         l[500] = 5.0f;
         for (int i = 1000; i < 1100; i++)
@@ -234,6 +239,54 @@ static void test_beam_search_scripted(void **state)
     wsp__dws_free(wg);
     wsp__dws_free(wb);
     wsp__dws_free(w1);
+}
+
+/* Prompt: <|startofprev|> + the last min(n_max_text_ctx, n_text_ctx/2 − 1) past tokens
+ * + task tokens, the past only below temperature 0.5. */
+static void test_prompt_from_previous_windows(void **state)
+{
+    (void)state;
+    const int32_t init[4] = {g_v.sot, g_v.lang_first + 8, g_v.transcribe, g_v.notimestamps};
+    int32_t past[300];
+    for (int i = 0; i < 300; i++)
+        past[i] = 10 + i;
+    const float t0 = 0.0f, t6 = 0.6f;
+    fake f = {.script = SCRIPT_PROMPT};
+    wsp__lm lm = {fake_decode, fake_copy, &f, 8, CTX};
+    wsp__dws *ws = NULL;
+    assert_int_equal(wsp__dws_new(&g_v, CTX, 8, 1, &ws), 0);
+    wsp__window_opts o = base_opts(&t0, 1, init);
+    o.past = past;
+    o.n_past = 300;
+    wsp__window_out w;
+    assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
+    assert_int_equal(w.n_past_used, 223);
+    assert_int_equal(f.n_prompt, 1 + 223 + 4);
+    assert_int_equal(f.prompt[0], g_v.prev);
+    assert_int_equal(f.prompt[1], past[300 - 223]);
+    assert_int_equal(f.prompt[223], past[299]);
+    assert_memory_equal(f.prompt + 224, init, sizeof init);
+    assert_int_equal(w.n_tokens, 2); /* 1000, <|endoftext|> */
+    assert_int_equal(w.tokens[0].id, 1000);
+
+    o.n_max_text_ctx = 10;
+    assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
+    assert_int_equal(w.n_past_used, 10);
+    assert_int_equal(f.n_prompt, 1 + 10 + 4);
+    assert_int_equal(f.prompt[1], past[290]);
+
+    o.temperatures = &t6; /* hot attempts ignore the past */
+    assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
+    assert_int_equal(w.n_past_used, 0);
+    assert_int_equal(f.n_prompt, 4);
+    assert_memory_equal(f.prompt, init, sizeof init);
+    assert_true(w.temperature == 0.6f);
+
+    o.temperatures = &t0;
+    o.n_past = 0;
+    assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
+    assert_int_equal(f.n_prompt, 4);
+    wsp__dws_free(ws);
 }
 
 /* ---- the micro model ---- */
@@ -440,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_fallback_on_compression_ratio),
         cmocka_unit_test(test_repetition_loop_fails_and_falls_back),
         cmocka_unit_test(test_beam_search_scripted),
+        cmocka_unit_test(test_prompt_from_previous_windows),
         cmocka_unit_test(test_micro_beam1_equals_greedy),
         cmocka_unit_test(test_micro_language_detection_and_callbacks),
     };
