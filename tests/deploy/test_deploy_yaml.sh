@@ -180,5 +180,5 @@ print("\n".join("  " + e for e in errors) or "  all consistency checks hold")
 sys.exit(1 if errors else 0)
 EOF
 
-[ $fail -eq 0 ] && echo "test_yaml: all checks passed" || echo "test_yaml: FAILED"
+[ $fail -eq 0 ] && echo "test_deploy_yaml: all checks passed" || echo "test_deploy_yaml: FAILED"
 exit $fail

@@ -23,7 +23,7 @@ step "promtool check config $P/prometheus.yml" promtool check config "$P/prometh
 step "promtool check rules $P/alerts.yml" promtool check rules "$P/alerts.yml"
 step "promtool test rules $P/alerts_test.yml" promtool test rules "$P/alerts_test.yml"
 
-# Runbook links and test coverage (python3 + PyYAML, as test_yaml.sh).
+# Runbook links and test coverage (python3 + PyYAML, as test_deploy_yaml.sh).
 step "runbook_url anchors exist in docs/DEPLOY.md; every alert tested firing and silent" \
 /usr/bin/python3 - "$P/alerts.yml" "$P/alerts_test.yml" docs/DEPLOY.md <<'EOF'
 import re, sys, yaml
@@ -70,5 +70,5 @@ for e in errors: print("  " + e)
 sys.exit(1 if errors else 0)
 EOF
 
-[ $fail -eq 0 ] && echo "test_prometheus: all checks passed" || echo "test_prometheus: FAILED"
+[ $fail -eq 0 ] && echo "test_deploy_prometheus: all checks passed" || echo "test_deploy_prometheus: FAILED"
 exit $fail

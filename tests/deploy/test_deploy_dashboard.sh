@@ -171,7 +171,7 @@ EOF
 if ! scrape; then echo "FAIL: GET $MDC_URL/metrics"; exit 1; fi
 echo "live /metrics: $(grep -c . "$work/have.txt") names"
 if compare "$work/have.txt"; then
-  echo "test_dashboard: every queried metric is exported by the live server"
+  echo "test_deploy_dashboard: every queried metric is exported by the live server"
   exit 0
 fi
 # Labelled series may appear only after their first use: run one short transcription
@@ -181,7 +181,7 @@ if [ -f "$fixture" ]; then
   echo "retrying after one transcription of $(basename "$fixture")"
   curl -sS --max-time 120 -o /dev/null -w '  POST /relatorio/process-meeting -> %{http_code}\n' \
     -F "file=@$fixture" "$MDC_URL/relatorio/process-meeting"
-  scrape && compare "$work/have.txt" && { echo "test_dashboard: every queried metric is exported (after one transcription)"; exit 0; }
+  scrape && compare "$work/have.txt" && { echo "test_deploy_dashboard: every queried metric is exported (after one transcription)"; exit 0; }
 fi
 echo "FAIL: the dashboard or the alerts query metrics the server does not export"
 exit 1
