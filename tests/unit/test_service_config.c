@@ -337,6 +337,33 @@ static void test_env_file_errors(void **state)
     expect_fail("/nonexistent/dir/x.env", "MDC_ENV_FILE");
 }
 
+/* .env.example documents every variable with its default: loading it must give exactly
+ * the defaults, and it must name every variable the loader knows. */
+static void test_env_example_is_the_defaults(void **state)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/.env.example", g_cwd);
+    TU_REQUIRE_FILE(path);
+    setenv("MDC_ENV_FILE", path, 1);
+    svc_config c, d;
+    char err[512] = "";
+    assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
+    svc_config_defaults(&d);
+    assert_memory_equal(&c, &d, sizeof c);
+    char *text = tu_read_file(path, NULL);
+    assert_non_null(text);
+    for (size_t i = 0; i < sizeof k_all / sizeof k_all[0]; i++) {
+        if (strcmp(k_all[i], "MDC_ENV_FILE") == 0 || strcmp(k_all[i], "WHISPER_PRELAOD") == 0 ||
+            strcmp(k_all[i], "MDC_BOGUS") == 0)
+            continue;
+        char key[80];
+        snprintf(key, sizeof key, "\n%s=", k_all[i]);
+        if (!strstr(text, key))
+            fail_msg(".env.example does not document %s", k_all[i]);
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +376,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_environment_wins_over_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_dotenv_in_cwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_example_is_the_defaults, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

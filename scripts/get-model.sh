@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Obtains the configured Whisper model if it is missing, so `make run` can serve it.
+#
+#   WHISPER_MODEL       name (default base) or a path; read from the environment, else ./.env
+#   WHISPER_MODELS_DIR  where names resolve (default models): DIR/ggml-NAME.bin
+#
+# A name is downloaded from whisper.cpp's model host and its SHA-1 checked against the
+# checksums whisper.cpp publishes (models/README.md, models/download-ggml-model.sh).
+# A path is used as given: nothing is downloaded.
+#
+# Never blocks start-up: when the download fails (no network, checksum mismatch, unknown
+# name) it prints what to do and exits 0 quickly (5 s connect timeout).  The server
+# starts anyway; transcriptions answer 503 model_unavailable until the file is there.
+set -u
+
+HOST_URL=${MDC_MODEL_BASE_URL:-https://huggingface.co/ggerganov/whisper.cpp/resolve/main}
+
+# SHA-1 of the official ggml files (whisper.cpp models/README.md "Available models" and
+# download-ggml-model.sh's model list).
+declare -A SHA1=(
+  [tiny]=bd577a113a864445d4c299885e0cb97d4ba92b5f
+  [tiny.en]=c78c86eb1a8faa21b369bcd33207cc90d64ae9df
+  [base]=465707469ff3a37a2b9b8d8f89f2f99de7299dac
+  [base.en]=137c40403d78fd54d454da0f9bd998f78703390c
+  [small]=55356645c2b361a969dfd0ef2c5a50d530afd8d5
+  [small.en]=db8a495a91d927739e50b3fc1cc4c6b8f6c2d022
+  [medium]=fd9727b6e1217c2f614f9b698455c4ffd82463b4
+  [medium.en]=8c30f0e44ce9560643ebd10bbe50cd20eafd3723
+  [large-v1]=b1caaf735c4cc1429223d5a74f0f4d0b9b59a299
+  [large-v2]=0f4c8e34f21cf1a914c59d8b3ce882345ad349d6
+  [large-v2-q5_0]=00e39f2196344e901b3a2bd5814807a769bd1630
+  [large-v3]=ad82bf6a9043ceed055076d0fd39f5f186ff8062
+  [large-v3-q5_0]=e6e2ed78495d403bef4b7cff42ef4aaadcfea8de
+  [large-v3-turbo]=4af2b29d7ec73d781377bfd1758ca957a807e941
+  [large-v3-turbo-q5_0]=e050f7970618a659205450ad97eb95a18d69c9ee
+  [large-v3-turbo-q8_0]=01bf15bedffe9f39d65c1b6ff9b687ea91f59e0e
+)
+
+say() { echo "get-model: $*" >&2; }
+
+# Value of KEY in ./.env (last assignment; `export`, quotes and comments tolerated).
+dotenv_get() {
+  local key=$1 file=${MDC_ENV_FILE:-.env} line val=""
+  [ -f "$file" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%$'\r'}
+    line=${line#"${line%%[![:space:]]*}"}
+    line=${line#export }
+    case "$line" in
+      "$key"=*|"$key "*=*) ;;
+      *) continue ;;
+    esac
+    val=${line#*=}
+    val=${val#"${val%%[![:space:]]*}"}
+    case "$val" in
+      \"*) val=${val#\"}; val=${val%%\"*} ;;
+      \'*) val=${val#\'}; val=${val%%\'*} ;;
+      *) val=${val%%[[:space:]]#*}; val=${val%"${val##*[![:space:]]}"} ;;
+    esac
+  done <"$file"
+  printf '%s' "$val"
+}
+
+MODEL=${WHISPER_MODEL:-$(dotenv_get WHISPER_MODEL)}
+MODEL=${MODEL:-base}
+DIR=${WHISPER_MODELS_DIR:-$(dotenv_get WHISPER_MODELS_DIR)}
+DIR=${DIR:-models}
+
+case "$MODEL" in
+  */*|*.bin)
+    if [ -f "$MODEL" ]; then
+      say "WHISPER_MODEL is a path ($MODEL): present, nothing to download"
+    else
+      say "WHISPER_MODEL is a path ($MODEL) that does not exist; nothing is downloaded for a path."
+      say "The server starts anyway; transcriptions answer 503 model_unavailable until the file is there."
+    fi
+    exit 0 ;;
+esac
+
+DEST="${DIR%/}/ggml-$MODEL.bin"
+if [ -s "$DEST" ]; then
+  say "model $MODEL present at $DEST"
+  exit 0
+fi
+
+SUM=${SHA1[$MODEL]:-}
+if [ -z "$SUM" ]; then
+  say "no official checksum known for model \"$MODEL\", so it is not downloaded automatically."
+  say "Known: ${!SHA1[*]}"
+  say "Place the file at $DEST yourself (from $HOST_URL/ggml-$MODEL.bin), or set WHISPER_MODEL to one of the names above."
+  exit 0
+fi
+
+mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; exit 0; }
+TMP="$DEST.part.$$"
+trap 'rm -f "$TMP"' EXIT
+URL="$HOST_URL/ggml-$MODEL.bin"
+say "downloading model $MODEL from $URL to $DEST ..."
+ok=1
+if command -v curl >/dev/null 2>&1; then
+  progress=-sS
+  [ -t 2 ] && progress=--progress-bar
+  curl -fL $progress --connect-timeout 5 --retry 1 --retry-max-time 10 \
+       --speed-limit 1024 --speed-time 60 -o "$TMP" "$URL" && ok=0
+elif command -v wget >/dev/null 2>&1; then
+  wget -q --connect-timeout=5 --tries=2 --read-timeout=60 -O "$TMP" "$URL" && ok=0
+else
+  say "neither curl nor wget is installed"
+fi
+
+if [ $ok -ne 0 ] || [ ! -s "$TMP" ]; then
+  say "could not download $URL (no network, or the host is unreachable)."
+  say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
+  say "To fix: copy ggml-$MODEL.bin (SHA-1 $SUM) to $DEST, or set WHISPER_MODEL to a path."
+  exit 0
+fi
+
+GOT=$(sha1sum "$TMP" | cut -d' ' -f1)
+if [ "$GOT" != "$SUM" ]; then
+  say "checksum mismatch for $URL: got SHA-1 $GOT, expected $SUM; the download was discarded."
+  say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
+  exit 0
+fi
+mv -f "$TMP" "$DEST"
+trap - EXIT
+say "model $MODEL saved to $DEST (SHA-1 verified)"
+exit 0
