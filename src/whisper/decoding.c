@@ -114,10 +114,13 @@ void wsp__dws_free(wsp__dws *ws)
     free(ws);
 }
 
+/* Filters + log-softmax for decoder d; the full probability row only when sampling
+ * (T > 0) needs it — greedy and beam search exponentiate just what they use. */
 static void process(const wsp__dws *ws, const wsp__window_opts *o, dec *d, float t)
 {
     wsp__ts_state st = {d->ids, d->n, d->has_ts, d->seek_delta};
-    wsp__process_logits(ws->v, &o->filter, &st, t, d->raw, d->logits, d->logprobs, d->probs);
+    wsp__process_logits(ws->v, &o->filter, &st, t, d->raw, d->logits, d->logprobs,
+                        t > 0.0f ? d->probs : NULL);
 }
 
 static void push(dec *d, wsp_token tok)
@@ -211,9 +214,9 @@ static void beam_step(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *o
             c->rank = r;
             memset(&c->tok, 0, sizeof c->tok);
             c->tok.id = ws->topk[r];
-            c->tok.p = d->probs[c->tok.id];
+            c->tok.p = expf(d->logprobs[c->tok.id]);
             c->tok.plog = d->logprobs[c->tok.id];
-            wsp__token_ts_info(v, d->probs, &c->tok);
+            wsp__token_ts_info(v, NULL, d->logprobs, &c->tok);
             c->sum_all = d->sum_all + c->tok.plog;
         }
         snap *s = &ws->s[j];
@@ -384,7 +387,8 @@ static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
         lm->kv_copy(lm->ctx, j, 0, np);
         memcpy(ws->d[j].logits, d0->logits, row);
         memcpy(ws->d[j].logprobs, d0->logprobs, row);
-        memcpy(ws->d[j].probs, d0->probs, row);
+        if (t > 0.0f)
+            memcpy(ws->d[j].probs, d0->probs, row);
     }
 
     int n_max = n_ctx / 2 - 4;
@@ -404,7 +408,7 @@ static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
                 dec *d = &ws->d[j];
                 if (d->completed || d->failed)
                     continue;
-                push(d, t < 1e-6f ? wsp__sample_best(v, d->probs, d->logprobs)
+                push(d, t < 1e-6f ? wsp__sample_best(v, t > 0.0f ? d->probs : NULL, d->logprobs)
                                   : wsp__sample_random(v, d->probs, d->logprobs, &d->rng));
             }
         }

@@ -137,17 +137,27 @@ void wsp__process_logits(const wsp__vocab *v, const wsp__filter_opts *o, const w
     wsp__filter_logits(v, o, st, logits);
     wsp__log_softmax(logits, n, logprobs);
     wsp__timestamp_mass_rule(v, logits, logprobs);
-    wsp__probs(logits, logprobs, n, probs);
+    if (probs)
+        wsp__probs(logits, logprobs, n, probs);
 }
 
-void wsp__token_ts_info(const wsp__vocab *v, const float *probs, wsp_token *tok)
+/* probs[i] when given, else expf(logprobs[i]) — the same value, since a −inf logit has a
+ * −inf log-prob and expf(−inf) = 0 (ref: whisper.cpp whisper_compute_probs). */
+static inline float prob_at(const float *probs, const float *logprobs, int i)
+{
+    return probs ? probs[i] : expf(logprobs[i]);
+}
+
+void wsp__token_ts_info(const wsp__vocab *v, const float *probs, const float *logprobs,
+                        wsp_token *tok)
 {
     double sum_ts = 0.0, max_ts = 0.0;
     tok->tid = 0;
     for (int i = v->beg; i < v->n_vocab; i++) {
-        sum_ts += probs[i];
-        if (max_ts < probs[i]) {
-            max_ts = probs[i];
+        const float p = prob_at(probs, logprobs, i);
+        sum_ts += p;
+        if (max_ts < p) {
+            max_ts = p;
             tok->tid = i;
         }
     }
@@ -162,14 +172,33 @@ void wsp__token_ts_info(const wsp__vocab *v, const float *probs, wsp_token *tok)
 wsp_token wsp__sample_best(const wsp__vocab *v, const float *probs, const float *logprobs)
 {
     wsp_token t = {0};
-    for (int i = 0; i < v->n_vocab; i++) {
-        if (t.p < probs[i]) {
-            t.id = i;
-            t.p = probs[i];
-            t.plog = logprobs[i];
+    if (probs) {
+        for (int i = 0; i < v->n_vocab; i++) {
+            if (t.p < probs[i]) {
+                t.id = i;
+                t.p = probs[i];
+                t.plog = logprobs[i];
+            }
+        }
+    } else {
+        /* first index of the maximum probability without exponentiating every entry:
+         * only log-probs within 1e-3 of the maximum can round to the same probability */
+        float mx = -INFINITY;
+        for (int i = 0; i < v->n_vocab; i++)
+            if (logprobs[i] > mx)
+                mx = logprobs[i];
+        for (int i = 0; i < v->n_vocab; i++) {
+            if (!(logprobs[i] >= mx - 1e-3f))
+                continue;
+            const float p = expf(logprobs[i]);
+            if (t.p < p) {
+                t.id = i;
+                t.p = p;
+                t.plog = logprobs[i];
+            }
         }
     }
-    wsp__token_ts_info(v, probs, &t);
+    wsp__token_ts_info(v, probs, logprobs, &t);
     return t;
 }
 
@@ -193,24 +222,25 @@ wsp_token wsp__sample_random(const wsp__vocab *v, const float *probs, const floa
     const int n = v->n_vocab;
     double sum = 0.0;
     for (int i = 0; i < n; i++)
-        sum += probs[i];
+        sum += prob_at(probs, logprobs, i);
     wsp_token t = {0};
     if (!(sum > 0.0))
         return wsp__sample_best(v, probs, logprobs);
     double u = wsp__rng_uniform(rng) * sum, acc = 0.0;
     int pick = -1;
     for (int i = 0; i < n; i++) {
-        if (probs[i] <= 0.0f)
+        const float p = prob_at(probs, logprobs, i);
+        if (p <= 0.0f)
             continue;
         pick = i; /* last positive id absorbs rounding at the top end */
-        acc += probs[i];
+        acc += p;
         if (u < acc)
             break;
     }
     t.id = pick;
-    t.p = probs[pick];
+    t.p = prob_at(probs, logprobs, pick);
     t.plog = logprobs[pick];
-    wsp__token_ts_info(v, probs, &t);
+    wsp__token_ts_info(v, probs, logprobs, &t);
     return t;
 }
 

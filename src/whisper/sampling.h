@@ -60,7 +60,8 @@ bool wsp__timestamp_mass_rule(const wsp__vocab *v, float *logits, float *logprob
 void wsp__probs(const float *logits, const float *logprobs, int n, float *probs);
 
 /* The whole step: logits = raw / temperature (when > 0), filters, log-softmax,
- * timestamp mass rule, probs.  raw may alias logits.  All rows [n_vocab].
+ * timestamp mass rule, probs (skipped when probs is NULL: the functions below then
+ * exponentiate only the log-probs they need).  raw may alias logits.  Rows [n_vocab].
  * ref: whisper.cpp whisper_process_logits. */
 void wsp__process_logits(const wsp__vocab *v, const wsp__filter_opts *o, const wsp__ts_state *st,
                          float temperature, const float *raw, float *logits, float *logprobs,
@@ -68,11 +69,13 @@ void wsp__process_logits(const wsp__vocab *v, const wsp__filter_opts *o, const w
 
 /* Fills tid (most probable timestamp, 0 if none), pt (its share of the timestamp mass)
  * and ptsum (timestamp mass), and for a timestamp id sets tid = id, pt = p.
+ * probs may be NULL (then expf(logprobs) is used, the same values).
  * ref: whisper.cpp whisper_sample_token (sum_ts/max_ts in double). */
-void wsp__token_ts_info(const wsp__vocab *v, const float *probs, wsp_token *tok);
+void wsp__token_ts_info(const wsp__vocab *v, const float *probs, const float *logprobs,
+                        wsp_token *tok);
 
 /* Greedy: the first index of the maximum probability (id 0 if all are 0), with p, plog
- * and the timestamp fields.  ref: whisper.cpp whisper_sample_token(best = true). */
+ * and the timestamp fields.  probs may be NULL.  ref: whisper.cpp whisper_sample_token(best = true). */
 wsp_token wsp__sample_best(const wsp__vocab *v, const float *probs, const float *logprobs);
 
 /* A seeded generator (splitmix64) so sampling at T > 0 is reproducible. */
