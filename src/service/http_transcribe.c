@@ -135,6 +135,11 @@ static void transcription_task(void *arg)
                  srv->cfg->request_timeout_seconds);
     }
     http_note_transcription(srv, req->route->endpoint, &req->result, wall);
+    /* the temp file is no longer needed: unlink it before the client has its answer */
+    upl_form *form = req->form;
+    req->form = NULL;
+    memset(&req->preq, 0, sizeof req->preq);
+    upl_free(form);
     pthread_mutex_lock(&req->mu);
     req->done = true;
     if (req->suspended && !req->closed) {

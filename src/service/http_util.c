@@ -20,8 +20,19 @@ static void common_headers(struct MHD_Response *r, const char *content_type)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
+/* Frees the upload (and unlinks its temp file) before the answer goes out, so a client
+ * that has its answer never sees the file; a submitted request's worker does it. */
+static void drop_upload(http_req *req)
+{
+    if (req->form && !req->submitted) {
+        upl_free(req->form);
+        req->form = NULL;
+    }
+}
+
 static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response *r)
 {
+    drop_upload(req);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     req->responded = true;
@@ -31,6 +42,7 @@ static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response
 
 enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r)
 {
+    drop_upload(req);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     req->responded = true;
     svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);

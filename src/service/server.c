@@ -137,9 +137,10 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     }
     if (!(req->route->flags & ROUTE_PUBLIC) && !authorized(srv, req->conn)) {
         req->early_response = true;
-        struct MHD_Response *r = MHD_create_response_from_buffer(
-            71, (void *)"{\"error\":{\"code\":\"unauthorized\",\"message\":\"missing or wrong API key\"}}",
-            MHD_RESPMEM_PERSISTENT);
+        static const char body[] =
+            "{\"error\":{\"code\":\"unauthorized\",\"message\":\"missing or wrong API key\"}}\n";
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
         if (!r)
             return MHD_NO;
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");

@@ -1,0 +1,242 @@
+"""Helpers for the integration tests: start the real `md-converter serve` on a free
+loopback port with a clean environment, talk HTTP to it (stdlib only), parse /metrics,
+build multipart bodies, read the process RSS, and collect check results.
+
+Every server is stopped (SIGTERM, then SIGKILL) by Server.stop(), which the `with`
+form calls even when a test raises.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("MDC_BUILD_DIR") or os.path.join(ROOT, "build")
+BIN = os.path.join(BUILD, "md-converter")
+SHARED = os.environ.get("MDC_SHARED_DIR") or os.path.join(os.path.dirname(ROOT), "shared")
+MICRO = os.path.join(SHARED, "whisper-ref", "models", "ggml-micro-random.bin")
+FIXTURES = os.path.join(SHARED, "fixtures", "audio")
+SHORT_CLIP = os.path.join(FIXTURES, "edge_speech_0.5s.wav")
+# Fields that keep a micro-model transcription short: the clip is too short for
+# language detection, and random weights would otherwise walk every fallback temperature.
+FAST = {"language": "pt", "no_fallback": "true"}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Checks:
+    """Collects named pass/fail results and prints a summary."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failed = []
+        self.passed = 0
+
+    def check(self, cond, what, detail=""):
+        if cond:
+            self.passed += 1
+            print("  ok   %s" % what, flush=True)
+        else:
+            self.failed.append(what)
+            print("  FAIL %s %s" % (what, detail), flush=True)
+        return cond
+
+    def finish(self):
+        print("\n%s: %d checks passed, %d failed" % (self.name, self.passed, len(self.failed)))
+        for f in self.failed:
+            print("  failed: " + f)
+        sys.exit(1 if self.failed else 0)
+
+
+def multipart(fields, file_path=None, file_bytes=None, filename=None, file_field="file"):
+    """Returns (content_type, body) for a multipart/form-data request."""
+    boundary = "----mdcTest" + uuid.uuid4().hex
+    parts = []
+    for k, v in fields.items():
+        values = v if isinstance(v, list) else [v]
+        for val in values:
+            parts.append(b"--" + boundary.encode() + b"\r\n")
+            parts.append(('Content-Disposition: form-data; name="%s"\r\n\r\n' % k).encode())
+            parts.append(val.encode() if isinstance(val, str) else val)
+            parts.append(b"\r\n")
+    if file_path is not None or file_bytes is not None:
+        if file_bytes is None:
+            with open(file_path, "rb") as f:
+                file_bytes = f.read()
+        if filename is None:
+            filename = os.path.basename(file_path) if file_path else "upload.bin"
+        parts.append(b"--" + boundary.encode() + b"\r\n")
+        parts.append(('Content-Disposition: form-data; name="%s"; filename="%s"\r\n'
+                      % (file_field, filename)).encode())
+        parts.append(b"Content-Type: application/octet-stream\r\n\r\n")
+        parts.append(file_bytes)
+        parts.append(b"\r\n")
+    parts.append(b"--" + boundary.encode() + b"--\r\n")
+    return "multipart/form-data; boundary=" + boundary, b"".join(parts)
+
+
+def parse_metrics(text):
+    """{'name{labels}': value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, val = line.rpartition(" ")
+        try:
+            out[key] = float(val)
+        except ValueError:
+            pass
+    return out
+
+
+def metric(m, name, **labels):
+    """Value of one series (labels in any order), or the sum over series when labels
+    are not given and the family has labels; None when absent."""
+    total, found = 0.0, False
+    for key, val in m.items():
+        base, _, rest = key.partition("{")
+        if base != name:
+            continue
+        lab = {}
+        for item in rest.rstrip("}").split(","):
+            if "=" in item:
+                k, _, v = item.partition("=")
+                lab[k] = v.strip('"')
+        if all(lab.get(k) == v for k, v in labels.items()):
+            total += val
+            found = True
+    return total if found else None
+
+
+class Server:
+    """The real binary on 127.0.0.1:<free port>, environment otherwise clean."""
+
+    def __init__(self, env=None, wait=True, name="server"):
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="mdc-it-")
+        self.tmpdir = os.path.join(self.workdir, "tmp")  # TMPDIR: where uploads spool
+        os.mkdir(self.tmpdir)
+        self.logpath = os.path.join(self.workdir, "server.log")
+        e = {
+            "PATH": "/usr/bin:/bin",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "WHISPER_MODEL": MICRO,
+            "WHISPER_THREADS": "1",
+            "TMPDIR": self.tmpdir,
+        }
+        e.update(env or {})
+        self.env = e
+        self.name = name
+        self.log = open(self.logpath, "wb")
+        self.t_spawn = time.monotonic()
+        self.proc = subprocess.Popen([BIN, "serve"], env=e, cwd=self.workdir,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.t_healthy = None
+        if wait:
+            self.wait_healthy()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+    def wait_healthy(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited with %s:\n%s" % (self.proc.returncode, self.logtext()))
+            try:
+                st, _, _ = self.request("GET", "/health", timeout=1)
+                if st == 200:
+                    self.t_healthy = time.monotonic()
+                    return self.t_healthy - self.t_spawn
+            except OSError:
+                pass
+            time.sleep(0.005)
+        raise RuntimeError("server not healthy after %.0f s:\n%s" % (timeout, self.logtext()))
+
+    def request(self, method, path, body=None, headers=None, timeout=300):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def get_json(self, path, headers=None):
+        st, h, body = self.request("GET", path, headers=headers)
+        return st, json.loads(body) if body else None
+
+    def metrics(self):
+        st, _, body = self.request("GET", "/metrics")
+        if st != 200:
+            raise RuntimeError("/metrics answered %d" % st)
+        return parse_metrics(body.decode())
+
+    def upload(self, path=None, fields=None, endpoint="/relatorio/process-meeting",
+               file_bytes=None, filename=None, headers=None, timeout=600):
+        ct, body = multipart(fields or {}, path, file_bytes, filename)
+        h = {"Content-Type": ct}
+        h.update(headers or {})
+        return self.request("POST", endpoint, body=body, headers=h, timeout=timeout)
+
+    def rss(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def tmp_leftovers(self):
+        return sorted(os.listdir(self.tmpdir))
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def error_code(body):
+    """The JSON error code of a body, or None when it is not our error shape."""
+    try:
+        j = json.loads(body)
+        return j["error"]["code"] if isinstance(j["error"]["message"], str) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def require_binary():
+    if not os.access(BIN, os.X_OK):
+        print("md-converter binary not built at %s" % BIN)
+        sys.exit(1)
+    if not os.path.exists(MICRO):
+        print("micro model missing at %s" % MICRO)
+        sys.exit(77)

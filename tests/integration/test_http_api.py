@@ -1,0 +1,148 @@
+"""HTTP surface of `md-converter serve` (DESIGN §3): /health, /ready, /metrics format,
+routing errors (404/405), API_KEY, malformed forms, early 413, bad fields, /v1/models,
+the web page, every OpenAI response_format, Accept: application/json, jobs 404, and a
+clean temp dir afterwards.
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
+                            require_binary)
+
+require_binary()
+c = Checks("test_http_api")
+
+with Server() as s:
+    print("routes and errors")
+    st, h, body = s.request("GET", "/health")
+    c.check(st == 200 and json.loads(body) == {"status": "ok"}, "/health 200 {status: ok}", body)
+    c.check(h.get("content-type", "").startswith("application/json"), "/health is JSON")
+    st, j = s.get_json("/ready")
+    c.check(st == 200 and j.get("mode") == "lazy" and j.get("model_state") == "unloaded",
+            "/ready 200 in lazy mode, says the model is unloaded", j)
+    st, h, body = s.request("GET", "/nope")
+    c.check(st == 404 and error_code(body) == "not_found", "unknown path → 404 JSON", body)
+    st, h, body = s.request("DELETE", "/health")
+    c.check(st == 405 and error_code(body) == "method_not_allowed", "wrong method → 405 JSON", body)
+    st, h, body = s.request("GET", "/relatorio/process-meeting")
+    c.check(st == 405, "GET on the upload route → 405")
+
+    print("metrics")
+    st, h, body = s.request("GET", "/metrics")
+    text = body.decode()
+    c.check(st == 200 and h.get("content-type", "").startswith("text/plain"), "/metrics 200 text/plain")
+    for name in ["mdconv_startup_seconds", "mdconv_model_state", "mdconv_transcriptions_total",
+                 "mdconv_transcription_seconds", "mdconv_audio_seconds_total", "mdconv_realtime_factor",
+                 "mdconv_queue_depth", "mdconv_http_requests_total", "process_resident_memory_bytes",
+                 "process_start_time_seconds", "process_cpu_seconds_total",
+                 "mdconv_model_loads_total"]:
+        c.check("# TYPE %s " % name in text, "family %s exposed" % name)
+    m = s.metrics()
+    c.check(metric(m, "mdconv_http_requests_total", path="/nope") is None and
+            (metric(m, "mdconv_http_requests_total", path="unmatched", code="404") or 0) >= 1,
+            "request counter uses the route pattern, never the raw URL")
+    su = metric(m, "mdconv_startup_seconds")
+    c.check(su is not None and 0 < su < 5, "mdconv_startup_seconds = %.4f" % (su or -1))
+
+    print("forms")
+    st, h, body = s.request("POST", "/relatorio/process-meeting", body=b"a=b",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    c.check(st == 400 and error_code(body) == "bad_request", "urlencoded body → 400", body)
+    st, h, body = s.upload(fields={"title": "x"})
+    c.check(st == 400 and error_code(body) == "missing_file", "no file part → 400 missing_file", body)
+    st, h, body = s.request("POST", "/relatorio/process-meeting",
+                            body=b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nabc",
+                            headers={"Content-Type": "multipart/form-data; boundary=XYZ"})
+    c.check(st == 400 and error_code(body) is not None, "truncated multipart → 400 JSON", (st, body))
+    st, h, body = s.upload(SHORT_CLIP, {"language": "xx-nope"})
+    c.check(st == 400 and error_code(body) == "invalid_field", "unknown language → 400", body)
+    st, h, body = s.upload(SHORT_CLIP, {"report_locale": "fr"})
+    c.check(st == 400 and error_code(body) == "invalid_field", "bad report_locale → 400", body)
+    st, h, body = s.upload(SHORT_CLIP, {"response_format": "pdf"}, endpoint="/v1/audio/transcriptions")
+    c.check(st == 400 and error_code(body) == "invalid_field", "bad response_format → 400", body)
+    st, h, body = s.upload(SHORT_CLIP, {"temperature": "7"}, endpoint="/v1/audio/transcriptions")
+    c.check(st == 400 and error_code(body) == "invalid_field", "temperature out of range → 400", body)
+    st, h, body = s.upload(SHORT_CLIP, {"title": "x" * 9000})
+    c.check(st == 400, "oversized text field → 400", body[:200])
+    st, h, body = s.upload(file_bytes=b"", filename="empty.wav")
+    c.check(st == 422 and error_code(body) == "empty_file", "empty file → 422", body)
+
+    print("models, page, jobs")
+    st, j = s.get_json("/v1/models")
+    c.check(st == 200 and j["data"][0]["state"] == "unloaded" and j["data"][0]["file"] == "ggml-micro-random.bin",
+            "/v1/models lists the model and its state", j)
+    st, h, body = s.request("GET", "/")
+    c.check(st == 200 and h.get("content-type", "").startswith("text/html") and b"/jobs" in body,
+            "GET / serves the upload page (web/index.html)", body[:120])
+    st, h, body = s.request("GET", "/jobs/0123456789abcdef")
+    c.check(st == 404 and error_code(body) == "not_found", "unknown job → 404")
+
+    print("transcriptions (micro model)")
+    st, h, body = s.upload(SHORT_CLIP, FAST)
+    c.check(st == 200 and h.get("content-type", "").startswith("text/markdown")
+            and body.startswith("# ".encode()), "process-meeting → 200 text/markdown", (st, body[:200]))
+    st, h, body = s.upload(SHORT_CLIP, dict(FAST, title="Reunião <b>x</b>", participants="Ana, Bruno"),
+                           headers={"Accept": "application/json"})
+    ok = st == 200
+    if ok:
+        j = json.loads(body)
+        ok = isinstance(j.get("markdown"), str) and isinstance(j.get("segments"), list) and "Reunião" in j["markdown"]
+    c.check(ok, "Accept: application/json → {markdown, segments}", body[:300])
+    expect = {"json": "application/json", "text": "text/plain", "srt": None, "vtt": "text/vtt",
+              "verbose_json": "application/json"}
+    for fmt, ctype in expect.items():
+        for ep in ["/v1/audio/transcriptions"] + (["/v1/audio/translations"] if fmt == "json" else []):
+            st, h, body = s.upload(SHORT_CLIP, dict(FAST, response_format=fmt, model="whisper-1",
+                                                    **{"timestamp_granularities[]": ["segment"]}),
+                                   endpoint=ep)
+            good = st == 200 and (ctype is None or h.get("content-type", "").startswith(ctype))
+            if good and fmt in ("json", "verbose_json"):
+                good = "text" in json.loads(body)
+            if good and fmt == "vtt":
+                good = body.startswith(b"WEBVTT")
+            c.check(good, "%s response_format=%s → 200 %s" % (ep, fmt, h.get("content-type")), (st, body[:200]))
+    m = s.metrics()
+    n_ok = metric(m, "mdconv_transcriptions_total", endpoint="transcriptions", status="ok")
+    c.check(n_ok is not None and n_ok >= 5, "mdconv_transcriptions_total{endpoint=transcriptions,status=ok} counts")
+    c.check((metric(m, "mdconv_audio_seconds_total") or 0) > 0, "mdconv_audio_seconds_total grows")
+
+    print("early 413")
+    c.check(s.tmp_leftovers() == [], "no temp file left after the requests", s.tmp_leftovers())
+
+with Server(env={"MAX_UPLOAD_MB": "1"}) as s:
+    # Content-Length says 3 MB: the answer comes before the body is read (early stop)
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    sock.sendall(b"POST /relatorio/process-meeting HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 3000000\r\n\r\n")
+    resp = sock.recv(4096)
+    sock.close()
+    c.check(resp.startswith(b"HTTP/1.1 413") and b"file_too_large" in resp,
+            "Content-Length over MAX_UPLOAD_MB → 413 before the body", resp[:200])
+    # no Content-Length hint (within the slack): caught while streaming
+    st, h, body = s.upload(file_bytes=b"\0" * (1024 * 1024 + 10), filename="big.wav")
+    c.check(st == 413 and error_code(body) == "file_too_large", "file part over MAX_UPLOAD_MB → 413", body)
+    st, h, body = s.upload(SHORT_CLIP, FAST)
+    c.check(st == 200, "a good request right after the 413 succeeds", (st, body[:200]))
+    c.check(s.tmp_leftovers() == [], "no temp file left after 413s", s.tmp_leftovers())
+
+with Server(env={"API_KEY": "s3cret"}) as s:
+    print("API_KEY")
+    for path in ["/health", "/ready", "/"]:
+        st, _, _ = s.request("GET", path)
+        c.check(st == 200, "%s open without a key" % path)
+    st, h, body = s.request("GET", "/metrics")
+    c.check(st == 401 and error_code(body) == "unauthorized", "/metrics without a key → 401 JSON", body)
+    st, h, body = s.request("GET", "/metrics", headers={"Authorization": "Bearer wrong"})
+    c.check(st == 401, "wrong key → 401")
+    st, h, body = s.request("GET", "/metrics", headers={"Authorization": "Bearer s3cret"})
+    c.check(st == 200, "right key → 200")
+    st, h, body = s.upload(SHORT_CLIP, FAST)
+    c.check(st == 401, "upload without a key → 401 (body not processed)")
+    st, h, body = s.upload(SHORT_CLIP, FAST, headers={"Authorization": "Bearer s3cret"})
+    c.check(st == 200, "upload with the key → 200", (st, body[:200]))
+
+c.finish()
