@@ -279,7 +279,27 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
 
     lm_ctx lc = {state, n_threads, 0.0};
     const wsp__lm lm = {lm_decode, lm_kv_copy, &lc, wsp__n_decoders(state), hp->n_text_ctx};
-    rc = wsp__dws_new(v, hp->n_text_ctx, lm.n_decoders, WSP__SEED, &j.ws);
+    /* temperatures [t0, t0 + inc, … < 1 + 1e-6] (ref: whisper.cpp) */
+    float temps[WSP__MAX_TEMPS];
+    int n_temps = 0;
+    if (p->temperature_inc > 0.0f) {
+        for (float x = p->temperature; x < 1.0f + 1e-6f && n_temps < WSP__MAX_TEMPS;
+             x += p->temperature_inc)
+            temps[n_temps++] = x;
+    }
+    if (n_temps == 0)
+        temps[n_temps++] = p->temperature;
+    /* decoders this call can use: best_of when sampling, beam_size + 1 spare for beams */
+    int n_dec = 1;
+    for (int i = 0; i < n_temps; i++) {
+        int k = temps[i] > 0.0f ? p->best_of
+                                : (p->strategy == WSP_SAMPLING_BEAM_SEARCH ? p->beam_size + 1 : 1);
+        if (k > n_dec)
+            n_dec = k;
+    }
+    if (n_dec > lm.n_decoders)
+        n_dec = lm.n_decoders;
+    rc = wsp__dws_new(v, hp->n_text_ctx, n_dec, WSP__SEED, &j.ws);
     j.past_cap = 2 * hp->n_text_ctx;
     j.past = malloc(sizeof(int32_t) * (size_t)j.past_cap);
     if (rc || !j.past) {
@@ -340,17 +360,6 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     }
     if (no_ts)
         init[n_init++] = v->notimestamps;
-
-    /* temperatures [t0, t0 + inc, … < 1 + 1e-6] (ref: whisper.cpp) */
-    float temps[WSP__MAX_TEMPS];
-    int n_temps = 0;
-    if (p->temperature_inc > 0.0f) {
-        for (float x = p->temperature; x < 1.0f + 1e-6f && n_temps < WSP__MAX_TEMPS;
-             x += p->temperature_inc)
-            temps[n_temps++] = x;
-    }
-    if (n_temps == 0)
-        temps[n_temps++] = p->temperature;
 
     /* initial prompt and non-speech suppression need the bytes → id table */
     if ((p->initial_prompt && p->initial_prompt[0]) || p->suppress_non_speech_tokens) {
