@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static float *read_wav(const char *path, size_t *n)
 {
@@ -71,6 +72,16 @@ static double peak_rss_mb(void)
     return kb / 1024.0;
 }
 
+/* User + system CPU time of the process so far, ms (less sensitive to a busy machine
+ * than wall time). */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int threads,
                    int steps, double t_start, double load_ms)
 {
@@ -109,9 +120,10 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     }
     const double dec_ms = mdc_now_ms() - t;
     printf("mode=forward load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d batch_ms=%.1f "
-           "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f\n",
+           "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
+           "cpu_ms=%.0f\n",
            load_ms, mel_ms, enc_ms, n_win, batch_ms, dec_ms, steps,
-           steps ? dec_ms / steps : 0.0, mdc_now_ms() - t_start, peak_rss_mb());
+           steps ? dec_ms / steps : 0.0, mdc_now_ms() - t_start, peak_rss_mb(), cpu_ms());
     free(logits);
     free(mel);
     return 0;
@@ -174,10 +186,10 @@ int main(int argc, char **argv)
             const wsp_timings *tm = &r->timings;
             printf("mode=transcribe load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d "
                    "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
-                   "segments=%d\n",
+                   "segments=%d cpu_ms=%.0f\n",
                    load_ms, tm->mel_ms, tm->encode_ms, tm->n_windows, tm->decode_ms,
                    tm->n_decode_steps, tm->n_decode_steps ? tm->decode_ms / tm->n_decode_steps : 0.0,
-                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments);
+                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments, cpu_ms());
             wsp_result_free(r);
         }
     }
