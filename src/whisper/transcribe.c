@@ -26,6 +26,13 @@
 #define WSP__MAX_TEMPS 64
 #define WSP__SEED 0x6d64632d77737000ull /* fixed: sampling at T > 0 is reproducible */
 
+/* Inside wsp_transcribe: record the error and leave through the one cleanup path. */
+#define FAIL(code, ...)                               \
+    do {                                              \
+        rc = wsp__fail(err, (code), __VA_ARGS__);     \
+        goto fail;                                    \
+    } while (0)
+
 /* Non-speech tokens suppressed when suppress_non_speech_tokens is set, each also with a
  * leading space, plus " -" and " '" (ref: OpenAI tokenizer.py non_speech_tokens;
  * whisper.cpp non_speech_tokens). */
@@ -266,8 +273,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     rc = wsp__mel_compute(model, samples, n_samples, n_threads, &j.mel, &n_frames, &n_len_org);
     j.r->timings.mel_ms = mdc_now_ms() - t;
     if (rc) {
-        job_free(&j);
-        return wsp__fail(err, rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
+        FAIL(rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
     }
     const int seek_start = p->offset_ms > 0 ? p->offset_ms / 10 : 0;
     int seek_end = n_len_org;
@@ -303,8 +309,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     j.past_cap = 2 * hp->n_text_ctx;
     j.past = malloc(sizeof(int32_t) * (size_t)j.past_cap);
     if (rc || !j.past) {
-        job_free(&j);
-        return wsp__fail(err, WSP_ENOMEM, "out of memory for the decoders");
+        FAIL(WSP_ENOMEM, "out of memory for the decoders");
     }
 
     int encoded_seek = -1;
@@ -328,8 +333,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
                 n_calls++;
             }
             if (rc) {
-                job_free(&j);
-                return wsp__fail(err, rc, "language detection failed: %s", wsp_strerror(rc));
+                FAIL(rc, "language detection failed: %s", wsp_strerror(rc));
             }
             MDC_LOG_INFO("detected language %s (p = %.3f)", wsp_lang_code(lang_id),
                          (double)j.r->language_prob);
@@ -365,16 +369,14 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     if ((p->initial_prompt && p->initial_prompt[0]) || p->suppress_non_speech_tokens) {
         rc = wsp__tokenizer_new(v, &j.tok);
         if (rc) {
-            job_free(&j);
-            return wsp__fail(err, rc, "cannot build the tokenizer table");
+            FAIL(rc, "cannot build the tokenizer table");
         }
     }
     if (p->initial_prompt && p->initial_prompt[0]) {
         int need = wsp__tokenize(j.tok, p->initial_prompt, NULL, 0);
         int32_t *ids = need > 0 ? malloc(sizeof(int32_t) * (size_t)need) : NULL;
         if (need > 0 && !ids) {
-            job_free(&j);
-            return wsp__fail(err, WSP_ENOMEM, "out of memory for the initial prompt");
+            FAIL(WSP_ENOMEM, "out of memory for the initial prompt");
         }
         if (need > 0)
             wsp__tokenize(j.tok, p->initial_prompt, ids, need);
@@ -386,8 +388,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
         const int n_ns = (int)(sizeof k_non_speech / sizeof k_non_speech[0]);
         j.suppress = malloc(sizeof(int32_t) * (size_t)(2 * n_ns + 2));
         if (!j.suppress) {
-            job_free(&j);
-            return wsp__fail(err, WSP_ENOMEM, "out of memory");
+            FAIL(WSP_ENOMEM, "out of memory");
         }
         char buf[32];
         for (int i = 0; i < n_ns; i++) {
@@ -483,13 +484,10 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
         seek += seek_delta;
         progress(p, (int)(100LL * (seek - seek_start) / (seek_end - seek_start)), &last_pct);
     }
-    if (rc) {
-        job_free(&j);
-        wsp__set_abort(state, NULL, NULL);
-        if (rc == WSP_ECANCELED)
-            return wsp__fail(err, rc, "transcription cancelled");
-        return wsp__fail(err, rc, "transcription failed: %s", wsp_strerror(rc));
-    }
+    if (rc == WSP_ECANCELED)
+        FAIL(rc, "transcription cancelled");
+    if (rc)
+        FAIL(rc, "transcription failed at %.2f s: %s", seek * 0.01, wsp_strerror(rc));
     /* an unfinished UTF-8 sequence at the very end becomes U+FFFD in the last segment */
     if (j.tx.n_carry > 0 && j.r->n_segments > 0) {
         wsp__text_flush(&j.tx);
@@ -513,4 +511,9 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     j.r = NULL;
     job_free(&j);
     return 0;
+
+fail:
+    job_free(&j);
+    wsp__set_abort(state, NULL, NULL);
+    return rc;
 }
