@@ -6,16 +6,18 @@
  *
  * For each file: decodes it RUNS times (default 5) and prints one line with the
  * container, codec, source rate/channels, decoded seconds, the median wall time (ms) and
- * the median time per minute of audio (ms/min), or the error.  With -e, the first
+ * the median time per minute of audio (ms/min, wall and process CPU), or the error.  With -e, the first
  * SECONDS (default 60) of the first file's decoded audio are transcribed with the
  * engine (THREADS threads, default 2; language "pt", temperature fallback off so the
  * work per window is fixed) ENGINE_RUNS times (default 1); the engine's median time is
- * printed per audio minute and each file gets the ratio decode/engine.  Output is a
+ * printed per audio minute and each file gets the ratio decode/engine, in wall time and
+ * in process CPU time (the latter varies less with other load on a shared machine).  Output is a
  * whitespace-separated table (header line first) that tests/perf/bench_audio.sh reads.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mdc/audio.h"
 #include "mdc/clock.h"
@@ -27,6 +29,15 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* CPU time of the whole process (all threads), ms: less sensitive to other load on a
+ * shared machine than wall time. */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static double median(double *t, int n)
 {
     qsort(t, (size_t)n, sizeof *t, cmp_double);
@@ -35,7 +46,7 @@ static double median(double *t, int n)
 
 /* Median engine time (ms) for samples[0..n); < 0 on error. */
 static double engine_ms(const char *model_path, int threads, int runs, const float *samples,
-                        size_t n)
+                        size_t n, double *cpu_out)
 {
     wsp_model *model = NULL;
     wsp_state *st = NULL;
@@ -54,23 +65,26 @@ static double engine_ms(const char *model_path, int threads, int runs, const flo
     p.n_threads = threads;
     p.language = "pt";
     p.temperature_inc = 0;
-    double *t = calloc((size_t)runs, sizeof *t);
+    double *t = calloc((size_t)runs * 2, sizeof *t);
     int r;
     for (r = 0; t && r < runs; r++) {
         wsp_result *out = NULL;
-        double t0 = mdc_now_ms();
+        double t0 = mdc_now_ms(), c0 = cpu_ms();
         int rc = wsp_transcribe(st, samples, n, &p, &out, &err);
         t[r] = mdc_now_ms() - t0;
+        t[runs + r] = cpu_ms() - c0;
         if (rc != 0) {
             fprintf(stderr, "engine: %s\n", err.message);
             break;
         }
-        fprintf(stderr, "engine run %d: %.0f ms, %d windows, %d decode steps\n", r + 1, t[r],
-                out->timings.n_windows, out->timings.n_decode_steps);
+        fprintf(stderr, "engine run %d: %.0f ms wall, %.0f ms CPU, %d windows, %d decode steps\n",
+                r + 1, t[r], t[runs + r], out->timings.n_windows, out->timings.n_decode_steps);
         wsp_result_free(out);
     }
-    if (t && r == runs)
+    if (t && r == runs) {
         res = median(t, runs);
+        *cpu_out = median(t + runs, runs);
+    }
     free(t);
     wsp_state_free(st);
     wsp_model_free(model);
@@ -98,7 +112,7 @@ int main(int argc, char **argv)
                         "[-n ENGINE_RUNS]] FILE...\n", argv[0]);
         return 2;
     }
-    double eng_per_min = -1;
+    double eng_per_min = -1, eng_cpu_per_min = -1;
     if (model) {
         aud_pcm pcm = {0};
         aud_error err;
@@ -109,22 +123,25 @@ int main(int argc, char **argv)
         size_t n = pcm.n_samples;
         if ((double)n > seconds * AUD_SAMPLE_RATE)
             n = (size_t)(seconds * AUD_SAMPLE_RATE);
-        double ms = engine_ms(model, threads, engine_runs, pcm.samples, n);
+        double cpu = 0;
+        double ms = engine_ms(model, threads, engine_runs, pcm.samples, n, &cpu);
         aud_pcm_free(&pcm);
         if (ms < 0)
             return 1;
         eng_per_min = ms / ((double)n / AUD_SAMPLE_RATE / 60.0);
-        printf("# engine: %s, %d threads, first %.1f s: median %.0f ms = %.0f ms per audio "
-               "minute\n", model, threads, (double)n / AUD_SAMPLE_RATE, ms, eng_per_min);
+        eng_cpu_per_min = cpu / ((double)n / AUD_SAMPLE_RATE / 60.0);
+        printf("# engine: %s, %d threads, first %.1f s: median %.0f ms wall = %.0f ms per "
+               "audio minute; %.0f ms CPU = %.0f ms CPU per audio minute\n", model, threads,
+               (double)n / AUD_SAMPLE_RATE, ms, eng_per_min, cpu, eng_cpu_per_min);
     }
-    printf("%-44s %-10s %-10s %6s %3s %9s %10s %10s %5s%s\n", "file", "container", "codec",
-           "rate", "ch", "audio_s", "median_ms", "ms_per_min", "trunc",
-           model ? "  ratio_to_engine" : "");
+    printf("%-44s %-10s %-10s %6s %3s %9s %10s %10s %10s %5s%s\n", "file", "container",
+           "codec", "rate", "ch", "audio_s", "median_ms", "ms_per_min", "cpu_per_min", "trunc",
+           model ? "  ratio_wall ratio_cpu" : "");
     int status = 0;
     for (; i < argc; i++) {
         const char *base = strrchr(argv[i], '/');
         base = base ? base + 1 : argv[i];
-        double *t = calloc((size_t)runs, sizeof *t);
+        double *t = calloc((size_t)runs * 2, sizeof *t);
         if (!t)
             return 1;
         aud_pcm pcm = {0};
@@ -132,22 +149,24 @@ int main(int argc, char **argv)
         int rc = 0;
         for (int r = 0; r < runs && rc == 0; r++) {
             aud_pcm_free(&pcm);
-            double t0 = mdc_now_ms();
+            double t0 = mdc_now_ms(), c0 = cpu_ms();
             rc = aud_decode_file(argv[i], NULL, NULL, NULL, &pcm, &err);
             t[r] = mdc_now_ms() - t0;
+            t[runs + r] = cpu_ms() - c0;
         }
         if (rc) {
             printf("%-44s error %s: %s\n", base, aud_err_name(rc), err.message);
             status = 1;
         } else {
-            double med = median(t, runs);
+            double med = median(t, runs), cmed = median(t + runs, runs);
             const aud_info *in = &pcm.info;
-            double per_min = in->duration_s > 0 ? med / (in->duration_s / 60.0) : 0.0;
-            printf("%-44s %-10.10s %-10s %6d %3d %9.3f %10.2f %10.2f %5s", base,
+            double mins = in->duration_s / 60.0;
+            double per_min = mins > 0 ? med / mins : 0.0, cpu_per_min = mins > 0 ? cmed / mins : 0.0;
+            printf("%-44s %-10.10s %-10s %6d %3d %9.3f %10.2f %10.2f %10.2f %5s", base,
                    in->container, in->codec, in->sample_rate, in->channels, in->duration_s,
-                   med, per_min, in->truncated ? "yes" : "no");
+                   med, per_min, cpu_per_min, in->truncated ? "yes" : "no");
             if (model)
-                printf("  %.5f", per_min / eng_per_min);
+                printf("  %10.5f %9.5f", per_min / eng_per_min, cpu_per_min / eng_cpu_per_min);
             printf("\n");
         }
         aud_pcm_free(&pcm);
