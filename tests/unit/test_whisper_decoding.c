@@ -51,7 +51,7 @@ static int setup(void **state)
 }
 
 /* ---- scripted language model ---- */
-enum { SCRIPT_REPEAT = 1, SCRIPT_BEAM = 2, SCRIPT_PROMPT = 3 };
+enum { SCRIPT_REPEAT = 1, SCRIPT_BEAM = 2, SCRIPT_PROMPT = 3, SCRIPT_TS = 4, SCRIPT_NO_TS = 5 };
 typedef struct fake {
     int script;
     int n_prompt;
@@ -74,7 +74,13 @@ static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_pas
     const int step = f->len[d] - f->n_prompt; /* tokens generated so far */
     for (int i = 0; i < NV; i++)
         l[i] = -20.0f;
-    if (f->script == SCRIPT_PROMPT) {
+    if (f->script == SCRIPT_TS) {
+        /* <|0.10|> text <|2.00|> <|endoftext|> */
+        const int32_t want[4] = {g_v.beg + 5, 1000, g_v.beg + 100, g_v.eot};
+        l[want[step < 4 ? step : 3]] = 10.0f;
+    } else if (f->script == SCRIPT_NO_TS) {
+        l[step == 0 ? 1000 : g_v.eot] = 10.0f; /* text, then <|endoftext|>: no timestamp */
+    } else if (f->script == SCRIPT_PROMPT) {
         l[step == 0 ? 1000 : g_v.eot] = 10.0f;
     } else if (f->script == SCRIPT_REPEAT) {
         /* T = 0 repeats token 500 sixty times; T > 0 samples among 101 near-equal words */
@@ -289,6 +295,54 @@ static void test_prompt_from_previous_windows(void **state)
     wsp__dws_free(ws);
 }
 
+/* Window rules with timestamps on: result_len / seek_delta from the last timestamp,
+ * completion at the end of the audio, failure when <|endoftext|> comes without one. */
+static void test_window_timestamp_rules(void **state)
+{
+    (void)state;
+    const int32_t init[3] = {g_v.sot, g_v.lang_first, g_v.transcribe};
+    const float t0 = 0.0f;
+    wsp__dws *ws = NULL;
+    assert_int_equal(wsp__dws_new(&g_v, CTX, 8, 1, &ws), 0);
+    wsp__window_opts o = base_opts(&t0, 1, init);
+    o.n_init = 3;
+    o.filter.no_timestamps = false;
+    wsp__window_out w;
+
+    fake f = {.script = SCRIPT_TS};
+    wsp__lm lm = {fake_decode, fake_copy, &f, 8, CTX};
+    assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
+    assert_false(w.failed);
+    assert_int_equal(w.n_tokens, 3); /* <|endoftext|> cut: tokens up to the last timestamp */
+    assert_int_equal(w.result_len, 3);
+    assert_int_equal(w.tokens[0].id, g_v.beg + 5);
+    assert_int_equal(w.tokens[1].id, 1000);
+    assert_int_equal(w.tokens[1].tid, 0); /* after a lone first timestamp none is allowed */
+    assert_int_equal(w.seek_delta, 200);
+    assert_int_equal(w.n_decode_calls, 4); /* prompt + 3 steps */
+
+    /* the audio ends at 1.50 s: <|2.00|> reaches it → complete without <|endoftext|> */
+    o.seek_end = 150;
+    fake f2 = {.script = SCRIPT_TS};
+    lm.ctx = &f2;
+    assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
+    assert_false(w.failed);
+    assert_int_equal(w.n_tokens, 3);
+    assert_int_equal(f2.calls, 3); /* no decoder call after the completing token */
+
+    /* <|endoftext|> with no timestamp while audio continues past this window: failed
+     * (in the window that holds the end of the audio it would complete) */
+    o.seek_end = 6000;
+    fake f3 = {.script = SCRIPT_NO_TS};
+    lm.ctx = &f3;
+    assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
+    assert_true(w.failed);
+    assert_int_equal(w.n_tokens, 2);
+    assert_int_equal(w.result_len, 0);
+    assert_true(isinf(w.avg_logprobs));
+    wsp__dws_free(ws);
+}
+
 /* ---- the micro model ---- */
 
 static float *read_wav(const char *path, size_t *n)
@@ -494,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_repetition_loop_fails_and_falls_back),
         cmocka_unit_test(test_beam_search_scripted),
         cmocka_unit_test(test_prompt_from_previous_windows),
+        cmocka_unit_test(test_window_timestamp_rules),
         cmocka_unit_test(test_micro_beam1_equals_greedy),
         cmocka_unit_test(test_micro_language_detection_and_callbacks),
     };
