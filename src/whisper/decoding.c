@@ -123,6 +123,8 @@ static void process(const wsp__dws *ws, const wsp__window_opts *o, dec *d, float
                         t > 0.0f ? d->probs : NULL);
 }
 
+/* Appends a sampled token to decoder d (capacity n_text_ctx, checked by the caller's
+ * step limit) and adds its log-prob to the running sum. */
 static void push(dec *d, wsp_token tok)
 {
     d->seq[d->n] = tok;
@@ -131,6 +133,8 @@ static void push(dec *d, wsp_token tok)
     d->sum_all += tok.plog;
 }
 
+/* qsort order of beam candidates: cumulative log-prob descending, then source beam,
+ * then rank within the beam (deterministic ties). */
 static int cmp_cand(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -307,6 +311,7 @@ static void update_state(const wsp__dws *ws, const wsp__window_opts *o, dec *d, 
         d->failed = true; /* repetition loop */
 }
 
+/* Polls the caller's abort callback (NULL = never). */
 static bool aborted(const wsp__window_opts *o)
 {
     return o->abort_cb && o->abort_cb(o->abort_user_data);

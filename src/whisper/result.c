@@ -40,6 +40,7 @@ static int cont_ok(uint8_t lead, int k, uint8_t c)
     return c >= lo && c <= hi;
 }
 
+/* Grows the buffer to hold `extra` more bytes plus the NUL.  0 or WSP_ENOMEM. */
 static int reserve(wsp__text *t, size_t extra)
 {
     if (t->len + extra + 1 <= t->cap)
@@ -55,6 +56,7 @@ static int reserve(wsp__text *t, size_t extra)
     return 0;
 }
 
+/* Appends n bytes (space reserved) and keeps the buffer NUL-terminated. */
 static void put(wsp__text *t, const void *p, size_t n)
 {
     memcpy(t->buf + t->len, p, n);

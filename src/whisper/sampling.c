@@ -280,6 +280,7 @@ float wsp__no_speech_prob(const wsp__vocab *v, const float *raw_logits)
     return raw_logits[v->nosp] == -INFINITY ? 0.0f : expf(raw_logits[v->nosp] - lse);
 }
 
+/* qsort order of token ids. */
 static int cmp_i32(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

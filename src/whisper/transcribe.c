@@ -42,6 +42,8 @@ static const char *const k_non_speech[] = {
     "---", "-(", "-[", "('", "(\"", "((", "))", "(((", ")))", "[[", "]]", "{{", "}}", "♪♪",
     "♪♪♪", "♩", "♪", "♫", "♬", "♭", "♮", "♯"};
 
+/* wsp__lm adapter over the engine: wsp__decode / wsp__kv_copy on one state, with the
+ * time spent in the forward pass accumulated in decode_ms (milliseconds). */
 typedef struct lm_ctx {
     wsp_state *state;
     int n_threads;
@@ -78,6 +80,7 @@ typedef struct job {
     wsp__text tx;
 } job;
 
+/* Frees everything a call owns (accepts a partly built job). */
 static void job_free(job *j)
 {
     wsp_result_free(j->r);
@@ -220,6 +223,7 @@ static void past_update(job *j, int keep, const wsp_token *add, int n_add)
     }
 }
 
+/* Reports pct (clamped to 0…100) when it changed since the last report. */
 static void progress(const wsp_params *p, int pct, int *last)
 {
     if (pct > 100)
