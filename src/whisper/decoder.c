@@ -20,7 +20,8 @@
 /* Attention of N query rows against `len(i)` key/value rows, split over (row, head). */
 typedef struct attn_job {
     const float *q;     /* [N][n] */
-    const float *k, *v; /* [≥len][n] */
+    const float *k, *v; /* [≥len][n] self-attention cache (f32) */
+    const uint16_t *k16, *v16; /* [len][n] cross-attention K/V (f16), used when set */
     float *o;           /* [N][n] */
     float *scratch;     /* [nth][max(T, C)] */
     size_t scratch_ld;
@@ -41,6 +42,11 @@ static void attn_task(void *p, int ith, int nth)
         const int i = w / j->H, h = w % j->H;
         const int len = j->causal ? j->n_past + i + 1 : j->len;
         const float *q = j->q + (size_t)i * j->n + (size_t)h * dh;
+        if (j->k16) {
+            wsp__kern()->attn_f16(j->k16 + (size_t)h * dh, j->v16 + (size_t)h * dh, (size_t)j->n,
+                                  len, dh, q, scale, sc, j->o + (size_t)i * j->n + (size_t)h * dh);
+            continue;
+        }
         /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */
         cblas_sgemv(CblasRowMajor, CblasNoTrans, len, dh, 1.0f, j->k + (size_t)h * dh, j->n, q, 1,
                     0.0f, sc, 1);
@@ -121,8 +127,8 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
         /* cross-attention on this window's encoder output */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->xattn_ln_w, &bl->xattn_ln_b);
         wsp__linear(pool, &bl->xattn.q_w, &bl->xattn.q_b, h, N, n, s->d_q, n, s->wbuf);
-        attn_job xj = {.q = s->d_q, .k = s->cross_k + (size_t)l * T * n,
-                       .v = s->cross_v + (size_t)l * T * n, .o = s->d_o, .scratch = s->d_scores,
+        attn_job xj = {.q = s->d_q, .k16 = s->cross_k + (size_t)l * T * n,
+                       .v16 = s->cross_v + (size_t)l * T * n, .o = s->d_o, .scratch = s->d_scores,
                        .scratch_ld = scratch_ld, .N = N, .n = n, .H = H, .causal = 0, .len = T};
         wsp__pool_run(pool, attn_task, &xj);
         wsp__linear(pool, &bl->xattn.o_w, &bl->xattn.o_b, s->d_o, N, n, h, n, s->wbuf);

@@ -112,6 +112,22 @@ static void self_attention(wsp_state *s, const wsp__block *bl, int T, int n, int
     wsp__pool_run_n(pool, attn_task, &j, items);
 }
 
+/* f32 → f16 copy of one layer's cross K and V */
+typedef struct cvt_job {
+    const float *k, *v;
+    uint16_t *k16, *v16;
+    size_t count;
+} cvt_job;
+
+static void cvt_task(void *p, int ith, int nth)
+{
+    const cvt_job *j = p;
+    const size_t q = j->count / (size_t)nth;
+    const size_t b = q * (size_t)ith, e = ith == nth - 1 ? j->count : b + q;
+    wsp__kern()->cvt_f32_f16(j->k + b, j->k16 + b, e - b);
+    wsp__kern()->cvt_f32_f16(j->v + b, j->v16 + b, e - b);
+}
+
 int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_threads)
 {
     if (!s || !mel || n_frames <= 0 || seek < 0 || seek >= n_frames)
@@ -174,9 +190,11 @@ int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_th
         if (aborted(s))
             return WSP_ECANCELED;
         const wsp__block *bl = &m->d_blocks[l];
-        float *k = s->cross_k + (size_t)l * T * n, *v = s->cross_v + (size_t)l * T * n;
-        wsp__linear(pool, &bl->xattn.k_w, NULL, x, T, n, k, n, s->wbuf);
-        wsp__linear(pool, &bl->xattn.v_w, &bl->xattn.v_b, x, T, n, v, n, s->wbuf);
+        wsp__linear(pool, &bl->xattn.k_w, NULL, x, T, n, s->e_k, n, s->wbuf);
+        wsp__linear(pool, &bl->xattn.v_w, &bl->xattn.v_b, x, T, n, s->e_v, n, s->wbuf);
+        cvt_job cj = {.k = s->e_k, .v = s->e_v, .k16 = s->cross_k + (size_t)l * T * n,
+                      .v16 = s->cross_v + (size_t)l * T * n, .count = (size_t)T * n};
+        wsp__pool_run(pool, cvt_task, &cj);
     }
     s->encoded = 1;
     return 0;

@@ -87,6 +87,32 @@ static void axpy_scalar(float *restrict y, float a, const float *restrict x, int
         y[i] += a * x[i];
 }
 
+static void cvt_f32_f16_scalar(const float *src, uint16_t *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = wsp__f32_to_f16(src[i]);
+}
+
+static void attn_f16_scalar(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
+                            const float *q, float scale, float *sc, float *out)
+{
+    for (int t = 0; t < len; t++) {
+        const uint16_t *k = K + (size_t)t * ld;
+        float acc = 0;
+        for (int c = 0; c < dh; c++)
+            acc += wsp__f16_to_f32(k[c]) * q[c];
+        sc[t] = acc;
+    }
+    wsp__softmax(sc, len, scale);
+    for (int c = 0; c < dh; c++)
+        out[c] = 0;
+    for (int t = 0; t < len; t++) {
+        const uint16_t *v = V + (size_t)t * ld;
+        for (int c = 0; c < dh; c++)
+            out[c] += sc[t] * wsp__f16_to_f32(v[c]);
+    }
+}
+
 const wsp__kern_ops wsp__kern_scalar = {
     .name = "scalar",
     .dot_f16 = dot_f16_scalar,
@@ -96,6 +122,8 @@ const wsp__kern_ops wsp__kern_scalar = {
     .exp_sum = exp_sum_scalar,
     .gelu = gelu_scalar,
     .axpy = axpy_scalar,
+    .cvt_f32_f16 = cvt_f32_f16_scalar,
+    .attn_f16 = attn_f16_scalar,
 };
 
 static const wsp__kern_ops *g_ops;

@@ -29,6 +29,13 @@ typedef struct wsp__kern_ops {
     void (*gelu)(float *x, int n);
     /* y[i] += a · x[i] (f32, any alignment; y and x do not overlap). */
     void (*axpy)(float *y, float a, const float *x, int n);
+    /* f32 → f16, round to nearest even (overflow → ±inf). */
+    void (*cvt_f32_f16)(const float *src, uint16_t *dst, size_t n);
+    /* One attention head over f16 keys/values: sc[t] = scale·(K[t]·q) for t < len, softmax
+     * over sc, out[c] = Σ_t sc[t]·V[t][c].  K, V: row t at K + t·ld (elements), dh wide;
+     * sc: [len] scratch; out: [dh]. */
+    void (*attn_f16)(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
+                     const float *q, float scale, float *sc, float *out);
 } wsp__kern_ops;
 
 /* The best implementation for this CPU (resolved on first call; never NULL).
@@ -39,6 +46,35 @@ const wsp__kern_ops *wsp__kern(void);
 extern const wsp__kern_ops wsp__kern_scalar;
 extern const wsp__kern_ops wsp__kern_avx2;
 extern const wsp__kern_ops wsp__kern_avx512;
+
+/* float → IEEE half, round to nearest even, subnormals, overflow to ±inf, NaN kept. */
+static inline uint16_t wsp__f32_to_f16(float f)
+{
+    uint32_t x;
+    __builtin_memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u;
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* inf or NaN */
+        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
+    if (ax >= 0x477ff000u) /* rounds to >= 65520: overflow */
+        return (uint16_t)(sign | 0x7c00u);
+    if (ax < 0x38800000u) { /* below 2^-14: subnormal half (or zero) */
+        const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+        const int shift = 126 - (int)(ax >> 23); /* value / 2^-24 = m · 2^(e − 126) */
+        if (shift > 25)
+            return (uint16_t)sign;
+        uint32_t h = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1u)))
+            h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((ax - 0x38000000u) >> 13); /* rebias exponent 127 → 15 */
+    const uint32_t rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
+        h++;
+    return (uint16_t)(sign | h);
+}
 
 /* IEEE half → float (any value, subnormals included). */
 static inline float wsp__f16_to_f32(uint16_t h)

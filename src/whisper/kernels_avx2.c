@@ -10,6 +10,9 @@
 float wsp__avx2_exp_sum(float *x, int n, float max);
 void wsp__avx2_gelu(float *x, int n);
 void wsp__avx2_axpy(float *y, float a, const float *x, int n);
+void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
+void wsp__avx2_attn_f16(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
+                        const float *q, float scale, float *sc, float *out);
 
 static inline float hsum256(__m256 v)
 {
@@ -164,6 +167,57 @@ void wsp__avx2_axpy(float *y, float a, const float *x, int n)
         y[i] += a * x[i];
 }
 
+void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        dst[i] = wsp__f32_to_f16(src[i]);
+}
+
+#define ATT_MAX_DH 256 /* register-blocked path: dh a multiple of 8, at most this */
+
+void wsp__avx2_attn_f16(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
+                        const float *q, float scale, float *sc, float *out)
+{
+    if (dh % 8 != 0 || dh > ATT_MAX_DH) {
+        wsp__kern_scalar.attn_f16(K, V, ld, len, dh, q, scale, sc, out);
+        return;
+    }
+    const int nv = dh / 8;
+    for (int t = 0; t < len; t++) {
+        const uint16_t *k = K + (size_t)t * ld;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int c = 0;
+        for (; c + 2 <= nv; c += 2) {
+            a0 = _mm256_fmadd_ps(ld_f16x8((const uint8_t *)(k + 8 * c)), _mm256_loadu_ps(q + 8 * c), a0);
+            a1 = _mm256_fmadd_ps(ld_f16x8((const uint8_t *)(k + 8 * c + 8)), _mm256_loadu_ps(q + 8 * c + 8), a1);
+        }
+        if (c < nv)
+            a0 = _mm256_fmadd_ps(ld_f16x8((const uint8_t *)(k + 8 * c)), _mm256_loadu_ps(q + 8 * c), a0);
+        sc[t] = hsum256(_mm256_add_ps(a0, a1));
+    }
+    wsp__softmax(sc, len, scale);
+    for (int c = 0; c < dh; c++)
+        out[c] = 0;
+    for (int c0 = 0; c0 < nv; c0 += 8) { /* up to 8 accumulators (64 columns) per pass */
+        const int cn = nv - c0 < 8 ? nv - c0 : 8;
+        __m256 acc[8];
+        for (int c = 0; c < cn; c++)
+            acc[c] = _mm256_setzero_ps();
+        for (int t = 0; t < len; t++) {
+            const __m256 p = _mm256_set1_ps(sc[t]);
+            const uint16_t *v = V + (size_t)t * ld + 8 * c0;
+            for (int c = 0; c < cn; c++)
+                acc[c] = _mm256_fmadd_ps(p, ld_f16x8((const uint8_t *)(v + 8 * c)), acc[c]);
+        }
+        for (int c = 0; c < cn; c++)
+            _mm256_storeu_ps(out + 8 * (c0 + c), acc[c]);
+    }
+}
+
 const wsp__kern_ops wsp__kern_avx2 = {
     .name = "avx2",
     .dot_f16 = dot_f16,
@@ -173,4 +227,6 @@ const wsp__kern_ops wsp__kern_avx2 = {
     .exp_sum = wsp__avx2_exp_sum,
     .gelu = wsp__avx2_gelu,
     .axpy = wsp__avx2_axpy,
+    .cvt_f32_f16 = wsp__avx2_cvt_f32_f16,
+    .attn_f16 = wsp__avx2_attn_f16,
 };

@@ -9,6 +9,9 @@
 float wsp__avx2_exp_sum(float *x, int n, float max);
 void wsp__avx2_gelu(float *x, int n);
 void wsp__avx2_axpy(float *y, float a, const float *x, int n);
+void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
+void wsp__avx2_attn_f16(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
+                        const float *q, float scale, float *sc, float *out);
 
 static inline __m512 ld_f16x16(const uint8_t *p)
 {
@@ -98,4 +101,6 @@ const wsp__kern_ops wsp__kern_avx512 = {
     .exp_sum = wsp__avx2_exp_sum,
     .gelu = wsp__avx2_gelu,
     .axpy = wsp__avx2_axpy,
+    .cvt_f32_f16 = wsp__avx2_cvt_f32_f16,
+    .attn_f16 = wsp__avx2_attn_f16,
 };

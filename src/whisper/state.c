@@ -33,8 +33,8 @@ int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
     int ok = 1;
     s->conv_out = alloc_f(s, T * n, &ok);
     s->enc_out = alloc_f(s, T * n, &ok);
-    s->cross_k = alloc_f(s, L * T * n, &ok);
-    s->cross_v = alloc_f(s, L * T * n, &ok);
+    s->cross_k = (uint16_t *)alloc_f(s, (L * T * n + 1) / 2, &ok);
+    s->cross_v = (uint16_t *)alloc_f(s, (L * T * n + 1) / 2, &ok);
     s->e_h = alloc_f(s, T * n, &ok);
     s->e_q = alloc_f(s, T * n, &ok);
     s->e_k = alloc_f(s, T * n, &ok);
@@ -70,7 +70,7 @@ void wsp_state_free(wsp_state *s)
     if (!s)
         return;
     wsp__pool_free(s->pool);
-    float *bufs[] = {s->conv_out, s->enc_out, s->cross_k, s->cross_v, s->e_h, s->e_q,
+    void *bufs[] = {s->conv_out, s->enc_out, s->cross_k, s->cross_v, s->e_h, s->e_q,
                      s->e_k, s->e_v, s->e_o, s->e_mlp, s->e_scores, s->im2col, s->wbuf,
                      s->kv, s->d_x, s->d_h, s->d_q, s->d_k, s->d_v, s->d_o, s->d_mlp,
                      s->d_scores};

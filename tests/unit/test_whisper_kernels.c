@@ -78,6 +78,65 @@ static void test_f16_values(void **state)
     }
 }
 
+static void test_f32_to_f16(void **state)
+{
+    (void)state;
+    /* every finite f16 survives f16 → f32 → f16 exactly */
+    for (int i = 0; i < 65536; i++) {
+        if ((i & 0x7c00) == 0x7c00 && (i & 0x3ff))
+            continue; /* NaN payloads */
+        const float f = wsp__f16_to_f32((uint16_t)i);
+        if (wsp__f32_to_f16(f) != (uint16_t)i)
+            fail_msg("round trip of 0x%04x gives 0x%04x", i, wsp__f32_to_f16(f));
+    }
+    assert_int_equal(wsp__f32_to_f16(65520.0f), 0x7c00);       /* overflow rounds to inf */
+    assert_int_equal(wsp__f32_to_f16(65519.0f), 0x7bff);
+    assert_int_equal(wsp__f32_to_f16(0x1p-25f), 0x0000);       /* tie to even (0) */
+    assert_int_equal(wsp__f32_to_f16(0x1.8p-25f), 0x0001);
+    assert_int_equal(wsp__f32_to_f16(1.0f + 0x1p-11f), 0x3c00); /* tie to even */
+    assert_int_equal(wsp__f32_to_f16(1.0f + 0x1.8p-10f), 0x3c02); /* 1.5 ulp: tie to even */
+    /* SIMD variants (F16C hardware rounding) agree with the scalar conversion */
+    enum { N = 4099 };
+    static float src[N];
+    static uint16_t a[N], b[N];
+    for (int i = 0; i < N; i++) {
+        const float scale = (i % 4 == 0) ? 1e-6f : (i % 4 == 1) ? 1e-3f : (i % 4 == 2) ? 1.0f : 7e4f;
+        src[i] = frand() * scale;
+    }
+    wsp__kern_scalar.cvt_f32_f16(src, a, N);
+    for (int v = 0; v < n_variants; v++) {
+        variants[v]->cvt_f32_f16(src, b, N);
+        for (int i = 0; i < N; i++)
+            if (a[i] != b[i])
+                fail_msg("%s cvt_f32_f16(%a) = 0x%04x, scalar 0x%04x", variants[v]->name, src[i], b[i], a[i]);
+    }
+}
+
+static void test_attn_f16(void **state)
+{
+    (void)state;
+    enum { LEN = 301, LD = 200 };
+    static uint16_t K[LEN * LD], V[LEN * LD];
+    static float q[LD], sc[LEN], o0[LD], o1[LD];
+    for (int i = 0; i < LEN * LD; i++) {
+        K[i] = wsp__f32_to_f16(frand());
+        V[i] = wsp__f32_to_f16(frand());
+    }
+    for (int i = 0; i < LD; i++)
+        q[i] = 3 * frand();
+    const int dhs[] = {64, 8, 24, 128, 5};
+    for (size_t d = 0; d < sizeof dhs / sizeof dhs[0]; d++) {
+        const int dh = dhs[d];
+        wsp__kern_scalar.attn_f16(K + 8, V + 8, LD, LEN, dh, q, 0.125f, sc, o0);
+        for (int v = 0; v < n_variants; v++) {
+            variants[v]->attn_f16(K + 8, V + 8, LD, LEN, dh, q, 0.125f, sc, o1);
+            for (int c = 0; c < dh; c++)
+                if (fabsf(o0[c] - o1[c]) > 1e-5f)
+                    fail_msg("%s attn_f16 dh=%d col %d: %g vs %g", variants[v]->name, dh, c, o1[c], o0[c]);
+        }
+    }
+}
+
 static void test_dots(void **state)
 {
     (void)state;
@@ -208,6 +267,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f16_values),
+        cmocka_unit_test(test_f32_to_f16),
+        cmocka_unit_test(test_attn_f16),
         cmocka_unit_test(test_dots),
         cmocka_unit_test(test_exp_gelu_axpy),
         cmocka_unit_test(test_pool),
