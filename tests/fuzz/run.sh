@@ -2,8 +2,7 @@
 # Runs the audio fuzzer:  tests/fuzz/run.sh [SECONDS]   (default 600)
 # Seed corpus: every file of ../shared/fixtures/audio (libFuzzer cuts inputs to
 # -max_len) plus small clips in many containers made with the ffmpeg CLI, and the
-# regression corpus.  Fork mode (one worker) keeps going after a crash or timeout so the
-# whole time is used.  The working corpus and crash files stay in build-fuzz/; copy any
+# regression corpus.  The working corpus and crash files stay in build-fuzz/; copy any
 # crash-* file into tests/fuzz/regressions/audio/ (test_audio_regressions replays it).
 set -u
 cd "$(dirname "$0")/../.."
@@ -37,7 +36,11 @@ if command -v ffmpeg >/dev/null; then
 fi
 cp tests/fuzz/regressions/audio/* "$SEEDS"/ 2>/dev/null
 echo "seeds: $(ls "$SEEDS" | wc -l) files"
+# FUZZ_FORK=1: fork mode (one worker) keeps going after a crash or timeout; it restarts
+# the worker every few seconds, which costs throughput, so it is off by default.
+FORK=
+[ "${FUZZ_FORK:-0}" = 1 ] && FORK="-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1"
 exec nice -n 19 "$OUT/fuzz_audio_decode" "$CORPUS" "$SEEDS" \
   -max_total_time="$SECS" -max_len=65536 -timeout=25 -print_final_stats=1 \
-  -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+  $FORK \
   -artifact_prefix="$OUT/crashes/audio/" -close_fd_mask=0
