@@ -53,7 +53,9 @@ typedef struct aud_error {
 } aud_error;
 
 typedef struct aud_limits {
-    double max_seconds; /* decoded-duration limit; <= 0 = unlimited */
+    double max_seconds; /* decoded-duration limit; <= 0 = unlimited (memory then grows
+                           with the decoded audio, 64 KB per second: a small file can
+                           decode to hours, so set it for untrusted input) */
     uint64_t max_bytes; /* input file size limit; 0 = unlimited */
 } aud_limits;
 
@@ -107,6 +109,10 @@ typedef bool (*aud_abort_cb)(void *user_data);
  * file).  Duration estimated from the bit rate is not a claim.  When nothing
  * decodes the result is an error: AUD_ECORRUPT if the decoder rejected data,
  * AUD_ENOSAMPLES otherwise.
+ *
+ * Plausibility: a stream with 0 or more than 64 channels, or a sample rate below 1 kHz
+ * or above 768 kHz, is AUD_ECORRUPT (a 16 Hz header found by the fuzzer turned each input
+ * sample into 1000 output samples).
  *
  * Errors: AUD_EIO (cannot stat/read), AUD_EEMPTY (0 bytes; no decoder started),
  * AUD_ETOOLARGE, AUD_ENOTAUDIO (format not recognised, or no decoder for the codec),
