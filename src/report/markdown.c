@@ -5,7 +5,8 @@
  * of valid UTF-8 (rpt__clean_line: no line break can start a new block), then
  *   & < >                      → &amp; &lt; &gt;   (HTML, entities, block quotes, autolinks)
  *   \ ` * _ [ ] | ~ # $        → backslash-escaped (code, emphasis, links/images, tables,
- *                                strikethrough, headings, math)
+ *                                strikethrough, headings, math); "_" is left alone
+ *                                between two ASCII letters/digits (intraword: inert)
  *   - + = or "12." "12)" first → the marker is backslash-escaped (list items, setext)
  * so text can only ever be literal inline text. */
 #include "report_internal.h"
@@ -61,6 +62,11 @@ static const strings k_en = {
 #define TOC_STEP_CS (5 * 60 * 100)
 #define TOC_PREVIEW_BYTES 60
 
+static int ascii_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 /* Appends an already-cleaned line, Markdown-escaped (see the top of this file). */
 static void put_md(rpt__buf *b, const char *s)
 {
@@ -87,8 +93,14 @@ static void put_md(rpt__buf *b, const char *s)
         case '&': rep = "&amp;"; break;
         case '<': rep = "&lt;"; break;
         case '>': rep = "&gt;"; break;
-        case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '~':
-        case '#': case '$':
+        case '_':
+            /* Between two ASCII letters/digits "_" is inert (it is then both left- and
+             * right-flanking, CommonMark §6.2 rules 2 and 4): keep snake_case readable. */
+            if (!(p > s && ascii_alnum(p[-1]) && ascii_alnum(p[1])))
+                rep = esc;
+            break;
+        case '\\': case '`': case '*': case '[': case ']': case '|': case '~': case '#':
+        case '$':
             rep = esc;
             break;
         default: break;

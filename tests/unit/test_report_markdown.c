@@ -29,7 +29,13 @@ static int count(const char *hay, const char *needle)
     return n;
 }
 
-/* Occurrences of c that are not backslash-escaped (a backslash escapes the next byte). */
+static int ascii_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Occurrences of c that are not backslash-escaped (a backslash escapes the next byte);
+ * "_" between two ASCII letters/digits is inert in CommonMark and not counted. */
 static int unescaped(const char *s, char c)
 {
     int n = 0;
@@ -38,6 +44,8 @@ static int unescaped(const char *s, char c)
             p++;
             continue;
         }
+        if (*p == '_' && p > s && ascii_alnum(p[-1]) && ascii_alnum(p[1]))
+            continue;
         n += *p == c;
     }
     return n;
@@ -214,12 +222,14 @@ static void test_headings_pt_br_and_en(void **state)
 {
     (void)state;
     const rpt_segment segs[] = {SEG(0, 300, " Bom dia.")};
-    rpt_meta pt = {.date = "29/11/2026", .participants = "Ana, Bruno", .model = "ggml-base.bin",
+    rpt_meta pt = {.date = "29/11/2026", .participants = "Ana, Bruno", .model = "ggml-v3_turbo",
+                   .source_name = "reuniao_01 _final_.mp4",
                    .processing_s = 12.34, .locale = RPT_LOCALE_PT_BR};
     char *md = render_md(segs, 1, &pt, 75.5);
     const char *want_pt[] = {
         "# Relatório da reunião\n", "- **Data:** 29/11/2026\n", "- **Duração:** 00:01:15\n",
-        "- **Idioma:** Português (pt; probabilidade 97%)\n", "- **Modelo:** ggml-base.bin\n",
+        "- **Idioma:** Português (pt; probabilidade 97%)\n", "- **Modelo:** ggml-v3_turbo\n",
+        "- **Arquivo de origem:** reuniao_01 \\_final\\_.mp4\n",
         "- **Tempo de processamento:** 12,3 s\n", "## Participantes\n\n- Ana\n- Bruno\n",
         "## Transcrição\n\n**[00:00:00]** Bom dia.\n",
     };
@@ -237,7 +247,7 @@ static void test_headings_pt_br_and_en(void **state)
     md = render_md(segs, 1, &en, 75.5);
     const char *want_en[] = {
         "# Weekly sync\n", "- **Date:** 29/11/2026\n", "- **Duration:** 00:01:15\n",
-        "- **Language:** Portuguese (pt; probability 97%)\n", "- **Model:** ggml-base.bin\n",
+        "- **Language:** Portuguese (pt; probability 97%)\n", "- **Model:** ggml-v3_turbo\n",
         "- **Processing time:** 12.3 s\n", "## Participants\n\n- Ana\n- Bruno\n",
         "## Transcript\n\n**[00:00:00]** Bom dia.\n",
     };
