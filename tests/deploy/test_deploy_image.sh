@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Deployment check: the runtime image can run the binary.  No Docker engine exists here,
+# so the runtime stage of deploy/Dockerfile is checked by what it consists of:
+#   every shared library the built binary links (ldd) belongs to a Debian package that
+#   `scripts/install-deps.sh runtime` installs, or that those packages depend on
+#   (transitively, from the installed packages' Depends/Pre-Depends), or that a
+#   debian:bookworm-slim base has anyway (Essential / Priority required);
+#   curl (the HEALTHCHECK) is in the runtime list;
+#   the files the runtime stage copies from the build stage exist after `make`.
+# Exit 0 pass, 77 skip (binary not built, or not a dpkg system), other = fail.
+set -u
+cd "$(dirname "$0")/../.."
+source tests/deploy/lib.sh
+if [ ! -x "$MDC_BIN" ]; then echo "skip: $MDC_BIN not built"; exit 77; fi
+if ! command -v dpkg-query >/dev/null; then echo "skip: not a dpkg system"; exit 77; fi
+
+/usr/bin/python3 - "$MDC_BIN" scripts/install-deps.sh deploy/Dockerfile <<'EOF'
+import os, re, subprocess, sys
+binary, deps_f, dockerfile = sys.argv[1:]
+errors = []
+deps = open(deps_f).read()
+m = re.search(r"RUNTIME_PKGS=\((.*?)\n\)", deps, re.S)
+runtime = set()
+for line in m.group(1).splitlines():
+    runtime |= set(line.split("#")[0].split())
+print(f"install-deps.sh runtime: {' '.join(sorted(runtime))}")
+if "curl" not in runtime:
+    errors.append("curl missing from RUNTIME_PKGS (the HEALTHCHECK uses it)")
+
+# Installed packages: dependencies, provides, priority.
+out = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${Status}\t${Essential}\t${Priority}\t${Depends}, ${Pre-Depends}\t${Provides}\n"],
+                     capture_output=True, text=True).stdout
+depends, provides, base = {}, {}, set()
+for line in out.splitlines():
+    pkg, status, ess, prio, dep, prov = (line.split("\t") + [""] * 6)[:6]
+    if "installed" not in status.split():
+        continue
+    if ess == "yes" or prio == "required":
+        base.add(pkg)
+    alts = []
+    for d in dep.split(","):
+        names = [re.sub(r"[ :(].*", "", a.strip()) for a in d.split("|") if a.strip()]
+        if names:
+            alts.append(names)
+    depends[pkg] = alts
+    for p in prov.split(","):
+        p = re.sub(r"[ (].*", "", p.strip())
+        if p:
+            provides.setdefault(p, []).append(pkg)
+
+closure, todo = set(), list(runtime | base)
+while todo:
+    p = todo.pop()
+    if p in closure:
+        continue
+    closure.add(p)
+    for alt in depends.get(p, []):
+        for a in alt:   # every installed alternative (approximation of what apt picks)
+            for q in [a] + provides.get(a, []):
+                if q in depends and q not in closure:
+                    todo.append(q)
+
+ldd = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+libs = {}
+for line in ldd.splitlines():
+    m = re.match(r"\s*(\S+) => (/\S+)", line)
+    if m:
+        libs[m.group(1)] = m.group(2)
+    elif "not found" in line:
+        errors.append(f"ldd: {line.strip()}")
+owners = {}
+for soname, path in sorted(libs.items()):
+    cands = {path, os.path.realpath(path)}
+    for c in list(cands):
+        if c.startswith("/lib/"):
+            cands.add("/usr" + c)
+        elif c.startswith("/usr/lib/"):
+            cands.add(c[4:])
+    pkg = None
+    for c in cands:
+        r = subprocess.run(["dpkg", "-S", c], capture_output=True, text=True)
+        if r.returncode == 0:
+            pkg = r.stdout.split(":")[0].strip()
+            break
+    if not pkg:
+        errors.append(f"{soname} ({path}) belongs to no Debian package: the image would lack it")
+        continue
+    owners[soname] = pkg
+    if pkg not in closure:
+        errors.append(f"{soname} comes from {pkg}, which install-deps.sh runtime does not install")
+direct = sorted({owners[s] for s in owners} & runtime)
+print(f"binary links {len(libs)} shared libraries from {len(set(owners.values()))} packages; "
+      f"all within the runtime closure ({len(closure)} packages)" if not errors else "")
+print(f"  provided directly by the runtime list: {' '.join(direct)}")
+
+# The runtime stage's COPY --from=build sources exist after `make` (BUILD=build there;
+# here the same relative layout under the test's build directory).
+df = open(dockerfile).read()
+for src in re.findall(r"^COPY --from=build (\S+)", df, re.M):
+    rel = src.removeprefix("/src/")
+    if rel.startswith("build/"):
+        rel = os.path.join(os.path.dirname(binary), rel[len("build/"):])
+    elif rel == "web":
+        print("  web/: created by the build stage (mkdir -p web) when absent")
+        continue
+    if not os.path.exists(rel):
+        errors.append(f"Dockerfile copies {src} from the build stage, but {rel} does not exist after make")
+    else:
+        print(f"  COPY --from=build {src}: present ({rel})")
+for e in errors:
+    print("FAIL " + e)
+sys.exit(1 if errors else 0)
+EOF
+rc=$?
+[ $rc -eq 0 ] && echo "test_deploy_image: the runtime stage's packages cover the binary"
+exit $rc
