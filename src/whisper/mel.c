@@ -70,8 +70,31 @@ static void *mel_worker(void *p)
         goto done;
     }
     memcpy(filt, j->model->filters, sizeof(float) * (size_t)j->n_mels * N_BINS);
+    /* Each band's filter is a narrow triangle: sum only over its non-zero bins (skipping
+     * exact zeros leaves the double sum bit-identical). */
+    int lo[128], hi[128];
+    for (int m = 0; m < j->n_mels; m++) {
+        const float *f = filt + (size_t)m * N_BINS;
+        lo[m] = 0;
+        hi[m] = N_BINS;
+        while (lo[m] < N_BINS && f[lo[m]] == 0.0f)
+            lo[m]++;
+        while (hi[m] > lo[m] && f[hi[m] - 1] == 0.0f)
+            hi[m]--;
+    }
+    const float log_floor = -10.0f; /* log10(1e-10): what an all-zero frame gives */
     for (int t = j->ith; t < j->n_frames; t += j->nth) {
         const float *x = j->padded + (size_t)t * WSP_HOP_LENGTH;
+        int any = 0;
+        for (int i = 0; i < WSP_N_FFT; i++)
+            any |= x[i] != 0.0f;
+        if (!any) { /* silence and the 30 s tail pad: power 0 in every bin */
+            for (int m = 0; m < j->n_mels; m++)
+                j->mel[(size_t)m * (size_t)j->n_frames + (size_t)t] = log_floor;
+            if (log_floor > j->max)
+                j->max = log_floor;
+            continue;
+        }
         for (int i = 0; i < WSP_N_FFT; i++)
             in[i] = x[i] * g_hann[i];
         fftwf_execute_dft_r2c(g_plan, in, out);
@@ -80,7 +103,7 @@ static void *mel_worker(void *p)
         for (int m = 0; m < j->n_mels; m++) {
             const float *f = filt + (size_t)m * N_BINS;
             double sum = 0;
-            for (int k = 0; k < N_BINS; k++)
+            for (int k = lo[m]; k < hi[m]; k++)
                 sum += (double)(power[k] * f[k]);
             const float v = (float)log10(sum > 1e-10 ? sum : 1e-10);
             j->mel[(size_t)m * (size_t)j->n_frames + (size_t)t] = v;
