@@ -7,7 +7,8 @@
 #   3. every metric name the dashboard and deploy/prometheus/alerts.yml query is exported
 #      by the real server: "$MDC_BUILD_DIR/md-converter serve" is started on a free
 #      loopback port with the micro test model and its live /metrics is compared
-#      (probe_* come from the blackbox exporter, not the service, and are listed apart).
+#      (probe_* come from the blackbox exporter, not the service, and are listed apart);
+#      `promtool check metrics` must accept that exposition (Prometheus scrapes it).
 #   If the binary does not exist, the names are compared with the DESIGN §5 list instead
 #   and the test exits 77 (skipped): a static list is no proof of what the server exports.
 set -u
@@ -170,6 +171,13 @@ EOF
 }
 if ! scrape; then echo "FAIL: GET $MDC_URL/metrics"; exit 1; fi
 echo "live /metrics: $(grep -c . "$work/have.txt") names"
+if command -v promtool >/dev/null; then
+  if out=$(promtool check metrics <"$work/metrics.txt" 2>&1); then
+    echo "ok   promtool check metrics accepts the live exposition"
+  else
+    echo "FAIL promtool check metrics:"; echo "$out" | sed 's/^/     /'; exit 1
+  fi
+fi
 if compare "$work/have.txt"; then
   echo "test_deploy_dashboard: every queried metric is exported by the live server"
   exit 0
