@@ -267,6 +267,9 @@ static int cmd_transcribe(int argc, char **argv)
         if (res.http_status == PIPELINE_STATUS_CLIENT_CLOSED && g_interrupted) {
             fprintf(stderr, "md-converter: interrupted\n");
             rc = 130;
+        } else if (strcmp(res.error_code, "model_unavailable") == 0) {
+            fprintf(stderr, "md-converter: %s\n", res.error_message); /* names the model */
+            rc = 1;
         } else {
             fprintf(stderr, "md-converter: %s: %s\n", file, res.error_message);
             rc = 1;
