@@ -5,6 +5,8 @@
 #include "mdc/report.h"
 #include "mdc/utf8.h"
 
+#include <unistd.h>
+
 #define SEG(a, b, t) {.t0_cs = (a), .t1_cs = (b), .text = (t)}
 
 static char *render_md(const rpt_segment *segs, size_t n, const rpt_meta *meta,
@@ -216,6 +218,152 @@ static void test_random_hostile_text(void **state)
         assert_safe_markdown(md);
         free(md);
     }
+}
+
+/* ---- a real CommonMark/GFM renderer as the oracle (cmark-gfm, Debian cmark-gfm) ---- */
+
+/* Runs cmark-gfm (tables, strikethrough, tagfilter) on md; returns malloc'd HTML. */
+static char *cmark_html(const char *md)
+{
+    char path[] = "/tmp/mdc-report-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(md, 1, strlen(md), f), strlen(md));
+    fclose(f);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cmark-gfm -e table -e strikethrough -e tagfilter %s", path);
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    size_t cap = strlen(md) * 4 + 4096, n = 0;
+    char *html = malloc(cap);
+    assert_non_null(html);
+    size_t k;
+    while ((k = fread(html + n, 1, cap - 1 - n, pp)) > 0)
+        n += k;
+    html[n] = '\0';
+    assert_int_equal(pclose(pp), 0);
+    unlink(path);
+    return html;
+}
+
+/* The HTML cmark writes for literal text: & < > " escaped. */
+static char *html_text(const char *s)
+{
+    char *out = malloc(strlen(s) * 6 + 1), *o = out;
+    assert_non_null(out);
+    for (; *s; s++) {
+        const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
+                        : *s == '"' ? "&quot;" : NULL;
+        if (rep) {
+            memcpy(o, rep, strlen(rep));
+            o += strlen(rep);
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Renders one segment as Markdown and checks that cmark-gfm turns its paragraph back
+ * into exactly the cleaned text (the TEXT format) as literal characters. */
+static void check_literal_roundtrip(const char *raw)
+{
+    const rpt_segment seg[] = {SEG(0, 100, raw)};
+    rpt_transcript tr = {.segments = seg, .n_segments = 1, .language = "pt"};
+    char *txt;
+    assert_int_equal(rpt_render(RPT_FORMAT_TEXT, &tr, NULL, &txt, NULL), 0);
+    size_t tl = strlen(txt);
+    if (tl == 0) {
+        free(txt);
+        return; /* blank: no paragraph */
+    }
+    txt[tl - 1] = '\0'; /* drop the final newline */
+    char *md = render_md(seg, 1, NULL, 1);
+    char *html = cmark_html(md);
+    char *want_text = html_text(txt);
+    size_t wl = strlen(want_text) + 64;
+    char *want = malloc(wl);
+    assert_non_null(want);
+    snprintf(want, wl, "<p><strong>[00:00:00]</strong> %s</p>\n", want_text);
+    if (!strstr(html, want))
+        print_message("input  %s\nmd     %s\nhtml   %s\nwanted %s\n", raw, md, html, want);
+    assert_non_null(strstr(html, want));
+    /* and nothing else became markup: exactly our blocks and inline tags */
+    static const char *const banned[] = {"<a ", "<img", "<code", "<pre", "<table", "<del",
+                                         "<blockquote", "<ol", "<h3", "<hr", "<em>", "<br",
+                                         "<script", "<b>", "<i>"};
+    for (size_t i = 0; i < sizeof banned / sizeof *banned; i++)
+        assert_null(strstr(html, banned[i]));
+    assert_int_equal(count(html, "<h1>"), 1);
+    assert_int_equal(count(html, "<h2>"), 1);
+    assert_int_equal(count(html, "<p>"), 1);
+    assert_int_equal(count(html, "<strong>"), 3); /* Duração, Idioma + the timestamp */
+    free(want);
+    free(want_text);
+    free(html);
+    free(md);
+    free(txt);
+}
+
+static void test_commonmark_renders_text_literally(void **state)
+{
+    (void)state;
+    if (system("command -v cmark-gfm >/dev/null 2>&1") != 0) {
+        print_message("SKIP: cmark-gfm not installed (Debian package cmark-gfm)\n");
+        skip();
+    }
+    static const char *const hostile[] = {
+        "# Heading", "## h2 ##", "<script>alert(1)</script>", "<img src=x onerror=y>",
+        "[x](y)", "![img](http://e/x.png)", "<http://auto.link>", "[ref]: http://x",
+        "| a | b |\n|---|---|\n| 1 | 2 |", "`code`", "```fence```", "~~~tilde", "*em*",
+        "**strong**", "_u_", "__uu__", "~~del~~", "&amp; &lt; &#65; &copy;", "\\ back\\",
+        "line\n- list\n> quote\n1. ordered\n    code", "- item", "+ item", "* item",
+        "1. one", "2) two", "> quote", "===", "---", "***", "<!-- c -->", "<div>x</div>",
+        "a  \nb", "end\\", "x\\\ny", "snake_case_name", "a_b _c_ d_", "3 * 4 = 12",
+        "10 > 9 < 11", "\"quoted\" 'single'", "$x$ $$y$$", "ação à às reunião",
+        "broken \xC3 and \xE2\x82 end\xFF",
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++)
+        check_literal_roundtrip(hostile[i]);
+    uint32_t st = 777;
+    for (int i = 0; i < 60; i++) {
+        char t[96];
+        random_text(&st, t, sizeof t);
+        check_literal_roundtrip(t);
+    }
+
+    /* metadata: the title is one literal <h1>, each participant one literal <li> */
+    const rpt_segment seg[] = {SEG(0, 100, "ok")};
+    rpt_meta meta = {.title = "# Evil\n# title <b>bold</b> [l](u) *x*",
+                     .participants = "- Ana, 1. Bruno, > Carla, <i>Dora</i>, [Eva](x), `c`",
+                     .model = "m_1 | *y*", .date = "## 29/11", .processing_s = -1};
+    char *md = render_md(seg, 1, &meta, 1);
+    char *html = cmark_html(md);
+    const char *want[] = {
+        "<h1># Evil # title &lt;b&gt;bold&lt;/b&gt; [l](u) *x*</h1>\n",
+        "<li><strong>Data:</strong> ## 29/11</li>\n",
+        "<li><strong>Modelo:</strong> m_1 | *y*</li>\n",
+        "<ul>\n<li>- Ana</li>\n<li>1. Bruno</li>\n<li>&gt; Carla</li>\n"
+        "<li>&lt;i&gt;Dora&lt;/i&gt;</li>\n<li>[Eva](x)</li>\n<li>`c`</li>\n</ul>\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        if (!strstr(html, want[i]))
+            print_message("md:\n%s\nhtml:\n%s\nwanted: %s\n", md, html, want[i]);
+        assert_non_null(strstr(html, want[i]));
+    }
+    assert_int_equal(count(html, "<h1>"), 1);
+    assert_int_equal(count(html, "<h2>"), 2);
+    assert_int_equal(count(html, "<ul>"), 2);
+    assert_null(strstr(html, "<ol"));
+    assert_null(strstr(html, "<a "));
+    assert_null(strstr(html, "<code"));
+    assert_null(strstr(html, "<em>"));
+    assert_null(strstr(html, "<table"));
+    free(html);
+    free(md);
 }
 
 static void test_headings_pt_br_and_en(void **state)
@@ -444,6 +592,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_text_cannot_inject),
         cmocka_unit_test(test_random_hostile_text),
+        cmocka_unit_test(test_commonmark_renders_text_literally),
         cmocka_unit_test(test_headings_pt_br_and_en),
         cmocka_unit_test(test_language_line_variants),
         cmocka_unit_test(test_timestamps),
