@@ -21,6 +21,7 @@ TEST_PKGS=(
   prometheus yamllint                 # promtool, deployment-file checks
   python3-yaml docker-compose         # k8s manifest parsing, `docker-compose config` (no engine needed)
   ffmpeg                              # ffprobe for cross-checking decoded durations
+  cmark-gfm                           # Markdown renderer: the report escaping test's oracle
 )
 
 want=("${RUNTIME_PKGS[@]}")
