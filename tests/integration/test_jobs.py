@@ -1,0 +1,89 @@
+"""Asynchronous jobs: POST /jobs → 202 {id} at once; GET /jobs/{id}; GET
+/jobs/{id}/events as Server-Sent Events (progress never decreasing, ending with
+`event: done`); GET /jobs/{id}/result (Markdown, or JSON with Accept); a failing job
+keeps its JSON error; unknown ids → 404; the upload's temp file is gone afterwards.
+"""
+import http.client
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mdc_testserver import (FAST, FIXTURES, SHORT_CLIP, Checks, Server, error_code,  # noqa: E402
+                            require_binary)
+
+require_binary()
+c = Checks("test_jobs")
+
+
+def sse_events(port, path, timeout=120):
+    """Reads an SSE stream to its end; returns [(event, data_dict)]."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("GET", path)
+    r = conn.getresponse()
+    ctype = r.getheader("Content-Type", "")
+    events, ev, data = [], None, []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = r.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\r\n")
+        if line.startswith("event:"):
+            ev = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "":
+            if ev or data:
+                events.append((ev, json.loads("\n".join(data)) if data else None))
+            ev, data = None, []
+    conn.close()
+    return r.status, ctype, events
+
+
+# a slowed load keeps the job busy long enough to see it queued/running
+with Server(env={"MDC_TEST_LOAD_DELAY_MS": "1500"}) as s:
+    t0 = time.monotonic()
+    st, h, body = s.upload(SHORT_CLIP, dict(FAST, title="Reunião de teste"), endpoint="/jobs")
+    dt = time.monotonic() - t0
+    j = json.loads(body) if st == 202 else {}
+    c.check(st == 202 and len(j.get("id", "")) == 32, "POST /jobs → 202 with an id in %.0f ms" % (dt * 1000), body)
+    c.check(h.get("location") == "/jobs/%s" % j.get("id"), "Location header points at the job")
+    jid = j.get("id", "x")
+    st, js = s.get_json("/jobs/" + jid)
+    c.check(st == 200 and js.get("status") in ("queued", "running"), "GET /jobs/{id} while it runs: %s" % js.get("status"), js)
+    st, h, body = s.request("GET", "/jobs/%s/result" % jid)
+    c.check(st == 202 and h.get("retry-after"), "result before it is done → 202 + Retry-After", (st, body))
+    st, ctype, events = sse_events(s.port, "/jobs/%s/events" % jid)
+    c.check(st == 200 and ctype.startswith("text/event-stream"), "events: 200 text/event-stream")
+    names = [e for e, _ in events]
+    progress = [d["progress"] for _, d in events if d]
+    c.check(len(events) >= 2 and names[-1] == "done", "events end with `done` (%d events: %s)" % (len(events), names[:3] + ["…"]))
+    c.check(progress == sorted(progress) and progress[-1] == 100, "progress never decreases and ends at 100", progress)
+    st, h, body = s.request("GET", "/jobs/%s/result" % jid)
+    c.check(st == 200 and h.get("content-type", "").startswith("text/markdown") and "Reunião de teste" in body.decode(),
+            "result → 200 Markdown with the title", body[:200])
+    st, h, body = s.request("GET", "/jobs/%s/result" % jid, headers={"Accept": "application/json"})
+    c.check(st == 200 and "markdown" in json.loads(body), "result with Accept: application/json → {markdown, segments}")
+    st, js = s.get_json("/jobs/" + jid)
+    c.check(js.get("status") == "done" and js.get("progress") == 100, "status done, progress 100", js)
+    # events of a finished job: one final event, then the stream ends
+    st, ctype, events = sse_events(s.port, "/jobs/%s/events" % jid, timeout=10)
+    c.check([e for e, _ in events] == ["done"], "events of a finished job: just `done`")
+
+    st, h, body = s.upload(os.path.join(FIXTURES, "bad_meeting_notes.txt"), FAST, endpoint="/jobs")
+    bid = json.loads(body).get("id", "x") if st == 202 else "x"
+    c.check(st == 202, "a bad upload is still accepted as a job")
+    st, ctype, events = sse_events(s.port, "/jobs/%s/events" % bid)
+    c.check(events and events[-1][0] == "error" and events[-1][1]["error"]["code"] == "unsupported_media",
+            "its events end with `error` naming unsupported_media", events[-1:] if events else None)
+    st, h, body = s.request("GET", "/jobs/%s/result" % bid)
+    c.check(st == 415 and error_code(body) == "unsupported_media", "its result → 415 JSON error", body)
+    st, h, body = s.upload(file_bytes=b"", filename="e.wav", endpoint="/jobs")
+    c.check(st == 422, "empty upload → 422 at once, no job")
+    st, h, body = s.request("GET", "/jobs/ffffffffffffffffffffffffffffffff/events")
+    c.check(st == 404 and error_code(body) == "not_found", "unknown job events → 404")
+    c.check(s.tmp_leftovers() == [], "no temp file left", s.tmp_leftovers())
+
+c.finish()
