@@ -125,11 +125,19 @@ static int put_md_raw(rpt__buf *b, const char *raw)
     return 0;
 }
 
+/* 1 if s has something rpt__clean_line() keeps: a byte other than C0 controls, space
+ * and DEL, and other than a C1 control (C2 80…C2 9F). */
 static int has_text(const char *s)
 {
-    for (; s && *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+    const unsigned char *p = (const unsigned char *)s;
+    for (; p && *p; p++) {
+        if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+            p++;
+            continue;
+        }
+        if (*p > 0x20 && *p != 0x7F)
             return 1;
+    }
     return 0;
 }
 
@@ -214,6 +222,10 @@ static int put_participants(rpt__buf *b, const char *list, const strings *S)
     char *c = rpt__clean_line(list);
     if (!c)
         return -1;
+    if (!c[strspn(c, ", ")]) { /* only separators: no section */
+        free(c);
+        return 0;
+    }
     rpt__printf(b, "\n## %s\n\n", S->participants);
     for (char *p = c; *p;) {
         char *end = strchr(p, ',');

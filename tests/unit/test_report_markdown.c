@@ -404,6 +404,15 @@ static void test_headings_pt_br_and_en(void **state)
     assert_null(strstr(md, "Transcrição"));
     free(md);
 
+    /* fields with nothing printable count as absent */
+    rpt_meta blank = {.title = " \x01\t", .participants = " , ,\x02", .model = "\xC2\x85",
+                      .processing_s = -1};
+    md = render_md(segs, 1, &blank, 3);
+    assert_true(strncmp(md, "# Relatório da reunião\n", 23) == 0);
+    assert_null(strstr(md, "Participantes"));
+    assert_null(strstr(md, "Modelo"));
+    free(md);
+
     /* defaults: NULL meta is pt-BR without optional lines */
     md = render_md(segs, 1, NULL, 3);
     assert_true(strncmp(md, "# Relatório da reunião\n", 23) == 0);
