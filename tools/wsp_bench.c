@@ -85,18 +85,19 @@ static double cpu_ms(void)
 static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int threads,
                    int steps, double t_start, double load_ms)
 {
-    double t = mdc_now_ms();
+    double t = mdc_now_ms(), c = cpu_ms();
     float *mel = NULL;
     int n_frames = 0, n_len = 0;
     if (wsp__mel_compute(m, pcm, n, threads, &mel, &n_frames, &n_len))
         return 1;
     const double mel_ms = mdc_now_ms() - t;
     t = mdc_now_ms();
+    c = cpu_ms();
     int n_win = 0;
     for (int seek = 0; seek < n_len; seek += WSP_N_FRAMES_CHUNK, n_win++)
         if (wsp__encode(st, mel, n_frames, seek, threads))
             return 1;
-    const double enc_ms = mdc_now_ms() - t;
+    const double enc_ms = mdc_now_ms() - t, enc_cpu = cpu_ms() - c;
     if (wsp__encode(st, mel, n_frames, 0, threads)) /* window 0 for the decoder (not timed) */
         return 1;
     const wsp__vocab *v = wsp__model_vocab(m);
@@ -110,6 +111,7 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     if (steps > max_steps)
         steps = max_steps;
     t = mdc_now_ms();
+    c = cpu_ms();
     for (int i = 0; i < steps; i++) {
         int32_t best = 0;
         for (int32_t k = 1; k < v->n_vocab; k++)
@@ -118,12 +120,13 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
         if (wsp__decode(st, 0, &best, 1, 3 + i, threads, logits))
             return 1;
     }
-    const double dec_ms = mdc_now_ms() - t;
+    const double dec_ms = mdc_now_ms() - t, dec_cpu = cpu_ms() - c;
     printf("mode=forward load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d batch_ms=%.1f "
            "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
-           "cpu_ms=%.0f\n",
+           "cpu_ms=%.0f encode_cpu_ms=%.0f step_cpu_ms=%.2f\n",
            load_ms, mel_ms, enc_ms, n_win, batch_ms, dec_ms, steps,
-           steps ? dec_ms / steps : 0.0, mdc_now_ms() - t_start, peak_rss_mb(), cpu_ms());
+           steps ? dec_ms / steps : 0.0, mdc_now_ms() - t_start, peak_rss_mb(), cpu_ms(), enc_cpu,
+           steps ? dec_cpu / steps : 0.0);
     free(logits);
     free(mel);
     return 0;
