@@ -6,7 +6,9 @@
 #   (transitively, from the installed packages' Depends/Pre-Depends), or that a
 #   debian:bookworm-slim base has anyway (Essential / Priority required);
 #   curl (the HEALTHCHECK) is in the runtime list;
-#   the files the runtime stage copies from the build stage exist after `make`.
+#   the files the runtime stage copies from the build stage exist after `make`;
+#   the Dockerfile HEALTHCHECK and compose healthcheck commands pass against the live
+#   server (micro test model, free loopback port) and fail when it is gone.
 # Exit 0 pass, 77 skip (binary not built, or not a dpkg system), other = fail.
 set -u
 cd "$(dirname "$0")/../.."
@@ -112,5 +114,29 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 rc=$?
-[ $rc -eq 0 ] && echo "test_deploy_image: the runtime stage's packages cover the binary"
-exit $rc
+[ $rc -eq 0 ] || exit $rc
+
+# The health checks themselves: the Dockerfile HEALTHCHECK command and the compose
+# healthcheck command, run as the container would run them (sh -c, PORT from the
+# environment), must pass against a live server and fail once it is gone.
+hc_docker=$(/usr/bin/python3 -c '
+import re; df = open("deploy/Dockerfile").read()
+print(re.search(r"^HEALTHCHECK .*?\\?\n\s*CMD (.*)$", df, re.M).group(1))')
+hc_compose=$(/usr/bin/python3 -c '
+import yaml; t = yaml.safe_load(open("deploy/docker-compose.yml"))["services"]["md-converter"]["healthcheck"]["test"]
+assert t[0] == "CMD-SHELL"; print(t[1].replace("$$", "$"))')
+trap mdc_stop_server EXIT
+mdc_start_server || { echo "FAIL: could not start the server"; exit 1; }
+for name in docker compose; do
+  eval "cmd=\$hc_$name"
+  if PORT=$MDC_PORT sh -c "$cmd"; then echo "ok   $name healthcheck passes on a live server: $cmd"
+  else echo "FAIL $name healthcheck fails on a live server: $cmd"; exit 1; fi
+done
+mdc_stop_server
+for name in docker compose; do
+  eval "cmd=\$hc_$name"
+  if PORT=$MDC_PORT sh -c "$cmd" 2>/dev/null; then echo "FAIL $name healthcheck passes with no server"; exit 1
+  else echo "ok   $name healthcheck fails once the server is gone"; fi
+done
+echo "test_deploy_image: the runtime stage's packages cover the binary; both health checks work"
+exit 0
