@@ -21,7 +21,8 @@
 typedef struct attn_job {
     const float *q;     /* [N][n] */
     const float *k, *v; /* [≥len][n] self-attention cache (f32) */
-    const uint16_t *k16, *v16; /* [len][n] cross-attention K/V (f16), used when set */
+    const uint16_t *k16, *v16; /* cross-attention K [H][dh][len], V [len][n] (f16), used
+                                  when set */
     float *o;           /* [N][n] */
     float *scratch;     /* [nth][max(T, C)] */
     size_t scratch_ld;
@@ -43,8 +44,10 @@ static void attn_task(void *p, int ith, int nth)
         const int len = j->causal ? j->n_past + i + 1 : j->len;
         const float *q = j->q + (size_t)i * j->n + (size_t)h * dh;
         if (j->k16) {
-            wsp__kern()->attn_f16(j->k16 + (size_t)h * dh, j->v16 + (size_t)h * dh, (size_t)j->n,
-                                  len, dh, q, scale, sc, j->o + (size_t)i * j->n + (size_t)h * dh);
+            /* keys stored per head transposed: [H][dh][len] */
+            wsp__kern()->attn_f16(j->k16 + (size_t)h * dh * (size_t)len, (size_t)len,
+                                  j->v16 + (size_t)h * dh, (size_t)j->n, len, dh, q, scale, sc,
+                                  j->o + (size_t)i * j->n + (size_t)h * dh);
             continue;
         }
         /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */

@@ -112,20 +112,28 @@ static void self_attention(wsp_state *s, const wsp__block *bl, int T, int n, int
     wsp__pool_run_n(pool, attn_task, &j, items);
 }
 
-/* f32 → f16 copy of one layer's cross K and V */
+/* f16 copies of one layer's cross K and V: V keeps its [T][n] layout, K is stored per
+ * head transposed, [H][dh][T], for the decoder's attention kernel (kernels.h attn_f16). */
 typedef struct cvt_job {
     const float *k, *v;
     uint16_t *k16, *v16;
-    size_t count;
+    int T, n;
 } cvt_job;
 
 static void cvt_task(void *p, int ith, int nth)
 {
     const cvt_job *j = p;
-    const size_t q = j->count / (size_t)nth;
-    const size_t b = q * (size_t)ith, e = ith == nth - 1 ? j->count : b + q;
-    wsp__kern()->cvt_f32_f16(j->k + b, j->k16 + b, e - b);
-    wsp__kern()->cvt_f32_f16(j->v + b, j->v16 + b, e - b);
+    int b, e;
+    wsp__split(j->T, ith, nth, &b, &e);
+    wsp__kern()->cvt_f32_f16(j->v + (size_t)b * j->n, j->v16 + (size_t)b * j->n,
+                             (size_t)(e - b) * (size_t)j->n);
+    /* column c of K (channel h·dh + d) becomes row c of Kt: Kt[c][t] = K[t][c] */
+    for (int t0 = b; t0 < e; t0 += 16) {
+        const int t1 = t0 + 16 < e ? t0 + 16 : e;
+        for (int c = 0; c < j->n; c++)
+            for (int t = t0; t < t1; t++)
+                j->k16[(size_t)c * j->T + (size_t)t] = wsp__f32_to_f16(j->k[(size_t)t * j->n + c]);
+    }
 }
 
 int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_threads)
@@ -193,7 +201,7 @@ int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_th
         wsp__linear(pool, &bl->xattn.k_w, NULL, x, T, n, s->e_k, n, s->wbuf);
         wsp__linear(pool, &bl->xattn.v_w, &bl->xattn.v_b, x, T, n, s->e_v, n, s->wbuf);
         cvt_job cj = {.k = s->e_k, .v = s->e_v, .k16 = s->cross_k + (size_t)l * T * n,
-                      .v16 = s->cross_v + (size_t)l * T * n, .count = (size_t)T * n};
+                      .v16 = s->cross_v + (size_t)l * T * n, .T = T, .n = n};
         wsp__pool_run(pool, cvt_task, &cj);
     }
     s->encoded = 1;

@@ -93,21 +93,21 @@ static void cvt_f32_f16_scalar(const float *src, uint16_t *dst, size_t n)
         dst[i] = wsp__f32_to_f16(src[i]);
 }
 
-static void attn_f16_scalar(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
-                            const float *q, float scale, float *sc, float *out)
+static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv,
+                            int len, int dh, const float *q, float scale, float *sc, float *out)
 {
-    for (int t = 0; t < len; t++) {
-        const uint16_t *k = K + (size_t)t * ld;
-        float acc = 0;
-        for (int c = 0; c < dh; c++)
-            acc += wsp__f16_to_f32(k[c]) * q[c];
-        sc[t] = acc;
+    for (int t = 0; t < len; t++)
+        sc[t] = 0;
+    for (int c = 0; c < dh; c++) {
+        const uint16_t *k = Kt + (size_t)c * ldk;
+        for (int t = 0; t < len; t++)
+            sc[t] += q[c] * wsp__f16_to_f32(k[t]);
     }
     wsp__softmax(sc, len, scale);
     for (int c = 0; c < dh; c++)
         out[c] = 0;
     for (int t = 0; t < len; t++) {
-        const uint16_t *v = V + (size_t)t * ld;
+        const uint16_t *v = V + (size_t)t * ldv;
         for (int c = 0; c < dh; c++)
             out[c] += sc[t] * wsp__f16_to_f32(v[c]);
     }

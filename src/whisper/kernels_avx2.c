@@ -11,8 +11,8 @@ float wsp__avx2_exp_sum(float *x, int n, float max);
 void wsp__avx2_gelu(float *x, int n);
 void wsp__avx2_axpy(float *y, float a, const float *x, int n);
 void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
-void wsp__avx2_attn_f16(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
-                        const float *q, float scale, float *sc, float *out);
+void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
+                        int dh, const float *q, float scale, float *sc, float *out);
 
 static inline float hsum256(__m256 v)
 {
@@ -179,29 +179,35 @@ void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n)
 
 #define ATT_MAX_DH 256 /* register-blocked path: dh a multiple of 8, at most this */
 
-void wsp__avx2_attn_f16(const uint16_t *K, const uint16_t *V, size_t ld, int len, int dh,
-                        const float *q, float scale, float *sc, float *out)
+void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
+                        int dh, const float *q, float scale, float *sc, float *out)
 {
     if (dh % 8 != 0 || dh > ATT_MAX_DH) {
-        wsp__kern_scalar.attn_f16(K, V, ld, len, dh, q, scale, sc, out);
+        wsp__kern_scalar.attn_f16(Kt, ldk, V, ldv, len, dh, q, scale, sc, out);
         return;
     }
-    const int nv = dh / 8;
-    for (int t = 0; t < len; t++) {
-        const uint16_t *k = K + (size_t)t * ld;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        int c = 0;
-        for (; c + 2 <= nv; c += 2) {
-            a0 = _mm256_fmadd_ps(ld_f16x8((const uint8_t *)(k + 8 * c)), _mm256_loadu_ps(q + 8 * c), a0);
-            a1 = _mm256_fmadd_ps(ld_f16x8((const uint8_t *)(k + 8 * c + 8)), _mm256_loadu_ps(q + 8 * c + 8), a1);
+    /* scores: sc[t] = Σ_c q[c]·Kt[c][t], four key rows per pass over sc (kept in L1) */
+    const int len8 = len & ~7;
+    for (int t = 0; t < len; t++)
+        sc[t] = 0;
+    for (int c = 0; c < dh; c += 4) {
+        const uint16_t *k0 = Kt + (size_t)c * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
+        const __m256 q0 = _mm256_set1_ps(q[c]), q1 = _mm256_set1_ps(q[c + 1]);
+        const __m256 q2 = _mm256_set1_ps(q[c + 2]), q3 = _mm256_set1_ps(q[c + 3]);
+        for (int t = 0; t < len8; t += 8) {
+            __m256 a = _mm256_loadu_ps(sc + t);
+            a = _mm256_fmadd_ps(q0, ld_f16x8((const uint8_t *)(k0 + t)), a);
+            a = _mm256_fmadd_ps(q1, ld_f16x8((const uint8_t *)(k1 + t)), a);
+            a = _mm256_fmadd_ps(q2, ld_f16x8((const uint8_t *)(k2 + t)), a);
+            a = _mm256_fmadd_ps(q3, ld_f16x8((const uint8_t *)(k3 + t)), a);
+            _mm256_storeu_ps(sc + t, a);
         }
-        if (c < nv)
-            a0 = _mm256_fmadd_ps(ld_f16x8((const uint8_t *)(k + 8 * c)), _mm256_loadu_ps(q + 8 * c), a0);
-        sc[t] = hsum256(_mm256_add_ps(a0, a1));
+        for (int t = len8; t < len; t++)
+            sc[t] += q[c] * wsp__f16_to_f32(k0[t]) + q[c + 1] * wsp__f16_to_f32(k1[t]) +
+                     q[c + 2] * wsp__f16_to_f32(k2[t]) + q[c + 3] * wsp__f16_to_f32(k3[t]);
     }
     wsp__softmax(sc, len, scale);
-    for (int c = 0; c < dh; c++)
-        out[c] = 0;
+    const int nv = dh / 8;
     for (int c0 = 0; c0 < nv; c0 += 8) { /* up to 8 accumulators (64 columns) per pass */
         const int cn = nv - c0 < 8 ? nv - c0 : 8;
         __m256 acc[8];
@@ -209,7 +215,7 @@ void wsp__avx2_attn_f16(const uint16_t *K, const uint16_t *V, size_t ld, int len
             acc[c] = _mm256_setzero_ps();
         for (int t = 0; t < len; t++) {
             const __m256 p = _mm256_set1_ps(sc[t]);
-            const uint16_t *v = V + (size_t)t * ld + 8 * c0;
+            const uint16_t *v = V + (size_t)t * ldv + 8 * c0;
             for (int c = 0; c < cn; c++)
                 acc[c] = _mm256_fmadd_ps(p, ld_f16x8((const uint8_t *)(v + 8 * c)), acc[c]);
         }

@@ -26,8 +26,9 @@ struct wsp_state {
     /* encoder outputs */
     float *conv_out; /* [T][n] */
     float *enc_out;  /* [T][n] */
-    uint16_t *cross_k; /* f16 [L][T][n]  K of every decoder layer's cross-attention
-                          (f16 like whisper.cpp: half the memory and bandwidth per step) */
+    uint16_t *cross_k; /* f16 [L][n][T] (per head [H][dh][T], transposed) K of every decoder
+                          layer's cross-attention (f16 like whisper.cpp: half the memory
+                          and bandwidth per step) */
     uint16_t *cross_v; /* f16 [L][T][n] */
 
     /* encoder scratch */
