@@ -296,6 +296,11 @@ static bool is_unknown_ours(const char *name, size_t len)
         return false;
     if (len > 9 && strncmp(name, "MDC_TEST_", 9) == 0)
         return false;
+    /* Kubernetes service links for a Service named whisper-… or mdc-…:
+     * X_SERVICE_HOST, X_SERVICE_PORT[_NAME], X_PORT, X_PORT_8080_TCP[_PROTO|_PORT|_ADDR]. */
+    if (memmem(name, len, "_SERVICE_HOST", 13) || memmem(name, len, "_SERVICE_PORT", 13) ||
+        memmem(name, len, "_PORT_", 6) || (len > 5 && strncmp(name + len - 5, "_PORT", 5) == 0))
+        return false;
     for (size_t i = 0; i < sizeof k_foreign_mdc / sizeof k_foreign_mdc[0]; i++)
         if (strlen(k_foreign_mdc[i]) == len && strncmp(k_foreign_mdc[i], name, len) == 0)
             return false;

@@ -4,7 +4,8 @@
  * fails start-up with a message naming the variable, its value, where it came from and
  * the accepted values.  Unknown WHISPER_* / MDC_* names (typos such as WHISPER_PRELAOD)
  * fail too, except the test harness's MDC_SHARED_DIR, MDC_BUILD_DIR, MDC_MODELS_DIR,
- * MDC_SANITIZE and any MDC_TEST_*.
+ * MDC_SANITIZE, any MDC_TEST_*, and Kubernetes service-link names (*_SERVICE_HOST,
+ * *_SERVICE_PORT*, *_PORT, *_PORT_*).
  *
  * .env syntax: KEY=VALUE lines; blank lines and # comments; an optional `export `
  * prefix; values bare (trailing spaces and " # comment" dropped), "double quoted"

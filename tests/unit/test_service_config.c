@@ -260,6 +260,14 @@ static void test_unknown_names_reported(void **state)
     char err[512];
     assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
     unsetenv("MDC_TEST_SOMETHING_ELSE");
+    /* Kubernetes service links for a Service named "whisper" are not settings */
+    setenv("WHISPER_SERVICE_HOST", "10.0.0.1", 1);
+    setenv("WHISPER_PORT", "tcp://10.0.0.1:80", 1);
+    setenv("WHISPER_PORT_80_TCP_ADDR", "10.0.0.1", 1);
+    assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
+    unsetenv("WHISPER_SERVICE_HOST");
+    unsetenv("WHISPER_PORT");
+    unsetenv("WHISPER_PORT_80_TCP_ADDR");
     /* unrelated variables are ignored */
     setenv("PATHX_UNRELATED", "1", 1);
     assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
