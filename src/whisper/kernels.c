@@ -87,6 +87,19 @@ static void axpy_scalar(float *restrict y, float a, const float *restrict x, int
         y[i] += a * x[i];
 }
 
+static void softmax_scalar(float *x, int n, float scale)
+{
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max)
+            max = x[i];
+    }
+    const float inv = 1.0f / exp_sum_scalar(x, n, max);
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
 static void cvt_f32_f16_scalar(const float *src, uint16_t *dst, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -122,6 +135,7 @@ const wsp__kern_ops wsp__kern_scalar = {
     .exp_sum = exp_sum_scalar,
     .gelu = gelu_scalar,
     .axpy = axpy_scalar,
+    .softmax = softmax_scalar,
     .cvt_f32_f16 = cvt_f32_f16_scalar,
     .attn_f16 = attn_f16_scalar,
 };
@@ -227,16 +241,4 @@ void wsp__layer_norm(float *x, int n, const void *w, const void *b)
         x[i] = x[i] * inv * wsp__ldf(w, (size_t)i) + wsp__ldf(b, (size_t)i);
 }
 
-void wsp__softmax(float *x, int n, float scale)
-{
-    float max = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        x[i] *= scale;
-        if (x[i] > max)
-            max = x[i];
-    }
-    const float sum = wsp__kern()->exp_sum(x, n, max);
-    const float inv = 1.0f / sum;
-    for (int i = 0; i < n; i++)
-        x[i] *= inv;
-}
+void wsp__softmax(float *x, int n, float scale) { wsp__kern()->softmax(x, n, scale); }

@@ -25,6 +25,8 @@ typedef struct wsp__kern_ops {
     void (*dot4_f16)(const void *w, size_t ld, const float *x, int n, float *out);
     /* x[i] = exp(x[i] − max); returns Σ.  Accuracy ~1 ulp-ish (vector exp polynomial). */
     float (*exp_sum)(float *x, int n, float max);
+    /* In-place softmax(scale · x) of x[n] (scale > 0). */
+    void (*softmax)(float *x, int n, float scale);
     /* x[i] = GELU(x[i]), tanh approximation (see wsp__gelu_ref). */
     void (*gelu)(float *x, int n);
     /* y[i] += a · x[i] (f32, any alignment; y and x do not overlap). */

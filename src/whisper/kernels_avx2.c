@@ -10,6 +10,7 @@
 float wsp__avx2_exp_sum(float *x, int n, float max);
 void wsp__avx2_gelu(float *x, int n);
 void wsp__avx2_axpy(float *y, float a, const float *x, int n);
+void wsp__avx2_softmax(float *x, int n, float scale);
 void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
 void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
                         int dh, const float *q, float scale, float *sc, float *out);
@@ -177,6 +178,38 @@ void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n)
         dst[i] = wsp__f32_to_f16(src[i]);
 }
 
+void wsp__avx2_softmax(float *x, int n, float scale)
+{
+    /* softmax(scale·x) = exp(scale·(x − max x)) / Σ, valid for scale > 0 */
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float max = _mm_cvtss_f32(m4);
+    for (; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    const __m256 s = _mm256_set1_ps(scale), sm = _mm256_set1_ps(scale * max);
+    __m256 acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(x + i), s, sm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum256(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] * scale - scale * max);
+        sum += x[i];
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++)
+        x[i] *= 1.0f / sum;
+}
+
 #define ATT_MAX_DH 256 /* register-blocked path: dh a multiple of 8, at most this */
 
 void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
@@ -233,6 +266,7 @@ const wsp__kern_ops wsp__kern_avx2 = {
     .exp_sum = wsp__avx2_exp_sum,
     .gelu = wsp__avx2_gelu,
     .axpy = wsp__avx2_axpy,
+    .softmax = wsp__avx2_softmax,
     .cvt_f32_f16 = wsp__avx2_cvt_f32_f16,
     .attn_f16 = wsp__avx2_attn_f16,
 };

@@ -9,6 +9,7 @@
 float wsp__avx2_exp_sum(float *x, int n, float max);
 void wsp__avx2_gelu(float *x, int n);
 void wsp__avx2_axpy(float *y, float a, const float *x, int n);
+void wsp__avx2_softmax(float *x, int n, float scale);
 void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
 void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
                         int dh, const float *q, float scale, float *sc, float *out);
@@ -101,6 +102,7 @@ const wsp__kern_ops wsp__kern_avx512 = {
     .exp_sum = wsp__avx2_exp_sum,
     .gelu = wsp__avx2_gelu,
     .axpy = wsp__avx2_axpy,
+    .softmax = wsp__avx2_softmax,
     .cvt_f32_f16 = wsp__avx2_cvt_f32_f16,
     .attn_f16 = wsp__avx2_attn_f16,
 };

@@ -212,6 +212,21 @@ static void test_exp_gelu_axpy(void **state)
         for (int i = 0; i < N; i++)
             assert_true(fabsf(y0[i] - y1[i]) <= 1e-5f * (1 + fabsf(y0[i])));
     }
+    /* softmax: variants agree with the scalar one, rows sum to 1 */
+    for (int v = 0; v < n_variants; v++) {
+        static float c[N];
+        memcpy(b, a, sizeof a);
+        memcpy(c, a, sizeof a);
+        wsp__kern_scalar.softmax(c, N, 0.7f);
+        variants[v]->softmax(b, N, 0.7f);
+        double sum = 0;
+        for (int i = 0; i < N; i++) {
+            sum += b[i];
+            if (fabsf(b[i] - c[i]) > 1e-6f * (1 + c[i] * 1e3f))
+                fail_msg("%s softmax[%d] = %g, scalar %g", variants[v]->name, i, b[i], c[i]);
+        }
+        assert_true(fabs(sum - 1.0) < 1e-4);
+    }
     /* GELU reference values: tanh form (whisper.cpp), not erf */
     assert_true(fabsf(wsp__gelu_ref(1.0f) - 0.841192f) < 1e-5f);
     assert_true(fabsf(wsp__gelu_ref(-3.0f) - (-0.003637f)) < 1e-5f);
