@@ -262,6 +262,40 @@ static void test_portuguese_round_trip(void **state)
     wsp__text_free(&u);
 }
 
+/* Any byte string (no NUL) round-trips: the byte-level vocabulary has every single byte,
+ * so the greedy match never skips one.  Random strings from a fixed seed. */
+static void test_random_bytes_round_trip(void **state)
+{
+    (void)state;
+    NEED_VOCAB();
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char text[257];
+    int32_t ids[300];
+    for (int round = 0; round < 200; round++) {
+        int n = 1 + round % 256;
+        for (int i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            text[i] = (char)(1 + x % 255);
+            if (round % 3 == 0) /* mostly ASCII words and spaces */
+                text[i] = " aZ9'.\n"[x % 7];
+        }
+        text[n] = '\0';
+        int k = wsp__tokenize(g_tok, text, ids, 300);
+        assert_true(k > 0 && k <= n);
+        size_t pos = 0;
+        for (int i = 0; i < k; i++) {
+            uint32_t l;
+            const uint8_t *b = wsp__tok_bytes(&g_vocab->v, ids[i], &l);
+            assert_true(l > 0 && pos + l <= (size_t)n);
+            assert_memory_equal(b, text + pos, l);
+            pos += l;
+        }
+        assert_int_equal(pos, (size_t)n);
+    }
+}
+
 static void test_utf8_carry_across_segments(void **state)
 {
     (void)state;
@@ -312,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_tokenize_matches_whisper_cpp),
         cmocka_unit_test(test_pre_split_rules),
         cmocka_unit_test(test_portuguese_round_trip),
+        cmocka_unit_test(test_random_bytes_round_trip),
         cmocka_unit_test(test_utf8_carry_across_segments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
