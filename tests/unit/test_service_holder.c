@@ -276,6 +276,61 @@ static void test_missing_file_same_error_then_fixed(void **state)
     met_registry_free(reg);
 }
 
+/* Retry storm: no back-off, 16 threads retry a missing model until it appears; every
+ * thread ends with the one model, loaded once.  (Exercises the attempt numbering under
+ * TSan.) */
+typedef struct stormer {
+    model_holder *h;
+    const wsp_model *got;
+    int failures;
+} stormer;
+
+static void *storm_main(void *arg)
+{
+    stormer *s = arg;
+    wsp_error err;
+    for (int i = 0; i < 100000 && !s->got; i++) {
+        s->got = holder_acquire(s->h, &err);
+        if (!s->got) {
+            s->failures++;
+            usleep(1000);
+        }
+    }
+    return NULL;
+}
+
+static void test_retry_storm_then_one_load(void **state)
+{
+    TU_REQUIRE_FILE(tu_model("micro"));
+    const char *path = tmp_path("late.bin");
+    holder_options o = {.name = "storm", .path = path, .retry_backoff_ms = 0,
+                        .load_delay_ms = 5};
+    model_holder *h = holder_new(&o);
+    wsp_error err = {0};
+    assert_null(holder_acquire(h, &err)); /* missing: at least one failed attempt */
+    assert_non_null(strstr(err.message, "file not found"));
+    enum { N = 16 };
+    stormer ss[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        ss[i] = (stormer){.h = h};
+        assert_int_equal(pthread_create(&th[i], NULL, storm_main, &ss[i]), 0);
+    }
+    sleep_ms(100);
+    copy_file(tu_model("micro"), path, 0);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) {
+        assert_non_null(ss[i].got);
+        assert_ptr_equal(ss[i].got, ss[0].got);
+    }
+    assert_int_equal(holder_loads_total(h), 1);
+    assert_int_equal(holder_refs(h), N);
+    for (int i = 0; i < N; i++)
+        holder_release(h, ss[i].got);
+    holder_free(h);
+}
+
 static void test_corrupt_file_clear_error(void **state)
 {
     TU_REQUIRE_FILE(tu_model("micro"));
@@ -396,6 +451,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_acquire_loads_second_reuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_32_threads_one_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_same_error_then_fixed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_storm_then_one_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file_clear_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preload_async_returns_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preload_then_free_at_once, setup, teardown),
