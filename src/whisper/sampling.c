@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 
+#include "whisper/kernels.h"
 #include "whisper/sampling.h"
 
 #define WSP__CHUNK_S 30.0f /* seconds per window (ref: OpenAI audio.py CHUNK_LENGTH) */
@@ -77,12 +78,13 @@ void wsp__log_softmax(const float *logits, int n, float *logprobs)
 {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++)
-        if (logits[i] > mx)
-            mx = logits[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++)
-        if (logits[i] > -INFINITY)
-            sum += expf(logits[i] - mx);
+        mx = logits[i] > mx ? logits[i] : mx;
+    /* Σ exp(l − max) with the engine's vector exp (logprobs is the scratch row); a −inf
+     * logit contributes ~1e-38 there, nothing at float precision.  The order of the sum
+     * differs from whisper.cpp's scalar loop by rounding only: every decision compares
+     * log-probs of the same row, which the common shift by logsumexp cannot reorder. */
+    memcpy(logprobs, logits, sizeof *logprobs * (size_t)n);
+    const float sum = wsp__kern()->exp_sum(logprobs, n, mx);
     const float lse = logf(sum) + mx;
     for (int i = 0; i < n; i++)
         logprobs[i] = logits[i] > -INFINITY ? logits[i] - lse : -INFINITY;
@@ -184,10 +186,14 @@ wsp_token wsp__sample_best(const wsp__vocab *v, const float *probs, const float 
         /* first index of the maximum probability without exponentiating every entry:
          * only log-probs within 1e-3 of the maximum can round to the same probability */
         float mx = -INFINITY;
+        int im = 0;
         for (int i = 0; i < v->n_vocab; i++)
-            if (logprobs[i] > mx)
+            if (logprobs[i] > mx) {
                 mx = logprobs[i];
-        for (int i = 0; i < v->n_vocab; i++) {
+                im = i;
+            }
+        /* the first index of the maximum probability is at or before im */
+        for (int i = 0; i <= im; i++) {
             if (!(logprobs[i] >= mx - 1e-3f))
                 continue;
             const float p = expf(logprobs[i]);

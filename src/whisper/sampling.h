@@ -46,7 +46,8 @@ void wsp__filter_logits(const wsp__vocab *v, const wsp__filter_opts *o, const ws
                         float *logits);
 
 /* logprobs[i] = logits[i] − logsumexp(logits) in float, −inf where logits are −inf
- * (ref: whisper.cpp whisper_compute_logprobs: max-shifted sum of expf in index order). */
+ * (ref: whisper.cpp whisper_compute_logprobs: max-shifted sum of exp; here the sum uses
+ * the engine's vector exp, which changes the common shift by rounding only). */
 void wsp__log_softmax(const float *logits, int n, float *logprobs);
 
 /* When logsumexp over the timestamp log-probs exceeds the best text-token log-prob,
