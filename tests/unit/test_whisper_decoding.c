@@ -530,6 +530,25 @@ static void test_micro_language_detection_and_callbacks(void **state)
     for (int i = 0; i < c2.n_progress; i++)
         assert_true(c2.progress[i] < 100);
 
+    /* initial prompt (tokenized and fed after <|startofprev|>), Portuguese, translate */
+    p.abort_cb = NULL;
+    p.progress_cb = NULL;
+    p.segment_cb = NULL;
+    p.language = "pt";
+    p.translate = true;
+    p.initial_prompt = "Reunião de planejamento: decisões e ações da próxima sprint";
+    r = NULL;
+    rc = wsp_transcribe(mc.st, mc.pcm, mc.n, &p, &r, &err);
+    if (rc)
+        fail_msg("wsp_transcribe with a prompt: %s", err.message);
+    assert_string_equal(r->language, "pt");
+    assert_true(r->language_prob == 1.0f);
+    assert_true(r->n_segments >= 1);
+    wsp_result_free(r);
+    r = NULL;
+    p.translate = false;
+    p.initial_prompt = NULL;
+
     /* argument errors */
     p.abort_cb = NULL;
     p.language = "xx";
