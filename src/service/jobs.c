@@ -197,7 +197,11 @@ void job_set_progress(job *j, int percent)
 
 void job_finish(job *j, pipeline_result *res)
 {
-    upl_form *form;
+    /* Unlink the upload first: a client that sees the job finished must not find it. */
+    upl_form *form = j->form; /* only the worker touches form and preq now */
+    j->form = NULL;
+    memset(&j->preq, 0, sizeof j->preq);
+    upl_free(form);
     pthread_mutex_lock(&j->mu);
     j->result = *res;
     memset(res, 0, sizeof *res);
@@ -206,12 +210,8 @@ void job_finish(job *j, pipeline_result *res)
         j->progress = 100;
     j->finished_s = mdc_now_s();
     j->version++;
-    form = j->form;
-    j->form = NULL;
-    memset(&j->preq, 0, sizeof j->preq);
     wake_subs(j);
     pthread_mutex_unlock(&j->mu);
-    upl_free(form); /* unlinks the temp file now: the result no longer needs it */
 }
 
 /* Builds the status object.  Caller holds j->mu. */
