@@ -134,6 +134,12 @@ static void transcription_task(void *arg)
                  "the transcription took longer than REQUEST_TIMEOUT_SECONDS (%d s)",
                  srv->cfg->request_timeout_seconds);
     }
+    if (atomic_load(&srv->stopping) && req->result.http_status != 200) {
+        req->result.http_status = 503;
+        snprintf(req->result.error_code, sizeof req->result.error_code, "shutting_down");
+        snprintf(req->result.error_message, sizeof req->result.error_message,
+                 "the server is shutting down; retry the request");
+    }
     http_note_transcription(srv, req->route->endpoint, &req->result, wall);
     /* the temp file is no longer needed: unlink it before the client has its answer */
     upl_form *form = req->form;

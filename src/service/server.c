@@ -337,7 +337,11 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         goto out;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
-    unsigned conn_timeout = cfg->request_timeout_seconds > 0 ? (unsigned)cfg->request_timeout_seconds : 0;
+    /* idle connections (a stalled upload, an unused keep-alive) are closed after this;
+     * suspended ones (transcribing, SSE) are not subject to it */
+    unsigned conn_timeout = cfg->request_timeout_seconds > 0 && cfg->request_timeout_seconds < 300
+                                ? (unsigned)cfg->request_timeout_seconds
+                                : 300;
     srv.daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_SOCK_ADDR,
