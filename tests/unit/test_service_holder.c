@@ -360,7 +360,9 @@ static void test_corrupt_file_clear_error(void **state)
 static void test_preload_async_returns_at_once(void **state)
 {
     TU_REQUIRE_FILE(tu_model("micro"));
-    holder_options o = {.name = "micro", .path = tu_model("micro"), .load_delay_ms = 500};
+    /* A long load (1.5 s) so that even a stalled test thread checks the state before the
+     * load ends. */
+    holder_options o = {.name = "micro", .path = tu_model("micro"), .load_delay_ms = 1500};
     model_holder *h = holder_new(&o);
     assert_int_equal(holder_preload_async(h), 0);
     /* Had the call blocked on the load, the load would be complete by now. */
@@ -370,7 +372,7 @@ static void test_preload_async_returns_at_once(void **state)
     assert_true(s == HOLDER_UNLOADED || s == HOLDER_LOADING);
     assert_int_equal(holder_preload_async(h), 0); /* second call: no second thread */
     int seen_loading = s == HOLDER_LOADING;
-    for (int i = 0; i < 3000 && holder_get_state(h) != HOLDER_READY; i++) {
+    for (int i = 0; i < 6000 && holder_get_state(h) != HOLDER_READY; i++) {
         if (holder_get_state(h) == HOLDER_LOADING)
             seen_loading = 1;
         sleep_ms(10);
