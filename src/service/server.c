@@ -381,7 +381,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     atomic_store(&srv.stopping, true);
     MHD_quiesce_daemon(srv.daemon);
     jobs_close(srv.jobs);
-    wait_workers_idle(srv.pool, 10000);
+    wait_workers_idle(srv.pool, 30000); /* resumed before MHD_stop_daemon (API rule) */
     for (int i = 0; i < 50; i++) { /* up to 1 s for the last answers to be sent */
         const union MHD_DaemonInfo *ci =
             MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
