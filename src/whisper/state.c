@@ -87,10 +87,11 @@ int wsp__state_pool(wsp_state *s, int n_threads)
         n_threads = 1;
     if (n_threads > WSP__MAX_THREADS)
         n_threads = WSP__MAX_THREADS;
-    /* GEMMs are split over our pool as single-threaded sgemm calls (kernels_par.c). */
-    openblas_set_num_threads(1);
     if (s->pool && wsp__pool_size(s->pool) == n_threads)
         return 0;
+    /* GEMMs are split over our pool as single-threaded sgemm calls (kernels_par.c), so
+     * OpenBLAS's own thread server must stay out of the way (process-wide setting). */
+    openblas_set_num_threads(1);
     wsp__pool_free(s->pool);
     s->pool = wsp__pool_new(n_threads);
     return s->pool ? 0 : WSP_ENOMEM;
