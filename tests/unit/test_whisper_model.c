@@ -346,6 +346,135 @@ static void test_bad_tensors(void **state)
     free(c);
 }
 
+
+/* Growable byte buffer for rebuilding model files. */
+typedef struct obuf {
+    uint8_t *b;
+    size_t len, cap;
+} obuf;
+
+static void put(obuf *o, const void *p, size_t n)
+{
+    if (o->len + n > o->cap) {
+        o->cap = (o->len + n) * 2;
+        o->b = realloc(o->b, o->cap);
+    }
+    if (p)
+        memcpy(o->b + o->len, p, n);
+    else
+        memset(o->b + o->len, 0, n);
+    o->len += n;
+}
+
+static void put32(obuf *o, int32_t v) { put(o, &v, 4); }
+
+/* micro rewritten with another n_vocab / n_mels / vocabulary size: the filterbank, the
+ * token embedding and conv1 are resized (new rows zero), everything else copied. */
+static obuf rebuild(int32_t n_vocab, int32_t n_mels, int32_t n_tok)
+{
+    const layout *L = &g_micro;
+    obuf o = {0};
+    put(&o, L->b, 4);
+    for (int i = 0; i < 11; i++)
+        put32(&o, i == 0 ? n_vocab : i == 9 ? n_mels : rd(L->b, 4 + 4 * (size_t)i));
+    put32(&o, n_mels);
+    put32(&o, 201);
+    const int32_t old_mels = rd(L->b, L->filters);
+    put(&o, L->b + L->filters + 8, (size_t)(n_mels < old_mels ? n_mels : old_mels) * 201 * 4);
+    if (n_mels > old_mels)
+        put(&o, NULL, (size_t)(n_mels - old_mels) * 201 * 4);
+    put32(&o, n_tok);
+    size_t p = L->vocab + 4;
+    for (int i = 0; i < n_tok; i++) {
+        const size_t len = 4 + (size_t)rd(L->b, p);
+        put(&o, L->b + p, len);
+        p += len;
+    }
+    for (int r = 0; r < L->n; r++) {
+        const rec *t = &L->r[r];
+        int is_emb = strcmp(t->name, "decoder.token_embedding.weight") == 0;
+        int is_conv1 = strcmp(t->name, "encoder.conv1.weight") == 0;
+        if (!is_emb && !is_conv1) {
+            put(&o, L->b + t->hdr, t->data + t->nbytes - t->hdr);
+            continue;
+        }
+        put(&o, L->b + t->hdr, t->ne0_off - t->hdr); /* n_dims, name_len, ttype */
+        int32_t ne[3] = {rd(L->b, t->ne0_off), rd(L->b, t->ne0_off + 4), 1};
+        if (t->n_dims > 2)
+            ne[2] = rd(L->b, t->ne0_off + 8);
+        ne[1] = is_emb ? n_vocab : n_mels;
+        for (int d = 0; d < t->n_dims; d++)
+            put32(&o, ne[d]);
+        put(&o, t->name, (size_t)t->name_len);
+        const size_t want = (size_t)ne[0] * (size_t)ne[1] * (size_t)ne[2] * 2;
+        if (is_emb) { /* same rows, one row more or fewer */
+            put(&o, L->b + t->data, want < t->nbytes ? want : t->nbytes);
+            if (want > t->nbytes)
+                put(&o, NULL, want - t->nbytes);
+        } else {
+            put(&o, NULL, want);
+        }
+    }
+    return o;
+}
+
+static void test_special_token_variants(void **state)
+{
+    (void)state;
+    NEED_MICRO();
+    char path[300];
+    snprintf(path, sizeof path, "%s/variant.bin", g_dir);
+    struct {
+        const char *what;
+        int32_t n_vocab, n_mels, n_tok;
+        int multi, eot, sot, translate, transcribe, notimestamps, beg, n_langs;
+        int32_t lang_id;
+        const char *lang_text;
+    } v[] = {
+        /* ref: whisper-ref README "Special token ids"; whisper.cpp whisper_model_load */
+        {"multilingual", 51865, 80, 50257, 1, 50257, 50258, 50358, 50359, 50363, 50364, 99, 50357, "[_LANG_su]"},
+        {".en (gpt2 vocabulary)", 51864, 80, 50256, 0, 50256, 50257, 50357, 50358, 50362, 50363, 99, -1, NULL},
+        {"large-v3 (128 mels, yue)", 51866, 128, 50257, 1, 50257, 50258, 50359, 50360, 50364, 50365, 100, 50358, "[_LANG_yue]"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        obuf o = rebuild(v[i].n_vocab, v[i].n_mels, v[i].n_tok);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(o.b, 1, o.len, f), o.len);
+        fclose(f);
+        free(o.b);
+        wsp_model *m = NULL;
+        wsp_error err;
+        int rc = wsp_model_load(path, &m, &err);
+        unlink(path);
+        if (rc)
+            fail_msg("%s: %s", v[i].what, err.message);
+        const wsp__vocab *w = wsp__model_vocab(m);
+        print_message("%-26s eot %d sot %d translate %d transcribe %d notimestamps %d beg %d langs %d\n",
+                      v[i].what, w->eot, w->sot, w->translate, w->transcribe, w->notimestamps,
+                      w->beg, w->n_langs);
+        assert_int_equal(wsp_model_is_multilingual(m), v[i].multi);
+        assert_int_equal(wsp_model_hparams(m)->n_mels, v[i].n_mels);
+        assert_int_equal(w->eot, v[i].eot);
+        assert_int_equal(w->sot, v[i].sot);
+        assert_int_equal(w->translate, v[i].translate);
+        assert_int_equal(w->transcribe, v[i].transcribe);
+        assert_int_equal(w->solm, v[i].transcribe + 1);
+        assert_int_equal(w->prev, v[i].transcribe + 2);
+        assert_int_equal(w->nosp, v[i].transcribe + 3);
+        assert_int_equal(w->notimestamps, v[i].notimestamps);
+        assert_int_equal(w->beg, v[i].beg);
+        assert_int_equal(w->n_langs, v[i].n_langs);
+        assert_int_equal(w->n_base, v[i].n_tok);
+        assert_string_equal(wsp_token_text(m, w->eot), "[_EOT_]");
+        assert_string_equal(wsp_token_text(m, w->beg), "[_BEG_]");
+        assert_string_equal(wsp_token_text(m, v[i].n_vocab - 1), "[_TT_1500]");
+        if (v[i].lang_text)
+            assert_string_equal(wsp_token_text(m, v[i].lang_id), v[i].lang_text);
+        wsp_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_bad_tensors),
+        cmocka_unit_test(test_special_token_variants),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
