@@ -380,12 +380,26 @@ static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
 
     if (aborted(o))
         return WSP_ECANCELED;
+    /* The prompt goes in two batches: up to <|startoftranscript|>, whose output row gives
+     * P(<|nospeech|>) (OpenAI decoding.py: probs at sot_index), then the task tokens,
+     * whose last row starts the sampling.  whisper.cpp instead reads row 0 of its batch
+     * logits, a row its decoder never writes (zeros or a stale step: ≈ 1/n_vocab in the
+     * golden transcripts) — we do not reproduce that. */
     dec *d0 = &ws->d[0];
-    int rc = lm->decode(lm->ctx, 0, ws->prompt, np, 0, d0->raw);
+    const int n_head = np - o->n_init + 1; /* tokens up to and including the sot */
+    int rc = lm->decode(lm->ctx, 0, ws->prompt, n_head, 0, d0->raw);
     (*n_calls)++;
     if (rc)
         return rc;
     *nsp = wsp__no_speech_prob(v, d0->raw);
+    if (np > n_head) {
+        if (aborted(o))
+            return WSP_ECANCELED;
+        rc = lm->decode(lm->ctx, 0, ws->prompt + n_head, np - n_head, n_head, d0->raw);
+        (*n_calls)++;
+        if (rc)
+            return rc;
+    }
     process(ws, o, d0, t);
     const size_t row = sizeof(float) * (size_t)v->n_vocab;
     for (int j = 1; j < n_cur; j++) {

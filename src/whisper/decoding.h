@@ -25,6 +25,10 @@
  *    is silence (no_speech_prob > no_speech_thold and avg logprob < logprob_thold).
  *    whisper.cpp has no compression-ratio test (it uses the entropy test); OpenAI has
  *    both the compression and log-prob tests; we apply all of them.
+ *  - no_speech_prob is P(<|nospeech|>) at the <|startoftranscript|> position (OpenAI);
+ *    whisper.cpp reads an unwritten logits row there (≈ 1/n_vocab), so its value is not
+ *    reproduced — the decisions it feeds (fallback, silent-window skip) only differ when
+ *    the real probability exceeds no_speech_thold;
  *  - greedy takes the first index of the maximum probability; the first sampled token
  *    is NOT forced to be a timestamp (whisper.cpp; OpenAI forces it) — documented choice
  *    so the golden transcripts match.
@@ -92,7 +96,7 @@ typedef struct wsp__window_out {
     float avg_logprob;       /* mean plog over tokens[0..n_tokens) (0 if none) */
     bool failed;
     int n_past_used;         /* past tokens in the accepted prompt (0: no <|startofprev|>) */
-    int n_decode_calls;      /* lm->decode calls (prompt batches included) */
+    int n_decode_calls;      /* lm->decode calls (two prompt batches per attempt included) */
     int n_fallbacks;         /* temperatures rejected */
 } wsp__window_out;
 

@@ -65,9 +65,12 @@ static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_pas
 {
     fake *f = ctx;
     f->calls++;
-    if (n_past == 0) {
+    if (n_past == 0) { /* prompt head (… <|startoftranscript|>) */
         f->n_prompt = n;
         memcpy(f->prompt, tokens, sizeof(int32_t) * (size_t)n);
+    } else if (n > 1) { /* prompt tail: the task tokens */
+        memcpy(f->prompt + n_past, tokens, sizeof(int32_t) * (size_t)n);
+        f->n_prompt = n_past + n;
     }
     memcpy(f->hist[d] + n_past, tokens, sizeof(int32_t) * (size_t)n);
     f->len[d] = n_past + n;
@@ -319,7 +322,7 @@ static void test_window_timestamp_rules(void **state)
     assert_int_equal(w.tokens[1].id, 1000);
     assert_int_equal(w.tokens[1].tid, 0); /* after a lone first timestamp none is allowed */
     assert_int_equal(w.seek_delta, 200);
-    assert_int_equal(w.n_decode_calls, 4); /* prompt + 3 steps */
+    assert_int_equal(w.n_decode_calls, 5); /* prompt (2 batches) + 3 steps */
 
     /* the audio ends at 1.50 s: <|2.00|> reaches it → complete without <|endoftext|> */
     o.seek_end = 150;
@@ -328,7 +331,7 @@ static void test_window_timestamp_rules(void **state)
     assert_int_equal(wsp__decode_window(ws, &lm, &o, &w), 0);
     assert_false(w.failed);
     assert_int_equal(w.n_tokens, 3);
-    assert_int_equal(f2.calls, 3); /* no decoder call after the completing token */
+    assert_int_equal(f2.calls, 4); /* no decoder call after the completing token */
 
     /* <|endoftext|> with no timestamp while audio continues past this window: failed
      * (in the window that holds the end of the audio it would complete) */
