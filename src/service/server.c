@@ -32,7 +32,8 @@
 #define SVC__JOB_TTL_S 3600        /* finished jobs are kept this long */
 #define SVC__MAX_JOBS 256
 #define SVC__MULTIPART_SLACK (1u << 20) /* bytes of form overhead allowed past MAX_UPLOAD_MB */
-#define SVC__PEER_CHECK_MS 200.0   /* disconnect poll period during a transcription */
+#define SVC__PEER_CHECK_MS 200.0
+#define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */   /* disconnect poll period during a transcription */
 
 /* ---- request state -------------------------------------------------------------- */
 
@@ -204,8 +205,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size > 0) {
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
-        if (req->form && !req->responded)
-            upl_feed(req->form, upload_data, *upload_data_size);
+        if (req->form && !req->responded && upl_feed(req->form, upload_data, *upload_data_size) != 0) {
+            /* the answer is known (413, 400); without a Content-Length to refuse up front
+             * (chunked), stop reading a body that goes on and on: close the connection */
+            req->discarded += *upload_data_size;
+            if (req->discarded > SVC__MAX_DISCARD) {
+                MDC_LOG_WARN("closing an upload that continued %llu bytes past its error",
+                             (unsigned long long)req->discarded);
+                return MHD_NO;
+            }
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }

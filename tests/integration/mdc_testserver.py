@@ -138,6 +138,9 @@ class Server:
             "WHISPER_THREADS": "1",
             "TMPDIR": self.tmpdir,
         }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"):
+            if k in os.environ:  # sanitizer runs (tests/sanitize.sh) pass these through
+                e[k] = os.environ[k]
         e.update(env or {})
         self.env = e
         self.name = name
