@@ -59,6 +59,55 @@ static void attn_task(void *p, int ith, int nth)
     }
 }
 
+/* Batches of >= XATTN_GEMM_MIN tokens (prompts of later windows) attend to the encoder
+ * output with sgemm: the layer's f16 K (transposed, [n][T]) and V ([T][n]) are widened
+ * to f32 in the (idle) encoder scratch, then work items of (head, 64 query rows) do
+ * scores, softmax and the product with V, as the encoder does. */
+#define XATTN_GEMM_MIN 16
+
+typedef struct xcvt_job {
+    const uint16_t *k16, *v16;
+    float *kt, *v;
+    size_t count;
+} xcvt_job;
+
+static void xcvt_task(void *p, int ith, int nth)
+{
+    const xcvt_job *j = p;
+    const size_t q = j->count / (size_t)nth;
+    const size_t b = q * (size_t)ith, e = ith == nth - 1 ? j->count : b + q;
+    wsp__kern()->cvt_f16(j->k16 + b, j->kt + b, e - b);
+    wsp__kern()->cvt_f16(j->v16 + b, j->v + b, e - b);
+}
+
+typedef struct xattn_job {
+    const float *q, *kt, *v;
+    float *o, *scratch;
+    int N, T, n, H, rb;
+} xattn_job;
+
+static void xattn_task(void *p, int ith, int nth)
+{
+    const xattn_job *j = p;
+    const int dh = j->n / j->H, nb = (j->N + j->rb - 1) / j->rb;
+    const float scale = 1.0f / sqrtf((float)dh);
+    float *sc = j->scratch + (size_t)wsp__pool_tid() * (size_t)j->rb * (size_t)j->T;
+    int b, e;
+    wsp__split(j->H * nb, ith, nth, &b, &e);
+    for (int w = b; w < e; w++) {
+        const int h = w / nb, r0 = (w % nb) * j->rb;
+        const int rows = j->N - r0 < j->rb ? j->N - r0 : j->rb;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, j->T, dh, 1.0f,
+                    j->q + (size_t)r0 * j->n + (size_t)h * dh, j->n,
+                    j->kt + (size_t)h * dh * (size_t)j->T, j->T, 0.0f, sc, j->T);
+        for (int r = 0; r < rows; r++)
+            wsp__softmax(sc + (size_t)r * j->T, j->T, scale);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, j->T, 1.0f, sc, j->T,
+                    j->v + (size_t)h * dh, j->n, 0.0f, j->o + (size_t)r0 * j->n + (size_t)h * dh,
+                    j->n);
+    }
+}
+
 typedef struct embed_job {
     const wsp_model *m;
     const int32_t *tokens;
@@ -130,10 +179,20 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
         /* cross-attention on this window's encoder output */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->xattn_ln_w, &bl->xattn_ln_b);
         wsp__linear(pool, &bl->xattn.q_w, &bl->xattn.q_b, h, N, n, s->d_q, n, s->wbuf);
-        attn_job xj = {.q = s->d_q, .k16 = s->cross_k + (size_t)l * T * n,
-                       .v16 = s->cross_v + (size_t)l * T * n, .o = s->d_o, .scratch = s->d_scores,
-                       .scratch_ld = scratch_ld, .N = N, .n = n, .H = H, .causal = 0, .len = T};
-        wsp__pool_run(pool, attn_task, &xj);
+        const uint16_t *k16 = s->cross_k + (size_t)l * T * n, *v16 = s->cross_v + (size_t)l * T * n;
+        if (N >= XATTN_GEMM_MIN) {
+            xcvt_job cj = {.k16 = k16, .v16 = v16, .kt = s->e_k, .v = s->e_v, .count = (size_t)T * n};
+            wsp__pool_run(pool, xcvt_task, &cj);
+            xattn_job gj = {.q = s->d_q, .kt = s->e_k, .v = s->e_v, .o = s->d_o,
+                            .scratch = s->e_scores, .N = N, .T = T, .n = n, .H = H,
+                            .rb = WSP__ATT_ROWS};
+            wsp__pool_run_n(pool, xattn_task, &gj, H * ((N + WSP__ATT_ROWS - 1) / WSP__ATT_ROWS));
+        } else {
+            attn_job xj = {.q = s->d_q, .k16 = k16, .v16 = v16, .o = s->d_o,
+                           .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = N, .n = n,
+                           .H = H, .causal = 0, .len = T};
+            wsp__pool_run(pool, attn_task, &xj);
+        }
         wsp__linear(pool, &bl->xattn.o_w, &bl->xattn.o_b, s->d_o, N, n, h, n, s->wbuf);
         wsp__par_add(pool, x, h, (size_t)N * n);
 

@@ -178,6 +178,23 @@ static void check_tf(wsp_state *st, const char *preset, const char *kind, int n_
     }
     print_message("%s tf_%s argmax: %d of %d rows with margin > %.2f agree\n", preset, kind,
                   checked - wrong, checked, MARGIN_MIN);
+    if (L - P >= 16) {
+        /* The batch path (sgemm projections and cross-attention for >= 16 tokens) must give
+         * the logits the one-token-at-a-time path gives: the whole sequence in one call on
+         * decoder 1, and prompt + one batch of the rest on decoder 2. */
+        float *batch = malloc(sizeof(float) * (size_t)n_vocab);
+        const float *want = logits + (size_t)(L - P) * n_vocab;
+        double bmx, brms, cmx, crms;
+        assert_int_equal(wsp__decode(st, 1, tok, L, 0, n_threads, batch), 0);
+        diff_stats(batch, want, (size_t)n_vocab, &bmx, &brms);
+        assert_int_equal(wsp__decode(st, 2, tok, P, 0, n_threads, batch), 0);
+        assert_int_equal(wsp__decode(st, 2, tok + P, L - P, P, n_threads, batch), 0);
+        diff_stats(batch, want, (size_t)n_vocab, &cmx, &crms);
+        print_message("%s tf_%s batch of %d vs single steps: max abs %.3g; %d after the prompt: "
+                      "max abs %.3g\n", preset, kind, L, bmx, L - P, cmx);
+        assert_true(bmx <= 1e-3 && cmx <= 1e-3);
+        free(batch);
+    }
     assert_true(mx <= MAX_TOL);
     assert_true(rms <= RMS_TOL);
     assert_int_equal(wrong, 0);
