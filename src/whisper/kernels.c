@@ -1,6 +1,7 @@
 /* kernels.c — baseline (any x86-64) kernels and the run-time dispatch; see kernels.h. */
 #include "whisper/kernels.h"
 
+#include <cpuid.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -143,13 +144,20 @@ const wsp__kern_ops wsp__kern_scalar = {
 static const wsp__kern_ops *g_ops;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+int wsp__cpu_f16c(void)
+{
+    /* CPUID.1:ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c"; F16C
+     * needs AVX state, which the avx2/avx512f checks below already require of the OS). */
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 static void resolve(void)
 {
     __builtin_cpu_init();
-    const int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c") &&
-                       __builtin_cpu_supports("fma");
-    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                     __builtin_cpu_supports("f16c");
+    const int f16c = wsp__cpu_f16c();
+    const int has512 = __builtin_cpu_supports("avx512f") && f16c && __builtin_cpu_supports("fma");
+    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
     const char *force = getenv("MDC_KERNELS");
     g_ops = &wsp__kern_scalar;
     if (force && strcmp(force, "scalar") == 0)

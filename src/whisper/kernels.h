@@ -45,6 +45,9 @@ typedef struct wsp__kern_ops {
  * MDC_KERNELS=scalar|avx2|avx512 in the environment forces a variant (tests, benches). */
 const wsp__kern_ops *wsp__kern(void);
 
+/* 1 if the CPU has F16C (half ↔ float conversion instructions). */
+int wsp__cpu_f16c(void);
+
 /* Each ISA file's table (NULL-free); exposed for tests that compare variants. */
 extern const wsp__kern_ops wsp__kern_scalar;
 extern const wsp__kern_ops wsp__kern_avx2;

@@ -45,10 +45,10 @@ static int setup(void **state)
     (void)state;
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+        wsp__cpu_f16c())
         variants[n_variants++] = &wsp__kern_avx2;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+        wsp__cpu_f16c())
         variants[n_variants++] = &wsp__kern_avx512;
     return 0;
 }
