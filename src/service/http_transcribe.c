@@ -38,8 +38,25 @@ enum MHD_Result http_send_pipeline_error(http_req *req, const pipeline_result *r
 {
     unsigned status = res->http_status >= 400 && res->http_status <= 599 ? (unsigned)res->http_status
                                                                          : 500;
-    return http_send_error(req, status, res->error_code[0] ? res->error_code : "internal_error",
-                           "%s", res->error_message[0] ? res->error_message : "transcription failed");
+    const char *code = res->error_code[0] ? res->error_code : "internal_error";
+    const char *msg = res->error_message[0] ? res->error_message : "transcription failed";
+    if (status == 503) {
+        /* model_unavailable / shutting_down: tell clients when a retry makes sense (the
+         * holder retries a failed load no sooner than WHISPER_LOAD_RETRY_MS) */
+        int backoff_s = (req->srv->cfg->load_retry_backoff_ms + 999) / 1000;
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", backoff_s < 1 ? 1 : backoff_s);
+        json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+        char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (txt) {
+            enum MHD_Result r = http_send(req, status, "application/json", txt, strlen(txt),
+                                          MHD_HTTP_HEADER_RETRY_AFTER, ra);
+            free(txt);
+            return r;
+        }
+    }
+    return http_send_error(req, status, code, "%s", msg);
 }
 
 enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const char *segments_json)

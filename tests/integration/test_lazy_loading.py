@@ -68,6 +68,7 @@ try:
         st, h, body = s.upload(SHORT_CLIP, FAST)
         c.check(st == 503 and error_code(body) == "model_unavailable" and missing in body.decode(),
                 "missing model → 503 model_unavailable naming %s" % missing, body)
+        c.check(h.get("retry-after", "").isdigit(), "  with Retry-After", h)
         st2, h, body2 = s.upload(SHORT_CLIP, FAST)
         c.check(st2 == 503 and json.loads(body2)["error"]["message"] == json.loads(body)["error"]["message"],
                 "a second request gets the same clear error")
