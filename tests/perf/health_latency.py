@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""/health latency of `md-converter serve`, idle and under load.
+
+Starts the binary ($MDC_BUILD_DIR or build/) on a free loopback port with the micro
+model (or probes an already running server with --url), then times N /health requests
+(a new connection each, as probes do) in three phases: idle; while a slowed model load
+is pending (MDC_TEST_LOAD_DELAY_MS); while BUSY transcriptions run on the workers.
+Prints p50/p90/p99/max per phase.  Target: p99 < 20 ms in every phase.
+
+    tests/perf/health_latency.py [--n 200] [--busy 2] [--url http://127.0.0.1:8080]
+"""
+import argparse
+import os
+import socket
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from mdc_testserver import SHORT_CLIP, Server, metric, multipart  # noqa: E402
+
+
+def probe(host, port):
+    t = time.perf_counter()
+    s = socket.create_connection((host, port), timeout=10)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    if not data.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError("unexpected answer: %r" % data[:80])
+    return (time.perf_counter() - t) * 1000
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def phase(name, host, port, n):
+    lat = []
+    for _ in range(n):
+        lat.append(probe(host, port))
+        time.sleep(0.002)
+    print("%-34s n=%d  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  max %6.2f ms"
+          % (name, n, pct(lat, 50), pct(lat, 90), pct(lat, 99), max(lat)), flush=True)
+    return lat
+
+
+def start_upload(port):
+    ct, body = multipart({"language": "pt"}, SHORT_CLIP)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(("POST /relatorio/process-meeting HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+               "Content-Length: %d\r\n\r\n" % (ct, len(body))).encode() + body)
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--busy", type=int, default=2, help="transcriptions kept running")
+    ap.add_argument("--url", help="probe this server instead of starting one (idle phase only)")
+    a = ap.parse_args()
+    if a.url:
+        u = urllib.parse.urlparse(a.url)
+        phase("idle (%s)" % a.url, u.hostname, u.port or 80, a.n)
+        return
+    env = {"MAX_CONCURRENT_TRANSCRIPTIONS": str(max(a.busy, 1)), "WHISPER_THREADS": "1",
+           "MDC_TEST_LOAD_DELAY_MS": "4000"}
+    with Server(env=env) as s:
+        print("server: exec → healthy %.1f ms" % ((s.t_healthy - s.t_spawn) * 1000))
+        phase("idle", "127.0.0.1", s.port, a.n)
+        clients = [start_upload(s.port) for _ in range(a.busy)]
+        time.sleep(0.1)
+        phase("model load pending (4 s slowed)", "127.0.0.1", s.port, a.n)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and metric(s.metrics(), "mdconv_model_state") != 2:
+            time.sleep(0.05)
+        phase("%d transcriptions running" % a.busy, "127.0.0.1", s.port, a.n)
+        for c in clients:
+            c.close()
+
+
+if __name__ == "__main__":
+    main()
