@@ -125,14 +125,33 @@ job *jobs_create(job_store *s, upl_form *form)
     j->refs = 2; /* store + caller */
     j->status = JOB_QUEUED;
     j->created_wall_s = mdc_wall_s();
+    job *evicted = NULL;
     pthread_mutex_lock(&s->mu);
     int slot = -1;
     for (int i = 0; i < s->max_jobs && slot < 0; i++)
         if (!s->slots[i])
             slot = i;
+    if (slot < 0) {
+        /* full: make room by dropping the job that finished first (unfinished jobs stay) */
+        double oldest = 0;
+        for (int i = 0; i < s->max_jobs; i++) {
+            job *o = s->slots[i];
+            pthread_mutex_lock(&o->mu);
+            bool finished = o->status == JOB_DONE || o->status == JOB_FAILED;
+            double fin = o->finished_s;
+            pthread_mutex_unlock(&o->mu);
+            if (finished && (slot < 0 || fin < oldest)) {
+                slot = i;
+                oldest = fin;
+            }
+        }
+        if (slot >= 0)
+            evicted = s->slots[slot];
+    }
     if (slot >= 0)
         s->slots[slot] = j;
     pthread_mutex_unlock(&s->mu);
+    job_unref(evicted);
     if (slot < 0) {
         pthread_mutex_destroy(&j->mu);
         free(j);

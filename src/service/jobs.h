@@ -65,8 +65,10 @@ void jobs_free(job_store *store);
 /* True once jobs_close() ran, or the job's own abort flag is set (pipeline abort_cb). */
 bool job_should_abort(void *job);
 
-/* Creates a QUEUED job that takes ownership of `form` on success.  Returns the job
- * with a reference for the caller, or NULL when the store is full (form untouched). */
+/* Creates a QUEUED job that takes ownership of `form` on success.  When the store is
+ * full, the job that finished first is dropped to make room.  Returns the job with a
+ * reference for the caller, or NULL when every kept job is still unfinished (or the
+ * store is closing; form untouched). */
 job *jobs_create(job_store *store, upl_form *form);
 /* Removes a job that could not be submitted (the store's reference is dropped). */
 void jobs_remove(job_store *store, job *j);
