@@ -5,9 +5,10 @@ clean temp dir afterwards.
 """
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
@@ -109,6 +110,10 @@ with Server() as s:
     n_ok = metric(m, "mdconv_transcriptions_total", endpoint="transcriptions", status="ok")
     c.check(n_ok is not None and n_ok >= 5, "mdconv_transcriptions_total{endpoint=transcriptions,status=ok} counts")
     c.check((metric(m, "mdconv_audio_seconds_total") or 0) > 0, "mdconv_audio_seconds_total grows")
+    if shutil.which("promtool"):
+        st, h, body = s.request("GET", "/metrics")
+        r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
+        c.check(r.returncode == 0, "promtool check metrics accepts /metrics", r.stdout + r.stderr)
 
     print("early 413")
     c.check(s.tmp_leftovers() == [], "no temp file left after the requests", s.tmp_leftovers())
