@@ -3,7 +3,8 @@
 #   1. builds everything (make -k: a module that fails to build fails its tests, not all);
 #   2. generates the random-weight test models (cached in build/models);
 #   3. unit tests: every build/tests/test_* (cmocka), one per tests/unit/test_*.c;
-#   4. integration tests: tests/integration/test_*.py (real server on loopback) and
+#   4. lint checks tests/lint/test_*.sh (headers alone, banned functions); integration
+#      tests: tests/integration/test_*.py (real server on loopback) and
 #      tests/integration/test_*.sh, and deploy checks tests/deploy/test_*.sh.
 # A test exiting 77 counts as skipped.  Logs: build/test-logs/.  Filter: tests/run.sh PATTERN
 set -u
@@ -55,8 +56,8 @@ for src in tests/unit/test_*.c; do
   fi
 done
 
-echo "== integration and deploy tests"
-for t in tests/integration/test_*.py tests/integration/test_*.sh tests/deploy/test_*.sh; do
+echo "== lint, integration and deploy tests"
+for t in tests/lint/test_*.sh tests/integration/test_*.py tests/integration/test_*.sh tests/deploy/test_*.sh; do
   [ -e "$t" ] || continue
   name=$(basename "$t"); name=${name%.*}
   [ -z "$FILTER" ] || [[ $name == *$FILTER* ]] || continue
