@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <unistd.h>
 
 #define MEL_TOL 1e-4
 #define MAX_TOL 1e-2
@@ -80,6 +81,15 @@ static int argmax(const float *x, int n)
         if (x[i] > x[best])
             best = i;
     return best;
+}
+
+/* IEEE half → float, written independently of the engine's conversion. */
+static float wsp__f16_to_f32_ref(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY)
+                                                            : ldexpf((float)(1024 + m), e - 25);
+    return (h & 0x8000) ? -v : v;
 }
 
 static float *g_samples;
@@ -248,6 +258,123 @@ static void check_model(const char *preset)
     wsp_model_free(m);
 }
 
+/* Writes an all-f32 copy of the f16 model at `src` (ftype 0, every f16 tensor widened):
+ * the same numbers, so the f32 code paths must reproduce the f16 model's outputs. */
+static int write_f32_copy(const char *src, const char *dst)
+{
+    size_t len;
+    uint8_t *b = tu_read_file(src, &len);
+    FILE *f = fopen(dst, "wb");
+    if (!b || !f) {
+        free(b);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    int32_t v;
+    size_t p = 48;
+    memcpy(&v, b + 44, 4);
+    v = 0; /* ftype f32 */
+    fwrite(b, 1, 44, f);
+    fwrite(&v, 4, 1, f);
+    int32_t n_mel, n_fft, n_tok;
+    memcpy(&n_mel, b + p, 4);
+    memcpy(&n_fft, b + p + 4, 4);
+    p += 8 + (size_t)n_mel * (size_t)n_fft * 4;
+    memcpy(&n_tok, b + p, 4);
+    p += 4;
+    for (int i = 0; i < n_tok; i++) {
+        memcpy(&v, b + p, 4);
+        p += 4 + (size_t)v;
+    }
+    fwrite(b + 48, 1, p - 48, f);
+    while (p < len) {
+        int32_t n_dims, name_len, ttype, ne[4] = {1, 1, 1, 1};
+        memcpy(&n_dims, b + p, 4);
+        memcpy(&name_len, b + p + 4, 4);
+        memcpy(&ttype, b + p + 8, 4);
+        memcpy(ne, b + p + 12, 4 * (size_t)n_dims);
+        const size_t hdr = 12 + 4 * (size_t)n_dims + (size_t)name_len;
+        const size_t nel = (size_t)ne[0] * ne[1] * ne[2] * ne[3];
+        const int32_t f32 = 0;
+        fwrite(b + p, 1, 8, f);
+        fwrite(&f32, 4, 1, f);
+        fwrite(b + p + 12, 1, hdr - 12, f);
+        p += hdr;
+        for (size_t i = 0; i < nel; i++) {
+            float x;
+            if (ttype == 1) {
+                uint16_t h;
+                memcpy(&h, b + p + 2 * i, 2);
+                x = wsp__f16_to_f32_ref(h);
+            } else {
+                memcpy(&x, b + p + 4 * i, 4);
+            }
+            fwrite(&x, 4, 1, f);
+        }
+        p += nel * (ttype == 1 ? 2 : 4);
+    }
+    free(b);
+    return fclose(f);
+}
+
+static void test_f32_model(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(tu_model("micro"));
+    assert_non_null(g_samples);
+    char dir[] = "/tmp/mdc-f32-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/micro-f32.bin", dir);
+    assert_int_equal(write_f32_copy(tu_model("micro"), path), 0);
+    wsp_model *m16 = NULL, *m32 = NULL;
+    wsp_state *s16 = NULL, *s32 = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model("micro"), &m16, &err), 0);
+    int rc = wsp_model_load(path, &m32, &err);
+    unlink(path);
+    rmdir(dir);
+    if (rc)
+        fail_msg("f32 copy: %s", err.message);
+    assert_string_equal(wsp_model_ftype_name(m32), "f32");
+    assert_int_equal(wsp_state_new(m16, &s16, &err), 0);
+    assert_int_equal(wsp_state_new(m32, &s32, &err), 0);
+    float *mel = NULL;
+    int n_frames = 0;
+    assert_int_equal(wsp__mel_compute(m16, g_samples, g_n_samples, 2, &mel, &n_frames, NULL), 0);
+    assert_int_equal(wsp__encode(s16, mel, n_frames, 0, 2), 0);
+    assert_int_equal(wsp__encode(s32, mel, n_frames, 0, 2), 0);
+    const wsp_hparams *hp = wsp_model_hparams(m16);
+    double mx, rms;
+    diff_stats(wsp__encoder_output(s16), wsp__encoder_output(s32),
+               (size_t)hp->n_audio_ctx * (size_t)hp->n_audio_state, &mx, &rms);
+    print_message("f32 copy of micro vs f16: encoder_out max abs %.3g\n", mx);
+    assert_true(mx <= 1e-4);
+    size_t bytes;
+    int32_t *tok = read_golden("micro/tf_text_tokens.i32", &bytes);
+    const int L = (int)(bytes / 4);
+    float *a = malloc(sizeof(float) * (size_t)hp->n_vocab), *b = malloc(sizeof(float) * (size_t)hp->n_vocab);
+    /* the whole sequence as one batch, then one more single token (GEMM and matvec paths) */
+    assert_int_equal(wsp__decode(s16, 0, tok, L - 1, 0, 2, a), 0);
+    assert_int_equal(wsp__decode(s32, 0, tok, L - 1, 0, 2, b), 0);
+    diff_stats(a, b, (size_t)hp->n_vocab, &mx, &rms);
+    assert_true(mx <= 1e-4);
+    assert_int_equal(wsp__decode(s16, 0, tok + L - 1, 1, L - 1, 2, a), 0);
+    assert_int_equal(wsp__decode(s32, 0, tok + L - 1, 1, L - 1, 2, b), 0);
+    double mx1;
+    diff_stats(a, b, (size_t)hp->n_vocab, &mx1, &rms);
+    print_message("f32 copy of micro vs f16: logits max abs %.3g (batch), %.3g (single)\n", mx, mx1);
+    assert_true(mx1 <= 1e-4);
+    free(a);
+    free(b);
+    free(tok);
+    free(mel);
+    wsp_state_free(s16);
+    wsp_state_free(s32);
+    wsp_model_free(m16);
+    wsp_model_free(m32);
+}
+
 static void test_micro(void **state)
 {
     (void)state;
@@ -270,6 +397,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mel),
         cmocka_unit_test(test_micro),
+        cmocka_unit_test(test_f32_model),
         cmocka_unit_test(test_tiny_dims),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
