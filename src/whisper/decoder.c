@@ -165,10 +165,10 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
 
         /* causal self-attention; K and V of the new positions go straight to the cache */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->attn_ln_w, &bl->attn_ln_b);
-        wsp__linear(pool, &bl->attn.q_w, &bl->attn.q_b, h, N, n, s->d_q, n, s->wbuf);
-        wsp__linear(pool, &bl->attn.k_w, NULL, h, N, n, kc + (size_t)n_past * n, n, s->wbuf);
-        wsp__linear(pool, &bl->attn.v_w, &bl->attn.v_b, h, N, n, vc + (size_t)n_past * n, n,
-                    s->wbuf);
+        const wsp__mat *const w3[3] = {&bl->attn.q_w, &bl->attn.k_w, &bl->attn.v_w};
+        const wsp__mat *const b3[3] = {&bl->attn.q_b, NULL, &bl->attn.v_b};
+        float *const y3[3] = {s->d_q, kc + (size_t)n_past * n, vc + (size_t)n_past * n};
+        wsp__linear3(pool, w3, b3, h, N, n, y3, n, s->wbuf);
         attn_job aj = {.q = s->d_q, .k = kc, .v = vc, .o = s->d_o, .scratch = s->d_scores,
                        .scratch_ld = scratch_ld, .N = N, .n = n, .H = H, .n_past = n_past,
                        .causal = 1};

@@ -148,6 +148,10 @@ void wsp__softmax(float *x, int n, float scale);
  * are read in place by the matvec kernel, rows of W split across the pool. */
 void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                  int M, int ldx, float *Y, int ldy, float *wbuf);
+/* Three wsp__linear calls on the same X (e.g. q, k, v), as ONE pool job when M < 16
+ * (a decoder step then waits at one barrier instead of three).  b[k] may be NULL. */
+void wsp__linear3(wsp__pool *pool, const wsp__mat *const W[3], const wsp__mat *const b[3],
+                  const float *X, int M, int ldx, float *const Y[3], int ldy, float *wbuf);
 /* wsp__linear followed by GELU on Y (fused in the same pass over the pool). */
 void wsp__linear_gelu(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                       int M, int ldx, float *Y, int ldy, float *wbuf);

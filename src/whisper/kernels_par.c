@@ -62,6 +62,46 @@ static void gemm_task(void *p, int ith, int nth)
     add_bias_gelu(j, b, e, 0, N);
 }
 
+/* Several matvecs on the same input in one pool job: chunks over the concatenated rows. */
+typedef struct multi_job {
+    linear_job j[3];
+    int n, blocks[3]; /* blocks of 4 rows per matrix */
+} multi_job;
+
+static void multi_task(void *p, int ith, int nth)
+{
+    const multi_job *mj = p;
+    const int total = mj->blocks[0] + mj->blocks[1] + mj->blocks[2];
+    int b, e;
+    wsp__split(total, ith, nth, &b, &e);
+    for (int k = 0, base = 0; k < mj->n; base += mj->blocks[k], k++) {
+        const int lo = b > base ? b - base : 0;
+        const int hi = e - base < mj->blocks[k] ? e - base : mj->blocks[k];
+        if (lo >= hi)
+            continue;
+        const linear_job *j = &mj->j[k];
+        const int r1 = 4 * hi < j->W->rows ? 4 * hi : j->W->rows;
+        wsp__matvec_rows(j->W, j->b, j->X, j->M, j->ldx, j->Y, j->ldy, 4 * lo, r1);
+    }
+}
+
+void wsp__linear3(wsp__pool *pool, const wsp__mat *const W[3], const wsp__mat *const b[3],
+                  const float *X, int M, int ldx, float *const Y[3], int ldy, float *wbuf)
+{
+    if (M >= GEMM_MIN_ROWS) {
+        for (int k = 0; k < 3; k++)
+            wsp__linear(pool, W[k], b[k], X, M, ldx, Y[k], ldy, wbuf);
+        return;
+    }
+    multi_job mj = {.n = 3};
+    for (int k = 0; k < 3; k++) {
+        mj.j[k] = (linear_job){.W = W[k], .b = b[k], .X = X, .M = M, .ldx = ldx, .ldy = ldy,
+                               .Y = Y[k]};
+        mj.blocks[k] = (W[k]->rows + 3) / 4;
+    }
+    wsp__pool_run(pool, multi_task, &mj);
+}
+
 typedef struct cvt_job {
     const wsp__mat *W;
     float *dst;
