@@ -4,14 +4,40 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Every buffer is an anonymous private mapping: pages are zero and cost nothing until
+ * touched, whatever malloc's dynamic mmap threshold has become (after large frees glibc
+ * may serve calloc from recycled heap memory, which it then memsets — making unused
+ * scratch and the idle decoders' KV caches resident). */
+#if defined(__SANITIZE_ADDRESS__)
+#define USE_HEAP 1 /* ASan: heap buffers get redzones, mappings would not */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define USE_HEAP 1
+#endif
+#endif
+#ifndef USE_HEAP
+#define USE_HEAP 0
+#endif
 
 static float *alloc_f(wsp_state *s, size_t n, int *ok)
 {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p)
+    const size_t bytes = (n ? n : 1) * sizeof(float);
+    if (s->n_maps >= WSP__MAX_MAPS) {
         *ok = 0;
-    else
-        s->bytes += n * sizeof(float);
+        return NULL;
+    }
+    void *p = USE_HEAP ? calloc(1, bytes)
+                       : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!p || p == MAP_FAILED) {
+        *ok = 0;
+        return NULL;
+    }
+    s->maps[s->n_maps].p = p;
+    s->maps[s->n_maps].bytes = bytes;
+    s->n_maps++;
+    s->bytes += bytes;
     return p;
 }
 
@@ -70,12 +96,12 @@ void wsp_state_free(wsp_state *s)
     if (!s)
         return;
     wsp__pool_free(s->pool);
-    void *bufs[] = {s->conv_out, s->enc_out, s->cross_k, s->cross_v, s->e_h, s->e_q,
-                     s->e_k, s->e_v, s->e_o, s->e_mlp, s->e_scores, s->im2col, s->wbuf,
-                     s->kv, s->d_x, s->d_h, s->d_q, s->d_k, s->d_v, s->d_o, s->d_mlp,
-                     s->d_scores};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        free(bufs[i]);
+    for (int i = 0; i < s->n_maps; i++) {
+        if (USE_HEAP)
+            free(s->maps[i].p);
+        else
+            munmap(s->maps[i].p, s->maps[i].bytes);
+    }
     free(s);
 }
 

@@ -1,8 +1,9 @@
 /*
  * state.h — layout of wsp_state (internal; see include/mdc/whisper.h for the contract).
  *
- * Every buffer is allocated by wsp_state_new() with calloc, so pages that a run never
- * touches (most of the 8 decoders' KV caches under greedy decoding) are never resident.
+ * Every buffer is allocated by wsp_state_new() as an anonymous mapping, so pages that a
+ * run never touches (most of the 8 decoders' KV caches under greedy decoding, scratch of
+ * threads that do not exist) are never resident.
  * Shapes: T = n_audio_ctx (1500), n = state width, C = n_text_ctx (448), L = n_text_layer.
  */
 #ifndef MDC_WHISPER_STATE_H
@@ -13,6 +14,7 @@
 
 #define WSP__N_DECODERS 8
 #define WSP__MAX_THREADS 64
+#define WSP__MAX_MAPS 32 /* buffers of one state (each its own anonymous mapping) */
 #define WSP__ATT_ROWS 64 /* query rows per encoder attention work item */
 
 struct wsp_state {
@@ -21,7 +23,12 @@ struct wsp_state {
     wsp_abort_cb abort_cb;
     void *abort_user_data;
     int encoded;     /* a wsp__encode() has filled cross_k/cross_v */
-    size_t bytes;    /* total allocated */
+    size_t bytes;    /* total allocated (virtual; resident only once touched) */
+    struct {
+        void *p;
+        size_t bytes;
+    } maps[WSP__MAX_MAPS];
+    int n_maps;
 
     /* encoder outputs */
     float *conv_out; /* [T][n] */
