@@ -270,12 +270,23 @@ static int build_vocab(wsp_model *m, int32_t n_file, wsp_error *err)
 static const char *type_str(int t) { return t == WSP__T_F32 ? "f32" : t == WSP__T_F16 ? "f16" : "?"; }
 
 /* Walks the tensor records after the vocabulary.  ref: README "The model file format" 5. */
-static int read_tensors(wsp_model *m, cursor *c, expect_list *l, wsp_error *err)
+static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_error *err)
 {
+    /* Headers are read with pread, not through the mapping: they sit between weights,
+     * and touching them would fault in (and make resident) the surrounding weight pages —
+     * a page fault per tensor was most of the load time. */
+    uint8_t hb[12 + 16 + MAX_NAME_LEN];
     while (c->pos < c->len) {
         const uint64_t hdr = c->pos;
+        const uint64_t left = c->len - c->pos;
+        const size_t want = left < sizeof hb ? (size_t)left : sizeof hb;
+        const ssize_t got = pread(fd, hb, want, (off_t)hdr);
+        if (got != (ssize_t)want)
+            return wsp__fail(err, WSP_EIO, "cannot read the tensor header at offset %llu: %s",
+                             (unsigned long long)hdr, got < 0 ? strerror(errno) : "short read");
+        cursor h = {.base = hb, .len = want, .pos = 0}; /* same checks, on the copy */
         int32_t n_dims, name_len, ttype;
-        if (rd_i32(c, &n_dims) || rd_i32(c, &name_len) || rd_i32(c, &ttype))
+        if (rd_i32(&h, &n_dims) || rd_i32(&h, &name_len) || rd_i32(&h, &ttype))
             return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor header at offset %llu",
                              (unsigned long long)hdr);
         if (n_dims < 1 || n_dims > 4 || name_len < 1 || name_len > MAX_NAME_LEN)
@@ -285,7 +296,7 @@ static int read_tensors(wsp_model *m, cursor *c, expect_list *l, wsp_error *err)
         int64_t ne[4] = {1, 1, 1, 1};
         for (int d = 0; d < n_dims; d++) {
             int32_t x;
-            if (rd_i32(c, &x))
+            if (rd_i32(&h, &x))
                 return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor header at offset %llu",
                                  (unsigned long long)hdr);
             if (x < 1)
@@ -293,13 +304,14 @@ static int read_tensors(wsp_model *m, cursor *c, expect_list *l, wsp_error *err)
                                  (unsigned long long)hdr, d, (int)x);
             ne[d] = x;
         }
-        if (c->len - c->pos < (uint64_t)name_len)
+        if (h.len - h.pos < (uint64_t)name_len)
             return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor name at offset %llu",
-                             (unsigned long long)c->pos);
+                             (unsigned long long)(hdr + h.pos));
         char name[MAX_NAME_LEN + 1];
-        memcpy(name, c->base + c->pos, (size_t)name_len);
+        memcpy(name, h.base + h.pos, (size_t)name_len);
         name[name_len] = '\0';
-        c->pos += (uint64_t)name_len;
+        h.pos += (uint64_t)name_len;
+        c->pos = hdr + h.pos;
         for (int i = 0; i < name_len; i++)
             if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
                 name[i] = '?';
@@ -353,7 +365,7 @@ static int read_tensors(wsp_model *m, cursor *c, expect_list *l, wsp_error *err)
     return 0;
 }
 
-static int load_mapped(wsp_model *m, wsp_error *err)
+static int load_mapped(wsp_model *m, int fd, wsp_error *err)
 {
     cursor c = {.base = m->map, .len = m->map_len, .pos = 0};
     int32_t magic;
@@ -436,7 +448,7 @@ static int load_mapped(wsp_model *m, wsp_error *err)
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the tensor table");
     }
     qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_expect);
-    rc = read_tensors(m, &c, &l, err);
+    rc = read_tensors(m, &c, fd, &l, err);
     free(l.v);
     return rc;
 }
@@ -451,11 +463,14 @@ int wsp_model_load(const char *path, wsp_model **out, wsp_error *err)
     if (fd < 0)
         return wsp__fail(err, WSP_EIO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
+    if (fstat(fd, &st) != 0) {
+        const int e = errno;
         close(fd);
-        return wsp__fail(err, WSP_EIO, "'%s' is not a regular file (%s)", path,
-                         S_ISREG(st.st_mode) ? strerror(e) : "fstat");
+        return wsp__fail(err, WSP_EIO, "cannot stat '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return wsp__fail(err, WSP_EIO, "'%s' is not a regular file", path);
     }
     if (st.st_size < 4) {
         close(fd);
@@ -469,13 +484,15 @@ int wsp_model_load(const char *path, wsp_model **out, wsp_error *err)
     }
     m->map_len = (size_t)st.st_size;
     m->map = mmap(NULL, m->map_len, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
     if (m->map == MAP_FAILED) {
+        const int e = errno;
         m->map = NULL;
+        close(fd);
         wsp_model_free(m);
-        return wsp__fail(err, WSP_EIO, "cannot map '%s': %s", path, strerror(errno));
+        return wsp__fail(err, WSP_EIO, "cannot map '%s': %s", path, strerror(e));
     }
-    int rc = load_mapped(m, err);
+    int rc = load_mapped(m, fd, err);
+    close(fd);
     if (rc) {
         wsp_model_free(m);
         return rc;
