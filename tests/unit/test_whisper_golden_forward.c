@@ -11,6 +11,7 @@
 #include "whisper/engine.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -375,6 +376,66 @@ static void test_f32_model(void **state)
     wsp_model_free(m32);
 }
 
+/* One shared model, one state per thread, all at once: the model is read-only, FFTW
+ * planning is serialized, so every thread must get the single-threaded result exactly. */
+typedef struct race_arg {
+    const wsp_model *m;
+    const int32_t *tok;
+    int n_tok;
+    float *logits; /* [n_vocab] out */
+    int rc;
+} race_arg;
+
+static void *race_worker(void *p)
+{
+    race_arg *a = p;
+    wsp_state *st = NULL;
+    float *mel = NULL;
+    int n_frames = 0;
+    a->rc = wsp_state_new(a->m, &st, NULL);
+    if (!a->rc)
+        a->rc = wsp__mel_compute(a->m, g_samples, g_n_samples, 1, &mel, &n_frames, NULL);
+    if (!a->rc)
+        a->rc = wsp__encode(st, mel, n_frames, 0, 2);
+    if (!a->rc)
+        a->rc = wsp__decode(st, 0, a->tok, a->n_tok, 0, 2, a->logits);
+    free(mel);
+    wsp_state_free(st);
+    return NULL;
+}
+
+static void test_shared_model_threads(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(tu_model("micro"));
+    assert_non_null(g_samples);
+    wsp_model *m = NULL;
+    assert_int_equal(wsp_model_load(tu_model("micro"), &m, NULL), 0);
+    size_t bytes;
+    int32_t *tok = read_golden("micro/tf_text_tokens.i32", &bytes);
+    const int n_vocab = wsp_model_hparams(m)->n_vocab;
+    enum { NT = 3 };
+    race_arg args[NT + 1];
+    pthread_t th[NT];
+    for (int i = 0; i <= NT; i++)
+        args[i] = (race_arg){.m = m, .tok = tok, .n_tok = 6,
+                             .logits = malloc(sizeof(float) * (size_t)n_vocab)};
+    race_worker(&args[NT]); /* reference, alone */
+    for (int i = 0; i < NT; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, race_worker, &args[i]), 0);
+    for (int i = 0; i < NT; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i <= NT; i++)
+        assert_int_equal(args[i].rc, 0);
+    for (int i = 0; i < NT; i++)
+        assert_memory_equal(args[i].logits, args[NT].logits, sizeof(float) * (size_t)n_vocab);
+    print_message("%d threads sharing one model: logits identical to a lone run\n", NT);
+    for (int i = 0; i <= NT; i++)
+        free(args[i].logits);
+    free(tok);
+    wsp_model_free(m);
+}
+
 static void test_micro(void **state)
 {
     (void)state;
@@ -398,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_mel),
         cmocka_unit_test(test_micro),
         cmocka_unit_test(test_f32_model),
+        cmocka_unit_test(test_shared_model_threads),
         cmocka_unit_test(test_tiny_dims),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
