@@ -17,13 +17,16 @@ OPT ?= -O1
 endif
 
 CC ?= cc
-PKGS := libavformat libavcodec libswresample libavutil libmicrohttpd fftw3f jansson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+FFMPEG_PKGS := libavformat libavcodec libswresample libavutil
+CORE_PKGS := libmicrohttpd fftw3f jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(FFMPEG_PKGS) $(CORE_PKGS) 2>/dev/null)
+FFMPEG_LIBS := $(shell pkg-config --libs $(FFMPEG_PKGS) 2>/dev/null)
+CORE_LIBS := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lopenblas -lz -lm -pthread
+PKG_LIBS := $(FFMPEG_LIBS) $(CORE_LIBS)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla -Wformat=2
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) -pthread -MMD -MP $(CFLAGS)
-LDLIBS_ALL := $(PKG_LIBS) -lopenblas -lz -lm -pthread $(LDLIBS)
+LDLIBS_ALL := $(PKG_LIBS) $(LDLIBS)
 
 ifeq ($(SAN),asan)
 CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -44,13 +47,22 @@ objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/$(1)/*.c))
 LIBS := $(foreach m,$(MODULES),$(call lib_of,$(m)))
 
 BIN := $(BUILD)/md-converter
+# The server binary does not link FFmpeg: src/audio/ is also built as a shared object,
+# mdc-audio.so (next to the binary), that src/audio/plugin/loader.c dlopen()s on the
+# first decode — FFmpeg's ~130 dependent libraries would otherwise cost ~25 MB of RSS
+# and 0.1-0.3 s before main() (docs/PERFORMANCE.md, "Start-up").  Tests and tools link
+# libmdc_audio.a statically as usual.
+PLUGIN := $(BUILD)/mdc-audio.so
+AUDIO_PIC_OBJS := $(patsubst src/%.c,$(BUILD)/obj-pic/%.o,$(wildcard src/audio/*.c))
+BIN_LIBS := $(foreach m,$(filter-out audio,$(MODULES)),$(call lib_of,$(m)))
+BIN_OBJS := $(BUILD)/obj/main.o $(BUILD)/obj/audio/plugin/loader.o $(BUILD)/obj/audio/errors.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all tests tools test sanitize bench fuzz clean run format-check
-all: $(BIN) tools
+all: $(BIN) $(PLUGIN) tools
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -67,8 +79,17 @@ $(BUILD)/obj/main.o: src/main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BIN): $(BUILD)/obj/main.o $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS_ALL)
+$(BUILD)/obj-pic/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -c $< -o $@
+
+$(PLUGIN): $(AUDIO_PIC_OBJS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(FFMPEG_LIBS) -lm -pthread
+
+# mdc_* (log sink, clock, UTF-8) are exported so the plugin logs through our sink.
+$(BIN): $(BIN_OBJS) $(BIN_LIBS)
+	$(CC) $(LDFLAGS) -Wl,--export-dynamic-symbol='mdc_*' -o $@ $(BIN_OBJS) $(BIN_LIBS) \
+		$(CORE_LIBS) -ldl $(LDLIBS)
 
 # Unit tests (cmocka): one binary per tests/unit/test_*.c, linked with every module
 # archive (the linker only pulls what the test uses).
