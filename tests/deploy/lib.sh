@@ -7,7 +7,9 @@
 # The caller must `trap mdc_stop_server EXIT`.
 MDC_ROOT=${MDC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MDC_BUILD_DIR=${MDC_BUILD_DIR:-$MDC_ROOT/build}
+case "$MDC_BUILD_DIR" in /*) ;; *) MDC_BUILD_DIR=$MDC_ROOT/$MDC_BUILD_DIR ;; esac  # BUILD=build-x
 MDC_SHARED_DIR=${MDC_SHARED_DIR:-$(cd "$MDC_ROOT/.." && pwd)/shared}
+case "$MDC_SHARED_DIR" in /*) ;; *) MDC_SHARED_DIR=$MDC_ROOT/$MDC_SHARED_DIR ;; esac
 MDC_BIN=$MDC_BUILD_DIR/md-converter
 MDC_TEST_MODEL=$MDC_SHARED_DIR/whisper-ref/models/ggml-micro-random.bin
 MDC_PID=""
