@@ -27,10 +27,12 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
     char err[512];
     holder_last_error(srv->holder, err, sizeof err);
     bool preload = srv->cfg->preload;
-    bool pending = holder_preload_pending(srv->holder) != 0;
-    /* Ready = a transcription would not wait for a load that WHISPER_PRELOAD promised.
+    /* Ready = a transcription would not wait for a load that WHISPER_PRELOAD promised:
+     * the model has loaded once (a later idle unload keeps it ready) and is not failed.
+     * This does not ask whether the preload thread started: /health and /ready answer
+     * from the moment the listener is up, a moment before the preload is requested.
      * Lazy mode promises nothing: ready at once, the first request loads. */
-    bool ready = !preload || (!pending && st != HOLDER_FAILED);
+    bool ready = !preload || (holder_loads_total(srv->holder) > 0 && st != HOLDER_FAILED);
     if (atomic_load(&srv->stopping))
         ready = false;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
