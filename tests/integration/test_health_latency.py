@@ -13,6 +13,7 @@ import socket
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import SHORT_CLIP, Checks, Server, metric, multipart, require_binary  # noqa: E402
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
                             require_binary)

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, FIXTURES, SHORT_CLIP, Checks, Server, error_code,  # noqa: E402
                             require_binary)

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, MICRO, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
                             require_binary)

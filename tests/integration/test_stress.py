@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import FAST, SHORT_CLIP, Checks, Server, error_code, metric, require_binary  # noqa: E402
 

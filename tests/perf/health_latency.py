@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from mdc_testserver import SHORT_CLIP, Server, metric, multipart  # noqa: E402
 

@@ -16,6 +16,7 @@ export STARTS=${STARTS:-20}
 
 exec /usr/bin/python3 - <<'EOF'
 import os, socket, statistics, subprocess, sys, tempfile, time
+sys.dont_write_bytecode = True
 sys.path.insert(0, "tests/integration")
 from mdc_testserver import BIN, MICRO, SHORT_CLIP, Server, free_port
 
