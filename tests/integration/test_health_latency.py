@@ -15,16 +15,19 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import SHORT_CLIP, Checks, Server, metric, multipart, require_binary  # noqa: E402
+from mdc_testserver import FIXTURES, Checks, Server, metric, multipart, require_binary  # noqa: E402
 
 require_binary()
 c = Checks("test_health_latency")
 N = 200
+BUSY_CLIP = os.path.join(FIXTURES, "meeting_ptbr_opus_24k.opus")
 
 
 def start_upload(port):
     """Sends a whole upload on a raw socket and returns the socket (answer unread)."""
-    ct, body = multipart({"language": "pt"}, SHORT_CLIP)
+    # the 170 s meeting with temperature fallback on: minutes of work for the micro
+    # model, so both workers stay busy through the probes whatever the engine's speed
+    ct, body = multipart({"language": "pt"}, BUSY_CLIP)
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.sendall(("POST /relatorio/process-meeting HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
                "Content-Length: %d\r\n\r\n" % (ct, len(body))).encode() + body)
@@ -78,6 +81,7 @@ with Server(env=env) as s:
     m = s.metrics()
     busy = (metric(m, "mdconv_transcriptions_total") or 0) == 0
     c.check(busy, "both transcriptions were still running during the probes")
+    c.check(metric(m, "mdconv_queue_depth") == 0, "both ran on workers (none queued)")
 
     # the clients hang up: the server must cancel their transcriptions
     for cl in clients:
