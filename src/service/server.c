@@ -345,7 +345,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     if (resolve_host(cfg->host, cfg->port, &ss, &sslen, &ipv6) != 0)
         goto out;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_DUAL_STACK : 0);
     /* idle connections (a stalled upload, an unused keep-alive) are closed after this;
      * suspended ones (transcribing, SSE) are not subject to it */
     unsigned conn_timeout = cfg->request_timeout_seconds > 0 && cfg->request_timeout_seconds < 300
@@ -364,7 +364,9 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     if (srv.metrics.startup_seconds)
         met_set(srv.metrics.startup_seconds, NULL, startup);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
-    MDC_LOG_INFO("listening on http://%s:%u (%.1f ms after exec); model %s at %s, %s", cfg->host,
+    bool v6 = strchr(cfg->host, ':') != NULL;
+    MDC_LOG_INFO("listening on http://%s%s%s:%u (%.1f ms after exec); model %s at %s, %s",
+                 v6 ? "[" : "", cfg->host, v6 ? "]" : "",
                  di ? di->port : (unsigned)cfg->port, startup * 1000, svc_config_model_label(cfg),
                  cfg->model_path,
                  cfg->preload ? "preloading in the background now"
