@@ -152,17 +152,27 @@ static int open_input(decode_ctx *c, aud_error *err)
     return 0;
 }
 
+/* "1 video stream", "2 video and 1 data streams", "no streams". */
 static void describe_streams(const AVFormatContext *fmt, char *buf, size_t len)
 {
-    int counts[AVMEDIA_TYPE_NB] = {0};
-    for (unsigned i = 0; i < fmt->nb_streams; i++) {
-        int t = fmt->streams[i]->codecpar->codec_type;
-        if (t >= 0 && t < AVMEDIA_TYPE_NB)
-            counts[t]++;
+    static const struct { int type; const char *name; } kinds[] = {
+        {AVMEDIA_TYPE_VIDEO, "video"}, {AVMEDIA_TYPE_DATA, "data"},
+        {AVMEDIA_TYPE_SUBTITLE, "subtitle"}, {AVMEDIA_TYPE_ATTACHMENT, "attachment"}};
+    size_t n = 0;
+    unsigned total = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        unsigned count = 0;
+        for (unsigned i = 0; i < fmt->nb_streams; i++)
+            count += fmt->streams[i]->codecpar->codec_type == kinds[k].type;
+        if (count && n < len) {
+            n += (size_t)snprintf(buf + n, len - n, "%s%u %s", total ? " and " : "", count,
+                                  kinds[k].name);
+            total += count;
+        }
     }
-    snprintf(buf, len, "%d video, %d data, %d subtitle stream(s)",
-             counts[AVMEDIA_TYPE_VIDEO], counts[AVMEDIA_TYPE_DATA],
-             counts[AVMEDIA_TYPE_SUBTITLE]);
+    if (n < len)
+        snprintf(buf + n, len - n, "%s", total == 0 ? "no streams" : total == 1 ? " stream" : " streams");
 }
 
 /* Picks the audio stream, fills the source part of *info, opens its decoder. */
@@ -186,7 +196,7 @@ static int open_decoder(decode_ctx *c, aud_info *info, int *stream_index, aud_er
         char what[96];
         describe_streams(c->fmt, what, sizeof what);
         return aud__fail(err, AUD_ENOSTREAM,
-                         "the file has no audio stream (%s container with %s)",
+                         "the file has no audio stream (it is a %s file with %s)",
                          c->fmt->iformat->name, what);
     }
     if (idx < 0 || !codec) {
