@@ -47,9 +47,29 @@ static int plan_once(void)
     return rc;
 }
 
+/* Frame t of the padded signal (200 samples reflected in front: x[200] … x[1]; zeros
+ * after the clip), without building the padded copy — a 2-hour meeting would otherwise
+ * need another 460 MB.  Returns a pointer into samples when the frame lies inside the
+ * clip, else fills buf. */
+static const float *frame_samples(const float *s, size_t n, int t, float *buf)
+{
+    const long start = (long)t * WSP_HOP_LENGTH - PAD_FRONT;
+    if (start >= 0 && (size_t)start + WSP_N_FFT <= n)
+        return s + start;
+    for (int i = 0; i < WSP_N_FFT; i++) {
+        const long k = start + i;
+        if (k < 0) /* reflected: index -k, when the clip is that long */
+            buf[i] = (size_t)(-k) < n ? s[-k] : 0.0f;
+        else
+            buf[i] = (size_t)k < n ? s[k] : 0.0f;
+    }
+    return buf;
+}
+
 typedef struct mel_job {
     const wsp_model *model;
-    const float *padded; /* the padded signal */
+    const float *samples; /* the clip (no padded copy: see frame_samples) */
+    size_t n_samples;
     int n_frames, n_mels;
     float *mel;          /* [n_mels][n_frames] */
     int ith, nth;
@@ -84,7 +104,8 @@ static void *mel_worker(void *p)
     }
     const float log_floor = -10.0f; /* log10(1e-10): what an all-zero frame gives */
     for (int t = j->ith; t < j->n_frames; t += j->nth) {
-        const float *x = j->padded + (size_t)t * WSP_HOP_LENGTH;
+        float xb[WSP_N_FFT];
+        const float *x = frame_samples(j->samples, j->n_samples, t, xb);
         int any = 0;
         for (int i = 0; i < WSP_N_FFT; i++)
             any |= x[i] != 0.0f;
@@ -131,25 +152,19 @@ int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samp
         return rc;
     const int n_mels = model->hp.n_mels;
     const size_t n_frames = (n_samples + WSP_N_SAMPLES_CHUNK) / WSP_HOP_LENGTH;
-    /* padded signal: 200 reflected | samples | 480000 + 200 zeros (frame t starts at 160t). */
-    const size_t n_pad = PAD_FRONT + n_samples + WSP_N_SAMPLES_CHUNK + PAD_FRONT;
-    float *padded = calloc(n_pad, sizeof(float));
+    /* frame t covers samples [160t − 200, 160t + 200) of the clip, reflected in front and
+     * zero behind (the 30 s tail pad), see frame_samples() */
     float *mel = malloc(sizeof(float) * (size_t)n_mels * n_frames);
-    if (!padded || !mel) {
-        free(padded);
-        free(mel);
+    if (!mel)
         return WSP_ENOMEM;
-    }
-    memcpy(padded + PAD_FRONT, samples, n_samples * sizeof(float));
-    for (size_t i = 1; i <= PAD_FRONT; i++) /* x[200] … x[1] */
-        padded[PAD_FRONT - i] = i < n_samples ? samples[i] : 0.0f;
 
     int nth = n_threads < 1 ? 1 : n_threads > MAX_MEL_THREADS ? MAX_MEL_THREADS : n_threads;
     mel_job jobs[MAX_MEL_THREADS];
     pthread_t tids[MAX_MEL_THREADS];
     int started[MAX_MEL_THREADS] = {0};
     for (int i = 0; i < nth; i++)
-        jobs[i] = (mel_job){.model = model, .padded = padded, .n_frames = (int)n_frames,
+        jobs[i] = (mel_job){.model = model, .samples = samples, .n_samples = n_samples,
+                            .n_frames = (int)n_frames,
                             .n_mels = n_mels, .mel = mel, .ith = i, .nth = nth};
     for (int i = 1; i < nth; i++)
         started[i] = pthread_create(&tids[i], NULL, mel_worker, &jobs[i]) == 0;
@@ -169,7 +184,6 @@ int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samp
         if (jobs[i].max > max)
             max = jobs[i].max;
     }
-    free(padded);
     if (rc) {
         free(mel);
         return rc;
