@@ -189,15 +189,6 @@ void wsp__mat_row(const wsp__mat *m, int r, float *dst)
         memcpy(dst, src, 4 * (size_t)m->cols);
 }
 
-void wsp__mat_to_f32(const wsp__mat *m, float *dst)
-{
-    const size_t n = (size_t)m->rows * (size_t)m->cols;
-    if (m->type == WSP__T_F16)
-        wsp__kern()->cvt_f16(m->data, dst, n);
-    else
-        memcpy(dst, m->data, 4 * n);
-}
-
 void wsp__matvec_rows(const wsp__mat *W, const wsp__mat *bias, const float *X, int n_x,
                       int ldx, float *Y, int ldy, int r0, int r1)
 {

@@ -118,8 +118,6 @@ float wsp__gelu_ref(float x);
 
 /* Row r of a matrix as float32 into dst[m->cols] (converts f16, copies f32). */
 void wsp__mat_row(const wsp__mat *m, int r, float *dst);
-/* Whole matrix [rows][cols] as float32 into dst (converts f16, copies f32). */
-void wsp__mat_to_f32(const wsp__mat *m, float *dst);
 
 /* Y[i][r] = W[r]·X[i] + b[r] for rows r in [r0, r1) and inputs i in [0, n_x).
  * W: [rows][cols] f16/f32 in place; X: [n_x][ldx] f32; Y: [n_x][ldy]; bias may be NULL
@@ -158,9 +156,5 @@ void wsp__linear_gelu(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, con
 /* dst[i][:] = layer_norm(src[i][:]) for i < M rows of width n (ld = n); dst may be src. */
 void wsp__par_layer_norm(wsp__pool *pool, const float *src, float *dst, int M, int n,
                          const wsp__mat *w, const wsp__mat *b);
-/* x[i] = GELU(x[i]) for i < count. */
-void wsp__par_gelu(wsp__pool *pool, float *x, size_t count);
 /* x[i] += y[i] for i < count. */
 void wsp__par_add(wsp__pool *pool, float *x, const float *y, size_t count);
-/* Row-wise softmax(scale · x[i][:]) of M rows of width n (ld = n). */
-void wsp__par_softmax(wsp__pool *pool, float *x, int M, int n, float scale);

@@ -185,20 +185,6 @@ void wsp__par_layer_norm(wsp__pool *pool, const float *src, float *dst, int M, i
     wsp__pool_run(pool, ln_task, &j);
 }
 
-static void gelu_task(void *p, int ith, int nth)
-{
-    const rows_job *j = p;
-    const size_t q = j->count / (size_t)nth;
-    const size_t b = q * (size_t)ith, e = ith == nth - 1 ? j->count : b + q;
-    wsp__kern()->gelu(j->x + b, (int)(e - b));
-}
-
-void wsp__par_gelu(wsp__pool *pool, float *x, size_t count)
-{
-    rows_job j = {.x = x, .count = count};
-    wsp__pool_run(pool, gelu_task, &j);
-}
-
 static void add_task(void *p, int ith, int nth)
 {
     const rows_job *j = p;
@@ -216,19 +202,4 @@ void wsp__par_add(wsp__pool *pool, float *x, const float *y, size_t count)
         return;
     }
     wsp__pool_run(pool, add_task, &j);
-}
-
-static void softmax_task(void *p, int ith, int nth)
-{
-    const rows_job *j = p;
-    int b, e;
-    wsp__split(j->M, ith, nth, &b, &e);
-    for (int i = b; i < e; i++)
-        wsp__softmax(j->x + (size_t)i * (size_t)j->n, j->n, j->scale);
-}
-
-void wsp__par_softmax(wsp__pool *pool, float *x, int M, int n, float scale)
-{
-    rows_job j = {.x = x, .M = M, .n = n, .scale = scale};
-    wsp__pool_run(pool, softmax_task, &j);
 }
