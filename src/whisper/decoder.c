@@ -21,7 +21,7 @@
 typedef struct attn_job {
     const float *q;     /* [N][n] */
     const float *k, *v; /* [≥len][n] self-attention cache (f32) */
-    const uint16_t *k16, *v16; /* cross-attention K [H][dh][len], V [len][n] (f16), used
+    const uint16_t *k16, *v16; /* cross-attention K, V [H][dh][len] (f16), used
                                   when set */
     float *o;           /* [N][n] */
     float *scratch;     /* [nth][max(T, C)] */
@@ -46,7 +46,8 @@ static void attn_task(void *p, int ith, int nth)
         if (j->k16) {
             /* keys stored per head transposed: [H][dh][len] */
             wsp__kern()->attn_f16(j->k16 + (size_t)h * dh * (size_t)len, (size_t)len,
-                                  j->v16 + (size_t)h * dh, (size_t)j->n, len, dh, q, scale, sc,
+                                  j->v16 + (size_t)h * dh * (size_t)len, (size_t)len, len, dh,
+                                  q, scale, sc,
                                   j->o + (size_t)i * j->n + (size_t)h * dh);
             continue;
         }
@@ -60,7 +61,7 @@ static void attn_task(void *p, int ith, int nth)
 }
 
 /* Batches of >= XATTN_GEMM_MIN tokens (prompts of later windows) attend to the encoder
- * output with sgemm: the layer's f16 K (transposed, [n][T]) and V ([T][n]) are widened
+ * output with sgemm: the layer's f16 K and V (both transposed, [n][T]) are widened
  * to f32 in the (idle) encoder scratch, then work items of (head, 64 query rows) do
  * scores, softmax and the product with V, as the encoder does. */
 #define XATTN_GEMM_MIN 16
@@ -102,9 +103,10 @@ static void xattn_task(void *p, int ith, int nth)
                     j->kt + (size_t)h * dh * (size_t)j->T, j->T, 0.0f, sc, j->T);
         for (int r = 0; r < rows; r++)
             wsp__softmax(sc + (size_t)r * j->T, j->T, scale);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, j->T, 1.0f, sc, j->T,
-                    j->v + (size_t)h * dh, j->n, 0.0f, j->o + (size_t)r0 * j->n + (size_t)h * dh,
-                    j->n);
+        /* values stored transposed, Vt_h [dh][T]: O = P · Vt_hᵀ */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, dh, j->T, 1.0f, sc, j->T,
+                    j->v + (size_t)h * dh * (size_t)j->T, j->T, 0.0f,
+                    j->o + (size_t)r0 * j->n + (size_t)h * dh, j->n);
     }
 }
 

@@ -112,8 +112,10 @@ static void self_attention(wsp_state *s, const wsp__block *bl, int T, int n, int
     wsp__pool_run_n(pool, attn_task, &j, items);
 }
 
-/* f16 copies of one layer's cross K and V: V keeps its [T][n] layout, K is stored per
- * head transposed, [H][dh][T], for the decoder's attention kernel (kernels.h attn_f16). */
+/* f16 copies of one layer's cross K and V, both stored transposed, [n][T] = per head
+ * [H][dh][T]: the decoder's attention kernel (kernels.h attn_f16) then streams each
+ * head's keys and values contiguously (with V in [T][n] every head walked all of V's
+ * pages, and page walks are expensive on a VM). */
 typedef struct cvt_job {
     const float *k, *v;
     uint16_t *k16, *v16;
@@ -125,14 +127,15 @@ static void cvt_task(void *p, int ith, int nth)
     const cvt_job *j = p;
     int b, e;
     wsp__split(j->T, ith, nth, &b, &e);
-    wsp__kern()->cvt_f32_f16(j->v + (size_t)b * j->n, j->v16 + (size_t)b * j->n,
-                             (size_t)(e - b) * (size_t)j->n);
-    /* column c of K (channel h·dh + d) becomes row c of Kt: Kt[c][t] = K[t][c] */
+    /* column c (channel h·dh + d) becomes row c: Kt[c][t] = K[t][c], same for V */
     for (int t0 = b; t0 < e; t0 += 16) {
         const int t1 = t0 + 16 < e ? t0 + 16 : e;
         for (int c = 0; c < j->n; c++)
-            for (int t = t0; t < t1; t++)
-                j->k16[(size_t)c * j->T + (size_t)t] = wsp__f32_to_f16(j->k[(size_t)t * j->n + c]);
+            for (int t = t0; t < t1; t++) {
+                const size_t src = (size_t)t * j->n + c, dst = (size_t)c * j->T + (size_t)t;
+                j->k16[dst] = wsp__f32_to_f16(j->k[src]);
+                j->v16[dst] = wsp__f32_to_f16(j->v[src]);
+            }
     }
 }
 

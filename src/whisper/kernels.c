@@ -107,7 +107,7 @@ static void cvt_f32_f16_scalar(const float *src, uint16_t *dst, size_t n)
         dst[i] = wsp__f32_to_f16(src[i]);
 }
 
-static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv,
+static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv,
                             int len, int dh, const float *q, float scale, float *sc, float *out)
 {
     for (int t = 0; t < len; t++)
@@ -119,12 +119,7 @@ static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *V, s
     }
     wsp__softmax(sc, len, scale);
     for (int c = 0; c < dh; c++)
-        out[c] = 0;
-    for (int t = 0; t < len; t++) {
-        const uint16_t *v = V + (size_t)t * ldv;
-        for (int c = 0; c < dh; c++)
-            out[c] += sc[t] * wsp__f16_to_f32(v[c]);
-    }
+        out[c] = dot_f16_scalar(Vt + (size_t)c * ldv, sc, len);
 }
 
 const wsp__kern_ops wsp__kern_scalar = {

@@ -33,11 +33,11 @@ typedef struct wsp__kern_ops {
     void (*axpy)(float *y, float a, const float *x, int n);
     /* f32 → f16, round to nearest even (overflow → ±inf). */
     void (*cvt_f32_f16)(const float *src, uint16_t *dst, size_t n);
-    /* One attention head over f16 keys/values: sc[t] = scale·Σ_c q[c]·Kt[c][t] for t < len,
-     * softmax over sc, out[c] = Σ_t sc[t]·V[t][c].  Kt is the head's keys TRANSPOSED
-     * (row c at Kt + c·ldk, len wide: the score loop then streams with no horizontal
-     * sums); V row t at V + t·ldv, dh wide.  sc: [len] scratch; out: [dh]. */
-    void (*attn_f16)(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
+    /* One attention head over f16 keys/values, both stored TRANSPOSED (row c at
+     * Kt + c·ldk / Vt + c·ldv, len wide, so each head streams contiguous memory):
+     * sc[t] = scale·Σ_c q[c]·Kt[c][t] for t < len, softmax over sc,
+     * out[c] = Σ_t sc[t]·Vt[c][t].  sc: [len] scratch; out: [dh]. */
+    void (*attn_f16)(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
                      int dh, const float *q, float scale, float *sc, float *out);
 } wsp__kern_ops;
 

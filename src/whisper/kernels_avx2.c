@@ -12,7 +12,7 @@ void wsp__avx2_gelu(float *x, int n);
 void wsp__avx2_axpy(float *y, float a, const float *x, int n);
 void wsp__avx2_softmax(float *x, int n, float scale);
 void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
-void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
+void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
                         int dh, const float *q, float scale, float *sc, float *out);
 
 static inline float hsum256(__m256 v)
@@ -212,11 +212,11 @@ void wsp__avx2_softmax(float *x, int n, float scale)
 
 #define ATT_MAX_DH 256 /* register-blocked path: dh a multiple of 8, at most this */
 
-void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
+void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
                         int dh, const float *q, float scale, float *sc, float *out)
 {
     if (dh % 8 != 0 || dh > ATT_MAX_DH) {
-        wsp__kern_scalar.attn_f16(Kt, ldk, V, ldv, len, dh, q, scale, sc, out);
+        wsp__kern_scalar.attn_f16(Kt, ldk, Vt, ldv, len, dh, q, scale, sc, out);
         return;
     }
     /* scores: sc[t] = Σ_c q[c]·Kt[c][t], four key rows per pass over sc (kept in L1) */
@@ -240,21 +240,9 @@ void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_
                      q[c + 2] * wsp__f16_to_f32(k2[t]) + q[c + 3] * wsp__f16_to_f32(k3[t]);
     }
     wsp__softmax(sc, len, scale);
-    const int nv = dh / 8;
-    for (int c0 = 0; c0 < nv; c0 += 8) { /* up to 8 accumulators (64 columns) per pass */
-        const int cn = nv - c0 < 8 ? nv - c0 : 8;
-        __m256 acc[8];
-        for (int c = 0; c < cn; c++)
-            acc[c] = _mm256_setzero_ps();
-        for (int t = 0; t < len; t++) {
-            const __m256 p = _mm256_set1_ps(sc[t]);
-            const uint16_t *v = V + (size_t)t * ldv + 8 * c0;
-            for (int c = 0; c < cn; c++)
-                acc[c] = _mm256_fmadd_ps(p, ld_f16x8((const uint8_t *)(v + 8 * c)), acc[c]);
-        }
-        for (int c = 0; c < cn; c++)
-            _mm256_storeu_ps(out + 8 * (c0 + c), acc[c]);
-    }
+    /* out[c] = Σ_t sc[t]·Vt[c][t]: four contiguous value rows per pass */
+    for (int c = 0; c < dh; c += 4)
+        dot4_f16(Vt + (size_t)c * ldv, ldv, sc, len, out + c);
 }
 
 const wsp__kern_ops wsp__kern_avx2 = {

@@ -11,7 +11,7 @@ void wsp__avx2_gelu(float *x, int n);
 void wsp__avx2_axpy(float *y, float a, const float *x, int n);
 void wsp__avx2_softmax(float *x, int n, float scale);
 void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
-void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *V, size_t ldv, int len,
+void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
                         int dh, const float *q, float scale, float *sc, float *out);
 
 static inline __m512 ld_f16x16(const uint8_t *p)

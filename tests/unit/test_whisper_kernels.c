@@ -127,9 +127,9 @@ static void test_attn_f16(void **state)
     const int dhs[] = {64, 8, 24, 128, 5};
     for (size_t d = 0; d < sizeof dhs / sizeof dhs[0]; d++) {
         const int dh = dhs[d];
-        wsp__kern_scalar.attn_f16(K + 8, LEN, V + 8, LD, LEN - 9, dh, q, 0.125f, sc, o0);
+        wsp__kern_scalar.attn_f16(K + 8, LEN, V + 3, LEN, LEN - 9, dh, q, 0.125f, sc, o0);
         for (int v = 0; v < n_variants; v++) {
-            variants[v]->attn_f16(K + 8, LEN, V + 8, LD, LEN - 9, dh, q, 0.125f, sc, o1);
+            variants[v]->attn_f16(K + 8, LEN, V + 3, LEN, LEN - 9, dh, q, 0.125f, sc, o1);
             for (int c = 0; c < dh; c++)
                 if (fabsf(o0[c] - o1[c]) > 1e-5f)
                     fail_msg("%s attn_f16 dh=%d col %d: %g vs %g", variants[v]->name, dh, c, o1[c], o0[c]);
