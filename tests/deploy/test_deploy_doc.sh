@@ -8,7 +8,8 @@
 #       build/md-converter → "$MDC_BUILD_DIR/md-converter", /tmp/ → a private temp dir;
 #     RECORDING is set to a fixture recording.  All blocks must succeed.
 #   - every other ```sh block must need Docker or Kubernetes (calls docker or kubectl)
-#     or be marked ```sh manual; anything else could run here and so must be `sh local`.
+#     or be marked ```sh manual; anything else could run here and so must be `sh local`;
+#   - the relative links (and #anchors) of DEPLOY.md, SECURITY.md and CHANGELOG.md resolve.
 # Exit 0 pass, 77 skip (no server binary), other = fail.
 set -u
 cd "$(dirname "$0")/../.."
@@ -49,6 +50,38 @@ with open(f"{work}/blocks.sh", "w") as f:
         f.write(f"echo '--- {doc}:{s}'\n{b}\n")
 for e in errors: print("FAIL " + e)
 sys.exit(1 if errors or not local else 0)
+EOF
+then exit 1; fi
+
+# Relative links of the operator documents (and their #anchors) resolve.
+if ! $PY - docs/DEPLOY.md docs/SECURITY.md CHANGELOG.md <<'EOF'
+import os, re, sys
+def slug(h):
+    return re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+def anchors(path):
+    out, code = set(), False
+    for line in open(path, encoding="utf-8"):
+        if line.lstrip().startswith("```"):
+            code = not code
+        elif not code and (m := re.match(r"#{1,6}\s+(.*)", line)):
+            out.add(slug(m.group(1)))
+    return out
+bad, n = [], 0
+for doc in sys.argv[1:]:
+    text = re.sub(r"```.*?```", "", open(doc, encoding="utf-8").read(), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target) or target.startswith("../../"):
+            continue   # absolute URLs; the changelog's compare/release links (hosting)
+        n += 1
+        path, _, frag = target.partition("#")
+        full = os.path.normpath(os.path.join(os.path.dirname(doc), path)) if path else doc
+        if not os.path.exists(full):
+            bad.append(f"{doc}: link {target}: {full} does not exist")
+        elif frag and full.endswith(".md") and frag not in anchors(full):
+            bad.append(f"{doc}: link {target}: no heading #{frag} in {full}")
+print(f"{n} relative links in {', '.join(sys.argv[1:])}: {len(bad)} broken")
+for b in bad: print("FAIL " + b)
+sys.exit(1 if bad else 0)
 EOF
 then exit 1; fi
 
