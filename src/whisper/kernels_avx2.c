@@ -52,10 +52,19 @@ static void dot4_f16(const void *w, size_t ld, const float *x, int n, float *out
     const uint8_t *p0 = w, *p1 = p0 + 2 * ld, *p2 = p1 + 2 * ld, *p3 = p2 + 2 * ld;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    /* Software prefetch of the next 4 rows, one line per row every 64 bytes (see the
+     * AVX-512 version); never faults, result unchanged. */
+    const size_t nb = 8 * ld;
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 xv = _mm256_loadu_ps(x + i);
         const size_t o = 2 * (size_t)i;
+        if (!(i & 31)) {
+            _mm_prefetch((const char *)p0 + o + nb, _MM_HINT_T0);
+            _mm_prefetch((const char *)p1 + o + nb, _MM_HINT_T0);
+            _mm_prefetch((const char *)p2 + o + nb, _MM_HINT_T0);
+            _mm_prefetch((const char *)p3 + o + nb, _MM_HINT_T0);
+        }
         a0 = _mm256_fmadd_ps(ld_f16x8(p0 + o), xv, a0);
         a1 = _mm256_fmadd_ps(ld_f16x8(p1 + o), xv, a1);
         a2 = _mm256_fmadd_ps(ld_f16x8(p2 + o), xv, a2);
