@@ -236,7 +236,14 @@ void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size
         const uint16_t *k0 = Kt + (size_t)c * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
         const __m256 q0 = _mm256_set1_ps(q[c]), q1 = _mm256_set1_ps(q[c + 1]);
         const __m256 q2 = _mm256_set1_ps(q[c + 2]), q3 = _mm256_set1_ps(q[c + 3]);
+        const char *n0 = (const char *)(k0 + 4 * ldk); /* next 4 key rows: prefetch */
         for (int t = 0; t < len8; t += 8) {
+            if (!(t & 31)) {
+                _mm_prefetch(n0 + 2 * (size_t)t, _MM_HINT_T0);
+                _mm_prefetch(n0 + 2 * (size_t)t + 2 * ldk, _MM_HINT_T0);
+                _mm_prefetch(n0 + 2 * (size_t)t + 4 * ldk, _MM_HINT_T0);
+                _mm_prefetch(n0 + 2 * (size_t)t + 6 * ldk, _MM_HINT_T0);
+            }
             __m256 a = _mm256_loadu_ps(sc + t);
             a = _mm256_fmadd_ps(q0, ld_f16x8((const uint8_t *)(k0 + t)), a);
             a = _mm256_fmadd_ps(q1, ld_f16x8((const uint8_t *)(k1 + t)), a);
