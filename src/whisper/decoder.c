@@ -31,32 +31,65 @@ typedef struct attn_job {
     int len;
 } attn_job;
 
+/* Query row i, head h of an attention job (sc: this thread's scratch row). */
+static void attn_one(const attn_job *j, int i, int h, float *sc)
+{
+    const int dh = j->n / j->H;
+    const float scale = 1.0f / sqrtf((float)dh);
+    const int len = j->causal ? j->n_past + i + 1 : j->len;
+    const float *q = j->q + (size_t)i * j->n + (size_t)h * dh;
+    if (j->k16) {
+        /* keys stored per head transposed: [H][dh][len] */
+        wsp__kern()->attn_f16(j->k16 + (size_t)h * dh * (size_t)len, (size_t)len,
+                              j->v16 + (size_t)h * dh * (size_t)len, (size_t)len, len, dh, q,
+                              scale, sc, j->o + (size_t)i * j->n + (size_t)h * dh);
+        return;
+    }
+    /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, len, dh, 1.0f, j->k + (size_t)h * dh, j->n, q, 1,
+                0.0f, sc, 1);
+    wsp__softmax(sc, len, scale);
+    cblas_sgemv(CblasRowMajor, CblasTrans, len, dh, 1.0f, j->v + (size_t)h * dh, j->n, sc, 1,
+                0.0f, j->o + (size_t)i * j->n + (size_t)h * dh, 1);
+}
+
 static void attn_task(void *p, int ith, int nth)
 {
     const attn_job *j = p;
-    const int dh = j->n / j->H;
-    const float scale = 1.0f / sqrtf((float)dh);
     float *sc = j->scratch + (size_t)wsp__pool_tid() * j->scratch_ld;
     int b, e;
     wsp__split(j->N * j->H, ith, nth, &b, &e);
-    for (int w = b; w < e; w++) {
-        const int i = w / j->H, h = w % j->H;
-        const int len = j->causal ? j->n_past + i + 1 : j->len;
-        const float *q = j->q + (size_t)i * j->n + (size_t)h * dh;
-        if (j->k16) {
-            /* keys stored per head transposed: [H][dh][len] */
-            wsp__kern()->attn_f16(j->k16 + (size_t)h * dh * (size_t)len, (size_t)len,
-                                  j->v16 + (size_t)h * dh * (size_t)len, (size_t)len, len, dh,
-                                  q, scale, sc,
-                                  j->o + (size_t)i * j->n + (size_t)h * dh);
-            continue;
+    for (int w = b; w < e; w++)
+        attn_one(j, w / j->H, w % j->H, sc);
+}
+
+/* Single-token step: the projections a head needs (its dh rows of W_q, and of W_k, W_v
+ * for self-attention) and that head's attention in ONE work item per head, so q/k/v and
+ * the attention share one fork/join.  Per-row arithmetic is that of wsp__linear's matvec
+ * path, so results are identical.  X: [1][n] layer-normed input; k_w == NULL for
+ * cross-attention (keys/values come from the encoder). */
+typedef struct head_job {
+    attn_job a;
+    const float *X;
+    const wsp__mat *q_w, *q_b, *k_w, *v_w, *v_b;
+    float *k_new, *v_new; /* self-attention: cache rows of position n_past */
+} head_job;
+
+static void head_task(void *p, int ith, int nth)
+{
+    const head_job *j = p;
+    const int n = j->a.n, dh = n / j->a.H;
+    float *sc = j->a.scratch + (size_t)wsp__pool_tid() * j->a.scratch_ld;
+    int b, e;
+    wsp__split(j->a.H, ith, nth, &b, &e);
+    for (int h = b; h < e; h++) {
+        const int r0 = h * dh, r1 = r0 + dh;
+        wsp__matvec_rows(j->q_w, j->q_b, j->X, 1, n, (float *)j->a.q, n, r0, r1);
+        if (j->k_w) {
+            wsp__matvec_rows(j->k_w, NULL, j->X, 1, n, j->k_new, n, r0, r1);
+            wsp__matvec_rows(j->v_w, j->v_b, j->X, 1, n, j->v_new, n, r0, r1);
         }
-        /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, len, dh, 1.0f, j->k + (size_t)h * dh, j->n, q, 1,
-                    0.0f, sc, 1);
-        wsp__softmax(sc, len, scale);
-        cblas_sgemv(CblasRowMajor, CblasTrans, len, dh, 1.0f, j->v + (size_t)h * dh, j->n, sc, 1,
-                    0.0f, j->o + (size_t)i * j->n + (size_t)h * dh, 1);
+        attn_one(&j->a, 0, h, sc);
     }
 }
 
@@ -167,6 +200,16 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
 
         /* causal self-attention; K and V of the new positions go straight to the cache */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->attn_ln_w, &bl->attn_ln_b);
+        if (N == 1) {
+            head_job hj = {.a = {.q = s->d_q, .k = kc, .v = vc, .o = s->d_o,
+                                 .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = 1,
+                                 .n = n, .H = H, .n_past = n_past, .causal = 1},
+                           .X = h, .q_w = &bl->attn.q_w, .q_b = &bl->attn.q_b,
+                           .k_w = &bl->attn.k_w, .v_w = &bl->attn.v_w, .v_b = &bl->attn.v_b,
+                           .k_new = kc + (size_t)n_past * n, .v_new = vc + (size_t)n_past * n};
+            wsp__pool_run_n(pool, head_task, &hj, H);
+            goto self_out;
+        }
         const wsp__mat *const w3[3] = {&bl->attn.q_w, &bl->attn.k_w, &bl->attn.v_w};
         const wsp__mat *const b3[3] = {&bl->attn.q_b, NULL, &bl->attn.v_b};
         float *const y3[3] = {s->d_q, kc + (size_t)n_past * n, vc + (size_t)n_past * n};
@@ -175,13 +218,22 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
                        .scratch_ld = scratch_ld, .N = N, .n = n, .H = H, .n_past = n_past,
                        .causal = 1};
         wsp__pool_run(pool, attn_task, &aj);
+    self_out:
         wsp__linear(pool, &bl->attn.o_w, &bl->attn.o_b, s->d_o, N, n, h, n, s->wbuf);
         wsp__par_add(pool, x, h, (size_t)N * n);
 
         /* cross-attention on this window's encoder output */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->xattn_ln_w, &bl->xattn_ln_b);
-        wsp__linear(pool, &bl->xattn.q_w, &bl->xattn.q_b, h, N, n, s->d_q, n, s->wbuf);
         const uint16_t *k16 = s->cross_k + (size_t)l * T * n, *v16 = s->cross_v + (size_t)l * T * n;
+        if (N == 1) {
+            head_job hj = {.a = {.q = s->d_q, .k16 = k16, .v16 = v16, .o = s->d_o,
+                                 .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = 1,
+                                 .n = n, .H = H, .causal = 0, .len = T},
+                           .X = h, .q_w = &bl->xattn.q_w, .q_b = &bl->xattn.q_b};
+            wsp__pool_run_n(pool, head_task, &hj, H);
+            goto cross_out;
+        }
+        wsp__linear(pool, &bl->xattn.q_w, &bl->xattn.q_b, h, N, n, s->d_q, n, s->wbuf);
         if (N >= XATTN_GEMM_MIN) {
             xcvt_job cj = {.k16 = k16, .v16 = v16, .kt = s->e_k, .v = s->e_v, .count = (size_t)T * n};
             wsp__pool_run(pool, xcvt_task, &cj);
@@ -195,6 +247,7 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
                            .H = H, .causal = 0, .len = T};
             wsp__pool_run(pool, attn_task, &xj);
         }
+    cross_out:
         wsp__linear(pool, &bl->xattn.o_w, &bl->xattn.o_b, s->d_o, N, n, h, n, s->wbuf);
         wsp__par_add(pool, x, h, (size_t)N * n);
 
