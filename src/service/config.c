@@ -274,10 +274,11 @@ static const var_def k_vars[] = {
 };
 #define N_VARS (sizeof k_vars / sizeof k_vars[0])
 
-/* MDC_* names that belong to the test harness (tests/run.sh) or other tools; never
- * reported as unknown.  Any MDC_TEST_* is also tolerated (test hooks). */
+/* MDC_* names that belong to the test harness (tests/run.sh), to other modules
+ * (MDC_AUDIO_PLUGIN: src/audio/plugin/loader.c; MDC_KERNELS: the engine's kernel choice)
+ * or other tools; never reported as unknown.  Any MDC_TEST_* is also tolerated. */
 static const char *const k_foreign_mdc[] = {"MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",
-                                           "MDC_SANITIZE"};
+                                           "MDC_SANITIZE",   "MDC_AUDIO_PLUGIN", "MDC_KERNELS"};
 
 static const var_def *find_var(const char *name, size_t len)
 {

@@ -95,11 +95,12 @@ echo "server: $MDC_URL (second port for the start-up examples: $port2)"
 
 recording=$MDC_SHARED_DIR/fixtures/audio/meeting_ptbr_48k_f32_excerpt.wav
 [ -f "$recording" ] || recording=$MDC_SHARED_DIR/whisper-ref/data/jfk.wav
-sed -e "s#localhost:8080#127.0.0.1:$MDC_PORT#g" \
+# /tmp/ first: the binary's own path may lie under /tmp (a CI clone there).
+sed -e "s#/tmp/#$work/#g" \
+    -e "s#localhost:8080#127.0.0.1:$MDC_PORT#g" \
     -e "s#localhost:8081#127.0.0.1:$port2#g" \
     -e "s#PORT=8081#PORT=$port2#g" \
-    -e "s#build/md-converter#$MDC_BIN#g" \
-    -e "s#/tmp/#$work/#g" "$work/blocks.sh" >"$work/run.sh"
+    -e "s#build/md-converter#$MDC_BIN#g" "$work/blocks.sh" >"$work/run.sh"
 
 # The settings the documented commands expect "in the environment".
 export HOST=127.0.0.1 WHISPER_MODEL="$MDC_TEST_MODEL" \
