@@ -118,8 +118,15 @@ static bool aborted(const pipeline_request *req)
 
 /* Engine segments → report segments.  The token id arrays are allocated in one block
  * (*ids_out, caller frees).  Returns 0 or -1 on OOM. */
-static int to_report_segments(const wsp_result *r, rpt_segment **segs_out, int32_t **ids_out)
+static int to_report_segments(const wsp_result *r, double audio_s, rpt_segment **segs_out,
+                              int32_t **ids_out)
 {
+    /* Segment times are clamped to the audio: whisper.cpp ends a window's last segment at
+     * seek + 30 s when no timestamp closes it (always so with timestamps off), past the end
+     * of a shorter recording; OpenAI's transcribe.py ends it at the audio's end instead
+     * (segment_size = min(N_FRAMES, content_frames - seek)).  The engine keeps whisper.cpp's
+     * numbers (golden tests); the report shows OpenAI's. */
+    const int64_t end_cs = audio_s > 0 ? (int64_t)(audio_s * 100.0 + 0.5) : INT64_MAX;
     *segs_out = NULL;
     *ids_out = NULL;
     if (r->n_segments <= 0)
@@ -138,8 +145,8 @@ static int to_report_segments(const wsp_result *r, rpt_segment **segs_out, int32
     for (int i = 0; i < r->n_segments; i++) {
         const wsp_segment *s = &r->segments[i];
         rpt_segment *d = &segs[i];
-        d->t0_cs = s->t0;
-        d->t1_cs = s->t1;
+        d->t1_cs = s->t1 < end_cs ? s->t1 : end_cs;
+        d->t0_cs = s->t0 < 0 ? 0 : (s->t0 < d->t1_cs ? s->t0 : d->t1_cs);
         d->text = s->text ? s->text : "";
         if (s->n_tokens > 0) {
             d->tokens = ids + off;
@@ -291,7 +298,8 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     snprintf(res->language, sizeof res->language, "%s", wr->language);
 
     /* 4. render */
-    if (to_report_segments(wr, &segs, &ids) != 0) {
+    const double audio_s = info.duration_s > 0 ? info.duration_s : wr->duration_s;
+    if (to_report_segments(wr, audio_s, &segs, &ids) != 0) {
         set_error(res, 500, "internal_error", "out of memory");
         goto done;
     }
@@ -300,7 +308,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         .n_segments = wr->n_segments > 0 ? (size_t)wr->n_segments : 0,
         .language = wr->language[0] ? wr->language : NULL,
         .language_prob = wr->language_prob,
-        .duration_s = info.duration_s > 0 ? info.duration_s : wr->duration_s,
+        .duration_s = audio_s,
         .task = req->translate ? "translate" : "transcribe",
     };
     rpt_meta meta = req->meta;
