@@ -50,6 +50,7 @@ struct model_holder {
     unsigned long loads_total; /* successful loads */
     bool preload_requested, preload_satisfied;
     bool preload_thread_started;
+    bool stopping;             /* holder_free() started: the preload thread must end */
     pthread_t preload_thread;
 };
 
@@ -167,6 +168,8 @@ void holder_free(model_holder *h)
     pthread_mutex_lock(&h->mu);
     join = h->preload_thread_started;
     h->preload_thread_started = false;
+    h->stopping = true;
+    pthread_cond_broadcast(&h->cv); /* wakes a preload thread waiting out its back-off */
     pthread_mutex_unlock(&h->mu);
     if (join)
         pthread_join(h->preload_thread, NULL);
@@ -362,15 +365,45 @@ void holder_release(model_holder *h, const wsp_model *model)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Longest wait between two preload attempts, ms. */
+#define PRELOAD_MAX_BACKOFF_MS 60000
+
+/* Acquires and releases once; on failure waits (exponential back-off from
+ * retry_backoff_ms, at least 1 s, at most PRELOAD_MAX_BACKOFF_MS) and tries again until
+ * the model loads or the holder is freed.  Why: with WHISPER_PRELOAD=true /ready stays
+ * 503 until the preload succeeds, so an orchestrator sends the pod no traffic, and no
+ * request would ever retry the load — a model file that appears later (volume mounted
+ * late, download finished) must still make the pod ready without a restart. */
 static void *preload_main(void *arg)
 {
     model_holder *h = arg;
-    wsp_error err = {0};
-    const wsp_model *m = holder_acquire(h, &err);
-    if (m)
-        holder_release(h, m);
-    /* a failure was logged by the loader and is kept for /ready */
-    return NULL;
+    double wait_ms = h->retry_backoff_ms > 1000 ? h->retry_backoff_ms : 1000;
+    for (;;) {
+        wsp_error err = {0};
+        const wsp_model *m = holder_acquire(h, &err);
+        if (m) {
+            holder_release(h, m);
+            return NULL;
+        }
+        /* the failure was logged by the loader and is kept for /ready */
+        pthread_mutex_lock(&h->mu);
+        if (!h->stopping) {
+            MDC_LOG_INFO("Lazy Loading: preload of model %s will retry in %.0f ms", h->name,
+                         wait_ms);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            long long ns = (long long)until.tv_nsec + (long long)(wait_ms * 1e6);
+            until.tv_sec += (time_t)(ns / 1000000000LL);
+            until.tv_nsec = (long)(ns % 1000000000LL);
+            while (!h->stopping && pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0) {
+            }
+        }
+        bool stop = h->stopping;
+        pthread_mutex_unlock(&h->mu);
+        if (stop)
+            return NULL;
+        wait_ms = wait_ms * 2 < PRELOAD_MAX_BACKOFF_MS ? wait_ms * 2 : PRELOAD_MAX_BACKOFF_MS;
+    }
 }
 
 int holder_preload_async(model_holder *h)

@@ -64,8 +64,10 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err);
 void holder_release(model_holder *h, const wsp_model *model);
 
 /* Starts a background thread that acquires and releases once (WHISPER_PRELOAD) and
- * returns at once.  A second call while the first thread exists does nothing.  The
- * thread is joined by holder_free().  Returns 0, or -1 if the thread cannot start. */
+ * returns at once.  When the load fails the thread retries, waiting max(retry_backoff_ms,
+ * 1 s) doubled each time up to 60 s, until the model loads.  A second call while the
+ * first thread exists does nothing.  holder_free() wakes and joins the thread.  Returns
+ * 0, or -1 if the thread cannot start. */
 int holder_preload_async(model_holder *h);
 
 /* Unloads if READY, idle for at least idle_unload_seconds and unreferenced; returns 1

@@ -389,6 +389,43 @@ static void test_preload_async_returns_at_once(void **state)
     holder_free(h);
 }
 
+static void test_preload_retries_until_the_file_appears(void **state)
+{
+    TU_REQUIRE_FILE(tu_model("micro"));
+    const char *path = tmp_path("preload-late.bin");
+    holder_options o = {.name = "late", .path = path, .retry_backoff_ms = 100};
+    model_holder *h = holder_new(&o);
+    assert_int_equal(holder_preload_async(h), 0);
+    for (int i = 0; i < 500 && holder_get_state(h) != HOLDER_FAILED; i++)
+        sleep_ms(10);
+    assert_int_equal(holder_get_state(h), HOLDER_FAILED);
+    assert_int_equal(holder_preload_pending(h), 1);
+    /* The file appears (volume mounted late); no request arrives: the preload thread
+     * itself must retry and make the holder ready. */
+    copy_file(tu_model("micro"), path, 0);
+    for (int i = 0; i < 1000 && holder_get_state(h) != HOLDER_READY; i++)
+        sleep_ms(10);
+    assert_int_equal(holder_get_state(h), HOLDER_READY);
+    assert_int_equal(holder_preload_pending(h), 0);
+    assert_int_equal(holder_loads_total(h), 1);
+    assert_true(log_contains("will retry"));
+    holder_free(h);
+}
+
+static void test_free_wakes_a_preload_waiting_to_retry(void **state)
+{
+    holder_options o = {.name = "never", .path = tmp_path("never.bin"),
+                        .retry_backoff_ms = 30000};
+    model_holder *h = holder_new(&o);
+    assert_int_equal(holder_preload_async(h), 0);
+    for (int i = 0; i < 500 && holder_get_state(h) != HOLDER_FAILED; i++)
+        sleep_ms(10);
+    assert_int_equal(holder_get_state(h), HOLDER_FAILED);
+    double t0 = mdc_now_ms();
+    holder_free(h); /* must not wait out the 30 s back-off */
+    assert_true(mdc_now_ms() - t0 < 10000);
+}
+
 static void test_preload_then_free_at_once(void **state)
 {
     TU_REQUIRE_FILE(tu_model("micro"));
@@ -457,6 +494,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_file_clear_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preload_async_returns_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preload_then_free_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preload_retries_until_the_file_appears, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_free_wakes_a_preload_waiting_to_retry, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_idle_unload_and_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_misuse_is_harmless, setup, teardown),
     };
