@@ -7,6 +7,7 @@
  * ref: whisper-ref README "The model file format"; whisper.cpp whisper_model_load().
  */
 #include "whisper/model.h"
+#include "whisper/tokenizer.h"
 
 #include "mdc/log.h"
 
@@ -190,14 +191,6 @@ static int check_hparams(const wsp_hparams *hp, wsp_error *err)
 /* Language codes in token order (ref: OpenAI whisper/tokenizer.py LANGUAGES; the 100th,
  * "yue", exists only in large-v3).  Duplicated from the tokenizer so the loader has no
  * dependency on it. */
-static const char *const lang_codes[100] = {
-    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv",
-    "it", "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no",
-    "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr",
-    "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw",
-    "gl", "mr", "pa", "si", "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu",
-    "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl",
-    "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue"};
 
 /* Derives special token ids and names from n_vocab, as whisper.cpp does.
  * ref: whisper-ref README "Special token ids"; whisper.cpp whisper_model_load(). */
@@ -205,21 +198,10 @@ static int build_vocab(wsp_model *m, int32_t n_file, wsp_error *err)
 {
     wsp__vocab *v = &m->vocab;
     const int32_t n_vocab = m->hp.n_vocab;
-    const int multi = n_vocab >= 51865;
-    v->n_vocab = n_vocab;
+    if (wsp__vocab_set_specials(v, n_vocab) != 0)
+        return wsp__fail(err, WSP_EVOCAB, "n_vocab %d is too small for Whisper's special tokens",
+                         (int)n_vocab);
     v->n_base = n_file;
-    v->n_langs = n_vocab - 51765 - (multi ? 1 : 0);
-    v->eot = 50256 + multi;
-    v->sot = 50257 + multi;
-    const int dt = multi ? v->n_langs - 98 : 0;
-    v->translate = 50357 + dt;
-    v->transcribe = 50358 + dt;
-    v->solm = 50359 + dt;
-    v->prev = 50360 + dt;
-    v->nosp = 50361 + dt;
-    v->notimestamps = 50362 + dt;
-    v->beg = 50363 + dt;
-    v->lang_first = v->sot + 1;
     if (v->beg >= n_vocab || n_file > v->eot)
         return wsp__fail(err, WSP_EVOCAB, "vocabulary of %d tokens does not fit n_vocab %d",
                          (int)n_file, (int)n_vocab);
@@ -231,33 +213,7 @@ static int build_vocab(wsp_model *m, int32_t n_file, wsp_error *err)
     char *p = m->special_names;
     for (int32_t i = n_file; i < n_vocab; i++) {
         char *s = p;
-        int k;
-        if (i > v->beg)
-            k = snprintf(s, 24, "[_TT_%d]", (int)(i - v->beg));
-        else if (i == v->eot)
-            k = snprintf(s, 24, "[_EOT_]");
-        else if (i == v->sot)
-            k = snprintf(s, 24, "[_SOT_]");
-        else if (i == v->translate)
-            k = snprintf(s, 24, "[_TRANSLATE_]");
-        else if (i == v->transcribe)
-            k = snprintf(s, 24, "[_TRANSCRIBE_]");
-        else if (i == v->solm)
-            k = snprintf(s, 24, "[_SOLM_]");
-        else if (i == v->prev)
-            k = snprintf(s, 24, "[_PREV_]");
-        else if (i == v->nosp)
-            k = snprintf(s, 24, "[_NOSP_]");
-        else if (i == v->notimestamps)
-            k = snprintf(s, 24, "[_NOT_]");
-        else if (i == v->beg)
-            k = snprintf(s, 24, "[_BEG_]");
-        else if (i > v->sot && i <= v->sot + v->n_langs && i - v->sot - 1 < 100)
-            k = snprintf(s, 24, "[_LANG_%s]", lang_codes[i - v->sot - 1]);
-        else
-            k = snprintf(s, 24, "[_extra_token_%d]", (int)i);
-        if (k < 0 || k > 23)
-            k = 23;
+        size_t k = strlen(wsp__special_name(v, i, s, 24)); /* at most 23 */
         m->tok_bytes[i] = (const uint8_t *)s;
         m->tok_len[i] = (uint32_t)k;
         p += k + 1;
