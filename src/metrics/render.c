@@ -2,54 +2,29 @@
  * ref: https://prometheus.io/docs/instrumenting/exposition_formats/#text-format-details */
 #include "metrics_internal.h"
 
+#include "mdc/strbuf.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
 
-static void put(buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
 
 /* HELP text escapes '\' and newline; label values also escape '"'. */
-static void put_escaped(buf *b, const char *s, int quote)
+static void put_escaped(mdc_buf *b, const char *s, int quote)
 {
     const char *run = s;
     for (; *s; s++) {
         const char *rep = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n"
                         : (quote && *s == '"') ? "\\\"" : NULL;
         if (rep) {
-            put(b, run, (size_t)(s - run));
-            puts_(b, rep);
+            mdc_buf_put(b, run, (size_t)(s - run));
+            mdc_buf_puts(b, rep);
             run = s + 1;
         }
     }
-    put(b, run, (size_t)(s - run));
+    mdc_buf_put(b, run, (size_t)(s - run));
 }
 
 /* Shortest of %.15g/%.17g that reads back exactly; Go-style "+Inf", "-Inf", "NaN".
@@ -68,53 +43,53 @@ static const char *fmt_double(char *tmp, size_t len, double d)
     return tmp;
 }
 
-static void put_double(buf *b, double d)
+static void put_double(mdc_buf *b, double d)
 {
     char tmp[40];
-    puts_(b, fmt_double(tmp, sizeof tmp, d));
+    mdc_buf_puts(b, fmt_double(tmp, sizeof tmp, d));
 }
 
-static void put_u64(buf *b, uint64_t v)
+static void put_u64(mdc_buf *b, uint64_t v)
 {
     char tmp[24];
     snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    puts_(b, tmp);
+    mdc_buf_puts(b, tmp);
 }
 
 /* name[suffix]{l1="v1",…[,le="x"]} */
-static void put_head(buf *b, const met_family *f, const met__series *s, const char *suffix,
+static void put_head(mdc_buf *b, const met_family *f, const met__series *s, const char *suffix,
                      const char *le)
 {
-    puts_(b, f->name);
-    puts_(b, suffix);
+    mdc_buf_puts(b, f->name);
+    mdc_buf_puts(b, suffix);
     if (f->n_labels == 0 && !le)
         return;
-    puts_(b, "{");
+    mdc_buf_puts(b, "{");
     for (size_t i = 0; i < f->n_labels; i++) {
         if (i)
-            puts_(b, ",");
-        puts_(b, f->labels[i]);
-        puts_(b, "=\"");
+            mdc_buf_puts(b, ",");
+        mdc_buf_puts(b, f->labels[i]);
+        mdc_buf_puts(b, "=\"");
         put_escaped(b, s->values[i], 1);
-        puts_(b, "\"");
+        mdc_buf_puts(b, "\"");
     }
     if (le) {
         if (f->n_labels)
-            puts_(b, ",");
-        puts_(b, "le=\"");
-        puts_(b, le);
-        puts_(b, "\"");
+            mdc_buf_puts(b, ",");
+        mdc_buf_puts(b, "le=\"");
+        mdc_buf_puts(b, le);
+        mdc_buf_puts(b, "\"");
     }
-    puts_(b, "}");
+    mdc_buf_puts(b, "}");
 }
 
-static void render_series(buf *b, const met_family *f, const met__series *s)
+static void render_series(mdc_buf *b, const met_family *f, const met__series *s)
 {
     if (f->type != MET_HISTOGRAM) {
         put_head(b, f, s, "", NULL);
-        puts_(b, " ");
+        mdc_buf_puts(b, " ");
         put_double(b, met__dbl(atomic_load_explicit(&s->value, memory_order_relaxed)));
-        puts_(b, "\n");
+        mdc_buf_puts(b, "\n");
         return;
     }
     /* Buckets are stored per interval; render cumulative counts, and _count equal to the
@@ -125,18 +100,18 @@ static void render_series(buf *b, const met_family *f, const met__series *s)
         fmt_double(le, sizeof le, i < f->n_bounds ? f->bounds[i] : INFINITY);
         cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
         put_head(b, f, s, "_bucket", le);
-        puts_(b, " ");
+        mdc_buf_puts(b, " ");
         put_u64(b, cum);
-        puts_(b, "\n");
+        mdc_buf_puts(b, "\n");
     }
     put_head(b, f, s, "_sum", NULL);
-    puts_(b, " ");
+    mdc_buf_puts(b, " ");
     put_double(b, met__dbl(atomic_load_explicit(&s->value, memory_order_relaxed)));
-    puts_(b, "\n");
+    mdc_buf_puts(b, "\n");
     put_head(b, f, s, "_count", NULL);
-    puts_(b, " ");
+    mdc_buf_puts(b, " ");
     put_u64(b, cum);
-    puts_(b, "\n");
+    mdc_buf_puts(b, "\n");
 }
 
 int met_render(met_registry *reg, char **out, size_t *out_len)
@@ -155,19 +130,19 @@ int met_render(met_registry *reg, char **out, size_t *out_len)
         hook(reg, user); /* outside the lock: the hook may register or update */
 
     static const char *const type_names[] = {"counter", "gauge", "histogram"};
-    buf b = {0};
-    puts_(&b, ""); /* an empty registry still yields "" */
+    mdc_buf b = {0};
+    mdc_buf_puts(&b, ""); /* an empty registry still yields "" */
     pthread_mutex_lock(&reg->lock);
     for (met_family *f = reg->first; f; f = f->next) {
-        puts_(&b, "# HELP ");
-        puts_(&b, f->name);
-        puts_(&b, " ");
+        mdc_buf_puts(&b, "# HELP ");
+        mdc_buf_puts(&b, f->name);
+        mdc_buf_puts(&b, " ");
         put_escaped(&b, f->help, 0);
-        puts_(&b, "\n# TYPE ");
-        puts_(&b, f->name);
-        puts_(&b, " ");
-        puts_(&b, type_names[f->type]);
-        puts_(&b, "\n");
+        mdc_buf_puts(&b, "\n# TYPE ");
+        mdc_buf_puts(&b, f->name);
+        mdc_buf_puts(&b, " ");
+        mdc_buf_puts(&b, type_names[f->type]);
+        mdc_buf_puts(&b, "\n");
         size_t n = atomic_load_explicit(&f->n_series, memory_order_acquire);
         for (size_t i = 0; i < n; i++)
             render_series(&b, f, f->series[i]);

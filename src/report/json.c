@@ -61,14 +61,14 @@ static json_t *segment_json(const rpt_segment *s, size_t id)
 
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
-    rpt__buf *b = data;
-    rpt__put(b, buffer, size);
+    mdc_buf *b = data;
+    mdc_buf_put(b, buffer, size);
     return b->oom ? -1 : 0;
 }
 
 /* Reals print with 10 significant digits: centisecond times come out exactly (83.45, not
  * 83.450000000000003). */
-int rpt__render_json(const rpt_transcript *tr, int verbose, rpt__buf *b)
+int rpt__render_json(const rpt_transcript *tr, int verbose, mdc_buf *b)
 {
     char *text = rpt__full_text(tr);
     json_t *root = json_object();
@@ -103,7 +103,7 @@ int rpt__render_json(const rpt_transcript *tr, int verbose, rpt__buf *b)
         size_t flags = JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) |
                        (verbose ? JSON_INDENT(2) : 0);
         rc = json_dump_callback(root, dump_cb, b, flags) != 0 || b->oom;
-        rpt__puts(b, "\n");
+        mdc_buf_puts(b, "\n");
     }
     json_decref(root);
     free(text);

@@ -68,20 +68,20 @@ static int ascii_alnum(char c)
 }
 
 /* Appends an already-cleaned line, Markdown-escaped (see the top of this file). */
-static void put_md(rpt__buf *b, const char *s)
+static void put_md(mdc_buf *b, const char *s)
 {
     const char *p = s;
     /* Block-start markers: a field may begin a list item or a heading's content. */
     if (*p == '-' || *p == '+' || *p == '=') {
-        rpt__puts(b, "\\");
-        rpt__put(b, p, 1);
+        mdc_buf_puts(b, "\\");
+        mdc_buf_put(b, p, 1);
         p++;
     } else {
         size_t d = strspn(p, "0123456789");
         if (d > 0 && d <= 9 && (p[d] == '.' || p[d] == ')')) {
-            rpt__put(b, p, d);
-            rpt__puts(b, "\\");
-            rpt__put(b, p + d, 1);
+            mdc_buf_put(b, p, d);
+            mdc_buf_puts(b, "\\");
+            mdc_buf_put(b, p + d, 1);
             p += d + 1;
         }
     }
@@ -106,16 +106,16 @@ static void put_md(rpt__buf *b, const char *s)
         default: break;
         }
         if (rep) {
-            rpt__put(b, run, (size_t)(p - run));
-            rpt__puts(b, rep);
+            mdc_buf_put(b, run, (size_t)(p - run));
+            mdc_buf_puts(b, rep);
             run = p + 1;
         }
     }
-    rpt__put(b, run, (size_t)(p - run));
+    mdc_buf_put(b, run, (size_t)(p - run));
 }
 
 /* Cleans then escapes raw text; returns 0, or -1 on OOM. */
-static int put_md_raw(rpt__buf *b, const char *raw)
+static int put_md_raw(mdc_buf *b, const char *raw)
 {
     char *c = rpt__clean_line(raw);
     if (!c)
@@ -142,61 +142,61 @@ static int has_text(const char *s)
 }
 
 /* v with `digits` decimals and the locale's decimal separator, then `suffix`. */
-static void put_decimal(rpt__buf *b, double v, int digits, const char *suffix, char decimal)
+static void put_decimal(mdc_buf *b, double v, int digits, const char *suffix, char decimal)
 {
     char tmp[64];
     snprintf(tmp, sizeof tmp, "%.*f%s", digits, v, suffix);
     char *dot = strchr(tmp, '.');
     if (dot)
         *dot = decimal;
-    rpt__puts(b, tmp);
+    mdc_buf_puts(b, tmp);
 }
 
-static int put_header(rpt__buf *b, const rpt_transcript *tr, const rpt_meta *m,
+static int put_header(mdc_buf *b, const rpt_transcript *tr, const rpt_meta *m,
                       const strings *S, int64_t duration_cs)
 {
     int rc = 0;
     char ts[32];
-    rpt__puts(b, "# ");
+    mdc_buf_puts(b, "# ");
     if (has_text(m->title))
         rc |= put_md_raw(b, m->title);
     else
-        rpt__puts(b, S->title);
-    rpt__puts(b, "\n\n");
+        mdc_buf_puts(b, S->title);
+    mdc_buf_puts(b, "\n\n");
     if (has_text(m->date)) {
-        rpt__printf(b, "- **%s:** ", S->date);
+        mdc_buf_printf(b, "- **%s:** ", S->date);
         rc |= put_md_raw(b, m->date);
-        rpt__puts(b, "\n");
+        mdc_buf_puts(b, "\n");
     }
-    rpt__printf(b, "- **%s:** %s\n", S->duration, rpt__timestamp(duration_cs, 0, ts, sizeof ts));
-    rpt__printf(b, "- **%s:** ", S->language);
+    mdc_buf_printf(b, "- **%s:** %s\n", S->duration, rpt__timestamp(duration_cs, 0, ts, sizeof ts));
+    mdc_buf_printf(b, "- **%s:** ", S->language);
     const char *name = rpt__lang_name(tr->language, m->locale);
     if (has_text(tr->language)) {
         if (name)
-            rpt__printf(b, "%s (", name);
+            mdc_buf_printf(b, "%s (", name);
         rc |= put_md_raw(b, tr->language);
         if (tr->language_prob >= 0 && tr->language_prob <= 1) {
-            rpt__printf(b, "; %s ", S->probability);
+            mdc_buf_printf(b, "; %s ", S->probability);
             put_decimal(b, tr->language_prob * 100, 0, "%", S->decimal);
         }
         if (name)
-            rpt__puts(b, ")");
+            mdc_buf_puts(b, ")");
     } else {
-        rpt__puts(b, S->unknown);
+        mdc_buf_puts(b, S->unknown);
     }
-    rpt__puts(b, "\n");
+    mdc_buf_puts(b, "\n");
     if (has_text(m->model)) {
-        rpt__printf(b, "- **%s:** ", S->model);
+        mdc_buf_printf(b, "- **%s:** ", S->model);
         rc |= put_md_raw(b, m->model);
-        rpt__puts(b, "\n");
+        mdc_buf_puts(b, "\n");
     }
     if (m->processing_s >= 0 && isfinite(m->processing_s)) {
-        rpt__printf(b, "- **%s:** ", S->processing);
+        mdc_buf_printf(b, "- **%s:** ", S->processing);
         put_decimal(b, m->processing_s, 1, " s", S->decimal);
-        rpt__puts(b, "\n");
+        mdc_buf_puts(b, "\n");
     }
     if (has_text(m->source_name) || has_text(m->container) || has_text(m->codec)) {
-        rpt__printf(b, "- **%s:** ", S->source);
+        mdc_buf_printf(b, "- **%s:** ", S->source);
         int open = 0;
         if (has_text(m->source_name))
             rc |= put_md_raw(b, m->source_name);
@@ -204,18 +204,18 @@ static int put_header(rpt__buf *b, const rpt_transcript *tr, const rpt_meta *m,
         for (int i = 0; i < 2; i++) {
             if (!has_text(extra[i]))
                 continue;
-            rpt__puts(b, open ? ", " : has_text(m->source_name) ? " (" : "(");
+            mdc_buf_puts(b, open ? ", " : has_text(m->source_name) ? " (" : "(");
             open = 1;
             rc |= put_md_raw(b, extra[i]);
         }
         if (open)
-            rpt__puts(b, ")");
-        rpt__puts(b, "\n");
+            mdc_buf_puts(b, ")");
+        mdc_buf_puts(b, "\n");
     }
     return rc;
 }
 
-static int put_participants(rpt__buf *b, const char *list, const strings *S)
+static int put_participants(mdc_buf *b, const char *list, const strings *S)
 {
     if (!has_text(list))
         return 0;
@@ -226,7 +226,7 @@ static int put_participants(rpt__buf *b, const char *list, const strings *S)
         free(c);
         return 0;
     }
-    rpt__printf(b, "\n## %s\n\n", S->participants);
+    mdc_buf_printf(b, "\n## %s\n\n", S->participants);
     for (char *p = c; *p;) {
         char *end = strchr(p, ',');
         if (end)
@@ -237,9 +237,9 @@ static int put_participants(rpt__buf *b, const char *list, const strings *S)
         while (n && p[n - 1] == ' ')
             p[--n] = '\0';
         if (n) {
-            rpt__puts(b, "- ");
+            mdc_buf_puts(b, "- ");
             put_md(b, p);
-            rpt__puts(b, "\n");
+            mdc_buf_puts(b, "\n");
         }
         p = end ? end + 1 : p + strlen(p);
     }
@@ -248,7 +248,7 @@ static int put_participants(rpt__buf *b, const char *list, const strings *S)
 }
 
 /* The first words of a paragraph, cut at a space (or a character boundary). */
-static void put_preview(rpt__buf *b, const char *text)
+static void put_preview(mdc_buf *b, const char *text)
 {
     size_t n = strlen(text);
     if (n <= TOC_PREVIEW_BYTES) {
@@ -264,10 +264,10 @@ static void put_preview(rpt__buf *b, const char *text)
     memcpy(tmp, text, cut);
     tmp[cut] = '\0';
     put_md(b, tmp);
-    rpt__puts(b, "…");
+    mdc_buf_puts(b, "…");
 }
 
-int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, rpt__buf *b)
+int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b)
 {
     const strings *S = m->locale == RPT_LOCALE_EN ? &k_en : &k_pt;
     char **clean = calloc(tr->n_segments ? tr->n_segments : 1, sizeof *clean);
@@ -291,32 +291,32 @@ int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, rpt__buf *
 
     char ts[32];
     if (dur_cs > TOC_MIN_CS && np > 1) {
-        rpt__printf(b, "\n## %s\n\n", S->toc);
+        mdc_buf_printf(b, "\n## %s\n\n", S->toc);
         int64_t next = 0;
         for (long i = 0; i < np; i++) {
             if (par[i].t0_cs < next)
                 continue;
-            rpt__printf(b, "- **[%s]** ", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
+            mdc_buf_printf(b, "- **[%s]** ", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
             put_preview(b, clean[par[i].first]);
-            rpt__puts(b, "\n");
+            mdc_buf_puts(b, "\n");
             next = (par[i].t0_cs / TOC_STEP_CS + 1) * TOC_STEP_CS;
         }
     }
 
-    rpt__printf(b, "\n## %s\n\n", S->transcript);
+    mdc_buf_printf(b, "\n## %s\n\n", S->transcript);
     if (np == 0)
-        rpt__printf(b, "*%s*\n", S->no_speech);
+        mdc_buf_printf(b, "*%s*\n", S->no_speech);
     for (long i = 0; i < np; i++) {
         if (i)
-            rpt__puts(b, "\n");
-        rpt__printf(b, "**[%s]**", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
+            mdc_buf_puts(b, "\n");
+        mdc_buf_printf(b, "**[%s]**", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
         for (size_t k = par[i].first; k <= par[i].last; k++) {
             if (!clean[k][0])
                 continue;
-            rpt__puts(b, " ");
+            mdc_buf_puts(b, " ");
             put_md(b, clean[k]);
         }
-        rpt__puts(b, "\n");
+        mdc_buf_puts(b, "\n");
     }
     rc = 0;
 out:

@@ -70,7 +70,7 @@ int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, c
         return -1;
     }
     const rpt_meta defaults = {.processing_s = -1, .locale = RPT_LOCALE_PT_BR};
-    rpt__buf b = {0};
+    mdc_buf b = {0};
     int rc;
     switch (fmt) {
     case RPT_FORMAT_MARKDOWN: rc = rpt__render_markdown(tr, meta ? meta : &defaults, &b); break;
@@ -81,7 +81,7 @@ int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, c
     case RPT_FORMAT_VERBOSE_JSON: rc = rpt__render_json(tr, 1, &b); break;
     default: errno = EINVAL; return -1;
     }
-    rpt__puts(&b, ""); /* an empty result is still a valid string */
+    mdc_buf_puts(&b, ""); /* an empty result is still a valid string */
     if (rc || b.oom) {
         free(b.p);
         errno = ENOMEM;

@@ -3,21 +3,12 @@
 #define MDC_REPORT_INTERNAL_H
 
 #include "mdc/report.h"
+#include "mdc/strbuf.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Growable NUL-terminated byte buffer; after an allocation failure every append is a
- * no-op and oom stays set (check once at the end). */
-typedef struct rpt__buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} rpt__buf;
-
-void rpt__put(rpt__buf *b, const char *s, size_t n);
-void rpt__puts(rpt__buf *b, const char *s);
-void rpt__printf(rpt__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Renderers append to an mdc_buf (include/mdc/strbuf.h). */
 
 /* Returns a malloc'd copy of s (NULL → "") as one line of valid UTF-8: invalid bytes →
  * U+FFFD, NUL dropped, control characters (C0, DEL, C1) and line breaks → space, runs of
@@ -51,10 +42,10 @@ long rpt__paragraphs(const rpt_transcript *tr, char **clean, rpt__para **out);
  * (malloc'd; NULL on OOM). */
 char *rpt__full_text(const rpt_transcript *tr);
 
-int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *meta, rpt__buf *b);
-int rpt__render_text(const rpt_transcript *tr, rpt__buf *b);
-int rpt__render_srt(const rpt_transcript *tr, rpt__buf *b);
-int rpt__render_vtt(const rpt_transcript *tr, rpt__buf *b);
-int rpt__render_json(const rpt_transcript *tr, int verbose, rpt__buf *b);
+int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *meta, mdc_buf *b);
+int rpt__render_text(const rpt_transcript *tr, mdc_buf *b);
+int rpt__render_srt(const rpt_transcript *tr, mdc_buf *b);
+int rpt__render_vtt(const rpt_transcript *tr, mdc_buf *b);
+int rpt__render_json(const rpt_transcript *tr, int verbose, mdc_buf *b);
 
 #endif

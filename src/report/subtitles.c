@@ -9,7 +9,7 @@
 
 /* Cue text: one line; in VTT escape & < > (which also breaks up any "-->"); in SRT
  * only "-->" is defused (it would read as a timing line). */
-static void put_cue_text(rpt__buf *b, const char *s, int vtt)
+static void put_cue_text(mdc_buf *b, const char *s, int vtt)
 {
     const char *run = s;
     for (const char *p = s; *p; p++) {
@@ -23,24 +23,24 @@ static void put_cue_text(rpt__buf *b, const char *s, int vtt)
         else if (!vtt && strncmp(p, "-->", 3) == 0)
             rep = "->";
         if (rep) {
-            rpt__put(b, run, (size_t)(p - run));
-            rpt__puts(b, rep);
+            mdc_buf_put(b, run, (size_t)(p - run));
+            mdc_buf_puts(b, rep);
             run = p + 1 + (!vtt ? 2 : 0);
             p = run - 1;
         }
     }
-    rpt__puts(b, run);
+    mdc_buf_puts(b, run);
 }
 
-static int render_cues(const rpt_transcript *tr, rpt__buf *b, int vtt)
+static int render_cues(const rpt_transcript *tr, mdc_buf *b, int vtt)
 {
     char t0[32], t1[32];
     char sep = vtt ? '.' : ',';
     int cue = 0;
     if (vtt)
-        rpt__puts(b, "WEBVTT\n");
+        mdc_buf_puts(b, "WEBVTT\n");
     else
-        rpt__puts(b, "");
+        mdc_buf_puts(b, "");
     for (size_t i = 0; i < tr->n_segments; i++) {
         const rpt_segment *s = &tr->segments[i];
         char *c = rpt__clean_line(s->text);
@@ -49,31 +49,31 @@ static int render_cues(const rpt_transcript *tr, rpt__buf *b, int vtt)
         if (c[0]) {
             int64_t end = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
             if (vtt)
-                rpt__puts(b, "\n");
+                mdc_buf_puts(b, "\n");
             else
-                rpt__printf(b, "%s%d\n", cue ? "\n" : "", cue + 1);
+                mdc_buf_printf(b, "%s%d\n", cue ? "\n" : "", cue + 1);
             cue++;
-            rpt__printf(b, "%s --> %s\n", rpt__timestamp(s->t0_cs, sep, t0, sizeof t0),
+            mdc_buf_printf(b, "%s --> %s\n", rpt__timestamp(s->t0_cs, sep, t0, sizeof t0),
                         rpt__timestamp(end, sep, t1, sizeof t1));
             put_cue_text(b, c, vtt);
-            rpt__puts(b, "\n");
+            mdc_buf_puts(b, "\n");
         }
         free(c);
     }
     return 0;
 }
 
-int rpt__render_srt(const rpt_transcript *tr, rpt__buf *b) { return render_cues(tr, b, 0); }
-int rpt__render_vtt(const rpt_transcript *tr, rpt__buf *b) { return render_cues(tr, b, 1); }
+int rpt__render_srt(const rpt_transcript *tr, mdc_buf *b) { return render_cues(tr, b, 0); }
+int rpt__render_vtt(const rpt_transcript *tr, mdc_buf *b) { return render_cues(tr, b, 1); }
 
-int rpt__render_text(const rpt_transcript *tr, rpt__buf *b)
+int rpt__render_text(const rpt_transcript *tr, mdc_buf *b)
 {
     char *t = rpt__full_text(tr);
     if (!t)
         return -1;
-    rpt__puts(b, t);
+    mdc_buf_puts(b, t);
     if (t[0])
-        rpt__puts(b, "\n");
+        mdc_buf_puts(b, "\n");
     free(t);
     return 0;
 }

@@ -9,47 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rpt__put(rpt__buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (n > SIZE_MAX / 2 - b->len - 1) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void rpt__puts(rpt__buf *b, const char *s) { rpt__put(b, s, strlen(s)); }
-
-void rpt__printf(rpt__buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->oom = 1; /* only short, fixed formats go through here */
-        return;
-    }
-    rpt__put(b, tmp, (size_t)n);
-}
-
 char *rpt__clean_line(const char *s)
 {
     if (!s)
@@ -124,8 +83,8 @@ long rpt__paragraphs(const rpt_transcript *tr, char **clean, rpt__para **out)
 
 char *rpt__full_text(const rpt_transcript *tr)
 {
-    rpt__buf b = {0};
-    rpt__puts(&b, "");
+    mdc_buf b = {0};
+    mdc_buf_puts(&b, "");
     for (size_t i = 0; i < tr->n_segments; i++) {
         char *c = rpt__clean_line(tr->segments[i].text);
         if (!c) {
@@ -134,8 +93,8 @@ char *rpt__full_text(const rpt_transcript *tr)
         }
         if (c[0]) {
             if (b.len)
-                rpt__puts(&b, " ");
-            rpt__puts(&b, c);
+                mdc_buf_puts(&b, " ");
+            mdc_buf_puts(&b, c);
         }
         free(c);
     }
