@@ -8,6 +8,7 @@ checked here (the engine's golden tests do that); decoding, limits and the HTTP
 contract are.
 """
 import os
+import re
 import sys
 import threading
 import time
@@ -133,6 +134,25 @@ with Server(env=env) as s:
         st, h, body, dt = results.get(name, (0, {}, b"", 0))
         c.check(st == 200 and h.get("content-type", "").startswith("text/markdown") and is_report(body),
                 "%s → %d Markdown report in %.1f s" % (name, st, dt), body[:300])
+
+    print("the Portuguese meeting's report (issue 4, item 4)")
+    meta = dict(FAST, language="pt", title="Reunião de planejamento # <b>sprint</b> [x](y)",
+                date="2025-03-17", participants="Ana, Bruno, Carla, Marcos")
+    st, h, body = s.upload(os.path.join(FIXTURES, "meeting_ptbr_16k_mono_s16.wav"), meta, timeout=900)
+    text = body.decode("utf-8", "strict") if st == 200 else ""
+    c.check(st == 200 and text.startswith("# Reunião de planejamento"), "200, title first", body[:200])
+    for needle in ("- **Data:** 2025-03-17", "- **Duração:** 00:02:50", "- **Idioma:** Português (pt",
+                   "- **Modelo:** ggml-micro-random.bin", "## Participantes", "- Marcos",
+                   "## Transcrição", "- **Arquivo de origem:** meeting_ptbr_16k_mono_s16.wav"):
+        c.check(needle in text, "  report has %r" % needle)
+    stamps = re.findall(r"^\*\*\[(\d\d):(\d\d):(\d\d)\]\*\* \S", text, re.M)
+    secs = [int(a) * 3600 + int(b) * 60 + int(d) for a, b, d in stamps]
+    c.check(len(secs) >= 2 and secs == sorted(secs) and secs[-1] <= 170,
+            "  %d timestamped paragraphs, in order, within the 170 s" % len(secs), secs)
+    c.check("<b>" not in text and "&lt;b&gt;" in text and "[x](y)" not in text
+            and "\\[x\\]" in text and "\n# <" not in text,
+            "  the title's Markdown/HTML is escaped", text[:120])
+
     c.check(s.tmp_leftovers() == [], "nothing left in the temp dir", s.tmp_leftovers())
     st, _, _ = s.request("GET", "/health")
     c.check(st == 200 and s.proc.poll() is None, "server still up")
