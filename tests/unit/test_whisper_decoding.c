@@ -348,35 +348,6 @@ static void test_window_timestamp_rules(void **state)
 
 /* ---- the micro model ---- */
 
-static float *read_wav(const char *path, size_t *n)
-{
-    size_t len = 0;
-    uint8_t *b = tu_read_file(path, &len);
-    if (!b || len < 44 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4)) {
-        free(b);
-        return NULL;
-    }
-    for (size_t pos = 12; pos + 8 <= len;) {
-        uint32_t sz;
-        memcpy(&sz, b + pos + 4, 4);
-        if (memcmp(b + pos, "data", 4) == 0) {
-            if (sz > len - pos - 8)
-                sz = (uint32_t)(len - pos - 8);
-            *n = sz / 2;
-            float *out = malloc(sizeof(float) * (*n + 1));
-            for (size_t i = 0; i < *n; i++) {
-                int16_t s;
-                memcpy(&s, b + pos + 8 + 2 * i, 2);
-                out[i] = (float)s / 32768.0f;
-            }
-            free(b);
-            return out;
-        }
-        pos += 8 + (size_t)sz + (sz & 1);
-    }
-    free(b);
-    return NULL;
-}
 
 typedef struct micro {
     wsp_model *m;
@@ -394,7 +365,7 @@ static int micro_open(micro *mc)
     wsp_error err;
     assert_int_equal(wsp_model_load(path, &mc->m, &err), 0);
     assert_int_equal(wsp_state_new(mc->m, &mc->st, &err), 0);
-    mc->pcm = read_wav(wav, &mc->n);
+    mc->pcm = tu_read_wav_pcm16(wav, &mc->n);
     assert_non_null(mc->pcm);
     return 0;
 }

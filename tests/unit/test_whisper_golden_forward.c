@@ -20,37 +20,6 @@
 #define RMS_TOL 2e-3
 #define MARGIN_MIN 0.01
 
-/* Reads a PCM16 mono WAV (walks the RIFF chunks to "data") as float32 = int16/32768. */
-static float *read_wav(const char *path, size_t *n)
-{
-    size_t len;
-    uint8_t *b = tu_read_file(path, &len);
-    if (!b || len < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4)) {
-        free(b);
-        return NULL;
-    }
-    size_t pos = 12;
-    while (pos + 8 <= len) {
-        uint32_t sz;
-        memcpy(&sz, b + pos + 4, 4);
-        if (memcmp(b + pos, "data", 4) == 0) {
-            if (sz > len - pos - 8)
-                sz = (uint32_t)(len - pos - 8);
-            *n = sz / 2;
-            float *out = malloc(sizeof(float) * (*n ? *n : 1));
-            for (size_t i = 0; i < *n; i++) {
-                int16_t v;
-                memcpy(&v, b + pos + 8 + 2 * i, 2);
-                out[i] = (float)v / 32768.0f;
-            }
-            free(b);
-            return out;
-        }
-        pos += 8 + (size_t)sz + (sz & 1);
-    }
-    free(b);
-    return NULL;
-}
 
 static void *read_golden(const char *rel, size_t *bytes)
 {
@@ -99,7 +68,7 @@ static size_t g_n_samples;
 static int setup(void **state)
 {
     (void)state;
-    g_samples = read_wav(tu_shared("whisper-ref/data/jfk.wav"), &g_n_samples);
+    g_samples = tu_read_wav_pcm16(tu_shared("whisper-ref/data/jfk.wav"), &g_n_samples);
     return 0;
 }
 

@@ -17,45 +17,6 @@
 #include <jansson.h>
 #include <math.h>
 
-/* Tiny RIFF reader: PCM 16-bit mono → float32 = int16/32768.  NULL when not that. */
-static float *read_wav(const char *path, size_t *n)
-{
-    size_t len;
-    uint8_t *b = tu_read_file(path, &len);
-    if (!b || len < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4)) {
-        free(b);
-        return NULL;
-    }
-    int pcm16_mono = 0;
-    for (size_t pos = 12; pos + 8 <= len;) {
-        uint32_t sz;
-        memcpy(&sz, b + pos + 4, 4);
-        const uint8_t *body = b + pos + 8;
-        if (memcmp(b + pos, "fmt ", 4) == 0 && sz >= 16 && pos + 8 + 16 <= len) {
-            uint16_t fmt, ch, bits;
-            memcpy(&fmt, body, 2);
-            memcpy(&ch, body + 2, 2);
-            memcpy(&bits, body + 14, 2);
-            pcm16_mono = fmt == 1 && ch == 1 && bits == 16;
-        } else if (memcmp(b + pos, "data", 4) == 0 && pcm16_mono) {
-            if (sz > len - pos - 8)
-                sz = (uint32_t)(len - pos - 8);
-            *n = sz / 2;
-            float *out = malloc(sizeof(float) * (*n ? *n : 1));
-            for (size_t i = 0; out && i < *n; i++) {
-                int16_t s;
-                memcpy(&s, body + 2 * i, 2);
-                out[i] = (float)s / 32768.0f;
-            }
-            free(b);
-            return out;
-        }
-        pos += 8 + (size_t)sz + (sz & 1);
-    }
-    free(b);
-    return NULL;
-}
-
 static wsp_params golden_params(void)
 {
     wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
@@ -127,7 +88,7 @@ static void check_window0(const char *preset)
     const wsp__vocab *v = wsp__model_vocab(m);
     const wsp_hparams *hp = wsp_model_hparams(m);
     size_t ns = 0;
-    float *pcm = read_wav(tu_shared("whisper-ref/data/jfk.wav"), &ns);
+    float *pcm = tu_read_wav_pcm16(tu_shared("whisper-ref/data/jfk.wav"), &ns);
     assert_non_null(pcm);
     float *mel = NULL;
     int n_frames, n_len_org;
@@ -181,7 +142,7 @@ static void check_transcript(const char *preset, const char *clip)
     snprintf(rel, sizeof rel, "whisper-ref/data/%s.wav", clip);
     TU_REQUIRE_FILE(tu_shared(rel));
     size_t ns = 0;
-    float *pcm = read_wav(tu_shared(rel), &ns);
+    float *pcm = tu_read_wav_pcm16(tu_shared(rel), &ns);
     assert_non_null(pcm);
     snprintf(rel, sizeof rel, "whisper-ref/golden/%s/transcript_%s.json", preset, clip);
     json_error_t jerr;

@@ -82,4 +82,44 @@ static inline void *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* Tiny RIFF reader for the reference clips: PCM 16-bit mono → malloc'd float32 samples
+ * = int16/32768 (as whisper.cpp reads them), *n of them.  NULL when not that format. */
+static inline float *tu_read_wav_pcm16(const char *path, size_t *n)
+{
+    size_t len;
+    uint8_t *b = tu_read_file(path, &len);
+    if (!b || len < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4)) {
+        free(b);
+        return NULL;
+    }
+    int pcm16_mono = 0;
+    for (size_t pos = 12; pos + 8 <= len;) {
+        uint32_t sz;
+        memcpy(&sz, b + pos + 4, 4);
+        const uint8_t *body = b + pos + 8;
+        if (memcmp(b + pos, "fmt ", 4) == 0 && sz >= 16 && pos + 8 + 16 <= len) {
+            uint16_t fmt, ch, bits;
+            memcpy(&fmt, body, 2);
+            memcpy(&ch, body + 2, 2);
+            memcpy(&bits, body + 14, 2);
+            pcm16_mono = fmt == 1 && ch == 1 && bits == 16;
+        } else if (memcmp(b + pos, "data", 4) == 0 && pcm16_mono) {
+            if (sz > len - pos - 8)
+                sz = (uint32_t)(len - pos - 8);
+            *n = sz / 2;
+            float *out = malloc(sizeof(float) * (*n ? *n : 1));
+            for (size_t i = 0; out && i < *n; i++) {
+                int16_t s;
+                memcpy(&s, body + 2 * i, 2);
+                out[i] = (float)s / 32768.0f;
+            }
+            free(b);
+            return out;
+        }
+        pos += 8 + (size_t)sz + (sz & 1);
+    }
+    free(b);
+    return NULL;
+}
+
 #endif
