@@ -362,75 +362,11 @@ static void test_collect_hook_and_process_metrics(void **state)
 }
 
 /* ---- allocation failures (ref: SQLite test_malloc.c) ----
- * malloc/calloc/realloc/free are replaced by counting wrappers around glibc's __libc_*
- * entry points; under ASan/TSan (which own the allocator) these tests are skipped. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define OOM_AVAILABLE 0
-#else
-#define OOM_AVAILABLE 1
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
+ * tests/unit/tu_failalloc.h replaces the allocator; under ASan/TSan these tests skip. */
+#include "tu_failalloc.h"
+#define OOM_AVAILABLE TU_FAILALLOC_AVAILABLE
+#if OOM_AVAILABLE
 
-static atomic_long g_fail_at = -1; /* index of the allocation to fail; -1 = never */
-static atomic_long g_count, g_live;
-static atomic_int g_failed;
-
-static int should_fail(void)
-{
-    long at = atomic_load(&g_fail_at);
-    if (at < 0 || atomic_fetch_add(&g_count, 1) != at)
-        return 0;
-    atomic_store(&g_failed, 1);
-    return 1;
-}
-
-void *malloc(size_t n)
-{
-    void *p = should_fail() ? NULL : __libc_malloc(n);
-    if (p)
-        atomic_fetch_add(&g_live, 1);
-    return p;
-}
-
-void *calloc(size_t n, size_t size)
-{
-    void *p = should_fail() ? NULL : __libc_calloc(n, size);
-    if (p)
-        atomic_fetch_add(&g_live, 1);
-    return p;
-}
-
-void *realloc(void *old, size_t n)
-{
-    if (!old)
-        return malloc(n);
-    if (n == 0) {
-        free(old);
-        return NULL;
-    }
-    return should_fail() ? NULL : __libc_realloc(old, n);
-}
-
-void free(void *p)
-{
-    if (p)
-        atomic_fetch_sub(&g_live, 1);
-    __libc_free(p);
-}
-
-static void arm(long n)
-{
-    atomic_store(&g_count, 0);
-    atomic_store(&g_failed, 0);
-    atomic_store(&g_fail_at, n);
-}
-static int disarm(void)
-{
-    atomic_store(&g_fail_at, -1);
-    return atomic_load(&g_failed);
-}
 
 /* Builds a registry with every metric kind; returns NULL if any step failed. */
 static met_registry *build_sample(void)
@@ -469,12 +405,12 @@ static void test_oom_build_and_render(void **state)
     /* 1. construction: any failure leaves nothing behind */
     for (long n = 0;; n++) {
         assert_true(n < 100000);
-        long live0 = atomic_load(&g_live);
-        arm(n);
+        long live0 = tu_live();
+        tu_fail_arm(n);
         met_registry *reg = build_sample();
-        int failed = disarm();
+        int failed = tu_fail_disarm();
         met_registry_free(reg);
-        assert_int_equal(atomic_load(&g_live), live0);
+        assert_int_equal(tu_live(), live0);
         if (!failed) {
             assert_non_null(reg);
             break;
@@ -485,15 +421,15 @@ static void test_oom_build_and_render(void **state)
     assert_non_null(reg);
     for (long n = 0;; n++) {
         assert_true(n < 100000);
-        long live0 = atomic_load(&g_live);
+        long live0 = tu_live();
         char *out = (char *)1;
-        arm(n);
+        tu_fail_arm(n);
         int rc = met_render(reg, &out, NULL);
-        int failed = disarm();
+        int failed = tu_fail_disarm();
         if (rc != 0) {
             assert_true(failed);
             assert_null(out);
-            assert_int_equal(atomic_load(&g_live), live0);
+            assert_int_equal(tu_live(), live0);
             continue;
         }
         assert_string_equal(out, ref);

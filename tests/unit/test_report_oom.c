@@ -3,80 +3,15 @@
  * allocation; every failing call returns -1 with *out = NULL and leaves nothing
  * allocated, and every successful one yields the complete report.
  *
- * The test replaces malloc/calloc/realloc/free with counting wrappers around glibc's
- * __libc_* entry points; under ASan/TSan (which own the allocator) it is skipped. */
+ * tests/unit/tu_failalloc.h replaces the allocator; under ASan/TSan the test skips. */
 #include "testutil.h"
 
 #include "mdc/report.h"
 
 #include <stdatomic.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define OOM_AVAILABLE 0
-#else
-#define OOM_AVAILABLE 1
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-static atomic_long g_fail_at = -1; /* index of the allocation to fail; -1 = never */
-static atomic_long g_count;        /* allocations attempted since arming */
-static atomic_long g_live;         /* successful allocations not yet freed */
-static atomic_int g_failed;        /* an allocation was failed on purpose */
-
-static int should_fail(void)
-{
-    long at = atomic_load(&g_fail_at);
-    if (at < 0)
-        return 0;
-    if (atomic_fetch_add(&g_count, 1) == at) {
-        atomic_store(&g_failed, 1);
-        return 1;
-    }
-    return 0;
-}
-
-void *malloc(size_t n)
-{
-    if (should_fail())
-        return NULL;
-    void *p = __libc_malloc(n);
-    if (p)
-        atomic_fetch_add(&g_live, 1);
-    return p;
-}
-
-void *calloc(size_t n, size_t size)
-{
-    if (should_fail())
-        return NULL;
-    void *p = __libc_calloc(n, size);
-    if (p)
-        atomic_fetch_add(&g_live, 1);
-    return p;
-}
-
-void *realloc(void *old, size_t n)
-{
-    if (!old)
-        return malloc(n);
-    if (n == 0) {
-        free(old);
-        return NULL;
-    }
-    if (should_fail())
-        return NULL;
-    return __libc_realloc(old, n);
-}
-
-void free(void *p)
-{
-    if (p)
-        atomic_fetch_sub(&g_live, 1);
-    __libc_free(p);
-}
-#endif
+#include "tu_failalloc.h"
+#define OOM_AVAILABLE TU_FAILALLOC_AVAILABLE
 
 static void run_oom_loop(rpt_format fmt)
 {
@@ -100,19 +35,16 @@ static void run_oom_loop(rpt_format fmt)
     assert_int_equal(rpt_render(fmt, &tr, &meta, &ref, NULL), 0);
     for (long n = 0;; n++) {
         assert_true(n < 100000);
-        long live0 = atomic_load(&g_live);
-        atomic_store(&g_count, 0);
-        atomic_store(&g_failed, 0);
-        atomic_store(&g_fail_at, n);
+        long live0 = tu_live();
+        tu_fail_arm(n);
         char *out = (char *)1;
         int rc = rpt_render(fmt, &tr, &meta, &out, NULL);
-        atomic_store(&g_fail_at, -1);
-        int failed = atomic_load(&g_failed);
+        int failed = tu_fail_disarm();
         if (rc != 0) {
             assert_int_equal(rc, -1);
             assert_true(failed);
             assert_null(out);
-            assert_int_equal(atomic_load(&g_live), live0); /* nothing leaked */
+            assert_int_equal(tu_live(), live0); /* nothing leaked */
             continue;
         }
         /* success: either no failure was injected, or a library recovered from it (jansson
@@ -120,7 +52,7 @@ static void run_oom_loop(rpt_format fmt)
         assert_non_null(out);
         assert_string_equal(out, ref);
         free(out);
-        assert_int_equal(atomic_load(&g_live), live0);
+        assert_int_equal(tu_live(), live0);
         if (!failed) {
             assert_true(n > 0);
             break;
