@@ -88,6 +88,39 @@ def multipart(fields, file_path=None, file_bytes=None, filename=None, file_field
     return "multipart/form-data; boundary=" + boundary, b"".join(parts)
 
 
+def start_raw_upload(port, clip, fields):
+    """Sends a whole multipart upload of `clip` to /relatorio/process-meeting on a raw
+    socket and returns the socket with the answer unread (the request keeps a worker busy
+    until it is read or the socket is closed, which cancels it)."""
+    ct, body = multipart(fields, clip)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(("POST /relatorio/process-meeting HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+               "Content-Length: %d\r\n\r\n" % (ct, len(body))).encode() + body)
+    return s
+
+
+def probe_health(host, port):
+    """One GET /health on a new connection, as a liveness probe does.
+    Returns (milliseconds, True if the answer was 200)."""
+    t = time.perf_counter()
+    s = socket.create_connection((host, port), timeout=10)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    return (time.perf_counter() - t) * 1000, data.startswith(b"HTTP/1.1 200")
+
+
+def percentile(xs, p):
+    """Nearest-rank p-th percentile (0-100) of a non-empty list."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
 def parse_metrics(text):
     """{'name{labels}': value} for every sample line."""
     out = {}

@@ -9,13 +9,13 @@ is a loose p99 < 500 ms because this machine is shared.  Then both clients hang 
 the server must cancel their transcriptions (status client_closed in the metrics).
 """
 import os
-import socket
 import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import FIXTURES, Checks, Server, metric, multipart, require_binary  # noqa: E402
+from mdc_testserver import (FIXTURES, Checks, Server, metric, percentile, probe_health,  # noqa: E402
+                            require_binary, start_raw_upload)
 
 require_binary()
 c = Checks("test_health_latency")
@@ -24,33 +24,9 @@ BUSY_CLIP = os.path.join(FIXTURES, "meeting_ptbr_opus_24k.opus")
 
 
 def start_upload(port):
-    """Sends a whole upload on a raw socket and returns the socket (answer unread)."""
     # the 170 s meeting with temperature fallback on: minutes of work for the micro
     # model, so both workers stay busy through the probes whatever the engine's speed
-    ct, body = multipart({"language": "pt"}, BUSY_CLIP)
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(("POST /relatorio/process-meeting HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
-               "Content-Length: %d\r\n\r\n" % (ct, len(body))).encode() + body)
-    return s
-
-
-def probe(port):
-    t = time.perf_counter()
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    data = b""
-    while True:
-        d = s.recv(4096)
-        if not d:
-            break
-        data += d
-    s.close()
-    return (time.perf_counter() - t) * 1000, data.startswith(b"HTTP/1.1 200")
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+    return start_raw_upload(port, BUSY_CLIP, {"language": "pt"})
 
 
 env = {"MAX_CONCURRENT_TRANSCRIPTIONS": "2", "WHISPER_THREADS": "1", "MDC_TEST_LOAD_DELAY_MS": "2500"}
@@ -67,14 +43,14 @@ with Server(env=env) as s:
                 time.sleep(0.05)
         state = metric(s.metrics(), "mdconv_model_state")
         for _ in range(N // 2):
-            ms, ok = probe(s.port)
+            ms, ok = probe_health("127.0.0.1", s.port)
             phases[phase].append(ms)
             all_ok &= ok
             time.sleep(0.005)
         print("    %-12s (model_state %s at start) p50 %.2f ms  p99 %.2f ms  max %.2f ms"
-              % (phase, state, pct(phases[phase], 50), pct(phases[phase], 99), max(phases[phase])))
+              % (phase, state, percentile(phases[phase], 50), percentile(phases[phase], 99), max(phases[phase])))
     lat = phases["loading"] + phases["transcribing"]
-    p50, p99 = pct(lat, 50), pct(lat, 99)
+    p50, p99 = percentile(lat, 50), percentile(lat, 99)
     print("HEALTH LATENCY over %d requests: p50 %.2f ms, p99 %.2f ms (target p99 < 20 ms)" % (len(lat), p50, p99))
     c.check(all_ok, "every probe answered 200")
     c.check(p99 < 500, "p99 %.2f ms < 500 ms (loose bound; target 20 ms)" % p99)

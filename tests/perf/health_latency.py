@@ -11,35 +11,21 @@ Prints p50/p90/p99/max per phase.  Target: p99 < 20 ms in every phase.
 """
 import argparse
 import os
-import socket
 import sys
 import time
 import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from mdc_testserver import SHORT_CLIP, Server, metric, multipart  # noqa: E402
+from mdc_testserver import (SHORT_CLIP, Server, metric, percentile, probe_health,  # noqa: E402
+                            start_raw_upload)
 
 
 def probe(host, port):
-    t = time.perf_counter()
-    s = socket.create_connection((host, port), timeout=10)
-    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    data = b""
-    while True:
-        d = s.recv(4096)
-        if not d:
-            break
-        data += d
-    s.close()
-    if not data.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError("unexpected answer: %r" % data[:80])
-    return (time.perf_counter() - t) * 1000
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+    ms, ok = probe_health(host, port)
+    if not ok:
+        raise RuntimeError("/health did not answer 200")
+    return ms
 
 
 def phase(name, host, port, n):
@@ -48,16 +34,8 @@ def phase(name, host, port, n):
         lat.append(probe(host, port))
         time.sleep(0.002)
     print("%-34s n=%d  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  max %6.2f ms"
-          % (name, n, pct(lat, 50), pct(lat, 90), pct(lat, 99), max(lat)), flush=True)
+          % (name, n, percentile(lat, 50), percentile(lat, 90), percentile(lat, 99), max(lat)), flush=True)
     return lat
-
-
-def start_upload(port):
-    ct, body = multipart({"language": "pt"}, SHORT_CLIP)
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(("POST /relatorio/process-meeting HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
-               "Content-Length: %d\r\n\r\n" % (ct, len(body))).encode() + body)
-    return s
 
 
 def main():
@@ -75,7 +53,7 @@ def main():
     with Server(env=env) as s:
         print("server: exec → healthy %.1f ms" % ((s.t_healthy - s.t_spawn) * 1000))
         phase("idle", "127.0.0.1", s.port, a.n)
-        clients = [start_upload(s.port) for _ in range(a.busy)]
+        clients = [start_raw_upload(s.port, SHORT_CLIP, {"language": "pt"}) for _ in range(a.busy)]
         time.sleep(0.1)
         phase("model load pending (4 s slowed)", "127.0.0.1", s.port, a.n)
         deadline = time.monotonic() + 30
