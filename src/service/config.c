@@ -8,11 +8,12 @@
  */
 #include "config.h"
 
+#include "mdc/cpu.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,17 +385,7 @@ void svc_config_model_context(const svc_config *cfg, char *buf, size_t len)
                  cfg->models_dir);
 }
 
-int svc_config_default_threads(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0)
-            return n;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
+int svc_config_default_threads(void) { return mdc_available_cores(); }
 
 /* ---- .env file ---------------------------------------------------------------- */
 

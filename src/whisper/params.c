@@ -5,25 +5,8 @@
  *
  * Thread-safety: pure function, thread-safe.
  */
-#include <sched.h>
-#include <unistd.h>
-
+#include "mdc/cpu.h"
 #include "mdc/whisper.h"
-
-/* Cores this process may run on (sched_getaffinity), falling back to the online count;
- * at least 1. */
-static int available_cores(void)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0)
-            return n;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
 
 /* Defaults for `strategy`.  language NULL means "detect" (never a silent "en").
  * ref: whisper.cpp whisper_full_default_params (best_of 5, beam_size 5, temperature_inc
@@ -35,7 +18,7 @@ wsp_params wsp_default_params(wsp_sampling strategy)
 {
     wsp_params p = {
         .strategy = strategy,
-        .n_threads = available_cores(),
+        .n_threads = mdc_available_cores(),
         .language = NULL,
         .translate = false,
         .no_timestamps = false,
