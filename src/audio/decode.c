@@ -87,12 +87,15 @@ static const char *av_err(int rc, char *buf, size_t len)
     return buf;
 }
 
+/* Maps a failure of FFmpeg's demuxer on the input (open, stream analysis) to our code,
+ * 0 when it is the input's fault and the caller names it.  ENOMEM is the input's fault
+ * here too: the demuxer answers it for a header that claims an absurd size (a 133-byte
+ * WAV declaring 25 600 bytes of extradata, fixture bad_wav_extradata_claim.wav), and our
+ * own allocations are checked where we make them. */
 static int map_av_error(decode_ctx *c, int rc)
 {
     if (c->canceled || rc == AVERROR_EXIT)
         return AUD_ECANCELED;
-    if (rc == AVERROR(ENOMEM))
-        return AUD_ENOMEM;
     if (c->src->read_errno)
         return AUD_EIO;
     return 0;
@@ -137,6 +140,10 @@ static int open_input(decode_ctx *c, aud_error *err)
         if (code)
             return aud__fail(err, code, "%s", code == AUD_EIO ? "cannot read the file"
                                                               : aud_strerror(code));
+        if (rc == AVERROR(ENOMEM)) /* an absurd size in the header (see map_av_error) */
+            return aud__fail(err, AUD_ECORRUPT, "invalid %s header: it declares a "
+                             "structure too large to read (%s)", ifmt ? ifmt->name : "file",
+                             av_err(rc, eb, sizeof eb));
         return aud__fail(err, AUD_ENOTAUDIO,
                          "not an audio or video file that can be decoded: the format was "
                          "not recognised (%s)", av_err(rc, eb, sizeof eb));
@@ -146,6 +153,9 @@ static int open_input(decode_ctx *c, aud_error *err)
         int code = map_av_error(c, rc);
         if (code)
             return aud__fail(err, code, NULL);
+        if (rc == AVERROR(ENOMEM)) /* an absurd size in the header (see map_av_error) */
+            return aud__fail(err, AUD_ECORRUPT, "invalid header: it declares a structure "
+                             "too large to read (%s)", av_err(rc, eb, sizeof eb));
         /* Not fatal: the stream may still decode; the decoder has the last word. */
         MDC_LOG_WARN("stream analysis incomplete (%s)", av_err(rc, eb, sizeof eb));
     }

@@ -44,6 +44,7 @@ BAD = [  # file, acceptable statuses (MANIFEST "What a correct service does")
     ("bad_empty_0_bytes.wav", {422}),
     ("bad_wav_header_claims_1h.wav", {200, 415}),
     ("bad_wav_fmt_zero_channels.wav", {415}),
+    ("bad_wav_extradata_claim.wav", {415, 422}),
     ("bad_truncated_first_5KiB_id3_only.mp3", {415, 422}),
     ("bad_random_bytes.mp3", {415}),
     ("bad_png_image_named.wav", {422, 415}),
