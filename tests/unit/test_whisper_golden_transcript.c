@@ -67,6 +67,32 @@ static void lm_copy(void *c, int dst, int src, int np)
     wsp__kv_copy(((lmctx *)c)->st, dst, src, np);
 }
 
+/* Quantized goldens (README-round2 §4, §9): greedy sequences are exact up to the first
+ * decision closer than the noise of two whisper.cpp builds (~0.03 nat for micro); q8_0
+ * must match in full.  0 = every token must match. */
+static double noise_margin(const char *preset)
+{
+    if (!strchr(preset, '-') || strstr(preset, "q8_0") || strcmp(preset, "tiny-dims") == 0)
+        return 0.0;
+    return strncmp(preset, "micro", 5) == 0 ? 0.03 : 0.1;
+}
+
+/* decision_margin of window-0 row `row` of jfk.wav (tf_greedy_steps.json), NAN if absent. */
+static double decision_margin(const char *preset, int row)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "whisper-ref/golden/%s/tf_greedy_steps.json", preset);
+    json_error_t jerr;
+    json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
+    if (!root)
+        return NAN;
+    json_t *r = json_array_get(json_object_get(root, "steps"), (size_t)row);
+    json_t *dm = r ? json_object_get(r, "decision_margin") : NULL;
+    const double v = dm ? json_number_value(dm) : NAN;
+    json_decref(root);
+    return v;
+}
+
 /* Window 0 of jfk.wav decoded with the transcription's own window decoder. */
 static void check_window0(const char *preset)
 {
@@ -122,9 +148,16 @@ static void check_window0(const char *preset)
     print_message("%s window 0: %d tokens (golden %d + last)\n", preset, w.n_tokens, n_cmp);
     assert_true(w.n_tokens >= n_cmp + 1);
     for (int i = 0; i < n_cmp; i++) {
-        if (w.tokens[i].id != gold[n_init + i])
+        if (w.tokens[i].id == gold[n_init + i])
+            continue;
+        const double dm = decision_margin(preset, i);
+        print_message("%s window 0 diverges at token %d: got %d, whisper.cpp %d, a %.4f-nat "
+                      "decision (noise below %.3f)\n", preset, i, w.tokens[i].id, gold[n_init + i],
+                      dm, noise_margin(preset));
+        if (!(dm < noise_margin(preset)))
             fail_msg("%s window 0 token %d: got %d, whisper.cpp %d", preset, i, w.tokens[i].id,
                      gold[n_init + i]);
+        break;
     }
     wsp__dws_free(ws);
     free(mel);
@@ -149,7 +182,7 @@ static void check_transcript(const char *preset, const char *clip)
     json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
     assert_non_null(root);
     json_t *segs = json_object_get(root, "segments");
-    const bool micro = strcmp(preset, "micro") == 0;
+    const bool micro = strncmp(preset, "micro", 5) == 0;
 
     wsp_model *m = NULL;
     wsp_state *st = NULL;
@@ -167,26 +200,28 @@ static void check_transcript(const char *preset, const char *clip)
                   r->timings.n_decode_steps, r->timings.mel_ms, r->timings.encode_ms,
                   r->timings.decode_ms, r->timings.total_ms);
     assert_string_equal(r->language, "en");
-    assert_int_equal(r->n_segments, (int)json_array_size(segs));
-    for (int i = 0; i < r->n_segments; i++) {
+    const int n_gold = (int)json_array_size(segs);
+    int div_seg = -1, div_tok = -1, flat = 0, flat_div = -1; /* first differing token */
+    for (int i = 0; i < r->n_segments && i < n_gold && div_seg < 0; i++) {
         const wsp_segment *s = &r->segments[i];
         json_t *g = json_array_get(segs, (size_t)i);
         json_t *gt = json_object_get(g, "tokens");
-        if (s->n_tokens != (int)json_array_size(gt))
-            fail_msg("%s %s segment %d: %d tokens, whisper.cpp %d", preset, clip, i, s->n_tokens,
-                     (int)json_array_size(gt));
-        for (int k = 0; k < s->n_tokens; k++) {
+        const int ng = (int)json_array_size(gt);
+        for (int k = 0; k < s->n_tokens || k < ng; k++, flat++) {
             json_t *tk = json_array_get(gt, (size_t)k);
-            int gid = (int)json_integer_value(json_object_get(tk, "id"));
-            if (s->tokens[k].id != gid)
-                fail_msg("%s %s segment %d token %d: %d vs %d", preset, clip, i, k,
-                         s->tokens[k].id, gid);
+            const int gid = tk ? (int)json_integer_value(json_object_get(tk, "id")) : -1;
+            if (k >= s->n_tokens || k >= ng || s->tokens[k].id != gid) {
+                div_seg = i, div_tok = k, flat_div = flat;
+                break;
+            }
             /* probabilities follow the logits (≈1e-2 agreement): loose check */
             double gplog = json_real_value(json_object_get(tk, "plog"));
             if (fabs(s->tokens[k].plog - gplog) > 0.1)
                 fail_msg("%s %s segment %d token %d: plog %f vs %f", preset, clip, i, k,
                          (double)s->tokens[k].plog, gplog);
         }
+        if (div_seg >= 0)
+            break;
         size_t tl;
         char *text = unhex(json_string_value(json_object_get(g, "text_hex")), &tl);
         assert_int_equal(strlen(s->text), tl);
@@ -199,6 +234,26 @@ static void check_transcript(const char *preset, const char *clip)
         else
             assert_int_equal(s->t0, g0);
         assert_int_equal(s->t1, g1);
+    }
+    if (div_seg < 0 && r->n_segments != n_gold)
+        div_seg = r->n_segments < n_gold ? r->n_segments : n_gold, div_tok = 0, flat_div = flat;
+    if (div_seg < 0) {
+        print_message("%s %s: identical to whisper.cpp in full (%d segments, %d tokens)\n",
+                      preset, clip, n_gold, flat);
+    } else {
+        /* only a quantized model may diverge, and only at a decision within the noise:
+         * the margins are known for window 0 of jfk.wav (tf_greedy_steps.json) */
+        const int in_w0 = div_seg < r->n_segments && r->segments[div_seg].seek == 0;
+        const double dm = strcmp(clip, "jfk") == 0 && in_w0 ? decision_margin(preset, flat_div)
+                                                            : NAN;
+        print_message("%s %s: identical up to segment %d token %d (%d of the golden's tokens "
+                      "before it, %d of %d segments whole); the decision there: %.4f nat "
+                      "(noise below %.3f)\n",
+                      preset, clip, div_seg, div_tok, flat_div, div_seg, n_gold, dm,
+                      noise_margin(preset));
+        if (!(dm < noise_margin(preset)))
+            fail_msg("%s %s: diverges from whisper.cpp at segment %d token %d", preset, clip,
+                     div_seg, div_tok);
     }
     wsp_result_free(r);
     json_decref(root);
@@ -244,9 +299,30 @@ static void test_tiny_x5(void **state)
     check_transcript("tiny-dims", "jfk_x5_60s");
 }
 
+#define QUANT_TESTS(T)                                                                     \
+    static void test_micro_##T##_window0(void **state) { (void)state; check_window0("micro-" #T); } \
+    static void test_micro_##T##_jfk(void **state) { (void)state; check_transcript("micro-" #T, "jfk"); } \
+    static void test_micro_##T##_x5(void **state)                                          \
+    {                                                                                      \
+        (void)state;                                                                       \
+        if (sanitize())                                                                    \
+            skip();                                                                        \
+        check_transcript("micro-" #T, "jfk_x5_60s");                                       \
+    }
+QUANT_TESTS(q4_0)
+QUANT_TESTS(q4_1)
+QUANT_TESTS(q5_0)
+QUANT_TESTS(q5_1)
+QUANT_TESTS(q8_0)
+#define QUANT_ENTRIES(T)                                                                   \
+    cmocka_unit_test(test_micro_##T##_window0), cmocka_unit_test(test_micro_##T##_jfk),   \
+        cmocka_unit_test(test_micro_##T##_x5)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        QUANT_ENTRIES(q4_0), QUANT_ENTRIES(q4_1), QUANT_ENTRIES(q5_0), QUANT_ENTRIES(q5_1),
+        QUANT_ENTRIES(q8_0),
         cmocka_unit_test(test_micro_window0), cmocka_unit_test(test_micro_jfk),
         cmocka_unit_test(test_micro_x5),      cmocka_unit_test(test_tiny_window0),
         cmocka_unit_test(test_tiny_jfk),      cmocka_unit_test(test_tiny_x5),
