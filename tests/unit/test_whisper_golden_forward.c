@@ -122,6 +122,7 @@ typedef struct tol {
 } tol;
 static const tol F16_TOL = {MAX_TOL, RMS_TOL};
 static const tol QMICRO_TOL = {0.03, 0.005};
+static const tol QTINY_TOL = {0.1, 0.02};
 
 /* Teacher forcing (README "Teacher forcing"): row 0 after the prompt batch, then one
  * token per row; compares the stored full rows and the argmax of every row. */
@@ -190,7 +191,11 @@ static void check_tf(wsp_state *st, const char *preset, const char *kind, int n_
         diff_stats(batch, want, (size_t)n_vocab, &cmx, &crms);
         print_message("%s tf_%s batch of %d vs single steps: max abs %.3g; %d after the prompt: "
                       "max abs %.3g\n", preset, kind, L, bmx, L - P, cmx);
-        assert_true(bmx <= 1e-3 && cmx <= 1e-3);
+        /* quantized weights: a 1e-7 change of an activation flips some of its int8 codes,
+         * so the two paths differ by the quantization noise itself (README-round2 §9: two
+         * whisper.cpp builds differ by the same amount); f16/f32: 1e-3 */
+        const double btol = t.max > MAX_TOL ? t.max : 1e-3;
+        assert_true(bmx <= btol && cmx <= btol);
         free(batch);
     }
     assert_true(mx <= t.max);
@@ -442,7 +447,7 @@ static void check_quant(const char *preset, tol t)
     int rc = wsp_model_load(path, &m, &err);
     if (rc)
         fail_msg("load %s: %s", path, err.message);
-    assert_string_equal(wsp_model_ftype_name(m), strchr(preset, '-') + 1);
+    assert_string_equal(wsp_model_ftype_name(m), strstr(preset, "-q") + 1);
     wsp_state *st = NULL;
     assert_int_equal(wsp_state_new(m, &st, &err), 0);
     float *mel = NULL;
@@ -461,6 +466,21 @@ static void test_micro_q4_1(void **state) { (void)state; check_quant("micro-q4_1
 static void test_micro_q5_0(void **state) { (void)state; check_quant("micro-q5_0", QMICRO_TOL); }
 static void test_micro_q5_1(void **state) { (void)state; check_quant("micro-q5_1", QMICRO_TOL); }
 static void test_micro_q8_0(void **state) { (void)state; check_quant("micro-q8_0", QMICRO_TOL); }
+
+/* tiny-dims quantized by our `model quantize` (tests/data/make-models.sh; sha256 equal
+ * to whisper-ref/models/QUANTIZED.json); skipped when absent or under ASan. */
+static void tiny_quant(const char *preset)
+{
+    const char *san = getenv("MDC_SANITIZE");
+    if (san && strcmp(san, "1") == 0)
+        skip();
+    check_quant(preset, QTINY_TOL);
+}
+static void test_tiny_q4_0(void **state) { (void)state; tiny_quant("tiny-dims-q4_0"); }
+static void test_tiny_q4_1(void **state) { (void)state; tiny_quant("tiny-dims-q4_1"); }
+static void test_tiny_q5_0(void **state) { (void)state; tiny_quant("tiny-dims-q5_0"); }
+static void test_tiny_q5_1(void **state) { (void)state; tiny_quant("tiny-dims-q5_1"); }
+static void test_tiny_q8_0(void **state) { (void)state; tiny_quant("tiny-dims-q8_0"); }
 
 static void test_tiny_dims(void **state)
 {
@@ -486,6 +506,11 @@ int main(void)
         cmocka_unit_test(test_f32_model),
         cmocka_unit_test(test_shared_model_threads),
         cmocka_unit_test(test_tiny_dims),
+        cmocka_unit_test(test_tiny_q4_0),
+        cmocka_unit_test(test_tiny_q4_1),
+        cmocka_unit_test(test_tiny_q5_0),
+        cmocka_unit_test(test_tiny_q5_1),
+        cmocka_unit_test(test_tiny_q8_0),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

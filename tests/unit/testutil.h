@@ -46,7 +46,12 @@ static inline const char *tu_model(const char *preset)
         return b;
     }
     const char *dir = getenv("MDC_MODELS_DIR");
-    snprintf(b, sizeof bufs[0], "%s/ggml-%s-random.bin", dir ? dir : "build/models", preset);
+    const char *q = strstr(preset, "-q"); /* "tiny-dims-q8_0" → ggml-tiny-dims-random-q8_0.bin */
+    if (q)
+        snprintf(b, sizeof bufs[0], "%s/ggml-%.*s-random%s.bin", dir ? dir : "build/models",
+                 (int)(q - preset), preset, q);
+    else
+        snprintf(b, sizeof bufs[0], "%s/ggml-%s-random.bin", dir ? dir : "build/models", preset);
     return b;
 }
 
