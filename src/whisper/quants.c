@@ -147,6 +147,14 @@ static float block_amax(const float *x)
     return amax;
 }
 
+/* round half to even (the default rounding mode) to int8; NaN or out of range (only
+ * from non-finite activations) → −128, what AVX2's cvtps_epi32 + packs give. */
+static inline int8_t code(float v)
+{
+    const float r = nearbyintf(v);
+    return r >= -128.0f && r <= 127.0f ? (int8_t)r : (int8_t)-128;
+}
+
 void wsp__quant_q8_0(const float *x, void *dst, int n)
 {
     wsp__block_q8_0 *y = dst;
@@ -156,7 +164,7 @@ void wsp__quant_q8_0(const float *x, void *dst, int n)
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[i].d = wsp__f32_to_f16(d);
         for (int j = 0; j < WSP__QK; j++)
-            y[i].qs[j] = (int8_t)nearbyintf(x[j] * id); /* default mode: half to even */
+            y[i].qs[j] = code(x[j] * id);
     }
 }
 
@@ -170,7 +178,7 @@ void wsp__quant_q8_1(const float *x, void *dst, int n)
         int sum = 0;
         y[i].d = wsp__f32_to_f16(d);
         for (int j = 0; j < WSP__QK; j++) {
-            y[i].qs[j] = (int8_t)nearbyintf(x[j] * id);
+            y[i].qs[j] = code(x[j] * id);
             sum += y[i].qs[j];
         }
         y[i].s = wsp__f32_to_f16(d * (float)sum);
