@@ -39,3 +39,29 @@ for p in "${presets[@]}"; do
   mv "$f.tmp" "$f"
   echo "make-models: built $f"
 done
+
+# Quantized tiny-dims (golden/tiny-dims-q*/), made by our own `md-converter model quantize`
+# and checked against whisper-quantize's sha256 (whisper-ref/models/QUANTIZED.json).
+# Skipped while the binary has no `model quantize` (its usage line does not name it).
+BIN=${MDC_BUILD_DIR:-build}/md-converter
+if [ ! -f "$OUT/ggml-tiny-dims-random.bin" ]; then
+  :
+elif [ -x "$BIN" ] && "$BIN" model --help 2>&1 | grep quantize >/dev/null; then
+  for q in q4_0 q4_1 q5_0 q5_1 q8_0; do
+    f=$OUT/ggml-tiny-dims-random-$q.bin
+    want=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["models"]["tiny-dims-"+sys.argv[2]]["sha256"])' "$REF/models/QUANTIZED.json" "$q")
+    if [ -f "$f" ] && [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$want" ]; then
+      continue
+    fi
+    "$BIN" model quantize "$OUT/ggml-tiny-dims-random.bin" "$f.tmp" "$q" >/dev/null
+    got=$(sha256sum "$f.tmp" | cut -d' ' -f1)
+    if [ "$got" != "$want" ]; then
+      echo "make-models: tiny-dims-$q hash $got != whisper-quantize's $want" >&2
+      exit 1
+    fi
+    mv "$f.tmp" "$f"
+    echo "make-models: quantized $f"
+  done
+else
+  echo "make-models: no 'model quantize' in $BIN yet; tiny-dims-q* goldens skip" >&2
+fi
