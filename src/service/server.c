@@ -31,7 +31,6 @@
 #define SVC__TICK_MS 250           /* idle-unload and job-expiry check period */
 #define SVC__JOB_TTL_S 3600        /* finished jobs are kept this long */
 #define SVC__MAX_JOBS 256
-#define SVC__MULTIPART_SLACK (1u << 20) /* bytes of form overhead allowed past MAX_UPLOAD_MB */
 #define SVC__PEER_CHECK_MS 200.0
 #define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */   /* disconnect poll period during a transcription */
 
@@ -83,17 +82,13 @@ bool http_req_should_abort(void *arg)
     if (now - req->last_peer_check_ms < SVC__PEER_CHECK_MS)
         return false;
     req->last_peer_check_ms = now;
-    /* The connection is suspended, so MHD does not watch its socket: peek at it.  EOF
-     * means the client closed its side — it will never read our answer. */
+    /* The connection is suspended, so MHD does not watch its socket: peek at it. */
     bool gone = false;
     pthread_mutex_lock(&req->mu);
     if (req->closed) {
         gone = true;
-    } else if (req->fd >= 0) {
-        char c;
-        ssize_t n = recv(req->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-            gone = true;
+    } else {
+        gone = http_peer_gone(req); /* a half-closed client still gets its answer */
     }
     pthread_mutex_unlock(&req->mu);
     if (gone) {
@@ -128,13 +123,22 @@ static bool authorized(svc_server *srv, struct MHD_Connection *conn)
 static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *url,
                                   const char *method)
 {
+    enum MHD_Result fret;
+    if (http_framing_refuse(req, &fret)) { /* before routing: the body's extent is unclear */
+        req->early_response = true;
+        return fret;
+    }
     bool known = false;
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
     if (!req->route) {
         req->early_response = true;
-        if (known)
-            return http_send_error(req, 405, "method_not_allowed", "method %.10s is not allowed on %.100s",
-                                   method, url);
+        if (known) {
+            char allow[64];
+            routes_allowed(url, allow, sizeof allow);
+            return http_send_error_hdr(req, 405, MHD_HTTP_HEADER_ALLOW, allow, "method_not_allowed",
+                                       "method %.10s is not allowed on %.100s (allowed: %s)", method,
+                                       url, allow);
+        }
         return http_send_error(req, 404, "not_found", "no route for %.10s %.100s", method, url);
     }
     if (!(req->route->flags & ROUTE_PUBLIC) && !authorized(srv, req->conn)) {
@@ -165,7 +169,7 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     if (cl && cfg->max_upload_bytes > 0) {
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (end && *end == '\0' && n > cfg->max_upload_bytes + SVC__MULTIPART_SLACK) {
+        if (end && *end == '\0' && n > cfg->max_upload_bytes) { /* the body bounds the file */
             req->early_response = true;
             return http_send_error(req, 413, "file_too_large",
                                    "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)", n,
@@ -195,7 +199,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    (void)version;
     svc_server *srv = cls;
     http_req *req = *con_cls;
     if (!req) {
@@ -203,23 +206,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        req->http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
         return first_call(srv, req, url, method);
     }
     if (*upload_data_size > 0) {
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
-        if (req->form && !req->responded && upl_feed(req->form, upload_data, *upload_data_size) != 0) {
-            /* the answer is known (413, 400); without a Content-Length to refuse up front
-             * (chunked), stop reading a body that goes on and on: close the connection */
-            req->discarded += *upload_data_size;
-            if (req->discarded > SVC__MAX_DISCARD) {
-                MDC_LOG_WARN("closing an upload that continued %llu bytes past its error",
-                             (unsigned long long)req->discarded);
-                return MHD_NO;
-            }
-        }
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        req->body_bytes += n;
+        uint64_t limit = srv->cfg->max_upload_bytes;
+        if (req->form && !req->responded && limit > 0 && req->body_bytes > limit) {
+            /* only a chunked body gets here (a Content-Length past the limit was refused
+             * before the body): answer now, mid-body */
+            char msg[160];
+            snprintf(msg, sizeof msg, "the upload is larger than MAX_UPLOAD_MB (%llu MB)",
+                     (unsigned long long)(limit / (1024 * 1024)));
+            return http_answer_mid_body(req, 413, "file_too_large", msg);
+        }
+        if (req->answered_raw || (req->form && !req->responded && upl_feed(req->form, upload_data, n) != 0)) {
+            /* the answer is known; the rest of a Content-Length body (at most the limit)
+             * is read and dropped, then answered; past an answer written mid-body, read
+             * a little so the client can see it, then close */
+            req->discarded += n;
+            if (req->answered_raw && req->discarded > SVC__MAX_DISCARD)
+                return MHD_NO;
+        }
         return MHD_YES;
     }
+    if (req->answered_raw)
+        return MHD_NO; /* the answer went out mid-body: close */
     if (req->responded || !req->route)
         return MHD_YES;
     if (req->form && !req->submitted && !req->early_response) {
