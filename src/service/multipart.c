@@ -350,7 +350,7 @@ int mp_feed(mp_parser *p, const char *d, size_t n)
             break;
         case MP__HEADERS:
             if (c == '\0')
-                return fail(p, MP_ERR_SYNTAX);
+                c = '\x01'; /* keeps the header a C string; see multipart.h */
             if (p->hlen >= MP_MAX_HEADER_BYTES)
                 return fail(p, MP_ERR_HEADER_LONG);
             p->hbuf[p->hlen++] = c;
