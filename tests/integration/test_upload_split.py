@@ -12,8 +12,8 @@ reach the server.  Against the real server on loopback:
    (Content-Length and chunked), answers compared with the unsplit answer;
 3. no 5xx anywhere (from /metrics at the end).
 
-The pieces are sent with TCP_NODELAY and a short pause between them, so the server reads
-them separately (under heavy load two pieces may merge, which only weakens a case).
+The pieces are sent with TCP_NODELAY and a 20 ms pause between them, so the server reads
+them separately; 8 requests are in flight at once so the pauses overlap.
 """
 import io
 import os
@@ -23,6 +23,7 @@ import socket
 import sys
 import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,7 +32,8 @@ from mdc_testserver import (FIXTURES, SHORT_CLIP, Checks, Server, metric,  # noq
 
 require_binary()
 c = Checks("test_upload_split")
-PAUSE = 0.0015
+PAUSE = 0.02   # between pieces: long enough for the server to read each piece alone
+PARALLEL = 8   # requests in flight, so the pauses overlap (the server queues them)
 FIXTURE_BOUNDARY = "----fixtureBoundary7Qp2xK9zR"
 
 
@@ -46,8 +48,8 @@ def tiny_wav(ms=2):
     return b.getvalue()
 
 
-def compact_multipart(fields, file_bytes, filename, boundary="b"):
-    """A small body: short boundary and headers, so every position costs one request."""
+def compact_multipart(fields, file_bytes, filename, boundary="----formdata-undici-012345678901"):
+    """A small body (short part headers; a boundary as the Node SDK's undici makes)."""
     out = []
     for k, v in fields:
         out.append(b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
@@ -117,14 +119,17 @@ def every_position(s, name, path, ct, body, must_contain):
     if not ok:
         return
     raw_len = len(head(path, ct, len(body))) + len(body)
-    t0 = time.monotonic()
-    bad = [k for k in range(1, raw_len) if exchange(s.port, cl_pieces(path, ct, body, [k])) != (200, ref)]
-    c.check(not bad, "%s: Content-Length, split at each of %d positions: same answer (%.1f s)"
-            % (name, raw_len - 1, time.monotonic() - t0), "differs at %s" % bad[:10])
-    t0 = time.monotonic()
-    bad = [k for k in range(1, len(body)) if exchange(s.port, chunked_pieces(path, ct, body, [k])) != (200, ref)]
-    c.check(not bad, "%s: chunked, body split into two chunks at each of %d positions: same answer (%.1f s)"
-            % (name, len(body) - 1, time.monotonic() - t0), "differs at %s" % bad[:10])
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        t0 = time.monotonic()
+        got = list(pool.map(lambda k: exchange(s.port, cl_pieces(path, ct, body, [k])), range(1, raw_len)))
+        bad = [k + 1 for k, g in enumerate(got) if g != (200, ref)]
+        c.check(not bad, "%s: Content-Length, split at each of %d positions: same answer (%.1f s)"
+                % (name, raw_len - 1, time.monotonic() - t0), "differs at %s" % bad[:10])
+        t0 = time.monotonic()
+        got = list(pool.map(lambda k: exchange(s.port, chunked_pieces(path, ct, body, [k])), range(1, len(body))))
+        bad = [k + 1 for k, g in enumerate(got) if g != (200, ref)]
+        c.check(not bad, "%s: chunked, body split into two chunks at each of %d positions: same answer (%.1f s)"
+                % (name, len(body) - 1, time.monotonic() - t0), "differs at %s" % bad[:10])
 
 
 def random_chunkings(s, name, path, ct, body, rounds, must_contain, rng):
@@ -149,7 +154,7 @@ def random_chunkings(s, name, path, ct, body, rounds, must_contain, rng):
     c.check(not bad, "%s: %d random chunkings x (Content-Length, chunked): same answer" % (name, rounds), bad[:3])
 
 
-with Server() as s:
+with Server(env={"QUEUE_LENGTH": str(4 * PARALLEL)}) as s:
     rng = random.Random(8)
     wav = tiny_wav()
     print("every byte position")
