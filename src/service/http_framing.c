@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "mdc/log.h"
@@ -189,14 +191,20 @@ bool http_peer_gone(http_req *req)
      * only half-closed it (shutdown(SHUT_WR)) and still wait for the answer.  Only a
      * write tells the two apart: a closed socket answers data with a reset.  Send
      * the one write an HTTP/1.1 client must accept before its answer, an interim
-     * "100 Continue", once; the next poll sees the reset or keeps waiting. */
+     * "100 Continue", once; a later poll sees the reset (TCP state CLOSE) or keeps
+     * waiting (CLOSE_WAIT). */
     if (!req->http11)
         return true; /* no 1xx for HTTP/1.0 clients: EOF is taken as gone */
     if (!req->half_close_probed) {
         req->half_close_probed = true;
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (send_all(req->fd, cont, sizeof cont - 1) != 0)
-            return true;
+        return send_all(req->fd, cont, sizeof cont - 1) != 0;
     }
-    return false;
+    /* after the FIN, recv() reports EOF even once the reset has come: ask TCP's state
+     * (CLOSE after a reset, CLOSE_WAIT while the half-closed client waits) */
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    if (getsockopt(req->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0)
+        return true;
+    return ti.tcpi_state != TCP_CLOSE_WAIT;
 }

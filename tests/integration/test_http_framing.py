@@ -24,7 +24,8 @@ import wave
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import Checks, Server, error_code, multipart, require_binary  # noqa: E402
+from mdc_testserver import (FIXTURES, Checks, Server, error_code, multipart,  # noqa: E402
+                            require_binary)
 
 require_binary()
 c = Checks("test_http_framing")
@@ -159,20 +160,6 @@ with Server(env={"MAX_UPLOAD_MB": "1"}) as s:
     st, h, b = s.request("GET", UPLOAD)
     c.check(st == 405 and h.get("allow") == "POST", "GET on the upload route → 405 Allow: POST", (st, h.get("allow")))
 
-    print("half-close")
-    ct, body = multipart(FAST, file_bytes=tiny_wav(), filename="a.wav")
-    for conn in ("", "Connection: close\r\n"):
-        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        req = ("POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
-               % (UPLOAD, conn, ct, len(body))).encode() + body
-        sock.sendall(req)
-        sock.shutdown(socket.SHUT_WR)
-        st, h, b = read_answer(sock)
-        sock.close()
-        c.check(st == 200 and b.startswith("# ".encode()),
-                "shutdown(SHUT_WR) after a complete request%s → 200 report, not 499"
-                % (" (Connection: close)" if conn else ""), (st, b[:200]))
-
     print("names and messages")
     st, h, b = s.upload(file_bytes=tiny_wav(), filename="reunião_café", fields=FAST)
     c.check(st == 200 and "reunião_café (".encode() in b, "a name ending in é keeps it (reunião_café)",
@@ -213,5 +200,21 @@ with Server() as s:
     sock.close()
     c.check(st == 400 and error_code(b) == "field_too_long" and b"`title`" in b,
             "a 70 MB title → 400 field_too_long naming `title`, not a reset", (st, b[:200]))
+    print("half-close")
+    # a recording long enough for several disconnect polls (every 200 ms) while it runs
+    ct, body = multipart(FAST, os.path.join(FIXTURES, "edge_35s_word_across_30s.wav"))
+    for conn in ("", "Connection: close\r\n"):
+        t0 = time.monotonic()
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        req = ("POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+               % (UPLOAD, conn, ct, len(body))).encode() + body
+        sock.sendall(req)
+        sock.shutdown(socket.SHUT_WR)
+        st, h, b = read_answer(sock)
+        sock.close()
+        c.check(st == 200 and b.startswith("# ".encode()),
+                "shutdown(SHUT_WR) after a complete request%s → 200 report after %.1f s, not 499"
+                % (" (Connection: close)" if conn else "", time.monotonic() - t0), (st, b[:200]))
+
     c.check(s.tmp_leftovers() == [], "no temp file left", s.tmp_leftovers())
 c.finish()
