@@ -119,7 +119,7 @@ static const setting k_settings[] = {
       "Requests waiting for a worker; past it: 503 queue_full with Retry-After."},
      .type = SET_INT, F(queue_length), .lo = 0, .hi = 100000},
     {.d = {"MAX_UPLOAD_MB", "Limits and queue", "200", NULL,
-      "Largest upload, MiB (413 payload_too_large beyond)."},
+      "Largest request body (the file and its form fields), MiB; 413 file_too_large beyond."},
      .type = SET_MIB, F(max_upload_bytes), .lo = 1, .hi = 1048576},
     {.d = {"MAX_AUDIO_SECONDS", "Limits and queue", "10800", NULL,
       "Longest audio, seconds, enforced while decoding (413 beyond)."},
