@@ -88,6 +88,23 @@ def multipart(fields, file_path=None, file_bytes=None, filename=None, file_field
     return "multipart/form-data; boundary=" + boundary, b"".join(parts)
 
 
+def tiny_wav(ms=20, rate=16000):
+    """Bytes of a mono 16-bit PCM WAV holding ms milliseconds of a constant tiny signal at
+    16 kHz, its header stating `rate` Hz (rate=0: the zero-sample-rate WAV)."""
+    import io
+    import wave
+    b = io.BytesIO()
+    w = wave.open(b, "wb")
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(16000)
+    w.writeframes(b"\x01\x00" * (16 * ms))
+    w.close()
+    d = bytearray(b.getvalue())
+    d[24:28] = rate.to_bytes(4, "little")
+    return bytes(d)
+
+
 def start_raw_upload(port, clip, fields):
     """Sends a whole multipart upload of `clip` to /relatorio/process-meeting on a raw
     socket and returns the socket with the answer unread (the request keeps a worker busy

@@ -14,35 +14,20 @@ sockets where http.client would not send the request as written:
   field name is told where the file goes; a zero-sample-rate WAV gets 415 with the
   reason; no 5xx at the end.
 """
-import io
 import json
 import os
 import socket
 import sys
 import time
-import wave
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FIXTURES, Checks, Server, error_code, multipart,  # noqa: E402
-                            require_binary)
+                            require_binary, tiny_wav)
 
 require_binary()
 c = Checks("test_http_framing")
 UPLOAD = "/relatorio/process-meeting"
-
-
-def tiny_wav(ms=20, rate=16000):
-    b = io.BytesIO()
-    w = wave.open(b, "wb")
-    w.setnchannels(1)
-    w.setsampwidth(2)
-    w.setframerate(16000)
-    w.writeframes(b"\x01\x00" * (16 * ms))
-    w.close()
-    d = bytearray(b.getvalue())
-    d[24:28] = rate.to_bytes(4, "little")
-    return bytes(d)
 
 
 FAST = {"language": "pt", "no_fallback": "true"}

@@ -15,37 +15,24 @@ reach the server.  Against the real server on loopback:
 The pieces are sent with TCP_NODELAY and a 20 ms pause between them, so the server reads
 them separately; 8 requests are in flight at once so the pauses overlap.
 """
-import io
 import os
 import random
 import re
 import socket
 import sys
 import time
-import wave
 from concurrent.futures import ThreadPoolExecutor
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FIXTURES, SHORT_CLIP, Checks, Server, metric,  # noqa: E402
-                            multipart, require_binary)
+from mdc_testserver import (FIXTURES, SHORT_CLIP, Checks, Server,  # noqa: E402
+                            multipart, require_binary, tiny_wav)
 
 require_binary()
 c = Checks("test_upload_split")
 PAUSE = 0.02   # between pieces: long enough for the server to read each piece alone
 PARALLEL = 8   # requests in flight, so the pauses overlap (the server queues them)
 FIXTURE_BOUNDARY = "----fixtureBoundary7Qp2xK9zR"
-
-
-def tiny_wav(ms=2):
-    b = io.BytesIO()
-    w = wave.open(b, "wb")
-    w.setnchannels(1)
-    w.setsampwidth(2)
-    w.setframerate(16000)
-    w.writeframes(b"\x01\x00" * (16 * ms))
-    w.close()
-    return b.getvalue()
 
 
 def compact_multipart(fields, file_bytes, filename, boundary="----formdata-undici-012345678901"):
@@ -156,7 +143,7 @@ def random_chunkings(s, name, path, ct, body, rounds, must_contain, rng):
 
 with Server(env={"QUEUE_LENGTH": str(4 * PARALLEL)}) as s:
     rng = random.Random(8)
-    wav = tiny_wav()
+    wav = tiny_wav(2)
     print("every byte position")
     fields = [("language", "en"), ("report_locale", "en"), ("title", "T"), ("date", "d1"),
               ("participants", "P"), ("no_fallback", "1")]
