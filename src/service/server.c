@@ -217,7 +217,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         uint64_t limit = srv->cfg->max_upload_bytes;
         if (req->form && !req->responded && limit > 0 && req->body_bytes > limit) {
             /* only a chunked body gets here (a Content-Length past the limit was refused
-             * before the body): answer now, mid-body */
+             * before the body): answer now, mid-body — with the form's own error when it
+             * had one before the limit (a field too long …) */
+            const upl_error *e = upl_error_get(req->form);
+            if (e->status)
+                return http_answer_mid_body(req, e->status, e->code, e->message);
             char msg[160];
             snprintf(msg, sizeof msg, "the upload is larger than MAX_UPLOAD_MB (%llu MB)",
                      (unsigned long long)(limit / (1024 * 1024)));

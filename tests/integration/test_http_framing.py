@@ -88,30 +88,41 @@ with Server(env={"MAX_UPLOAD_MB": "1"}) as s:
             "Content-Length one byte past MAX_UPLOAD_MB → 413 before the body (%.0f ms)"
             % ((time.monotonic() - t0) * 1000), (st, b[:200]))
 
-    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    sock.sendall(post_head("multipart/form-data; boundary=B", "Transfer-Encoding: chunked\r\n"))
-    first = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
-    sock.sendall(b"%x\r\n%s\r\n" % (len(first), first))
-    sent, chunk, answered = 0, b"\0" * 65536, False
-    sock.setblocking(False)
-    while sent < 16 * 1024 * 1024 and not answered:
-        try:
-            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            sent += len(chunk)
-        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
-            time.sleep(0.005)
-        try:
-            answered = sock.recv(1, socket.MSG_PEEK) != b""
-        except BlockingIOError:
-            pass
-        except ConnectionResetError:
-            break
-    sock.setblocking(True)
-    st, h, b = read_answer(sock)
-    sock.close()
+    def chunked_flood(first):
+        """Sends `first` then up to 16 MB of file bytes as a chunked body, stopping when
+        an answer arrives; returns (status, body, bytes of file data sent)."""
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(post_head("multipart/form-data; boundary=B", "Transfer-Encoding: chunked\r\n"))
+        sock.sendall(b"%x\r\n%s\r\n" % (len(first), first))
+        sent, chunk, answered = 0, b"\0" * 65536, False
+        sock.setblocking(False)
+        while sent < 16 * 1024 * 1024 and not answered:
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                time.sleep(0.005)
+            try:
+                answered = sock.recv(1, socket.MSG_PEEK) != b""
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                break
+        sock.setblocking(True)
+        st, _, b = read_answer(sock)
+        sock.close()
+        return st, b, sent
+
+    file_head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+    st, b, sent = chunked_flood(file_head)
     c.check(st == 413 and error_code(b) == "file_too_large" and sent < 8 * 1024 * 1024,
             "chunked body passing MAX_UPLOAD_MB → 413 while the client is still sending "
             "(%.1f MB sent of 16)" % (sent / 1048576.0), (st, b[:200]))
+    long_title = b'--B\r\nContent-Disposition: form-data; name="title"\r\n\r\n' + b"t" * 9000 + b"\r\n"
+    st, b, sent = chunked_flood(long_title + file_head)
+    c.check(st == 400 and error_code(b) == "field_too_long" and b"`title`" in b and sent < 8 * 1024 * 1024,
+            "chunked body with a 9000-byte title, then past the limit → the title's 400, mid-body "
+            "(%.1f MB sent)" % (sent / 1048576.0), (st, b[:200]))
 
     print("framing headers")
     ct, body = multipart(FAST, file_bytes=tiny_wav(), filename="a.wav")
