@@ -38,6 +38,12 @@ typedef struct pipeline_request {
     /* progress 0…100, never decreasing (decode counts as the first 5 %), called on the
      * pipeline's thread; cancel polled throughout (decode and engine) */
     void (*progress_cb)(int percent, void *user);
+    /* once per new engine segment, as the engine produces it (on the pipeline's thread,
+     * in order, before the final result): index from 0, times in seconds clamped to the
+     * audio like the report's, `seg` (text valid UTF-8, tokens) valid only during the
+     * call.  May be NULL. */
+    void (*segment_cb)(int index, double start_s, double end_s, const wsp_segment *seg,
+                       void *user);
     bool (*abort_cb)(void *user);
     void *user;
 } pipeline_request;
