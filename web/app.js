@@ -223,6 +223,7 @@ function showError(e, detail) {
     d.textContent = fmt(T.detail, detail);
     box.append(d);
   }
+  box.scrollIntoView({ block: "nearest" });
 }
 
 /* Ends the current run with an error: the status is replaced, the form usable again. */
@@ -411,7 +412,6 @@ $("form").addEventListener("submit", (ev) => {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/jobs");
   for (const k in headers) xhr.setRequestHeader(k, headers[k]);
-  xhr.setRequestHeader("Accept", "application/json");
   xhr.upload.onprogress = (e) => {
     if (e.lengthComputable && run) {
       const pct = Math.round(100 * e.loaded / e.total);
