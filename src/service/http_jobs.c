@@ -23,11 +23,9 @@ static void job_progress(int percent, void *user)
 }
 
 /* The pipeline's new-segment callback: the text goes out as a `segment` event. */
-static void job_segment(int index, double start_s, double end_s, const wsp_segment *seg,
-                        void *user)
+static void job_segment(const pipeline_segment *seg, void *user)
 {
-    (void)index;
-    job_add_segment(user, start_s, end_s, seg->text);
+    job_add_segment(user, seg->t0_s, seg->t1_s, seg->text);
 }
 
 /* Worker: runs the pipeline for a job, keeps the result in the job. */

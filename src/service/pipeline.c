@@ -130,8 +130,15 @@ static void engine_segment(const wsp_segment *seg, int index, void *user)
     progress_ctx *p = user;
     int64_t t0, t1;
     clamp_segment(seg, audio_end_cs(p->audio_s), &t0, &t1);
-    if (p->req->segment_cb)
-        p->req->segment_cb(index, (double)t0 / 100.0, (double)t1 / 100.0, seg, p->req->user);
+    if (p->req->segment_cb) {
+        pipeline_segment ps = {
+            .index = index,
+            .text = seg->text ? seg->text : "",
+            .t0_s = (double)t0 / 100.0,
+            .t1_s = (double)t1 / 100.0,
+        };
+        p->req->segment_cb(&ps, p->req->user);
+    }
     if (p->audio_s > 0) {
         int pct = 5 + (int)(95.0 * ((double)t1 / 100.0) / p->audio_s);
         report_progress(p, pct > 99 ? 99 : pct);

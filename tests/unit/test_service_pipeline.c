@@ -176,14 +176,13 @@ typedef struct progress_log {
     int n_segs;
 } progress_log;
 
-static void on_segment(int index, double start_s, double end_s, const wsp_segment *seg,
-                       void *user)
+static void on_segment(const pipeline_segment *seg, void *user)
 {
     progress_log *pl = user;
-    assert_int_equal(index, pl->n_segs); /* in order, none skipped */
+    assert_int_equal(seg->index, pl->n_segs); /* in order, none skipped */
     if (pl->n_segs < 32) {
-        pl->segs[pl->n_segs].start = start_s;
-        pl->segs[pl->n_segs].end = end_s;
+        pl->segs[pl->n_segs].start = seg->t0_s;
+        pl->segs[pl->n_segs].end = seg->t1_s;
         snprintf(pl->segs[pl->n_segs].text, sizeof pl->segs[0].text, "%s", seg->text);
         pl->segs[pl->n_segs].progress_before = pl->n ? pl->values[pl->n - 1] : -1;
     }
