@@ -284,6 +284,7 @@ function onStatus(s) {
 }
 
 async function fetchResult(id) {
+  if (!run) return;
   setStatus(T.fetching, 100);
   let r;
   try { r = await fetch("/jobs/" + id + "/result", { headers: authHeaders() }); }
@@ -292,7 +293,9 @@ async function fetchResult(id) {
   if (r.status !== 200) return fail(await responseError(r));
   const md = await r.text();
   const done = run;
-  if (done) { done.finished = true; clearInterval(done.timer); }
+  if (!done) return; /* ended meanwhile */
+  done.finished = true;
+  clearInterval(done.timer);
   run = null;
   markdown = md;
   $("report-body").innerHTML = render(md);
