@@ -155,6 +155,9 @@ static char *read_small_file(const char *path, size_t *len)
     return buf;
 }
 
+/* WEB_DIR for load_page (set by http_index, on the one MHD thread, before the once). */
+static const char *page_web_dir;
+
 /* Looks for index.html in $WEB_DIR, then next to the binary in the build tree
  * (<bin>/../web) and in an installed layout (<bin>/../share/md-converter/web); the other
  * files come from the same directory. */
@@ -162,7 +165,7 @@ static void load_page(void)
 {
     char cands[4][PATH_MAX + 64];
     int n = 0;
-    const char *env = getenv("WEB_DIR");
+    const char *env = page_web_dir;
     if (env && *env)
         snprintf(cands[n++], sizeof cands[0], "%s", env);
     char exe[PATH_MAX];
@@ -199,7 +202,7 @@ static void load_page(void)
 /* GET /, /app.js, /favicon.svg: the page's files (the route's pattern picks the file). */
 enum MHD_Result http_web_file(svc_server *srv, http_req *req)
 {
-    (void)srv;
+    page_web_dir = srv->cfg->web_dir;
     pthread_once(&page_once, load_page);
     for (size_t k = 0; k < N_WEB_FILES; k++) {
         const web_file *f = &g_web_files[k];
