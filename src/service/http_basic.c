@@ -86,9 +86,13 @@ enum MHD_Result http_config(svc_server *srv, http_req *req)
     for (int id = 0; langs && wsp_lang_code(id); id++)
         json_array_append_new(langs, json_pack("{s:s, s:s}", "code", wsp_lang_code(id), "name",
                                                wsp_lang_name(id) ? wsp_lang_name(id) : ""));
-    json_t *o = json_pack("{s:s, s:s, s:[s,s], s:o, s:{s:I, s:I, s:f}, s:b}", "version",
-                          MDC_VERSION, "report_locale", cfg->report_locale, "report_locales",
-                          "pt-BR", "en", "languages", langs, "limits", "max_upload_mb",
+    json_t *locales = json_array();
+    for (int l = RPT_LOCALE_PT_BR; locales && l <= RPT_LOCALE_EN; l++)
+        json_array_append_new(locales, json_string(rpt_locale_name((rpt_locale)l)));
+    const char *def = rpt_locale_name(cfg->report_locale);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I, s:f}, s:b}", "version", MDC_VERSION,
+                          "report_locale", def ? def : "pt-BR", "report_locales", locales,
+                          "languages", langs, "limits", "max_upload_mb",
                           (json_int_t)(cfg->max_upload_bytes / (1024 * 1024)), "max_upload_bytes",
                           (json_int_t)cfg->max_upload_bytes, "max_audio_seconds",
                           cfg->max_audio_seconds, "api_key_required", cfg->api_key[0] != '\0');
@@ -155,7 +159,7 @@ static char *read_small_file(const char *path, size_t *len)
     return buf;
 }
 
-/* WEB_DIR for load_page (set by http_index, on the one MHD thread, before the once). */
+/* WEB_DIR for load_page (set by http_web_file, on the one MHD thread, before the once). */
 static const char *page_web_dir;
 
 /* Looks for index.html in $WEB_DIR, then next to the binary in the build tree
