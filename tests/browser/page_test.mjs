@@ -70,6 +70,29 @@ async function submit(page, file, { language = "pt", fast = true } = {}) {
   return page.evaluate(() => window.__fields || []);
 }
 
+/* Uploads to `srv` ({url, pid}), SIGKILLs it once the job runs (status `running`), and
+ * expects the page to end in the error `expected` with the form usable again. */
+async function serverDies(title, srv, locale, running, expected, shotRunning, shotEnd) {
+  console.log(title);
+  const { ctx, page } = await open(srv.url, { locale });
+  await submit(page, CLIP05);
+  await page.locator("#status", { hasText: running }).waitFor({ timeout: 20000 });
+  if (shotRunning) {
+    await page.waitForTimeout(300); /* one elapsed-time tick */
+    await shot(page, shotRunning);
+  }
+  const t0 = Date.now();
+  process.kill(srv.pid, "SIGKILL");
+  await page.locator("#error").filter({ hasText: /\S/ }).waitFor({ timeout: 30000 });
+  const err = await text(page, "#error");
+  check(err.includes(expected), locale + ": \"" + expected + "…\" error " + (Date.now() - t0) + " ms after the kill", err);
+  check(!(await page.locator("#progress-box").isVisible()) && !(await page.content()).includes(running + "…"),
+        "no progress or spinner left beside the error");
+  check(await page.locator("#send").isEnabled(), "form re-enabled");
+  await shot(page, shotEnd);
+  await ctx.close();
+}
+
 try {
   // ---- 1. laptop, server defaults (pt-BR), a browser language we have no strings for
   console.log("laptop, REPORT_LOCALE default (pt-BR), browser de-DE");
@@ -195,41 +218,11 @@ try {
     await ctx.close();
   }
 
-  // ---- 5. the server dies mid-job and comes back without it: an error, not a spinner
-  console.log("job lost mid-way (SIGKILL + restart → 404)");
-  {
-    const { ctx, page } = await open(cfg.lost.url, { locale: "pt-BR" });
-    await submit(page, CLIP05);
-    await page.locator("#status", { hasText: "Transcrevendo" }).waitFor({ timeout: 20000 });
-    await page.waitForTimeout(300);
-    await shot(page, "page-1280-running.png");
-    const t0 = Date.now();
-    process.kill(cfg.lost.pid, "SIGKILL");
-    await page.locator("#error").filter({ hasText: /\S/ }).waitFor({ timeout: 30000 });
-    const err = await text(page, "#error");
-    check(err.includes("O trabalho se perdeu"), "lost job → Portuguese error in " + (Date.now() - t0) + " ms", err);
-    check(!(await page.locator("#progress-box").isVisible()) && !(await page.content()).includes("Transcrevendo…"),
-          "no progress or spinner left beside the error");
-    check(await page.locator("#send").isEnabled(), "form re-enabled after the lost job");
-    await shot(page, "page-1280-lost.png");
-    await ctx.close();
-  }
-
-  // ---- 6. the server dies mid-job and stays down: an error after a few retries
-  console.log("server gone mid-way (SIGKILL, no restart)");
-  {
-    const { ctx, page } = await open(cfg.gone.url, { locale: "en-US" });
-    await submit(page, CLIP05);
-    await page.locator("#status", { hasText: "Transcribing" }).waitFor({ timeout: 20000 });
-    const t0 = Date.now();
-    process.kill(cfg.gone.pid, "SIGKILL");
-    await page.locator("#error").filter({ hasText: /\S/ }).waitFor({ timeout: 30000 });
-    const err = await text(page, "#error");
-    check(err.includes("stopped answering"), "server gone → English error in " + (Date.now() - t0) + " ms", err);
-    check(!(await page.locator("#progress-box").isVisible()) && await page.locator("#send").isEnabled(),
-          "progress gone, form re-enabled");
-    await ctx.close();
-  }
+  // ---- 5, 6. the server dies mid-job: it comes back without the job (404), or stays down
+  await serverDies("job lost mid-way (SIGKILL + restart → 404)", cfg.lost, "pt-BR", "Transcrevendo",
+                   "O trabalho se perdeu", "page-1280-running.png", "page-1280-lost.png");
+  await serverDies("server gone mid-way (SIGKILL, no restart)", cfg.gone, "en-US", "Transcribing",
+                   "stopped answering", null, "page-1280-gone.png");
 } catch (e) {
   check(false, "browser scenario raised: " + (e && e.stack ? e.stack.split("\n").slice(0, 4).join(" | ") : e));
 } finally {

@@ -27,7 +27,10 @@ require_binary()
 if not os.access(CHROMIUM, os.X_OK):
     print("chromium not installed at %s (scripts/install-deps.sh installs it)" % CHROMIUM)
     sys.exit(77)
-node = shutil.which("node") or "/usr/bin/node"
+node = shutil.which("node")
+if not node:
+    print("node not found: scripts/install-deps.sh installs nodejs")
+    sys.exit(1)
 if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
     print("tests/browser/node_modules missing: run scripts/install-deps.sh (npm ci in tests/browser)")
     sys.exit(1)
