@@ -99,15 +99,19 @@ const STRINGS = {
   },
 };
 
-/* The page's locale: the browser's first preferred language that we have strings for
- * (navigator.languages), else the server's REPORT_LOCALE, else pt-BR. */
-function pickLocale(serverLocale) {
+/* The browser's first preferred language that we have strings for, or null. */
+function browserLocale() {
   for (const l of navigator.languages || [navigator.language || ""]) {
     const base = String(l).toLowerCase().split("-")[0];
     if (base === "pt") return "pt-BR";
     if (base === "en") return "en";
   }
-  return serverLocale === "en" ? "en" : "pt-BR";
+  return null;
+}
+
+/* The page's locale: the browser's (above), else the server's REPORT_LOCALE, else pt-BR. */
+function pickLocale(serverLocale) {
+  return browserLocale() || (serverLocale === "en" ? "en" : "pt-BR");
 }
 
 let LOCALE = "pt-BR";
@@ -148,6 +152,11 @@ function fillLanguages() {
 
 async function loadConfig() {
   let failed = false;
+  if (browserLocale()) { /* known before /config answers: no flash of the other language */
+    LOCALE = browserLocale();
+    T = STRINGS[LOCALE];
+    applyStrings();
+  }
   try {
     const r = await fetch("/config", { cache: "no-store" });
     if (!r.ok) throw new Error("HTTP " + r.status);
