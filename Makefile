@@ -116,8 +116,10 @@ bench: all
 fuzz:
 	tests/fuzz/build.sh
 
+# Without the model (no network): get-model.sh exits 3 with a loud message, the server
+# still starts and its /ready answers 503 "model_state":"missing" until the file is there.
 run: all
-	scripts/get-model.sh || true
+	MDC_BIN=$(BIN) scripts/get-model.sh || echo "make run: the model is MISSING (see above); serving anyway, /ready is 503" >&2
 	$(BIN) serve
 
 clean:

@@ -80,7 +80,7 @@ static const setting k_settings[] = {
      .type = SET_INT, F(port), .lo = 0, .hi = 65535},
     {.d = {"API_KEY", "HTTP", "", "printable characters without spaces",
       "Optional bearer token: when set, every request except /health, /ready and the page at "
-      "/ needs the header \"Authorization: Bearer KEY\". "
+      "/ needs the header \"Authorization: Bearer KEY\", and /ready names no server path. "
       "Empty = no authentication."},
      .type = SET_STRING, F(api_key), .flags = SET_EMPTY_OK | SET_SECRET, .hook = h_api_key},
     {.d = {"WEB_DIR", "HTTP", "", "a directory",
@@ -354,9 +354,12 @@ static int set_apply(const setting *s, svc_config *cfg, const char *v, char *why
 
 /* MDC_* names that belong to the test harness (tests/run.sh), to other modules
  * (MDC_AUDIO_PLUGIN: src/audio/plugin/loader.c; MDC_KERNELS: the engine's kernel choice)
- * or other tools; never reported as unknown.  Any MDC_TEST_* is also tolerated. */
-static const char *const k_foreign_mdc[] = {"MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",
-                                           "MDC_SANITIZE",   "MDC_AUDIO_PLUGIN", "MDC_KERNELS"};
+ * or other tools (MDC_MODEL_BASE_URL, MDC_BIN: scripts/get-model.sh, which `make run`
+ * runs in the same environment as serve); never reported as unknown.  Any MDC_TEST_* is
+ * also tolerated. */
+static const char *const k_foreign_mdc[] = {
+    "MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",     "MDC_SANITIZE",
+    "MDC_AUDIO_PLUGIN", "MDC_KERNELS", "MDC_MODEL_BASE_URL", "MDC_BIN"};
 
 static const setting *find_setting(const char *name, size_t len)
 {
@@ -772,6 +775,34 @@ int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen)
     if (rc != 0)
         return rc;
     return resolve_model_path(cfg, errmsg, errlen);
+}
+
+int svc_config_get(const svc_config *cfg, const char *name, char *buf, size_t len)
+{
+    const setting *s = find_setting(name, strlen(name));
+    if (!s || !buf || len == 0)
+        return -1;
+    const void *f = (const char *)cfg + s->off;
+    switch (s->type) {
+    case SET_STRING: snprintf(buf, len, "%s", (const char *)f); break;
+    case SET_INT: snprintf(buf, len, "%d", *(const int *)f); break;
+    case SET_MIB: snprintf(buf, len, "%llu", (unsigned long long)(*(const uint64_t *)f >> 20)); break;
+    case SET_NUMBER: snprintf(buf, len, "%g", *(const double *)f); break;
+    case SET_BOOL: snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false"); break;
+    case SET_CHOICE: {
+        int idx = s->size == sizeof(bool) ? (int)*(const bool *)f : *(const int *)f;
+        const char *p = s->choices;
+        for (int i = 0; i < idx && p; i++) {
+            p = strchr(p, '|');
+            p = p ? p + 1 : NULL;
+        }
+        if (!p)
+            return -1;
+        snprintf(buf, len, "%.*s", (int)strcspn(p, "|"), p);
+        break;
+    }
+    }
+    return 0;
 }
 
 /* ---- documentation from the table ---------------------------------------------------- */

@@ -75,6 +75,10 @@ void svc_settings_write_env_example(FILE *f);
 /* Writes README's settings table (Markdown: variable | default | accepted | meaning). */
 void svc_settings_write_markdown(FILE *f);
 
+/* The current value of setting `name` as text, in the form the table accepts ("true",
+ * "pt-BR", MAX_UPLOAD_MB in MiB, WHISPER_THREADS as the resolved count).  Returns 0, or -1 for an unknown name. */
+int svc_config_get(const svc_config *cfg, const char *name, char *buf, size_t len);
+
 /* Fills defaults, reads ./.env (if present; path from MDC_ENV_FILE, which must then
  * exist), then the environment, and validates.  Returns 0, or -1 with errmsg naming the
  * variable, e.g. `invalid PORT="abc" (environment): expected an integer from 0 to
