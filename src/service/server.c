@@ -318,6 +318,14 @@ static void on_reload(svc_server *srv)
                      holder_name(srv->holder), holder_path(srv->holder));
 }
 
+/* /metrics collect hook: the pool gauges, read when they are scraped. */
+static void collect_pool(met_registry *reg, void *user)
+{
+    svc_server *srv = user;
+    svc_metrics_workers(&srv->metrics, wrk_threads(srv->pool), wrk_running(srv->pool),
+                        holder_refs(srv->holder));
+}
+
 /* Warns at start when the model file cannot be read: /ready then says "missing". */
 static void warn_if_model_missing(const svc_config *cfg)
 {
@@ -372,6 +380,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         MDC_LOG_ERROR("out of memory at start-up");
         goto out;
     }
+
+    met_set_collect_hook(srv.registry, collect_pool, &srv);
 
     struct sockaddr_storage ss;
     socklen_t sslen = 0;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Deployment check: deploy/grafana/dashboard.json and the metrics it and the alert rules
 # query.
-#   1. the dashboard JSON parses; panels have unique ids and PromQL targets;
+#   1. the dashboard JSON parses; panels have unique ids and PromQL targets; ratio panels
+#      end in `or vector(0)` (0 %, not "No data", when nothing failed or ran); the
+#      operational gauges (workers, build info, per-route latency) have panels;
 #   2. every query (Grafana variables replaced by sample values) is valid PromQL:
 #      promtool check rules on a generated rule file;
 #   3. every metric name the dashboard and deploy/prometheus/alerts.yml query is exported
@@ -50,6 +52,14 @@ for v in dash.get("templating", {}).get("list", []):
         names_src.append((f"variable ${v['name']}", q))
 if len(ids) != len(set(ids)):
     errors.append("panel ids are not unique")
+for origin, q in queries:
+    if re.search(r"\bratio\b", origin.lower()) and not q.rstrip().endswith("or vector(0)"):
+        errors.append(f"{origin}: a ratio must end in 'or vector(0)' (else 'No data' instead of 0 %): {q}")
+panel_text = " ".join(q for o, q in queries if o.startswith("panel"))
+for need in ("mdconv_workers_busy", "mdconv_transcriptions_running", "mdconv_build_info",
+             "mdconv_http_request_duration_seconds_bucket"):
+    if need not in panel_text:
+        errors.append(f"no panel queries {need}")
 for g in yaml.safe_load(open(alerts_f))["groups"]:
     for r in g["rules"]:
         queries.append((f"alert {r.get('alert') or r.get('record')}", r["expr"]))
