@@ -1,5 +1,7 @@
 /*
- * config.h — service settings from the environment and ./.env (DESIGN §4).
+ * config.h — service settings from the environment and ./.env (DESIGN §4), one row per
+ * setting in the table of config.c (used by `serve` and the CLI alike; .env.example and
+ * README's settings table are generated from it).
  * Environment variables win over .env lines.  Every value is validated; a bad value
  * fails start-up with a message naming the variable, its value, where it came from and
  * the accepted values.  Unknown WHISPER_* / MDC_* names (typos such as WHISPER_PRELAOD)
