@@ -9,26 +9,14 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (BIN, FAST, FIXTURES, SHORT_CLIP, Checks, Server, metric,  # noqa: E402
-                            require_binary)
+from mdc_testserver import (BIN, FAST, LONG_CLIP, SHORT_CLIP, Checks, Server, metric,  # noqa: E402
+                            require_binary, wait_for)
 
 require_binary()
 c = Checks("test_metrics_service")
-LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")
-
-
-def wait_for(pred, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 version = subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout.split()[1]

@@ -16,26 +16,14 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FAST, FIXTURES, MICRO, SHORT_CLIP, Checks, Server,  # noqa: E402
-                            error_code, metric, require_binary)
+from mdc_testserver import (FAST, LONG_CLIP, MICRO, SHORT_CLIP, Checks, Server,  # noqa: E402
+                            error_code, metric, require_binary, wait_for)
 
 require_binary()
 c = Checks("test_ready_reload")
-LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")
-
-
-def wait_for(pred, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def loads(s):
