@@ -270,6 +270,11 @@ static int cmd_transcribe(int argc, char **argv)
                  cfg.models_dir);
     if (!verbose)
         mdc_log_set_sink(null_sink, NULL); /* errors come back in the result, printed once */
+    else {
+        if (cfg.log_json)
+            mdc_log_set_sink(mdc_log_sink_json, NULL);
+        mdc_log_set_level(cfg.log_level);
+    }
 
     const char *slash = strrchr(file, '/');
     req.audio_path = file;

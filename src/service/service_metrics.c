@@ -52,7 +52,8 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
         "Seconds from a request's arrival to its answer being queued, by route pattern.",
         path_label, k_http_buckets, sizeof k_http_buckets / sizeof k_http_buckets[0]);
     m->workers = met_register(reg, MET_GAUGE, "mdconv_workers",
-                              "Transcription workers (MAX_CONCURRENT_TRANSCRIPTIONS).", NULL, NULL, 0);
+                              "Transcription workers (MAX_CONCURRENT_TRANSCRIPTIONS).", NULL,
+                              NULL, 0);
     m->workers_busy = met_register(reg, MET_GAUGE, "mdconv_workers_busy",
                                    "Workers running a task (decode, transcription, render).",
                                    NULL, NULL, 0);
