@@ -143,7 +143,7 @@ static int cmd_settings(int argc, char **argv)
         if (strcmp(argv[2], "MODEL_PATH") == 0) /* the resolved WHISPER_MODEL file */
             snprintf(val, sizeof val, "%s", cfg.model_path);
         else if (svc_config_get(&cfg, argv[2], val, sizeof val) != 0)
-            die_usage("unknown setting %s", argv[2]);
+            die_usage("unknown setting %s (or a secret, which is not printed)", argv[2]);
         printf("%s\n", val);
         return 0;
     }

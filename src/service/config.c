@@ -786,7 +786,7 @@ int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen)
 int svc_config_get(const svc_config *cfg, const char *name, char *buf, size_t len)
 {
     const setting *s = find_setting(name, strlen(name));
-    if (!s || !buf || len == 0)
+    if (!s || !buf || len == 0 || (s->flags & SET_SECRET))
         return -1;
     const void *f = (const char *)cfg + s->off;
     switch (s->type) {
