@@ -23,9 +23,7 @@ enum MHD_Result http_health(svc_server *srv, http_req *req)
     return http_send(req, 200, "application/json", body, sizeof body - 1, NULL, NULL);
 }
 
-/* Why the model file cannot be used right now, or NULL when it can be opened for reading:
- * a stat + access(R_OK) per /ready, microseconds, no open or mapping. */
-static const char *model_file_problem(const char *path)
+const char *http_model_file_problem(const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -72,7 +70,7 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
      * so the replica turns ready as soon as the file appears. */
     const char *problem = NULL;
     if (st == HOLDER_UNLOADED || st == HOLDER_FAILED)
-        problem = model_file_problem(holder_path(srv->holder));
+        problem = http_model_file_problem(holder_path(srv->holder));
     bool ready = !preload || (holder_loads_total(srv->holder) > 0 && st != HOLDER_FAILED);
     if (problem || atomic_load(&srv->stopping))
         ready = false;

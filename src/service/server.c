@@ -305,7 +305,7 @@ static void wait_workers_idle(wrk_pool *pool, int ms)
  * holds it so the next request maps the file again.  Settings are not re-read. */
 static void on_reload(svc_server *srv)
 {
-    int running = wrk_running(srv->pool);
+    int holding = holder_refs(srv->holder);
     int rc = holder_request_reload(srv->holder);
     if (rc == 1)
         MDC_LOG_INFO("SIGHUP received: reload: model %s dropped; the next request maps %s",
@@ -313,10 +313,10 @@ static void on_reload(svc_server *srv)
     else if (rc == 0)
         MDC_LOG_INFO("SIGHUP received: reload: model %s will be dropped when the %d running "
                      "transcription(s) finish; new requests wait for that, then map %s",
-                     holder_name(srv->holder), running, holder_path(srv->holder));
+                     holder_name(srv->holder), holding, holder_path(srv->holder));
     else
         MDC_LOG_INFO("SIGHUP received: reload: model %s is not mapped; the next request "
-                     "maps %s",
+                     "maps %s (without waiting out a load back-off)",
                      holder_name(srv->holder), holder_path(srv->holder));
 }
 
@@ -331,12 +331,13 @@ static void collect_pool(met_registry *reg, void *user)
 /* Warns at start when the model file cannot be read: /ready then says "missing". */
 static void warn_if_model_missing(const svc_config *cfg)
 {
-    if (access(cfg->model_path, R_OK) == 0)
+    const char *problem = http_model_file_problem(cfg->model_path);
+    if (!problem)
         return;
     MDC_LOG_WARN("model file %s: %s; /ready answers 503 \"model_state\":\"missing\" and "
                  "transcriptions 503 model_unavailable until it exists (scripts/get-model.sh "
                  "downloads a named model)",
-                 cfg->model_path, errno == ENOENT ? "file not found" : strerror(errno));
+                 cfg->model_path, problem);
 }
 
 int svc_serve(const svc_config *cfg, double exec_start_s)
