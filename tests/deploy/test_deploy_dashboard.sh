@@ -143,13 +143,15 @@ EOF
 }
 
 if [ ! -x "$MDC_BIN" ]; then
-  echo "no server binary at $MDC_BIN: comparing with the DESIGN §5 list instead"
+  echo "no server binary at $MDC_BIN: comparing with the DESIGN §5 list (and issue 9's additions) instead"
   for n in mdconv_startup_seconds mdconv_model_state mdconv_model_loads_total \
            mdconv_model_load_failures_total mdconv_model_unloads_total \
            mdconv_transcriptions_total mdconv_audio_seconds_total mdconv_queue_depth \
-           mdconv_http_requests_total process_resident_memory_bytes \
+           mdconv_http_requests_total mdconv_workers mdconv_workers_busy \
+           mdconv_transcriptions_running mdconv_build_info process_resident_memory_bytes \
            process_start_time_seconds process_cpu_seconds_total; do echo "$n"; done >"$work/have.txt"
-  for h in mdconv_model_load_seconds mdconv_transcription_seconds mdconv_realtime_factor; do
+  for h in mdconv_model_load_seconds mdconv_transcription_seconds mdconv_realtime_factor \
+           mdconv_http_request_duration_seconds; do
     printf '%s\n' "${h}_bucket" "${h}_sum" "${h}_count"
   done >>"$work/have.txt"
   compare "$work/have.txt" || { echo "FAIL: queries use names outside DESIGN §5"; exit 1; }
