@@ -1,6 +1,6 @@
 /*
- * version.h — the product version (one place: `md-converter --version`, the
- * mdconv_build_info metric) and the commit it was built from.
+ * version.h — the product's version string, shared by the CLI (--version) and the
+ * service (GET /config, the mdconv_build_info metric), and the commit it was built from.
  * MDC_COMMIT comes from the build (the Makefile passes -DMDC_COMMIT="<git short hash>"
  * for the one file that uses it); "unknown" outside a git checkout.
  */
