@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mdc/clock.h"
 #include "routes.h"
 
 /* Adds the headers every answer carries. */
@@ -36,7 +37,8 @@ static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     req->responded = true;
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
+                     mdc_now_s() - req->start_s);
     return ret;
 }
 
@@ -45,7 +47,8 @@ enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Re
     drop_upload(req);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     req->responded = true;
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
+                     mdc_now_s() - req->start_s);
     return ret;
 }
 

@@ -173,6 +173,12 @@ enum MHD_Result http_metrics(svc_server *srv, http_req *req);
 enum MHD_Result http_web_file(svc_server *srv, http_req *req);
 enum MHD_Result http_config(svc_server *srv, http_req *req);
 enum MHD_Result http_models(svc_server *srv, http_req *req);
+
+/* Why the model file at `path` cannot be used right now ("file not found", "not a
+ * regular file", strerror of access(R_OK)), or NULL when it can be read: a stat +
+ * access, microseconds, no open or mapping (/ready calls it while nothing is mapped).
+ * The text is static. */
+const char *http_model_file_problem(const char *path);
 enum MHD_Result http_process_meeting(svc_server *srv, http_req *req);
 enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req);
 enum MHD_Result http_jobs_create(svc_server *srv, http_req *req);

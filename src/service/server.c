@@ -6,7 +6,10 @@
  * Threads: MHD's one internal polling thread (epoll) runs every handler; the worker
  * pool runs transcriptions; the holder's preload thread (WHISPER_PRELOAD) loads the
  * model after the listener is up; the main thread waits for signals and ticks.
- * SIGINT/SIGTERM are blocked in every thread and taken with sigtimedwait() here.
+ * SIGINT/SIGTERM/SIGHUP are blocked in every thread and taken with sigtimedwait() here
+ * (no signal handler runs, so nothing async-signal-unsafe can happen): SIGINT/SIGTERM
+ * shut down, SIGHUP reloads the model (holder_request_reload: dropped once no
+ * transcription holds it, mapped again by the next request).
  */
 #include "server.h"
 
@@ -317,6 +320,45 @@ static void wait_workers_idle(wrk_pool *pool, int ms)
     }
 }
 
+/* SIGHUP: the model file may have been replaced; drop the mapping when no transcription
+ * holds it so the next request maps the file again.  Settings are not re-read. */
+static void on_reload(svc_server *srv)
+{
+    int holding = holder_refs(srv->holder);
+    int rc = holder_request_reload(srv->holder);
+    if (rc == 1)
+        MDC_LOG_INFO("SIGHUP received: reload: model %s dropped; the next request maps %s",
+                     holder_name(srv->holder), holder_path(srv->holder));
+    else if (rc == 0)
+        MDC_LOG_INFO("SIGHUP received: reload: model %s will be dropped when the %d running "
+                     "transcription(s) finish; new requests wait for that, then map %s",
+                     holder_name(srv->holder), holding, holder_path(srv->holder));
+    else
+        MDC_LOG_INFO("SIGHUP received: reload: model %s is not mapped; the next request "
+                     "maps %s (without waiting out a load back-off)",
+                     holder_name(srv->holder), holder_path(srv->holder));
+}
+
+/* /metrics collect hook: the pool gauges, read when they are scraped. */
+static void collect_pool(met_registry *reg, void *user)
+{
+    svc_server *srv = user;
+    svc_metrics_workers(&srv->metrics, wrk_threads(srv->pool), wrk_running(srv->pool),
+                        holder_refs(srv->holder));
+}
+
+/* Warns at start when the model file cannot be read: /ready then says "missing". */
+static void warn_if_model_missing(const svc_config *cfg)
+{
+    const char *problem = http_model_file_problem(cfg->model_path);
+    if (!problem)
+        return;
+    MDC_LOG_WARN("model file %s: %s; /ready answers 503 \"model_state\":\"missing\" and "
+                 "transcriptions 503 model_unavailable until it exists (scripts/get-model.sh "
+                 "downloads a named model)",
+                 cfg->model_path, problem);
+}
+
 int svc_serve(const svc_config *cfg, double exec_start_s)
 {
     /* Block the stop signals before any thread exists so every thread inherits it. */
@@ -324,6 +366,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     sigemptyset(&stopset);
     sigaddset(&stopset, SIGINT);
     sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -360,6 +403,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         goto out;
     }
 
+    met_set_collect_hook(srv.registry, collect_pool, &srv);
+
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
     bool ipv6 = false;
@@ -392,6 +437,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                  cfg->model_path,
                  cfg->preload ? "preloading in the background now"
                               : "Lazy Loading on the first transcription");
+    warn_if_model_missing(cfg);
     if (cfg->preload && holder_preload_async(srv.holder) != 0)
         MDC_LOG_ERROR("cannot start the preload thread; the model loads on first use");
 
@@ -404,6 +450,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
             MDC_LOG_INFO("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
+        if (sig == SIGHUP)
+            on_reload(&srv);
         if (cfg->idle_unload_seconds > 0)
             holder_maybe_unload_idle(srv.holder);
         jobs_tick(srv.jobs);

@@ -24,6 +24,9 @@ SHARED = os.environ.get("MDC_SHARED_DIR") or os.path.join(os.path.dirname(ROOT),
 MICRO = os.path.join(SHARED, "whisper-ref", "models", "ggml-micro-random.bin")
 FIXTURES = os.path.join(SHARED, "fixtures", "audio")
 SHORT_CLIP = os.path.join(FIXTURES, "edge_speech_0.5s.wav")
+# ~5 min of audio: a transcription that runs for seconds with the micro model (tests that
+# act while one is running)
+LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")
 # Fields that keep a micro-model transcription short: the clip is too short for
 # language detection, and random weights would otherwise walk every fallback temperature.
 FAST = {"language": "pt", "no_fallback": "true"}
@@ -130,6 +133,18 @@ def probe_health(host, port):
         data += d
     s.close()
     return (time.perf_counter() - t) * 1000, data.startswith(b"HTTP/1.1 200")
+
+
+def wait_for(pred, timeout, step=0.02):
+    """Polls pred() until it returns something true or timeout seconds pass; returns
+    its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
 
 
 def percentile(xs, p):
