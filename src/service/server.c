@@ -26,6 +26,7 @@
 
 #include "mdc/clock.h"
 #include "mdc/log.h"
+#include "mdc/mapguard.h"
 #include "routes.h"
 
 #define SVC__TICK_MS 250           /* idle-unload and job-expiry check period */
@@ -305,6 +306,9 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     sigaddset(&stopset, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A model file truncated while mapped must fail a request, not kill the process. */
+    if (mdc_mapguard_install() != 0)
+        MDC_LOG_WARN("cannot install the SIGBUS guard for the model mapping: %s", strerror(errno));
 
     /* Large buffers (PCM, mel, engine state) are mmap'd and go back to the system when
      * freed.  glibc's default raises this threshold after the first free of a large

@@ -260,6 +260,32 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def server_errors(m):
+    """{status: count} of the 5xx answers in a parsed /metrics (mdconv_http_requests_total)."""
+    out = {}
+    for key, val in m.items():
+        base, _, rest = key.partition("{")
+        if base != "mdconv_http_requests_total" or val <= 0:
+            continue
+        for item in rest.rstrip("}").split(","):
+            k, _, v = item.partition("=")
+            if k == "code" and v.strip('"').startswith("5"):
+                code = int(v.strip('"'))
+                out[code] = out.get(code, 0) + int(val)
+    return out
+
+
+def check_no_5xx(checks, server, allow=None):
+    """Teardown check ("what must show" 6 of issue 8): the server answered no 5xx to
+    client input.  `allow` = {status: count} the test provoked on purpose (a model made
+    unavailable, a full queue); anything else, or more of them, fails."""
+    allow = allow or {}
+    got = server_errors(server.metrics())
+    extra = {k: v for k, v in got.items() if v > allow.get(k, 0)}
+    checks.check(not extra, "%s: no 5xx answered beyond the provoked ones" % server.name,
+                 "5xx counts %r, allowed %r" % (got, allow))
+
+
 def error_code(body):
     """The JSON error code of a body, or None when it is not our error shape."""
     try:
