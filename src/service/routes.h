@@ -41,6 +41,8 @@ typedef struct svc_server {
     job_store *jobs;
     double exec_start_s;      /* mdc_now_s() at exec */
     atomic_bool stopping;     /* set on SIGINT/SIGTERM: aborts running transcriptions */
+    atomic_int uploads_spooling; /* admitted uploads not yet handed to the pool (MHD thread
+                                    writes; /metrics reads) */
     _Atomic double avg_transcription_s; /* moving average, for Retry-After */
 } svc_server;
 
@@ -84,6 +86,7 @@ struct http_req {
     /* body */
     upl_form *form;            /* multipart state (ROUTE_UPLOAD), NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
+    bool admitted;             /* counted in srv->uploads_spooling (MHD thread only) */
     unsigned long long discarded; /* body bytes ignored after an upload error */
 
     /* transcription hand-off to a worker; mu guards the fields up to `closed` */
@@ -102,6 +105,11 @@ struct http_req {
 /* Drops one reference; the last one frees the request (closes and unlinks its upload,
  * frees the result).  Thread-safe. */
 void http_req_unref(http_req *req);
+
+/* Ends the request's admission slot (srv->uploads_spooling) if it holds one: called on
+ * the MHD thread once its task is in the pool (which counts it from then on) or when the
+ * request completes.  Idempotent. */
+void http_req_leave_admission(http_req *req);
 
 /* Worker-side abort poll for pipeline_request.abort_cb: true when the request was
  * closed, the server is stopping, REQUEST_TIMEOUT_SECONDS passed, or the client closed

@@ -56,6 +56,14 @@ static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
     return req;
 }
 
+void http_req_leave_admission(http_req *req)
+{
+    if (req->admitted) {
+        req->admitted = false;
+        atomic_fetch_sub(&req->srv->uploads_spooling, 1);
+    }
+}
+
 void http_req_unref(http_req *req)
 {
     pthread_mutex_lock(&req->mu);
@@ -173,11 +181,15 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
                                    (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
         }
     }
-    if (req->route->endpoint && strcmp(req->route->endpoint, "jobs") != 0 &&
-        wrk_queued(srv->pool) >= cfg->queue_length + (wrk_threads(srv->pool) - wrk_running(srv->pool))) {
-        /* full now: say so before receiving megabytes we cannot use */
+    /* Admission, from the headers alone: every upload being spooled counts like a queued
+     * task, so at most MAX_CONCURRENT_TRANSCRIPTIONS + QUEUE_LENGTH bodies are on disk or
+     * waiting; one more is refused before a byte of its body is read. */
+    int occupied = atomic_load(&srv->uploads_spooling) + wrk_queued(srv->pool) +
+                   wrk_running(srv->pool);
+    if (occupied >= cfg->max_concurrent + cfg->queue_length) {
         req->early_response = true;
-        svc_metrics_transcription(&srv->metrics, req->route->endpoint, "queue_full", 0, 0);
+        svc_metrics_transcription(&srv->metrics, req->route->endpoint ? req->route->endpoint : "jobs",
+                                  "queue_full", 0, 0);
         return http_send_queue_full(req);
     }
     upl_error err;
@@ -186,6 +198,8 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         req->early_response = true;
         return http_send_error(req, err.status, err.code, "%s", err.message);
     }
+    req->admitted = true;
+    atomic_fetch_add(&srv->uploads_spooling, 1);
     return MHD_YES;
 }
 
@@ -242,6 +256,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->responded)
         MDC_LOG_DEBUG("request ended before an answer (code %d)", (int)toe);
+    http_req_leave_admission(req);
     pthread_mutex_lock(&req->mu);
     req->closed = true;
     if (req->submitted && !req->done)
