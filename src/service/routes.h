@@ -29,11 +29,21 @@
 #include "upload.h"
 #include "workers.h"
 
+struct svc_server;
+/* One listener's identity, the cls of its MHD callbacks. */
+typedef struct svc_listener {
+    struct svc_server *srv;
+    bool probe; /* the HEALTH_PORT listener: only ROUTE_PROBE routes */
+} svc_listener;
+
 /* The running service.  Created once by svc_serve(); fields are read-only after start
  * except the atomics. */
 typedef struct svc_server {
     const svc_config *cfg;
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *probe_daemon; /* HEALTH_PORT listener, NULL when not configured */
+    svc_listener main_l, probe_l;
+    struct conn_guard *guard;        /* deadlines and caps of every connection */
     model_holder *holder;
     met_registry *registry;
     svc_metrics metrics;
@@ -56,6 +66,7 @@ typedef enum MHD_Result (*http_handler)(svc_server *srv, http_req *req);
 enum {
     ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /) */
     ROUTE_UPLOAD = 1 << 1, /* multipart/form-data body streamed by upload.c */
+    ROUTE_PROBE = 1 << 2,  /* also served on HEALTH_PORT (/health, /ready, /metrics) */
 };
 
 typedef struct http_route {
@@ -80,6 +91,8 @@ struct http_req {
     const http_route *route;   /* NULL for unmatched requests */
     char id[64];               /* "{id}" path parameter */
     int fd;                    /* client socket, for disconnect detection */
+    struct cg_conn *cg;        /* the connection's guard entry (connguard.h), may be NULL */
+    bool probe;                /* arrived on the HEALTH_PORT listener */
     double start_s;            /* monotonic time of the first call */
     bool responded;            /* a response was queued */
 

@@ -27,9 +27,14 @@
 #include "mdc/clock.h"
 #include "mdc/log.h"
 #include "mdc/mapguard.h"
+#include "connguard.h"
 #include "routes.h"
 
-#define SVC__TICK_MS 250           /* idle-unload and job-expiry check period */
+#define SVC__TICK_MS 100           /* idle-unload, job-expiry and connection-deadline period */
+#define SVC__BODY_GRACE_S 10.0     /* UPLOAD_MIN_BYTES_PER_SECOND's grace without a header deadline */
+#define SVC__PROBE_CONN_LIMIT 64   /* connections of the HEALTH_PORT listener */
+#define SVC__PROBE_TIMEOUT_S 10    /* its idle timeout */
+#define SVC__LOG_EVERY_S 10.0      /* libmicrohttpd messages: at most one line per period */
 #define SVC__JOB_TTL_S 3600        /* finished jobs are kept this long */
 #define SVC__MAX_JOBS 256
 #define SVC__MULTIPART_SLACK (1u << 20) /* bytes of form overhead allowed past MAX_UPLOAD_MB */
@@ -52,6 +57,8 @@ static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
         req->fd = ci->connect_fd;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->cg = ci ? ci->socket_context : NULL;
     pthread_mutex_init(&req->mu, NULL);
     return req;
 }
@@ -138,7 +145,13 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
                                   const char *method)
 {
     bool known = false;
+    cg_phase_set(req->cg, CG_BODY); /* headers complete; a body (if any) follows */
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
+    if (req->route && req->probe && !(req->route->flags & ROUTE_PROBE)) {
+        req->early_response = true;
+        return http_send_error(req, 404, "not_found",
+                               "HEALTH_PORT serves only /health, /ready and /metrics");
+    }
     if (!req->route) {
         req->early_response = true;
         if (known)
@@ -211,16 +224,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     (void)version;
-    svc_server *srv = cls;
+    const svc_listener *l = cls;
+    svc_server *srv = l->srv;
     http_req *req = *con_cls;
     if (!req) {
         req = req_new(srv, conn);
         if (!req)
             return MHD_NO;
+        req->probe = l->probe;
         *con_cls = req;
         return first_call(srv, req, url, method);
     }
     if (*upload_data_size > 0) {
+        cg_body_bytes(req->cg, *upload_data_size);
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
         if (req->form && !req->responded && upl_feed(req->form, upload_data, *upload_data_size) != 0) {
             /* the answer is known (413, 400); without a Content-Length to refuse up front
@@ -235,6 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    cg_phase_set(req->cg, CG_BUSY); /* the whole request is in: no client deadline now */
     if (req->responded || !req->route)
         return MHD_YES;
     if (req->form && !req->submitted && !req->early_response) {
@@ -258,6 +275,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->responded)
         MDC_LOG_DEBUG("request ended before an answer (code %d)", (int)toe);
+    cg_phase_set(req->cg, CG_HEADERS); /* keep-alive: the next request's headers are due */
     http_req_leave_admission(req);
     pthread_mutex_lock(&req->mu);
     req->closed = true;
@@ -267,15 +285,71 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_req_unref(req);
 }
 
+/* Connection registration for the guard (NOTIFY_CONNECTION); cls is the svc_listener. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    const svc_listener *l = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = fd ? cg_open(l->srv->guard, fd->connect_fd, ad ? ad->client_addr : NULL,
+                                       !l->probe)
+                             : NULL;
+    } else {
+        cg_close(l->srv->guard, *socket_context); /* before MHD closes the fd */
+        *socket_context = NULL;
+    }
+}
+
+/* Accept policy of PORT: the per-address cap. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    const svc_listener *l = cls;
+    return cg_admit(l->srv->guard, addr, len) ? MHD_YES : MHD_NO;
+}
+
+/* libmicrohttpd's messages (a dropped connection, a refused accept …) can come by the
+ * thousand under a flood: counted, and logged as at most one WARN line per
+ * SVC__LOG_EVERY_S with the number of messages it stands for. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static double last_s = -1e9;
+    static unsigned long suppressed;
+    svc_server *srv = cls;
+    if (srv && srv->metrics.mhd_messages_total)
+        met_inc(srv->metrics.mhd_messages_total, NULL, 1);
+    double now = mdc_now_s();
+    pthread_mutex_lock(&mu);
+    bool print = now - last_s >= SVC__LOG_EVERY_S;
+    unsigned long n = suppressed;
+    if (print) {
+        last_s = now;
+        suppressed = 0;
+    } else {
+        suppressed++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!print) {
+        char dbg[512];
+        vsnprintf(dbg, sizeof dbg, fmt, ap);
+        MDC_LOG_DEBUG("libmicrohttpd: %s", dbg);
+        return;
+    }
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    MDC_LOG_WARN("libmicrohttpd: %s", buf);
+    size_t len = strlen(buf);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (n)
+        MDC_LOG_WARN("libmicrohttpd: %s (and %lu more messages in the last %.0f s; "
+                     "mdconv_http_server_messages_total)",
+                     buf, n, SVC__LOG_EVERY_S);
+    else
+        MDC_LOG_WARN("libmicrohttpd: %s", buf);
 }
 
 /* ---- start-up and shutdown -------------------------------------------------------- */
@@ -355,7 +429,17 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     srv.holder = holder_new(&hopt);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
     srv.jobs = jobs_new(SVC__JOB_TTL_S, SVC__MAX_JOBS);
-    if (!srv.holder || !srv.pool || !srv.jobs) {
+    cg_options gopt = {
+        .headers_timeout_s = cfg->headers_timeout_s,
+        .body_min_bps = cfg->upload_min_bps,
+        .body_grace_s = cfg->headers_timeout_s > 0 ? cfg->headers_timeout_s : SVC__BODY_GRACE_S,
+        .max_per_address = cfg->max_conns_per_address,
+        .metrics = srv.registry,
+    };
+    srv.guard = cg_new(&gopt);
+    srv.main_l = (svc_listener){.srv = &srv, .probe = false};
+    srv.probe_l = (svc_listener){.srv = &srv, .probe = true};
+    if (!srv.holder || !srv.pool || !srv.jobs || !srv.guard) {
         MDC_LOG_ERROR("out of memory at start-up");
         goto out;
     }
@@ -373,13 +457,37 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                                 ? (unsigned)cfg->request_timeout_seconds
                                 : 300;
     srv.daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout,
-        MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, accept_policy, &srv.main_l, on_request, &srv.main_l,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv.main_l, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout, MHD_OPTION_END);
     if (!srv.daemon) {
         MDC_LOG_ERROR("cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
         goto out;
+    }
+    if (cfg->health_port > 0) {
+        /* Probes get their own listener, thread and connection budget: a flood of slow
+         * clients on PORT cannot take /health and /ready down with it. */
+        struct sockaddr_storage ps;
+        socklen_t pslen = 0;
+        bool p6 = false;
+        if (resolve_host(cfg->host, cfg->health_port, &ps, &pslen, &p6) != 0)
+            goto out;
+        srv.probe_daemon = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                (p6 ? MHD_USE_DUAL_STACK : 0),
+            (uint16_t)cfg->health_port, NULL, NULL, on_request, &srv.probe_l,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+            &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv.probe_l, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&ps, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SVC__PROBE_TIMEOUT_S,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)SVC__PROBE_CONN_LIMIT, MHD_OPTION_END);
+        if (!srv.probe_daemon) {
+            MDC_LOG_ERROR("cannot listen on %s:%d (HEALTH_PORT): %s", cfg->host, cfg->health_port,
+                          strerror(errno));
+            goto out;
+        }
+        MDC_LOG_INFO("probes (/health, /ready, /metrics) also on port %d (HEALTH_PORT)",
+                     cfg->health_port);
     }
     double startup = mdc_now_s() - exec_start_s;
     if (srv.metrics.startup_seconds)
@@ -404,6 +512,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
             MDC_LOG_INFO("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
+        cg_sweep(srv.guard, mdc_now_s()); /* header/body deadlines, vanished uploaders */
         if (cfg->idle_unload_seconds > 0)
             holder_maybe_unload_idle(srv.holder);
         jobs_tick(srv.jobs);
@@ -412,6 +521,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     /* shutdown: refuse new work, abort running work, let answers go out, then stop */
     atomic_store(&srv.stopping, true);
     MHD_quiesce_daemon(srv.daemon);
+    if (srv.probe_daemon)
+        MHD_quiesce_daemon(srv.probe_daemon);
     jobs_close(srv.jobs);
     wait_workers_idle(srv.pool, 30000); /* resumed before MHD_stop_daemon (API rule) */
     for (int i = 0; i < 50; i++) { /* up to 1 s for the last answers to be sent */
@@ -424,8 +535,11 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     }
     rc = 0;
 out:
+    if (srv.probe_daemon)
+        MHD_stop_daemon(srv.probe_daemon);
     if (srv.daemon)
         MHD_stop_daemon(srv.daemon);
+    cg_free(srv.guard);
     wrk_pool_free(srv.pool);
     jobs_free(srv.jobs);
     holder_free(srv.holder);

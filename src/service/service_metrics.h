@@ -18,6 +18,8 @@ typedef struct svc_metrics {
     met_family *realtime_factor;       /* histogram: processing time / audio time */
     met_family *queue_depth;           /* gauge: tasks waiting for a worker */
     met_family *http_requests_total;   /* counter {path,code}: path = route pattern */
+    met_family *mhd_messages_total;    /* counter: libmicrohttpd log messages (dropped
+                                          connections, refused accepts …) */
 } svc_metrics;
 
 /* Registers every family into reg (and the process_* families through
