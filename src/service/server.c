@@ -29,6 +29,7 @@
 #include "mdc/mapguard.h"
 #include "connguard.h"
 #include "routes.h"
+#include "tmpdir.h"
 
 #define SVC__TICK_MS 100           /* idle-unload, job-expiry and connection-deadline period */
 #define SVC__BODY_GRACE_S 10.0     /* UPLOAD_MIN_BYTES_PER_SECOND's grace without a header deadline */
@@ -443,6 +444,11 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         MDC_LOG_ERROR("out of memory at start-up");
         goto out;
     }
+
+    /* The spool directory: created if missing, checked, leftovers of a dead process
+     * removed.  Unusable → logged, and /ready says so (503) instead of every upload
+     * failing behind a ready pod. */
+    tmpd_prepare(cfg->tmp_dir, mdc_wall_s() - (mdc_now_s() - exec_start_s));
 
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
