@@ -19,6 +19,9 @@
 #include "mdc/log.h"
 
 #define CG__SUMMARY_S 10.0 /* at most one INFO summary line per this many seconds */
+/* Only connections idle in HEADERS this long are evicted: a client that sends its
+ * request at once (a probe: < 1 ms) is never the victim. */
+#define CG__EVICT_MIN_AGE_S 0.5
 
 struct cg_conn {
     cg_conn *prev, *next;
@@ -31,6 +34,10 @@ struct cg_conn {
     atomic_ullong body_bytes; /* since the BODY phase started */
 };
 
+enum { R_HEADERS, R_SLOW_BODY, R_GONE, R_PER_ADDRESS, R_EVICTED, R__N };
+static const char *const k_reason[] = {"header_timeout", "slow_body", "client_gone",
+                                       "per_address", "evicted"};
+
 struct conn_guard {
     cg_options opt;
     met_family *m_dropped;
@@ -38,13 +45,10 @@ struct conn_guard {
     /* --- guarded by mu --- */
     cg_conn *head;
     int n;
-    unsigned long since_summary[4]; /* drops per reason since the last summary line */
+    unsigned long since_summary[R__N]; /* drops per reason since the last summary line */
     double last_summary_s;
 };
 
-enum { R_HEADERS, R_SLOW_BODY, R_GONE, R_PER_ADDRESS };
-static const char *const k_reason[] = {"header_timeout", "slow_body", "client_gone",
-                                       "per_address"};
 static const char *const k_labels[] = {"reason", NULL};
 
 /* 16-byte key of an address: IPv6 as is, IPv4 as ::ffff:a.b.c.d; false if neither. */
@@ -79,9 +83,10 @@ conn_guard *cg_new(const cg_options *opt)
     if (opt->metrics) {
         g->m_dropped = met_register(opt->metrics, MET_COUNTER, "mdconv_connections_dropped_total",
                                     "Client connections closed or refused by a deadline or cap "
-                                    "(header_timeout, slow_body, client_gone, per_address)",
+                                    "(header_timeout, slow_body, client_gone, per_address, "
+                                    "evicted)",
                                     k_labels, NULL, 0);
-        for (int r = 0; g->m_dropped && r < 4; r++) {
+        for (int r = 0; g->m_dropped && r < R__N; r++) {
             const char *lv[] = {k_reason[r]};
             met_inc(g->m_dropped, lv, 0);
         }
@@ -121,10 +126,11 @@ static void maybe_summary(conn_guard *g, double now)
     if (now - g->last_summary_s < CG__SUMMARY_S)
         return;
     unsigned long *s = g->since_summary;
-    if (s[0] || s[1] || s[2] || s[3])
+    if (s[0] || s[1] || s[2] || s[3] || s[4])
         MDC_LOG_INFO("connections dropped in the last %.0f s: %lu header_timeout, %lu slow_body, "
-                     "%lu client_gone, %lu per_address (mdconv_connections_dropped_total)",
-                     now - g->last_summary_s, s[0], s[1], s[2], s[3]);
+                     "%lu client_gone, %lu per_address, %lu evicted "
+                     "(mdconv_connections_dropped_total)",
+                     now - g->last_summary_s, s[0], s[1], s[2], s[3], s[4]);
     memset(g->since_summary, 0, sizeof g->since_summary);
     g->last_summary_s = now;
 }
@@ -132,17 +138,38 @@ static void maybe_summary(conn_guard *g, double now)
 bool cg_admit(conn_guard *g, const struct sockaddr *addr, socklen_t len)
 {
     (void)len;
-    unsigned char key[16];
-    if (!g || g->opt.max_per_address <= 0 || !addr_key(addr, key))
+    if (!g)
         return true;
+    unsigned char key[16];
+    bool have_key = addr_key(addr, key);
+    double now = mdc_now_s();
     pthread_mutex_lock(&g->mu);
-    int same = 0;
-    for (cg_conn *c = g->head; c; c = c->next)
-        if (c->capped && memcmp(c->addr, key, 16) == 0)
+    int same = 0, total = 0;
+    cg_conn *oldest = NULL;
+    double oldest_start = now - CG__EVICT_MIN_AGE_S;
+    for (cg_conn *c = g->head; c; c = c->next) {
+        if (!c->capped || c->dropped)
+            continue;
+        total++;
+        if (have_key && memcmp(c->addr, key, 16) == 0)
             same++;
-    bool ok = same < g->opt.max_per_address;
-    if (!ok)
+        double t = atomic_load(&c->phase_start_s);
+        if (atomic_load(&c->phase) == CG_HEADERS && t <= oldest_start) {
+            oldest = c;
+            oldest_start = t;
+        }
+    }
+    bool ok = !(g->opt.max_per_address > 0 && have_key && same >= g->opt.max_per_address);
+    if (!ok) {
         count_drop(g, R_PER_ADDRESS);
+    } else if (g->opt.high_water > 0 && total >= g->opt.high_water && oldest) {
+        /* Near the listener's connection limit: make room for this one by closing the
+         * connection that has waited longest without completing its headers — the
+         * slots above high_water stay free for whoever comes next (a probe). */
+        oldest->dropped = true;
+        shutdown(oldest->fd, SHUT_RDWR);
+        count_drop(g, R_EVICTED);
+    }
     pthread_mutex_unlock(&g->mu);
     return ok;
 }
@@ -208,6 +235,40 @@ static bool peer_eof(int fd)
     return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* With mu held: while high_water or more capped connections are open, drops the one
+ * idle longest (≥ CG__EVICT_MIN_AGE_S) in HEADERS.  A burst that filled the listener
+ * before any connection was old enough is thinned here, since no accept (and so no
+ * cg_admit) happens while the listener is full.  Returns how many it dropped. */
+static int evict_locked(conn_guard *g, double now)
+{
+    if (g->opt.high_water <= 0)
+        return 0;
+    int n = 0;
+    for (cg_conn *c = g->head; c; c = c->next)
+        n += c->capped && !c->dropped;
+    int dropped = 0;
+    while (n >= g->opt.high_water) {
+        cg_conn *oldest = NULL;
+        double oldest_start = now - CG__EVICT_MIN_AGE_S;
+        for (cg_conn *c = g->head; c; c = c->next) {
+            double t = atomic_load(&c->phase_start_s);
+            if (c->capped && !c->dropped && atomic_load(&c->phase) == CG_HEADERS &&
+                t <= oldest_start) {
+                oldest = c;
+                oldest_start = t;
+            }
+        }
+        if (!oldest)
+            break;
+        oldest->dropped = true;
+        shutdown(oldest->fd, SHUT_RDWR);
+        count_drop(g, R_EVICTED);
+        dropped++;
+        n--;
+    }
+    return dropped;
+}
+
 int cg_sweep(conn_guard *g, double now)
 {
     if (!g)
@@ -238,6 +299,7 @@ int cg_sweep(conn_guard *g, double now)
         count_drop(g, reason);
         dropped++;
     }
+    dropped += evict_locked(g, now);
     maybe_summary(g, now);
     pthread_mutex_unlock(&g->mu);
     return dropped;

@@ -20,11 +20,16 @@
  * registered; cg_close() runs in NOTIFY_CONNECTION(CLOSED), before MHD closes the fd,
  * so a reused fd number is never shut down by mistake.
  *
- * cg_admit() is the per-address cap: at most max_per_address open connections from one
- * IP address (0 = no cap), refused at accept (libmicrohttpd's accept policy callback).
+ * cg_admit() runs at accept (libmicrohttpd's accept policy callback): the per-address
+ * cap (at most max_per_address open connections from one IP address, 0 = no cap) and
+ * the reserve: once high_water connections are open (set below the listener's
+ * connection limit), each new one evicts the connection that has waited longest (at
+ * least 0.5 s) without completing its headers, so the slots between high_water and the
+ * limit stay free for clients that send a request at once — /health stays reachable on
+ * PORT even while a distributed slowloris holds every other slot.
  *
  * Drops are counted in mdconv_connections_dropped_total{reason} (header_timeout,
- * slow_body, client_gone, per_address) and logged at DEBUG, plus one INFO summary line
+ * slow_body, client_gone, per_address, evicted) and logged at DEBUG, plus one INFO summary line
  * per 10 s at most — never one WARN line per connection.
  *
  * Thread-safety: cg_open/cg_close/cg_admit/cg_phase/cg_body_bytes run on MHD's polling
@@ -49,6 +54,8 @@ typedef struct cg_options {
     double body_min_bps;      /* UPLOAD_MIN_BYTES_PER_SECOND; 0 = none */
     double body_grace_s;      /* the rate floor applies after this much of the body phase */
     int max_per_address;      /* MAX_CONNECTIONS_PER_ADDRESS; 0 = no cap */
+    int high_water;           /* capped connections above which each accept evicts the
+                                 oldest HEADERS-phase one (idle ≥ 0.5 s); 0 = never */
     met_registry *metrics;    /* may be NULL */
 } cg_options;
 

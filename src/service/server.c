@@ -34,6 +34,8 @@
 #define SVC__TICK_MS 100           /* idle-unload, job-expiry and connection-deadline period */
 #define SVC__BODY_GRACE_S 10.0     /* UPLOAD_MIN_BYTES_PER_SECOND's grace without a header deadline */
 #define SVC__PROBE_CONN_LIMIT 64   /* connections of the HEALTH_PORT listener */
+#define SVC__MAX_CONNECTIONS 1000  /* PORT's connection limit; the top 10 % is the reserve
+                                      that connguard keeps free by evicting idle headers */
 #define SVC__PROBE_TIMEOUT_S 10    /* its idle timeout */
 #define SVC__LOG_EVERY_S 10.0      /* libmicrohttpd messages: at most one line per period */
 #define SVC__JOB_TTL_S 3600        /* finished jobs are kept this long */
@@ -435,6 +437,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         .body_min_bps = cfg->upload_min_bps,
         .body_grace_s = cfg->headers_timeout_s > 0 ? cfg->headers_timeout_s : SVC__BODY_GRACE_S,
         .max_per_address = cfg->max_conns_per_address,
+        .high_water = SVC__MAX_CONNECTIONS - SVC__MAX_CONNECTIONS / 10,
         .metrics = srv.registry,
     };
     srv.guard = cg_new(&gopt);
@@ -466,7 +469,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         flags, (uint16_t)cfg->port, accept_policy, &srv.main_l, on_request, &srv.main_l,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv.main_l, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout, MHD_OPTION_END);
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SVC__MAX_CONNECTIONS, MHD_OPTION_END);
     if (!srv.daemon) {
         MDC_LOG_ERROR("cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
         goto out;
