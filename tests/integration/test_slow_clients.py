@@ -6,7 +6,9 @@
 3. UPLOAD_MIN_BYTES_PER_SECOND: a body slower than the floor is closed after the grace;
 4. MAX_CONNECTIONS_PER_ADDRESS: the cap+1-th connection from one address is refused at
    accept, another address still gets in;
-5. HEALTH_PORT: serves /health, /ready, /metrics only; a short slowloris (200
+5. HEALTH_PORT: serves /health, /ready, /metrics only; PORT keeps 10 % of its 1 000
+   connections free by evicting idle ones (960 idle connections, /health still 200);
+   a short slowloris (200
    connections, 1 byte/s, from 20 loopback addresses, a few seconds) leaves /health
    answering on both ports (p99 printed; tests/perf/slowloris.py is the 1 100-connection
    version);
@@ -14,6 +16,7 @@
    logged per dropped connection; no 5xx was answered.
 """
 import os
+import resource
 import socket
 import sys
 import threading
@@ -26,6 +29,11 @@ from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, check_no_5xx, free
 
 require_binary()
 c = Checks("test_slow_clients")
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+try:  # the server (a child) inherits it: room for ~1 000 connections on each side
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(_soft, 4096), _hard), _hard))
+except (ValueError, OSError):
+    pass
 HEAD = ("POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
         "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %d\r\n\r\n")
 PART = (b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
@@ -192,6 +200,27 @@ with Server(env=env) as srv:
                   "%d probes, %d failed" % (name, percentile(lat[name], 50),
                                             percentile(lat[name], 99), len(lat[name]), failed[name]))
         c.check(failed[name] == 0 and lat[name], "/health on %s: no failed probe" % name, failed[name])
+
+    print("5b. PORT's reserve: 960 idle connections (over the 900 high-water mark)")
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2500:
+        print("  skipped: open-file limit below 2500")
+    else:
+        idle = []
+        for k in range(960):
+            try:
+                idle.append(socket.create_connection(
+                    ("127.0.0.1", srv.port), source_address=("127.0.0.%d" % (50 + k % 30), 0)))
+            except OSError:
+                break
+        time.sleep(1.0)  # older than the eviction age, still within HEADERS_TIMEOUT (1 s)…
+        ms, ok = probe_health("127.0.0.1", srv.port)
+        c.check(ok and ms < 1000, "/health on PORT answers with 960 idle connections open (%.1f ms)"
+                % ms)
+        m = srv.metrics()
+        v = metric(m, "mdconv_connections_dropped_total", reason="evicted")
+        c.check(v is not None and v >= 1, "idle connections were evicted to keep the reserve", v)
+        for x in idle:
+            x.close()
 
     print("6. counted, not logged per connection")
     m = srv.metrics()
