@@ -39,8 +39,9 @@
 /* Registered mappings at most at once (one model, plus one being replaced, plus slack). */
 #define MDC_MAPGUARD_SLOTS 16
 
-/* Installs the SIGBUS handler (once per process; later calls do nothing).  Returns 0, or
- * -1 with errno from sigaction(). */
+/* Installs the SIGBUS handler unless it is already the current one (the disposition it
+ * replaces is kept and restored for faults outside every registered range).  Call it
+ * before starting threads that may fault.  Returns 0, or -1 with errno from sigaction(). */
 int mdc_mapguard_install(void);
 
 /* Registers [base, base+len) mapped with protection `prot` (PROT_*).  base must be page

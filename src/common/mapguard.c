@@ -21,9 +21,8 @@ typedef struct guard_slot {
 
 static guard_slot g_slots[MDC_MAPGUARD_SLOTS];
 static atomic_ulong g_faults;
-static struct sigaction g_previous; /* written once, before the handler is installed */
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static int g_install_rc = -1, g_install_errno;
+static struct sigaction g_previous; /* written before the handler is installed */
+static pthread_mutex_t g_install_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uctx)
 {
@@ -51,23 +50,22 @@ static void on_sigbus(int sig, siginfo_t *si, void *uctx)
     errno = saved_errno;
 }
 
-static void install_once(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigbus;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    g_install_rc = sigaction(SIGBUS, &sa, &g_previous);
-    g_install_errno = errno;
-}
-
 int mdc_mapguard_install(void)
 {
-    pthread_once(&g_once, install_once);
-    if (g_install_rc != 0)
-        errno = g_install_errno;
-    return g_install_rc;
+    pthread_mutex_lock(&g_install_mu);
+    struct sigaction cur;
+    int rc = sigaction(SIGBUS, NULL, &cur);
+    if (rc == 0 && !((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigbus)) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        g_previous = cur; /* before the handler can run */
+        rc = sigaction(SIGBUS, &sa, NULL);
+    }
+    pthread_mutex_unlock(&g_install_mu);
+    return rc;
 }
 
 int mdc_mapguard_register(void *base, size_t len, int prot)
