@@ -51,7 +51,6 @@ struct model_holder {
     wsp_model *model;          /* non-NULL only in READY */
     int refs;                  /* references handed out and not released */
     holder_file_id file_id;    /* identity of the file `model` was loaded from */
-    holder_file_id failed_id;  /* identity at the last failed attempt (valid=false: none) */
     wsp_model *retired;        /* a model whose file changed, still referenced */
     int retired_refs;          /* its references */
     unsigned long attempt;     /* number of the current/last load attempt */
@@ -322,8 +321,6 @@ static void run_load_locked(model_holder *h)
     holder_file_id id;
     memset(&id, 0, sizeof id);
     wsp_model *m = load_unlocked(h, msg, sizeof msg, &code, &ms, &id);
-    if (!m)
-        file_identity(h->path, &id); /* so a changed file retries before the back-off */
     if (m) {
         MDC_LOG_INFO("Lazy Loading: model %s ready in %.1f ms (%llu bytes mapped, %d tensors, "
                      "%llu bytes of weights, %s %s)",
@@ -354,7 +351,6 @@ static void run_load_locked(model_holder *h)
         snprintf(h->last_error, sizeof h->last_error, "%s", msg);
         h->last_error_code = code;
         h->failed_at_s = mdc_now_s();
-        h->failed_id = id;
     }
     set_state_metric(h);
     pthread_cond_broadcast(&h->cv);
@@ -453,19 +449,13 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
             }
             continue; /* READY (take a ref) or a newer state */
         }
-        case HOLDER_FAILED: {
-            holder_file_id now;
-            file_identity(h->path, &now);
-            /* a file that changed since the failure (restored, copied in) is retried at
-             * once; the same file again only after the back-off */
-            if (same_file(&now, &h->failed_id) &&
-                (mdc_now_s() - h->failed_at_s) * 1000.0 < (double)h->retry_backoff_ms) {
+        case HOLDER_FAILED:
+            if ((mdc_now_s() - h->failed_at_s) * 1000.0 < (double)h->retry_backoff_ms) {
                 /* During the back-off: the kept error at once, no new attempt. */
                 fill_err(err, h->last_error_code, h->last_error);
                 pthread_mutex_unlock(&h->mu);
                 return NULL;
             }
-        }
             __attribute__((fallthrough)); /* back-off over: retry */
         case HOLDER_UNLOADED:
             h->state = HOLDER_LOADING;

@@ -22,8 +22,7 @@
  * from the load's, checked by stat() before each hand-out and by holder_model_intact()
  * after each use) or whose mapping lost pages (SIGBUS absorbed, mdc/mapguard.h) is
  * retired: never handed out again, freed at its last release; the next acquire reloads
- * the file.  Counted in mdconv_model_retired_total.  A FAILED load whose file has changed
- * since (restored, copied in) is retried at once, without waiting for the back-off.
+ * the file.  Counted in mdconv_model_retired_total.
  *
  * Thread-safety: every function is thread-safe.
  */
