@@ -221,7 +221,9 @@ class Server:
         return st, json.loads(body) if body else None
 
     def metrics(self):
-        st, _, body = self.request("GET", "/metrics")
+        key = self.env.get("API_KEY")
+        st, _, body = self.request("GET", "/metrics",
+                                   headers={"Authorization": "Bearer " + key} if key else None)
         if st != 200:
             raise RuntimeError("/metrics answered %d" % st)
         return parse_metrics(body.decode())
