@@ -32,6 +32,7 @@ struct cg_conn {
     _Atomic int phase;      /* cg_phase */
     _Atomic double phase_start_s;
     atomic_ullong body_bytes; /* since the BODY phase started */
+    _Atomic long long body_len; /* announced Content-Length, -1 when unknown (chunked) */
 };
 
 enum { R_HEADERS, R_SLOW_BODY, R_GONE, R_PER_ADDRESS, R_EVICTED, R__N };
@@ -217,8 +218,15 @@ void cg_phase_set(cg_conn *c, cg_phase phase)
     if (!c)
         return;
     atomic_store(&c->body_bytes, 0);
+    atomic_store(&c->body_len, -1);
     atomic_store(&c->phase_start_s, mdc_now_s());
     atomic_store(&c->phase, (int)phase);
+}
+
+void cg_body_length(cg_conn *c, long long len)
+{
+    if (c)
+        atomic_store(&c->body_len, len);
 }
 
 void cg_body_bytes(cg_conn *c, size_t n)
@@ -285,8 +293,12 @@ int cg_sweep(conn_guard *g, double now)
             if (g->opt.headers_timeout_s > 0 && age > g->opt.headers_timeout_s)
                 reason = R_HEADERS;
         } else if (phase == CG_BODY) {
-            double bytes = (double)atomic_load(&c->body_bytes);
-            if (peer_eof(c->fd))
+            unsigned long long got = atomic_load(&c->body_bytes);
+            long long want = atomic_load(&c->body_len);
+            double bytes = (double)got;
+            /* EOF with the body incomplete: it can never complete.  (With the whole body
+             * in, EOF is a half-close that still waits for its answer: leave it.) */
+            if ((want < 0 || got < (unsigned long long)want) && peer_eof(c->fd))
                 reason = R_GONE;
             else if (g->opt.body_min_bps > 0 && age > g->opt.body_grace_s &&
                      bytes / age < g->opt.body_min_bps)

@@ -74,6 +74,9 @@ cg_conn *cg_open(conn_guard *g, int fd, const struct sockaddr *addr, bool capped
 void cg_close(conn_guard *g, cg_conn *c);
 /* Moves c to `phase` and restarts its clock (NULL ignored). */
 void cg_phase_set(cg_conn *c, cg_phase phase);
+/* Records the body's announced length (Content-Length; -1 = unknown), so a client
+ * that half-closes after a complete body is not taken for one that vanished. */
+void cg_body_length(cg_conn *c, long long len);
 /* Counts n body bytes received (NULL ignored). */
 void cg_body_bytes(cg_conn *c, size_t n);
 /* Applies the rules at monotonic time now_s; returns how many connections it dropped. */

@@ -149,6 +149,11 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
 {
     bool known = false;
     cg_phase_set(req->cg, CG_BODY); /* headers complete; a body (if any) follows */
+    const char *clh = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *clend = NULL;
+    long long clen = clh ? strtoll(clh, &clend, 10) : -1;
+    cg_body_length(req->cg, clh && clend && *clend == '\0' && clen >= 0 ? clen : -1);
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
     if (req->route && req->probe && !(req->route->flags & ROUTE_PROBE)) {
         req->early_response = true;
