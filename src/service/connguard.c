@@ -136,6 +136,31 @@ static void maybe_summary(conn_guard *g, double now)
     g->last_summary_s = now;
 }
 
+/* With mu held: the capped connection idle longest (at least CG__EVICT_MIN_AGE_S) in
+ * HEADERS, or NULL. */
+static cg_conn *oldest_idle_locked(conn_guard *g, double now)
+{
+    cg_conn *oldest = NULL;
+    double oldest_start = now - CG__EVICT_MIN_AGE_S;
+    for (cg_conn *c = g->head; c; c = c->next) {
+        double t = atomic_load(&c->phase_start_s);
+        if (c->capped && !c->dropped && atomic_load(&c->phase) == CG_HEADERS &&
+            t <= oldest_start) {
+            oldest = c;
+            oldest_start = t;
+        }
+    }
+    return oldest;
+}
+
+/* With mu held: shuts c down (once) and counts it under reason. */
+static void drop_locked(conn_guard *g, cg_conn *c, int reason)
+{
+    c->dropped = true;
+    shutdown(c->fd, SHUT_RDWR); /* MHD sees the failure and closes the connection */
+    count_drop(g, reason);
+}
+
 bool cg_admit(conn_guard *g, const struct sockaddr *addr, socklen_t len)
 {
     (void)len;
@@ -146,31 +171,23 @@ bool cg_admit(conn_guard *g, const struct sockaddr *addr, socklen_t len)
     double now = mdc_now_s();
     pthread_mutex_lock(&g->mu);
     int same = 0, total = 0;
-    cg_conn *oldest = NULL;
-    double oldest_start = now - CG__EVICT_MIN_AGE_S;
     for (cg_conn *c = g->head; c; c = c->next) {
         if (!c->capped || c->dropped)
             continue;
         total++;
         if (have_key && memcmp(c->addr, key, 16) == 0)
             same++;
-        double t = atomic_load(&c->phase_start_s);
-        if (atomic_load(&c->phase) == CG_HEADERS && t <= oldest_start) {
-            oldest = c;
-            oldest_start = t;
-        }
     }
     bool ok = !(g->opt.max_per_address > 0 && have_key && same >= g->opt.max_per_address);
-    if (!ok) {
+    cg_conn *victim = NULL;
+    if (!ok)
         count_drop(g, R_PER_ADDRESS);
-    } else if (g->opt.high_water > 0 && total >= g->opt.high_water && oldest) {
+    else if (g->opt.high_water > 0 && total >= g->opt.high_water &&
+             (victim = oldest_idle_locked(g, now)) != NULL)
         /* Near the listener's connection limit: make room for this one by closing the
          * connection that has waited longest without completing its headers — the
          * slots above high_water stay free for whoever comes next (a probe). */
-        oldest->dropped = true;
-        shutdown(oldest->fd, SHUT_RDWR);
-        count_drop(g, R_EVICTED);
-    }
+        drop_locked(g, victim, R_EVICTED);
     pthread_mutex_unlock(&g->mu);
     return ok;
 }
@@ -255,22 +272,9 @@ static int evict_locked(conn_guard *g, double now)
     for (cg_conn *c = g->head; c; c = c->next)
         n += c->capped && !c->dropped;
     int dropped = 0;
-    while (n >= g->opt.high_water) {
-        cg_conn *oldest = NULL;
-        double oldest_start = now - CG__EVICT_MIN_AGE_S;
-        for (cg_conn *c = g->head; c; c = c->next) {
-            double t = atomic_load(&c->phase_start_s);
-            if (c->capped && !c->dropped && atomic_load(&c->phase) == CG_HEADERS &&
-                t <= oldest_start) {
-                oldest = c;
-                oldest_start = t;
-            }
-        }
-        if (!oldest)
-            break;
-        oldest->dropped = true;
-        shutdown(oldest->fd, SHUT_RDWR);
-        count_drop(g, R_EVICTED);
+    cg_conn *victim;
+    while (n >= g->opt.high_water && (victim = oldest_idle_locked(g, now)) != NULL) {
+        drop_locked(g, victim, R_EVICTED);
         dropped++;
         n--;
     }
@@ -306,9 +310,7 @@ int cg_sweep(conn_guard *g, double now)
         }
         if (reason < 0)
             continue;
-        c->dropped = true;
-        shutdown(c->fd, SHUT_RDWR); /* MHD sees the failure and closes the connection */
-        count_drop(g, reason);
+        drop_locked(g, c, reason);
         dropped++;
     }
     dropped += evict_locked(g, now);

@@ -99,11 +99,12 @@ def start_raw_upload(port, clip, fields):
     return s
 
 
-def probe_health(host, port):
+def probe_health(host, port, timeout=10):
     """One GET /health on a new connection, as a liveness probe does.
-    Returns (milliseconds, True if the answer was 200)."""
+    Returns (milliseconds, True if the answer was 200); raises OSError (a timeout
+    included) when the connection fails."""
     t = time.perf_counter()
-    s = socket.create_connection((host, port), timeout=10)
+    s = socket.create_connection((host, port), timeout=timeout)
     s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     data = b""
     while True:
@@ -113,6 +114,18 @@ def probe_health(host, port):
         data += d
     s.close()
     return (time.perf_counter() - t) * 1000, data.startswith(b"HTTP/1.1 200")
+
+
+def wait_for(pred, timeout, step=0.05):
+    """Polls pred() until it returns a true value or `timeout` seconds pass; returns the
+    last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
 
 
 def percentile(xs, p):

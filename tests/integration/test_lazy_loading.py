@@ -17,21 +17,11 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, MICRO, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
-                            require_binary)
+                            require_binary, wait_for)
 
 require_binary()
 c = Checks("test_lazy_loading")
 IDLE_RSS_LIMIT = 64 << 20  # loose bound; docs/perf/service.md has the measured figure
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 print("1. nothing loaded at start; first request loads, second reuses")

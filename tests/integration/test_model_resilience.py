@@ -18,7 +18,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, FIXTURES, MICRO, SHORT_CLIP, Checks, Server,  # noqa: E402
-                            check_no_5xx, error_code, metric, require_binary)
+                            check_no_5xx, error_code, metric, require_binary, wait_for)
 
 require_binary()
 c = Checks("test_model_resilience")
@@ -29,16 +29,6 @@ LONG = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")
 if not os.path.exists(BASE) or not os.path.exists(LONG):
     print("base-dims model or the 5-minute fixture missing (tests/data/make-models.sh)")
     sys.exit(77)
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 print("1. truncate the mapped model in place during a transcription")

@@ -23,26 +23,16 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from mdc_testserver import Server, free_port, metric, percentile  # noqa: E402
+from mdc_testserver import Server, free_port, metric, percentile, probe_health  # noqa: E402
 
 
 def probe(port, timeout=1.0):
+    """(ms, ok) of one /health probe; a connection that fails or times out is not ok."""
     t = time.perf_counter()
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        s.settimeout(timeout)
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            d = s.recv(4096)
-            if not d:
-                break
-            data += d
-        s.close()
-        ok = data.startswith(b"HTTP/1.1 200")
+        return probe_health("127.0.0.1", port, timeout)
     except OSError:
-        ok = False
-    return (time.perf_counter() - t) * 1000, ok
+        return (time.perf_counter() - t) * 1000, False
 
 
 def main():
