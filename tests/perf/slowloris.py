@@ -97,7 +97,7 @@ def main():
             if s is not None:
                 s.close()
         m = srv.metrics()
-        print("slowloris: %d connections (%d open at the end, %d opened in all) from %d "
+        print("slowloris: %d connections (%d client sockets at the end, %d opened in all) from %d "
               "addresses, 1 byte/s, %.0f s" % (a.connections, open_now, opened[0], a.addresses,
                                                a.seconds))
         for name in res:
