@@ -131,6 +131,25 @@ static const setting k_settings[] = {
     {.d = {"TMPDIR", "Limits and queue", "/tmp", "a directory",
       "Where uploads are spooled (private temporary files, removed after each request)."},
      .type = SET_STRING, F(tmp_dir)},
+    {.d = {"HEADERS_TIMEOUT_SECONDS", "Slow clients", "10", NULL,
+      "A request's headers must be complete this many seconds after the connection opened "
+      "(or after the previous answer on a kept-alive connection); bytes arriving do not "
+      "extend it. 0 = no deadline."},
+     .type = SET_INT, F(headers_timeout_s), .lo = 0, .hi = 3600},
+    {.d = {"UPLOAD_MIN_BYTES_PER_SECOND", "Slow clients", "1024", NULL,
+      "Floor for a request body's average rate since it started, checked once the body is "
+      "older than HEADERS_TIMEOUT_SECONDS (10 s when that is 0); a slower upload is closed. "
+      "0 = no floor."},
+     .type = SET_INT, F(upload_min_bps), .lo = 0, .hi = 1 << 30},
+    {.d = {"MAX_CONNECTIONS_PER_ADDRESS", "Slow clients", "64", NULL,
+      "Open connections one client IP address may hold on PORT; more are refused at accept. "
+      "Behind a reverse proxy (one address for everyone) raise it or set 0 = no cap."},
+     .type = SET_INT, F(max_conns_per_address), .lo = 0, .hi = 100000},
+    {.d = {"HEALTH_PORT", "Slow clients", "0", NULL,
+      "A second listener serving only /health, /ready and /metrics, with its own connection "
+      "budget that slow clients on PORT cannot exhaust: point liveness/readiness probes "
+      "here. 0 = none (probes share PORT)."},
+     .type = SET_INT, F(health_port), .lo = 0, .hi = 65535},
     {.d = {"REPORT_LOCALE", "Report and logs", "pt-BR", NULL,
       "Language of the Markdown report's headings when the request does not say "
       "(pt and pt_BR are spellings of pt-BR)."},

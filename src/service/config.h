@@ -51,6 +51,10 @@ typedef struct svc_config {
                                      (tests of the load race) */
     int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS */
     char tmp_dir[1024];           /* TMPDIR */
+    int headers_timeout_s;        /* HEADERS_TIMEOUT_SECONDS: headers complete within this */
+    int upload_min_bps;           /* UPLOAD_MIN_BYTES_PER_SECOND: body rate floor (0 = none) */
+    int max_conns_per_address;    /* MAX_CONNECTIONS_PER_ADDRESS (0 = no cap) */
+    int health_port;              /* HEALTH_PORT: second listener for probes (0 = none) */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
 } svc_config;

@@ -18,6 +18,7 @@
 #include "mdc/version.h"
 #include "mdc/whisper.h"
 #include "routes.h"
+#include "tmpdir.h"
 
 enum MHD_Result http_health(svc_server *srv, http_req *req)
 {
@@ -77,6 +78,10 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
     bool ready = !preload || (holder_loads_total(srv->holder) > 0 && st != HOLDER_FAILED);
     if (problem || atomic_load(&srv->stopping))
         ready = false;
+    char tmp_why[128];
+    bool can_store = tmpd_check(srv->cfg->tmp_dir, tmp_why, sizeof tmp_why);
+    if (!can_store)
+        ready = false; /* every upload would fail: take no traffic */
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
                           "mode", preload ? "preload" : "lazy", "model", holder_name(srv->holder),
                           "model_state", problem ? "missing" : holder_state_name(st));
@@ -90,6 +95,8 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
             hide_paths(err, holder_path(srv->holder));
         json_object_set_new(o, "last_error", json_string(err));
     }
+    if (o && !can_store)
+        json_object_set_new(o, "uploads", json_string(tmp_why));
     if (o && !preload && st == HOLDER_UNLOADED && !problem)
         json_object_set_new(o, "note", json_string("lazy loading: the model loads on the first "
                                                    "transcription"));
