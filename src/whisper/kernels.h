@@ -101,6 +101,13 @@ void wsp__matvec_f16_with(void (*dot4)(const void *, size_t, const float *, int,
 void wsp__matvec_by_rows(float (*dot)(const void *, const void *, int), const void *w,
                          size_t row_bytes, int nrows, const void *x, size_t ldx, int n_x, int n,
                          float *Y, int ldy);
+/* Defines `static void matvec_<dotfn>(…)`, a wsp__type_traits.matvec from a vec_dot. */
+#define WSP__MATVEC_OF(dotfn)                                                                \
+    static void matvec_##dotfn(const void *w, size_t rb, int nr, const void *x, size_t ldx,  \
+                               int nx, int n, float *Y, int ldy)                             \
+    {                                                                                        \
+        wsp__matvec_by_rows(dotfn, w, rb, nr, x, ldx, nx, n, Y, ldy);                        \
+    }
 /* Scalar dequantizers and activation quantizers (quants.c; arithmetic in its header
  * comment).  n: elements, a multiple of 32. */
 void wsp__deq_q4_0(const void *src, float *dst, int n);

@@ -292,17 +292,11 @@ void wsp__matvec_by_rows(float (*dot)(const void *, const void *, int), const vo
     }
 }
 
-#define MATVEC_OF(dotfn)                                                                   \
-    static void matvec_##dotfn(const void *w, size_t rb, int nr, const void *x, size_t ldx, \
-                               int nx, int n, float *Y, int ldy)                           \
-    {                                                                                      \
-        wsp__matvec_by_rows(dotfn, w, rb, nr, x, ldx, nx, n, Y, ldy);                      \
-    }
-MATVEC_OF(dot_q4_0)
-MATVEC_OF(dot_q4_1)
-MATVEC_OF(dot_q5_0)
-MATVEC_OF(dot_q5_1)
-MATVEC_OF(dot_q8_0)
+WSP__MATVEC_OF(dot_q4_0)
+WSP__MATVEC_OF(dot_q4_1)
+WSP__MATVEC_OF(dot_q5_0)
+WSP__MATVEC_OF(dot_q5_1)
+WSP__MATVEC_OF(dot_q8_0)
 
 const wsp__type_traits wsp__types_scalar[WSP__N_TYPES] = {
     [WSP__T_F32] = {WSP__T_F32, wsp__row_f32, NULL, wsp__vdot_f32_scalar, wsp__matvec_f32_scalar},

@@ -211,17 +211,11 @@ static float dot_q5_1(const void *w, const void *x, int n)
     return hsum8(acc) + summs;
 }
 
-#define MATVEC_OF(dotfn)                                                                   \
-    static void matvec_##dotfn(const void *w, size_t rb, int nr, const void *x, size_t ldx, \
-                               int nx, int n, float *Y, int ldy)                           \
-    {                                                                                      \
-        wsp__matvec_by_rows(dotfn, w, rb, nr, x, ldx, nx, n, Y, ldy);                      \
-    }
-MATVEC_OF(dot_q4_0)
-MATVEC_OF(dot_q4_1)
-MATVEC_OF(dot_q5_0)
-MATVEC_OF(dot_q5_1)
-MATVEC_OF(dot_q8_0)
+WSP__MATVEC_OF(dot_q4_0)
+WSP__MATVEC_OF(dot_q4_1)
+WSP__MATVEC_OF(dot_q5_0)
+WSP__MATVEC_OF(dot_q5_1)
+WSP__MATVEC_OF(dot_q8_0)
 
 /* Quantized entries shared with the AVX-512 table. */
 #define QUANT_ENTRIES                                                                           \
