@@ -212,11 +212,12 @@ void wsp__softmax(float *x, int n, float scale);
  * NULL.  M >= 16: W is converted to f32 into wbuf (N·K floats) and multiplied with
  * single-threaded OpenBLAS sgemm calls on blocks of X's rows, spread over the pool (so
  * OpenBLAS's own threads stay idle: set openblas_set_num_threads(1)).  For W of a type
- * with q8_0 activations (q4_0, q5_0, q8_0), X is first quantized to q8_0 and widened back
- * to f32 (into wbuf + N·K: M·K more floats), so the product is ggml's integer block
- * product up to the f32 rounding of the sum.  Otherwise (M < 16, q4_1/q5_1, or
+ * with q8_0 activations (q4_0, q5_0, q8_0), X is quantized to q8_0 and widened back to
+ * f32 in blocks of WSP__QGEMM_ROWS rows (into wbuf + N·K: WSP__QGEMM_ROWS·K more floats),
+ * so the product is ggml's integer block product up to the f32 rounding of the sum.  Otherwise (M < 16, q4_1/q5_1, or
  * MDC_QGEMM=rows) rows are read in place by the type's matvec kernel, rows of W split
  * across the pool. */
+#define WSP__QGEMM_ROWS 512
 void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                  int M, int ldx, float *Y, int ldy, float *wbuf);
 /* Three wsp__linear calls on the same X (e.g. q, k, v), as ONE pool job when M < 16

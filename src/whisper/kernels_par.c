@@ -164,8 +164,21 @@ static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, c
     wsp__pool_run(pool, cvt_task, &c);
     j.wf = wbuf;
     if (quant) {
+        /* blocks of WSP__QGEMM_ROWS inputs: their q8_0-and-back copy is all the scratch
+         * the quantized path needs beyond the f32 weights */
         j.xf = wbuf + (size_t)W->rows * (size_t)W->cols;
-        wsp__pool_run(pool, fakequant_task, &j);
+        for (int b0 = 0; b0 < M; b0 += WSP__QGEMM_ROWS) {
+            linear_job sj = j;
+            sj.M = M - b0 < WSP__QGEMM_ROWS ? M - b0 : WSP__QGEMM_ROWS;
+            sj.X = X + (size_t)b0 * (size_t)ldx;
+            sj.Y = Y + (size_t)b0 * (size_t)ldy;
+            wsp__pool_run(pool, fakequant_task, &sj);
+            int n = wsp__pool_size(pool);
+            if (n > (sj.M + 63) / 64)
+                n = (sj.M + 63) / 64;
+            wsp__pool_run_n(pool, gemm_task, &sj, n > 0 ? n : 1);
+        }
+        return;
     }
     /* Two row blocks per thread: each sgemm call re-packs all of W, so blocks must be
      * large (a 64-row block spent ~15 % of the encoder in packing); two per thread still

@@ -307,7 +307,7 @@ static void test_simd_vs_scalar(void **state)
 static void test_linear_paths(void **state)
 {
     (void)state;
-    enum { N = 48, K = 256, M = 20 };
+    enum { N = 48, K = 256, M = WSP__QGEMM_ROWS + 20 }; /* two blocks of the sgemm path */
     wsp__pool *pool = wsp__pool_new(2);
     assert_non_null(pool);
     float *X = malloc(sizeof(float) * M * K), *Y = malloc(sizeof(float) * M * N);
