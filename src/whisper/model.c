@@ -7,6 +7,7 @@
  * ref: whisper-ref README "The model file format"; whisper.cpp whisper_model_load().
  */
 #include "whisper/model.h"
+#include "whisper/quantize.h"
 #include "whisper/tokenizer.h"
 
 #include "mdc/log.h"
@@ -490,7 +491,7 @@ const char *wsp_model_type_name(const wsp_model *m)
     }
 }
 
-const char *wsp_model_ftype_name(const wsp_model *m) { return m->hp.ftype == 1 ? "f16" : "f32"; }
+const char *wsp_model_ftype_name(const wsp_model *m) { return wsp__ftype_name(m->hp.ftype); }
 bool wsp_model_is_multilingual(const wsp_model *m) { return m->hp.n_vocab >= 51865; }
 uint64_t wsp_model_file_bytes(const wsp_model *m) { return m->map_len; }
 int wsp_model_n_tensors(const wsp_model *m) { return m->n_tensors; }
