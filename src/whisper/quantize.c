@@ -321,8 +321,8 @@ int wsp_model_quantize(const char *in_path, const char *out_path, wsp_qtype type
     if (fd < 0) {
         const int e = errno;
         wsp_model_free(m);
-        return wsp__fail(err, WSP_EIO, "cannot create '%s' (for '%s'): %s", tmp, out_path,
-                         strerror(e));
+        return wsp__fail(err, WSP_EIO, "cannot create '%s' (a temporary file in its directory): %s",
+                         out_path, strerror(e));
     }
     (void)fchmod(fd, 0644); /* mkstemp creates 0600; a model file is not secret */
     qjob j = {
