@@ -91,7 +91,8 @@ int wsp_model_load(const char *path, wsp_model **out, wsp_error *err);
 void wsp_model_free(wsp_model *model);
 
 const wsp_hparams *wsp_model_hparams(const wsp_model *model);
-/* "tiny", "base", "small", "medium", "large" (from n_audio_layer), or "unknown". */
+/* "tiny", "base", "small", "medium", "large" (from n_audio_layer; 32 layers with 128 mel
+ * bands: "large-v3", or "large-v3-turbo" with 4 decoder layers), or "unknown". */
 const char *wsp_model_type_name(const wsp_model *model);
 /* "f32", "f16", or "q…" for quantized ftypes. */
 const char *wsp_model_ftype_name(const wsp_model *model);

@@ -486,7 +486,10 @@ const char *wsp_model_type_name(const wsp_model *m)
     case 6: return "base";
     case 12: return "small";
     case 24: return "medium";
-    case 32: return "large";
+    case 32: /* large-v3 has the 128-band front end; turbo keeps 4 of its 32 decoder layers */
+        if (m->hp.n_mels != 128)
+            return "large";
+        return m->hp.n_text_layer == 4 ? "large-v3-turbo" : "large-v3";
     default: return "unknown";
     }
 }

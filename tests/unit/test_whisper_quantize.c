@@ -13,6 +13,7 @@
 #include "whisper/quantize.h"
 
 #include <math.h>
+#include <unistd.h>
 
 static const wsp_qtype k_types[] = {WSP_Q4_0, WSP_Q4_1, WSP_Q5_0, WSP_Q5_1, WSP_Q8_0};
 
@@ -304,6 +305,55 @@ static void test_micro_rows_equal_whisper_quantize(void **state)
     free(sb);
 }
 
+/* The whole conversion through the library call (so `make sanitize` runs it under ASan
+ * and LeakSanitizer), its progress callback, and its failures leaving nothing behind. */
+static void on_progress(int pct, void *user)
+{
+    int *last = user;
+    assert_true(pct > *last && pct <= 100); /* strictly increasing, ends at 100 */
+    *last = pct;
+}
+
+static void test_model_quantize_call(void **state)
+{
+    (void)state;
+    const char *src = tu_shared("whisper-ref/models/ggml-micro-random.bin");
+    const char *ref = tu_shared("whisper-ref/models/ggml-micro-random-q4_1.bin");
+    TU_REQUIRE_FILE(src);
+    TU_REQUIRE_FILE(ref);
+    char dir[] = "/tmp/mdc-quantize-XXXXXX", out[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/q.bin", dir);
+    wsp_error err;
+    int last = -1;
+    assert_int_equal(wsp_model_quantize(src, out, WSP_Q4_1, on_progress, &last, &err), 0);
+    assert_int_equal(last, 100);
+    size_t a = 0, b = 0;
+    uint8_t *got = tu_read_file(out, &a), *want = tu_read_file(ref, &b);
+    assert_non_null(got);
+    assert_non_null(want);
+    assert_int_equal(a, b);
+    assert_memory_equal(got, want, a);
+    free(got);
+    free(want);
+    /* failures: already quantized, bad type, unwritable place, NULL */
+    assert_int_equal(wsp_model_quantize(ref, out, WSP_Q8_0, NULL, NULL, &err), WSP_ETYPE);
+    assert_non_null(strstr(err.message, "already quantized"));
+    assert_int_equal(wsp_model_quantize(src, out, (wsp_qtype)12, NULL, NULL, &err), WSP_EINVAL);
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/missing/q.bin", dir);
+    assert_int_equal(wsp_model_quantize(src, bad, WSP_Q8_0, NULL, NULL, &err), WSP_EIO);
+    assert_non_null(strstr(err.message, bad));
+    assert_int_equal(wsp_model_quantize(NULL, out, WSP_Q8_0, NULL, NULL, &err), WSP_EINVAL);
+    /* the earlier good output is still there, unchanged, and no temp file is left */
+    got = tu_read_file(out, &a);
+    assert_non_null(got);
+    assert_int_equal(a, b);
+    free(got);
+    unlink(out);
+    assert_int_equal(rmdir(dir), 0); /* empty: no q.bin.tmp.* left */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_scales_extremes),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_micro_rows_equal_whisper_quantize),
+        cmocka_unit_test(test_model_quantize_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
