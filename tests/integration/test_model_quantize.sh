@@ -20,23 +20,7 @@ PY=/usr/bin/python3
 
 TMP=$(mktemp -d /tmp/mdc-quantize-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails+1)); }
-run() {  # NAME EXPECTED_RC CMD...
-  local name=$1 want=$2; shift 2
-  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
-  local rc=$?
-  [ $rc -eq "$want" ] && ok "$name" || bad "$name: exit $rc, expected $want; stderr: $(head -c 400 "$TMP/$name.err")"
-}
-has() {
-  grep -qF -- "$3" "$TMP/$1.$2" && ok "$1 $2 has \"$3\"" || {
-    bad "$1: $2 lacks \"$3\""; head -c 600 "$TMP/$1.$2" | sed 's/^/    /'; }
-}
-one_line() {
-  local n; n=$(wc -l <"$TMP/$1.err")
-  [ "$n" -eq 1 ] && ok "$1 error is one line" || { bad "$1: stderr has $n lines"; sed 's/^/    /' "$TMP/$1.err"; }
-}
+. tests/integration/cli_lib.sh
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- byte-identical to whisper-quantize ---------------------------------------------------

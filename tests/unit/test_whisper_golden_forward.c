@@ -268,22 +268,10 @@ static int write_f32_copy(const char *src, const char *dst)
             fclose(f);
         return -1;
     }
-    int32_t v;
-    size_t p = 48;
-    memcpy(&v, b + 44, 4);
-    v = 0; /* ftype f32 */
+    const int32_t v = 0; /* ftype f32 */
+    size_t p = tu_ggml_first_tensor(b);
     fwrite(b, 1, 44, f);
     fwrite(&v, 4, 1, f);
-    int32_t n_mel, n_fft, n_tok;
-    memcpy(&n_mel, b + p, 4);
-    memcpy(&n_fft, b + p + 4, 4);
-    p += 8 + (size_t)n_mel * (size_t)n_fft * 4;
-    memcpy(&n_tok, b + p, 4);
-    p += 4;
-    for (int i = 0; i < n_tok; i++) {
-        memcpy(&v, b + p, 4);
-        p += 4 + (size_t)v;
-    }
     fwrite(b + 48, 1, p - 48, f);
     while (p < len) {
         int32_t n_dims, name_len, ttype, ne[4] = {1, 1, 1, 1};

@@ -227,18 +227,7 @@ static void test_round_trip(void **state)
 static long find_tensor(const uint8_t *b, size_t len, const char *want, int *ttype, long *nel)
 {
     int32_t v[3];
-    size_t p = 48;
-    int32_t n_mel, n_fft, n_tok;
-    memcpy(&n_mel, b + p, 4);
-    memcpy(&n_fft, b + p + 4, 4);
-    p += 8 + (size_t)n_mel * (size_t)n_fft * 4;
-    memcpy(&n_tok, b + p, 4);
-    p += 4;
-    for (int i = 0; i < n_tok; i++) {
-        int32_t l;
-        memcpy(&l, b + p, 4);
-        p += 4 + (size_t)l;
-    }
+    size_t p = tu_ggml_first_tensor(b);
     while (p + 12 <= len) {
         memcpy(v, b + p, 12);
         int32_t ne[4] = {1, 1, 1, 1};
