@@ -3,8 +3,8 @@
  * ggml-quants.c quantize_row_*_ref (see quantize.h for the layouts).
  *
  * These decide the bytes of every quantized model file, so they follow the reference
- * operation by operation: the same float32 expressions in the same order (this file is
- * built for baseline x86-64, so there is no FMA to contract them), the same
+ * operation by operation: the same float32 expressions in the same order (never fused
+ * into FMAs, see the pragma below), the same
  * first-maximum-wins scan for the signed absolute maximum, truncating float → int
  * conversions after adding the rounding offset (8.5, 16.5, 0.5) and roundf() for q8_0.
  * ref: ggml/src/ggml-quants.c (whisper.cpp 233fe1fc9); README-round2.md §4.
@@ -15,6 +15,15 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+
+/* x·id + 0.5 must round twice, as the reference does on x86-64: no fused multiply-add.
+ * -std=c11 already means -ffp-contract=off to GCC; this keeps it so if a build switches
+ * to gnu11 (contraction on, across statements) with -march=native. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 static void put_f16(uint8_t *p, float v)
 {
@@ -57,77 +66,86 @@ static void min_max(const float *x, float *mn, float *mx)
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-/* q4_0: d = max / −8, q = min(15, trunc(x/d + 8.5)).  ref: quantize_row_q4_0_ref. */
-static void block_q4_0(const float *x, uint8_t *y)
+/* Symmetric codes (q4_0, q5_0): d = max / −half where max is the signed absolute maximum,
+ * q = min(maxq, trunc(x/d + half + 0.5)) — the float → int8 conversion of the reference
+ * (values stay in 0 … maxq + 1, so the int8 range is never left).  Returns d. */
+static float codes_symmetric(const float *x, int half, uint8_t *q)
 {
-    const float d = signed_absmax(x) / -8;
+    const float d = signed_absmax(x) / (float)-half;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    put_f16(y, d);
-    for (int j = 0; j < WSP__QK / 2; j++) {
-        const float x0 = x[j] * id, x1 = x[WSP__QK / 2 + j] * id;
-        const int q0 = min_int(15, (int8_t)(x0 + 8.5f));
-        const int q1 = min_int(15, (int8_t)(x1 + 8.5f));
-        y[2 + j] = (uint8_t)(q0 | (q1 << 4));
-    }
+    const float off = (float)half + 0.5f; /* 8.5f, 16.5f */
+    for (int j = 0; j < WSP__QK; j++)
+        q[j] = (uint8_t)min_int(2 * half - 1, (int8_t)(x[j] * id + off));
+    return d;
 }
 
-/* q4_1: d = (max − min)/15, m = min, q = min(15, trunc((x − min)/d + 0.5)).
+/* Affine codes (q4_1, q5_1): d = (max − min)/nmax, m = min, q = trunc((x − min)/d + 0.5),
+ * clamped to nmax for q4_1 only (q5_1's reference has no clamp: clamp_q = 0).  Returns d. */
+static float codes_affine(const float *x, int nmax, int clamp_q, uint8_t *q, float *m)
+{
+    float mn, mx;
+    min_max(x, &mn, &mx);
+    const float d = (mx - mn) / (float)nmax;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < WSP__QK; j++) {
+        const float v = (x[j] - mn) * id + 0.5f;
+        q[j] = clamp_q ? (uint8_t)min_int(nmax, (int8_t)v) : (uint8_t)v;
+    }
+    *m = mn;
+    return d;
+}
+
+/* Nibble byte j = low 4 bits of q[j] | low 4 bits of q[j + 16] << 4; with qh, bit 4 of
+ * q[j] goes to bit j of the high-bit word (little-endian). */
+static void pack_codes(const uint8_t *q, uint8_t *qs, uint8_t *qh)
+{
+    uint32_t h = 0;
+    for (int j = 0; j < WSP__QK / 2; j++) {
+        qs[j] = (uint8_t)((q[j] & 0x0f) | ((q[j + WSP__QK / 2] & 0x0f) << 4));
+        h |= ((q[j] & 0x10u) >> 4) << j;
+        h |= ((q[j + WSP__QK / 2] & 0x10u) >> 4) << (j + WSP__QK / 2);
+    }
+    if (qh)
+        put_u32(qh, h);
+}
+
+/* q4_0 [d][16 nibbles]: d = max / −8, q = min(15, trunc(x/d + 8.5)).  ref: quantize_row_q4_0_ref. */
+static void block_q4_0(const float *x, uint8_t *y)
+{
+    uint8_t q[WSP__QK];
+    put_f16(y, codes_symmetric(x, 8, q));
+    pack_codes(q, y + 2, NULL);
+}
+
+/* q4_1 [d][m][16 nibbles]: d = (max − min)/15, q = min(15, trunc((x − min)/d + 0.5)).
  * ref: quantize_row_q4_1_ref. */
 static void block_q4_1(const float *x, uint8_t *y)
 {
-    float mn, mx;
-    min_max(x, &mn, &mx);
-    const float d = (mx - mn) / ((1 << 4) - 1);
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    put_f16(y, d);
-    put_f16(y + 2, mn);
-    for (int j = 0; j < WSP__QK / 2; j++) {
-        const float x0 = (x[j] - mn) * id, x1 = (x[WSP__QK / 2 + j] - mn) * id;
-        const int q0 = min_int(15, (int8_t)(x0 + 0.5f));
-        const int q1 = min_int(15, (int8_t)(x1 + 0.5f));
-        y[4 + j] = (uint8_t)(q0 | (q1 << 4));
-    }
+    uint8_t q[WSP__QK];
+    float m;
+    put_f16(y, codes_affine(x, 15, 1, q, &m));
+    put_f16(y + 2, m);
+    pack_codes(q, y + 4, NULL);
 }
 
-/* q5_0: d = max / −16, q = min(31, trunc(x/d + 16.5)); bit 4 of q goes to the high-bit
- * word.  ref: quantize_row_q5_0_ref. */
+/* q5_0 [d][qh][16 nibbles]: d = max / −16, q = min(31, trunc(x/d + 16.5)).
+ * ref: quantize_row_q5_0_ref. */
 static void block_q5_0(const float *x, uint8_t *y)
 {
-    const float d = signed_absmax(x) / -16;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    put_f16(y, d);
-    uint32_t qh = 0;
-    for (int j = 0; j < WSP__QK / 2; j++) {
-        const float x0 = x[j] * id, x1 = x[WSP__QK / 2 + j] * id;
-        const uint8_t q0 = (uint8_t)min_int(31, (int8_t)(x0 + 16.5f));
-        const uint8_t q1 = (uint8_t)min_int(31, (int8_t)(x1 + 16.5f));
-        y[6 + j] = (uint8_t)((q0 & 0x0f) | ((q1 & 0x0f) << 4));
-        qh |= ((q0 & 0x10u) >> 4) << j;
-        qh |= ((q1 & 0x10u) >> 4) << (j + WSP__QK / 2);
-    }
-    put_u32(y + 2, qh);
+    uint8_t q[WSP__QK];
+    put_f16(y, codes_symmetric(x, 16, q));
+    pack_codes(q, y + 6, y + 2);
 }
 
-/* q5_1: d = (max − min)/31, m = min, q = trunc((x − min)/d + 0.5) (no clamp, as the
- * reference).  ref: quantize_row_q5_1_ref. */
+/* q5_1 [d][m][qh][16 nibbles]: d = (max − min)/31, q = trunc((x − min)/d + 0.5).
+ * ref: quantize_row_q5_1_ref. */
 static void block_q5_1(const float *x, uint8_t *y)
 {
-    float mn, mx;
-    min_max(x, &mn, &mx);
-    const float d = (mx - mn) / ((1 << 5) - 1);
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    put_f16(y, d);
-    put_f16(y + 2, mn);
-    uint32_t qh = 0;
-    for (int j = 0; j < WSP__QK / 2; j++) {
-        const float x0 = (x[j] - mn) * id, x1 = (x[WSP__QK / 2 + j] - mn) * id;
-        const uint8_t q0 = (uint8_t)(x0 + 0.5f);
-        const uint8_t q1 = (uint8_t)(x1 + 0.5f);
-        y[8 + j] = (uint8_t)((q0 & 0x0f) | ((q1 & 0x0f) << 4));
-        qh |= ((q0 & 0x10u) >> 4) << j;
-        qh |= ((q1 & 0x10u) >> 4) << (j + WSP__QK / 2);
-    }
-    put_u32(y + 4, qh);
+    uint8_t q[WSP__QK];
+    float m;
+    put_f16(y, codes_affine(x, 31, 0, q, &m));
+    put_f16(y + 2, m);
+    pack_codes(q, y + 8, y + 4);
 }
 
 /* q8_0: d = amax/127, q = roundf(x/d) (half away from zero).  ref: quantize_row_q8_0_ref. */
