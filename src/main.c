@@ -384,11 +384,22 @@ static int cmd_model_quantize(const char *in, const char *out, const char *type_
     if (wsp_qtype_parse(type_name, &type) != 0)
         die_usage("unknown quantization type \"%s\" (q4_0|q4_1|q5_0|q5_1|q8_0)", type_name);
     const bool tty = isatty(STDERR_FILENO);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint; /* Ctrl-C: stop, remove the temporary file, exit 130 */
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    const wsp_quantize_params qp = {.progress_cb = tty ? quantize_progress : NULL,
+                                    .abort_cb = cli_abort};
     wsp_error err = {0};
     double t0 = mdc_now_ms();
-    int rc = wsp_model_quantize(in, out, type, tty ? quantize_progress : NULL, NULL, &err);
+    int rc = wsp_model_quantize(in, out, type, &qp, &err);
     if (tty)
         fputc('\n', stderr);
+    if (rc == WSP_ECANCELED && g_interrupted) {
+        fprintf(stderr, "md-converter: interrupted; %s not written\n", out);
+        return 130;
+    }
     if (rc != 0) {
         fprintf(stderr, "md-converter: model quantize: %s (%s)\n",
                 err.message[0] ? err.message : wsp_strerror(rc), wsp_err_name(rc));

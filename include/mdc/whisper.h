@@ -282,16 +282,25 @@ const char *wsp_qtype_name(wsp_qtype type);
  * 2009 q5_1, 2007 q8_0); filterbank and vocabulary are copied.
  * The input is validated with wsp_model_load() first.  The output is written to a
  * temporary file next to out_path and renamed over it only when complete, so out_path
- * is never left half-written.  progress_cb (may be NULL) is called on the calling thread
- * with the percent of tensor bytes done, each time it changes.
+ * is never left half-written (a failed or cancelled call removes the temporary file).
+ * params (may be NULL): progress_cb is called on the calling thread with the percent of
+ * tensor bytes done, each time it changes; abort_cb cancels.
  * Errors: WSP_EINVAL (NULL path, unknown type), WSP_ETYPE (input already quantized or of
  * an unsupported type), WSP_EIO (input unreadable; output directory not writable, disk
  * full — the message names the path), WSP_ETENSOR (a row not a multiple of 32, a
- * non-finite weight), any wsp_model_load() error for a malformed input, WSP_ENOMEM.
+ * non-finite weight), WSP_ECANCELED, any wsp_model_load() error for a malformed input,
+ * WSP_ENOMEM.
  * Memory: one row of the widest tensor in f32 and its blocks; weights stream from the
  * mapping. */
+typedef struct wsp_quantize_params {
+    wsp_progress_cb progress_cb; /* may be NULL */
+    void *progress_user_data;
+    wsp_abort_cb abort_cb;       /* polled after every row; true → WSP_ECANCELED; may be NULL */
+    void *abort_user_data;
+} wsp_quantize_params;
+
 int wsp_model_quantize(const char *in_path, const char *out_path, wsp_qtype type,
-                       wsp_progress_cb progress_cb, void *progress_user_data, wsp_error *err);
+                       const wsp_quantize_params *params, wsp_error *err);
 
 
 /* Library version string. */

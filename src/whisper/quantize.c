@@ -112,6 +112,8 @@ typedef struct qjob {
     int last_pct;
     wsp_progress_cb cb;
     void *cb_user;
+    wsp_abort_cb abort_cb;
+    void *abort_user;
     wsp_error *err;
 } qjob;
 
@@ -194,6 +196,8 @@ static int quantize_tensor(qjob *j, const char *name, int ttype, uint64_t rows, 
         if (rc)
             return rc;
         progress(j, cols * esz);
+        if (j->abort_cb && j->abort_cb(j->abort_user))
+            return wsp__fail(j->err, WSP_ECANCELED, "quantization cancelled");
     }
     return 0;
 }
@@ -295,8 +299,10 @@ static int check_input_header(const char *in, wsp_error *err)
 }
 
 int wsp_model_quantize(const char *in_path, const char *out_path, wsp_qtype type,
-                       wsp_progress_cb progress_cb, void *progress_user_data, wsp_error *err)
+                       const wsp_quantize_params *params, wsp_error *err)
 {
+    const wsp_quantize_params none = {0};
+    const wsp_quantize_params *qp = params ? params : &none;
     if (!in_path || !out_path)
         return wsp__fail(err, WSP_EINVAL, "wsp_model_quantize: NULL path");
     if (wsp__qblock_bytes(type) == 0)
@@ -328,7 +334,8 @@ int wsp_model_quantize(const char *in_path, const char *out_path, wsp_qtype type
     qjob j = {
         .base = m->map, .len = m->map_len, .out = fdopen(fd, "wb"), .out_path = out_path,
         .type = type, .total = wsp_model_tensor_bytes(m), .last_pct = -1,
-        .cb = progress_cb, .cb_user = progress_user_data, .err = err,
+        .cb = qp->progress_cb, .cb_user = qp->progress_user_data, .abort_cb = qp->abort_cb,
+        .abort_user = qp->abort_user_data, .err = err,
     };
     if (!j.out) {
         close(fd);

@@ -97,6 +97,24 @@ run keep 1 "$BIN" model quantize "$TMP/truncated.bin" "$TMP/keep.bin" q4_0
 [ "$(cat "$TMP/keep.bin")" = "previous contents" ] && ok "keep: existing OUT untouched" || bad "keep: OUT changed"
 ls "$TMP"/keep.bin.tmp.* >/dev/null 2>&1 && bad "keep: temp file left behind" || ok "keep: no temp file"
 
+# Ctrl-C: exit 130, no OUT, no temp file (or, on a fast machine, a complete correct OUT)
+BASE=$MODELS/ggml-base-dims-random.bin
+if [ -f "$BASE" ]; then
+  timeout --preserve-status -s INT 0.15 "$BIN" model quantize "$BASE" "$TMP/int.bin" q8_0 \
+    >/dev/null 2>"$TMP/int.err"
+  rc=$?
+  if [ $rc -eq 130 ]; then
+    grep -q "interrupted" "$TMP/int.err" && ok "SIGINT: exit 130, says interrupted" || bad "SIGINT: message $(cat "$TMP/int.err")"
+    [ -e "$TMP/int.bin" ] && bad "SIGINT: OUT exists" || ok "SIGINT: no OUT"
+  elif [ $rc -eq 0 ]; then
+    [ "$(sha "$TMP/int.bin")" = "b7ba5641219b2084dc5a0bff2495f9afe5ed0fedb2fa6265e9e0b38fe46af6cb" ] \
+      && ok "SIGINT came after the end: OUT complete" || bad "SIGINT: rc 0 but OUT wrong"
+  else
+    bad "SIGINT: exit $rc"
+  fi
+  ls "$TMP"/int.bin.tmp.* >/dev/null 2>&1 && bad "SIGINT: temp file left behind" || ok "SIGINT: no temp file"
+fi
+
 # ---- model info on the quantized files ------------------------------------------------------
 run info_f16 0 "$BIN" model info "$MICRO"
 has info_f16 out "f16"

@@ -303,6 +303,11 @@ static void on_progress(int pct, void *user)
     *last = pct;
 }
 
+static bool abort_after(void *user) /* true on the 100th row */
+{
+    return ++*(int *)user >= 100;
+}
+
 static void test_model_quantize_call(void **state)
 {
     (void)state;
@@ -315,7 +320,8 @@ static void test_model_quantize_call(void **state)
     snprintf(out, sizeof out, "%s/q.bin", dir);
     wsp_error err;
     int last = -1;
-    assert_int_equal(wsp_model_quantize(src, out, WSP_Q4_1, on_progress, &last, &err), 0);
+    const wsp_quantize_params qp = {.progress_cb = on_progress, .progress_user_data = &last};
+    assert_int_equal(wsp_model_quantize(src, out, WSP_Q4_1, &qp, &err), 0);
     assert_int_equal(last, 100);
     size_t a = 0, b = 0;
     uint8_t *got = tu_read_file(out, &a), *want = tu_read_file(ref, &b);
@@ -326,19 +332,27 @@ static void test_model_quantize_call(void **state)
     free(got);
     free(want);
     /* failures: already quantized, bad type, unwritable place, NULL */
-    assert_int_equal(wsp_model_quantize(ref, out, WSP_Q8_0, NULL, NULL, &err), WSP_ETYPE);
+    assert_int_equal(wsp_model_quantize(ref, out, WSP_Q8_0, NULL, &err), WSP_ETYPE);
     assert_non_null(strstr(err.message, "already quantized"));
-    assert_int_equal(wsp_model_quantize(src, out, (wsp_qtype)12, NULL, NULL, &err), WSP_EINVAL);
+    assert_int_equal(wsp_model_quantize(src, out, (wsp_qtype)12, NULL, &err), WSP_EINVAL);
     char bad[160];
     snprintf(bad, sizeof bad, "%s/missing/q.bin", dir);
-    assert_int_equal(wsp_model_quantize(src, bad, WSP_Q8_0, NULL, NULL, &err), WSP_EIO);
+    assert_int_equal(wsp_model_quantize(src, bad, WSP_Q8_0, NULL, &err), WSP_EIO);
     assert_non_null(strstr(err.message, bad));
-    assert_int_equal(wsp_model_quantize(NULL, out, WSP_Q8_0, NULL, NULL, &err), WSP_EINVAL);
+    assert_int_equal(wsp_model_quantize(NULL, out, WSP_Q8_0, NULL, &err), WSP_EINVAL);
+    /* cancelled half-way: WSP_ECANCELED, the earlier output stays */
+    int calls = 0;
+    const wsp_quantize_params cancel = {.abort_cb = abort_after, .abort_user_data = &calls};
+    assert_int_equal(wsp_model_quantize(src, out, WSP_Q8_0, &cancel, &err), WSP_ECANCELED);
+    assert_int_equal(calls, 100);
     /* the earlier good output is still there, unchanged, and no temp file is left */
     got = tu_read_file(out, &a);
+    want = tu_read_file(ref, &b);
     assert_non_null(got);
     assert_int_equal(a, b);
+    assert_memory_equal(got, want, a);
     free(got);
+    free(want);
     unlink(out);
     assert_int_equal(rmdir(dir), 0); /* empty: no q.bin.tmp.* left */
 }
