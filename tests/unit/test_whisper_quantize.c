@@ -357,6 +357,30 @@ static void test_model_quantize_call(void **state)
     assert_int_equal(rmdir(dir), 0); /* empty: no q.bin.tmp.* left */
 }
 
+/* model info's per-type table adds up to the loader's totals (micro: 89 tensors). */
+static void test_tensor_type_table(void **state)
+{
+    (void)state;
+    const char *src = tu_shared("whisper-ref/models/ggml-micro-random.bin");
+    TU_REQUIRE_FILE(src);
+    wsp_model *m = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(src, &m, &err), 0);
+    wsp_tensor_type_stats ts[WSP_MAX_TENSOR_TYPES];
+    const int n = wsp_model_tensor_types(m, ts, WSP_MAX_TENSOR_TYPES);
+    assert_int_equal(n, 2);
+    assert_string_equal(ts[0].name, "f32");
+    assert_string_equal(ts[1].name, "f16");
+    assert_int_equal(ts[0].n_tensors + ts[1].n_tensors, wsp_model_n_tensors(m));
+    assert_int_equal(ts[0].n_bytes, 4 * ts[0].n_weights);
+    assert_int_equal(ts[1].n_bytes, 2 * ts[1].n_weights);
+    assert_int_equal(ts[0].n_bytes + ts[1].n_bytes, wsp_model_tensor_bytes(m));
+    assert_string_equal(wsp_model_weight_type(m), "f16");
+    assert_string_equal(wsp_model_ftype_name(m), "f16");
+    assert_int_equal(wsp_model_tensor_types(m, NULL, 0), 2); /* count only */
+    wsp_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_micro_rows_equal_whisper_quantize),
         cmocka_unit_test(test_model_quantize_call),
+        cmocka_unit_test(test_tensor_type_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
