@@ -291,7 +291,7 @@ const char *wsp_qtype_name(wsp_qtype type);
  * non-finite weight), WSP_ECANCELED, any wsp_model_load() error for a malformed input,
  * WSP_ENOMEM.
  * Memory: one row of the widest tensor in f32 and its blocks; weights stream from the
- * mapping. */
+ * mapping, whose pages are released after each tensor (peak RSS ≈ the largest tensor). */
 typedef struct wsp_quantize_params {
     wsp_progress_cb progress_cb; /* may be NULL */
     void *progress_user_data;

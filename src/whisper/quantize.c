@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,7 @@ typedef struct qjob {
     uint8_t *blocks;  /* [max row length / 32 · block bytes] */
     size_t row_cap;
     uint64_t done, total;
+    uint64_t released; /* input bytes [0, released) given back (page-aligned) */
     int last_pct;
     wsp_progress_cb cb;
     void *cb_user;
@@ -149,6 +151,19 @@ static int is_skipped(const char *name)
         if (strcmp(name, k_skip[i]) == 0)
             return 1;
     return 0;
+}
+
+/* Drops the input pages before `upto` from our resident set once a tensor is written:
+ * the mapping is read-only and file-backed, so MADV_DONTNEED only unmaps them (they stay
+ * in the page cache) and peak RSS stays near one tensor instead of the whole file. */
+static void release_input(qjob *j, uint64_t upto)
+{
+    const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    const uint64_t end = upto / page * page;
+    if (end > j->released) {
+        (void)madvise((void *)(j->base + j->released), (size_t)(end - j->released), MADV_DONTNEED);
+        j->released = end;
+    }
 }
 
 /* Quantizes one [rows][cols] tensor of input type `ttype` whose data starts at j->pos. */
@@ -196,6 +211,8 @@ static int quantize_tensor(qjob *j, const char *name, int ttype, uint64_t rows, 
         if (rc)
             return rc;
         progress(j, cols * esz);
+        if (((r + 1) * cols * esz) % (4u << 20) < cols * esz) /* every ~4 MiB of input */
+            release_input(j, j->pos + (r + 1) * cols * esz);
         if (j->abort_cb && j->abort_cb(j->abort_user))
             return wsp__fail(j->err, WSP_ECANCELED, "quantization cancelled");
     }
@@ -253,6 +270,7 @@ static int walk_tensors(qjob *j)
         if (rc)
             return rc;
         j->pos += nbytes;
+        release_input(j, j->pos);
     }
     return 0;
 }
