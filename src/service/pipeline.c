@@ -88,6 +88,7 @@ static void set_error(pipeline_result *res, int status, const char *code, const 
 typedef struct progress_ctx {
     const pipeline_request *req;
     int last; /* last percent reported, so the bar never goes backwards */
+    double audio_s; /* decoded duration, once known (segment times → percent) */
 } progress_ctx;
 
 static void report_progress(progress_ctx *p, int percent)
@@ -109,6 +110,41 @@ static void engine_progress(int percent, void *user)
     report_progress(p, 5 + percent * 95 / 100);
 }
 
+/* Segment times clamped to the audio (see to_report_segments), centiseconds. */
+static void clamp_segment(const wsp_segment *s, int64_t end_cs, int64_t *t0, int64_t *t1)
+{
+    *t1 = s->t1 < end_cs ? s->t1 : end_cs;
+    *t0 = s->t0 < 0 ? 0 : (s->t0 < *t1 ? s->t0 : *t1);
+}
+
+static int64_t audio_end_cs(double audio_s)
+{
+    return audio_s > 0 ? (int64_t)(audio_s * 100.0 + 0.5) : INT64_MAX;
+}
+
+/* Engine new-segment callback: hands the segment on and moves the progress to the
+ * segment's end (finer than the engine's once-per-30-s-window percent; capped at 99
+ * until the result is rendered). */
+static void engine_segment(const wsp_segment *seg, int index, void *user)
+{
+    progress_ctx *p = user;
+    int64_t t0, t1;
+    clamp_segment(seg, audio_end_cs(p->audio_s), &t0, &t1);
+    if (p->req->segment_cb) {
+        pipeline_segment ps = {
+            .index = index,
+            .text = seg->text ? seg->text : "",
+            .t0_s = (double)t0 / 100.0,
+            .t1_s = (double)t1 / 100.0,
+        };
+        p->req->segment_cb(&ps, p->req->user);
+    }
+    if (p->audio_s > 0) {
+        int pct = 5 + (int)(95.0 * ((double)t1 / 100.0) / p->audio_s);
+        report_progress(p, pct > 99 ? 99 : pct);
+    }
+}
+
 static bool aborted(const pipeline_request *req)
 {
     return req->abort_cb && req->abort_cb(req->user);
@@ -126,7 +162,7 @@ static int to_report_segments(const wsp_result *r, double audio_s, rpt_segment *
      * of a shorter recording; OpenAI's transcribe.py ends it at the audio's end instead
      * (segment_size = min(N_FRAMES, content_frames - seek)).  The engine keeps whisper.cpp's
      * numbers (golden tests); the report shows OpenAI's. */
-    const int64_t end_cs = audio_s > 0 ? (int64_t)(audio_s * 100.0 + 0.5) : INT64_MAX;
+    const int64_t end_cs = audio_end_cs(audio_s);
     *segs_out = NULL;
     *ids_out = NULL;
     if (r->n_segments <= 0)
@@ -145,8 +181,7 @@ static int to_report_segments(const wsp_result *r, double audio_s, rpt_segment *
     for (int i = 0; i < r->n_segments; i++) {
         const wsp_segment *s = &r->segments[i];
         rpt_segment *d = &segs[i];
-        d->t1_cs = s->t1 < end_cs ? s->t1 : end_cs;
-        d->t0_cs = s->t0 < 0 ? 0 : (s->t0 < d->t1_cs ? s->t0 : d->t1_cs);
+        clamp_segment(s, end_cs, &d->t0_cs, &d->t1_cs);
         d->text = s->text ? s->text : "";
         if (s->n_tokens > 0) {
             d->tokens = ids + off;
@@ -239,6 +274,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         goto done;
     }
     res->audio_seconds = pcm.info.duration_s;
+    prog.audio_s = pcm.info.duration_s;
     aud_info info = pcm.info; /* kept for the report after the samples are freed */
     report_progress(&prog, 5);
     if (aborted(req)) {
@@ -280,6 +316,8 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         p.temperature_inc = 0;
     p.progress_cb = engine_progress;
     p.progress_user_data = &prog;
+    p.segment_cb = engine_segment;
+    p.segment_user_data = &prog;
     p.abort_cb = req->abort_cb;
     p.abort_user_data = req->user;
     rc = wsp_transcribe(st, pcm.samples, pcm.n_samples, &p, &wr, &werr);
