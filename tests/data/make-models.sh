@@ -43,8 +43,16 @@ if [ ! -x "$gen" ] || [ "$REF/generator/gen_whisper_model.c" -nt "$gen" ]; then
   cc -std=c99 -O2 -ffp-contract=off -o "$gen" "$REF/generator/gen_whisper_model.c" -lm
 fi
 
+# File of NAME: ggml-tiny-dims-random.bin, ggml-tiny-dims-random-q5_0.bin (the names of
+# README and QUANTIZED.json, like the shipped ggml-micro-random-q5_0.bin).
+path_of() {
+  case $1 in
+    *-q*) echo "$OUT/ggml-${1%-q*}-random-${1##*-}.bin" ;;
+    *) echo "$OUT/ggml-$1-random.bin" ;;
+  esac
+}
 have() {  # NAME: the file exists with the expected hash
-  local f=$OUT/ggml-$1-random.bin
+  local f; f=$(path_of "$1")
   [ -f "$f" ] && [ "$(sha256sum "$f" | cut -d' ' -f1)" = "${SHA[$1]}" ]
 }
 accept() {  # NAME TMPFILE: check the hash, move into place
@@ -54,8 +62,8 @@ accept() {  # NAME TMPFILE: check the hash, move into place
     rm -f "$2"
     exit 1
   fi
-  mv "$2" "$OUT/ggml-$1-random.bin"
-  echo "make-models: built $OUT/ggml-$1-random.bin"
+  mv "$2" "$(path_of "$1")"
+  echo "make-models: built $(path_of "$1")"
 }
 
 build_f16() {  # tiny-dims | base-dims
@@ -81,7 +89,7 @@ EOF
 }
 
 build_quant() {  # tiny-dims-q5_0 …: quantize the f16 model with our own tool
-  local base=${1%-q*} type=${1##*-} f=$OUT/ggml-$1-random.bin
+  local base=${1%-q*} type=${1##*-} f; f=$(path_of "$1")
   have "$base" || build_f16 "$base"
   local src=$OUT/ggml-$base-random.bin
   if [ "$(sha256sum "$src" | cut -d' ' -f1)" != "${SRC_SHA[$1]}" ]; then
