@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Obtains the configured Whisper model if it is missing, so `make run` can serve it.
 #
-#   WHISPER_MODEL       name (default base) or a path; read from the environment, else ./.env
+#   WHISPER_MODEL       name (default base) or a path; from the environment, else ./.env
 #   WHISPER_MODELS_DIR  where names resolve (default models): DIR/ggml-NAME.bin
 #
 # A name is downloaded from whisper.cpp's model host and its SHA-1 checked against the
@@ -9,8 +9,11 @@
 # A path is used as given: nothing is downloaded.
 #
 # Never blocks start-up: when the download fails (no network, checksum mismatch, unknown
-# name) it prints what to do and exits 0 quickly (5 s connect timeout).  The server
-# starts anyway; transcriptions answer 503 model_unavailable until the file is there.
+# name) it prints what to do and exits 3 quickly (5 s connect timeout); 0 = the model is
+# there.  `make run` starts the server anyway; /ready answers 503 "model_state":"missing"
+# and transcriptions 503 model_unavailable until the file is there.
+# WHISPER_MODEL / WHISPER_MODELS_DIR come from `md-converter settings get` (MDC_BIN, default
+# build/md-converter), so .env is read exactly as `serve` reads it.
 set -u
 
 HOST_URL=${MDC_MODEL_BASE_URL:-https://huggingface.co/ggerganov/whisper.cpp/resolve/main}
@@ -48,38 +51,25 @@ declare -A SHA1=(
   [large-v3-turbo-q5_0]=e050f7970618a659205450ad97eb95a18d69c9ee
   [large-v3-turbo-q8_0]=01bf15bedffe9f39d65c1b6ff9b687ea91f59e0e
 )
-# The binary that checks a download without a published SHA-1.
-MDC_BIN=${MDC_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/md-converter}
 
 say() { echo "get-model: $*" >&2; }
-
-# Value of KEY in ./.env (last assignment; `export`, quotes and comments tolerated).
-dotenv_get() {
-  local key=$1 file=${MDC_ENV_FILE:-.env} line val=""
-  [ -f "$file" ] || return 0
-  while IFS= read -r line || [ -n "$line" ]; do
-    line=${line%$'\r'}
-    line=${line#"${line%%[![:space:]]*}"}
-    line=${line#export }
-    case "$line" in
-      "$key"=*|"$key "*=*) ;;
-      *) continue ;;
-    esac
-    val=${line#*=}
-    val=${val#"${val%%[![:space:]]*}"}
-    case "$val" in
-      \"*) val=${val#\"}; val=${val%%\"*} ;;
-      \'*) val=${val#\'}; val=${val%%\'*} ;;
-      *) val=${val%%[[:space:]]#*}; val=${val%"${val##*[![:space:]]}"} ;;
-    esac
-  done <"$file"
-  printf '%s' "$val"
+# The model is still missing: say so loudly and exit 3 (`make run` starts the server
+# anyway; its /ready answers 503 "model_state":"missing" until the file is there).
+missing() {
+  say "*** MODEL MISSING: $DEST ***"
+  say "The server starts anyway, but /ready answers 503 \"model_state\":\"missing\" and"
+  say "transcriptions 503 model_unavailable until the file is there (then: kill -HUP the server"
+  say "or just send a request; nothing needs a restart)."
+  exit 3
 }
 
-MODEL=${WHISPER_MODEL:-$(dotenv_get WHISPER_MODEL)}
-MODEL=${MODEL:-base}
-DIR=${WHISPER_MODELS_DIR:-$(dotenv_get WHISPER_MODELS_DIR)}
-DIR=${DIR:-models}
+# The settings as `serve` reads them (environment, then ./.env or MDC_ENV_FILE, the one
+# settings table, validated): ask the binary rather than parse .env a second time.
+BIN=${MDC_BIN:-${MDC_BUILD_DIR:-build}/md-converter}
+[ -x "$BIN" ] || { say "$BIN is not built (make)"; exit 2; }
+MODEL=$("$BIN" settings get WHISPER_MODEL) || exit 2 # a bad setting: the binary says which
+DEST=$("$BIN" settings get MODEL_PATH) || exit 2
+DIR=$(dirname "$DEST")
 
 case "$MODEL" in
   */*|*.bin)
@@ -87,12 +77,11 @@ case "$MODEL" in
       say "WHISPER_MODEL is a path ($MODEL): present, nothing to download"
     else
       say "WHISPER_MODEL is a path ($MODEL) that does not exist; nothing is downloaded for a path."
-      say "The server starts anyway; transcriptions answer 503 model_unavailable until the file is there."
+      missing
     fi
     exit 0 ;;
 esac
 
-DEST="${DIR%/}/ggml-$MODEL.bin"
 if [ -s "$DEST" ]; then
   say "model $MODEL present at $DEST"
   exit 0
@@ -104,11 +93,11 @@ if [ $known -eq 0 ]; then
   say "\"$MODEL\" is not a model whisper.cpp publishes, so it is not downloaded automatically."
   say "Published: $(echo $MODELS)"
   say "Place the file at $DEST yourself (md-converter model quantize makes -q4_0 … -q8_0 files from an f16 one), or set WHISPER_MODEL to one of the names above."
-  exit 0
+  missing
 fi
 SUM=${SHA1[$MODEL]:-}
 
-mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; exit 0; }
+mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; missing; }
 TMP="$DEST.part.$$"
 trap 'rm -f "$TMP"' EXIT
 URL="$HOST_URL/ggml-$MODEL.bin"
@@ -127,28 +116,23 @@ fi
 
 if [ $ok -ne 0 ] || [ ! -s "$TMP" ]; then
   say "could not download $URL (no network, or the host is unreachable)."
-  say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
   say "To fix: copy ggml-$MODEL.bin${SUM:+ (SHA-1 $SUM)} to $DEST, or set WHISPER_MODEL to a path."
-  exit 0
+  missing
 fi
 
 if [ -n "$SUM" ]; then
   GOT=$(sha1sum "$TMP" | cut -d' ' -f1)
   if [ "$GOT" != "$SUM" ]; then
     say "checksum mismatch for $URL: got SHA-1 $GOT, expected $SUM; the download was discarded."
-    say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
-    exit 0
+    missing
   fi
   how="SHA-1 verified"
-elif [ -x "$MDC_BIN" ]; then
-  if ! err=$("$MDC_BIN" model info "$TMP" 2>&1 >/dev/null); then
-    say "the download of $URL is not a model md-converter can load: ${err#md-converter: }; discarded."
-    say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
-    exit 0
-  fi
-  how="no SHA-1 published; checked by loading it with $MDC_BIN model info"
 else
-  how="UNVERIFIED: whisper.cpp publishes no SHA-1 for it and $MDC_BIN is not built to check it"
+  if ! err=$("$BIN" model info "$TMP" 2>&1 >/dev/null); then
+    say "the download of $URL is not a model md-converter can load: ${err#md-converter: }; discarded."
+    missing
+  fi
+  how="no SHA-1 published; checked by loading it with $BIN model info"
 fi
 mv -f "$TMP" "$DEST"
 trap - EXIT
