@@ -7,6 +7,7 @@
  * ref: whisper-ref README "The model file format"; whisper.cpp whisper_model_load().
  */
 #include "whisper/model.h"
+#include "whisper/quantize.h"
 #include "whisper/tokenizer.h"
 
 #include "mdc/log.h"
@@ -160,22 +161,13 @@ static int cmp_expect(const void *a, const void *b)
     return strcmp(((const expect *)a)->name, ((const expect *)b)->name);
 }
 
-/* Header ftype (ggml_ftype + 1000 · quantization version) → name, NULL if unsupported.
+/* 1 if the engine reads header ftype (ggml_ftype + 1000 · quantization version 2):
+ * f32, f16, q4_0, q4_1, q8_0, q5_0, q5_1.  Names: wsp__ftype_name (quantize.c).
  * ref: ggml.h enum ggml_ftype; whisper.cpp whisper_model_load (GGML_QNT_VERSION_FACTOR). */
-static const char *ftype_name(int32_t ftype)
+static int ftype_supported(int32_t f)
 {
-    switch (ftype) {
-    case 0: return "f32";
-    case 1: return "f16";
-    case 2002: return "q4_0";
-    case 2003: return "q4_1";
-    case 2007: return "q8_0";
-    case 2008: return "q5_0";
-    case 2009: return "q5_1";
-    default: return NULL;
-    }
+    return f == 0 || f == 1 || f == 2002 || f == 2003 || f == 2007 || f == 2008 || f == 2009;
 }
-static const char *const k_names[] = {"q2_K", "q3_K", "q4_K", "q5_K", "q6_K"};
 
 static int check_hparams(const wsp_hparams *hp, wsp_error *err)
 {
@@ -191,14 +183,14 @@ static int check_hparams(const wsp_hparams *hp, wsp_error *err)
         if (v[i] <= 0 || v[i] > max[i])
             return wsp__fail(err, WSP_EHPARAMS, "hparam %s = %d is outside 1…%d", names[i],
                              (int)v[i], (int)max[i]);
-    if (!ftype_name(hp->ftype)) {
+    if (!ftype_supported(hp->ftype)) {
         const int base = hp->ftype % 1000, ver = hp->ftype / 1000;
         if (hp->ftype > 0 && base >= 10 && base <= 14)
             return wsp__fail(err, WSP_ETYPE,
                              "k-quant models are not supported (ftype %d = %s); use a q4_0, "
                              "q4_1, q5_0, q5_1, q8_0, f16 or f32 model",
-                             (int)hp->ftype, k_names[base - 10]);
-        if (hp->ftype > 0 && ftype_name(base + 2000) && ver != 2)
+                             (int)hp->ftype, wsp__ftype_name(hp->ftype));
+        if (hp->ftype > 0 && ftype_supported(base + 2000) && ver != 2)
             return wsp__fail(err, WSP_ETYPE,
                              "ftype %d: quantization version %d is not supported (ggml's "
                              "current block layout is version 2)",
@@ -370,7 +362,6 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
         c->pos += nbytes;
         m->n_tensors++;
         m->tensor_bytes += nbytes;
-        m->n_by_type[ttype]++;
         m->n_quant += ti->blck > 1;
     }
     for (int i = 0; i < l->n; i++)
@@ -549,12 +540,15 @@ const char *wsp_model_type_name(const wsp_model *m)
     case 6: return "base";
     case 12: return "small";
     case 24: return "medium";
-    case 32: return "large";
+    case 32: /* large-v3 has the 128-band front end; turbo keeps 4 of its 32 decoder layers */
+        if (m->hp.n_mels != 128)
+            return "large";
+        return m->hp.n_text_layer == 4 ? "large-v3-turbo" : "large-v3";
     default: return "unknown";
     }
 }
 
-const char *wsp_model_ftype_name(const wsp_model *m) { return ftype_name(m->hp.ftype); }
+const char *wsp_model_ftype_name(const wsp_model *m) { return wsp__ftype_name(m->hp.ftype); }
 bool wsp_model_is_multilingual(const wsp_model *m) { return m->hp.n_vocab >= 51865; }
 uint64_t wsp_model_file_bytes(const wsp_model *m) { return m->map_len; }
 bool wsp_model_mapping_lost(const wsp_model *m) { return m && mdc_mapguard_lost(m->guard_slot); }

@@ -70,7 +70,6 @@ struct wsp_model {
 
     int n_tensors;
     uint64_t tensor_bytes;
-    int n_by_type[WSP__N_TYPES]; /* tensors per type code */
     int n_quant;                 /* tensors of a quantized type */
 };
 

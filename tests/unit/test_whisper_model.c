@@ -248,7 +248,7 @@ static void test_bad_header(void **state)
         {"n_audio_state != n_text_state", 6, 128, WSP_EHPARAMS, "n_text_state"},
         {"heads do not divide width", 3, 3, WSP_EHPARAMS, "divisible"},
         {"n_mels 81", 9, 81, WSP_EHPARAMS, "n_mels"},
-        {"k-quant ftype (q4_K)", 10, 2012, WSP_ETYPE, "q4_K"},
+        {"k-quant ftype (q4_K)", 10, 2012, WSP_ETYPE, "q4_k"},
         {"quantization version 1 (q5_0)", 10, 1008, WSP_ETYPE, "version 1"},
         {"unknown ftype", 10, 7777, WSP_ETYPE, "ftype"},
         {"n_vocab too small", 0, 1000, WSP_EHPARAMS, "n_vocab"},
@@ -406,7 +406,7 @@ static void test_quantized(void **state)
     /* a k-quant file: header ftype q6_K (2014) */
     memcpy(c, q.b, q.len);
     wr(c, 44, 2014);
-    expect_load("k-quant file (ftype 2014)", c, q.len, WSP_ETYPE, "q6_K");
+    expect_load("k-quant file (ftype 2014)", c, q.len, WSP_ETYPE, "q6_k");
     /* a quantized conv kernel (rows of 3 elements) and a quantized bias */
     const rec *conv = NULL, *bias = NULL;
     for (int i = 0; i < q.n; i++) {
