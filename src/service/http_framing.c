@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "mdc/log.h"
+#include "mdc/clock.h"
 #include "routes.h"
 
 /* ---- framing headers ------------------------------------------------------------ */
@@ -173,7 +174,8 @@ enum MHD_Result http_answer_mid_body(http_req *req, unsigned status, const char 
         upl_free(req->form);
         req->form = NULL;
     }
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
+                     mdc_now_s() - req->start_s);
     return rc == 0 ? MHD_YES : MHD_NO;
 }
 

@@ -29,11 +29,21 @@
 #include "upload.h"
 #include "workers.h"
 
+struct svc_server;
+/* One listener's identity, the cls of its MHD callbacks. */
+typedef struct svc_listener {
+    struct svc_server *srv;
+    bool probe; /* the HEALTH_PORT listener: only ROUTE_PROBE routes */
+} svc_listener;
+
 /* The running service.  Created once by svc_serve(); fields are read-only after start
  * except the atomics. */
 typedef struct svc_server {
     const svc_config *cfg;
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *probe_daemon; /* HEALTH_PORT listener, NULL when not configured */
+    svc_listener main_l, probe_l;
+    struct conn_guard *guard;        /* deadlines and caps of every connection */
     model_holder *holder;
     met_registry *registry;
     svc_metrics metrics;
@@ -41,6 +51,8 @@ typedef struct svc_server {
     job_store *jobs;
     double exec_start_s;      /* mdc_now_s() at exec */
     atomic_bool stopping;     /* set on SIGINT/SIGTERM: aborts running transcriptions */
+    atomic_int uploads_spooling; /* admitted uploads not yet handed to the pool (MHD thread
+                                    writes; /metrics reads) */
     _Atomic double avg_transcription_s; /* moving average, for Retry-After */
 } svc_server;
 
@@ -54,6 +66,7 @@ typedef enum MHD_Result (*http_handler)(svc_server *srv, http_req *req);
 enum {
     ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /config, the page) */
     ROUTE_UPLOAD = 1 << 1, /* multipart/form-data body streamed by upload.c */
+    ROUTE_PROBE = 1 << 2,  /* also served on HEALTH_PORT (/health, /ready, /metrics) */
 };
 
 typedef struct http_route {
@@ -81,6 +94,8 @@ struct http_req {
     const http_route *route;   /* NULL for unmatched requests */
     char id[64];               /* "{id}" path parameter */
     int fd;                    /* client socket, for disconnect detection */
+    struct cg_conn *cg;        /* the connection's guard entry (connguard.h), may be NULL */
+    bool probe;                /* arrived on the HEALTH_PORT listener */
     double start_s;            /* monotonic time of the first call */
     bool responded;            /* a response was queued (or written, answered_raw) */
     bool http11;               /* HTTP/1.1 request: may be sent 1xx interim responses */
@@ -88,6 +103,7 @@ struct http_req {
     /* body */
     upl_form *form;            /* multipart state (ROUTE_UPLOAD), NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
+    bool admitted;             /* counted in srv->uploads_spooling (MHD thread only) */
     unsigned long long discarded; /* body bytes ignored after an upload error */
     unsigned long long body_bytes; /* body bytes received so far */
     bool answered_raw;         /* answered mid-body past MHD (http_answer_mid_body) */
@@ -109,6 +125,11 @@ struct http_req {
 /* Drops one reference; the last one frees the request (closes and unlinks its upload,
  * frees the result).  Thread-safe. */
 void http_req_unref(http_req *req);
+
+/* Ends the request's admission slot (srv->uploads_spooling) if it holds one: called on
+ * the MHD thread once its task is in the pool (which counts it from then on) or when the
+ * request completes.  Idempotent. */
+void http_req_leave_admission(http_req *req);
 
 /* Worker-side abort poll for pipeline_request.abort_cb: true when the request was
  * closed, the server is stopping, REQUEST_TIMEOUT_SECONDS passed, or the client closed
@@ -173,6 +194,12 @@ enum MHD_Result http_metrics(svc_server *srv, http_req *req);
 enum MHD_Result http_web_file(svc_server *srv, http_req *req);
 enum MHD_Result http_config(svc_server *srv, http_req *req);
 enum MHD_Result http_models(svc_server *srv, http_req *req);
+
+/* Why the model file at `path` cannot be used right now ("file not found", "not a
+ * regular file", strerror of access(R_OK)), or NULL when it can be read: a stat +
+ * access, microseconds, no open or mapping (/ready calls it while nothing is mapped).
+ * The text is static. */
+const char *http_model_file_problem(const char *path);
 enum MHD_Result http_process_meeting(svc_server *srv, http_req *req);
 enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req);
 enum MHD_Result http_jobs_create(svc_server *srv, http_req *req);
