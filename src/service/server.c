@@ -516,6 +516,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     }
 
     met_set_collect_hook(srv.registry, collect_pool, &srv);
+    warn_if_model_missing(cfg); /* before listening: in the log when /health first answers */
     /* The spool directory: created if missing, checked, leftovers of a dead process
      * removed.  Unusable → logged, and /ready says so (503) instead of every upload
      * failing behind a ready pod. */
@@ -578,7 +579,6 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                  cfg->model_path,
                  cfg->preload ? "preloading in the background now"
                               : "Lazy Loading on the first transcription");
-    warn_if_model_missing(cfg);
     if (cfg->preload && holder_preload_async(srv.holder) != 0)
         MDC_LOG_ERROR("cannot start the preload thread; the model loads on first use");
 
