@@ -1,10 +1,10 @@
 /*
- * holder.c — the model holder: lazy loading of one Whisper model (see holder.h and
- * DESIGN §2).
+ * holder.c — the model holder: lazy loading of one model — a Whisper model or a VAD
+ * model, through a holder_kind (see holder.h and DESIGN §2).
  *
  * One mutex guards every field below it in struct model_holder; one condition variable
  * wakes the threads waiting for a load to finish and holder_free() waiting for the last
- * reference.  The loader runs wsp_model_load() (and the load_delay_ms test sleep) with
+ * reference.  The loader runs the kind's load (and the load_delay_ms test sleep) with
  * the mutex released, so /ready, /metrics and other holders never wait on a load.
  *
  * Attempts are numbered: a thread that waited for attempt N gets exactly what attempt N
@@ -24,8 +24,10 @@
 
 #include "mdc/clock.h"
 #include "mdc/log.h"
+#include "mdc/vad.h"
 
 struct model_holder {
+    const holder_kind *kind;
     char *name;
     char *path;
     char *context;             /* appended to load errors, may be NULL */
@@ -40,11 +42,11 @@ struct model_holder {
     pthread_cond_t cv;
     /* --- guarded by mu --- */
     holder_state state;
-    wsp_model *model;          /* non-NULL only in READY */
+    void *model;               /* the kind's object; non-NULL only in READY */
     int refs;                  /* references handed out and not released */
     unsigned long attempt;     /* number of the current/last load attempt */
     char last_error[512];      /* message of the last failed attempt ("" if none) */
-    int last_error_code;       /* its WSP_E* code */
+    int last_error_code;       /* its code (WSP_E* or VAD_E*, by kind) */
     double failed_at_s;        /* monotonic time of the last failure */
     double idle_since_s;       /* monotonic time the refcount last dropped to 0 */
     unsigned long loads_total; /* successful loads */
@@ -86,23 +88,29 @@ static void count(model_holder *h, met_family *f)
     }
 }
 
+/* Registers a family, or takes the one an earlier holder registered on this registry. */
+static met_family *family(met_registry *reg, met_type type, const char *name, const char *help,
+                          const double *buckets, size_t n_buckets)
+{
+    met_family *f = met_register(reg, type, name, help, k_label_names, buckets, n_buckets);
+    return f ? f : met_find(reg, name);
+}
+
 static void register_metrics(model_holder *h, met_registry *reg)
 {
     if (!reg)
         return;
-    h->m_state = met_register(reg, MET_GAUGE, "mdconv_model_state",
-                              "Model holder state (0 unloaded, 1 loading, 2 ready, 3 failed)",
-                              k_label_names, NULL, 0);
-    h->m_load_seconds = met_register(
-        reg, MET_HISTOGRAM, "mdconv_model_load_seconds",
-        "Time to map and validate the model file, seconds", k_label_names, k_load_buckets,
-        sizeof k_load_buckets / sizeof k_load_buckets[0]);
-    h->m_loads = met_register(reg, MET_COUNTER, "mdconv_model_loads_total",
-                              "Successful model loads", k_label_names, NULL, 0);
-    h->m_failures = met_register(reg, MET_COUNTER, "mdconv_model_load_failures_total",
-                                 "Failed model load attempts", k_label_names, NULL, 0);
-    h->m_unloads = met_register(reg, MET_COUNTER, "mdconv_model_unloads_total",
-                                "Models unloaded after being idle", k_label_names, NULL, 0);
+    h->m_state = family(reg, MET_GAUGE, "mdconv_model_state",
+                        "Model holder state (0 unloaded, 1 loading, 2 ready, 3 failed)", NULL, 0);
+    h->m_load_seconds = family(reg, MET_HISTOGRAM, "mdconv_model_load_seconds",
+                               "Time to map and validate the model file, seconds", k_load_buckets,
+                               sizeof k_load_buckets / sizeof k_load_buckets[0]);
+    h->m_loads = family(reg, MET_COUNTER, "mdconv_model_loads_total", "Successful model loads",
+                        NULL, 0);
+    h->m_failures = family(reg, MET_COUNTER, "mdconv_model_load_failures_total",
+                           "Failed model load attempts", NULL, 0);
+    h->m_unloads = family(reg, MET_COUNTER, "mdconv_model_unloads_total",
+                          "Models unloaded after being idle", NULL, 0);
     if (!h->m_state || !h->m_load_seconds || !h->m_loads || !h->m_failures || !h->m_unloads)
         MDC_LOG_WARN("model %s: some holder metrics could not be registered", h->name);
     /* Make the counters visible at 0 before the first load. */
@@ -150,6 +158,7 @@ model_holder *holder_new(const holder_options *opt)
         free(h);
         return NULL;
     }
+    h->kind = opt->kind ? opt->kind : &holder_kind_whisper;
     h->retry_backoff_ms = opt->retry_backoff_ms > 0 ? opt->retry_backoff_ms : 0;
     h->idle_unload_seconds = opt->idle_unload_seconds > 0 ? opt->idle_unload_seconds : 0;
     h->load_delay_ms = opt->load_delay_ms > 0 ? opt->load_delay_ms : 0;
@@ -177,11 +186,12 @@ void holder_free(model_holder *h)
     pthread_mutex_lock(&h->mu);
     while (h->refs > 0 || h->state == HOLDER_LOADING)
         pthread_cond_wait(&h->cv, &h->mu);
-    wsp_model *m = h->model;
+    void *m = h->model;
     h->model = NULL;
     h->state = HOLDER_UNLOADED;
     pthread_mutex_unlock(&h->mu);
-    wsp_model_free(m);
+    if (m)
+        h->kind->free(m);
 
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
@@ -200,41 +210,97 @@ static void sleep_ms(double ms)
     }
 }
 
-/* Runs one load attempt without the lock.  Returns the model or NULL with msg filled
+/* ---- the two kinds ---------------------------------------------------------------- */
+
+static void *whisper_load(const char *path, int *code, char *reason, size_t len)
+{
+    wsp_model *m = NULL;
+    wsp_error err = {0};
+    int rc = wsp_model_load(path, &m, &err);
+    if (rc == 0 && m)
+        return m;
+    wsp_model_free(m); /* defensive: a failing load must not hand out a model */
+    *code = rc != 0 ? rc : WSP_EINTERNAL;
+    snprintf(reason, len, "%s", err.message[0] ? err.message : wsp_strerror(*code));
+    return NULL;
+}
+
+static void whisper_free(void *obj) { wsp_model_free(obj); }
+
+static void whisper_describe(const void *obj, char *buf, size_t len)
+{
+    const wsp_model *m = obj;
+    snprintf(buf, len, "%llu bytes mapped, %d tensors, %llu bytes of weights, %s %s",
+             (unsigned long long)wsp_model_file_bytes(m), wsp_model_n_tensors(m),
+             (unsigned long long)wsp_model_tensor_bytes(m), wsp_model_type_name(m),
+             wsp_model_ftype_name(m));
+}
+
+const holder_kind holder_kind_whisper = {
+    .what = "Whisper model",
+    .io_error = WSP_EIO,
+    .load = whisper_load,
+    .free = whisper_free,
+    .describe = whisper_describe,
+};
+
+static void *vad_load(const char *path, int *code, char *reason, size_t len)
+{
+    vad_model *m = NULL;
+    vad_error err = {0};
+    int rc = vad_model_load(path, &m, &err);
+    if (rc == 0 && m)
+        return m;
+    vad_model_free(m);
+    *code = rc != 0 ? rc : VAD_EINVAL;
+    snprintf(reason, len, "%s", err.message[0] ? err.message : vad_strerror(*code));
+    return NULL;
+}
+
+static void vad_free(void *obj) { vad_model_free(obj); }
+
+static void vad_describe(const void *obj, char *buf, size_t len)
+{
+    const vad_model *m = obj;
+    snprintf(buf, len, "%llu bytes, %s", (unsigned long long)vad_model_file_bytes(m),
+             vad_model_description(m));
+}
+
+const holder_kind holder_kind_vad = {
+    .what = "VAD model",
+    .io_error = VAD_EIO,
+    .load = vad_load,
+    .free = vad_free,
+    .describe = vad_describe,
+};
+
+/* Runs one load attempt without the lock.  Returns the object or NULL with msg filled
  * ("cannot load model PATH: REASON (CONTEXT)") and *code set. */
-static wsp_model *load_unlocked(model_holder *h, char *msg, size_t msglen, int *code,
-                                double *elapsed_ms)
+static void *load_unlocked(model_holder *h, char *msg, size_t msglen, int *code,
+                           double *elapsed_ms)
 {
     double t0 = mdc_now_ms();
     if (h->load_delay_ms > 0)
         sleep_ms(h->load_delay_ms);
 
-    wsp_model *m = NULL;
-    wsp_error err = {0};
+    void *m = NULL;
     char reason[384]; /* the path and context also go into the 512-byte message */
     struct stat st;
     if (stat(h->path, &st) != 0) {
         /* Say "file not found" plainly: the most common deployment mistake. */
-        *code = WSP_EIO;
+        *code = h->kind->io_error;
         snprintf(reason, sizeof reason, "%s",
                  errno == ENOENT ? "file not found" : strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
-        *code = WSP_EIO;
+        *code = h->kind->io_error;
         snprintf(reason, sizeof reason, "not a regular file");
     } else {
-        int rc = wsp_model_load(h->path, &m, &err);
-        if (rc == 0 && m) {
+        m = h->kind->load(h->path, code, reason, sizeof reason);
+        if (m) {
             *code = 0;
             *elapsed_ms = mdc_now_ms() - t0;
             return m;
         }
-        if (m) { /* defensive: a failing load must not hand out a model */
-            wsp_model_free(m);
-            m = NULL;
-        }
-        *code = rc != 0 ? rc : WSP_EINTERNAL;
-        snprintf(reason, sizeof reason, "%.*s", (int)sizeof reason - 1,
-                 err.message[0] ? err.message : wsp_strerror(*code));
     }
     *elapsed_ms = mdc_now_ms() - t0;
     /* Each part is bounded so the reason survives a long path (truncation is fine). */
@@ -263,13 +329,11 @@ static void run_load_locked(model_holder *h)
     char msg[sizeof h->last_error];
     int code = 0;
     double ms = 0;
-    wsp_model *m = load_unlocked(h, msg, sizeof msg, &code, &ms);
+    void *m = load_unlocked(h, msg, sizeof msg, &code, &ms);
     if (m) {
-        MDC_LOG_INFO("Lazy Loading: model %s ready in %.1f ms (%llu bytes mapped, %d tensors, "
-                     "%llu bytes of weights, %s %s)",
-                     h->name, ms, (unsigned long long)wsp_model_file_bytes(m),
-                     wsp_model_n_tensors(m), (unsigned long long)wsp_model_tensor_bytes(m),
-                     wsp_model_type_name(m), wsp_model_ftype_name(m));
+        char desc[256];
+        h->kind->describe(m, desc, sizeof desc);
+        MDC_LOG_INFO("Lazy Loading: model %s ready in %.1f ms (%s)", h->name, ms, desc);
         if (h->m_load_seconds) {
             const char *lv[] = {h->name};
             met_observe(h->m_load_seconds, lv, ms / 1000.0);
@@ -298,7 +362,7 @@ static void run_load_locked(model_holder *h)
     pthread_cond_broadcast(&h->cv);
 }
 
-const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
+const void *holder_acquire_object(model_holder *h, wsp_error *err)
 {
     if (!h) {
         fill_err(err, WSP_EINVAL, "no model holder");
@@ -309,7 +373,7 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
         switch (h->state) {
         case HOLDER_READY: {
             h->refs++;
-            const wsp_model *m = h->model;
+            const void *m = h->model;
             pthread_mutex_unlock(&h->mu);
             return m;
         }
@@ -348,7 +412,25 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
     }
 }
 
-void holder_release(model_holder *h, const wsp_model *model)
+const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
+{
+    if (h && h->kind != &holder_kind_whisper) {
+        fill_err(err, WSP_EINVAL, "holder_acquire on a holder of another kind");
+        return NULL;
+    }
+    return holder_acquire_object(h, err);
+}
+
+const vad_model *holder_acquire_vad(model_holder *h, wsp_error *err)
+{
+    if (h && h->kind != &holder_kind_vad) {
+        fill_err(err, VAD_EINVAL, "holder_acquire_vad on a holder of another kind");
+        return NULL;
+    }
+    return holder_acquire_object(h, err);
+}
+
+void holder_release(model_holder *h, const void *model)
 {
     if (!h || !model)
         return;
@@ -380,7 +462,7 @@ static void *preload_main(void *arg)
     double wait_ms = h->retry_backoff_ms > 1000 ? h->retry_backoff_ms : 1000;
     for (;;) {
         wsp_error err = {0};
-        const wsp_model *m = holder_acquire(h, &err);
+        const void *m = holder_acquire_object(h, &err);
         if (m) {
             holder_release(h, m);
             return NULL;
@@ -434,7 +516,7 @@ int holder_maybe_unload_idle(model_holder *h)
 {
     if (!h)
         return 0;
-    wsp_model *m = NULL;
+    void *m = NULL;
     double idle_s = 0;
     pthread_mutex_lock(&h->mu);
     if (h->idle_unload_seconds > 0 && h->state == HOLDER_READY && h->refs == 0) {
@@ -449,7 +531,7 @@ int holder_maybe_unload_idle(model_holder *h)
     pthread_mutex_unlock(&h->mu);
     if (!m)
         return 0;
-    wsp_model_free(m); /* outside the lock: munmap of a large model can take a while */
+    h->kind->free(m); /* outside the lock: munmap of a large model can take a while */
     count(h, h->m_unloads);
     MDC_LOG_INFO("Lazy Loading: unloaded model %s after %.0f s idle; the next request reloads it",
                  h->name, idle_s);
