@@ -127,8 +127,9 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
         return fail(err, VAD_ETRUNC, "truncated before the model type at offset %llu",
                     (unsigned long long)c->pos);
     if (tlen <= 0 || tlen > MAX_TYPE_LEN)
-        return fail(err, VAD_EHPARAMS, "model type length %d out of range 1..%d", tlen,
-                    MAX_TYPE_LEN);
+        return fail(err, VAD_EHPARAMS, "model type length %d out of range 1..%d: not a Silero "
+                    "VAD model (a Whisper model file? set WHISPER_VAD_MODEL to ggml-silero-*.bin)",
+                    tlen, MAX_TYPE_LEN);
     if (c->len - c->pos < (uint64_t)tlen)
         return fail(err, VAD_ETRUNC, "truncated inside the model type at offset %llu",
                     (unsigned long long)c->pos);

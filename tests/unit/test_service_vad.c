@@ -1,0 +1,215 @@
+/*
+ * test_service_vad.c — transcribing only speech (issue 13), through pipeline_run():
+ *  - whisper.cpp's --vad golden: tiny-dims on jfk_x5_60s.wav with the real Silero model
+ *    gives whisper-cli --vad's 21 segments (golden/vad/whisper-cli/cli_td_x5_vad.json):
+ *    the same token ids (as the harness's transcript of the filtered audio,
+ *    transcript_jfk_x5_60s_vad_filtered.json) and the same mapped-back times;
+ *  - no speech (edge_silence_1s.wav): 200, no segment, zero encoder windows and decoder
+ *    steps, the Whisper model never loaded, and the report says no speech was detected;
+ *  - vad = false with a VAD holder present: byte-identical output to a run without one;
+ *  - a missing VAD model: 503 model_unavailable naming the VAD model's path;
+ *  - the holder of kind VAD: its state, and the shared mdconv_model_state family.
+ */
+#include <jansson.h>
+#include <math.h>
+
+#include "testutil.h"
+
+#include "mdc/log.h"
+#include "service/pipeline.h"
+
+static const char *silero(void) { return tu_shared("whisper-ref/models/ggml-silero-v6.2.0.bin"); }
+
+static model_holder *vad_holder(const char *path, met_registry *reg)
+{
+    holder_options o = {.kind = &holder_kind_vad, .name = "silero-v6.2.0", .path = path,
+                        .metrics = reg};
+    model_holder *h = holder_new(&o);
+    assert_non_null(h);
+    return h;
+}
+
+static model_holder *whisper_holder(const char *preset, met_registry *reg)
+{
+    holder_options o = {.name = preset, .path = tu_model(preset), .metrics = reg};
+    model_holder *h = holder_new(&o);
+    assert_non_null(h);
+    return h;
+}
+
+static pipeline_request base_request(const char *path, model_holder *vh)
+{
+    pipeline_request r = {.audio_path = path, .language = "en", .temperature = 0,
+                          .no_fallback = true, .n_threads = 2, .format = RPT_FORMAT_VERBOSE_JSON,
+                          .meta = {.processing_s = -1, .locale = RPT_LOCALE_EN},
+                          .vad = vh != NULL, .vad_holder = vh, .vad_params = vad_default_params()};
+    return r;
+}
+
+static void test_vad_transcript_golden(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(silero());
+    TU_REQUIRE_FILE(tu_model("tiny-dims"));
+    const char *clip = tu_shared("whisper-ref/data/jfk_x5_60s.wav");
+    TU_REQUIRE_FILE(clip);
+    json_error_t je;
+    char *cli_text = tu_read_file(tu_shared("whisper-ref/golden/vad/whisper-cli/cli_td_x5_vad.json"), NULL);
+    assert_non_null(cli_text);
+    /* whisper-cli's JSON strings may hold raw control bytes: parse leniently */
+    json_t *cli = json_loads(cli_text, JSON_ALLOW_NUL | JSON_DISABLE_EOF_CHECK, &je);
+    free(cli_text);
+    json_t *filt = json_load_file(tu_shared("whisper-ref/golden/vad/transcript_jfk_x5_60s_vad_filtered.json"), 0, &je);
+    if (!cli || !filt)
+        fail_msg("cannot parse the --vad goldens: %s", je.text);
+
+    model_holder *wh = whisper_holder("tiny-dims", NULL);
+    model_holder *vh = vad_holder(silero(), NULL);
+    pipeline_request req = base_request(clip, vh);
+    pipeline_result res;
+    pipeline_run(wh, &req, &res);
+    if (res.http_status != 200)
+        fail_msg("pipeline: %d %s", res.http_status, res.error_message);
+    json_t *out = json_loads(res.body, 0, &je);
+    assert_non_null(out);
+    json_t *segs = json_object_get(out, "segments");
+    json_t *gcli = json_object_get(cli, "transcription");
+    json_t *gf = json_object_get(filt, "segments");
+    print_message("--vad: %zu segments (whisper-cli %zu), %d windows, %d decoder steps, "
+                  "%.1f s of speech of %.1f s\n", json_array_size(segs), json_array_size(gcli),
+                  res.encoder_windows, res.decoder_steps, res.speech_seconds, res.audio_seconds);
+    assert_int_equal(json_array_size(segs), json_array_size(gcli));
+    assert_int_equal(json_array_size(segs), json_array_size(gf));
+    assert_true(res.vad_used);
+    for (size_t i = 0; i < json_array_size(segs); i++) {
+        json_t *s = json_array_get(segs, i);
+        json_t *c = json_object_get(json_array_get(gcli, i), "offsets");
+        const long long t0 = llround(json_number_value(json_object_get(s, "start")) * 100);
+        const long long t1 = llround(json_number_value(json_object_get(s, "end")) * 100);
+        const long long c0 = json_integer_value(json_object_get(c, "from")) / 10;
+        const long long c1 = json_integer_value(json_object_get(c, "to")) / 10;
+        if (t0 != c0 || t1 != c1)
+            fail_msg("segment %zu: [%lld, %lld] cs, whisper-cli --vad [%lld, %lld]", i, t0, t1, c0, c1);
+        json_t *ids = json_object_get(s, "tokens");
+        json_t *gt = json_object_get(json_array_get(gf, i), "tokens");
+        assert_int_equal(json_array_size(ids), json_array_size(gt));
+        for (size_t k = 0; k < json_array_size(ids); k++)
+            assert_int_equal(json_integer_value(json_array_get(ids, k)),
+                             json_integer_value(json_object_get(json_array_get(gt, k), "id")));
+    }
+    json_decref(out);
+    pipeline_result_free(&res);
+    holder_free(wh);
+    holder_free(vh);
+    json_decref(cli);
+    json_decref(filt);
+}
+
+static void test_vad_silence_skips_decoder(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(silero());
+    const char *clip = tu_shared("fixtures/audio/edge_silence_1s.wav");
+    TU_REQUIRE_FILE(clip);
+    model_holder *wh = whisper_holder("micro", NULL);
+    model_holder *vh = vad_holder(silero(), NULL);
+    pipeline_request req = base_request(clip, vh);
+    req.format = RPT_FORMAT_MARKDOWN;
+    req.meta.locale = RPT_LOCALE_PT_BR;
+    pipeline_result res;
+    pipeline_run(wh, &req, &res);
+    assert_int_equal(res.http_status, 200);
+    assert_int_equal(res.encoder_windows, 0);
+    assert_int_equal(res.decoder_steps, 0);
+    assert_true(res.vad_used);
+    assert_true(res.speech_seconds == 0);
+    assert_string_equal(res.segments_json, "[]");
+    assert_non_null(strstr(res.body, "Nenhuma fala detectada."));
+    assert_non_null(strstr(res.body, "- **Fala detectada:** 00:00:00"));
+    assert_int_equal(holder_loads_total(wh), 0); /* no speech: the Whisper model never loaded */
+    assert_int_equal(holder_loads_total(vh), 1);
+    pipeline_result_free(&res);
+    /* the same clip in English, text format: empty */
+    req.format = RPT_FORMAT_TEXT;
+    pipeline_run(wh, &req, &res);
+    assert_int_equal(res.http_status, 200);
+    assert_int_equal(res.body_len, 0);
+    pipeline_result_free(&res);
+    holder_free(wh);
+    holder_free(vh);
+}
+
+static void test_vad_false_unchanged(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(silero());
+    const char *clip = tu_shared("whisper-ref/data/jfk.wav");
+    model_holder *wh = whisper_holder("micro", NULL);
+    model_holder *vh = vad_holder(silero(), NULL);
+    pipeline_request a = base_request(clip, NULL);
+    pipeline_request b = base_request(clip, vh);
+    b.vad = false; /* a holder present but VAD off for this request */
+    pipeline_result ra, rb;
+    pipeline_run(wh, &a, &ra);
+    pipeline_run(wh, &b, &rb);
+    assert_int_equal(ra.http_status, 200);
+    assert_int_equal(rb.http_status, 200);
+    assert_int_equal(ra.body_len, rb.body_len);
+    assert_memory_equal(ra.body, rb.body, ra.body_len);
+    assert_string_equal(ra.segments_json, rb.segments_json);
+    assert_false(rb.vad_used);
+    assert_true(rb.encoder_windows > 0);
+    assert_int_equal(holder_loads_total(vh), 0); /* never touched */
+    pipeline_result_free(&ra);
+    pipeline_result_free(&rb);
+    holder_free(wh);
+    holder_free(vh);
+}
+
+static void quiet(mdc_log_level l, const char *f, const char *m, void *u) {}
+
+static void test_vad_model_missing_is_503(void **state)
+{
+    (void)state;
+    mdc_log_set_sink(quiet, NULL);
+    met_registry *reg = met_registry_new();
+    model_holder *wh = whisper_holder("micro", reg);
+    model_holder *vh = vad_holder("/nonexistent/ggml-silero-v6.2.0.bin", reg);
+    pipeline_request req = base_request(tu_shared("whisper-ref/data/jfk.wav"), vh);
+    pipeline_result res;
+    pipeline_run(wh, &req, &res);
+    assert_int_equal(res.http_status, 503);
+    assert_string_equal(res.error_code, "model_unavailable");
+    assert_non_null(strstr(res.error_message, "/nonexistent/ggml-silero-v6.2.0.bin"));
+    assert_non_null(strstr(res.error_message, "file not found"));
+    assert_int_equal(holder_get_state(vh), HOLDER_FAILED);
+    pipeline_result_free(&res);
+    /* a Whisper file given as the VAD model: a clear load error, not a crash */
+    model_holder *bad = vad_holder(tu_model("micro"), reg);
+    wsp_error err = {0};
+    assert_null(holder_acquire_vad(bad, &err));
+    assert_non_null(strstr(err.message, "not a Silero VAD model"));
+    /* both holders' states in the one shared family */
+    char *text = NULL;
+    size_t tlen = 0;
+    assert_int_equal(met_render(reg, &text, &tlen), 0);
+    assert_non_null(strstr(text, "mdconv_model_state{model=\"micro\"} 0"));
+    assert_non_null(strstr(text, "mdconv_model_state{model=\"silero-v6.2.0\"} 3"));
+    free(text);
+    holder_free(bad);
+    holder_free(wh);
+    holder_free(vh);
+    met_registry_free(reg);
+    mdc_log_set_sink(NULL, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vad_silence_skips_decoder),
+        cmocka_unit_test(test_vad_false_unchanged),
+        cmocka_unit_test(test_vad_model_missing_is_503),
+        cmocka_unit_test(test_vad_transcript_golden),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
