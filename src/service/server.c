@@ -180,7 +180,9 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         return http_send_queue_full(req);
     }
     upl_error err;
-    req->form = upl_new(req->conn, cfg->max_upload_bytes, cfg->tmp_dir, &err);
+    req->form = upl_new(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+                        cfg->max_upload_bytes, cfg->tmp_dir, &err);
     if (!req->form) {
         req->early_response = true;
         return http_send_error(req, err.status, err.code, "%s", err.message);
