@@ -33,6 +33,11 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
      * from the moment the listener is up, a moment before the preload is requested.
      * Lazy mode promises nothing: ready at once, the first request loads. */
     bool ready = !preload || (holder_loads_total(srv->holder) > 0 && st != HOLDER_FAILED);
+    /* the VAD model counts the same way when requests use it by default */
+    if (preload && srv->vad_default && srv->vad_holder &&
+        (holder_loads_total(srv->vad_holder) == 0 ||
+         holder_get_state(srv->vad_holder) == HOLDER_FAILED))
+        ready = false;
     if (atomic_load(&srv->stopping))
         ready = false;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
@@ -43,6 +48,16 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
     if (o && !preload && st == HOLDER_UNLOADED)
         json_object_set_new(o, "note", json_string("lazy loading: the model loads on the first "
                                                    "transcription"));
+    if (o && srv->vad_holder) {
+        char verr[512];
+        holder_last_error(srv->vad_holder, verr, sizeof verr);
+        json_t *v = json_pack("{s:s, s:s, s:b}", "model", holder_name(srv->vad_holder), "state",
+                              holder_state_name(holder_get_state(srv->vad_holder)), "default",
+                              srv->vad_default);
+        if (v && verr[0])
+            json_object_set_new(v, "last_error", json_string(verr));
+        json_object_set_new(o, "vad", v);
+    }
     return http_send_json(req, ready ? 200 : 503, o);
 }
 

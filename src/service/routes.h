@@ -35,6 +35,8 @@ typedef struct svc_server {
     const svc_config *cfg;
     struct MHD_Daemon *daemon;
     model_holder *holder;
+    model_holder *vad_holder; /* holder_kind_vad; NULL when WHISPER_VAD_MODEL is empty */
+    bool vad_default;         /* WHISPER_VAD resolved at start-up (svc_config_vad_default_on) */
     met_registry *registry;
     svc_metrics metrics;
     wrk_pool *pool;
