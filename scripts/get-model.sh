@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Obtains the configured Whisper model if it is missing, so `make run` can serve it.
+# Obtains the configured Whisper model, and the voice-activity-detection model when one
+# is configured, if they are missing, so `make run` can serve them.
 #
 #   WHISPER_MODEL       name (default base) or a path; read from the environment, else ./.env
 #   WHISPER_MODELS_DIR  where names resolve (default models): DIR/ggml-NAME.bin
+#   WHISPER_VAD_MODEL   Silero VAD name (silero-v6.2.0) or a path; empty (default) = none.
+#                       A name is downloaded from whisper.cpp's VAD host (ggml-org/whisper-vad,
+#                       as its models/download-vad-model.sh does).  whisper.cpp publishes no
+#                       checksum for these files: the download is checked structurally (ggml
+#                       magic + "silero" type) and its SHA-256 printed; the sha256 of
+#                       silero-v6.2.0 below is that of whisper.cpp's test copy of the model.
 #
 # A name is downloaded from whisper.cpp's model host and its SHA-1 checked against the
 # checksums whisper.cpp publishes (models/README.md, models/download-ggml-model.sh).
@@ -65,6 +72,9 @@ MODEL=${WHISPER_MODEL:-$(dotenv_get WHISPER_MODEL)}
 MODEL=${MODEL:-base}
 DIR=${WHISPER_MODELS_DIR:-$(dotenv_get WHISPER_MODELS_DIR)}
 DIR=${DIR:-models}
+VAD_MODEL=${WHISPER_VAD_MODEL-$(dotenv_get WHISPER_VAD_MODEL)}
+
+get_whisper() {
 
 case "$MODEL" in
   */*|*.bin)
@@ -74,13 +84,13 @@ case "$MODEL" in
       say "WHISPER_MODEL is a path ($MODEL) that does not exist; nothing is downloaded for a path."
       say "The server starts anyway; transcriptions answer 503 model_unavailable until the file is there."
     fi
-    exit 0 ;;
+    return 0 ;;
 esac
 
 DEST="${DIR%/}/ggml-$MODEL.bin"
 if [ -s "$DEST" ]; then
   say "model $MODEL present at $DEST"
-  exit 0
+  return 0
 fi
 
 SUM=${SHA1[$MODEL]:-}
@@ -88,10 +98,10 @@ if [ -z "$SUM" ]; then
   say "no official checksum known for model \"$MODEL\", so it is not downloaded automatically."
   say "Known: ${!SHA1[*]}"
   say "Place the file at $DEST yourself (from $HOST_URL/ggml-$MODEL.bin), or set WHISPER_MODEL to one of the names above."
-  exit 0
+  return 0
 fi
 
-mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; exit 0; }
+mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; return 0; }
 TMP="$DEST.part.$$"
 trap 'rm -f "$TMP"' EXIT
 URL="$HOST_URL/ggml-$MODEL.bin"
@@ -112,16 +122,75 @@ if [ $ok -ne 0 ] || [ ! -s "$TMP" ]; then
   say "could not download $URL (no network, or the host is unreachable)."
   say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
   say "To fix: copy ggml-$MODEL.bin (SHA-1 $SUM) to $DEST, or set WHISPER_MODEL to a path."
-  exit 0
+  return 0
 fi
 
 GOT=$(sha1sum "$TMP" | cut -d' ' -f1)
 if [ "$GOT" != "$SUM" ]; then
   say "checksum mismatch for $URL: got SHA-1 $GOT, expected $SUM; the download was discarded."
   say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
-  exit 0
+  return 0
 fi
 mv -f "$TMP" "$DEST"
 trap - EXIT
 say "model $MODEL saved to $DEST (SHA-1 verified)"
+return 0
+}
+
+VAD_HOST_URL=${MDC_VAD_MODEL_BASE_URL:-https://huggingface.co/ggml-org/whisper-vad/resolve/main}
+declare -A VAD_SHA256=(
+  [silero-v6.2.0]=2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987
+)
+
+get_vad() {
+  [ -n "$VAD_MODEL" ] || return 0
+  case "$VAD_MODEL" in
+    */*|*.bin)
+      if [ -f "$VAD_MODEL" ]; then
+        say "WHISPER_VAD_MODEL is a path ($VAD_MODEL): present, nothing to download"
+      else
+        say "WHISPER_VAD_MODEL is a path ($VAD_MODEL) that does not exist; nothing is downloaded for a path."
+      fi
+      return 0 ;;
+  esac
+  local dest="${DIR%/}/ggml-$VAD_MODEL.bin"
+  if [ -s "$dest" ]; then
+    say "VAD model $VAD_MODEL present at $dest"
+    return 0
+  fi
+  mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; return 0; }
+  local tmp="$dest.part.$$" url="$VAD_HOST_URL/ggml-$VAD_MODEL.bin" ok=1
+  say "downloading VAD model $VAD_MODEL from $url to $dest ..."
+  if command -v curl >/dev/null 2>&1; then
+    curl -fL -sS --connect-timeout 5 --retry 1 --retry-max-time 10 \
+         --speed-limit 1024 --speed-time 60 -o "$tmp" "$url" && ok=0
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q --connect-timeout=5 --tries=2 --read-timeout=60 -O "$tmp" "$url" && ok=0
+  fi
+  if [ $ok -ne 0 ] || [ ! -s "$tmp" ]; then
+    rm -f "$tmp"
+    say "could not download $url; voice-activity detection stays off (WHISPER_VAD=auto) or"
+    say "answers 503 model_unavailable (WHISPER_VAD=true / vad=true) until $dest exists."
+    return 0
+  fi
+  # structure: "ggml" magic (6c 6d 67 67 little-endian) then a "silero…" type string
+  if [ "$(head -c 4 "$tmp" | od -An -tx1 | tr -d ' \n')" != 6c6d6767 ] ||
+     [ "$(head -c 14 "$tmp" | tail -c 6 | tr -d '\000')" != silero ]; then
+    rm -f "$tmp"
+    say "$url is not a ggml Silero VAD file; discarded."
+    return 0
+  fi
+  local got want=${VAD_SHA256[$VAD_MODEL]:-}
+  got=$(sha256sum "$tmp" | cut -d' ' -f1)
+  if [ -n "$want" ] && [ "$got" != "$want" ]; then
+    say "note: $VAD_MODEL has SHA-256 $got, not that of whisper.cpp's test copy ($want);"
+    say "the server validates the whole file when it loads it."
+  fi
+  mv -f "$tmp" "$dest"
+  say "VAD model $VAD_MODEL saved to $dest (SHA-256 $got)"
+  return 0
+}
+
+get_whisper
+get_vad
 exit 0
