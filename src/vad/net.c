@@ -23,6 +23,7 @@
 #include "vad/vad_internal.h"
 
 #include <cblas.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +32,23 @@
 #define BLOCK 64 /* chunks per batched block (2.05 s of audio) */
 #define G4 (4 * VAD__HIDDEN)
 
+/* The nearest IEEE half value (ties to even, as F16C's _cvtss_sh(x, 0)), as a float. */
 float vad__f16_round(float x)
 {
-    _Float16 h = (_Float16)x; /* IEEE round to nearest even, as F16C's _cvtss_sh(x, 0) */
-    return (float)h;
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    const uint32_t a = u & 0x7fffffffu;
+    if (a >= 0x7f800000u) /* inf, NaN */
+        return x;
+    if (a >= 0x477ff000u) /* rounds to >= 65520: overflow to ±inf */
+        return (u >> 31) ? -INFINITY : INFINITY;
+    if (a < 0x38800000u) /* below 2^-14: multiples of 2^-24 (exact scaling, RNE rint) */
+        return nearbyintf(x * 0x1p24f) * 0x1p-24f;
+    u += 0x0fffu + ((u >> 13) & 1u); /* drop 13 mantissa bits, ties to even */
+    u &= ~0x1fffu;
+    float r;
+    memcpy(&r, &u, 4);
+    return r;
 }
 
 typedef struct scratch {
