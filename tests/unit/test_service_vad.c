@@ -11,12 +11,15 @@
  *  - the holder of kind VAD: its state, and the shared mdconv_model_state family.
  */
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 
 #include "testutil.h"
 
 #include "mdc/log.h"
+#include "service/config.h"
 #include "service/pipeline.h"
+#include "service/vad_options.h"
 
 static const char *silero(void) { return tu_shared("whisper-ref/models/ggml-silero-v6.2.0.bin"); }
 
@@ -203,12 +206,144 @@ static void test_vad_model_missing_is_503(void **state)
     mdc_log_set_sink(NULL, NULL);
 }
 
+/* vad=true|false and OpenAI's chunking_strategy → on/off + parameters, or a 400 reason. */
+static void test_vad_options(void **state)
+{
+    (void)state;
+    const vad_params srv = vad_default_params();
+    bool on = false;
+    vad_params p;
+    char why[300];
+#define OPT(v, c, def, model) svc_vad_options(v, c, def, model, &srv, &on, &p, why, sizeof why)
+    /* absent: the server default, either way */
+    assert_int_equal(OPT(NULL, NULL, false, true), 0);
+    assert_false(on);
+    assert_int_equal(OPT("", "", true, true), 0);
+    assert_true(on);
+    /* vad */
+    assert_int_equal(OPT("true", NULL, false, true), 0);
+    assert_true(on);
+    assert_int_equal(OPT("off", NULL, true, true), 0);
+    assert_false(on);
+    assert_int_equal(OPT("maybe", NULL, false, true), -1);
+    assert_non_null(strstr(why, "vad must be true or false"));
+    /* VAD asked for without a model on the server */
+    assert_int_equal(OPT("true", NULL, false, false), -1);
+    assert_non_null(strstr(why, "WHISPER_VAD_MODEL"));
+    assert_int_equal(OPT("false", NULL, false, false), 0); /* off is always fine */
+    /* chunking_strategy "auto" (bare or as a JSON string) */
+    assert_int_equal(OPT(NULL, "auto", false, true), 0);
+    assert_true(on);
+    assert_true(p.threshold == srv.threshold);
+    assert_int_equal(OPT(NULL, "\"auto\"", false, true), 0);
+    assert_true(on);
+    assert_int_equal(OPT(NULL, "auto", false, false), -1);
+    assert_non_null(strstr(why, "chunking_strategy asks"));
+    /* server_vad with every field, mapped onto whisper.cpp's rules */
+    assert_int_equal(OPT("true", "{\"type\":\"server_vad\",\"threshold\":0.6,"
+                                "\"silence_duration_ms\":500,\"prefix_padding_ms\":300}",
+                         false, true), 0);
+    assert_true(on);
+    assert_true(fabsf(p.threshold - 0.6f) < 1e-6f);
+    assert_int_equal(p.min_silence_duration_ms, 500);
+    assert_int_equal(p.speech_pad_ms, 300);
+    assert_int_equal(p.min_speech_duration_ms, srv.min_speech_duration_ms); /* kept */
+    /* only type: the server's parameters */
+    assert_int_equal(OPT(NULL, " {\"type\": \"server_vad\"}", false, true), 0);
+    assert_int_equal(p.min_silence_duration_ms, srv.min_silence_duration_ms);
+    /* errors, each naming the field */
+    static const struct { const char *v; const char *needle; } bad[] = {
+        {"manual", "must be \"auto\" or a JSON object"},
+        {"{", "JSON object"},
+        {"[1,2]", "JSON object"},
+        {"{\"type\":\"client_vad\"}", "type must be \"server_vad\""},
+        {"{\"threshold\":0.5}", "type must be \"server_vad\""},
+        {"{\"type\":\"server_vad\",\"threshold\":1.5}", "threshold must be > 0 and <= 1"},
+        {"{\"type\":\"server_vad\",\"threshold\":0}", "threshold must be > 0"},
+        {"{\"type\":\"server_vad\",\"threshold\":\"high\"}", "threshold must be a number"},
+        {"{\"type\":\"server_vad\",\"silence_duration_ms\":-1}", "silence_duration_ms must be"},
+        {"{\"type\":\"server_vad\",\"silence_duration_ms\":1.5}", "whole number"},
+        {"{\"type\":\"server_vad\",\"prefix_padding_ms\":\"300\"}", "prefix_padding_ms must be"},
+        {"{\"type\":\"server_vad\",\"prefix_padding_ms\":99999999}", "prefix_padding_ms must be"},
+        {"{\"type\":\"server_vad\",\"min_speech_ms\":10}", "unknown field \"min_speech_ms\""},
+        {"{\"type\":\"server_vad\",\"type\":\"server_vad\"}", "JSON object"}, /* duplicate key */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        if (OPT(NULL, bad[i].v, false, true) != -1 || !strstr(why, bad[i].needle))
+            fail_msg("chunking_strategy=%s: got \"%s\", want \"%s\"", bad[i].v, why, bad[i].needle);
+    }
+    /* contradiction */
+    assert_int_equal(OPT("false", "auto", false, true), -1);
+    assert_non_null(strstr(why, "contradicts"));
+#undef OPT
+}
+
+/* The WHISPER_VAD* rows of the settings table. */
+static void test_vad_settings(void **state)
+{
+    (void)state;
+    svc_config c;
+    char err[600];
+    svc_config_defaults(&c);
+    assert_int_equal(c.vad_mode, SVC_VAD_AUTO);
+    assert_string_equal(c.vad_model, "");
+    assert_string_equal(c.vad_model_path, "");
+    assert_false(svc_config_vad_default_on(&c)); /* auto without a model: off */
+    vad_params p = svc_config_vad_params(&c);
+    const vad_params d = vad_default_params();
+    assert_true(p.threshold == d.threshold && p.max_speech_duration_s == FLT_MAX);
+    assert_int_equal(p.min_speech_duration_ms, 250);
+    assert_int_equal(p.min_silence_duration_ms, 100);
+    assert_int_equal(p.speech_pad_ms, 30);
+    /* a name resolves like WHISPER_MODEL */
+    assert_int_equal(svc_config_set(&c, "WHISPER_MODELS_DIR", "/models", "test", err, sizeof err), 0);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MODEL", "silero-v6.2.0", "test", err, sizeof err), 0);
+    assert_string_equal(c.vad_model_path, "/models/ggml-silero-v6.2.0.bin");
+    assert_false(svc_config_vad_default_on(&c)); /* auto, file absent */
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MODEL", silero(), "test", err, sizeof err), 0);
+    assert_string_equal(c.vad_model_path, silero());
+    if (tu_exists(silero()))
+        assert_true(svc_config_vad_default_on(&c)); /* auto, file present */
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD", "false", "test", err, sizeof err), 0);
+    assert_false(svc_config_vad_default_on(&c));
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD", "true", "test", err, sizeof err), 0);
+    assert_true(svc_config_vad_default_on(&c));
+    /* bad values */
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD", "sometimes", "test", err, sizeof err), -1);
+    assert_non_null(strstr(err, "WHISPER_VAD"));
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MODEL", "silero", "test", err, sizeof err), -1);
+    assert_non_null(strstr(err, "silero-v6.2.0"));
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MODEL", "base", "test", err, sizeof err), -1);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_THRESHOLD", "0", "test", err, sizeof err), -1);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_THRESHOLD", "1.2", "test", err, sizeof err), -1);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MIN_SILENCE_MS", "-5", "test", err, sizeof err), -1);
+    /* the thresholds reach the parameters */
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_THRESHOLD", "0.6", "test", err, sizeof err), 0);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MIN_SPEECH_MS", "100", "test", err, sizeof err), 0);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MIN_SILENCE_MS", "500", "test", err, sizeof err), 0);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_SPEECH_PAD_MS", "0", "test", err, sizeof err), 0);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD_MAX_SPEECH_S", "15", "test", err, sizeof err), 0);
+    p = svc_config_vad_params(&c);
+    assert_true(fabsf(p.threshold - 0.6f) < 1e-6f);
+    assert_int_equal(p.min_speech_duration_ms, 100);
+    assert_int_equal(p.min_silence_duration_ms, 500);
+    assert_int_equal(p.speech_pad_ms, 0);
+    assert_true(p.max_speech_duration_s == 15.0f);
+    /* WHISPER_VAD=true without a model: refused */
+    svc_config_defaults(&c);
+    assert_int_equal(svc_config_set(&c, "WHISPER_VAD", "true", "test", err, sizeof err), -1);
+    assert_non_null(strstr(err, "no WHISPER_VAD_MODEL"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vad_silence_skips_decoder),
         cmocka_unit_test(test_vad_false_unchanged),
         cmocka_unit_test(test_vad_model_missing_is_503),
+        cmocka_unit_test(test_vad_options),
+        cmocka_unit_test(test_vad_settings),
         cmocka_unit_test(test_vad_transcript_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
