@@ -323,8 +323,10 @@ static int cmd_transcribe(int argc, char **argv)
             fprintf(stderr, "md-converter: %.1f s of audio in %.2f s (language %s)\n",
                     res.audio_seconds, res.processing_seconds, res.language);
         if (verbose && res.vad_used)
-            fprintf(stderr, "md-converter: voice-activity detection kept %.1f s of speech; "
-                    "%d encoder window(s), %d decoder step(s)\n", res.speech_seconds,
+            fprintf(stderr, "md-converter: voice-activity detection kept %.1f s of speech\n",
+                    res.speech_seconds);
+        if (verbose)
+            fprintf(stderr, "md-converter: engine: %d encoder window(s), %d decoder step(s)\n",
                     res.encoder_windows, res.decoder_steps);
     }
     pipeline_result_free(&res);
