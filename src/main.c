@@ -25,13 +25,13 @@
 #include "mdc/clock.h"
 #include "mdc/log.h"
 #include "mdc/report.h"
+#include "mdc/version.h"
 #include "mdc/whisper.h"
 #include "service/config.h"
 #include "service/holder.h"
 #include "service/pipeline.h"
 #include "service/server.h"
 
-#define MDC_VERSION "0.1.0"
 
 static const char k_usage[] =
     "md-converter " MDC_VERSION " — meeting recordings to Markdown reports, with its own\n"

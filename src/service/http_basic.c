@@ -1,7 +1,8 @@
 /*
- * http_basic.c — the small handlers: /health, /ready, /metrics, /v1/models and the web
- * page at /.  None of them touches the model (only the holder's state), so they answer
- * in microseconds whatever the workers are doing.
+ * http_basic.c — the small handlers: /health, /ready, /metrics, /v1/models, the page's
+ * settings at /config and the web page's files (/, /app.js, /favicon.svg).  None of
+ * them touches the model (only the holder's state), so they answer in microseconds
+ * whatever the workers are doing.
  */
 #include <jansson.h>
 #include <limits.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "mdc/log.h"
+#include "mdc/version.h"
+#include "mdc/whisper.h"
 #include "routes.h"
 
 enum MHD_Result http_health(svc_server *srv, http_req *req)
@@ -83,6 +86,36 @@ enum MHD_Result http_models(svc_server *srv, http_req *req)
     return http_send_json(req, 200, o);
 }
 
+/* ---- the page's settings ------------------------------------------------------ */
+
+/* GET /config (public, like the page itself): what the page needs to build its form —
+ *   {"version":"0.1.0", "report_locale":"pt-BR" (REPORT_LOCALE), "report_locales":
+ *    ["pt-BR","en"], "languages":[{"code":"en","name":"english"},…] (the engine's
+ *    language table, Whisper's order; "auto" is not listed), "limits":{"max_upload_mb",
+ *    "max_upload_bytes", "max_audio_seconds" (0 = no limit)}, "api_key_required":bool}.
+ * Never the key, paths or the model file. */
+enum MHD_Result http_config(svc_server *srv, http_req *req)
+{
+    const svc_config *cfg = srv->cfg;
+    json_t *langs = json_array();
+    for (int id = 0; langs && wsp_lang_code(id); id++)
+        json_array_append_new(langs, json_pack("{s:s, s:s}", "code", wsp_lang_code(id), "name",
+                                               wsp_lang_name(id) ? wsp_lang_name(id) : ""));
+    json_t *locales = json_array();
+    for (int l = RPT_LOCALE_PT_BR; locales && l <= RPT_LOCALE_EN; l++)
+        json_array_append_new(locales, json_string(rpt_locale_name((rpt_locale)l)));
+    const char *def = rpt_locale_name(cfg->report_locale);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I, s:f}, s:b}", "version", MDC_VERSION,
+                          "report_locale", def ? def : "pt-BR", "report_locales", locales,
+                          "languages", langs, "limits", "max_upload_mb",
+                          (json_int_t)(cfg->max_upload_bytes / (1024 * 1024)), "max_upload_bytes",
+                          (json_int_t)cfg->max_upload_bytes, "max_audio_seconds",
+                          cfg->max_audio_seconds, "api_key_required", cfg->api_key[0] != '\0');
+    if (!o)
+        return http_send_error(req, 500, "internal_error", "out of memory");
+    return http_send_json(req, 200, o);
+}
+
 /* ---- the web page ------------------------------------------------------------- */
 
 static const char k_fallback_page[] =
@@ -91,9 +124,22 @@ static const char k_fallback_page[] =
     "The API works: <code>curl -F file=@meeting.m4a http://HOST/relatorio/process-meeting"
     "</code></p></html>\n";
 
+/* The page's files: route path → file in the web directory.  Loaded once, on the first
+ * request for any of them, from the directory where index.html was found. */
+typedef struct web_file {
+    const char *url, *name, *mime;
+    char *body;
+    size_t len;
+} web_file;
+
+static web_file g_web_files[] = {
+    {"/", "index.html", "text/html; charset=utf-8", NULL, 0},
+    {"/app.js", "app.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/favicon.svg", "favicon.svg", "image/svg+xml", NULL, 0},
+};
+#define N_WEB_FILES (sizeof g_web_files / sizeof g_web_files[0])
+
 static pthread_once_t page_once = PTHREAD_ONCE_INIT;
-static char *page_body;
-static size_t page_len;
 
 static char *read_small_file(const char *path, size_t *len)
 {
@@ -128,18 +174,19 @@ static char *read_small_file(const char *path, size_t *len)
     return buf;
 }
 
-/* WEB_DIR for load_page (set by http_index, on the one MHD thread, before the once). */
+/* WEB_DIR for load_page (set by http_web_file, on the one MHD thread, before the once). */
 static const char *page_web_dir;
 
 /* Looks for index.html in $WEB_DIR, then next to the binary in the build tree
- * (<bin>/../web) and in an installed layout (<bin>/../share/md-converter/web). */
+ * (<bin>/../web) and in an installed layout (<bin>/../share/md-converter/web); the other
+ * files come from the same directory. */
 static void load_page(void)
 {
     char cands[4][PATH_MAX + 64];
     int n = 0;
     const char *env = page_web_dir;
     if (env && *env)
-        snprintf(cands[n++], sizeof cands[0], "%s/index.html", env);
+        snprintf(cands[n++], sizeof cands[0], "%s", env);
     char exe[PATH_MAX];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (l > 0) {
@@ -147,25 +194,45 @@ static void load_page(void)
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = '\0';
-        snprintf(cands[n++], sizeof cands[0], "%s/../web/index.html", exe);
-        snprintf(cands[n++], sizeof cands[0], "%s/../share/md-converter/web/index.html", exe);
-        snprintf(cands[n++], sizeof cands[0], "%s/web/index.html", exe);
+        snprintf(cands[n++], sizeof cands[0], "%s/../web", exe);
+        snprintf(cands[n++], sizeof cands[0], "%s/../share/md-converter/web", exe);
+        snprintf(cands[n++], sizeof cands[0], "%s/web", exe);
     }
-    for (int i = 0; i < n && !page_body; i++) {
-        page_body = read_small_file(cands[i], &page_len);
-        if (page_body)
-            MDC_LOG_INFO("web page: %s", cands[i]);
+    char path[sizeof cands[0] + 32];
+    for (int i = 0; i < n && !g_web_files[0].body; i++) {
+        snprintf(path, sizeof path, "%.*s/%s", (int)sizeof cands[0], cands[i],
+                 g_web_files[0].name);
+        g_web_files[0].body = read_small_file(path, &g_web_files[0].len);
+        if (!g_web_files[0].body)
+            continue;
+        MDC_LOG_INFO("web page: %s", path);
+        for (size_t k = 1; k < N_WEB_FILES; k++) {
+            snprintf(path, sizeof path, "%.*s/%s", (int)sizeof cands[0], cands[i],
+                     g_web_files[k].name);
+            g_web_files[k].body = read_small_file(path, &g_web_files[k].len);
+            if (!g_web_files[k].body)
+                MDC_LOG_WARN("web page file %s not found (404)", path);
+        }
     }
-    if (!page_body)
+    if (!g_web_files[0].body)
         MDC_LOG_WARN("web page index.html not found (set WEB_DIR); serving a placeholder");
 }
 
-enum MHD_Result http_index(svc_server *srv, http_req *req)
+/* GET /, /app.js, /favicon.svg: the page's files (the route's pattern picks the file). */
+enum MHD_Result http_web_file(svc_server *srv, http_req *req)
 {
     page_web_dir = srv->cfg->web_dir;
     pthread_once(&page_once, load_page);
-    if (page_body)
-        return http_send(req, 200, "text/html; charset=utf-8", page_body, page_len, NULL, NULL);
-    return http_send(req, 200, "text/html; charset=utf-8", k_fallback_page,
-                     sizeof k_fallback_page - 1, NULL, NULL);
+    for (size_t k = 0; k < N_WEB_FILES; k++) {
+        const web_file *f = &g_web_files[k];
+        if (strcmp(f->url, req->route->pattern) != 0)
+            continue;
+        if (f->body)
+            return http_send(req, 200, f->mime, f->body, f->len, NULL, NULL);
+        if (k == 0)
+            return http_send(req, 200, "text/html; charset=utf-8", k_fallback_page,
+                             sizeof k_fallback_page - 1, NULL, NULL);
+        break;
+    }
+    return http_send_error(req, 404, "not_found", "no such file (the web directory lacks it)");
 }

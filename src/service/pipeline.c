@@ -96,6 +96,8 @@ static void set_error(pipeline_result *res, int status, const char *code, const 
 typedef struct progress_ctx {
     const pipeline_request *req;
     int last; /* last percent reported, so the bar never goes backwards */
+    double audio_s; /* decoded duration, once known (segment times → percent) */
+    const vad_filtered *vad; /* the engine's audio when the VAD chose it, else NULL */
 } progress_ctx;
 
 static void report_progress(progress_ctx *p, int percent)
@@ -115,6 +117,29 @@ static void engine_progress(int percent, void *user)
     if (percent < 0)
         percent = 0;
     report_progress(p, 5 + percent * 95 / 100);
+}
+
+/* Engine new-segment callback: hands the segment on and moves the progress to the
+ * segment's end (finer than the engine's once-per-30-s-window percent; capped at 99
+ * until the result is rendered). */
+static void engine_segment(const wsp_segment *seg, int index, void *user)
+{
+    progress_ctx *p = user;
+    int64_t t0, t1; /* on the recording's timeline (mapped back when the VAD chose the audio) */
+    transcript_segment_times(seg, p->vad, p->audio_s, &t0, &t1);
+    if (p->req->segment_cb) {
+        pipeline_segment ps = {
+            .index = index,
+            .text = seg->text ? seg->text : "",
+            .t0_s = (double)t0 / 100.0,
+            .t1_s = (double)t1 / 100.0,
+        };
+        p->req->segment_cb(&ps, p->req->user);
+    }
+    if (p->audio_s > 0) {
+        int pct = 5 + (int)(95.0 * ((double)t1 / 100.0) / p->audio_s);
+        report_progress(p, pct > 99 ? 99 : pct);
+    }
 }
 
 static bool aborted(const pipeline_request *req)
@@ -177,6 +202,8 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
         p.temperature_inc = 0;
     p.progress_cb = engine_progress;
     p.progress_user_data = prog;
+    p.segment_cb = engine_segment;
+    p.segment_user_data = prog;
     p.abort_cb = req->abort_cb;
     p.abort_user_data = req->user;
     return p;
@@ -284,6 +311,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         goto done;
     }
     res->audio_seconds = pcm.info.duration_s;
+    prog.audio_s = pcm.info.duration_s;
     aud_info info = pcm.info; /* kept for the report after the samples are freed */
     report_progress(&prog, 5);
     if (aborted(req)) {
@@ -302,6 +330,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         res->speech_seconds = speech_s;
         samples = filtered.samples;
         n_samples = filtered.n_samples;
+        prog.vad = &filtered;
         aud_pcm_free(&pcm); /* the engine sees the filtered copy only */
     }
     if (aborted(req)) {

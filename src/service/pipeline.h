@@ -23,6 +23,14 @@
  * Nobody reads the answer; logs and metrics show the failure was not ours. */
 #define PIPELINE_STATUS_CLIENT_CLOSED 499
 
+/* One new segment, as the engine produces it (pipeline_request.segment_cb). */
+typedef struct pipeline_segment {
+    int index;                    /* 0-based, in production order */
+    const char *text;             /* the engine's text (valid UTF-8, Whisper's leading space) */
+    double t0_s, t1_s;            /* seconds on the recording's timeline (mapped back when
+                                     the VAD chose the audio), clamped like the report's */
+} pipeline_segment;
+
 typedef struct pipeline_request {
     const char *audio_path;       /* spooled upload or CLI file */
     const char *source_name;      /* sanitised display name (may be NULL) */
@@ -46,6 +54,10 @@ typedef struct pipeline_request {
      * pipeline's thread; cancel polled throughout (decode and engine) */
     void (*progress_cb)(int percent, void *user);
     bool (*abort_cb)(void *user);
+    /* called on the pipeline's thread once per new segment while the engine runs (the
+     * engine's segment callback: window by window, not after the fact, before the final
+     * 100 %); everything it points to is valid during the call only.  May be NULL. */
+    void (*segment_cb)(const pipeline_segment *segment, void *user);
     void *user;
 } pipeline_request;
 

@@ -54,7 +54,7 @@ typedef struct http_req http_req;
 typedef enum MHD_Result (*http_handler)(svc_server *srv, http_req *req);
 
 enum {
-    ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /) */
+    ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /config, the page) */
     ROUTE_UPLOAD = 1 << 1, /* multipart/form-data body streamed by upload.c */
 };
 
@@ -141,7 +141,8 @@ bool http_accepts_json(http_req *req);
 enum MHD_Result http_health(svc_server *srv, http_req *req);
 enum MHD_Result http_ready(svc_server *srv, http_req *req);
 enum MHD_Result http_metrics(svc_server *srv, http_req *req);
-enum MHD_Result http_index(svc_server *srv, http_req *req);
+enum MHD_Result http_web_file(svc_server *srv, http_req *req);
+enum MHD_Result http_config(svc_server *srv, http_req *req);
 enum MHD_Result http_models(svc_server *srv, http_req *req);
 enum MHD_Result http_process_meeting(svc_server *srv, http_req *req);
 enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req);

@@ -15,17 +15,27 @@ void transcript_free(svc_transcript *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Segment times are clamped to the audio: whisper.cpp ends a window's last segment at
+ * seek + 30 s when no timestamp closes it (always so with timestamps off), past the end
+ * of a shorter recording; OpenAI's transcribe.py ends it at the audio's end instead
+ * (segment_size = min(N_FRAMES, content_frames - seek)).  The engine keeps whisper.cpp's
+ * numbers (golden tests); the report shows OpenAI's. */
+void transcript_segment_times(const wsp_segment *s, const vad_filtered *vad, double audio_s,
+                              int64_t *t0_out, int64_t *t1_out)
+{
+    const int64_t end_cs = audio_s > 0 ? (int64_t)(audio_s * 100.0 + 0.5) : INT64_MAX;
+    int64_t t0 = s->t0, t1 = s->t1;
+    if (vad)
+        vad_map_segment(vad, &t0, &t1); /* filtered → recording timeline */
+    *t1_out = t1 < end_cs ? t1 : end_cs;
+    *t0_out = t0 < 0 ? 0 : (t0 < *t1_out ? t0 : *t1_out);
+}
+
 int transcript_build(const transcript_input *in, svc_transcript *out)
 {
     memset(out, 0, sizeof *out);
     const wsp_result *r = in->result;
     const int n = r && r->n_segments > 0 ? r->n_segments : 0;
-    /* Segment times are clamped to the audio: whisper.cpp ends a window's last segment at
-     * seek + 30 s when no timestamp closes it (always so with timestamps off), past the end
-     * of a shorter recording; OpenAI's transcribe.py ends it at the audio's end instead
-     * (segment_size = min(N_FRAMES, content_frames - seek)).  The engine keeps whisper.cpp's
-     * numbers (golden tests); the report shows OpenAI's. */
-    const int64_t end_cs = in->audio_s > 0 ? (int64_t)(in->audio_s * 100.0 + 0.5) : INT64_MAX;
     if (n > 0) {
         size_t n_ids = 0;
         for (int i = 0; i < n; i++)
@@ -40,11 +50,7 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
         for (int i = 0; i < n; i++) {
             const wsp_segment *s = &r->segments[i];
             rpt_segment *d = &out->segs[i];
-            int64_t t0 = s->t0, t1 = s->t1;
-            if (in->vad)
-                vad_map_segment(in->vad, &t0, &t1); /* filtered → recording timeline */
-            d->t1_cs = t1 < end_cs ? t1 : end_cs;
-            d->t0_cs = t0 < 0 ? 0 : (t0 < d->t1_cs ? t0 : d->t1_cs);
+            transcript_segment_times(s, in->vad, in->audio_s, &d->t0_cs, &d->t1_cs);
             d->text = s->text ? s->text : "";
             if (s->n_tokens > 0) {
                 d->tokens = out->ids + off;

@@ -38,6 +38,12 @@ typedef struct svc_transcript {
     int32_t *ids;             /* token ids of every segment, one malloc'd block */
 } svc_transcript;
 
+/* One engine segment's [t0, t1] on the recording's timeline, centiseconds: mapped back
+ * through vad (may be NULL), then clamped to audio_s (0 = no clamping).  The live
+ * segment events and transcript_build use it, so both show the same times. */
+void transcript_segment_times(const wsp_segment *s, const vad_filtered *vad, double audio_s,
+                              int64_t *t0, int64_t *t1);
+
 /* Fills *out from *in.  Returns 0, or -1 on OOM (then *out is empty).  Free with
  * transcript_free() before the engine result. */
 int transcript_build(const transcript_input *in, svc_transcript *out);

@@ -51,6 +51,21 @@ static pipeline_request base_request(const char *path, model_holder *vh)
     return r;
 }
 
+typedef struct live {
+    int n;
+    double t0[64], t1[64];
+} live;
+
+static void on_segment(const pipeline_segment *sg, void *user)
+{
+    live *l = user;
+    if (l->n < 64) {
+        l->t0[l->n] = sg->t0_s;
+        l->t1[l->n] = sg->t1_s;
+    }
+    l->n++;
+}
+
 static void test_vad_transcript_golden(void **state)
 {
     (void)state;
@@ -75,6 +90,9 @@ static void test_vad_transcript_golden(void **state)
     model_holder *wh = whisper_holder("tiny-dims", NULL);
     model_holder *vh = vad_holder(silero(), NULL);
     pipeline_request req = base_request(clip, vh);
+    live lv = {0};
+    req.segment_cb = on_segment;
+    req.user = &lv;
     pipeline_result res;
     pipeline_run(wh, &req, &res);
     if (res.http_status != 200)
@@ -89,6 +107,7 @@ static void test_vad_transcript_golden(void **state)
                   res.encoder_windows, res.decoder_steps, res.speech_seconds, res.audio_seconds);
     assert_int_equal(json_array_size(segs), json_array_size(gcli));
     assert_int_equal(json_array_size(segs), json_array_size(gf));
+    assert_int_equal(lv.n, (int)json_array_size(segs));
     assert_true(res.vad_used);
     for (size_t i = 0; i < json_array_size(segs); i++) {
         json_t *s = json_array_get(segs, i);
@@ -99,6 +118,10 @@ static void test_vad_transcript_golden(void **state)
         const long long c1 = json_integer_value(json_object_get(c, "to")) / 10;
         if (t0 != c0 || t1 != c1)
             fail_msg("segment %zu: [%lld, %lld] cs, whisper-cli --vad [%lld, %lld]", i, t0, t1, c0, c1);
+        /* the live segment event carried the same mapped-back times */
+        assert_true(i < (size_t)lv.n);
+        assert_int_equal(llround(lv.t0[i] * 100), t0);
+        assert_int_equal(llround(lv.t1[i] * 100), t1);
         json_t *ids = json_object_get(s, "tokens");
         json_t *gt = json_object_get(json_array_get(gf, i), "tokens");
         assert_int_equal(json_array_size(ids), json_array_size(gt));
