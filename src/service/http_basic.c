@@ -113,6 +113,10 @@ enum MHD_Result http_config(svc_server *srv, http_req *req)
                           cfg->max_audio_seconds, "api_key_required", cfg->api_key[0] != '\0');
     if (!o)
         return http_send_error(req, 500, "internal_error", "out of memory");
+    /* voice-activity detection: whether a VAD model is configured (vad=true allowed) and
+     * whether requests use it when they do not say */
+    json_object_set_new(o, "vad", json_pack("{s:b, s:b}", "available", srv->vad_holder != NULL,
+                                            "default", srv->vad_default));
     return http_send_json(req, 200, o);
 }
 

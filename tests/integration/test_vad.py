@@ -63,6 +63,9 @@ with Server(env=VAD_ENV) as s:
     v = (r or {}).get("vad") or {}
     c.check(st == 200 and v.get("state") == "unloaded" and v.get("default") is True,
             "/ready: vad {state unloaded, default true}", r)
+    st, cf = s.get_json("/config")
+    c.check(st == 200 and (cf or {}).get("vad") == {"available": True, "default": True},
+            "/config: vad {available, default}", (cf or {}).get("vad"))
     m = s.metrics()
     c.check(metric(m, "mdconv_model_state", model="ggml-silero-v6.2.0.bin") == 0,
             "mdconv_model_state{model=ggml-silero-v6.2.0.bin} 0 at start")
@@ -165,6 +168,9 @@ for name, env, extra in (("no VAD configured", {}, {}), ("VAD configured, vad=fa
                     "vad=true without a VAD model → 400 naming WHISPER_VAD_MODEL", body[:200])
             st, r = s.get_json("/ready")
             c.check("vad" not in (r or {}), "/ready has no vad entry when none is configured")
+            st, cf = s.get_json("/config")
+            c.check((cf or {}).get("vad") == {"available": False, "default": False},
+                    "/config: vad unavailable", (cf or {}).get("vad"))
 a, b = outs.values()
 c.check(all(x[0] == 200 for x in a + b), "all 200")
 c.check(a == b, "json, verbose_json and srt bodies identical")
