@@ -7,8 +7,8 @@
  * ../shared/whisper-ref/README-round2.md §6 (goldens, tolerances).
  *
  * Objects
- *   vad_model   the network: the file mapped read-only and validated, plus an f32 copy of
- *               the f16 weights (≈1.3 MB, so the hot path can use BLAS).  Immutable after
+ *   vad_model   the network: the file mapped read-only and validated, its weights kept
+ *               as one f32 arena (≈1.2 MB; the file's f16 values converted once).  Immutable after
  *               vad_model_load(); any number of threads may run vad_detect() on one model.
  *   probs       one float per 512-sample chunk (32 ms at 16 kHz), owned by the caller.
  *   vad_span    a speech segment in centiseconds of the input.
@@ -80,8 +80,10 @@ typedef bool (*vad_abort_cb)(void *user_data);
 /* Speech probability of every 512-sample chunk of `samples` (16 kHz mono float32), the
  * last chunk zero-padded: *n_probs = ceil(n_samples / 512).  The LSTM state starts at
  * zero (whisper_vad_detect_speech resets it) and carries from chunk to chunk.  *probs is
- * malloc'd (NULL when n_samples is 0), caller frees.  Cost: ≈0.7 M multiply-adds per
- * chunk, batched through BLAS except the LSTM recurrence.  abort_cb may be NULL. */
+ * malloc'd (NULL when n_samples is 0), caller frees.  Computed as whisper.cpp's ggml graph
+ * computes it, summation order included (src/vad/net.c): the reference clips' values are
+ * bit-identical.  Cost: ≈0.7 M multiply-adds per chunk (SSE2), ≈20 CPU s per audio hour.
+ * abort_cb may be NULL. */
 int vad_detect(const vad_model *model, const float *samples, size_t n_samples, float **probs,
                size_t *n_probs, vad_abort_cb abort_cb, void *abort_user, vad_error *err);
 

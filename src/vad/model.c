@@ -4,8 +4,8 @@
  * One function walks the file in order (magic, type string, version, window/context,
  * encoder hyperparameters, LSTM and output sizes, then tensor records until the end);
  * every size and offset is checked against the file length in 64-bit arithmetic before
- * it is read.  The f16 weights are converted once into one f32 arena (1.3 MB) so the
- * forward pass can use BLAS; the mapping is released once the walk is done.
+ * it is read.  The f16 weights are converted once into one f32 arena (1.2 MB); the
+ * mapping is released once the walk is done.
  * ref: whisper.cpp whisper_vad_init_with_params() (file layout, tensor names and
  * shapes); models/convert-silero-vad-to-ggml.py (writer).
  */

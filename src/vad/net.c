@@ -1,5 +1,6 @@
 /*
- * net.c — the Silero VAD v6 forward pass, as whisper.cpp's ggml graph computes it.
+ * net.c — the Silero VAD v6 forward pass, computed as whisper.cpp's ggml graph computes
+ * it on the CPU, down to the order of every sum.
  *
  * Per 512-sample chunk (ref: whisper.cpp whisper_vad_build_graph and its
  * whisper_vad_build_{stft,encoder,lstm}_layer):
@@ -12,25 +13,36 @@
  *   4. one LSTM step on that 128-vector (gates i, f, g, o; state h, c carried from the
  *      previous chunk, zero at the start of vad_detect);
  *   5. ReLU(h) · w + b (a 1×1 conv to one channel) → sigmoid = the speech probability.
- * ggml's conv1d stores its im2col input as f16 (ggml_conv_1d → ggml_im2col(…, F16)), so
- * every conv input (the padded samples, the magnitudes, each layer's activations and the
- * ReLU'd LSTM output) is rounded to f16 here too; the products of two f16 values are exact
- * in f32 and the sums are f32 (BLAS), as in ggml_vec_dot_f16.  The LSTM matrices are f32.
  *
- * Steps 1–3 and the input half of step 4 do not depend on the LSTM state, so they run
- * for a block of chunks at once as matrix products; only h·W_hh is sequential.
+ * Numerics (why the probabilities equal whisper.cpp's bit for bit on the reference
+ * clips, test_vad_golden):
+ *  - ggml's conv1d stores its im2col input as f16 (ggml_conv_1d → ggml_im2col(…, F16)):
+ *    every conv input (padded samples, magnitudes, each layer's activations, the ReLU'd
+ *    LSTM output) is rounded to f16 here too; the products of two f16 values are exact
+ *    in f32;
+ *  - each output is one ggml_vec_dot_f16 / ggml_vec_dot_f32 of its row (ref: ggml-cpu
+ *    vec.cpp, the GGML_SIMD path with 8-float vectors: GGML_F16/F32_STEP 32, four
+ *    accumulators): dot32() below keeps four 8-lane accumulators over blocks of 32,
+ *    reduces them as GGML_F32x8_REDUCE does, and adds the tail (n % 32) in double;
+ *  - the f32 LSTM products use FMA there (GGML_F32_VEC_FMA): fused here as
+ *    (double)a·b + c rounded once to float (the product is exact in double; the sum is
+ *    rounded twice, which can differ from a true FMA only at a double-rounding tie);
+ *  - sigmoid is 1 / (1 + expf(−x)) and tanh is tanhf (ggml_vec_sigmoid_f32/tanh_f32).
+ * The binary targets baseline x86-64, so none of this relies on FMA instructions.
  */
 #include "vad/vad_internal.h"
 
-#include <cblas.h>
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
-#define BLOCK 64 /* chunks per batched block (2.05 s of audio) */
 #define G4 (4 * VAD__HIDDEN)
+#define POLL_CHUNKS 64 /* abort_cb is polled every 64 chunks (2.05 s of audio) */
 
 /* The nearest IEEE half value (ties to even, as F16C's _cvtss_sh(x, 0)), as a float. */
 float vad__f16_round(float x)
@@ -51,86 +63,86 @@ float vad__f16_round(float x)
     return r;
 }
 
-typedef struct scratch {
-    float *frames; /* [4B][256]   f16-rounded STFT frames */
-    float *spec;   /* [4B][258]   re | im */
-    float *col;    /* [4B][387]   im2col of the current layer (largest: layer 0) */
-    float *act0;   /* [B][129][4] magnitudes, channel-major per chunk */
-    float *act1;   /* [4B][128] layer outputs, row = output position */
-    float *act2;   /* [2B][64] */
-    float *act3;   /* [B][64] */
-    float *act4;   /* [B][128] */
-    float *xg;     /* [B][512]   W_ih x + b_ih */
-} scratch;
-
-static void scratch_free(scratch *s)
+/* ggml's reduction of four 8-lane accumulators (GGML_F32x8_REDUCE on AVX), acc[8·j + l]
+ * = lane l of accumulator j: acc0 += acc2, acc1 += acc3; acc0 += acc1; then lanes
+ * lo + hi, and two hadds. */
+static float reduce32(float acc[32])
 {
-    free(s->frames);
-    free(s->spec);
-    free(s->col);
-    free(s->act0);
-    free(s->act1);
-    free(s->act2);
-    free(s->act3);
-    free(s->act4);
-    free(s->xg);
+    for (int l = 0; l < 8; l++) {
+        acc[l] += acc[16 + l];
+        acc[8 + l] += acc[24 + l];
+    }
+    for (int l = 0; l < 8; l++)
+        acc[l] += acc[8 + l];
+    float t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = acc[i] + acc[4 + i];
+    const float h0 = t[0] + t[1], h1 = t[2] + t[3];
+    return h0 + h1;
 }
 
-static int scratch_new(scratch *s)
+/* Σ x[i]·y[i] in ggml_vec_dot_f16's order (operands already f16 values: exact products).
+ * Element i + q of each block of 32 goes to lane q; the 32 sums are independent, so SSE2
+ * (part of baseline x86-64) computes them 4 at a time without changing any of them. */
+static float dot32(const float *x, const float *y, int n)
 {
-    memset(s, 0, sizeof *s);
-    const size_t F = (size_t)VAD__N_FRAMES * BLOCK;
-    s->frames = malloc(F * VAD__N_FFT * sizeof(float));
-    s->spec = malloc(F * 2 * VAD__N_BINS * sizeof(float));
-    s->col = malloc(F * VAD__N_BINS * VAD__KERNEL * sizeof(float));
-    s->act0 = malloc(F * VAD__N_BINS * sizeof(float));
-    s->act1 = malloc(F * 128 * sizeof(float));
-    s->act2 = malloc((size_t)2 * BLOCK * 64 * sizeof(float));
-    s->act3 = malloc((size_t)BLOCK * 64 * sizeof(float));
-    s->act4 = malloc((size_t)BLOCK * 128 * sizeof(float));
-    s->xg = malloc((size_t)BLOCK * G4 * sizeof(float));
-    if (!s->frames || !s->spec || !s->col || !s->act0 || !s->act1 || !s->act2 || !s->act3 ||
-        !s->act4 || !s->xg) {
-        scratch_free(s);
-        return -1;
-    }
-    return 0;
+    float acc[32];
+    const int np = n & ~31;
+#ifdef __SSE2__
+    __m128 a[8];
+    for (int r = 0; r < 8; r++)
+        a[r] = _mm_setzero_ps();
+    for (int i = 0; i < np; i += 32)
+        for (int r = 0; r < 8; r++)
+            a[r] = _mm_add_ps(a[r], _mm_mul_ps(_mm_loadu_ps(x + i + 4 * r), _mm_loadu_ps(y + i + 4 * r)));
+    for (int r = 0; r < 8; r++)
+        _mm_storeu_ps(acc + 4 * r, a[r]);
+#else
+    memset(acc, 0, sizeof acc);
+    for (int i = 0; i < np; i += 32)
+        for (int q = 0; q < 32; q++)
+            acc[q] += x[i + q] * y[i + q];
+#endif
+    double s = (double)reduce32(acc);
+    for (int i = np; i < n; i++)
+        s += (double)(x[i] * y[i]);
+    return (float)s;
 }
 
-/* in: per chunk, input position t of channel c at in[(b·t_in + t)·cin + c] when
- * in_chunk_major is 0, or at in[(b·cin + c)·t_in + t] when it is 1 (the magnitudes).
- * out: [nb·t_out][cout], bias added, ReLU applied. */
-static void conv_layer(const vad_model *m, int l, const float *in, int in_chunk_major, int nb,
-                       int t_in, float *col, float *out)
+/* The same with fused multiply-adds (ggml_vec_dot_f32: products of f32 values): each
+ * lane is (float)((double)x·y + acc), the product exact in double. */
+static float dot32_fma(const float *x, const float *y, int n)
 {
-    const int cin = m->enc_cin[l], cout = m->enc_cout[l], stride = m->enc_stride[l];
-    const int t_out = (t_in + 2 - VAD__KERNEL) / stride + 1;
-    const int kc = cin * VAD__KERNEL;
-    for (int b = 0; b < nb; b++) {
-        for (int t = 0; t < t_out; t++) {
-            float *row = col + ((size_t)b * t_out + t) * kc;
-            for (int c = 0; c < cin; c++) {
-                for (int k = 0; k < VAD__KERNEL; k++) {
-                    const int ti = t * stride + k - 1; /* padding 1 */
-                    float v = 0.0f;
-                    if (ti >= 0 && ti < t_in)
-                        v = in_chunk_major ? in[((size_t)b * cin + c) * t_in + ti]
-                                           : in[((size_t)b * t_in + ti) * cin + c];
-                    row[c * VAD__KERNEL + k] = vad__f16_round(v);
-                }
-            }
+    float acc[32];
+    const int np = n & ~31;
+#ifdef __SSE2__
+    __m128d a[16];
+    for (int r = 0; r < 16; r++)
+        a[r] = _mm_setzero_pd();
+    for (int i = 0; i < np; i += 32)
+        for (int r = 0; r < 8; r++) {
+            const __m128 xv = _mm_loadu_ps(x + i + 4 * r), yv = _mm_loadu_ps(y + i + 4 * r);
+            const __m128d xl = _mm_cvtps_pd(xv), yl = _mm_cvtps_pd(yv);
+            const __m128d xh = _mm_cvtps_pd(_mm_movehl_ps(xv, xv));
+            const __m128d yh = _mm_cvtps_pd(_mm_movehl_ps(yv, yv));
+            /* round the accumulators to float after every step, as the f32 FMA does */
+            a[2 * r] = _mm_cvtps_pd(_mm_cvtpd_ps(_mm_add_pd(_mm_mul_pd(xl, yl), a[2 * r])));
+            a[2 * r + 1] = _mm_cvtps_pd(_mm_cvtpd_ps(_mm_add_pd(_mm_mul_pd(xh, yh), a[2 * r + 1])));
         }
+    for (int r = 0; r < 8; r++) {
+        const __m128 lo = _mm_cvtpd_ps(a[2 * r]), hi = _mm_cvtpd_ps(a[2 * r + 1]);
+        _mm_storeu_ps(acc + 4 * r, _mm_movelh_ps(lo, hi));
     }
-    const int rows = nb * t_out;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cout, kc, 1.0f, col, kc,
-                m->enc_w[l], kc, 0.0f, out, cout);
-    for (int r = 0; r < rows; r++) {
-        float *o = out + (size_t)r * cout;
-        for (int j = 0; j < cout; j++) {
-            const float v = o[j] + m->enc_b[l][j];
-            o[j] = v > 0.0f ? v : 0.0f;
-        }
-    }
+#else
+    memset(acc, 0, sizeof acc);
+    for (int i = 0; i < np; i += 32)
+        for (int q = 0; q < 32; q++)
+            acc[q] = (float)((double)x[i + q] * (double)y[i + q] + (double)acc[q]);
+#endif
+    double s = (double)reduce32(acc);
+    for (int i = np; i < n; i++)
+        s += (double)(x[i] * y[i]);
+    return (float)s;
 }
 
 static float sigmoidf(float x)
@@ -138,51 +150,75 @@ static float sigmoidf(float x)
     return 1.0f / (1.0f + expf(-x));
 }
 
-/* Chunks [first, first + nb) of the input: everything up to W_ih x + b_ih, into s->xg. */
-static void encode_block(const vad_model *m, const float *x, size_t n, size_t first, int nb,
-                         scratch *s)
+/* One conv1d layer (kernel 3, padding 1): in[c][t_in] → out[o][t_out], bias + ReLU. */
+static void conv_layer(const vad_model *m, int l, const float *in, int t_in, float *out)
 {
-    /* 1. reflection-padded, f16-rounded frames */
-    for (int b = 0; b < nb; b++) {
-        float chunk[VAD__N_WINDOW];
-        const size_t start = (first + (size_t)b) * VAD__N_WINDOW;
-        for (int i = 0; i < VAD__N_WINDOW; i++)
-            chunk[i] = start + (size_t)i < n ? x[start + (size_t)i] : 0.0f; /* last: zeros */
-        float padded[VAD__N_WINDOW + 2 * VAD__PAD];
-        for (int i = 0; i < VAD__PAD; i++) {
-            padded[i] = chunk[VAD__PAD - i];                                   /* x[64..1] */
-            padded[VAD__PAD + VAD__N_WINDOW + i] = chunk[VAD__N_WINDOW - 2 - i]; /* x[510..447] */
-        }
-        memcpy(padded + VAD__PAD, chunk, sizeof chunk);
-        for (int t = 0; t < VAD__N_FRAMES; t++) {
-            float *row = s->frames + ((size_t)b * VAD__N_FRAMES + t) * VAD__N_FFT;
-            for (int k = 0; k < VAD__N_FFT; k++)
-                row[k] = vad__f16_round(padded[t * VAD__HOP + k]);
+    const int cin = m->enc_cin[l], cout = m->enc_cout[l], stride = m->enc_stride[l];
+    const int t_out = (t_in + 2 - VAD__KERNEL) / stride + 1;
+    const int kc = cin * VAD__KERNEL;
+    float col[VAD__N_BINS * VAD__KERNEL]; /* one im2col row, f16 values */
+    for (int t = 0; t < t_out; t++) {
+        for (int c = 0; c < cin; c++)
+            for (int k = 0; k < VAD__KERNEL; k++) {
+                const int ti = t * stride + k - 1;
+                col[c * VAD__KERNEL + k] =
+                    ti >= 0 && ti < t_in ? vad__f16_round(in[c * t_in + ti]) : 0.0f;
+            }
+        for (int o = 0; o < cout; o++) {
+            const float v = dot32(col, m->enc_w[l] + (size_t)o * kc, kc) + m->enc_b[l][o];
+            out[o * t_out + t] = v > 0.0f ? v : 0.0f;
         }
     }
-    /* 2. STFT: [4nb][256] · basis[258][256]ᵀ → [4nb][258]; magnitudes */
-    const int nf = nb * VAD__N_FRAMES;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nf, 2 * VAD__N_BINS, VAD__N_FFT, 1.0f,
-                s->frames, VAD__N_FFT, m->basis, VAD__N_FFT, 0.0f, s->spec, 2 * VAD__N_BINS);
-    for (int b = 0; b < nb; b++)
-        for (int t = 0; t < VAD__N_FRAMES; t++) {
-            const float *sp = s->spec + ((size_t)b * VAD__N_FRAMES + t) * 2 * VAD__N_BINS;
-            for (int c = 0; c < VAD__N_BINS; c++) {
-                const float re = sp[c], im = sp[VAD__N_BINS + c];
-                s->act0[((size_t)b * VAD__N_BINS + c) * VAD__N_FRAMES + t] = sqrtf(re * re + im * im);
-            }
+}
+
+/* Steps 1–5 for one chunk of 512 samples; h, c: the LSTM state, updated. */
+static float chunk_prob(const vad_model *m, const float *chunk, float *h, float *c)
+{
+    /* 1–2. reflection padding, f16 frames, STFT magnitudes [129][4] */
+    float padded[VAD__N_WINDOW + 2 * VAD__PAD];
+    for (int i = 0; i < VAD__PAD; i++) {
+        padded[i] = chunk[VAD__PAD - i];                                   /* x[64..1] */
+        padded[VAD__PAD + VAD__N_WINDOW + i] = chunk[VAD__N_WINDOW - 2 - i]; /* x[510..447] */
+    }
+    memcpy(padded + VAD__PAD, chunk, VAD__N_WINDOW * sizeof(float));
+    float mag[VAD__N_BINS * VAD__N_FRAMES];
+    for (int t = 0; t < VAD__N_FRAMES; t++) {
+        float frame[VAD__N_FFT];
+        for (int k = 0; k < VAD__N_FFT; k++)
+            frame[k] = vad__f16_round(padded[t * VAD__HOP + k]);
+        for (int b = 0; b < VAD__N_BINS; b++) {
+            const float re = dot32(frame, m->basis + (size_t)b * VAD__N_FFT, VAD__N_FFT);
+            const float im = dot32(frame, m->basis + (size_t)(VAD__N_BINS + b) * VAD__N_FFT,
+                                   VAD__N_FFT);
+            const float re2 = re * re, im2 = im * im;
+            mag[b * VAD__N_FRAMES + t] = sqrtf(re2 + im2);
         }
+    }
     /* 3. the encoder */
-    conv_layer(m, 0, s->act0, 1, nb, VAD__N_FRAMES, s->col, s->act1); /* → [4nb][128] */
-    conv_layer(m, 1, s->act1, 0, nb, 4, s->col, s->act2);             /* → [2nb][64] */
-    conv_layer(m, 2, s->act2, 0, nb, 2, s->col, s->act3);             /* → [nb][64] */
-    conv_layer(m, 3, s->act3, 0, nb, 1, s->col, s->act4);             /* → [nb][128] */
-    /* 4a. input half of the LSTM gates */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, G4, VAD__HIDDEN, 1.0f, s->act4,
-                VAD__HIDDEN, m->w_ih, VAD__HIDDEN, 0.0f, s->xg, G4);
-    for (int b = 0; b < nb; b++)
-        for (int j = 0; j < G4; j++)
-            s->xg[(size_t)b * G4 + j] += m->b_ih[j];
+    float a1[128 * 4], a2[64 * 2], a3[64], a4[128];
+    conv_layer(m, 0, mag, VAD__N_FRAMES, a1); /* [128][4] */
+    conv_layer(m, 1, a1, 4, a2);             /* [64][2] */
+    conv_layer(m, 2, a2, 2, a3);             /* [64][1] */
+    conv_layer(m, 3, a3, 1, a4);             /* [128][1] */
+    /* 4. gates = (W_ih x + b_ih) + (W_hh h + b_hh) */
+    float g[G4];
+    for (int j = 0; j < G4; j++) {
+        const float ih = dot32_fma(m->w_ih + (size_t)j * VAD__HIDDEN, a4, VAD__HIDDEN) + m->b_ih[j];
+        const float hh = dot32_fma(m->w_hh + (size_t)j * VAD__HIDDEN, h, VAD__HIDDEN) + m->b_hh[j];
+        g[j] = ih + hh;
+    }
+    float r[VAD__HIDDEN];
+    for (int j = 0; j < VAD__HIDDEN; j++) {
+        const float ig = sigmoidf(g[j]);
+        const float fg = sigmoidf(g[VAD__HIDDEN + j]);
+        const float gg = tanhf(g[2 * VAD__HIDDEN + j]);
+        const float og = sigmoidf(g[3 * VAD__HIDDEN + j]);
+        const float fc = fg * c[j], igg = ig * gg;
+        c[j] = fc + igg;
+        h[j] = og * tanhf(c[j]);
+        r[j] = vad__f16_round(h[j] > 0.0f ? h[j] : 0.0f); /* 5. ReLU → f16 conv input */
+    }
+    return sigmoidf(dot32(r, m->out_w, VAD__HIDDEN) + m->out_b);
 }
 
 int vad_detect(const vad_model *m, const float *x, size_t n, float **probs, size_t *n_probs,
@@ -203,19 +239,16 @@ int vad_detect(const vad_model *m, const float *x, size_t n, float **probs, size
     if (nc == 0)
         return 0;
     float *p = malloc(nc * sizeof *p);
-    scratch s;
-    if (!p || scratch_new(&s) != 0) {
-        free(p);
+    if (!p) {
         if (err) {
             err->code = VAD_ENOMEM;
             snprintf(err->message, sizeof err->message, "out of memory for %zu VAD chunks", nc);
         }
         return VAD_ENOMEM;
     }
-    float h[VAD__HIDDEN] = {0}, c[VAD__HIDDEN] = {0}, g[G4];
-    for (size_t first = 0; first < nc; first += BLOCK) {
-        if (abort_cb && abort_cb(abort_user)) {
-            scratch_free(&s);
+    float h[VAD__HIDDEN] = {0}, c[VAD__HIDDEN] = {0};
+    for (size_t i = 0; i < nc; i++) {
+        if (i % POLL_CHUNKS == 0 && abort_cb && abort_cb(abort_user)) {
             free(p);
             if (err) {
                 err->code = VAD_ECANCELED;
@@ -223,31 +256,15 @@ int vad_detect(const vad_model *m, const float *x, size_t n, float **probs, size
             }
             return VAD_ECANCELED;
         }
-        const int nb = nc - first < BLOCK ? (int)(nc - first) : BLOCK;
-        encode_block(m, x, n, first, nb, &s);
-        for (int b = 0; b < nb; b++) {
-            /* 4b. gates = (W_ih x + b_ih) + (W_hh h + b_hh) */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, G4, VAD__HIDDEN, 1.0f, m->w_hh, VAD__HIDDEN,
-                        h, 1, 0.0f, g, 1);
-            const float *xg = s.xg + (size_t)b * G4;
-            for (int j = 0; j < G4; j++)
-                g[j] = xg[j] + (g[j] + m->b_hh[j]);
-            float out = 0.0f;
-            for (int j = 0; j < VAD__HIDDEN; j++) {
-                const float ig = sigmoidf(g[j]);
-                const float fg = sigmoidf(g[VAD__HIDDEN + j]);
-                const float gg = tanhf(g[2 * VAD__HIDDEN + j]);
-                const float og = sigmoidf(g[3 * VAD__HIDDEN + j]);
-                c[j] = fg * c[j] + ig * gg;
-                h[j] = og * tanhf(c[j]);
-                /* 5. ReLU → f16 (conv input) · f16 weight */
-                const float r = h[j] > 0.0f ? h[j] : 0.0f;
-                out += vad__f16_round(r) * m->out_w[j];
-            }
-            p[first + (size_t)b] = sigmoidf(out + m->out_b);
+        const size_t start = i * VAD__N_WINDOW;
+        if (start + VAD__N_WINDOW <= n) {
+            p[i] = chunk_prob(m, x + start, h, c);
+        } else { /* the last chunk, zero-padded */
+            float last[VAD__N_WINDOW] = {0};
+            memcpy(last, x + start, (n - start) * sizeof(float));
+            p[i] = chunk_prob(m, last, h, c);
         }
     }
-    scratch_free(&s);
     *probs = p;
     *n_probs = nc;
     return 0;

@@ -29,7 +29,7 @@ struct vad_model {
     char desc[96];           /* "silero-16k 6.2.0" */
 
     /* f32 copies of every tensor (the ggml VAD file does not align tensor data, and the
-     * f16 ones are converted once so the forward pass can use BLAS). */
+     * f16 ones are converted once: the products of f16 values are exact in f32). */
     float *basis;            /* [258][256]  ([256, 1, 258]) rows 0..128 real, 129.. imag */
     float *enc_w[VAD__N_LAYERS]; /* [cout][cin·3]  ([3, cin, cout]) */
     float *enc_b[VAD__N_LAYERS]; /* [cout] */
