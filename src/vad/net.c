@@ -28,11 +28,13 @@
  *    (double)a·b + c rounded once to float (the product is exact in double; the sum is
  *    rounded twice, which can differ from a true FMA only at a double-rounding tie);
  *  - sigmoid is 1 / (1 + expf(−x)) and tanh is tanhf (ggml_vec_sigmoid_f32/tanh_f32).
- * The binary targets baseline x86-64, so none of this relies on FMA instructions.
+ * The binary targets baseline x86-64: the portable dot products use SSE2 and emulate the
+ * FMA; on an AVX2 + FMA CPU dot_avx2.c does the same with 8-wide vectors and a true FMA.
  */
 #include "vad/vad_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +86,7 @@ static float reduce32(float acc[32])
 /* Σ x[i]·y[i] in ggml_vec_dot_f16's order (operands already f16 values: exact products).
  * Element i + q of each block of 32 goes to lane q; the 32 sums are independent, so SSE2
  * (part of baseline x86-64) computes them 4 at a time without changing any of them. */
-static float dot32(const float *x, const float *y, int n)
+float vad__dot32(const float *x, const float *y, int n)
 {
     float acc[32];
     const int np = n & ~31;
@@ -111,7 +113,7 @@ static float dot32(const float *x, const float *y, int n)
 
 /* The same with fused multiply-adds (ggml_vec_dot_f32: products of f32 values): each
  * lane is (float)((double)x·y + acc), the product exact in double. */
-static float dot32_fma(const float *x, const float *y, int n)
+float vad__dot32_fma(const float *x, const float *y, int n)
 {
     float acc[32];
     const int np = n & ~31;
@@ -145,6 +147,28 @@ static float dot32_fma(const float *x, const float *y, int n)
     return (float)s;
 }
 
+typedef float (*dot_fn)(const float *x, const float *y, int n);
+
+/* The dot products for this CPU: AVX2 + FMA when present (dot_avx2.c, a true FMA for the
+ * f32 rows as ggml uses on such a CPU), else the portable SSE2 ones above.  MDC_KERNELS=
+ * scalar forces the portable ones (the engine's switch, for comparisons). */
+typedef struct dot_ops {
+    dot_fn dot, dot_fma;
+} dot_ops;
+
+static dot_ops g_ops;
+static pthread_once_t g_ops_once = PTHREAD_ONCE_INIT;
+
+static void pick_ops(void)
+{
+    const char *force = getenv("MDC_KERNELS");
+    g_ops = (dot_ops){vad__dot32, vad__dot32_fma};
+    if (force && strcmp(force, "scalar") == 0)
+        return;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        g_ops = (dot_ops){vad__dot32_avx2, vad__dot32_fma_avx2};
+}
+
 static float sigmoidf(float x)
 {
     return 1.0f / (1.0f + expf(-x));
@@ -165,7 +189,7 @@ static void conv_layer(const vad_model *m, int l, const float *in, int t_in, flo
                     ti >= 0 && ti < t_in ? vad__f16_round(in[c * t_in + ti]) : 0.0f;
             }
         for (int o = 0; o < cout; o++) {
-            const float v = dot32(col, m->enc_w[l] + (size_t)o * kc, kc) + m->enc_b[l][o];
+            const float v = g_ops.dot(col, m->enc_w[l] + (size_t)o * kc, kc) + m->enc_b[l][o];
             out[o * t_out + t] = v > 0.0f ? v : 0.0f;
         }
     }
@@ -187,9 +211,9 @@ static float chunk_prob(const vad_model *m, const float *chunk, float *h, float 
         for (int k = 0; k < VAD__N_FFT; k++)
             frame[k] = vad__f16_round(padded[t * VAD__HOP + k]);
         for (int b = 0; b < VAD__N_BINS; b++) {
-            const float re = dot32(frame, m->basis + (size_t)b * VAD__N_FFT, VAD__N_FFT);
-            const float im = dot32(frame, m->basis + (size_t)(VAD__N_BINS + b) * VAD__N_FFT,
-                                   VAD__N_FFT);
+            const float re = g_ops.dot(frame, m->basis + (size_t)b * VAD__N_FFT, VAD__N_FFT);
+            const float im = g_ops.dot(frame, m->basis + (size_t)(VAD__N_BINS + b) * VAD__N_FFT,
+                                       VAD__N_FFT);
             const float re2 = re * re, im2 = im * im;
             mag[b * VAD__N_FRAMES + t] = sqrtf(re2 + im2);
         }
@@ -203,8 +227,8 @@ static float chunk_prob(const vad_model *m, const float *chunk, float *h, float 
     /* 4. gates = (W_ih x + b_ih) + (W_hh h + b_hh) */
     float g[G4];
     for (int j = 0; j < G4; j++) {
-        const float ih = dot32_fma(m->w_ih + (size_t)j * VAD__HIDDEN, a4, VAD__HIDDEN) + m->b_ih[j];
-        const float hh = dot32_fma(m->w_hh + (size_t)j * VAD__HIDDEN, h, VAD__HIDDEN) + m->b_hh[j];
+        const float ih = g_ops.dot_fma(m->w_ih + (size_t)j * VAD__HIDDEN, a4, VAD__HIDDEN) + m->b_ih[j];
+        const float hh = g_ops.dot_fma(m->w_hh + (size_t)j * VAD__HIDDEN, h, VAD__HIDDEN) + m->b_hh[j];
         g[j] = ih + hh;
     }
     float r[VAD__HIDDEN];
@@ -218,7 +242,7 @@ static float chunk_prob(const vad_model *m, const float *chunk, float *h, float 
         h[j] = og * tanhf(c[j]);
         r[j] = vad__f16_round(h[j] > 0.0f ? h[j] : 0.0f); /* 5. ReLU → f16 conv input */
     }
-    return sigmoidf(dot32(r, m->out_w, VAD__HIDDEN) + m->out_b);
+    return sigmoidf(g_ops.dot(r, m->out_w, VAD__HIDDEN) + m->out_b);
 }
 
 int vad_detect(const vad_model *m, const float *x, size_t n, float **probs, size_t *n_probs,
@@ -238,6 +262,7 @@ int vad_detect(const vad_model *m, const float *x, size_t n, float **probs, size
     const size_t nc = (n + VAD__N_WINDOW - 1) / VAD__N_WINDOW;
     if (nc == 0)
         return 0;
+    pthread_once(&g_ops_once, pick_ops);
     float *p = malloc(nc * sizeof *p);
     if (!p) {
         if (err) {

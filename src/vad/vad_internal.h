@@ -41,6 +41,16 @@ struct vad_model {
     float *arena;            /* one block holding every array above */
 };
 
+/* Σ x[i]·y[i] in ggml_vec_dot_f16's order (net.c, portable SSE2), and the same with the
+ * fused multiply-adds of ggml_vec_dot_f32.  n ≥ 0; x, y hold n floats. */
+float vad__dot32(const float *x, const float *y, int n);
+float vad__dot32_fma(const float *x, const float *y, int n);
+
+/* AVX2 + FMA versions of net.c's dot products (dot_avx2.c); call only when
+ * the CPU has AVX2 and FMA (net.c checks).  Same results as the portable ones. */
+float vad__dot32_avx2(const float *x, const float *y, int n);
+float vad__dot32_fma_avx2(const float *x, const float *y, int n);
+
 /* Rounds to IEEE half and back (ggml's im2col stores conv inputs as f16). */
 float vad__f16_round(float x);
 float vad__f16_to_f32(uint16_t h);

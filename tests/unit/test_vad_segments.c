@@ -247,6 +247,39 @@ static void test_f16_round(void **state)
     assert_true(isnan(vad__f16_round(NAN)));
 }
 
+/* The AVX2 + FMA dot products give exactly the portable ones (same lanes, same order;
+ * the portable FMA emulation rounds once per step like the instruction does). */
+static void test_dot_paths_agree(void **state)
+{
+    (void)state;
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        skip();
+    uint32_t r = 7;
+    float x[400], y[400];
+    int n_fma_diff = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        for (int i = 0; i < 400; i++) {
+            r = r * 1664525u + 1013904223u;
+            x[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * (trial % 7 + 1);
+            r = r * 1664525u + 1013904223u;
+            y[i] = (float)(r >> 8) / 16777216.0f - 0.5f;
+        }
+        static const int ns[] = {0, 5, 32, 128, 192, 256, 384, 387, 400};
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+            const int n = ns[k];
+            float xf[400], yf[400]; /* f16 operands, as every conv input is */
+            for (int i = 0; i < n; i++) {
+                xf[i] = vad__f16_round(x[i]);
+                yf[i] = vad__f16_round(y[i]);
+            }
+            assert_true(vad__dot32(xf, yf, n) == vad__dot32_avx2(xf, yf, n));
+            n_fma_diff += vad__dot32_fma(x, y, n) != vad__dot32_fma_avx2(x, y, n);
+        }
+    }
+    /* double rounding can only differ from a true FMA at a tie: expect none here */
+    assert_int_equal(n_fma_diff, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_filter_and_map),
         cmocka_unit_test(test_f16_round),
+        cmocka_unit_test(test_dot_paths_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
