@@ -2,7 +2,7 @@
 # Obtains the configured Whisper model, and the voice-activity-detection model when one
 # is configured, if they are missing, so `make run` can serve them.
 #
-#   WHISPER_MODEL       name (default base) or a path; read from the environment, else ./.env
+#   WHISPER_MODEL       name (default base) or a path; from the environment, else ./.env
 #   WHISPER_MODELS_DIR  where names resolve (default models): DIR/ggml-NAME.bin
 #   WHISPER_VAD_MODEL   Silero VAD name (silero-v6.2.0) or a path; empty (default) = none.
 #                       A name is downloaded from whisper.cpp's VAD host (ggml-org/whisper-vad,
@@ -10,14 +10,19 @@
 #                       checksum for these files: the download is checked structurally (ggml
 #                       magic + "silero" type) and its SHA-256 printed; the sha256 of
 #                       silero-v6.2.0 below is that of whisper.cpp's test copy of the model.
+#                       A VAD model that cannot be fetched is reported, not fatal (exit code
+#                       as for the Whisper model alone).
 #
 # A name is downloaded from whisper.cpp's model host and its SHA-1 checked against the
 # checksums whisper.cpp publishes (models/README.md, models/download-ggml-model.sh).
 # A path is used as given: nothing is downloaded.
 #
 # Never blocks start-up: when the download fails (no network, checksum mismatch, unknown
-# name) it prints what to do and exits 0 quickly (5 s connect timeout).  The server
-# starts anyway; transcriptions answer 503 model_unavailable until the file is there.
+# name) it prints what to do and exits 3 quickly (5 s connect timeout); 0 = the model is
+# there.  `make run` starts the server anyway; /ready answers 503 "model_state":"missing"
+# and transcriptions 503 model_unavailable until the file is there.
+# WHISPER_MODEL / WHISPER_MODELS_DIR come from `md-converter settings get` (MDC_BIN, default
+# build/md-converter), so .env is read exactly as `serve` reads it.
 set -u
 
 HOST_URL=${MDC_MODEL_BASE_URL:-https://huggingface.co/ggerganov/whisper.cpp/resolve/main}
@@ -44,123 +49,51 @@ declare -A SHA1=(
 )
 
 say() { echo "get-model: $*" >&2; }
-
-# Value of KEY in ./.env (last assignment; `export`, quotes and comments tolerated).
-dotenv_get() {
-  local key=$1 file=${MDC_ENV_FILE:-.env} line val=""
-  [ -f "$file" ] || return 0
-  while IFS= read -r line || [ -n "$line" ]; do
-    line=${line%$'\r'}
-    line=${line#"${line%%[![:space:]]*}"}
-    line=${line#export }
-    case "$line" in
-      "$key"=*|"$key "*=*) ;;
-      *) continue ;;
-    esac
-    val=${line#*=}
-    val=${val#"${val%%[![:space:]]*}"}
-    case "$val" in
-      \"*) val=${val#\"}; val=${val%%\"*} ;;
-      \'*) val=${val#\'}; val=${val%%\'*} ;;
-      *) val=${val%%[[:space:]]#*}; val=${val%"${val##*[![:space:]]}"} ;;
-    esac
-  done <"$file"
-  printf '%s' "$val"
+# The model is still missing: say so loudly and exit 3 (`make run` starts the server
+# anyway; its /ready answers 503 "model_state":"missing" until the file is there).
+missing() {
+  say "*** MODEL MISSING: $DEST ***"
+  say "The server starts anyway, but /ready answers 503 \"model_state\":\"missing\" and"
+  say "transcriptions 503 model_unavailable until the file is there (then: kill -HUP the server"
+  say "or just send a request; nothing needs a restart)."
+  exit 3
 }
 
-MODEL=${WHISPER_MODEL:-$(dotenv_get WHISPER_MODEL)}
-MODEL=${MODEL:-base}
-DIR=${WHISPER_MODELS_DIR:-$(dotenv_get WHISPER_MODELS_DIR)}
-DIR=${DIR:-models}
-VAD_MODEL=${WHISPER_VAD_MODEL-$(dotenv_get WHISPER_VAD_MODEL)}
-
-get_whisper() {
-
-case "$MODEL" in
-  */*|*.bin)
-    if [ -f "$MODEL" ]; then
-      say "WHISPER_MODEL is a path ($MODEL): present, nothing to download"
-    else
-      say "WHISPER_MODEL is a path ($MODEL) that does not exist; nothing is downloaded for a path."
-      say "The server starts anyway; transcriptions answer 503 model_unavailable until the file is there."
-    fi
-    return 0 ;;
-esac
-
-DEST="${DIR%/}/ggml-$MODEL.bin"
-if [ -s "$DEST" ]; then
-  say "model $MODEL present at $DEST"
-  return 0
-fi
-
-SUM=${SHA1[$MODEL]:-}
-if [ -z "$SUM" ]; then
-  say "no official checksum known for model \"$MODEL\", so it is not downloaded automatically."
-  say "Known: ${!SHA1[*]}"
-  say "Place the file at $DEST yourself (from $HOST_URL/ggml-$MODEL.bin), or set WHISPER_MODEL to one of the names above."
-  return 0
-fi
-
-mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; return 0; }
-TMP="$DEST.part.$$"
-trap 'rm -f "$TMP"' EXIT
-URL="$HOST_URL/ggml-$MODEL.bin"
-say "downloading model $MODEL from $URL to $DEST ..."
-ok=1
-if command -v curl >/dev/null 2>&1; then
-  progress=-sS
-  [ -t 2 ] && progress=--progress-bar
-  curl -fL $progress --connect-timeout 5 --retry 1 --retry-max-time 10 \
-       --speed-limit 1024 --speed-time 60 -o "$TMP" "$URL" && ok=0
-elif command -v wget >/dev/null 2>&1; then
-  wget -q --connect-timeout=5 --tries=2 --read-timeout=60 -O "$TMP" "$URL" && ok=0
-else
-  say "neither curl nor wget is installed"
-fi
-
-if [ $ok -ne 0 ] || [ ! -s "$TMP" ]; then
-  say "could not download $URL (no network, or the host is unreachable)."
-  say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
-  say "To fix: copy ggml-$MODEL.bin (SHA-1 $SUM) to $DEST, or set WHISPER_MODEL to a path."
-  return 0
-fi
-
-GOT=$(sha1sum "$TMP" | cut -d' ' -f1)
-if [ "$GOT" != "$SUM" ]; then
-  say "checksum mismatch for $URL: got SHA-1 $GOT, expected $SUM; the download was discarded."
-  say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
-  return 0
-fi
-mv -f "$TMP" "$DEST"
-trap - EXIT
-say "model $MODEL saved to $DEST (SHA-1 verified)"
-return 0
-}
+# The settings as `serve` reads them (environment, then ./.env or MDC_ENV_FILE, the one
+# settings table, validated): ask the binary rather than parse .env a second time.
+BIN=${MDC_BIN:-${MDC_BUILD_DIR:-build}/md-converter}
+[ -x "$BIN" ] || { say "$BIN is not built (make)"; exit 2; }
+MODEL=$("$BIN" settings get WHISPER_MODEL) || exit 2 # a bad setting: the binary says which
+DEST=$("$BIN" settings get MODEL_PATH) || exit 2
+DIR=$(dirname "$DEST")
 
 VAD_HOST_URL=${MDC_VAD_MODEL_BASE_URL:-https://huggingface.co/ggml-org/whisper-vad/resolve/main}
 declare -A VAD_SHA256=(
   [silero-v6.2.0]=2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987
 )
 
+# The configured VAD model (WHISPER_VAD_MODEL), fetched when it is a missing name.
 get_vad() {
-  [ -n "$VAD_MODEL" ] || return 0
-  case "$VAD_MODEL" in
+  local name dest
+  name=$("$BIN" settings get WHISPER_VAD_MODEL) || return 0
+  [ -n "$name" ] || return 0
+  dest=$("$BIN" settings get VAD_MODEL_PATH) || return 0
+  case "$name" in
     */*|*.bin)
-      if [ -f "$VAD_MODEL" ]; then
-        say "WHISPER_VAD_MODEL is a path ($VAD_MODEL): present, nothing to download"
+      if [ -f "$name" ]; then
+        say "WHISPER_VAD_MODEL is a path ($name): present, nothing to download"
       else
-        say "WHISPER_VAD_MODEL is a path ($VAD_MODEL) that does not exist; nothing is downloaded for a path."
+        say "WHISPER_VAD_MODEL is a path ($name) that does not exist; nothing is downloaded for a path."
       fi
       return 0 ;;
   esac
-  local dest="${DIR%/}/ggml-$VAD_MODEL.bin"
   if [ -s "$dest" ]; then
-    say "VAD model $VAD_MODEL present at $dest"
+    say "VAD model $name present at $dest"
     return 0
   fi
-  mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; return 0; }
-  local tmp="$dest.part.$$" url="$VAD_HOST_URL/ggml-$VAD_MODEL.bin" ok=1
-  say "downloading VAD model $VAD_MODEL from $url to $dest ..."
+  mkdir -p "$(dirname "$dest")" 2>/dev/null || { say "cannot create $(dirname "$dest"); not downloading"; return 0; }
+  local tmp="$dest.part.$$" url="$VAD_HOST_URL/ggml-$name.bin" ok=1
+  say "downloading VAD model $name from $url to $dest ..."
   if command -v curl >/dev/null 2>&1; then
     curl -fL -sS --connect-timeout 5 --retry 1 --retry-max-time 10 \
          --speed-limit 1024 --speed-time 60 -o "$tmp" "$url" && ok=0
@@ -180,17 +113,71 @@ get_vad() {
     say "$url is not a ggml Silero VAD file; discarded."
     return 0
   fi
-  local got want=${VAD_SHA256[$VAD_MODEL]:-}
+  local got want=${VAD_SHA256[$name]:-}
   got=$(sha256sum "$tmp" | cut -d' ' -f1)
   if [ -n "$want" ] && [ "$got" != "$want" ]; then
-    say "note: $VAD_MODEL has SHA-256 $got, not that of whisper.cpp's test copy ($want);"
+    say "note: $name has SHA-256 $got, not that of whisper.cpp's test copy ($want);"
     say "the server validates the whole file when it loads it."
   fi
   mv -f "$tmp" "$dest"
-  say "VAD model $VAD_MODEL saved to $dest (SHA-256 $got)"
+  say "VAD model $name saved to $dest (SHA-256 $got)"
   return 0
 }
-
-get_whisper
 get_vad
+
+case "$MODEL" in
+  */*|*.bin)
+    if [ -f "$MODEL" ]; then
+      say "WHISPER_MODEL is a path ($MODEL): present, nothing to download"
+    else
+      say "WHISPER_MODEL is a path ($MODEL) that does not exist; nothing is downloaded for a path."
+      missing
+    fi
+    exit 0 ;;
+esac
+
+if [ -s "$DEST" ]; then
+  say "model $MODEL present at $DEST"
+  exit 0
+fi
+
+SUM=${SHA1[$MODEL]:-}
+if [ -z "$SUM" ]; then
+  say "no official checksum known for model \"$MODEL\", so it is not downloaded automatically."
+  say "Known: ${!SHA1[*]}"
+  say "Place the file at $DEST yourself (from $HOST_URL/ggml-$MODEL.bin), or set WHISPER_MODEL to one of the names above."
+  missing
+fi
+
+mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; missing; }
+TMP="$DEST.part.$$"
+trap 'rm -f "$TMP"' EXIT
+URL="$HOST_URL/ggml-$MODEL.bin"
+say "downloading model $MODEL from $URL to $DEST ..."
+ok=1
+if command -v curl >/dev/null 2>&1; then
+  progress=-sS
+  [ -t 2 ] && progress=--progress-bar
+  curl -fL $progress --connect-timeout 5 --retry 1 --retry-max-time 10 \
+       --speed-limit 1024 --speed-time 60 -o "$TMP" "$URL" && ok=0
+elif command -v wget >/dev/null 2>&1; then
+  wget -q --connect-timeout=5 --tries=2 --read-timeout=60 -O "$TMP" "$URL" && ok=0
+else
+  say "neither curl nor wget is installed"
+fi
+
+if [ $ok -ne 0 ] || [ ! -s "$TMP" ]; then
+  say "could not download $URL (no network, or the host is unreachable)."
+  say "To fix: copy ggml-$MODEL.bin (SHA-1 $SUM) to $DEST, or set WHISPER_MODEL to a path."
+  missing
+fi
+
+GOT=$(sha1sum "$TMP" | cut -d' ' -f1)
+if [ "$GOT" != "$SUM" ]; then
+  say "checksum mismatch for $URL: got SHA-1 $GOT, expected $SUM; the download was discarded."
+  missing
+fi
+mv -f "$TMP" "$DEST"
+trap - EXIT
+say "model $MODEL saved to $DEST (SHA-1 verified)"
 exit 0

@@ -81,6 +81,7 @@ enum MHD_Result http_jobs_create(svc_server *srv, http_req *req)
         svc_metrics_transcription(&srv->metrics, "jobs", "queue_full", 0, 0);
         return http_send_queue_full(req);
     }
+    http_req_leave_admission(req); /* the pool counts it now */
     char base[64];
     snprintf(base, sizeof base, "/jobs/%s", j->id);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s+, s:s+}", "id", j->id, "status", "queued",

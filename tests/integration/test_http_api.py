@@ -12,7 +12,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
+from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, check_no_5xx, error_code, metric,  # noqa: E402
                             require_binary)
 
 require_binary()
@@ -130,6 +130,7 @@ with Server() as s:
 
     print("early 413")
     c.check(s.tmp_leftovers() == [], "no temp file left after the requests", s.tmp_leftovers())
+    check_no_5xx(c, s)
 
 with Server(env={"MAX_UPLOAD_MB": "1"}) as s:
     # Content-Length says 3 MB: the answer comes before the body is read (early stop)
@@ -146,6 +147,7 @@ with Server(env={"MAX_UPLOAD_MB": "1"}) as s:
     st, h, body = s.upload(SHORT_CLIP, FAST)
     c.check(st == 200, "a good request right after the 413 succeeds", (st, body[:200]))
     c.check(s.tmp_leftovers() == [], "no temp file left after 413s", s.tmp_leftovers())
+    check_no_5xx(c, s)
 
 with Server(env={"API_KEY": "s3cret", "REPORT_LOCALE": "en", "MAX_UPLOAD_MB": "7"}) as s:
     print("API_KEY")
@@ -167,5 +169,6 @@ with Server(env={"API_KEY": "s3cret", "REPORT_LOCALE": "en", "MAX_UPLOAD_MB": "7
     c.check(st == 401, "upload without a key → 401 (body not processed)")
     st, h, body = s.upload(SHORT_CLIP, FAST, headers={"Authorization": "Bearer s3cret"})
     c.check(st == 200, "upload with the key → 200", (st, body[:200]))
+    check_no_5xx(c, s)
 
 c.finish()
