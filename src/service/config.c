@@ -430,12 +430,13 @@ static int set_apply(const setting *s, svc_config *cfg, const char *v, char *why
 
 /* MDC_* names that belong to the test harness (tests/run.sh), to other modules
  * (MDC_AUDIO_PLUGIN: src/audio/plugin/loader.c; MDC_KERNELS: the engine's kernel choice)
- * or other tools (MDC_MODEL_BASE_URL, MDC_BIN: scripts/get-model.sh, which `make run`
- * runs in the same environment as serve); never reported as unknown.  Any MDC_TEST_* is
- * also tolerated. */
+ * or other tools (MDC_MODEL_BASE_URL, MDC_VAD_MODEL_BASE_URL, MDC_BIN: scripts/get-model.sh,
+ * which `make run` runs in the same environment as serve); never reported as unknown.
+ * Any MDC_TEST_* is also tolerated. */
 static const char *const k_foreign_mdc[] = {
     "MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",     "MDC_SANITIZE",
-    "MDC_AUDIO_PLUGIN", "MDC_KERNELS", "MDC_MODEL_BASE_URL", "MDC_BIN"};
+    "MDC_AUDIO_PLUGIN", "MDC_KERNELS", "MDC_MODEL_BASE_URL", "MDC_VAD_MODEL_BASE_URL",
+    "MDC_BIN"};
 
 static const setting *find_setting(const char *name, size_t len)
 {

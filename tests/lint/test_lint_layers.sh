@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Layering (docs/ARCHITECTURE.md): main → service → {whisper, audio, report, metrics, vad}
 # → common.  A middle module includes only its own headers, its public header and
-# common's (mdc/log.h, mdc/clock.h, mdc/cpu.h, mdc/strbuf.h, mdc/utf8.h); common
-# includes no other module; nothing below service includes service.
+# common's (every include/mdc/*.h that is not a middle module's: log, clock, cpu,
+# strbuf, utf8, mapguard …); common includes no other module; nothing below service
+# includes service.
 set -u
 cd "$(dirname "$0")/../.."
 middle="whisper audio report metrics vad"
-common_hdrs="log clock cpu strbuf utf8"
+common_hdrs=""
+for h in include/mdc/*.h; do
+  n=$(basename "$h" .h)
+  [[ " $middle " == *" $n "* ]] || common_hdrs="$common_hdrs $n"
+done
 fail=0
 allowed_public() { # module → allowed mdc/*.h names
   local m=$1
