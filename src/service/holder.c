@@ -61,6 +61,7 @@ struct model_holder {
     double failed_at_s;        /* monotonic time of the last failure */
     double idle_since_s;       /* monotonic time the refcount last dropped to 0 */
     unsigned long loads_total; /* successful loads */
+    const char *weight_type;   /* wsp_model_weight_type() of the last load (static), or NULL */
     bool preload_requested, preload_satisfied;
     bool preload_thread_started;
     bool stopping;             /* holder_free() started: the preload thread must end */
@@ -285,6 +286,7 @@ static void whisper_describe(const void *obj, char *buf, size_t len)
 
 static bool whisper_mapping_lost(const void *obj) { return wsp_model_mapping_lost(obj); }
 static uint64_t whisper_file_bytes(const void *obj) { return wsp_model_file_bytes(obj); }
+static const char *whisper_weight_type(const void *obj) { return wsp_model_weight_type(obj); }
 
 const holder_kind holder_kind_whisper = {
     .what = "Whisper model",
@@ -294,6 +296,7 @@ const holder_kind holder_kind_whisper = {
     .describe = whisper_describe,
     .mapping_lost = whisper_mapping_lost,
     .file_bytes = whisper_file_bytes,
+    .weight_type = whisper_weight_type,
 };
 
 static void *vad_load(const char *path, int *code, char *reason, size_t len)
@@ -330,6 +333,7 @@ const holder_kind holder_kind_vad = {
     .describe = vad_describe,
     .mapping_lost = NULL,
     .file_bytes = vad_file_bytes,
+    .weight_type = NULL,
 };
 
 /* Runs one load attempt without the lock.  Returns the object or NULL with msg filled
@@ -418,6 +422,7 @@ static void run_load_locked(model_holder *h)
     pthread_mutex_lock(&h->mu);
     if (m) {
         h->model = m;
+        h->weight_type = h->kind->weight_type ? h->kind->weight_type(m) : NULL;
         h->file_id = id;
         h->state = HOLDER_READY;
         h->loads_total++;
@@ -823,6 +828,16 @@ void holder_last_error(model_holder *h, char *buf, size_t len)
 
 const char *holder_name(const model_holder *h) { return h ? h->name : ""; }
 const char *holder_path(const model_holder *h) { return h ? h->path : ""; }
+
+const char *holder_weight_type(model_holder *h)
+{
+    if (!h)
+        return NULL;
+    pthread_mutex_lock(&h->mu);
+    const char *t = h->weight_type;
+    pthread_mutex_unlock(&h->mu);
+    return t;
+}
 
 unsigned long holder_loads_total(model_holder *h)
 {

@@ -62,6 +62,7 @@ typedef struct holder_kind {
     void (*describe)(const void *obj, char *buf, size_t len); /* for the "ready" log */
     bool (*mapping_lost)(const void *obj); /* a SIGBUS was absorbed; NULL = never */
     uint64_t (*file_bytes)(const void *obj); /* the size it was loaded from */
+    const char *(*weight_type)(const void *obj); /* "f16", "q5_0" …; NULL = none */
 } holder_kind;
 
 extern const holder_kind holder_kind_whisper; /* wsp_model_load / wsp_model_free */
@@ -144,6 +145,9 @@ const char *holder_name(const model_holder *h);
 const char *holder_path(const model_holder *h);
 /* Loads completed successfully since creation. */
 unsigned long holder_loads_total(model_holder *h);
+/* Weight type of the model as last loaded ("f16", "q5_0" … from wsp_model_weight_type(),
+ * static), kept after an idle unload; NULL until a load succeeded. */
+const char *holder_weight_type(model_holder *h);
 /* True when a preload was requested and has not finished successfully yet. */
 int holder_preload_pending(model_holder *h);
 /* References currently held (for tests and /v1/models). */

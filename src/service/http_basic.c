@@ -136,6 +136,8 @@ enum MHD_Result http_models(svc_server *srv, http_req *req)
                           "object", "model", "owned_by", "md-converter", "state",
                           holder_state_name(st), "file", base ? base + 1 : (path ? path : ""),
                           "loads_total", (json_int_t)holder_loads_total(srv->holder));
+    const char *wt = holder_weight_type(srv->holder); /* null until the first load */
+    json_object_set_new(m, "weight_type", wt ? json_string(wt) : json_null());
     json_t *o = json_pack("{s:s, s:[o]}", "object", "list", "data", m);
     return http_send_json(req, 200, o);
 }
