@@ -27,6 +27,10 @@
 
 #include "mdc/log.h"
 #include "mdc/report.h"
+#include "mdc/vad.h"
+
+/* WHISPER_VAD (the SET_CHOICE index of "auto|true|false"). */
+enum { SVC_VAD_AUTO = 0, SVC_VAD_TRUE = 1, SVC_VAD_FALSE = 2 };
 
 typedef struct svc_config {
     char host[256];               /* HOST */
@@ -57,6 +61,14 @@ typedef struct svc_config {
     int health_port;              /* HEALTH_PORT: second listener for probes (0 = none) */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
+    int vad_mode;                 /* WHISPER_VAD: SVC_VAD_AUTO|TRUE|FALSE */
+    char vad_model[1024];         /* WHISPER_VAD_MODEL as given, "" = none */
+    char vad_model_path[2048];    /* resolved like model_path; "" when vad_model is "" */
+    double vad_threshold;         /* WHISPER_VAD_THRESHOLD */
+    int vad_min_speech_ms;        /* WHISPER_VAD_MIN_SPEECH_MS */
+    int vad_min_silence_ms;       /* WHISPER_VAD_MIN_SILENCE_MS */
+    int vad_speech_pad_ms;        /* WHISPER_VAD_SPEECH_PAD_MS */
+    double vad_max_speech_s;      /* WHISPER_VAD_MAX_SPEECH_S, 0 = no limit */
 } svc_config;
 
 /* The settings table (config.c): one row per variable.  Defaults, validation, unknown-
@@ -115,6 +127,11 @@ const char *svc_config_model_label(const svc_config *cfg);
 /* Context for load errors, for holder_options.context:
  * "WHISPER_MODEL=base, WHISPER_MODELS_DIR=/models" (or just WHISPER_MODEL=PATH). */
 void svc_config_model_context(const svc_config *cfg, char *buf, size_t len);
+/* Whether a request without a vad/chunking_strategy field uses the VAD: WHISPER_VAD=true,
+ * or auto with WHISPER_VAD_MODEL set and its file present (checked at each call: stat). */
+bool svc_config_vad_default_on(const svc_config *cfg);
+/* The segment rules from the WHISPER_VAD_* settings (whisper.cpp's defaults otherwise). */
+vad_params svc_config_vad_params(const svc_config *cfg);
 /* Parses true|false|1|0|yes|no|on|off (case-insensitive); returns 0 or -1. */
 int svc_config_parse_bool(const char *v, bool *out);
 /* CPUs this process may run on (sched_getaffinity), at least 1. */

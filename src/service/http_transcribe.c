@@ -17,6 +17,7 @@
 #include "mdc/clock.h"
 #include "mdc/log.h"
 #include "routes.h"
+#include "vad_options.h"
 
 /* ---- shared helpers ----------------------------------------------------------- */
 
@@ -27,6 +28,8 @@ void http_note_transcription(svc_server *srv, const char *endpoint, const pipeli
                          : res->error_code[0]    ? res->error_code
                                                  : "error";
     svc_metrics_transcription(&srv->metrics, endpoint, status, wall_s, res->audio_seconds);
+    svc_metrics_engine_work(&srv->metrics, res->encoder_windows, res->decoder_steps,
+                            res->http_status == 200 && res->vad_used, res->speech_seconds);
     if (res->http_status == 200) {
         /* exponential moving average for the Retry-After estimate */
         double avg = atomic_load(&srv->avg_transcription_s);
@@ -109,6 +112,16 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
                                "no_fallback must be true or false (got \"%.20s\")", nf);
         return false;
     }
+    /* voice-activity detection: vad=true|false, OpenAI's chunking_strategy, WHISPER_VAD */
+    const vad_params server_params = svc_config_vad_params(cfg);
+    char why[300];
+    if (svc_vad_options(upl_field(f, "vad"), upl_field(f, "chunking_strategy"), srv->vad_default,
+                        srv->vad_holder != NULL, &server_params, &pr->vad, &pr->vad_params, why,
+                        sizeof why) != 0) {
+        *ret = http_send_error(req, 400, "invalid_field", "%s", why);
+        return false;
+    }
+    pr->vad_holder = pr->vad ? srv->vad_holder : NULL;
     return true;
 }
 

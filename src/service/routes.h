@@ -45,6 +45,8 @@ typedef struct svc_server {
     svc_listener main_l, probe_l;
     struct conn_guard *guard;        /* deadlines and caps of every connection */
     model_holder *holder;
+    model_holder *vad_holder; /* holder_kind_vad; NULL when WHISPER_VAD_MODEL is empty */
+    bool vad_default;         /* WHISPER_VAD resolved at start-up (svc_config_vad_default_on) */
     met_registry *registry;
     svc_metrics metrics;
     wrk_pool *pool;

@@ -435,6 +435,9 @@ static void on_reload(svc_server *srv)
         MDC_LOG_INFO("SIGHUP received: reload: model %s is not mapped; the next request "
                      "maps %s (without waiting out a load back-off)",
                      holder_name(srv->holder), holder_path(srv->holder));
+    if (srv->vad_holder && holder_request_reload(srv->vad_holder) >= 0)
+        MDC_LOG_INFO("SIGHUP received: reload: VAD model %s is read again on its next use",
+                     holder_name(srv->vad_holder));
 }
 
 /* /metrics collect hook: the pool gauges, read when they are scraped. */
@@ -497,6 +500,32 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         .metrics = srv.registry,
     };
     srv.holder = holder_new(&hopt);
+    if (cfg->vad_model_path[0]) {
+        /* the VAD model: the same holder machinery, its own state and metrics series */
+        char vctx[1200];
+        snprintf(vctx, sizeof vctx, "WHISPER_VAD_MODEL=%.500s, WHISPER_MODELS_DIR=%.500s",
+                 cfg->vad_model, cfg->models_dir);
+        const char *slash = strrchr(cfg->vad_model, '/');
+        holder_options vopt = hopt;
+        vopt.kind = &holder_kind_vad;
+        vopt.context = vctx;
+        vopt.name = slash ? slash + 1 : cfg->vad_model;
+        vopt.path = cfg->vad_model_path;
+        srv.vad_holder = holder_new(&vopt);
+        if (!srv.vad_holder) {
+            MDC_LOG_ERROR("out of memory at start-up");
+            goto out;
+        }
+    }
+    srv.vad_default = svc_config_vad_default_on(cfg);
+    if (cfg->vad_model_path[0] || cfg->vad_mode == SVC_VAD_TRUE)
+        MDC_LOG_INFO("voice-activity detection %s by default (WHISPER_VAD=%s, model %s)",
+                     srv.vad_default ? "on" : "off",
+                     cfg->vad_mode == SVC_VAD_AUTO ? "auto" : cfg->vad_mode == SVC_VAD_TRUE ? "true" : "false",
+                     cfg->vad_model_path[0] ? cfg->vad_model_path : "(none)");
+    if (cfg->vad_mode == SVC_VAD_AUTO && cfg->vad_model_path[0] && !srv.vad_default)
+        MDC_LOG_WARN("WHISPER_VAD=auto: %s is not there, so voice-activity detection is off "
+                     "unless a request asks for it (vad=true)", cfg->vad_model_path);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
     srv.jobs = jobs_new(SVC__JOB_TTL_S, SVC__MAX_JOBS);
     cg_options gopt = {
@@ -581,6 +610,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                               : "Lazy Loading on the first transcription");
     if (cfg->preload && holder_preload_async(srv.holder) != 0)
         MDC_LOG_ERROR("cannot start the preload thread; the model loads on first use");
+    if (cfg->preload && srv.vad_default && holder_preload_async(srv.vad_holder) != 0)
+        MDC_LOG_ERROR("cannot start the VAD preload thread; the VAD model loads on first use");
 
     /* main loop: signals and the ticker */
     for (;;) {
@@ -594,8 +625,10 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         if (sig == SIGHUP)
             on_reload(&srv);
         cg_sweep(srv.guard, mdc_now_s()); /* header/body deadlines, vanished uploaders */
-        if (cfg->idle_unload_seconds > 0)
+        if (cfg->idle_unload_seconds > 0) {
             holder_maybe_unload_idle(srv.holder);
+            holder_maybe_unload_idle(srv.vad_holder);
+        }
         jobs_tick(srv.jobs);
     }
 
@@ -624,6 +657,7 @@ out:
     wrk_pool_free(srv.pool);
     jobs_free(srv.jobs);
     holder_free(srv.holder);
+    holder_free(srv.vad_holder);
     met_registry_free(srv.registry);
     MDC_LOG_INFO("stopped");
     return rc;
