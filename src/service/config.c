@@ -130,6 +130,21 @@ static const setting k_settings[] = {
     {.d = {"TMPDIR", "Limits and queue", "/tmp", "a directory",
       "Where uploads are spooled (private temporary files, removed after each request)."},
      .type = SET_STRING, F(tmp_dir)},
+    {.d = {"JOBS_TTL_SECONDS", "Jobs", "3600", NULL,
+      "A finished job (its status, events and result) is kept this long after it ended, "
+      "seconds; then GET /jobs/ID answers 404."},
+     .type = SET_INT, F(jobs_ttl_seconds), .lo = 1, .hi = 2592000},
+    {.d = {"JOBS_MAX", "Jobs", "256", NULL,
+      "Jobs kept at once. When full, the job that finished first is dropped to make room; "
+      "when every kept job is unfinished, POST /jobs answers 503 queue_full."},
+     .type = SET_INT, F(jobs_max), .lo = 1, .hi = 100000},
+    {.d = {"SHUTDOWN_GRACE_SECONDS", "Jobs", "20", NULL,
+      "On SIGTERM/SIGINT: running and queued transcriptions (jobs and requests) may finish "
+      "for up to this long while new uploads get 503 shutting_down; what is left is then "
+      "aborted (503 shutting_down; a job's event stream ends with an `error` event "
+      "shutting_down). Keep it below the orchestrator's kill timeout (k8s "
+      "terminationGracePeriodSeconds 30)."},
+     .type = SET_INT, F(shutdown_grace_seconds), .lo = 0, .hi = 3600},
     {.d = {"REPORT_LOCALE", "Report and logs", "pt-BR", NULL,
       "Language of the Markdown report's headings when the request does not say "
       "(pt and pt_BR are spellings of pt-BR)."},

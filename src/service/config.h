@@ -49,6 +49,9 @@ typedef struct svc_config {
                                      (tests of the load race) */
     int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS */
     char tmp_dir[1024];           /* TMPDIR */
+    int jobs_ttl_seconds;         /* JOBS_TTL_SECONDS: finished jobs are kept this long */
+    int jobs_max;                 /* JOBS_MAX: jobs kept at once */
+    int shutdown_grace_seconds;   /* SHUTDOWN_GRACE_SECONDS: drain before aborting */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
 } svc_config;

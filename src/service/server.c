@@ -29,54 +29,56 @@
 #include "routes.h"
 
 #define SVC__TICK_MS 250           /* idle-unload and job-expiry check period */
-#define SVC__JOB_TTL_S 3600        /* finished jobs are kept this long */
-#define SVC__MAX_JOBS 256
 #define SVC__MULTIPART_SLACK (1u << 20) /* bytes of form overhead allowed past MAX_UPLOAD_MB */
-#define SVC__PEER_CHECK_MS 200.0
-#define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */   /* disconnect poll period during a transcription */
+#define SVC__PEER_CHECK_MS 200.0    /* disconnect poll period during a transcription */
+#define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */
+#define SVC__ABORT_WAIT_MS 10000   /* after the grace: aborted work stops at its next poll */
 
 /* ---- request state -------------------------------------------------------------- */
 
-static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
+static void req_retain(void *owner)
 {
-    http_req *req = calloc(1, sizeof *req);
-    if (!req)
-        return NULL;
-    req->srv = srv;
-    req->conn = conn;
-    req->refs = 1; /* MHD's, dropped in on_completed() */
-    req->start_s = mdc_now_s();
-    req->fd = -1;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci)
-        req->fd = ci->connect_fd;
-    pthread_mutex_init(&req->mu, NULL);
-    return req;
-}
-
-void http_req_unref(http_req *req)
-{
+    http_req *req = owner;
     pthread_mutex_lock(&req->mu);
-    int left = --req->refs;
+    req->refs++;
     pthread_mutex_unlock(&req->mu);
-    if (left > 0)
-        return;
-    upl_free(req->form);
-    pipeline_result_free(&req->result);
-    pthread_mutex_destroy(&req->mu);
-    free(req);
 }
 
-bool http_req_should_abort(void *arg)
+static void req_release(void *owner)
 {
-    http_req *req = arg;
-    if (atomic_load(&req->abort) || atomic_load(&req->srv->stopping))
+    http_req_unref(owner);
+}
+
+/* The worker's result: keep it and resume the suspended connection to answer it. */
+static void req_finished(void *owner, pipeline_result *res)
+{
+    http_req *req = owner;
+    req->result = *res;
+    memset(res, 0, sizeof *res);
+    pthread_mutex_lock(&req->mu);
+    req->done = true;
+    if (req->suspended && !req->closed) {
+        req->suspended = false;
+        MHD_resume_connection(req->conn);
+    }
+    pthread_mutex_unlock(&req->mu);
+}
+
+/* Extra stop reasons of a synchronous request (routes.h). */
+static bool req_should_stop(void *owner)
+{
+    http_req *req = owner;
+    svc_work *w = &req->work;
+    if (atomic_load(&req->srv->grace_over)) {
+        work_cancel(w, 503, "shutting_down", "the server is shutting down; retry the request");
         return true;
+    }
     int timeout = req->srv->cfg->request_timeout_seconds;
     if (timeout > 0 && mdc_now_s() - req->start_s > timeout) {
-        atomic_store(&req->timed_out, true);
-        atomic_store(&req->abort, true);
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "the transcription took longer than REQUEST_TIMEOUT_SECONDS (%d s)", timeout);
+        work_cancel(w, 504, "timeout", msg);
         return true;
     }
     double now = mdc_now_ms();
@@ -98,9 +100,49 @@ bool http_req_should_abort(void *arg)
     pthread_mutex_unlock(&req->mu);
     if (gone) {
         MDC_LOG_INFO("client disconnected: cancelling its transcription");
-        atomic_store(&req->abort, true);
+        work_cancel(w, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed",
+                    "the client closed the connection");
     }
     return gone;
+}
+
+const work_hooks http_req_work_hooks = {
+    .retain = req_retain,
+    .release = req_release,
+    .should_stop = req_should_stop,
+    .finished = req_finished,
+};
+
+static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
+{
+    http_req *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->srv = srv;
+    req->conn = conn;
+    req->refs = 1; /* MHD's, dropped in on_completed() */
+    req->start_s = mdc_now_s();
+    req->fd = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        req->fd = ci->connect_fd;
+    pthread_mutex_init(&req->mu, NULL);
+    work_init(&req->work, srv, NULL, &http_req_work_hooks, req);
+    return req;
+}
+
+void http_req_unref(http_req *req)
+{
+    pthread_mutex_lock(&req->mu);
+    int left = --req->refs;
+    pthread_mutex_unlock(&req->mu);
+    if (left > 0)
+        return;
+    work_destroy(&req->work);
+    pipeline_result_free(&req->result);
+    pthread_mutex_destroy(&req->mu);
+    free(req);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
@@ -180,10 +222,10 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         return http_send_queue_full(req);
     }
     upl_error err;
-    req->form = upl_new(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    req->work.form = upl_new(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
                         cfg->max_upload_bytes, cfg->tmp_dir, &err);
-    if (!req->form) {
+    if (!req->work.form) {
         req->early_response = true;
         return http_send_error(req, err.status, err.code, "%s", err.message);
     }
@@ -207,7 +249,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size > 0) {
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
-        if (req->form && !req->responded && upl_feed(req->form, upload_data, *upload_data_size) != 0) {
+        if (req->work.form && !req->responded && upl_feed(req->work.form, upload_data, *upload_data_size) != 0) {
             /* the answer is known (413, 400); without a Content-Length to refuse up front
              * (chunked), stop reading a body that goes on and on: close the connection */
             req->discarded += *upload_data_size;
@@ -222,10 +264,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->responded || !req->route)
         return MHD_YES;
-    if (req->form && !req->submitted && !req->early_response) {
+    if (req->work.form && !req->submitted && !req->early_response) {
         req->early_response = true; /* finish once */
-        if (upl_finish(req->form) != 0) {
-            const upl_error *e = upl_error_get(req->form);
+        if (upl_finish(req->work.form) != 0) {
+            const upl_error *e = upl_error_get(req->work.form);
             return http_send_error(req, e->status, e->code, "%s", e->message);
         }
     }
@@ -245,9 +287,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         MDC_LOG_DEBUG("request ended before an answer (code %d)", (int)toe);
     pthread_mutex_lock(&req->mu);
     req->closed = true;
-    if (req->submitted && !req->done)
-        atomic_store(&req->abort, true); /* the client is gone: cancel its transcription */
+    bool cancel = req->submitted && !req->done;
     pthread_mutex_unlock(&req->mu);
+    if (cancel) /* the client is gone: cancel its transcription */
+        work_cancel(&req->work, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed",
+                    "the client closed the connection");
     http_req_unref(req);
 }
 
@@ -335,7 +379,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     };
     srv.holder = holder_new(&hopt);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
-    srv.jobs = jobs_new(SVC__JOB_TTL_S, SVC__MAX_JOBS);
+    srv.jobs = jobs_mem_new(cfg->jobs_ttl_seconds, cfg->jobs_max);
     if (!srv.holder || !srv.pool || !srv.jobs) {
         MDC_LOG_ERROR("out of memory at start-up");
         goto out;
@@ -390,11 +434,19 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         jobs_tick(srv.jobs);
     }
 
-    /* shutdown: refuse new work, abort running work, let answers go out, then stop */
+    /* shutdown: refuse new work (/ready 503, uploads 503) but keep answering status,
+     * events and results while running work drains for up to SHUTDOWN_GRACE_SECONDS;
+     * then abort what is left (503 shutting_down, jobs' streams end with that error),
+     * let the answers go out, and stop */
     atomic_store(&srv.stopping, true);
-    MHD_quiesce_daemon(srv.daemon);
+    if (wrk_queued(srv.pool) + wrk_running(srv.pool) > 0)
+        MDC_LOG_INFO("draining %d running and %d queued transcriptions (up to %d s)",
+                     wrk_running(srv.pool), wrk_queued(srv.pool), cfg->shutdown_grace_seconds);
+    wait_workers_idle(srv.pool, cfg->shutdown_grace_seconds * 1000);
+    atomic_store(&srv.grace_over, true);
     jobs_close(srv.jobs);
-    wait_workers_idle(srv.pool, 30000); /* resumed before MHD_stop_daemon (API rule) */
+    MHD_quiesce_daemon(srv.daemon);
+    wait_workers_idle(srv.pool, SVC__ABORT_WAIT_MS); /* resumed before MHD_stop_daemon (API rule) */
     for (int i = 0; i < 50; i++) { /* up to 1 s for the last answers to be sent */
         const union MHD_DaemonInfo *ci =
             MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);

@@ -1,0 +1,178 @@
+"""The jobs API beyond submit/follow (test_jobs.py): DELETE /jobs/{id} cancels a running
+job (its worker is freed within a second, its event stream ends with `error`
+cancelled, its result answers 410) or a queued one (it never starts) and forgets a
+finished one; GET /jobs lists recent jobs newest first, filtered by ?status= and paged
+by ?limit=&after=; JOBS_MAX and JOBS_TTL_SECONDS bound what is kept.
+
+Written against one backend description so that another store backend can run the
+same checks (BACKENDS below; only the in-process store exists today).
+"""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mdc_testserver import (FAST, FIXTURES, SHORT_CLIP, Checks, Server, error_code,  # noqa: E402
+                            metric, require_binary)
+
+require_binary()
+c = Checks("test_jobs_api")
+LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")  # ~5 s on the micro model
+
+# backend name → extra server environment
+BACKENDS = {"memory": {}}
+
+
+def submit(s, clip=SHORT_CLIP):
+    st, h, body = s.upload(clip, FAST, endpoint="/jobs")
+    return st, (json.loads(body).get("id") if st == 202 else None), body
+
+
+def wait_status(s, jid, want, timeout=60):
+    deadline = time.monotonic() + timeout
+    js = {}
+    while time.monotonic() < deadline:
+        st, js = s.get_json("/jobs/" + jid)
+        if st == 200 and want(js):
+            return js
+        time.sleep(0.05)
+    return js
+
+
+class Follower(threading.Thread):
+    """Reads a job's event stream to its end in the background."""
+
+    def __init__(self, port, jid):
+        super().__init__(daemon=True)
+        self.port, self.jid, self.events, self.ended_at = port, jid, [], None
+        self.start()
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.request("GET", "/jobs/%s/events" % self.jid)
+        r = conn.getresponse()
+        ev = None
+        for raw in r:
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                ev = line[6:].strip()
+            elif line.startswith("data:"):
+                self.events.append((ev, json.loads(line[5:])))
+        self.ended_at = time.monotonic()
+        conn.close()
+
+
+def cancelled_count(s):
+    return metric(s.metrics(), "mdconv_transcriptions_total", endpoint="jobs", status="cancelled") or 0
+
+
+def api_checks(name, env):
+    tag = "[%s] " % name
+    # ---- listing -------------------------------------------------------------------
+    with Server(env=dict(env, MAX_CONCURRENT_TRANSCRIPTIONS="1")) as s:
+        ids = []
+        for _ in range(3):
+            st, jid, body = submit(s)
+            ids.append(jid)
+        for jid in ids:
+            wait_status(s, jid, lambda js: js.get("status") == "done")
+        st, js = s.get_json("/jobs")
+        got = [j["id"] for j in js.get("jobs", [])] if st == 200 else []
+        c.check(got == ids[::-1] and js.get("next") is None,
+                tag + "GET /jobs lists the jobs newest first, no next page", js)
+        st, p1 = s.get_json("/jobs?limit=2")
+        st2, p2 = s.get_json("/jobs?limit=2&after=%s" % (p1 or {}).get("next"))
+        c.check([j["id"] for j in p1.get("jobs", [])] == ids[:0:-1] and p1.get("next") == ids[1]
+                and [j["id"] for j in p2.get("jobs", [])] == ids[:1] and p2.get("next") is None,
+                tag + "?limit=2 pages: 2 jobs + next, then the last one", (p1, p2))
+        st, js = s.get_json("/jobs?status=done")
+        st2, js2 = s.get_json("/jobs?status=running")
+        c.check(len(js.get("jobs", [])) == 3 and js2.get("jobs") == [],
+                tag + "?status=done → 3, ?status=running → none", (js, js2))
+        for q, what in (("status=bogus", "an unknown status"), ("limit=0", "limit 0"),
+                        ("limit=101", "limit past 100"), ("after=ffff", "an unknown cursor")):
+            st, h, body = s.request("GET", "/jobs?" + q)
+            c.check(st == 400 and error_code(body) == "invalid_query", tag + "GET /jobs?%s → 400 invalid_query (%s)" % (q, what), body)
+
+    # ---- cancel a running job, then a queued one ------------------------------------
+    with Server(env=dict(env, MAX_CONCURRENT_TRANSCRIPTIONS="1", QUEUE_LENGTH="2")) as s:
+        st, a, _ = submit(s, LONG_CLIP)
+        st, b, _ = submit(s, LONG_CLIP)  # waits behind a
+        fa, fb = Follower(s.port, a), Follower(s.port, b)
+        js = wait_status(s, a, lambda js: js.get("status") == "running" and js.get("progress", 0) > 5)
+        c.check(js.get("status") == "running", tag + "the long job runs (progress %s)" % js.get("progress"), js)
+        before = cancelled_count(s)
+        t0 = time.monotonic()
+        st, h, body = s.request("DELETE", "/jobs/" + a)
+        d = json.loads(body) if st == 200 else {}
+        c.check(st == 200 and d.get("status") == "cancelled", tag + "DELETE a running job → 200 status cancelled", body)
+        freed = None
+        while time.monotonic() - t0 < 5:
+            if cancelled_count(s) > before:
+                freed = time.monotonic() - t0
+                break
+            time.sleep(0.02)
+        c.check(freed is not None and freed < 1.0,
+                tag + "its transcription stopped and the worker was freed within 1 s (%s s)"
+                % ("%.2f" % freed if freed is not None else "never"))
+        fa.join(10)
+        c.check(fa.events and fa.events[-1][0] == "error" and fa.events[-1][1]["error"]["code"] == "cancelled"
+                and fa.events[-1][1]["status"] == "cancelled",
+                tag + "its event stream ends with `error` cancelled", fa.events[-1:])
+        st, h, body = s.request("GET", "/jobs/%s/result" % a)
+        c.check(st == 410 and error_code(body) == "cancelled", tag + "its result → 410 cancelled", (st, body))
+        # b now runs (the worker is free): cancel it too while it runs
+        js = wait_status(s, b, lambda js: js.get("status") == "running", timeout=10)
+        c.check(js.get("status") == "running", tag + "the next job started on the freed worker", js)
+        st, c3, _ = submit(s, SHORT_CLIP)  # queued behind b
+        f3 = Follower(s.port, c3)
+        st, h, body = s.request("DELETE", "/jobs/" + c3)
+        c.check(st == 200 and json.loads(body).get("status") == "cancelled", tag + "DELETE a queued job → cancelled", body)
+        s.request("DELETE", "/jobs/" + b)
+        f3.join(10)
+        fb.join(10)
+        names = [e for e, _ in f3.events]
+        c.check(names and names[-1] == "error" and "segment" not in names
+                and all(d.get("status") != "running" for _, d in f3.events),
+                tag + "the queued job never started: its stream ends with `error` cancelled", f3.events)
+        time.sleep(0.3)
+        st, js = s.get_json("/jobs/" + c3)
+        c.check(js.get("status") == "cancelled" and js.get("progress") == 0, tag + "it stays cancelled at 0 %", js)
+        ok = metric(s.metrics(), "mdconv_transcriptions_total", endpoint="jobs", status="ok") or 0
+        c.check(ok == 0, tag + "no cancelled job produced a result (ok count %d)" % ok)
+        # a finished job: DELETE forgets it
+        st, d, _ = submit(s, SHORT_CLIP)
+        wait_status(s, d, lambda js: js.get("status") == "done")
+        st, h, body = s.request("DELETE", "/jobs/" + d)
+        st2, h2, body2 = s.request("GET", "/jobs/" + d)
+        c.check(st == 200 and json.loads(body).get("status") == "deleted" and st2 == 404,
+                tag + "DELETE a finished job → deleted, then 404", (body, st2))
+        st, h, body = s.request("DELETE", "/jobs/ffffffffffffffffffffffffffffffff")
+        c.check(st == 404 and error_code(body) == "not_found", tag + "DELETE an unknown job → 404")
+        c.check(s.tmp_leftovers() == [], tag + "no temp file left", s.tmp_leftovers())
+
+    # ---- JOBS_MAX and JOBS_TTL_SECONDS -----------------------------------------------
+    with Server(env=dict(env, JOBS_MAX="2", JOBS_TTL_SECONDS="1", MAX_CONCURRENT_TRANSCRIPTIONS="1",
+                         QUEUE_LENGTH="4")) as s:
+        st, a, _ = submit(s, LONG_CLIP)
+        st, b, _ = submit(s, LONG_CLIP)
+        st, _, body = submit(s)
+        c.check(st == 503 and error_code(body) == "queue_full",
+                tag + "JOBS_MAX=2 with two unfinished jobs: a third → 503 queue_full", body)
+        s.request("DELETE", "/jobs/" + a)
+        s.request("DELETE", "/jobs/" + b)
+        st, x, _ = submit(s)
+        c.check(st == 202, tag + "once they finished (cancelled), a new job is accepted (the oldest dropped)")
+        wait_status(s, x, lambda js: js.get("status") == "done")
+        time.sleep(2.5)
+        st, _ = s.get_json("/jobs/" + x)
+        c.check(st == 404, tag + "JOBS_TTL_SECONDS=1: a finished job is gone 2.5 s later (%d)" % st)
+
+
+for backend, benv in BACKENDS.items():
+    api_checks(backend, benv)
+c.finish()
