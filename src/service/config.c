@@ -145,6 +145,21 @@ static const setting k_settings[] = {
       "shutting_down). Keep it below the orchestrator's kill timeout (k8s "
       "terminationGracePeriodSeconds 30)."},
      .type = SET_INT, F(shutdown_grace_seconds), .lo = 0, .hi = 3600},
+    {.d = {"JOBS_REDIS_URL", "Jobs", "", "redis://[user:pass@]host:port/db",
+      "Empty = jobs live in this process. Set = jobs (record, events, upload, result) live in "
+      "Redis with their TTL and any replica sharing it answers, runs and finishes any job "
+      "(docs/DEPLOY.md, Scaling out). rediss:// (TLS) is refused: Debian's hiredis 0.14 has "
+      "no TLS."},
+     .type = SET_STRING, F(jobs_redis_url), .flags = SET_EMPTY_OK | SET_SECRET},
+    {.d = {"JOBS_ROLE", "Jobs", "both", NULL,
+      "With JOBS_REDIS_URL: api = accepts and answers jobs but never runs one; worker = runs "
+      "jobs from Redis and answers them, but POST /jobs is refused (403 wrong_role); both = "
+      "either. Without JOBS_REDIS_URL only both is valid."},
+     .type = SET_CHOICE, F(jobs_role), .choices = "api|worker|both"},
+    {.d = {"JOBS_CLAIM_AFTER_SECONDS", "Jobs", "15", NULL,
+      "With JOBS_REDIS_URL: a running job whose replica sent no heartbeat (every 0.5 s) for "
+      "this long is taken over and re-run by another replica."},
+     .type = SET_INT, F(jobs_claim_after_seconds), .lo = 1, .hi = 3600},
     {.d = {"REPORT_LOCALE", "Report and logs", "pt-BR", NULL,
       "Language of the Markdown report's headings when the request does not say "
       "(pt and pt_BR are spellings of pt-BR)."},

@@ -52,9 +52,15 @@ typedef struct svc_config {
     int jobs_ttl_seconds;         /* JOBS_TTL_SECONDS: finished jobs are kept this long */
     int jobs_max;                 /* JOBS_MAX: jobs kept at once */
     int shutdown_grace_seconds;   /* SHUTDOWN_GRACE_SECONDS: drain before aborting */
+    char jobs_redis_url[1024];    /* JOBS_REDIS_URL, "" = jobs in this process */
+    int jobs_role;                /* JOBS_ROLE: SVC_ROLE_* */
+    int jobs_claim_after_seconds; /* JOBS_CLAIM_AFTER_SECONDS: a job without heartbeat
+                                     this long is taken by another replica */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
 } svc_config;
+
+enum { SVC_ROLE_API = 0, SVC_ROLE_WORKER = 1, SVC_ROLE_BOTH = 2 }; /* JOBS_ROLE */
 
 /* The settings table (config.c): one row per variable.  Defaults, validation, unknown-
  * name detection, `.env` reading, .env.example and README's settings table all come

@@ -38,11 +38,17 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
     bool ready = !preload || (holder_loads_total(srv->holder) > 0 && st != HOLDER_FAILED);
     if (atomic_load(&srv->stopping))
         ready = false;
+    bool store_ok = jobs_healthy(srv->jobs);
+    if (!store_ok)
+        ready = false;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
                           "mode", preload ? "preload" : "lazy", "model", holder_name(srv->holder),
                           "model_state", holder_state_name(st));
     if (o && err[0])
         json_object_set_new(o, "last_error", json_string(err));
+    if (o && !store_ok)
+        json_object_set_new(o, "jobs_store", json_string("unavailable: Redis (JOBS_REDIS_URL) "
+                                                         "cannot be reached"));
     if (o && !preload && st == HOLDER_UNLOADED)
         json_object_set_new(o, "note", json_string("lazy loading: the model loads on the first "
                                                    "transcription"));

@@ -13,6 +13,22 @@
 #include "mdc/log.h"
 #include "routes.h"
 
+/* Answers a JOBS_E_* error of the store. */
+static enum MHD_Result jobs_error(svc_server *srv, http_req *req, int err)
+{
+    if (err == JOBS_E_UNAVAILABLE)
+        return http_send_error(req, 503, "jobs_unavailable",
+                               "the job store (Redis) cannot be reached; retry shortly");
+    if (err == JOBS_E_ROLE)
+        return http_send_error(req, 403, "wrong_role",
+                               "this replica only runs jobs (JOBS_ROLE=worker); send uploads to "
+                               "an api or both replica");
+    if (err == JOBS_E_CLOSING)
+        return http_send_error(req, 503, "shutting_down", "the server is shutting down");
+    svc_metrics_transcription(&srv->metrics, "jobs", "queue_full", 0, 0);
+    return http_send_queue_full(req);
+}
+
 enum MHD_Result http_jobs_create(svc_server *srv, http_req *req)
 {
     enum MHD_Result ret;
@@ -23,17 +39,11 @@ enum MHD_Result http_jobs_create(svc_server *srv, http_req *req)
     pipeline_request pr;
     if (!http_build_report_request(srv, req, &pr, &ret))
         return ret;
-    job *j = jobs_create(srv->jobs, srv, req->work.form, &pr);
+    int err = 0;
+    job *j = jobs_create(srv->jobs, srv, req->work.form, &pr, http_accepts_json(req), &err);
     if (!j)
-        return http_send_queue_full(req);
-    req->work.form = NULL; /* the job's work unit owns the upload now */
-    j->want_json = http_accepts_json(req);
-    if (work_submit(&j->work) != 0) {
-        jobs_remove(srv->jobs, j); /* store's */
-        job_unref(j);              /* ours: frees the job and its upload */
-        svc_metrics_transcription(&srv->metrics, "jobs", "queue_full", 0, 0);
-        return http_send_queue_full(req);
-    }
+        return jobs_error(srv, req, err);
+    req->work.form = NULL; /* the job owns the upload now (or the store consumed it) */
     char base[64];
     snprintf(base, sizeof base, "/jobs/%s", j->id);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s+, s:s+}", "id", j->id, "status", "queued",
@@ -52,8 +62,11 @@ enum MHD_Result http_jobs_create(svc_server *srv, http_req *req)
 /* Looks up the {id} job or answers 404. */
 static job *find_or_404(svc_server *srv, http_req *req, enum MHD_Result *ret)
 {
-    job *j = jobs_find(srv->jobs, req->id);
-    if (!j)
+    int err = 0;
+    job *j = jobs_find(srv->jobs, req->id, &err);
+    if (!j && err)
+        *ret = jobs_error(srv, req, err);
+    else if (!j)
         *ret = http_send_error(req, 404, "not_found", "no job with id \"%.40s\" (unknown or expired)",
                                req->id);
     return j;
@@ -79,6 +92,8 @@ enum MHD_Result http_jobs_events(svc_server *srv, http_req *req)
     if (!j)
         return ret;
     struct MHD_Response *r = job_events_response(j, req->conn);
+    if (r)
+        jobs_follow(srv->jobs, j);
     job_unref(j);
     if (!r)
         return http_send_error(req, 500, "internal_error", "out of memory");
@@ -137,17 +152,17 @@ enum MHD_Result http_jobs_delete(svc_server *srv, http_req *req)
     job *j = find_or_404(srv, req, &ret);
     if (!j)
         return ret;
-    json_t *o;
-    if (job_cancel(j)) {
+    json_t *o = NULL;
+    int rc = jobs_cancel(srv->jobs, j);
+    if (rc == 1) {
         MDC_LOG_INFO("job %s cancelled", j->id);
-        pthread_mutex_lock(&j->mu);
-        o = job__status_object(j);
-        pthread_mutex_unlock(&j->mu);
-    } else {
-        jobs_remove(srv->jobs, j);
+        o = json_pack("{s:s, s:s}", "id", j->id, "status", "cancelled");
+    } else if (rc == 0 && (rc = jobs_remove(srv->jobs, j)) == JOBS_OK) {
         o = json_pack("{s:s, s:s}", "id", j->id, "status", "deleted");
     }
     job_unref(j);
+    if (rc < 0)
+        return jobs_error(srv, req, rc);
     if (!o)
         return http_send_error(req, 500, "internal_error", "out of memory");
     return http_send_json(req, 200, o);
@@ -179,6 +194,8 @@ enum MHD_Result http_jobs_list(svc_server *srv, http_req *req)
     job *page[JOBS_LIST_MAX];
     bool more = false;
     int n = jobs_list(srv->jobs, &q, page, &more);
+    if (n == JOBS_E_UNAVAILABLE)
+        return jobs_error(srv, req, n);
     if (n < 0)
         return http_send_error(req, 400, "invalid_query",
                                "after=\"%.40s\" names no kept job (unknown or expired)", after);

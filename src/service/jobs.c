@@ -27,6 +27,8 @@ static bool finished_status(job_status s)
 
 static void job_free(job *j)
 {
+    if (j->backend_free)
+        j->backend_free(j->backend);
     for (int i = 0; i < j->n_segs; i++)
         free(j->segs[i].text);
     free(j->segs);
@@ -67,44 +69,88 @@ static void random_id(char out[33])
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-job *jobs_create(job_store *s, struct svc_server *srv, upl_form *form,
-                 const pipeline_request *preq)
+job *job__new(job_store *s, struct svc_server *srv, const char *id)
 {
-    if (atomic_load(&s->closing))
-        return NULL;
     job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
     pthread_mutex_init(&j->mu, NULL);
-    random_id(j->id);
+    if (id)
+        snprintf(j->id, sizeof j->id, "%s", id);
+    else
+        random_id(j->id);
     j->store = s;
-    j->refs = 1; /* the caller's; insert() adds the store's */
+    j->refs = 1;
     j->status = JOB_QUEUED;
     j->created_wall_s = mdc_wall_s();
-    j->seq = atomic_fetch_add(&s->next_seq, 1) + 1;
     work_init(&j->work, srv, "jobs", &job_work_hooks, j);
-    if (s->ops->insert(s, j) != 0) {
-        job_free(j);
-        return NULL;
-    }
-    j->work.form = form;
-    j->work.preq = *preq;
     return j;
 }
 
-void jobs_remove(job_store *s, job *j)
+void job__ref(job *j)
 {
-    s->ops->remove(s, j);
+    job_ref(j);
 }
 
-job *jobs_find(job_store *s, const char *id)
+job *jobs_create(job_store *s, struct svc_server *srv, upl_form *form,
+                 const pipeline_request *preq, bool want_json, int *err)
 {
-    return s->ops->find(s, id);
+    *err = JOBS_E_CLOSING;
+    if (atomic_load(&s->closing))
+        return NULL;
+    *err = JOBS_E_FULL;
+    job *j = job__new(s, srv, NULL);
+    if (!j)
+        return NULL;
+    j->seq = atomic_fetch_add(&s->next_seq, 1) + 1;
+    j->want_json = want_json;
+    j->work.form = form;
+    j->work.preq = *preq;
+    *err = s->ops->submit(s, j);
+    if (*err != JOBS_OK) {
+        j->work.form = NULL; /* still the caller's */
+        job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+int jobs_remove(job_store *s, job *j)
+{
+    return s->ops->remove(s, j);
+}
+
+job *jobs_find(job_store *s, const char *id, int *err)
+{
+    *err = JOBS_OK;
+    return s->ops->find(s, id, err);
 }
 
 int jobs_list(job_store *s, const job_query *q, job **out, bool *more)
 {
     return s->ops->list(s, q, out, more);
+}
+
+int jobs_cancel(job_store *s, job *j)
+{
+    return s->ops->cancel(s, j);
+}
+
+void jobs_follow(job_store *s, job *j)
+{
+    if (s->ops->follow)
+        s->ops->follow(s, j);
+}
+
+bool jobs_healthy(job_store *s)
+{
+    return !s->ops->healthy || s->ops->healthy(s);
+}
+
+void jobs_stop(job_store *s)
+{
+    if (s && s->ops->stop)
+        s->ops->stop(s);
 }
 
 /* ---- state changes (the work unit's hooks, on the worker thread) ---------------- */
@@ -258,18 +304,27 @@ void jobs_tick(job_store *s)
     }
 }
 
-static void count_one(job *j, void *arg)
+void job__set_final(job *j, job_status st, pipeline_result *res)
 {
-    int *counts = arg;
     pthread_mutex_lock(&j->mu);
-    counts[j->status]++;
+    if (!finished_status(j->status)) {
+        pipeline_result_free(&j->result);
+        j->result = *res;
+        memset(res, 0, sizeof *res);
+        j->status = st;
+        if (st == JOB_DONE)
+            j->progress = 100;
+        j->finished_s = mdc_now_s();
+        j->version++;
+        job__wake_subs(j);
+    }
     pthread_mutex_unlock(&j->mu);
 }
 
-void jobs_count(job_store *s, int counts[JOB_N_STATUS])
+int jobs_count(job_store *s, int counts[JOB_N_STATUS])
 {
     memset(counts, 0, JOB_N_STATUS * sizeof counts[0]);
-    s->ops->each(s, count_one, counts);
+    return s->ops->count(s, counts);
 }
 
 static void close_one(job *j, void *arg)

@@ -96,6 +96,9 @@ typedef struct job {
     int n_segs, cap_segs;
     pipeline_result result;      /* valid once DONE, FAILED or CANCELLED */
     job__sub *subs;              /* SSE streams (job_sse.c) */
+
+    void *backend;               /* the backend's per-job data, freed by backend_free */
+    void (*backend_free)(void *backend);
 } job;
 
 /* ---- the store interface (backends implement it) ------------------------------ */
@@ -109,25 +112,47 @@ typedef struct job_query {
 #define JOBS_LIST_MAX 100
 #define JOBS_LIST_DEFAULT 20
 
-/* What a backend provides.  Every entry is required; each is called without any job
- * mutex held and must be thread-safe. */
+/* Errors of the store front (jobs_create, jobs_find). */
+enum {
+    JOBS_OK = 0,
+    JOBS_E_FULL = -1,        /* every kept job is unfinished, or the pool is full (503) */
+    JOBS_E_UNAVAILABLE = -2, /* the backend cannot be reached (503 jobs_unavailable) */
+    JOBS_E_CLOSING = -3,     /* shutting down (503) */
+    JOBS_E_ROLE = -4,        /* this replica takes no uploads (JOBS_ROLE=worker, 403) */
+};
+
+/* What a backend provides.  Entries marked optional may be NULL.  Each is called
+ * without any job mutex held and must be thread-safe. */
 typedef struct job_store_ops {
-    const char *name;            /* "memory" */
-    /* Inserts j (id, seq and times set, one reference for the caller) and takes one
-     * reference for the store.  Returns 0, or -1 when every kept job is unfinished. */
-    int (*insert)(job_store *s, job *j);
-    /* The job with that id with a new reference, or NULL. */
-    job *(*find)(job_store *s, const char *id);
-    /* Drops j from the store (its reference released); no-op when absent. */
-    void (*remove)(job_store *s, job *j);
+    const char *name;            /* "memory", "redis" */
+    /* Keeps j (id, seq, times, work.form and work.preq set; one reference for the
+     * caller) and schedules it to run.  Returns JOBS_OK (the store holds what it
+     * needs; j's upload may have been consumed), or a JOBS_E_* error (j untouched). */
+    int (*submit)(job_store *s, job *j);
+    /* The job with that id with a reference for the caller, or NULL with *err
+     * JOBS_OK (unknown or expired) or JOBS_E_UNAVAILABLE. */
+    job *(*find)(job_store *s, const char *id, int *err);
+    /* Forgets a finished job (DELETE).  Returns JOBS_OK or JOBS_E_UNAVAILABLE. */
+    int (*remove)(job_store *s, job *j);
+    /* Cancels j if unfinished (see job_cancel).  Returns 1 when it was unfinished, 0
+     * when it had finished, JOBS_E_UNAVAILABLE. */
+    int (*cancel)(job_store *s, job *j);
     /* Jobs matching q, newest first, each with a new reference, into out[q->limit].
      * Returns how many; *more is set when the next page is not empty; -1 when
-     * q->after names no kept job. */
+     * q->after names no kept job; JOBS_E_UNAVAILABLE. */
     int (*list)(job_store *s, const job_query *q, job **out, bool *more);
-    /* Calls fn on every kept job (e.g. cancel all at shutdown). */
+    /* Optional: keeps j (found by find()) up to date for its SSE streams. */
+    void (*follow)(job_store *s, job *j);
+    /* Calls fn on every job this process holds (heartbeats, shutdown). */
     void (*each)(job_store *s, void (*fn)(job *j, void *arg), void *arg);
-    /* Drops jobs finished more than ttl ago. */
+    /* Counts jobs by status into counts[JOB_N_STATUS] (metrics); -1 when unknown. */
+    int (*count)(job_store *s, int counts[JOB_N_STATUS]);
+    /* Periodic upkeep (expiry), on the main thread. */
     void (*expire)(job_store *s, double now_s);
+    /* Optional: false when the store cannot take or answer jobs now (/ready). */
+    bool (*healthy)(job_store *s);
+    /* Optional: stops the backend's threads (before the worker pool is freed). */
+    void (*stop)(job_store *s);
     /* Releases every job and the backend's state. */
     void (*destroy)(job_store *s);
 } job_store_ops;
@@ -146,21 +171,33 @@ struct job_store {
 /* The in-process backend (jobs_mem.c): at most max_jobs jobs; finished ones expire after
  * ttl_seconds.  Returns NULL on OOM. */
 job_store *jobs_mem_new(int ttl_seconds, int max_jobs);
+/* The Redis backend (jobs_redis.c; see there and docs/DEPLOY.md "Scaling out") for
+ * JOBS_REDIS_URL: jobs, their uploads, events and results live in Redis; a claimer
+ * thread takes jobs for this replica's free workers unless JOBS_ROLE=api.  Returns NULL
+ * with why on a bad URL or OOM (Redis itself need not be up). */
+job_store *jobs_redis_new(struct svc_server *srv, char *why, size_t whylen);
 
 /* ---- the store front (jobs.c) --------------------------------------------------- */
 
 /* Creates a QUEUED job for `srv` whose work unit takes `form` and `preq` (strings
- * pointing into form) on success.  Returns it with a reference for the caller, or NULL
- * when every kept job is unfinished or the store is closing (form untouched). */
+ * pointing into form) and submits it.  Returns it with a reference for the caller, or
+ * NULL with *err a JOBS_E_* code (form untouched: the caller still owns it). */
 job *jobs_create(job_store *s, struct svc_server *srv, upl_form *form,
-                 const pipeline_request *preq);
-/* Removes a job (the store's reference is dropped). */
-void jobs_remove(job_store *s, job *j);
-/* Finds a job by id; returns it with a new reference, or NULL. */
-job *jobs_find(job_store *s, const char *id);
-/* See job_store_ops.list. */
+                 const pipeline_request *preq, bool want_json, int *err);
+/* Finds a job by id; returns it with a new reference, or NULL with *err (see ops). */
+job *jobs_find(job_store *s, const char *id, int *err);
+/* See job_store_ops.remove / .list / .cancel / .follow. */
+int jobs_remove(job_store *s, job *j);
 int jobs_list(job_store *s, const job_query *q, job **out, bool *more);
+int jobs_cancel(job_store *s, job *j);
+void jobs_follow(job_store *s, job *j);
+/* True when the store can take and answer jobs (/ready). */
+bool jobs_healthy(job_store *s);
 void job_unref(job *j);
+void job__ref(job *j);
+/* A new QUEUED job object (refs 1, for the caller) of store s, not kept anywhere;
+ * id NULL = a fresh random id.  For backends.  NULL on OOM. */
+job *job__new(job_store *s, struct svc_server *srv, const char *id);
 
 /* Shutdown, after the drain: marks the store closing (no new jobs), cancels every
  * unfinished job with 503 shutting_down and ends their SSE streams with that error. */
@@ -170,15 +207,21 @@ void jobs_close(job_store *s);
 void jobs_free(job_store *s);
 /* Drops expired jobs and sends SSE heartbeats; the server calls it every tick. */
 void jobs_tick(job_store *s);
-/* Number of kept jobs in each status, into counts[JOB_N_STATUS] (metrics). */
-void jobs_count(job_store *s, int counts[JOB_N_STATUS]);
+/* Jobs in each status, into counts[JOB_N_STATUS] (metrics).  Returns 0 or -1. */
+int jobs_count(job_store *s, int counts[JOB_N_STATUS]);
+/* Stops the backend's threads (before the worker pool is freed). */
+void jobs_stop(job_store *s);
 
-/* Cancels j (DELETE /jobs/{id}): a queued or running job becomes CANCELLED at once
+/* Cancels the local job object j: a queued or running job becomes CANCELLED at once
  * (its SSE streams end with `error` cancelled) and its work unit is told to stop.
  * Returns true when it was unfinished, false when it had already finished. */
 bool job_cancel(job *j);
+/* Sets j's final state from an event (the Redis backend's followers), waking its
+ * streams: status DONE/FAILED/CANCELLED with res's numbers and error (moved).  Caller
+ * does not hold j->mu. */
+void job__set_final(job *j, job_status st, pipeline_result *res);
 
-/* Hooks of a job's work unit (jobs.c): state changes as the worker reports them. */
+/* The in-process backend's work hooks (state changes go to the local job). */
 extern const work_hooks job_work_hooks;
 
 /* ---- formatting (job_json.c) ------------------------------------------------------ */

@@ -32,6 +32,10 @@ static void add_ref(job *j)
     pthread_mutex_unlock(&j->mu);
 }
 
+static void mem_remove_job(job_store *bs, job *j);
+
+/* Keeps j in the table (store reference), evicting the job that finished first when
+ * full.  Returns 0 or -1 (every kept job unfinished). */
 static int mem_insert(job_store *bs, job *j)
 {
     mem_store *s = (mem_store *)bs;
@@ -63,8 +67,20 @@ static int mem_insert(job_store *bs, job *j)
     return slot >= 0 ? 0 : -1;
 }
 
-static job *mem_find(job_store *bs, const char *id)
+static int mem_submit(job_store *bs, job *j)
 {
+    if (mem_insert(bs, j) != 0)
+        return JOBS_E_FULL;
+    if (work_submit(&j->work) != 0) {
+        mem_remove_job(bs, j);
+        return JOBS_E_FULL;
+    }
+    return JOBS_OK;
+}
+
+static job *mem_find(job_store *bs, const char *id, int *err)
+{
+    (void)err;
     mem_store *s = (mem_store *)bs;
     job *found = NULL;
     pthread_mutex_lock(&s->mu);
@@ -77,7 +93,7 @@ static job *mem_find(job_store *bs, const char *id)
     return found;
 }
 
-static void mem_remove(job_store *bs, job *j)
+static void mem_remove_job(job_store *bs, job *j)
 {
     mem_store *s = (mem_store *)bs;
     bool found = false;
@@ -90,6 +106,34 @@ static void mem_remove(job_store *bs, job *j)
     pthread_mutex_unlock(&s->mu);
     if (found)
         job_unref(j);
+}
+
+static int mem_remove(job_store *bs, job *j)
+{
+    mem_remove_job(bs, j);
+    return JOBS_OK;
+}
+
+static int mem_cancel(job_store *bs, job *j)
+{
+    (void)bs;
+    return job_cancel(j) ? 1 : 0;
+}
+
+static void count_one(job *j, void *arg)
+{
+    int *counts = arg;
+    pthread_mutex_lock(&j->mu);
+    counts[j->status]++;
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void mem_each(job_store *bs, void (*fn)(job *j, void *arg), void *arg);
+
+static int mem_count(job_store *bs, int counts[JOB_N_STATUS])
+{
+    mem_each(bs, count_one, counts);
+    return 0;
 }
 
 static int mem_list(job_store *bs, const job_query *q, job **out, bool *more)
@@ -186,11 +230,13 @@ static void mem_destroy(job_store *bs)
 
 static const job_store_ops k_mem_ops = {
     .name = "memory",
-    .insert = mem_insert,
+    .submit = mem_submit,
     .find = mem_find,
     .remove = mem_remove,
+    .cancel = mem_cancel,
     .list = mem_list,
     .each = mem_each,
+    .count = mem_count,
     .expire = mem_expire,
     .destroy = mem_destroy,
 };

@@ -32,6 +32,7 @@
 #define SVC__MULTIPART_SLACK (1u << 20) /* bytes of form overhead allowed past MAX_UPLOAD_MB */
 #define SVC__PEER_CHECK_MS 200.0    /* disconnect poll period during a transcription */
 #define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */
+#define SVC__JOB_GAUGE_TICKS 8     /* mdconv_jobs refresh: every 2 s */
 #define SVC__ABORT_WAIT_MS 10000   /* after the grace: aborted work stops at its next poll */
 
 /* ---- request state -------------------------------------------------------------- */
@@ -342,6 +343,18 @@ static void wait_workers_idle(wrk_pool *pool, int ms)
     }
 }
 
+/* mdconv_jobs{state}: the store's jobs by status. */
+static void publish_job_counts(svc_server *srv)
+{
+    int counts[JOB_N_STATUS];
+    if (!srv->metrics.jobs || jobs_count(srv->jobs, counts) != 0)
+        return;
+    for (int i = 0; i < JOB_N_STATUS; i++) {
+        const char *lv[] = {job_status_name((job_status)i)};
+        met_set(srv->metrics.jobs, lv, counts[i]);
+    }
+}
+
 int svc_serve(const svc_config *cfg, double exec_start_s)
 {
     /* Block the stop signals before any thread exists so every thread inherits it. */
@@ -379,7 +392,21 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     };
     srv.holder = holder_new(&hopt);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
-    srv.jobs = jobs_mem_new(cfg->jobs_ttl_seconds, cfg->jobs_max);
+    if (cfg->jobs_redis_url[0]) {
+        char why[256] = "";
+        srv.jobs = srv.pool ? jobs_redis_new(&srv, why, sizeof why) : NULL;
+        if (!srv.jobs && why[0]) {
+            MDC_LOG_ERROR("invalid JOBS_REDIS_URL: %s", why);
+            goto out;
+        }
+    } else if (cfg->jobs_role != SVC_ROLE_BOTH) {
+        MDC_LOG_ERROR("JOBS_ROLE=%s needs JOBS_REDIS_URL (without it every replica keeps and "
+                      "runs its own jobs)",
+                      cfg->jobs_role == SVC_ROLE_API ? "api" : "worker");
+        goto out;
+    } else {
+        srv.jobs = jobs_mem_new(cfg->jobs_ttl_seconds, cfg->jobs_max);
+    }
     if (!srv.holder || !srv.pool || !srv.jobs) {
         MDC_LOG_ERROR("out of memory at start-up");
         goto out;
@@ -421,6 +448,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         MDC_LOG_ERROR("cannot start the preload thread; the model loads on first use");
 
     /* main loop: signals and the ticker */
+    unsigned ticks = 0;
+    publish_job_counts(&srv);
     for (;;) {
         struct timespec ts = {0, SVC__TICK_MS * 1000000L};
         siginfo_t si;
@@ -432,6 +461,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         if (cfg->idle_unload_seconds > 0)
             holder_maybe_unload_idle(srv.holder);
         jobs_tick(srv.jobs);
+        if (++ticks % SVC__JOB_GAUGE_TICKS == 0)
+            publish_job_counts(&srv);
     }
 
     /* shutdown: refuse new work (/ready 503, uploads 503) but keep answering status,
@@ -457,6 +488,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     }
     rc = 0;
 out:
+    jobs_stop(srv.jobs); /* the store's threads resume connections: before MHD stops */
     if (srv.daemon)
         MHD_stop_daemon(srv.daemon);
     wrk_pool_free(srv.pool);

@@ -39,12 +39,23 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
     m->http_requests_total = met_register(reg, MET_COUNTER, "mdconv_http_requests_total",
                                           "HTTP responses by route pattern and status code.",
                                           http_labels, NULL, 0);
+    static const char *const state_labels[] = {"state", NULL};
+    m->jobs = met_register(reg, MET_GAUGE, "mdconv_jobs", "Jobs kept, by state.", state_labels,
+                           NULL, 0);
+    m->job_claims_total = met_register(reg, MET_COUNTER, "mdconv_job_claims_total",
+                                       "Jobs this replica took from Redis to run.", NULL, NULL, 0);
+    m->job_reruns_total = met_register(reg, MET_COUNTER, "mdconv_job_reruns_total",
+                                       "Jobs this replica took over and re-ran after another "
+                                       "replica stopped heartbeating.", NULL, NULL, 0);
+    m->redis_errors_total = met_register(reg, MET_COUNTER, "mdconv_redis_errors_total",
+                                         "Failed Redis connections and commands.", NULL, NULL, 0);
     int proc = met_register_process_metrics(reg);
     if (m->queue_depth)
         met_set(m->queue_depth, NULL, 0);
     bool ok = m->startup_seconds && m->transcriptions_total && m->transcription_seconds &&
               m->audio_seconds_total && m->realtime_factor && m->queue_depth &&
-              m->http_requests_total && proc == 0;
+              m->http_requests_total && m->jobs && m->job_claims_total && m->job_reruns_total &&
+              m->redis_errors_total && proc == 0;
     return ok ? 0 : -1;
 }
 

@@ -18,6 +18,10 @@ typedef struct svc_metrics {
     met_family *realtime_factor;       /* histogram: processing time / audio time */
     met_family *queue_depth;           /* gauge: tasks waiting for a worker */
     met_family *http_requests_total;   /* counter {path,code}: path = route pattern */
+    met_family *jobs;                  /* gauge {state}: jobs kept, by status */
+    met_family *job_claims_total;      /* counter: jobs taken from Redis by this replica */
+    met_family *job_reruns_total;      /* counter: of those, re-runs (attempt > 1) */
+    met_family *redis_errors_total;    /* counter: failed Redis commands/connections */
 } svc_metrics;
 
 /* Registers every family into reg (and the process_* families through

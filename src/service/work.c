@@ -5,7 +5,9 @@
 #include "work.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mdc/clock.h"
 #include "routes.h"
@@ -22,10 +24,21 @@ void work_init(svc_work *w, struct svc_server *srv, const char *endpoint,
     w->cancel_status = 0;
 }
 
+/* Unlinks and frees the unit's own temp file, if any. */
+static void drop_audio_tmp(svc_work *w)
+{
+    if (w->audio_tmp) {
+        unlink(w->audio_tmp);
+        free(w->audio_tmp);
+        w->audio_tmp = NULL;
+    }
+}
+
 void work_destroy(svc_work *w)
 {
     upl_free(w->form);
     w->form = NULL;
+    drop_audio_tmp(w);
     if (w->hooks)
         pthread_mutex_destroy(&w->mu);
     w->hooks = NULL;
@@ -111,6 +124,7 @@ static void work_task(void *arg)
     w->form = NULL;
     memset(&w->preq, 0, sizeof w->preq);
     upl_free(form);
+    drop_audio_tmp(w);
     h->finished(w->owner, &res);
     pipeline_result_free(&res);
     h->release(w->owner);

@@ -51,6 +51,8 @@ typedef struct svc_work {
     struct svc_server *srv;
     const char *endpoint;       /* metrics label (route endpoint), static storage */
     upl_form *form;             /* owned; freed by the worker before finished() */
+    char *audio_tmp;            /* or: a temp file of ours (malloc'd path), unlinked and
+                                   freed like the form (jobs taken from Redis) */
     pipeline_request preq;      /* strings point into form */
     const work_hooks *hooks;
     void *owner;

@@ -1,0 +1,1327 @@
+/*
+ * jobs_redis.c — the Redis job store backend (jobs.h, job_store_ops), for JOBS_REDIS_URL.
+ *
+ * Keys (every per-job key expires; JOBS_TTL_SECONDS after the job finished, and
+ * JOBS_TTL_SECONDS + REQUEST_TIMEOUT_SECONDS before):
+ *   mdc:job:ID        hash: seq, status, progress, created_at, want_json, attempt, owner,
+ *                     and the request's fields (src, lang, nofb, loc, title, date, part)
+ *   mdc:job:ID:up     string: the upload's bytes (≤ MAX_UPLOAD_MB), deleted once stored
+ *   mdc:job:ID:ev     stream: the job's SSE events, {e: name, d: JSON} (jobs.h)
+ *   mdc:job:ID:res    string: the result as JSON, written once (SET NX)
+ *   mdc:queue         stream + consumer group "workers": one entry {id} per job to run
+ *   mdc:index         sorted set: job ids by seq (GET /jobs), trimmed to JOBS_MAX
+ *   mdc:seq           counter for seq
+ *
+ * Work distribution: the claimer thread takes an entry (XREADGROUP) only while this
+ * replica has a free worker, or takes over one whose consumer went silent (XAUTOCLAIM,
+ * idle ≥ JOBS_CLAIM_AFTER_SECONDS).  Taking a job bumps its `attempt` (a fencing token,
+ * in a script with the status check); every later write of that run (events, result) is
+ * a script that does nothing unless `attempt` is still ours and the job was not
+ * cancelled, and the result is SET NX — so a job may run twice after a crash but has one
+ * stored result and one done/error event.  While a job runs, the claimer heartbeats it
+ * every 0.5 s (XCLAIM … JUSTID on its own entry resets the entry's idle time) and reads
+ * its status, so a DELETE on any replica stops it within a second.  The entry is
+ * acknowledged (XACK) once the result is stored; a run aborted by this replica's
+ * shutdown stores nothing and stays pending, so another replica re-runs it.
+ *
+ * Followers: GET /jobs/ID/events on any replica builds the job from its hash and event
+ * stream (find), then the poller thread reads new events of every followed job
+ * (XREAD BLOCK on its own connection) into that local job, which wakes its SSE streams
+ * (job_sse.c, the same transport as the in-process store).  A followed job whose record
+ * vanished ends with `error` job_lost; when Redis cannot be reached, with
+ * jobs_unavailable (the client's reconnect then gets 503 until Redis is back).
+ *
+ * Connections (hiredis is not thread-safe): `cmd`, shared under its mutex by the HTTP
+ * handlers, the workers' hooks and the main thread; `claim` for the claimer thread;
+ * `poll` for the poller thread.  Every command has a timeout (RDS__TIMEOUT_MS) and a
+ * dropped connection reconnects with back-off (rds.h): Redis being down costs a
+ * request at most that timeout, never a crash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "mdc/clock.h"
+#include "mdc/log.h"
+#include "rds.h"
+#include "routes.h"
+
+#define RDS__TIMEOUT_MS 1000
+#define RDS__BLOCK_MS 300        /* XREAD/XREADGROUP block, so threads see `stop` soon */
+#define RDS__HEARTBEAT_S 0.5
+#define RDS__LOST_CHECK_S 1.0
+#define RDS__MAX_FOLLOW 256
+#define RDS__SCAN_PAGE 100
+
+typedef struct follow {
+    job *j;
+    char last[48];               /* last event id read */
+} follow;
+
+typedef struct redis_store {
+    job_store base;              /* first: the front casts between the two */
+    svc_server *srv;
+    rds_conn cmd, claim, poll;
+    atomic_ulong errors;
+    unsigned long errors_reported;
+    char consumer[96];
+    bool runs_jobs, takes_uploads;
+    int keep_s, claim_idle_ms;
+    pthread_t claimer, poller;
+    bool claimer_started, poller_started;
+    atomic_bool stop;
+    pthread_mutex_t mu;          /* guards fol[] and run[] */
+    follow fol[RDS__MAX_FOLLOW];
+    int n_fol;
+    job **run;                   /* jobs this replica runs [n_run] */
+    int n_run, cap_run;
+    double last_count_s;
+} redis_store;
+
+/* Backend data of a job object. */
+typedef struct rjob {
+    char last[48];               /* snapshot: last event id folded in */
+    /* worker side */
+    long long attempt;
+    char entry[48];              /* its entry in mdc:queue */
+    json_t *fields;              /* the hash, whose strings preq points into */
+    int last_progress;
+} rjob;
+
+static void rjob_free(void *p)
+{
+    rjob *r = p;
+    if (r)
+        json_decref(r->fields);
+    free(r);
+}
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+static void key(char *out, size_t n, const char *id, const char *suffix)
+{
+    snprintf(out, n, "mdc:job:%s%s", id, suffix);
+}
+
+/* A command of NUL-terminated string arguments, NULL-terminated. */
+static redisReply *cmdv(rds_conn *c, int block_ms, const char *a0, ...)
+{
+    const char *argv[32];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0; a && argc < 32; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    return block_ms > 0 ? rds_cmd_block(c, block_ms, argc, argv, NULL) : rds_cmd(c, argc, argv, NULL);
+}
+
+/* True when the reply exists and is not an error (an error reply is logged). */
+static bool ok_reply(redisReply *r, const char *what)
+{
+    if (!r)
+        return false;
+    if (r->type == REDIS_REPLY_ERROR) {
+        MDC_LOG_WARN("redis %s: %s", what, r->str);
+        return false;
+    }
+    return true;
+}
+
+static bool finished_status(job_status st)
+{
+    return st == JOB_DONE || st == JOB_FAILED || st == JOB_CANCELLED;
+}
+
+/* hash reply (flat array) → JSON object of strings */
+static json_t *hash_object(const redisReply *r)
+{
+    json_t *o = json_object();
+    if (!o || !r || r->type != REDIS_REPLY_ARRAY)
+        return o;
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i + 1]->type == REDIS_REPLY_STRING)
+            json_object_set_new(o, r->element[i]->str,
+                                json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
+    return o;
+}
+
+static const char *field(json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static char *dumps(json_t *o)
+{
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return t;
+}
+
+/* ---- events: one fold for snapshots and followers -------------------------------- */
+
+/* Applies one event {name, JSON data} to the local job j. */
+static void apply_event(job *j, const char *name, const char *data, size_t len)
+{
+    json_t *d = json_loadb(data, len, 0, NULL);
+    if (!d)
+        return;
+    if (strcmp(name, "progress") == 0) {
+        pthread_mutex_lock(&j->mu);
+        if (!finished_status(j->status)) {
+            const char *st = field(d, "status");
+            int p = (int)json_integer_value(json_object_get(d, "progress"));
+            if (st && strcmp(st, "running") == 0)
+                j->status = JOB_RUNNING;
+            if (p > j->progress)
+                j->progress = p;
+            j->version++;
+            job__wake_subs(j);
+        }
+        pthread_mutex_unlock(&j->mu);
+    } else if (strcmp(name, "segment") == 0) {
+        int idx = (int)json_integer_value(json_object_get(d, "index"));
+        const char *text = field(d, "text");
+        char *copy = strdup(text ? text : "");
+        pthread_mutex_lock(&j->mu);
+        /* a re-run after a takeover sends its segments again: keep the first of each */
+        if (copy && idx == j->n_segs && !finished_status(j->status)) {
+            if (j->n_segs == j->cap_segs) {
+                int cap = j->cap_segs ? 2 * j->cap_segs : 16;
+                job__seg *ns = realloc(j->segs, (size_t)cap * sizeof *ns);
+                if (ns) {
+                    j->segs = ns;
+                    j->cap_segs = cap;
+                }
+            }
+            if (j->n_segs < j->cap_segs) {
+                j->segs[j->n_segs++] =
+                    (job__seg){json_real_value(json_object_get(d, "start")),
+                               json_real_value(json_object_get(d, "end")), copy};
+                copy = NULL;
+                job__wake_subs(j);
+            }
+        }
+        pthread_mutex_unlock(&j->mu);
+        free(copy);
+    } else if (strcmp(name, "done") == 0 || strcmp(name, "error") == 0) {
+        pipeline_result res;
+        memset(&res, 0, sizeof res);
+        job_status st = JOB_DONE;
+        if (name[0] == 'd') {
+            res.http_status = 200;
+            res.audio_seconds = json_number_value(json_object_get(d, "audio_seconds"));
+            res.processing_seconds = json_number_value(json_object_get(d, "processing_seconds"));
+            const char *lang = field(d, "language");
+            snprintf(res.language, sizeof res.language, "%s", lang ? lang : "");
+        } else {
+            const char *s = field(d, "status");
+            st = s && strcmp(s, "cancelled") == 0 ? JOB_CANCELLED : JOB_FAILED;
+            res.http_status = (int)json_integer_value(json_object_get(d, "http_status"));
+            json_t *e = json_object_get(d, "error");
+            const char *code = field(e, "code"), *msg = field(e, "message");
+            snprintf(res.error_code, sizeof res.error_code, "%s", code ? code : "internal_error");
+            snprintf(res.error_message, sizeof res.error_message, "%s", msg ? msg : "");
+        }
+        job__set_final(j, st, &res);
+    }
+    json_decref(d);
+}
+
+/* Folds a stream's entries (XRANGE/XREAD entry array) into j; keeps the last id. */
+static void apply_entries(job *j, const redisReply *entries, char *last, size_t lastlen)
+{
+    if (!entries || entries->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+            continue;
+        snprintf(last, lastlen, "%s", e->element[0]->str);
+        const redisReply *kv = e->element[1];
+        const char *name = NULL, *data = NULL;
+        size_t dlen = 0;
+        for (size_t k = 0; k + 1 < kv->elements; k += 2) {
+            if (strcmp(kv->element[k]->str, "e") == 0)
+                name = kv->element[k + 1]->str;
+            else if (strcmp(kv->element[k]->str, "d") == 0) {
+                data = kv->element[k + 1]->str;
+                dlen = kv->element[k + 1]->len;
+            }
+        }
+        if (name && data)
+            apply_event(j, name, data, dlen);
+    }
+}
+
+/* Ends j's streams with an error of ours (Redis gone, record gone). */
+static void fail_local(job *j, int status, const char *code, const char *msg)
+{
+    pipeline_result res;
+    memset(&res, 0, sizeof res);
+    res.http_status = status;
+    snprintf(res.error_code, sizeof res.error_code, "%s", code);
+    snprintf(res.error_message, sizeof res.error_message, "%s", msg);
+    job__set_final(j, JOB_FAILED, &res);
+}
+
+/* ---- API side ------------------------------------------------------------------------- */
+
+/* Reads the spooled upload into memory.  NULL on error. */
+static char *read_file(const char *path, uint64_t size)
+{
+    char *buf = malloc(size ? size : 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!buf || fd < 0) {
+        free(buf);
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    uint64_t off = 0;
+    while (off < size) {
+        ssize_t n = read(fd, buf + off, size - off);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        off += (uint64_t)n;
+    }
+    close(fd);
+    if (off != size) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int redis_submit(job_store *bs, job *j)
+{
+    redis_store *s = (redis_store *)bs;
+    if (!s->takes_uploads)
+        return JOBS_E_ROLE;
+    const pipeline_request *p = &j->work.preq;
+    uint64_t size = upl_file_bytes(j->work.form);
+    char *bytes = read_file(upl_file_path(j->work.form), size);
+    if (!bytes)
+        return JOBS_E_FULL;
+    char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8];
+    key(kh, sizeof kh, j->id, "");
+    key(ku, sizeof ku, j->id, ":up");
+    key(ke, sizeof ke, j->id, ":ev");
+    snprintf(keep, sizeof keep, "%d", s->keep_s);
+    int rc = JOBS_E_UNAVAILABLE;
+    redisReply *r = cmdv(&s->cmd, 0, "INCR", "mdc:seq", NULL);
+    if (!ok_reply(r, "INCR"))
+        goto out;
+    j->seq = (uint64_t)r->integer;
+    freeReplyObject(r);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)j->seq);
+    snprintf(created, sizeof created, "%.6f", j->created_wall_s);
+    snprintf(nofb, sizeof nofb, "%d", p->no_fallback ? 1 : 0);
+    snprintf(loc, sizeof loc, "%d", (int)p->meta.locale);
+    const char *argv[40];
+    int argc = 0;
+#define KV(k, v) (argv[argc++] = (k), argv[argc++] = (v))
+    argv[argc++] = "HSET";
+    argv[argc++] = kh;
+    KV("seq", seq);
+    KV("status", "queued");
+    KV("progress", "0");
+    KV("created_at", created);
+    KV("want_json", j->want_json ? "1" : "0");
+    KV("attempt", "0");
+    KV("src", p->source_name ? p->source_name : "upload");
+    KV("lang", p->language ? p->language : "");
+    KV("nofb", nofb);
+    KV("loc", loc);
+    if (p->meta.title)
+        KV("title", p->meta.title);
+    if (p->meta.date)
+        KV("date", p->meta.date);
+    if (p->meta.participants)
+        KV("part", p->meta.participants);
+#undef KV
+    r = rds_cmd(&s->cmd, argc, argv, NULL);
+    if (!ok_reply(r, "HSET"))
+        goto out;
+    freeReplyObject(r);
+    const char *setv[] = {"SET", ku, bytes, "EX", keep};
+    size_t setl[] = {3, strlen(ku), (size_t)size, 2, strlen(keep)};
+    r = rds_cmd(&s->cmd, 5, setv, setl);
+    if (!ok_reply(r, "SET upload"))
+        goto undo;
+    freeReplyObject(r);
+    pthread_mutex_lock(&j->mu);
+    char *ev = dumps(job__status_object(j));
+    pthread_mutex_unlock(&j->mu);
+    r = cmdv(&s->cmd, 0, "XADD", ke, "*", "e", "progress", "d", ev ? ev : "{}", NULL);
+    free(ev);
+    if (!ok_reply(r, "XADD event"))
+        goto undo;
+    freeReplyObject(r);
+    r = cmdv(&s->cmd, 0, "EXPIRE", kh, keep, NULL);
+    if (r)
+        freeReplyObject(r);
+    r = cmdv(&s->cmd, 0, "EXPIRE", ke, keep, NULL);
+    if (r)
+        freeReplyObject(r);
+    r = cmdv(&s->cmd, 0, "ZADD", "mdc:index", seq, j->id, NULL);
+    if (r)
+        freeReplyObject(r);
+    char trim[24];
+    snprintf(trim, sizeof trim, "%d", -(bs->max_jobs + 1));
+    r = cmdv(&s->cmd, 0, "ZREMRANGEBYRANK", "mdc:index", "0", trim, NULL);
+    if (r)
+        freeReplyObject(r);
+    /* last: only a fully written job is ever scheduled */
+    r = cmdv(&s->cmd, 0, "XADD", "mdc:queue", "*", "id", j->id, NULL);
+    if (!ok_reply(r, "XADD queue"))
+        goto undo;
+    freeReplyObject(r);
+    rc = JOBS_OK;
+    goto out;
+undo:
+    if (r)
+        freeReplyObject(r);
+    r = cmdv(&s->cmd, 0, "DEL", kh, ku, ke, NULL);
+out:
+    if (r && rc != JOBS_OK)
+        freeReplyObject(r);
+    free(bytes);
+    return rc;
+}
+
+/* Builds the local view of job id from Redis (hash + events + result). */
+static job *load_job(redis_store *s, const char *id, int *err)
+{
+    char kh[80], ke[80], kr[80];
+    key(kh, sizeof kh, id, "");
+    key(ke, sizeof ke, id, ":ev");
+    key(kr, sizeof kr, id, ":res");
+    redisReply *h = cmdv(&s->cmd, 0, "HGETALL", kh, NULL);
+    if (!ok_reply(h, "HGETALL")) {
+        *err = JOBS_E_UNAVAILABLE;
+        if (h)
+            freeReplyObject(h);
+        return NULL;
+    }
+    if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) {
+        freeReplyObject(h);
+        return NULL; /* unknown or expired */
+    }
+    json_t *o = hash_object(h);
+    freeReplyObject(h);
+    job *j = job__new(&s->base, s->srv, id);
+    rjob *rj = calloc(1, sizeof *rj);
+    if (!j || !rj || !o) {
+        json_decref(o);
+        free(rj);
+        job_unref(j);
+        *err = JOBS_E_FULL;
+        return NULL;
+    }
+    j->backend = rj;
+    j->backend_free = rjob_free;
+    const char *v;
+    if ((v = field(o, "seq")))
+        j->seq = strtoull(v, NULL, 10);
+    if ((v = field(o, "created_at")))
+        j->created_wall_s = strtod(v, NULL);
+    j->want_json = (v = field(o, "want_json")) && v[0] == '1';
+    json_decref(o);
+    redisReply *e = cmdv(&s->cmd, 0, "XRANGE", ke, "-", "+", NULL);
+    if (!ok_reply(e, "XRANGE")) {
+        if (e)
+            freeReplyObject(e);
+        job_unref(j);
+        *err = JOBS_E_UNAVAILABLE;
+        return NULL;
+    }
+    snprintf(rj->last, sizeof rj->last, "0-0");
+    apply_entries(j, e, rj->last, sizeof rj->last);
+    freeReplyObject(e);
+    if (j->status == JOB_DONE) {
+        redisReply *r = cmdv(&s->cmd, 0, "GET", kr, NULL);
+        json_t *res = r && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+        if (r)
+            freeReplyObject(r);
+        if (!res) { /* a done event without its result: never serve half a job */
+            job_unref(j);
+            *err = JOBS_E_UNAVAILABLE;
+            return NULL;
+        }
+        const char *body = field(res, "body"), *segs = field(res, "segments_json");
+        pthread_mutex_lock(&j->mu);
+        j->result.body = body ? strdup(body) : NULL;
+        j->result.body_len = body ? strlen(body) : 0;
+        j->result.segments_json = segs ? strdup(segs) : NULL;
+        pthread_mutex_unlock(&j->mu);
+        json_decref(res);
+    }
+    return j;
+}
+
+static job *redis_find(job_store *bs, const char *id, int *err)
+{
+    /* ids are 32 hex digits; anything else cannot name a key of ours */
+    if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
+        return NULL;
+    return load_job((redis_store *)bs, id, err);
+}
+
+static int redis_remove(job_store *bs, job *j)
+{
+    redis_store *s = (redis_store *)bs;
+    char kh[80], ku[80], ke[80], kr[80];
+    key(kh, sizeof kh, j->id, "");
+    key(ku, sizeof ku, j->id, ":up");
+    key(ke, sizeof ke, j->id, ":ev");
+    key(kr, sizeof kr, j->id, ":res");
+    redisReply *r = cmdv(&s->cmd, 0, "DEL", kh, ku, ke, kr, NULL);
+    bool ok = ok_reply(r, "DEL");
+    if (r)
+        freeReplyObject(r);
+    r = cmdv(&s->cmd, 0, "ZREM", "mdc:index", j->id, NULL);
+    if (r)
+        freeReplyObject(r);
+    return ok ? JOBS_OK : JOBS_E_UNAVAILABLE;
+}
+
+static const char k_cancel_lua[] =
+    "local st = redis.call('HGET', KEYS[1], 'status')\n"
+    "if not st then return 0 end\n"
+    "if st == 'done' or st == 'failed' or st == 'cancelled' then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'cancelled')\n"
+    "redis.call('XADD', KEYS[2], '*', 'e', 'error', 'd', ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+    "redis.call('DEL', KEYS[3])\n"
+    "return 1\n";
+
+static int redis_cancel(job_store *bs, job *j)
+{
+    redis_store *s = (redis_store *)bs;
+    char kh[80], ke[80], ku[80], ttl[24], msg[96];
+    key(kh, sizeof kh, j->id, "");
+    key(ke, sizeof ke, j->id, ":ev");
+    key(ku, sizeof ku, j->id, ":up");
+    snprintf(ttl, sizeof ttl, "%d", bs->ttl_seconds);
+    snprintf(msg, sizeof msg, "the job was cancelled (DELETE /jobs/%s)", j->id);
+    char *ev = dumps(json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "id", j->id, "status", "cancelled",
+                               "http_status", JOB_CANCELLED_HTTP_STATUS, "error", "code",
+                               "cancelled", "message", msg));
+    redisReply *r = cmdv(&s->cmd, 0, "EVAL", k_cancel_lua, "3", kh, ke, ku, ev ? ev : "{}", ttl, NULL);
+    free(ev);
+    int rc = ok_reply(r, "cancel") ? (r->integer == 1 ? 1 : 0) : JOBS_E_UNAVAILABLE;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* The status of job id from its hash: a job_status, -1 when gone, -2 on error. */
+static int hash_status(rds_conn *c, const char *id)
+{
+    char kh[80];
+    key(kh, sizeof kh, id, "");
+    redisReply *r = cmdv(c, 0, "HGET", kh, "status", NULL);
+    int st = !ok_reply(r, "HGET") ? -2 : r->type == REDIS_REPLY_STRING ? job_status_parse(r->str) : -1;
+    if (r)
+        freeReplyObject(r);
+    return st;
+}
+
+static int redis_list(job_store *bs, const job_query *q, job **out, bool *more)
+{
+    redis_store *s = (redis_store *)bs;
+    *more = false;
+    char below[32] = "+inf";
+    if (q->after) {
+        redisReply *r = cmdv(&s->cmd, 0, "ZSCORE", "mdc:index", q->after, NULL);
+        if (!ok_reply(r, "ZSCORE")) {
+            if (r)
+                freeReplyObject(r);
+            return JOBS_E_UNAVAILABLE;
+        }
+        bool known = r->type == REDIS_REPLY_STRING;
+        if (known)
+            snprintf(below, sizeof below, "(%s", r->str);
+        freeReplyObject(r);
+        if (!known)
+            return -1;
+    }
+    int n = 0, scanned = 0;
+    char off[16];
+    while (scanned < bs->max_jobs) {
+        snprintf(off, sizeof off, "%d", scanned);
+        redisReply *r = cmdv(&s->cmd, 0, "ZREVRANGEBYSCORE", "mdc:index", below, "-inf", "LIMIT",
+                             off, "100", NULL);
+        if (!ok_reply(r, "ZREVRANGEBYSCORE")) {
+            if (r)
+                freeReplyObject(r);
+            for (int i = 0; i < n; i++)
+                job_unref(out[i]);
+            return JOBS_E_UNAVAILABLE;
+        }
+        size_t got = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+        for (size_t i = 0; i < got && !*more; i++) {
+            const char *id = r->element[i]->str;
+            int st = hash_status(&s->cmd, id);
+            if (st == -1) { /* expired: drop it from the index */
+                redisReply *z = cmdv(&s->cmd, 0, "ZREM", "mdc:index", id, NULL);
+                if (z)
+                    freeReplyObject(z);
+                scanned--; /* the page shifts by one */
+                continue;
+            }
+            if (st < 0 || (q->status >= 0 && st != q->status))
+                continue;
+            if (n == q->limit) {
+                *more = true;
+                break;
+            }
+            int err = 0;
+            job *j = load_job(s, id, &err);
+            if (j)
+                out[n++] = j;
+        }
+        freeReplyObject(r);
+        scanned += (int)got;
+        if (*more || got < RDS__SCAN_PAGE)
+            break;
+    }
+    return n;
+}
+
+static void redis_follow(job_store *bs, job *j)
+{
+    redis_store *s = (redis_store *)bs;
+    rjob *rj = j->backend;
+    pthread_mutex_lock(&s->mu);
+    if (s->n_fol < RDS__MAX_FOLLOW && rj) {
+        job__ref(j);
+        s->fol[s->n_fol].j = j;
+        snprintf(s->fol[s->n_fol].last, sizeof s->fol[0].last, "%s", rj->last);
+        s->n_fol++;
+    } else {
+        MDC_LOG_WARN("more than %d followed jobs on this replica: job %s gets no live events",
+                     RDS__MAX_FOLLOW, j->id);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void redis_each(job_store *bs, void (*fn)(job *j, void *arg), void *arg)
+{
+    redis_store *s = (redis_store *)bs;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n_fol; i++)
+        fn(s->fol[i].j, arg);
+    for (int i = 0; i < s->n_run; i++)
+        fn(s->run[i], arg);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int redis_count(job_store *bs, int counts[JOB_N_STATUS])
+{
+    redis_store *s = (redis_store *)bs;
+    char stop[16];
+    snprintf(stop, sizeof stop, "%d", bs->max_jobs - 1);
+    redisReply *r = cmdv(&s->cmd, 0, "ZREVRANGE", "mdc:index", "0", stop, NULL);
+    if (!ok_reply(r, "ZREVRANGE")) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        int st = hash_status(&s->cmd, r->element[i]->str);
+        if (st >= 0)
+            counts[st]++;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static void redis_expire(job_store *bs, double now)
+{
+    redis_store *s = (redis_store *)bs;
+    svc_metrics *m = &s->srv->metrics;
+    unsigned long e = atomic_load(&s->errors);
+    if (e != s->errors_reported && m->redis_errors_total) {
+        met_inc(m->redis_errors_total, NULL, (double)(e - s->errors_reported));
+        s->errors_reported = e;
+    }
+    (void)now; /* Redis expires the keys itself */
+}
+
+static bool redis_healthy(job_store *bs)
+{
+    return rds_up(&((redis_store *)bs)->cmd);
+}
+
+/* ---- the poller: live events for followed jobs ---------------------------------- */
+
+static bool has_subs(job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    bool subs = j->subs != NULL;
+    pthread_mutex_unlock(&j->mu);
+    return subs;
+}
+
+static void *poller_main(void *arg)
+{
+    redis_store *s = arg;
+    double last_lost_check = 0;
+    while (!atomic_load(&s->stop)) {
+        follow f[RDS__MAX_FOLLOW];
+        job *drop[RDS__MAX_FOLLOW];
+        int n = 0, n_drop = 0;
+        pthread_mutex_lock(&s->mu);
+        for (int i = 0; i < s->n_fol; i++) {
+            if (!has_subs(s->fol[i].j)) {
+                drop[n_drop++] = s->fol[i].j;
+                s->fol[i--] = s->fol[--s->n_fol];
+                continue;
+            }
+            f[n] = s->fol[i];
+            job__ref(f[n].j);
+            n++;
+        }
+        pthread_mutex_unlock(&s->mu);
+        for (int i = 0; i < n_drop; i++)
+            job_unref(drop[i]);
+        if (n == 0) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        const char *argv[6 + 2 * RDS__MAX_FOLLOW];
+        char keys[RDS__MAX_FOLLOW][80];
+        char block[16];
+        snprintf(block, sizeof block, "%d", RDS__BLOCK_MS);
+        int argc = 0;
+        argv[argc++] = "XREAD";
+        argv[argc++] = "COUNT";
+        argv[argc++] = "100";
+        argv[argc++] = "BLOCK";
+        argv[argc++] = block;
+        argv[argc++] = "STREAMS";
+        for (int i = 0; i < n; i++) {
+            key(keys[i], sizeof keys[i], f[i].j->id, ":ev");
+            argv[argc++] = keys[i];
+        }
+        for (int i = 0; i < n; i++)
+            argv[argc++] = f[i].last;
+        redisReply *r = rds_cmd_block(&s->poll, RDS__BLOCK_MS, argc, argv, NULL);
+        if (!r) {
+            for (int i = 0; i < n; i++)
+                fail_local(f[i].j, 503, "jobs_unavailable",
+                           "the job store (Redis) cannot be reached; reconnect to follow the job");
+        } else if (r->type == REDIS_REPLY_ARRAY) {
+            for (size_t k = 0; k < r->elements; k++) {
+                redisReply *st = r->element[k];
+                if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
+                    continue;
+                for (int i = 0; i < n; i++)
+                    if (strcmp(keys[i], st->element[0]->str) == 0)
+                        apply_entries(f[i].j, st->element[1], f[i].last, sizeof f[i].last);
+            }
+        }
+        if (r)
+            freeReplyObject(r);
+        double now = mdc_now_s();
+        bool check_lost = r && now - last_lost_check >= RDS__LOST_CHECK_S;
+        if (check_lost)
+            last_lost_check = now;
+        for (int i = 0; i < n; i++) {
+            if (check_lost) {
+                bool fin;
+                pthread_mutex_lock(&f[i].j->mu);
+                fin = finished_status(f[i].j->status);
+                pthread_mutex_unlock(&f[i].j->mu);
+                if (!fin && hash_status(&s->poll, f[i].j->id) == -1)
+                    fail_local(f[i].j, 503, "job_lost",
+                               "the job's record is gone from the job store (Redis restarted "
+                               "without persistence, or it expired)");
+            }
+        }
+        /* keep the read positions */
+        pthread_mutex_lock(&s->mu);
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < s->n_fol; k++)
+                if (s->fol[k].j == f[i].j)
+                    snprintf(s->fol[k].last, sizeof s->fol[k].last, "%s", f[i].last);
+        pthread_mutex_unlock(&s->mu);
+        for (int i = 0; i < n; i++)
+            job_unref(f[i].j);
+        if (!r) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* ---- the worker side --------------------------------------------------------------- */
+
+static const char k_take_lua[] =
+    "local st = redis.call('HGET', KEYS[1], 'status')\n"
+    "if not st then return -1 end\n"
+    "if st == 'done' or st == 'failed' or st == 'cancelled' then return 0 end\n"
+    "local a = redis.call('HINCRBY', KEYS[1], 'attempt', 1)\n"
+    "redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[1])\n"
+    "redis.call('XADD', KEYS[2], '*', 'e', 'progress', 'd', ARGV[2])\n"
+    "return a\n";
+
+/* fenced event: only while the attempt is ours and the job is not cancelled */
+static const char k_event_lua[] =
+    "if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return -1 end\n"
+    "if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end\n"
+    "redis.call('XADD', KEYS[2], '*', 'e', ARGV[2], 'd', ARGV[3])\n"
+    "if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[4]) end\n"
+    "return 1\n";
+
+/* fenced result: stored once (SET NX), with the final status and event */
+static const char k_finish_lua[] =
+    "if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return -1 end\n"
+    "if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end\n"
+    "if not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[5]) then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'status', ARGV[2], 'progress', ARGV[6])\n"
+    "redis.call('XADD', KEYS[2], '*', 'e', ARGV[7], 'd', ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
+    "redis.call('DEL', KEYS[4])\n"
+    "return 1\n";
+
+static redis_store *store_of(job *j)
+{
+    return (redis_store *)j->store;
+}
+
+static void w_retain(void *owner)
+{
+    job__ref(owner);
+}
+
+static void w_release(void *owner)
+{
+    job_unref(owner);
+}
+
+/* A fenced event of the running attempt. */
+static void w_event(job *j, const char *name, char *data, int progress)
+{
+    redis_store *s = store_of(j);
+    rjob *rj = j->backend;
+    char kh[80], ke[80], att[24], prog[16] = "";
+    key(kh, sizeof kh, j->id, "");
+    key(ke, sizeof ke, j->id, ":ev");
+    snprintf(att, sizeof att, "%lld", rj->attempt);
+    if (progress >= 0)
+        snprintf(prog, sizeof prog, "%d", progress);
+    redisReply *r = cmdv(&s->cmd, 0, "EVAL", k_event_lua, "2", kh, ke, att, name,
+                         data ? data : "{}", prog, NULL);
+    if (r)
+        freeReplyObject(r);
+    free(data);
+}
+
+static void w_progress(int percent, void *owner)
+{
+    job *j = owner;
+    rjob *rj = j->backend;
+    if (percent == rj->last_progress)
+        return;
+    rj->last_progress = percent;
+    pthread_mutex_lock(&j->mu);
+    j->status = JOB_RUNNING;
+    j->progress = percent;
+    char *d = dumps(job__status_object(j));
+    pthread_mutex_unlock(&j->mu);
+    w_event(j, "progress", d, percent);
+}
+
+static void w_segment(const pipeline_segment *seg, void *owner)
+{
+    job *j = owner;
+    char *d = dumps(json_pack("{s:s, s:i, s:f, s:f, s:s}", "id", j->id, "index", seg->index, "start",
+                              seg->t0_s, "end", seg->t1_s, "text", seg->text ? seg->text : ""));
+    w_event(j, "segment", d, -1);
+}
+
+static bool w_should_stop(void *owner)
+{
+    job *j = owner;
+    if (!atomic_load(&j->work.srv->grace_over) && !atomic_load(&j->store->closing))
+        return false;
+    work_cancel(&j->work, 503, "shutting_down", "the server is shutting down");
+    return true;
+}
+
+static void unlist_running(redis_store *s, job *j)
+{
+    bool found = false;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n_run; i++)
+        if (s->run[i] == j) {
+            s->run[i] = s->run[--s->n_run];
+            found = true;
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+    if (found)
+        job_unref(j);
+}
+
+static void w_finished(void *owner, pipeline_result *res)
+{
+    job *j = owner;
+    redis_store *s = store_of(j);
+    rjob *rj = j->backend;
+    bool shutdown = res->http_status == 503 && strcmp(res->error_code, "shutting_down") == 0;
+    if (shutdown) {
+        /* stored nothing, acknowledged nothing: another replica takes it over */
+        MDC_LOG_INFO("job %s: left for another replica (shutting down)", j->id);
+        unlist_running(s, j);
+        return;
+    }
+    bool cancelled = strcmp(res->error_code, "cancelled") == 0;
+    json_t *r = json_pack("{s:i, s:s, s:s, s:f, s:f, s:s}", "http_status", res->http_status,
+                          "error_code", res->error_code, "error_message", res->error_message,
+                          "audio_seconds", res->audio_seconds, "processing_seconds",
+                          res->processing_seconds, "language", res->language);
+    if (r && res->body)
+        json_object_set_new(r, "body", json_stringn(res->body, res->body_len ? res->body_len : strlen(res->body)));
+    if (r && res->segments_json)
+        json_object_set_new(r, "segments_json", json_string(res->segments_json));
+    char *rtxt = dumps(r);
+    pthread_mutex_lock(&j->mu);
+    j->result = *res; /* for the event's JSON; moved back below */
+    j->status = res->http_status == 200 ? JOB_DONE : JOB_FAILED;
+    if (j->status == JOB_DONE)
+        j->progress = 100;
+    char *ev = dumps(job__status_object(j));
+    const char *name = j->status == JOB_DONE ? "done" : "error";
+    const char *st = job_status_name(j->status);
+    int prog = j->progress;
+    memset(&j->result, 0, sizeof j->result);
+    pthread_mutex_unlock(&j->mu);
+    char kh[80], ke[80], kr[80], ku[80], att[24], ttl[24], progs[16];
+    key(kh, sizeof kh, j->id, "");
+    key(ke, sizeof ke, j->id, ":ev");
+    key(kr, sizeof kr, j->id, ":res");
+    key(ku, sizeof ku, j->id, ":up");
+    snprintf(att, sizeof att, "%lld", rj->attempt);
+    snprintf(ttl, sizeof ttl, "%d", j->store->ttl_seconds);
+    snprintf(progs, sizeof progs, "%d", prog);
+    long long stored = -2;
+    if (rtxt && ev) {
+        redisReply *x = cmdv(&s->cmd, 0, "EVAL", k_finish_lua, "4", kh, ke, kr, ku, att, st, ev,
+                             rtxt, ttl, progs, name, NULL);
+        if (ok_reply(x, "finish"))
+            stored = x->integer;
+        if (x)
+            freeReplyObject(x);
+    }
+    free(rtxt);
+    free(ev);
+    /* our attempt is over unless another replica took the job (-1) or Redis failed (-2:
+     * left pending, so it is re-run once Redis is back) */
+    if (stored >= 0) {
+        redisReply *a = cmdv(&s->cmd, 0, "XACK", "mdc:queue", "workers", rj->entry, NULL);
+        if (a)
+            freeReplyObject(a);
+    }
+    MDC_LOG_INFO("job %s attempt %lld: %s", j->id, rj->attempt,
+                 stored == 1 ? (cancelled ? "cancelled" : "result stored")
+                 : stored == 0 ? "not stored (cancelled or already stored)"
+                 : stored == -1 ? "not stored (taken over by another replica)"
+                                : "not stored (Redis unavailable; left pending)");
+    unlist_running(s, j);
+}
+
+static const work_hooks k_worker_hooks = {
+    .retain = w_retain,
+    .release = w_release,
+    .progress = w_progress,
+    .segment = w_segment,
+    .should_stop = w_should_stop,
+    .finished = w_finished,
+};
+
+/* Writes the upload into a private temp file; returns its malloc'd path or NULL. */
+static char *spool(const char *dir, const char *data, size_t len)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/mdc-job-XXXXXX", dir && *dir ? dir : "/tmp") < 0)
+        return NULL;
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        MDC_LOG_ERROR("cannot create a temp file in %s: %s", dir, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    close(fd);
+    if (off != len) {
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Takes queue entry `entry` naming job `id` and hands it to a worker. */
+static void take(redis_store *s, const char *entry, const char *id, bool reclaimed)
+{
+    rds_conn *c = &s->claim;
+    char kh[80], ke[80], ku[80];
+    key(kh, sizeof kh, id, "");
+    key(ke, sizeof ke, id, ":ev");
+    key(ku, sizeof ku, id, ":up");
+    redisReply *h = cmdv(c, 0, "HGETALL", kh, NULL);
+    if (!ok_reply(h, "HGETALL")) {
+        if (h)
+            freeReplyObject(h);
+        return; /* stays pending; taken again later */
+    }
+    json_t *o = hash_object(h);
+    freeReplyObject(h);
+    job *j = json_object_size(o) ? job__new(&s->base, s->srv, id) : NULL;
+    rjob *rj = j ? calloc(1, sizeof *rj) : NULL;
+    if (!rj) {
+        json_decref(o);
+        job_unref(j);
+        redisReply *a = cmdv(c, 0, "XACK", "mdc:queue", "workers", entry, NULL); /* gone */
+        if (a)
+            freeReplyObject(a);
+        return;
+    }
+    j->backend = rj;
+    j->backend_free = rjob_free;
+    rj->fields = o;
+    rj->last_progress = -1;
+    snprintf(rj->entry, sizeof rj->entry, "%s", entry);
+    j->work.hooks = &k_worker_hooks;
+    const char *v;
+    if ((v = field(o, "seq")))
+        j->seq = strtoull(v, NULL, 10);
+    if ((v = field(o, "created_at")))
+        j->created_wall_s = strtod(v, NULL);
+    j->status = JOB_RUNNING;
+    pthread_mutex_lock(&j->mu);
+    char *ev = dumps(job__status_object(j));
+    pthread_mutex_unlock(&j->mu);
+    redisReply *t = cmdv(c, 0, "EVAL", k_take_lua, "2", kh, ke, s->consumer, ev ? ev : "{}", NULL);
+    free(ev);
+    long long attempt = ok_reply(t, "take") && t->type == REDIS_REPLY_INTEGER ? t->integer : -2;
+    if (t)
+        freeReplyObject(t);
+    if (attempt <= 0) {
+        if (attempt != -2) { /* finished, cancelled or gone: nothing to run */
+            redisReply *a = cmdv(c, 0, "XACK", "mdc:queue", "workers", entry, NULL);
+            if (a)
+                freeReplyObject(a);
+        }
+        job_unref(j);
+        return;
+    }
+    rj->attempt = attempt;
+    svc_metrics *m = &s->srv->metrics;
+    if (m->job_claims_total)
+        met_inc(m->job_claims_total, NULL, 1);
+    if (attempt > 1 && m->job_reruns_total)
+        met_inc(m->job_reruns_total, NULL, 1);
+    MDC_LOG_INFO("job %s: taken (attempt %lld%s)", id, attempt, reclaimed ? ", from a silent replica" : "");
+    redisReply *up = cmdv(c, 0, "GET", ku, NULL);
+    const svc_config *cfg = s->srv->cfg;
+    char *path = up && up->type == REDIS_REPLY_STRING ? spool(cfg->tmp_dir, up->str, up->len) : NULL;
+    if (up)
+        freeReplyObject(up);
+    /* the request, as the API replica validated it; strings point into rj->fields */
+    pipeline_request *p = &j->work.preq;
+    memset(p, 0, sizeof *p);
+    p->audio_path = path;
+    p->source_name = field(o, "src");
+    const char *lang = field(o, "lang");
+    p->language = lang && *lang ? lang : NULL;
+    p->no_fallback = (v = field(o, "nofb")) && v[0] == '1';
+    p->temperature = -1;
+    p->n_threads = cfg->threads;
+    p->limits.max_seconds = cfg->max_audio_seconds;
+    p->limits.max_bytes = cfg->max_upload_bytes;
+    p->format = RPT_FORMAT_MARKDOWN;
+    p->meta.processing_s = -1;
+    p->meta.source_name = p->source_name;
+    p->meta.locale = (v = field(o, "loc")) ? (rpt_locale)atol(v) : cfg->report_locale;
+    p->meta.title = field(o, "title");
+    p->meta.date = field(o, "date");
+    p->meta.participants = field(o, "part");
+    j->want_json = (v = field(o, "want_json")) && v[0] == '1';
+    j->work.audio_tmp = path;
+    pthread_mutex_lock(&s->mu);
+    if (s->n_run == s->cap_run) {
+        int cap = s->cap_run ? 2 * s->cap_run : 8;
+        job **nr = realloc(s->run, (size_t)cap * sizeof *nr);
+        if (nr) {
+            s->run = nr;
+            s->cap_run = cap;
+        }
+    }
+    bool listed = s->n_run < s->cap_run;
+    if (listed) {
+        job__ref(j);
+        s->run[s->n_run++] = j;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!path) {
+        /* the upload is gone (expired) or could not be written: the job fails */
+        pipeline_result res;
+        memset(&res, 0, sizeof res);
+        res.http_status = 500;
+        snprintf(res.error_code, sizeof res.error_code, "internal_error");
+        snprintf(res.error_message, sizeof res.error_message,
+                 "the job's upload could not be read back from the job store");
+        w_finished(j, &res);
+        job_unref(j);
+        return;
+    }
+    if (!listed || work_submit(&j->work) != 0) {
+        /* no worker after all: it stays pending and is taken over after the idle time */
+        MDC_LOG_WARN("job %s: no free worker after taking it; left pending", id);
+        unlist_running(s, j);
+    }
+    job_unref(j);
+}
+
+/* Heartbeats the jobs this replica runs and stops the cancelled or lost ones. */
+static void heartbeat(redis_store *s)
+{
+    job *mine[64];
+    int n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n_run && n < 64; i++) {
+        mine[n] = s->run[i];
+        job__ref(mine[n++]);
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < n; i++) {
+        job *j = mine[i];
+        rjob *rj = j->backend;
+        redisReply *r = cmdv(&s->claim, 0, "XCLAIM", "mdc:queue", "workers", s->consumer, "0",
+                             rj->entry, "JUSTID", NULL);
+        if (r)
+            freeReplyObject(r);
+        int st = r ? hash_status(&s->claim, j->id) : -2;
+        if (st == JOB_CANCELLED)
+            work_cancel(&j->work, JOB_CANCELLED_HTTP_STATUS, "cancelled", "the job was cancelled");
+        else if (st == -1)
+            work_cancel(&j->work, 503, "job_lost", "the job's record is gone from the job store");
+        job_unref(j);
+    }
+}
+
+static bool free_worker(redis_store *s)
+{
+    wrk_pool *p = s->srv->pool;
+    return !atomic_load(&s->srv->stopping) && wrk_running(p) + wrk_queued(p) < wrk_threads(p);
+}
+
+/* Parses one XREADGROUP/XAUTOCLAIM entry [id, [k, v…]] → entry id and job id. */
+static bool entry_of(const redisReply *e, const char **eid, const char **jid)
+{
+    if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return false;
+    *eid = e->element[0]->str;
+    const redisReply *kv = e->element[1];
+    for (size_t k = 0; k + 1 < kv->elements; k += 2)
+        if (strcmp(kv->element[k]->str, "id") == 0) {
+            *jid = kv->element[k + 1]->str;
+            return true;
+        }
+    return false;
+}
+
+static void ensure_group(redis_store *s)
+{
+    redisReply *r = cmdv(&s->claim, 0, "XGROUP", "CREATE", "mdc:queue", "workers", "0", "MKSTREAM", NULL);
+    if (r)
+        freeReplyObject(r); /* BUSYGROUP (exists) is fine */
+}
+
+static void *claimer_main(void *arg)
+{
+    redis_store *s = arg;
+    bool group_ok = false;
+    double last_hb = 0, last_reclaim = 0;
+    char idle[16], block[16];
+    snprintf(idle, sizeof idle, "%d", s->claim_idle_ms);
+    snprintf(block, sizeof block, "%d", RDS__BLOCK_MS);
+    while (!atomic_load(&s->stop)) {
+        double now = mdc_now_s();
+        if (now - last_hb >= RDS__HEARTBEAT_S) {
+            last_hb = now;
+            heartbeat(s);
+        }
+        if (!group_ok) {
+            ensure_group(s);
+            group_ok = atomic_load(&s->claim.up);
+            if (!group_ok) {
+                struct timespec ts = {0, 200 * 1000000L};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+        }
+        if (!free_worker(s)) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        const char *eid = NULL, *jid = NULL;
+        redisReply *r = NULL;
+        bool reclaimed = false;
+        if (now - last_reclaim >= 1.0) {
+            last_reclaim = now;
+            r = cmdv(&s->claim, 0, "XAUTOCLAIM", "mdc:queue", "workers", s->consumer, idle, "0-0",
+                     "COUNT", "1", NULL);
+            /* [next-cursor, [entries], (deleted ids)] */
+            if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+                r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0 &&
+                entry_of(r->element[1]->element[0], &eid, &jid))
+                reclaimed = true;
+        }
+        if (!reclaimed) {
+            if (r)
+                freeReplyObject(r);
+            r = cmdv(&s->claim, RDS__BLOCK_MS, "XREADGROUP", "GROUP", "workers", s->consumer, "COUNT",
+                     "1", "BLOCK", block, "STREAMS", "mdc:queue", ">", NULL);
+            if (!r || (r->type == REDIS_REPLY_ERROR && strstr(r->str, "NOGROUP")))
+                group_ok = false; /* Redis restarted: the group is gone */
+            /* [[stream, [entry]]] */
+            if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
+                r->element[0]->element[1]->elements > 0)
+                entry_of(r->element[0]->element[1]->element[0], &eid, &jid);
+        }
+        if (eid && jid)
+            take(s, eid, jid, reclaimed);
+        if (r)
+            freeReplyObject(r);
+        if (!group_ok) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* ---- lifetime ------------------------------------------------------------------------ */
+
+static void redis_stop(job_store *bs)
+{
+    redis_store *s = (redis_store *)bs;
+    atomic_store(&s->stop, true);
+    if (s->claimer_started)
+        pthread_join(s->claimer, NULL);
+    if (s->poller_started)
+        pthread_join(s->poller, NULL);
+    s->claimer_started = s->poller_started = false;
+}
+
+static void redis_destroy(job_store *bs)
+{
+    redis_store *s = (redis_store *)bs;
+    redis_stop(bs);
+    for (int i = 0; i < s->n_fol; i++)
+        job_unref(s->fol[i].j);
+    for (int i = 0; i < s->n_run; i++)
+        job_unref(s->run[i]);
+    free(s->run);
+    rds_close(&s->cmd);
+    rds_close(&s->claim);
+    rds_close(&s->poll);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static const job_store_ops k_redis_ops = {
+    .name = "redis",
+    .submit = redis_submit,
+    .find = redis_find,
+    .remove = redis_remove,
+    .cancel = redis_cancel,
+    .list = redis_list,
+    .follow = redis_follow,
+    .each = redis_each,
+    .count = redis_count,
+    .expire = redis_expire,
+    .healthy = redis_healthy,
+    .stop = redis_stop,
+    .destroy = redis_destroy,
+};
+
+job_store *jobs_redis_new(struct svc_server *srv, char *why, size_t whylen)
+{
+    const svc_config *cfg = srv->cfg;
+    rds_url url;
+    if (rds_url_parse(cfg->jobs_redis_url, &url, why, whylen) != 0)
+        return NULL;
+    redis_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &k_redis_ops;
+    s->base.ttl_seconds = cfg->jobs_ttl_seconds;
+    s->base.max_jobs = cfg->jobs_max;
+    s->base.last_heartbeat_s = mdc_now_s();
+    s->srv = srv;
+    s->keep_s = cfg->jobs_ttl_seconds + cfg->request_timeout_seconds;
+    s->claim_idle_ms = cfg->jobs_claim_after_seconds * 1000;
+    s->runs_jobs = cfg->jobs_role != SVC_ROLE_API;
+    s->takes_uploads = cfg->jobs_role != SVC_ROLE_WORKER;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    unsigned char rnd[4] = {0};
+    if (getentropy(rnd, sizeof rnd) != 0)
+        memset(rnd, 0, sizeof rnd);
+    snprintf(s->consumer, sizeof s->consumer, "%.60s-%d-%02x%02x%02x%02x", host, (int)getpid(),
+             rnd[0], rnd[1], rnd[2], rnd[3]);
+    pthread_mutex_init(&s->mu, NULL);
+    rds_init(&s->cmd, &url, RDS__TIMEOUT_MS, &s->errors);
+    rds_init(&s->claim, &url, RDS__TIMEOUT_MS, &s->errors);
+    rds_init(&s->poll, &url, RDS__TIMEOUT_MS, &s->errors);
+    if (pthread_create(&s->poller, NULL, poller_main, s) != 0) {
+        snprintf(why, whylen, "cannot start the event poller thread");
+        redis_destroy(&s->base);
+        return NULL;
+    }
+    s->poller_started = true;
+    if (s->runs_jobs) {
+        if (pthread_create(&s->claimer, NULL, claimer_main, s) != 0) {
+            snprintf(why, whylen, "cannot start the job claimer thread");
+            redis_destroy(&s->base);
+            return NULL;
+        }
+        s->claimer_started = true;
+    }
+    MDC_LOG_INFO("jobs in Redis at %s:%d db %d (role %s, consumer %s)", url.host, url.port, url.db,
+                 cfg->jobs_role == SVC_ROLE_API ? "api" : cfg->jobs_role == SVC_ROLE_WORKER ? "worker" : "both",
+                 s->consumer);
+    return &s->base;
+}
