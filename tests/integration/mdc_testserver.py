@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -27,6 +28,7 @@ SHORT_CLIP = os.path.join(FIXTURES, "edge_speech_0.5s.wav")
 # Fields that keep a micro-model transcription short: the clip is too short for
 # language detection, and random weights would otherwise walk every fallback temperature.
 FAST = {"language": "pt", "no_fallback": "true"}
+LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")  # ~5 s on the micro model
 
 
 def free_port():
@@ -358,3 +360,45 @@ def _resp(f):
         n = int(rest)
         return None if n < 0 else [_resp(f) for _ in range(n)]
     raise RuntimeError("bad RESP reply %r" % line)
+
+
+# ---- jobs (test_jobs_api.py, test_jobs_redis.py, tests/perf/jobs_scaleout.py) ----------
+
+
+def submit(s, clip=SHORT_CLIP):
+    st, h, body = s.upload(clip, FAST, endpoint="/jobs")
+    return st, (json.loads(body).get("id") if st == 202 else None), body
+
+
+def wait_status(s, jid, want, timeout=60):
+    deadline = time.monotonic() + timeout
+    js = {}
+    while time.monotonic() < deadline:
+        st, js = s.get_json("/jobs/" + jid)
+        if st == 200 and want(js):
+            return js
+        time.sleep(0.05)
+    return js
+
+
+class Follower(threading.Thread):
+    """Reads a job's event stream to its end in the background."""
+
+    def __init__(self, port, jid):
+        super().__init__(daemon=True)
+        self.port, self.jid, self.events, self.ended_at = port, jid, [], None
+        self.start()
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.request("GET", "/jobs/%s/events" % self.jid)
+        r = conn.getresponse()
+        ev = None
+        for raw in r:
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                ev = line[6:].strip()
+            elif line.startswith("data:"):
+                self.events.append((ev, json.loads(line[5:])))
+        self.ended_at = time.monotonic()
+        conn.close()

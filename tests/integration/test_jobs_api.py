@@ -8,63 +8,18 @@ Run over both store backends: the in-process one and Redis (a real redis-server 
 free loopback port, flushed between servers); JOBS_MAX's refusal is the in-process
 store's only (Redis bounds the listing, see docs/DEPLOY.md).
 """
-import http.client
 import json
 import os
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FAST, FIXTURES, SHORT_CLIP, Checks, RedisServer, Server,  # noqa: E402
-                            error_code, metric, require_binary)
+from mdc_testserver import (LONG_CLIP, SHORT_CLIP, Checks, Follower, RedisServer,  # noqa: E402
+                            Server, error_code, metric, require_binary, submit, wait_status)
 
 require_binary()
 c = Checks("test_jobs_api")
-LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")  # ~5 s on the micro model
-
-
-
-def submit(s, clip=SHORT_CLIP):
-    st, h, body = s.upload(clip, FAST, endpoint="/jobs")
-    return st, (json.loads(body).get("id") if st == 202 else None), body
-
-
-def wait_status(s, jid, want, timeout=60):
-    deadline = time.monotonic() + timeout
-    js = {}
-    while time.monotonic() < deadline:
-        st, js = s.get_json("/jobs/" + jid)
-        if st == 200 and want(js):
-            return js
-        time.sleep(0.05)
-    return js
-
-
-class Follower(threading.Thread):
-    """Reads a job's event stream to its end in the background."""
-
-    def __init__(self, port, jid):
-        super().__init__(daemon=True)
-        self.port, self.jid, self.events, self.ended_at = port, jid, [], None
-        self.start()
-
-    def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        conn.request("GET", "/jobs/%s/events" % self.jid)
-        r = conn.getresponse()
-        ev = None
-        for raw in r:
-            line = raw.decode().rstrip("\r\n")
-            if line.startswith("event:"):
-                ev = line[6:].strip()
-            elif line.startswith("data:"):
-                self.events.append((ev, json.loads(line[5:])))
-        self.ended_at = time.monotonic()
-        conn.close()
-
-
 def cancelled_count(s):
     return metric(s.metrics(), "mdconv_transcriptions_total", endpoint="jobs", status="cancelled") or 0
 
