@@ -138,12 +138,14 @@ static const setting k_settings[] = {
       "Jobs kept at once. When full, the job that finished first is dropped to make room; "
       "when every kept job is unfinished, POST /jobs answers 503 queue_full."},
      .type = SET_INT, F(jobs_max), .lo = 1, .hi = 100000},
-    {.d = {"SHUTDOWN_GRACE_SECONDS", "Jobs", "20", NULL,
+    {.d = {"SHUTDOWN_GRACE_SECONDS", "Jobs", "15", NULL,
       "On SIGTERM/SIGINT: running and queued transcriptions (jobs and requests) may finish "
       "for up to this long while new uploads get 503 shutting_down; what is left is then "
       "aborted (503 shutting_down; a job's event stream ends with an `error` event "
-      "shutting_down). Keep it below the orchestrator's kill timeout (k8s "
-      "terminationGracePeriodSeconds 30)."},
+      "shutting_down; with JOBS_REDIS_URL the job is left to another replica instead) and "
+      "the process exits within 6 s more. Keep grace + 6 s (+ any preStop sleep) below the "
+      "orchestrator's kill timeout (k8s terminationGracePeriodSeconds 30, compose "
+      "stop_grace_period 30s)."},
      .type = SET_INT, F(shutdown_grace_seconds), .lo = 0, .hi = 3600},
     {.d = {"JOBS_REDIS_URL", "Jobs", "", "redis://[user:pass@]host:port/db",
       "Empty = jobs live in this process. Set = jobs (record, events, upload, result) live in "

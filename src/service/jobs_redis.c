@@ -1187,8 +1187,8 @@ static void *claimer_main(void *arg)
                 continue;
             }
         }
-        if (!free_worker(s)) {
-            struct timespec ts = {0, 50 * 1000000L};
+        if (!free_worker(s)) { /* poll: a worker frees within a transcription's end */
+            struct timespec ts = {0, 10 * 1000000L};
             nanosleep(&ts, NULL);
             continue;
         }

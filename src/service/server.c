@@ -33,7 +33,7 @@
 #define SVC__PEER_CHECK_MS 200.0    /* disconnect poll period during a transcription */
 #define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */
 #define SVC__JOB_GAUGE_TICKS 8     /* mdconv_jobs refresh: every 2 s */
-#define SVC__ABORT_WAIT_MS 10000   /* after the grace: aborted work stops at its next poll */
+#define SVC__ABORT_WAIT_MS 5000    /* after the grace: aborted work stops at its next poll */
 
 /* ---- request state -------------------------------------------------------------- */
 
