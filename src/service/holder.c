@@ -51,8 +51,12 @@ struct model_holder {
     bool preload_requested, preload_satisfied;
     bool preload_thread_started;
     bool stopping;             /* holder_free() started: the preload thread must end */
+    bool reload_pending;       /* holder_request_reload(): drop the model at refs 0 */
     pthread_t preload_thread;
 };
+
+static wsp_model *reload_detach_locked(model_holder *h);
+static void reload_finish(model_holder *h, wsp_model *m);
 
 static const char *const k_label_names[] = {"model", NULL};
 /* Load times span milliseconds (mmap + validate) to a minute (large models on slow
@@ -308,6 +312,19 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
     for (;;) {
         switch (h->state) {
         case HOLDER_READY: {
+            if (h->reload_pending) {
+                /* A reload was asked for: new work waits for the running work to drop
+                 * the old mapping, then maps the file again. */
+                while (h->reload_pending && h->state == HOLDER_READY && h->refs > 0)
+                    pthread_cond_wait(&h->cv, &h->mu);
+                wsp_model *old = reload_detach_locked(h);
+                if (old) {
+                    pthread_mutex_unlock(&h->mu);
+                    reload_finish(h, old);
+                    pthread_mutex_lock(&h->mu);
+                }
+                continue;
+            }
             h->refs++;
             const wsp_model *m = h->model;
             pthread_mutex_unlock(&h->mu);
@@ -352,17 +369,21 @@ void holder_release(model_holder *h, const wsp_model *model)
 {
     if (!h || !model)
         return;
+    wsp_model *old = NULL;
     pthread_mutex_lock(&h->mu);
     if (h->refs > 0 && model == h->model) {
         h->refs--;
         if (h->refs == 0) {
             h->idle_since_s = mdc_now_s();
-            pthread_cond_broadcast(&h->cv); /* holder_free may be waiting */
+            old = reload_detach_locked(h);
+            pthread_cond_broadcast(&h->cv); /* holder_free or a reload may be waiting */
         }
     } else {
         MDC_LOG_ERROR("model %s: release of a reference that is not held", h->name);
     }
     pthread_mutex_unlock(&h->mu);
+    if (old)
+        reload_finish(h, old);
 }
 
 /* Longest wait between two preload attempts, ms. */
@@ -454,6 +475,60 @@ int holder_maybe_unload_idle(model_holder *h)
     MDC_LOG_INFO("Lazy Loading: unloaded model %s after %.0f s idle; the next request reloads it",
                  h->name, idle_s);
     return 1;
+}
+
+/* ---- reload (SIGHUP) ---------------------------------------------------------------- */
+
+/* With the lock held: when a reload is pending and nobody holds the model, detaches it
+ * (state UNLOADED, the next acquire maps the file again) and returns it for
+ * reload_finish(); otherwise NULL. */
+static wsp_model *reload_detach_locked(model_holder *h)
+{
+    if (!h->reload_pending || h->state != HOLDER_READY || h->refs != 0)
+        return NULL;
+    wsp_model *m = h->model;
+    h->model = NULL;
+    h->state = HOLDER_UNLOADED;
+    h->reload_pending = false;
+    set_state_metric(h);
+    return m;
+}
+
+/* Without the lock: frees a model detached by reload_detach_locked (munmap can take a
+ * while) and logs it. */
+static void reload_finish(model_holder *h, wsp_model *m)
+{
+    wsp_model_free(m);
+    MDC_LOG_INFO("Lazy Loading: reload: unloaded model %s; the next request maps %s again",
+                 h->name, h->path);
+}
+
+int holder_request_reload(model_holder *h)
+{
+    if (!h)
+        return -1;
+    wsp_model *old = NULL;
+    int rc;
+    pthread_mutex_lock(&h->mu);
+    switch (h->state) {
+    case HOLDER_READY:
+    case HOLDER_LOADING: /* the load in flight may have read the old file */
+        h->reload_pending = true;
+        old = reload_detach_locked(h);
+        rc = old ? 1 : 0;
+        break;
+    case HOLDER_FAILED: /* the next request retries at once, without the back-off */
+        h->failed_at_s = -1e18;
+        rc = 2;
+        break;
+    default:
+        rc = 2;
+        break;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (old)
+        reload_finish(h, old);
+    return rc;
 }
 
 holder_state holder_get_state(model_holder *h)

@@ -2,7 +2,8 @@
  * holder.h — the model holder: lazy loading of one Whisper model (DESIGN §2).
  *
  * States: UNLOADED → LOADING → READY; LOADING → FAILED (error kept; the next acquire
- * after the back-off retries); READY → UNLOADED (idle unload, only at refcount 0).
+ * after the back-off retries); READY → UNLOADED (idle unload or reload, only at
+ * refcount 0).
  * holder_acquire() returns a counted reference; the first caller loads, callers that
  * arrive during the load wait on a condition variable and get the same model or the
  * same error.  Exactly one load however many threads race.
@@ -73,6 +74,15 @@ int holder_preload_async(model_holder *h);
 /* Unloads if READY, idle for at least idle_unload_seconds and unreferenced; returns 1
  * if it unloaded.  The service calls it periodically. */
 int holder_maybe_unload_idle(model_holder *h);
+
+/* Reload (SIGHUP): drops the mapped model once no transcription holds it — at once when
+ * none does, else when the last reference is released; never mid-job.  Until then new
+ * acquires wait for the running ones to finish, so every transcription that starts after
+ * the call maps the file again (it may have been replaced).  A load in flight is dropped
+ * after it finishes the same way; in FAILED state the back-off is cleared so the next
+ * request retries at once.  Returns 1 when the model was dropped now, 0 when it will be
+ * dropped at the last release, 2 when nothing was mapped, -1 for a NULL holder. */
+int holder_request_reload(model_holder *h);
 
 holder_state holder_get_state(model_holder *h);
 const char *holder_state_name(holder_state s); /* "unloaded", "loading", "ready", "failed" */

@@ -4,12 +4,14 @@
  * them touches the model (only the holder's state), so they answer in microseconds
  * whatever the workers are doing.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mdc/log.h"
@@ -24,32 +26,77 @@ enum MHD_Result http_health(svc_server *srv, http_req *req)
     return http_send(req, 200, "application/json", body, sizeof body - 1, NULL, NULL);
 }
 
+const char *http_model_file_problem(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? "file not found" : strerror(errno);
+    if (!S_ISREG(st.st_mode))
+        return "not a regular file";
+    if (access(path, R_OK) != 0)
+        return strerror(errno);
+    return NULL;
+}
+
+/* For the public /ready when API_KEY is set (issue 8 item 8: no server paths): every
+ * occurrence of the model path becomes its file name, and the settings context
+ * " (WHISPER_MODEL=…)" that names directories is cut. */
+static void hide_paths(char *msg, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t pl = strlen(path), bl = strlen(base);
+    char *hit;
+    while (pl > bl && (hit = strstr(msg, path)) != NULL) {
+        memmove(hit + bl, hit + pl, strlen(hit + pl) + 1);
+        memcpy(hit, base, bl);
+    }
+    char *ctx = strstr(msg, " (WHISPER_MODEL");
+    if (ctx)
+        *ctx = '\0';
+}
+
 enum MHD_Result http_ready(svc_server *srv, http_req *req)
 {
     holder_state st = holder_get_state(srv->holder);
     char err[512];
     holder_last_error(srv->holder, err, sizeof err);
     bool preload = srv->cfg->preload;
+    bool hide = srv->cfg->api_key[0] != '\0';
     /* Ready = a transcription would not wait for a load that WHISPER_PRELOAD promised:
      * the model has loaded once (a later idle unload keeps it ready) and is not failed.
      * This does not ask whether the preload thread started: /health and /ready answer
      * from the moment the listener is up, a moment before the preload is requested.
-     * Lazy mode promises nothing: ready at once, the first request loads. */
+     * Lazy mode promises nothing but needs the file: ready at once when the file can be
+     * read, the first request loads.  Not loaded and the file unreadable = "missing",
+     * not ready in either mode (every transcription would fail), checked on each call
+     * so the replica turns ready as soon as the file appears. */
+    const char *problem = NULL;
+    if (st == HOLDER_UNLOADED || st == HOLDER_FAILED)
+        problem = http_model_file_problem(holder_path(srv->holder));
     bool ready = !preload || (holder_loads_total(srv->holder) > 0 && st != HOLDER_FAILED);
-    if (atomic_load(&srv->stopping))
+    if (problem || atomic_load(&srv->stopping))
         ready = false;
     bool store_ok = jobs_healthy(srv->jobs);
     if (!store_ok)
         ready = false;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
                           "mode", preload ? "preload" : "lazy", "model", holder_name(srv->holder),
-                          "model_state", holder_state_name(st));
-    if (o && err[0])
+                          "model_state", problem ? "missing" : holder_state_name(st));
+    if (o && problem) {
+        json_object_set_new(o, "model_file_error", json_string(problem));
+        if (!hide)
+            json_object_set_new(o, "model_path", json_string(holder_path(srv->holder)));
+    }
+    if (o && err[0]) {
+        if (hide)
+            hide_paths(err, holder_path(srv->holder));
         json_object_set_new(o, "last_error", json_string(err));
+    }
     if (o && !store_ok)
         json_object_set_new(o, "jobs_store", json_string("unavailable: Redis (JOBS_REDIS_URL) "
                                                          "cannot be reached"));
-    if (o && !preload && st == HOLDER_UNLOADED)
+    if (o && !preload && st == HOLDER_UNLOADED && !problem)
         json_object_set_new(o, "note", json_string("lazy loading: the model loads on the first "
                                                    "transcription"));
     return http_send_json(req, ready ? 200 : 503, o);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mdc/clock.h"
 #include "routes.h"
 
 /* Adds the headers every answer carries. */
@@ -36,7 +37,8 @@ static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     req->responded = true;
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
+                     mdc_now_s() - req->start_s);
     return ret;
 }
 
@@ -45,7 +47,8 @@ enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Re
     drop_upload(req);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     req->responded = true;
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
+                     mdc_now_s() - req->start_s);
     return ret;
 }
 
@@ -100,14 +103,15 @@ static json_t *error_object(const char *code, const char *message)
     return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
 }
 
-enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code,
-                                const char *fmt, ...)
+static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *hname,
+                                    const char *hvalue, const char *code, const char *fmt,
+                                    va_list ap) __attribute__((format(printf, 6, 0)));
+static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *hname,
+                                    const char *hvalue, const char *code, const char *fmt,
+                                    va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     /* jansson rejects invalid UTF-8: replace anything odd rather than fail */
     json_t *o = error_object(code, msg);
     if (!o) {
@@ -116,7 +120,34 @@ enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code
                 *p = '?';
         o = error_object(code, msg);
     }
-    return http_send_json(req, status, o);
+    if (!hname)
+        return http_send_json(req, status, o);
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    enum MHD_Result r = http_send(req, status, "application/json", txt ? txt : "{}",
+                                  txt ? strlen(txt) : 2, hname, hvalue);
+    free(txt);
+    return r;
+}
+
+enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code,
+                                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result r = send_error_v(req, status, NULL, NULL, code, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+enum MHD_Result http_send_error_hdr(http_req *req, unsigned status, const char *hname,
+                                    const char *hvalue, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result r = send_error_v(req, status, hname, hvalue, code, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 enum MHD_Result http_send_queue_full(http_req *req)

@@ -1068,7 +1068,7 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
     p->format = RPT_FORMAT_MARKDOWN;
     p->meta.processing_s = -1;
     p->meta.source_name = p->source_name;
-    p->meta.locale = (v = field(o, "loc")) ? (rpt_locale)atol(v) : cfg->report_locale;
+    p->meta.locale = (v = field(o, "loc")) ? (rpt_locale)strtol(v, NULL, 10) : cfg->report_locale;
     p->meta.title = field(o, "title");
     p->meta.date = field(o, "date");
     p->meta.participants = field(o, "part");

@@ -71,3 +71,20 @@ const http_route *routes_match(const char *method, const char *url, char *id, si
     }
     return NULL;
 }
+
+void routes_allowed(const char *url, char *out, size_t outlen)
+{
+    char tmp[64];
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++) {
+        const http_route *r = &k_routes[i];
+        if (!path_match(r->pattern, url, tmp, sizeof tmp))
+            continue;
+        bool get = strcmp(r->method, "GET") == 0;
+        int n = snprintf(out + o, outlen - o, "%s%s%s", o ? ", " : "", r->method, get ? ", HEAD" : "");
+        if (n < 0 || (size_t)n >= outlen - o)
+            break;
+        o += (size_t)n;
+    }
+}

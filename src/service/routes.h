@@ -72,6 +72,9 @@ typedef struct http_route {
  * HEAD matches GET routes.  Thread-safe (the table is constant). */
 const http_route *routes_match(const char *method, const char *url, char *id, size_t idlen,
                                bool *path_known);
+/* Writes the methods routed for url ("GET, HEAD", "POST") into out, for the Allow header
+ * of a 405 (RFC 9110 §15.5.6); "" when none.  Thread-safe. */
+void routes_allowed(const char *url, char *out, size_t outlen);
 
 /* Per-request state (see the lifetime note above). */
 struct http_req {
@@ -81,11 +84,15 @@ struct http_req {
     char id[64];               /* "{id}" path parameter */
     int fd;                    /* client socket, for disconnect detection */
     double start_s;            /* monotonic time of the first call */
-    bool responded;            /* a response was queued */
+    bool responded;            /* a response was queued (or written, answered_raw) */
+    bool http11;               /* HTTP/1.1 request: may be sent 1xx interim responses */
 
     /* body: multipart state (ROUTE_UPLOAD) in work.form, NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
     unsigned long long discarded; /* body bytes ignored after an upload error */
+    unsigned long long body_bytes; /* body bytes received so far */
+    bool answered_raw;         /* answered mid-body past MHD (http_answer_mid_body) */
+    bool half_close_probed;    /* the half-close probe was sent (http_peer_gone) */
 
     /* transcription hand-off to a worker; mu guards the fields up to `closed` */
     pthread_mutex_t mu;
@@ -127,8 +134,32 @@ enum MHD_Result http_send_json(http_req *req, unsigned status, struct json_t *va
 /* {"error":{"code":…,"message":…}} with status; message is printf-style. */
 enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code,
                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* http_send_error plus one header (hname: hvalue), e.g. Allow on a 405. */
+enum MHD_Result http_send_error_hdr(http_req *req, unsigned status, const char *hname,
+                                    const char *hvalue, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* 503 queue_full with Retry-After estimated from the queue and recent durations. */
 enum MHD_Result http_send_queue_full(http_req *req);
+/* ---- framing (http_framing.c) ------------------------------------------------ */
+
+/* Checks the request's framing headers before anything else: a Transfer-Encoding other
+ * than "chunked" → 501; differing or invalid Content-Length values → 400 (RFC 9112
+ * §6.3); both Transfer-Encoding and Content-Length → 400.  Returns true after queueing
+ * that answer (*ret is the handler's result), false when the framing is acceptable. */
+bool http_framing_refuse(http_req *req, enum MHD_Result *ret);
+/* Answers a request in the middle of its body, which MHD 0.9.75 cannot queue: writes
+ * the JSON error with Connection: close straight to the socket, shuts down the sending
+ * side, frees the upload and counts it; req->answered_raw is set and the caller keeps
+ * discarding the body (bounded) and finally closes the connection (MHD_NO).
+ * Returns MHD_NO when the socket would not take the answer. */
+enum MHD_Result http_answer_mid_body(http_req *req, unsigned status, const char *code,
+                                     const char *message);
+/* Disconnect poll of a suspended request (worker thread, req->mu held): true when the
+ * client is gone.  A client that only half-closed after its request still waits for
+ * the answer: on the first EOF an HTTP/1.1 client is sent "100 Continue", which a
+ * closed socket answers with a reset (seen by a later poll); HTTP/1.0: EOF is gone. */
+bool http_peer_gone(http_req *req);
+
 /* Value of a request header (case-insensitive name) or NULL. */
 const char *http_header(http_req *req, const char *name);
 /* True when the Accept header asks for application/json. */
@@ -141,6 +172,12 @@ enum MHD_Result http_metrics(svc_server *srv, http_req *req);
 enum MHD_Result http_web_file(svc_server *srv, http_req *req);
 enum MHD_Result http_config(svc_server *srv, http_req *req);
 enum MHD_Result http_models(svc_server *srv, http_req *req);
+
+/* Why the model file at `path` cannot be used right now ("file not found", "not a
+ * regular file", strerror of access(R_OK)), or NULL when it can be read: a stat +
+ * access, microseconds, no open or mapping (/ready calls it while nothing is mapped).
+ * The text is static. */
+const char *http_model_file_problem(const char *path);
 enum MHD_Result http_process_meeting(svc_server *srv, http_req *req);
 enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req);
 enum MHD_Result http_jobs_create(svc_server *srv, http_req *req);

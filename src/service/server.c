@@ -6,7 +6,10 @@
  * Threads: MHD's one internal polling thread (epoll) runs every handler; the worker
  * pool runs transcriptions; the holder's preload thread (WHISPER_PRELOAD) loads the
  * model after the listener is up; the main thread waits for signals and ticks.
- * SIGINT/SIGTERM are blocked in every thread and taken with sigtimedwait() here.
+ * SIGINT/SIGTERM/SIGHUP are blocked in every thread and taken with sigtimedwait() here
+ * (no signal handler runs, so nothing async-signal-unsafe can happen): SIGINT/SIGTERM
+ * shut down, SIGHUP reloads the model (holder_request_reload: dropped once no
+ * transcription holds it, mapped again by the next request).
  */
 #include "server.h"
 
@@ -29,7 +32,6 @@
 #include "routes.h"
 
 #define SVC__TICK_MS 250           /* idle-unload and job-expiry check period */
-#define SVC__MULTIPART_SLACK (1u << 20) /* bytes of form overhead allowed past MAX_UPLOAD_MB */
 #define SVC__PEER_CHECK_MS 200.0    /* disconnect poll period during a transcription */
 #define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */
 #define SVC__JOB_GAUGE_TICKS 8     /* mdconv_jobs refresh: every 2 s */
@@ -86,17 +88,13 @@ static bool req_should_stop(void *owner)
     if (now - req->last_peer_check_ms < SVC__PEER_CHECK_MS)
         return false;
     req->last_peer_check_ms = now;
-    /* The connection is suspended, so MHD does not watch its socket: peek at it.  EOF
-     * means the client closed its side — it will never read our answer. */
+    /* The connection is suspended, so MHD does not watch its socket: peek at it. */
     bool gone = false;
     pthread_mutex_lock(&req->mu);
     if (req->closed) {
         gone = true;
-    } else if (req->fd >= 0) {
-        char c;
-        ssize_t n = recv(req->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-            gone = true;
+    } else {
+        gone = http_peer_gone(req); /* a half-closed client still gets its answer */
     }
     pthread_mutex_unlock(&req->mu);
     if (gone) {
@@ -171,13 +169,22 @@ static bool authorized(svc_server *srv, struct MHD_Connection *conn)
 static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *url,
                                   const char *method)
 {
+    enum MHD_Result fret;
+    if (http_framing_refuse(req, &fret)) { /* before routing: the body's extent is unclear */
+        req->early_response = true;
+        return fret;
+    }
     bool known = false;
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
     if (!req->route) {
         req->early_response = true;
-        if (known)
-            return http_send_error(req, 405, "method_not_allowed", "method %.10s is not allowed on %.100s",
-                                   method, url);
+        if (known) {
+            char allow[64];
+            routes_allowed(url, allow, sizeof allow);
+            return http_send_error_hdr(req, 405, MHD_HTTP_HEADER_ALLOW, allow, "method_not_allowed",
+                                       "method %.10s is not allowed on %.100s (allowed: %s)", method,
+                                       url, allow);
+        }
         return http_send_error(req, 404, "not_found", "no route for %.10s %.100s", method, url);
     }
     if (!(req->route->flags & ROUTE_PUBLIC) && !authorized(srv, req->conn)) {
@@ -208,7 +215,7 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     if (cl && cfg->max_upload_bytes > 0) {
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (end && *end == '\0' && n > cfg->max_upload_bytes + SVC__MULTIPART_SLACK) {
+        if (end && *end == '\0' && n > cfg->max_upload_bytes) { /* the body bounds the file */
             req->early_response = true;
             return http_send_error(req, 413, "file_too_large",
                                    "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)", n,
@@ -238,7 +245,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    (void)version;
     svc_server *srv = cls;
     http_req *req = *con_cls;
     if (!req) {
@@ -246,23 +252,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        req->http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
         return first_call(srv, req, url, method);
     }
     if (*upload_data_size > 0) {
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
-        if (req->work.form && !req->responded && upl_feed(req->work.form, upload_data, *upload_data_size) != 0) {
-            /* the answer is known (413, 400); without a Content-Length to refuse up front
-             * (chunked), stop reading a body that goes on and on: close the connection */
-            req->discarded += *upload_data_size;
-            if (req->discarded > SVC__MAX_DISCARD) {
-                MDC_LOG_WARN("closing an upload that continued %llu bytes past its error",
-                             (unsigned long long)req->discarded);
-                return MHD_NO;
-            }
-        }
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        req->body_bytes += n;
+        uint64_t limit = srv->cfg->max_upload_bytes;
+        if (req->work.form && !req->responded && limit > 0 && req->body_bytes > limit) {
+            /* only a chunked body gets here (a Content-Length past the limit was refused
+             * before the body): answer now, mid-body — with the form's own error when it
+             * had one before the limit (a field too long …) */
+            const upl_error *e = upl_error_get(req->work.form);
+            if (e->status)
+                return http_answer_mid_body(req, e->status, e->code, e->message);
+            char msg[160];
+            snprintf(msg, sizeof msg, "the upload is larger than MAX_UPLOAD_MB (%llu MB)",
+                     (unsigned long long)(limit / (1024 * 1024)));
+            return http_answer_mid_body(req, 413, "file_too_large", msg);
+        }
+        if (req->answered_raw || (req->work.form && !req->responded && upl_feed(req->work.form, upload_data, n) != 0)) {
+            /* the answer is known; the rest of a Content-Length body (at most the limit)
+             * is read and dropped, then answered; past an answer written mid-body, read
+             * a little so the client can see it, then close */
+            req->discarded += n;
+            if (req->answered_raw && req->discarded > SVC__MAX_DISCARD)
+                return MHD_NO;
+        }
         return MHD_YES;
     }
+    if (req->answered_raw)
+        return MHD_NO; /* the answer went out mid-body: close */
     if (req->responded || !req->route)
         return MHD_YES;
     if (req->work.form && !req->submitted && !req->early_response) {
@@ -355,6 +377,45 @@ static void publish_job_counts(svc_server *srv)
     }
 }
 
+/* SIGHUP: the model file may have been replaced; drop the mapping when no transcription
+ * holds it so the next request maps the file again.  Settings are not re-read. */
+static void on_reload(svc_server *srv)
+{
+    int holding = holder_refs(srv->holder);
+    int rc = holder_request_reload(srv->holder);
+    if (rc == 1)
+        MDC_LOG_INFO("SIGHUP received: reload: model %s dropped; the next request maps %s",
+                     holder_name(srv->holder), holder_path(srv->holder));
+    else if (rc == 0)
+        MDC_LOG_INFO("SIGHUP received: reload: model %s will be dropped when the %d running "
+                     "transcription(s) finish; new requests wait for that, then map %s",
+                     holder_name(srv->holder), holding, holder_path(srv->holder));
+    else
+        MDC_LOG_INFO("SIGHUP received: reload: model %s is not mapped; the next request "
+                     "maps %s (without waiting out a load back-off)",
+                     holder_name(srv->holder), holder_path(srv->holder));
+}
+
+/* /metrics collect hook: the pool gauges, read when they are scraped. */
+static void collect_pool(met_registry *reg, void *user)
+{
+    svc_server *srv = user;
+    svc_metrics_workers(&srv->metrics, wrk_threads(srv->pool), wrk_running(srv->pool),
+                        holder_refs(srv->holder));
+}
+
+/* Warns at start when the model file cannot be read: /ready then says "missing". */
+static void warn_if_model_missing(const svc_config *cfg)
+{
+    const char *problem = http_model_file_problem(cfg->model_path);
+    if (!problem)
+        return;
+    MDC_LOG_WARN("model file %s: %s; /ready answers 503 \"model_state\":\"missing\" and "
+                 "transcriptions 503 model_unavailable until it exists (scripts/get-model.sh "
+                 "downloads a named model)",
+                 cfg->model_path, problem);
+}
+
 int svc_serve(const svc_config *cfg, double exec_start_s)
 {
     /* Block the stop signals before any thread exists so every thread inherits it. */
@@ -362,6 +423,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     sigemptyset(&stopset);
     sigaddset(&stopset, SIGINT);
     sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -412,6 +474,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         goto out;
     }
 
+    met_set_collect_hook(srv.registry, collect_pool, &srv);
+
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
     bool ipv6 = false;
@@ -444,6 +508,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                  cfg->model_path,
                  cfg->preload ? "preloading in the background now"
                               : "Lazy Loading on the first transcription");
+    warn_if_model_missing(cfg);
     if (cfg->preload && holder_preload_async(srv.holder) != 0)
         MDC_LOG_ERROR("cannot start the preload thread; the model loads on first use");
 
@@ -458,6 +523,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
             MDC_LOG_INFO("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
+        if (sig == SIGHUP)
+            on_reload(&srv);
         if (cfg->idle_unload_seconds > 0)
             holder_maybe_unload_idle(srv.holder);
         jobs_tick(srv.jobs);

@@ -35,7 +35,7 @@ struct upl_form {
 
     upl__field *cur;        /* the text field being received, NULL otherwise */
     bool in_file;           /* inside the `file` part */
-    bool have_file, file_done;
+    bool have_file;
     int fd;                 /* temp file, -1 when none */
     char path[1100];        /* "" when none */
     uint64_t file_bytes;
@@ -263,7 +263,6 @@ int upl_finish(upl_form *f)
         set_error(f, 400, "missing_file", "the form has no `file` field");
         return -1;
     }
-    f->file_done = true;
     if (f->fd >= 0) { /* the decoder opens the path itself */
         close(f->fd);
         f->fd = -1;

@@ -25,6 +25,9 @@ SHARED = os.environ.get("MDC_SHARED_DIR") or os.path.join(os.path.dirname(ROOT),
 MICRO = os.path.join(SHARED, "whisper-ref", "models", "ggml-micro-random.bin")
 FIXTURES = os.path.join(SHARED, "fixtures", "audio")
 SHORT_CLIP = os.path.join(FIXTURES, "edge_speech_0.5s.wav")
+# ~5 min of audio: a transcription that runs for seconds with the micro model (tests that
+# act while one is running)
+LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")
 # Fields that keep a micro-model transcription short: the clip is too short for
 # language detection, and random weights would otherwise walk every fallback temperature.
 FAST = {"language": "pt", "no_fallback": "true"}
@@ -90,6 +93,23 @@ def multipart(fields, file_path=None, file_bytes=None, filename=None, file_field
     return "multipart/form-data; boundary=" + boundary, b"".join(parts)
 
 
+def tiny_wav(ms=20, rate=16000):
+    """Bytes of a mono 16-bit PCM WAV holding ms milliseconds of a constant tiny signal at
+    16 kHz, its header stating `rate` Hz (rate=0: the zero-sample-rate WAV)."""
+    import io
+    import wave
+    b = io.BytesIO()
+    w = wave.open(b, "wb")
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(16000)
+    w.writeframes(b"\x01\x00" * (16 * ms))
+    w.close()
+    d = bytearray(b.getvalue())
+    d[24:28] = rate.to_bytes(4, "little")
+    return bytes(d)
+
+
 def start_raw_upload(port, clip, fields):
     """Sends a whole multipart upload of `clip` to /relatorio/process-meeting on a raw
     socket and returns the socket with the answer unread (the request keeps a worker busy
@@ -115,6 +135,18 @@ def probe_health(host, port):
         data += d
     s.close()
     return (time.perf_counter() - t) * 1000, data.startswith(b"HTTP/1.1 200")
+
+
+def wait_for(pred, timeout, step=0.02):
+    """Polls pred() until it returns something true or timeout seconds pass; returns
+    its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
 
 
 def percentile(xs, p):

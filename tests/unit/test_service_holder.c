@@ -467,6 +467,68 @@ static void test_idle_unload_and_reload(void **state)
     met_registry_free(reg);
 }
 
+typedef struct reload_waiter {
+    model_holder *h;
+    const wsp_model *got;
+    atomic_int done;
+} reload_waiter;
+
+static void *acquire_thread(void *arg)
+{
+    reload_waiter *w = arg;
+    wsp_error err = {0};
+    w->got = holder_acquire(w->h, &err);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* holder_request_reload (SIGHUP): never drops a held model; drops at the last release;
+ * an acquire after the request waits for that and maps the file again (a replaced file
+ * is what it maps); idle → dropped at once; FAILED → back-off skipped. */
+static void test_reload_waits_for_the_running_job(void **state)
+{
+    TU_REQUIRE_FILE(tu_model("micro"));
+    copy_file(tu_model("micro"), tmp_path("m.bin"), 0);
+    holder_options o = {.name = "m", .path = tmp_path("m.bin"), .retry_backoff_ms = 60000};
+    model_holder *h = holder_new(&o);
+    assert_int_equal(holder_request_reload(h), 2); /* nothing mapped */
+    wsp_error err = {0};
+    const wsp_model *job = holder_acquire(h, &err);
+    assert_non_null(job);
+    assert_int_equal(holder_request_reload(h), 0); /* deferred: the job holds it */
+    assert_int_equal(holder_get_state(h), HOLDER_READY);
+
+    reload_waiter w = {.h = h};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, acquire_thread, &w), 0);
+    sleep_ms(100);
+    assert_int_equal(atomic_load(&w.done), 0); /* new work waits for the running job */
+    assert_int_equal(holder_loads_total(h), 1);
+    assert_int_equal(wsp_model_n_tensors(job) > 0, 1); /* the held model is intact */
+    holder_release(h, job);
+    pthread_join(t, NULL);
+    assert_non_null(w.got);
+    assert_int_equal(holder_loads_total(h), 2); /* mapped again */
+    assert_true(log_contains("Lazy Loading: reload: unloaded model m"));
+    holder_release(h, w.got);
+
+    /* idle: dropped at once; a replaced (broken) file is what the next acquire maps */
+    copy_file(tu_model("micro"), tmp_path("m.bin"), 1000);
+    assert_int_equal(holder_request_reload(h), 1);
+    assert_int_equal(holder_get_state(h), HOLDER_UNLOADED);
+    assert_null(holder_acquire(h, &err));
+    assert_int_equal(holder_get_state(h), HOLDER_FAILED);
+    /* FAILED with a 60 s back-off: a reload lets the next acquire retry at once */
+    copy_file(tu_model("micro"), tmp_path("m.bin"), 0);
+    assert_null(holder_acquire(h, &err)); /* still in the back-off */
+    assert_int_equal(holder_request_reload(h), 2);
+    const wsp_model *m = holder_acquire(h, &err);
+    assert_non_null(m);
+    assert_int_equal(holder_loads_total(h), 3);
+    holder_release(h, m);
+    holder_free(h);
+}
+
 static void test_release_misuse_is_harmless(void **state)
 {
     TU_REQUIRE_FILE(tu_model("micro"));
@@ -499,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_wakes_a_preload_waiting_to_retry, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_idle_unload_and_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_waits_for_the_running_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_misuse_is_harmless, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
