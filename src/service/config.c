@@ -137,7 +137,9 @@ static const setting k_settings[] = {
      .type = SET_INT, F(jobs_ttl_seconds), .lo = 1, .hi = 2592000},
     {.d = {"JOBS_MAX", "Jobs", "256", NULL,
       "Jobs kept at once. When full, the job that finished first is dropped to make room; "
-      "when every kept job is unfinished, POST /jobs answers 503 queue_full."},
+      "when every kept job is unfinished, POST /jobs answers 503 queue_full. With "
+      "JOBS_REDIS_URL: the jobs GET /jobs lists and mdconv_jobs counts (older ones stay "
+      "until their TTL; Redis memory is bounded by the TTL and MAX_UPLOAD_MB)."},
      .type = SET_INT, F(jobs_max), .lo = 1, .hi = 100000},
     {.d = {"SHUTDOWN_GRACE_SECONDS", "Jobs", "15", NULL,
       "On SIGTERM/SIGINT: running and queued transcriptions (jobs and requests) may finish "

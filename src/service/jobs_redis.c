@@ -1,5 +1,7 @@
 /*
- * jobs_redis.c — the Redis job store backend (jobs.h, job_store_ops), for JOBS_REDIS_URL.
+ * jobs_redis.c — the Redis job store backend (jobs.h, job_store_ops), for JOBS_REDIS_URL:
+ * the store operations, the API side and the event poller; the claimer thread and the
+ * writes of a run are in jobs_redis_worker.c (shared types: jobs_redis_internal.h).
  *
  * Keys (every per-job key expires; JOBS_TTL_SECONDS after the job finished, and
  * JOBS_TTL_SECONDS + REQUEST_TIMEOUT_SECONDS before):
@@ -46,55 +48,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jobs.h"
+#include "jobs_redis_internal.h"
 #include "mdc/clock.h"
 #include "mdc/log.h"
-#include "rds.h"
-#include "routes.h"
 
-#define RDS__TIMEOUT_MS 1000
-#define RDS__BLOCK_MS 300        /* XREAD/XREADGROUP block, so threads see `stop` soon */
-#define RDS__HEARTBEAT_S 0.5
-#define RDS__LOST_CHECK_S 1.0
-#define RDS__MAX_FOLLOW 256
-#define RDS__SCAN_PAGE 100
-
-typedef struct follow {
-    job *j;
-    char last[48];               /* last event id read */
-} follow;
-
-typedef struct redis_store {
-    job_store base;              /* first: the front casts between the two */
-    svc_server *srv;
-    rds_conn cmd, claim, poll;
-    atomic_ulong errors;
-    unsigned long errors_reported;
-    char consumer[96];
-    bool runs_jobs, takes_uploads;
-    int keep_s, claim_idle_ms;
-    pthread_t claimer, poller;
-    bool claimer_started, poller_started;
-    atomic_bool stop;
-    pthread_mutex_t mu;          /* guards fol[] and run[] */
-    follow fol[RDS__MAX_FOLLOW];
-    int n_fol;
-    job **run;                   /* jobs this replica runs [n_run] */
-    int n_run, cap_run;
-    double last_count_s;
-} redis_store;
-
-/* Backend data of a job object. */
-typedef struct rjob {
-    char last[48];               /* snapshot: last event id folded in */
-    /* worker side */
-    long long attempt;
-    char entry[48];              /* its entry in mdc:queue */
-    json_t *fields;              /* the hash, whose strings preq points into */
-    int last_progress;
-} rjob;
-
-static void rjob_free(void *p)
+void jr__rjob_free(void *p)
 {
     rjob *r = p;
     if (r)
@@ -104,13 +62,13 @@ static void rjob_free(void *p)
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static void key(char *out, size_t n, const char *id, const char *suffix)
+void jr__key(char *out, size_t n, const char *id, const char *suffix)
 {
     snprintf(out, n, "mdc:job:%s%s", id, suffix);
 }
 
 /* A command of NUL-terminated string arguments, NULL-terminated. */
-static redisReply *cmdv(rds_conn *c, int block_ms, const char *a0, ...)
+redisReply *jr__cmdv(rds_conn *c, int block_ms, const char *a0, ...)
 {
     const char *argv[32];
     int argc = 0;
@@ -123,7 +81,7 @@ static redisReply *cmdv(rds_conn *c, int block_ms, const char *a0, ...)
 }
 
 /* True when the reply exists and is not an error (an error reply is logged). */
-static bool ok_reply(redisReply *r, const char *what)
+bool jr__ok_reply(redisReply *r, const char *what)
 {
     if (!r)
         return false;
@@ -134,13 +92,13 @@ static bool ok_reply(redisReply *r, const char *what)
     return true;
 }
 
-static bool finished_status(job_status st)
+bool jr__finished_status(job_status st)
 {
     return st == JOB_DONE || st == JOB_FAILED || st == JOB_CANCELLED;
 }
 
 /* hash reply (flat array) → JSON object of strings */
-static json_t *hash_object(const redisReply *r)
+json_t *jr__hash_object(const redisReply *r)
 {
     json_t *o = json_object();
     if (!o || !r || r->type != REDIS_REPLY_ARRAY)
@@ -152,16 +110,28 @@ static json_t *hash_object(const redisReply *r)
     return o;
 }
 
-static const char *field(json_t *o, const char *name)
+const char *jr__field(json_t *o, const char *name)
 {
     return json_string_value(json_object_get(o, name));
 }
 
-static char *dumps(json_t *o)
+char *jr__dumps(json_t *o)
 {
     char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return t;
+}
+
+/* The status of job id from its hash: a job_status, -1 when gone, -2 on error. */
+int jr__hash_status(rds_conn *c, const char *id)
+{
+    char kh[80];
+    jr__key(kh, sizeof kh, id, "");
+    redisReply *r = jr__cmdv(c, 0, "HGET", kh, "status", NULL);
+    int st = !jr__ok_reply(r, "HGET") ? -2 : r->type == REDIS_REPLY_STRING ? job_status_parse(r->str) : -1;
+    if (r)
+        freeReplyObject(r);
+    return st;
 }
 
 /* ---- events: one fold for snapshots and followers -------------------------------- */
@@ -174,8 +144,8 @@ static void apply_event(job *j, const char *name, const char *data, size_t len)
         return;
     if (strcmp(name, "progress") == 0) {
         pthread_mutex_lock(&j->mu);
-        if (!finished_status(j->status)) {
-            const char *st = field(d, "status");
+        if (!jr__finished_status(j->status)) {
+            const char *st = jr__field(d, "status");
             int p = (int)json_integer_value(json_object_get(d, "progress"));
             if (st && strcmp(st, "running") == 0)
                 j->status = JOB_RUNNING;
@@ -187,11 +157,11 @@ static void apply_event(job *j, const char *name, const char *data, size_t len)
         pthread_mutex_unlock(&j->mu);
     } else if (strcmp(name, "segment") == 0) {
         int idx = (int)json_integer_value(json_object_get(d, "index"));
-        const char *text = field(d, "text");
+        const char *text = jr__field(d, "text");
         char *copy = strdup(text ? text : "");
         pthread_mutex_lock(&j->mu);
         /* a re-run after a takeover sends its segments again: keep the first of each */
-        if (copy && idx == j->n_segs && !finished_status(j->status)) {
+        if (copy && idx == j->n_segs && !jr__finished_status(j->status)) {
             if (j->n_segs == j->cap_segs) {
                 int cap = j->cap_segs ? 2 * j->cap_segs : 16;
                 job__seg *ns = realloc(j->segs, (size_t)cap * sizeof *ns);
@@ -218,14 +188,14 @@ static void apply_event(job *j, const char *name, const char *data, size_t len)
             res.http_status = 200;
             res.audio_seconds = json_number_value(json_object_get(d, "audio_seconds"));
             res.processing_seconds = json_number_value(json_object_get(d, "processing_seconds"));
-            const char *lang = field(d, "language");
+            const char *lang = jr__field(d, "language");
             snprintf(res.language, sizeof res.language, "%s", lang ? lang : "");
         } else {
-            const char *s = field(d, "status");
+            const char *s = jr__field(d, "status");
             st = s && strcmp(s, "cancelled") == 0 ? JOB_CANCELLED : JOB_FAILED;
             res.http_status = (int)json_integer_value(json_object_get(d, "http_status"));
             json_t *e = json_object_get(d, "error");
-            const char *code = field(e, "code"), *msg = field(e, "message");
+            const char *code = jr__field(e, "code"), *msg = jr__field(e, "message");
             snprintf(res.error_code, sizeof res.error_code, "%s", code ? code : "internal_error");
             snprintf(res.error_message, sizeof res.error_message, "%s", msg ? msg : "");
         }
@@ -261,7 +231,7 @@ static void apply_entries(job *j, const redisReply *entries, char *last, size_t 
 }
 
 /* Ends j's streams with an error of ours (Redis gone, record gone). */
-static void fail_local(job *j, int status, const char *code, const char *msg)
+void jr__fail_local(job *j, int status, const char *code, const char *msg)
 {
     pipeline_result res;
     memset(&res, 0, sizeof res);
@@ -313,13 +283,13 @@ static int redis_submit(job_store *bs, job *j)
     if (!bytes)
         return JOBS_E_FULL;
     char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8];
-    key(kh, sizeof kh, j->id, "");
-    key(ku, sizeof ku, j->id, ":up");
-    key(ke, sizeof ke, j->id, ":ev");
+    jr__key(kh, sizeof kh, j->id, "");
+    jr__key(ku, sizeof ku, j->id, ":up");
+    jr__key(ke, sizeof ke, j->id, ":ev");
     snprintf(keep, sizeof keep, "%d", s->keep_s);
     int rc = JOBS_E_UNAVAILABLE;
-    redisReply *r = cmdv(&s->cmd, 0, "INCR", "mdc:seq", NULL);
-    if (!ok_reply(r, "INCR"))
+    redisReply *r = jr__cmdv(&s->cmd, 0, "INCR", "mdc:seq", NULL);
+    if (!jr__ok_reply(r, "INCR"))
         goto out;
     j->seq = (uint64_t)r->integer;
     freeReplyObject(r);
@@ -350,40 +320,40 @@ static int redis_submit(job_store *bs, job *j)
         KV("part", p->meta.participants);
 #undef KV
     r = rds_cmd(&s->cmd, argc, argv, NULL);
-    if (!ok_reply(r, "HSET"))
+    if (!jr__ok_reply(r, "HSET"))
         goto out;
     freeReplyObject(r);
     const char *setv[] = {"SET", ku, bytes, "EX", keep};
     size_t setl[] = {3, strlen(ku), (size_t)size, 2, strlen(keep)};
     r = rds_cmd(&s->cmd, 5, setv, setl);
-    if (!ok_reply(r, "SET upload"))
+    if (!jr__ok_reply(r, "SET upload"))
         goto undo;
     freeReplyObject(r);
     pthread_mutex_lock(&j->mu);
-    char *ev = dumps(job__status_object(j));
+    char *ev = jr__dumps(job__status_object(j));
     pthread_mutex_unlock(&j->mu);
-    r = cmdv(&s->cmd, 0, "XADD", ke, "*", "e", "progress", "d", ev ? ev : "{}", NULL);
+    r = jr__cmdv(&s->cmd, 0, "XADD", ke, "*", "e", "progress", "d", ev ? ev : "{}", NULL);
     free(ev);
-    if (!ok_reply(r, "XADD event"))
+    if (!jr__ok_reply(r, "XADD event"))
         goto undo;
     freeReplyObject(r);
-    r = cmdv(&s->cmd, 0, "EXPIRE", kh, keep, NULL);
+    r = jr__cmdv(&s->cmd, 0, "EXPIRE", kh, keep, NULL);
     if (r)
         freeReplyObject(r);
-    r = cmdv(&s->cmd, 0, "EXPIRE", ke, keep, NULL);
+    r = jr__cmdv(&s->cmd, 0, "EXPIRE", ke, keep, NULL);
     if (r)
         freeReplyObject(r);
-    r = cmdv(&s->cmd, 0, "ZADD", "mdc:index", seq, j->id, NULL);
+    r = jr__cmdv(&s->cmd, 0, "ZADD", "mdc:index", seq, j->id, NULL);
     if (r)
         freeReplyObject(r);
     char trim[24];
     snprintf(trim, sizeof trim, "%d", -(bs->max_jobs + 1));
-    r = cmdv(&s->cmd, 0, "ZREMRANGEBYRANK", "mdc:index", "0", trim, NULL);
+    r = jr__cmdv(&s->cmd, 0, "ZREMRANGEBYRANK", "mdc:index", "0", trim, NULL);
     if (r)
         freeReplyObject(r);
     /* last: only a fully written job is ever scheduled */
-    r = cmdv(&s->cmd, 0, "XADD", "mdc:queue", "*", "id", j->id, NULL);
-    if (!ok_reply(r, "XADD queue"))
+    r = jr__cmdv(&s->cmd, 0, "XADD", "mdc:queue", "*", "id", j->id, NULL);
+    if (!jr__ok_reply(r, "XADD queue"))
         goto undo;
     freeReplyObject(r);
     rc = JOBS_OK;
@@ -391,7 +361,7 @@ static int redis_submit(job_store *bs, job *j)
 undo:
     if (r)
         freeReplyObject(r);
-    r = cmdv(&s->cmd, 0, "DEL", kh, ku, ke, NULL);
+    r = jr__cmdv(&s->cmd, 0, "DEL", kh, ku, ke, NULL);
 out:
     if (r && rc != JOBS_OK)
         freeReplyObject(r);
@@ -399,15 +369,16 @@ out:
     return rc;
 }
 
-/* Builds the local view of job id from Redis (hash + events + result). */
-static job *load_job(redis_store *s, const char *id, int *err)
+/* Builds the local view of job id from Redis (hash + events, and the result when
+ * with_result and the job is done). */
+static job *load_job(redis_store *s, const char *id, bool with_result, int *err)
 {
     char kh[80], ke[80], kr[80];
-    key(kh, sizeof kh, id, "");
-    key(ke, sizeof ke, id, ":ev");
-    key(kr, sizeof kr, id, ":res");
-    redisReply *h = cmdv(&s->cmd, 0, "HGETALL", kh, NULL);
-    if (!ok_reply(h, "HGETALL")) {
+    jr__key(kh, sizeof kh, id, "");
+    jr__key(ke, sizeof ke, id, ":ev");
+    jr__key(kr, sizeof kr, id, ":res");
+    redisReply *h = jr__cmdv(&s->cmd, 0, "HGETALL", kh, NULL);
+    if (!jr__ok_reply(h, "HGETALL")) {
         *err = JOBS_E_UNAVAILABLE;
         if (h)
             freeReplyObject(h);
@@ -417,7 +388,7 @@ static job *load_job(redis_store *s, const char *id, int *err)
         freeReplyObject(h);
         return NULL; /* unknown or expired */
     }
-    json_t *o = hash_object(h);
+    json_t *o = jr__hash_object(h);
     freeReplyObject(h);
     job *j = job__new(&s->base, s->srv, id);
     rjob *rj = calloc(1, sizeof *rj);
@@ -429,16 +400,16 @@ static job *load_job(redis_store *s, const char *id, int *err)
         return NULL;
     }
     j->backend = rj;
-    j->backend_free = rjob_free;
+    j->backend_free = jr__rjob_free;
     const char *v;
-    if ((v = field(o, "seq")))
+    if ((v = jr__field(o, "seq")))
         j->seq = strtoull(v, NULL, 10);
-    if ((v = field(o, "created_at")))
+    if ((v = jr__field(o, "created_at")))
         j->created_wall_s = strtod(v, NULL);
-    j->want_json = (v = field(o, "want_json")) && v[0] == '1';
+    j->want_json = (v = jr__field(o, "want_json")) && v[0] == '1';
     json_decref(o);
-    redisReply *e = cmdv(&s->cmd, 0, "XRANGE", ke, "-", "+", NULL);
-    if (!ok_reply(e, "XRANGE")) {
+    redisReply *e = jr__cmdv(&s->cmd, 0, "XRANGE", ke, "-", "+", NULL);
+    if (!jr__ok_reply(e, "XRANGE")) {
         if (e)
             freeReplyObject(e);
         job_unref(j);
@@ -448,8 +419,8 @@ static job *load_job(redis_store *s, const char *id, int *err)
     snprintf(rj->last, sizeof rj->last, "0-0");
     apply_entries(j, e, rj->last, sizeof rj->last);
     freeReplyObject(e);
-    if (j->status == JOB_DONE) {
-        redisReply *r = cmdv(&s->cmd, 0, "GET", kr, NULL);
+    if (j->status == JOB_DONE && with_result) {
+        redisReply *r = jr__cmdv(&s->cmd, 0, "GET", kr, NULL);
         json_t *res = r && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
         if (r)
             freeReplyObject(r);
@@ -458,7 +429,7 @@ static job *load_job(redis_store *s, const char *id, int *err)
             *err = JOBS_E_UNAVAILABLE;
             return NULL;
         }
-        const char *body = field(res, "body"), *segs = field(res, "segments_json");
+        const char *body = jr__field(res, "body"), *segs = jr__field(res, "segments_json");
         pthread_mutex_lock(&j->mu);
         j->result.body = body ? strdup(body) : NULL;
         j->result.body_len = body ? strlen(body) : 0;
@@ -474,22 +445,22 @@ static job *redis_find(job_store *bs, const char *id, int *err)
     /* ids are 32 hex digits; anything else cannot name a key of ours */
     if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
         return NULL;
-    return load_job((redis_store *)bs, id, err);
+    return load_job((redis_store *)bs, id, true, err);
 }
 
 static int redis_remove(job_store *bs, job *j)
 {
     redis_store *s = (redis_store *)bs;
     char kh[80], ku[80], ke[80], kr[80];
-    key(kh, sizeof kh, j->id, "");
-    key(ku, sizeof ku, j->id, ":up");
-    key(ke, sizeof ke, j->id, ":ev");
-    key(kr, sizeof kr, j->id, ":res");
-    redisReply *r = cmdv(&s->cmd, 0, "DEL", kh, ku, ke, kr, NULL);
-    bool ok = ok_reply(r, "DEL");
+    jr__key(kh, sizeof kh, j->id, "");
+    jr__key(ku, sizeof ku, j->id, ":up");
+    jr__key(ke, sizeof ke, j->id, ":ev");
+    jr__key(kr, sizeof kr, j->id, ":res");
+    redisReply *r = jr__cmdv(&s->cmd, 0, "DEL", kh, ku, ke, kr, NULL);
+    bool ok = jr__ok_reply(r, "DEL");
     if (r)
         freeReplyObject(r);
-    r = cmdv(&s->cmd, 0, "ZREM", "mdc:index", j->id, NULL);
+    r = jr__cmdv(&s->cmd, 0, "ZREM", "mdc:index", j->id, NULL);
     if (r)
         freeReplyObject(r);
     return ok ? JOBS_OK : JOBS_E_UNAVAILABLE;
@@ -510,33 +481,22 @@ static int redis_cancel(job_store *bs, job *j)
 {
     redis_store *s = (redis_store *)bs;
     char kh[80], ke[80], ku[80], ttl[24], msg[96];
-    key(kh, sizeof kh, j->id, "");
-    key(ke, sizeof ke, j->id, ":ev");
-    key(ku, sizeof ku, j->id, ":up");
+    jr__key(kh, sizeof kh, j->id, "");
+    jr__key(ke, sizeof ke, j->id, ":ev");
+    jr__key(ku, sizeof ku, j->id, ":up");
     snprintf(ttl, sizeof ttl, "%d", bs->ttl_seconds);
     snprintf(msg, sizeof msg, "the job was cancelled (DELETE /jobs/%s)", j->id);
-    char *ev = dumps(json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "id", j->id, "status", "cancelled",
+    char *ev = jr__dumps(json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "id", j->id, "status", "cancelled",
                                "http_status", JOB_CANCELLED_HTTP_STATUS, "error", "code",
                                "cancelled", "message", msg));
-    redisReply *r = cmdv(&s->cmd, 0, "EVAL", k_cancel_lua, "3", kh, ke, ku, ev ? ev : "{}", ttl, NULL);
+    redisReply *r = jr__cmdv(&s->cmd, 0, "EVAL", k_cancel_lua, "3", kh, ke, ku, ev ? ev : "{}", ttl, NULL);
     free(ev);
-    int rc = ok_reply(r, "cancel") ? (r->integer == 1 ? 1 : 0) : JOBS_E_UNAVAILABLE;
+    int rc = jr__ok_reply(r, "cancel") ? (r->integer == 1 ? 1 : 0) : JOBS_E_UNAVAILABLE;
     if (r)
         freeReplyObject(r);
     return rc;
 }
 
-/* The status of job id from its hash: a job_status, -1 when gone, -2 on error. */
-static int hash_status(rds_conn *c, const char *id)
-{
-    char kh[80];
-    key(kh, sizeof kh, id, "");
-    redisReply *r = cmdv(c, 0, "HGET", kh, "status", NULL);
-    int st = !ok_reply(r, "HGET") ? -2 : r->type == REDIS_REPLY_STRING ? job_status_parse(r->str) : -1;
-    if (r)
-        freeReplyObject(r);
-    return st;
-}
 
 static int redis_list(job_store *bs, const job_query *q, job **out, bool *more)
 {
@@ -544,8 +504,8 @@ static int redis_list(job_store *bs, const job_query *q, job **out, bool *more)
     *more = false;
     char below[32] = "+inf";
     if (q->after) {
-        redisReply *r = cmdv(&s->cmd, 0, "ZSCORE", "mdc:index", q->after, NULL);
-        if (!ok_reply(r, "ZSCORE")) {
+        redisReply *r = jr__cmdv(&s->cmd, 0, "ZSCORE", "mdc:index", q->after, NULL);
+        if (!jr__ok_reply(r, "ZSCORE")) {
             if (r)
                 freeReplyObject(r);
             return JOBS_E_UNAVAILABLE;
@@ -561,9 +521,9 @@ static int redis_list(job_store *bs, const job_query *q, job **out, bool *more)
     char off[16];
     while (scanned < bs->max_jobs) {
         snprintf(off, sizeof off, "%d", scanned);
-        redisReply *r = cmdv(&s->cmd, 0, "ZREVRANGEBYSCORE", "mdc:index", below, "-inf", "LIMIT",
+        redisReply *r = jr__cmdv(&s->cmd, 0, "ZREVRANGEBYSCORE", "mdc:index", below, "-inf", "LIMIT",
                              off, "100", NULL);
-        if (!ok_reply(r, "ZREVRANGEBYSCORE")) {
+        if (!jr__ok_reply(r, "ZREVRANGEBYSCORE")) {
             if (r)
                 freeReplyObject(r);
             for (int i = 0; i < n; i++)
@@ -573,9 +533,9 @@ static int redis_list(job_store *bs, const job_query *q, job **out, bool *more)
         size_t got = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
         for (size_t i = 0; i < got && !*more; i++) {
             const char *id = r->element[i]->str;
-            int st = hash_status(&s->cmd, id);
+            int st = jr__hash_status(&s->cmd, id);
             if (st == -1) { /* expired: drop it from the index */
-                redisReply *z = cmdv(&s->cmd, 0, "ZREM", "mdc:index", id, NULL);
+                redisReply *z = jr__cmdv(&s->cmd, 0, "ZREM", "mdc:index", id, NULL);
                 if (z)
                     freeReplyObject(z);
                 scanned--; /* the page shifts by one */
@@ -588,7 +548,7 @@ static int redis_list(job_store *bs, const job_query *q, job **out, bool *more)
                 break;
             }
             int err = 0;
-            job *j = load_job(s, id, &err);
+            job *j = load_job(s, id, false, &err); /* status objects only */
             if (j)
                 out[n++] = j;
         }
@@ -633,14 +593,14 @@ static int redis_count(job_store *bs, int counts[JOB_N_STATUS])
     redis_store *s = (redis_store *)bs;
     char stop[16];
     snprintf(stop, sizeof stop, "%d", bs->max_jobs - 1);
-    redisReply *r = cmdv(&s->cmd, 0, "ZREVRANGE", "mdc:index", "0", stop, NULL);
-    if (!ok_reply(r, "ZREVRANGE")) {
+    redisReply *r = jr__cmdv(&s->cmd, 0, "ZREVRANGE", "mdc:index", "0", stop, NULL);
+    if (!jr__ok_reply(r, "ZREVRANGE")) {
         if (r)
             freeReplyObject(r);
         return -1;
     }
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        int st = hash_status(&s->cmd, r->element[i]->str);
+        int st = jr__hash_status(&s->cmd, r->element[i]->str);
         if (st >= 0)
             counts[st]++;
     }
@@ -714,7 +674,7 @@ static void *poller_main(void *arg)
         argv[argc++] = block;
         argv[argc++] = "STREAMS";
         for (int i = 0; i < n; i++) {
-            key(keys[i], sizeof keys[i], f[i].j->id, ":ev");
+            jr__key(keys[i], sizeof keys[i], f[i].j->id, ":ev");
             argv[argc++] = keys[i];
         }
         for (int i = 0; i < n; i++)
@@ -722,7 +682,7 @@ static void *poller_main(void *arg)
         redisReply *r = rds_cmd_block(&s->poll, RDS__BLOCK_MS, argc, argv, NULL);
         if (!r) {
             for (int i = 0; i < n; i++)
-                fail_local(f[i].j, 503, "jobs_unavailable",
+                jr__fail_local(f[i].j, 503, "jobs_unavailable",
                            "the job store (Redis) cannot be reached; reconnect to follow the job");
         } else if (r->type == REDIS_REPLY_ARRAY) {
             for (size_t k = 0; k < r->elements; k++) {
@@ -744,10 +704,10 @@ static void *poller_main(void *arg)
             if (check_lost) {
                 bool fin;
                 pthread_mutex_lock(&f[i].j->mu);
-                fin = finished_status(f[i].j->status);
+                fin = jr__finished_status(f[i].j->status);
                 pthread_mutex_unlock(&f[i].j->mu);
-                if (!fin && hash_status(&s->poll, f[i].j->id) == -1)
-                    fail_local(f[i].j, 503, "job_lost",
+                if (!fin && jr__hash_status(&s->poll, f[i].j->id) == -1)
+                    jr__fail_local(f[i].j, 503, "job_lost",
                                "the job's record is gone from the job store (Redis restarted "
                                "without persistence, or it expired)");
             }
@@ -762,467 +722,6 @@ static void *poller_main(void *arg)
         for (int i = 0; i < n; i++)
             job_unref(f[i].j);
         if (!r) {
-            struct timespec ts = {0, 200 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    return NULL;
-}
-
-/* ---- the worker side --------------------------------------------------------------- */
-
-static const char k_take_lua[] =
-    "local st = redis.call('HGET', KEYS[1], 'status')\n"
-    "if not st then return -1 end\n"
-    "if st == 'done' or st == 'failed' or st == 'cancelled' then return 0 end\n"
-    "local a = redis.call('HINCRBY', KEYS[1], 'attempt', 1)\n"
-    "redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[1])\n"
-    "redis.call('XADD', KEYS[2], '*', 'e', 'progress', 'd', ARGV[2])\n"
-    "return a\n";
-
-/* fenced event: only while the attempt is ours and the job is not cancelled */
-static const char k_event_lua[] =
-    "if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return -1 end\n"
-    "if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end\n"
-    "redis.call('XADD', KEYS[2], '*', 'e', ARGV[2], 'd', ARGV[3])\n"
-    "if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[4]) end\n"
-    "return 1\n";
-
-/* fenced result: stored once (SET NX), with the final status and event */
-static const char k_finish_lua[] =
-    "if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return -1 end\n"
-    "if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end\n"
-    "if not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[5]) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'status', ARGV[2], 'progress', ARGV[6])\n"
-    "redis.call('XADD', KEYS[2], '*', 'e', ARGV[7], 'd', ARGV[3])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
-    "redis.call('DEL', KEYS[4])\n"
-    "return 1\n";
-
-static redis_store *store_of(job *j)
-{
-    return (redis_store *)j->store;
-}
-
-static void w_retain(void *owner)
-{
-    job__ref(owner);
-}
-
-static void w_release(void *owner)
-{
-    job_unref(owner);
-}
-
-/* A fenced event of the running attempt. */
-static void w_event(job *j, const char *name, char *data, int progress)
-{
-    redis_store *s = store_of(j);
-    rjob *rj = j->backend;
-    char kh[80], ke[80], att[24], prog[16] = "";
-    key(kh, sizeof kh, j->id, "");
-    key(ke, sizeof ke, j->id, ":ev");
-    snprintf(att, sizeof att, "%lld", rj->attempt);
-    if (progress >= 0)
-        snprintf(prog, sizeof prog, "%d", progress);
-    redisReply *r = cmdv(&s->cmd, 0, "EVAL", k_event_lua, "2", kh, ke, att, name,
-                         data ? data : "{}", prog, NULL);
-    if (r)
-        freeReplyObject(r);
-    free(data);
-}
-
-static void w_progress(int percent, void *owner)
-{
-    job *j = owner;
-    rjob *rj = j->backend;
-    if (percent == rj->last_progress)
-        return;
-    rj->last_progress = percent;
-    pthread_mutex_lock(&j->mu);
-    j->status = JOB_RUNNING;
-    j->progress = percent;
-    char *d = dumps(job__status_object(j));
-    pthread_mutex_unlock(&j->mu);
-    w_event(j, "progress", d, percent);
-}
-
-static void w_segment(const pipeline_segment *seg, void *owner)
-{
-    job *j = owner;
-    char *d = dumps(json_pack("{s:s, s:i, s:f, s:f, s:s}", "id", j->id, "index", seg->index, "start",
-                              seg->t0_s, "end", seg->t1_s, "text", seg->text ? seg->text : ""));
-    w_event(j, "segment", d, -1);
-}
-
-static bool w_should_stop(void *owner)
-{
-    job *j = owner;
-    if (!atomic_load(&j->work.srv->grace_over) && !atomic_load(&j->store->closing))
-        return false;
-    work_cancel(&j->work, 503, "shutting_down", "the server is shutting down");
-    return true;
-}
-
-static void unlist_running(redis_store *s, job *j)
-{
-    bool found = false;
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->n_run; i++)
-        if (s->run[i] == j) {
-            s->run[i] = s->run[--s->n_run];
-            found = true;
-            break;
-        }
-    pthread_mutex_unlock(&s->mu);
-    if (found)
-        job_unref(j);
-}
-
-static void w_finished(void *owner, pipeline_result *res)
-{
-    job *j = owner;
-    redis_store *s = store_of(j);
-    rjob *rj = j->backend;
-    bool shutdown = res->http_status == 503 && strcmp(res->error_code, "shutting_down") == 0;
-    if (shutdown) {
-        /* stored nothing, acknowledged nothing: another replica takes it over */
-        MDC_LOG_INFO("job %s: left for another replica (shutting down)", j->id);
-        unlist_running(s, j);
-        return;
-    }
-    bool cancelled = strcmp(res->error_code, "cancelled") == 0;
-    json_t *r = json_pack("{s:i, s:s, s:s, s:f, s:f, s:s}", "http_status", res->http_status,
-                          "error_code", res->error_code, "error_message", res->error_message,
-                          "audio_seconds", res->audio_seconds, "processing_seconds",
-                          res->processing_seconds, "language", res->language);
-    if (r && res->body)
-        json_object_set_new(r, "body", json_stringn(res->body, res->body_len ? res->body_len : strlen(res->body)));
-    if (r && res->segments_json)
-        json_object_set_new(r, "segments_json", json_string(res->segments_json));
-    char *rtxt = dumps(r);
-    pthread_mutex_lock(&j->mu);
-    j->result = *res; /* for the event's JSON; moved back below */
-    j->status = res->http_status == 200 ? JOB_DONE : JOB_FAILED;
-    if (j->status == JOB_DONE)
-        j->progress = 100;
-    char *ev = dumps(job__status_object(j));
-    const char *name = j->status == JOB_DONE ? "done" : "error";
-    const char *st = job_status_name(j->status);
-    int prog = j->progress;
-    memset(&j->result, 0, sizeof j->result);
-    pthread_mutex_unlock(&j->mu);
-    char kh[80], ke[80], kr[80], ku[80], att[24], ttl[24], progs[16];
-    key(kh, sizeof kh, j->id, "");
-    key(ke, sizeof ke, j->id, ":ev");
-    key(kr, sizeof kr, j->id, ":res");
-    key(ku, sizeof ku, j->id, ":up");
-    snprintf(att, sizeof att, "%lld", rj->attempt);
-    snprintf(ttl, sizeof ttl, "%d", j->store->ttl_seconds);
-    snprintf(progs, sizeof progs, "%d", prog);
-    long long stored = -2;
-    if (rtxt && ev) {
-        redisReply *x = cmdv(&s->cmd, 0, "EVAL", k_finish_lua, "4", kh, ke, kr, ku, att, st, ev,
-                             rtxt, ttl, progs, name, NULL);
-        if (ok_reply(x, "finish"))
-            stored = x->integer;
-        if (x)
-            freeReplyObject(x);
-    }
-    free(rtxt);
-    free(ev);
-    /* our attempt is over unless another replica took the job (-1) or Redis failed (-2:
-     * left pending, so it is re-run once Redis is back) */
-    if (stored >= 0) {
-        redisReply *a = cmdv(&s->cmd, 0, "XACK", "mdc:queue", "workers", rj->entry, NULL);
-        if (a)
-            freeReplyObject(a);
-    }
-    MDC_LOG_INFO("job %s attempt %lld: %s", j->id, rj->attempt,
-                 stored == 1 ? (cancelled ? "cancelled" : "result stored")
-                 : stored == 0 ? "not stored (cancelled or already stored)"
-                 : stored == -1 ? "not stored (taken over by another replica)"
-                                : "not stored (Redis unavailable; left pending)");
-    unlist_running(s, j);
-}
-
-static const work_hooks k_worker_hooks = {
-    .retain = w_retain,
-    .release = w_release,
-    .progress = w_progress,
-    .segment = w_segment,
-    .should_stop = w_should_stop,
-    .finished = w_finished,
-};
-
-/* Writes the upload into a private temp file; returns its malloc'd path or NULL. */
-static char *spool(const char *dir, const char *data, size_t len)
-{
-    char *path = NULL;
-    if (asprintf(&path, "%s/mdc-job-XXXXXX", dir && *dir ? dir : "/tmp") < 0)
-        return NULL;
-    int fd = mkostemp(path, O_CLOEXEC);
-    if (fd < 0) {
-        MDC_LOG_ERROR("cannot create a temp file in %s: %s", dir, strerror(errno));
-        free(path);
-        return NULL;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    close(fd);
-    if (off != len) {
-        unlink(path);
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
-/* Takes queue entry `entry` naming job `id` and hands it to a worker. */
-static void take(redis_store *s, const char *entry, const char *id, bool reclaimed)
-{
-    rds_conn *c = &s->claim;
-    char kh[80], ke[80], ku[80];
-    key(kh, sizeof kh, id, "");
-    key(ke, sizeof ke, id, ":ev");
-    key(ku, sizeof ku, id, ":up");
-    redisReply *h = cmdv(c, 0, "HGETALL", kh, NULL);
-    if (!ok_reply(h, "HGETALL")) {
-        if (h)
-            freeReplyObject(h);
-        return; /* stays pending; taken again later */
-    }
-    json_t *o = hash_object(h);
-    freeReplyObject(h);
-    job *j = json_object_size(o) ? job__new(&s->base, s->srv, id) : NULL;
-    rjob *rj = j ? calloc(1, sizeof *rj) : NULL;
-    if (!rj) {
-        json_decref(o);
-        job_unref(j);
-        redisReply *a = cmdv(c, 0, "XACK", "mdc:queue", "workers", entry, NULL); /* gone */
-        if (a)
-            freeReplyObject(a);
-        return;
-    }
-    j->backend = rj;
-    j->backend_free = rjob_free;
-    rj->fields = o;
-    rj->last_progress = -1;
-    snprintf(rj->entry, sizeof rj->entry, "%s", entry);
-    j->work.hooks = &k_worker_hooks;
-    const char *v;
-    if ((v = field(o, "seq")))
-        j->seq = strtoull(v, NULL, 10);
-    if ((v = field(o, "created_at")))
-        j->created_wall_s = strtod(v, NULL);
-    j->status = JOB_RUNNING;
-    pthread_mutex_lock(&j->mu);
-    char *ev = dumps(job__status_object(j));
-    pthread_mutex_unlock(&j->mu);
-    redisReply *t = cmdv(c, 0, "EVAL", k_take_lua, "2", kh, ke, s->consumer, ev ? ev : "{}", NULL);
-    free(ev);
-    long long attempt = ok_reply(t, "take") && t->type == REDIS_REPLY_INTEGER ? t->integer : -2;
-    if (t)
-        freeReplyObject(t);
-    if (attempt <= 0) {
-        if (attempt != -2) { /* finished, cancelled or gone: nothing to run */
-            redisReply *a = cmdv(c, 0, "XACK", "mdc:queue", "workers", entry, NULL);
-            if (a)
-                freeReplyObject(a);
-        }
-        job_unref(j);
-        return;
-    }
-    rj->attempt = attempt;
-    svc_metrics *m = &s->srv->metrics;
-    if (m->job_claims_total)
-        met_inc(m->job_claims_total, NULL, 1);
-    if (attempt > 1 && m->job_reruns_total)
-        met_inc(m->job_reruns_total, NULL, 1);
-    MDC_LOG_INFO("job %s: taken (attempt %lld%s)", id, attempt, reclaimed ? ", from a silent replica" : "");
-    redisReply *up = cmdv(c, 0, "GET", ku, NULL);
-    const svc_config *cfg = s->srv->cfg;
-    char *path = up && up->type == REDIS_REPLY_STRING ? spool(cfg->tmp_dir, up->str, up->len) : NULL;
-    if (up)
-        freeReplyObject(up);
-    /* the request, as the API replica validated it; strings point into rj->fields */
-    pipeline_request *p = &j->work.preq;
-    memset(p, 0, sizeof *p);
-    p->audio_path = path;
-    p->source_name = field(o, "src");
-    const char *lang = field(o, "lang");
-    p->language = lang && *lang ? lang : NULL;
-    p->no_fallback = (v = field(o, "nofb")) && v[0] == '1';
-    p->temperature = -1;
-    p->n_threads = cfg->threads;
-    p->limits.max_seconds = cfg->max_audio_seconds;
-    p->limits.max_bytes = cfg->max_upload_bytes;
-    p->format = RPT_FORMAT_MARKDOWN;
-    p->meta.processing_s = -1;
-    p->meta.source_name = p->source_name;
-    p->meta.locale = (v = field(o, "loc")) ? (rpt_locale)strtol(v, NULL, 10) : cfg->report_locale;
-    p->meta.title = field(o, "title");
-    p->meta.date = field(o, "date");
-    p->meta.participants = field(o, "part");
-    j->want_json = (v = field(o, "want_json")) && v[0] == '1';
-    j->work.audio_tmp = path;
-    pthread_mutex_lock(&s->mu);
-    if (s->n_run == s->cap_run) {
-        int cap = s->cap_run ? 2 * s->cap_run : 8;
-        job **nr = realloc(s->run, (size_t)cap * sizeof *nr);
-        if (nr) {
-            s->run = nr;
-            s->cap_run = cap;
-        }
-    }
-    bool listed = s->n_run < s->cap_run;
-    if (listed) {
-        job__ref(j);
-        s->run[s->n_run++] = j;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!path) {
-        /* the upload is gone (expired) or could not be written: the job fails */
-        pipeline_result res;
-        memset(&res, 0, sizeof res);
-        res.http_status = 500;
-        snprintf(res.error_code, sizeof res.error_code, "internal_error");
-        snprintf(res.error_message, sizeof res.error_message,
-                 "the job's upload could not be read back from the job store");
-        w_finished(j, &res);
-        job_unref(j);
-        return;
-    }
-    if (!listed || work_submit(&j->work) != 0) {
-        /* no worker after all: it stays pending and is taken over after the idle time */
-        MDC_LOG_WARN("job %s: no free worker after taking it; left pending", id);
-        unlist_running(s, j);
-    }
-    job_unref(j);
-}
-
-/* Heartbeats the jobs this replica runs and stops the cancelled or lost ones. */
-static void heartbeat(redis_store *s)
-{
-    job *mine[64];
-    int n = 0;
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->n_run && n < 64; i++) {
-        mine[n] = s->run[i];
-        job__ref(mine[n++]);
-    }
-    pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < n; i++) {
-        job *j = mine[i];
-        rjob *rj = j->backend;
-        redisReply *r = cmdv(&s->claim, 0, "XCLAIM", "mdc:queue", "workers", s->consumer, "0",
-                             rj->entry, "JUSTID", NULL);
-        if (r)
-            freeReplyObject(r);
-        int st = r ? hash_status(&s->claim, j->id) : -2;
-        if (st == JOB_CANCELLED)
-            work_cancel(&j->work, JOB_CANCELLED_HTTP_STATUS, "cancelled", "the job was cancelled");
-        else if (st == -1)
-            work_cancel(&j->work, 503, "job_lost", "the job's record is gone from the job store");
-        job_unref(j);
-    }
-}
-
-static bool free_worker(redis_store *s)
-{
-    wrk_pool *p = s->srv->pool;
-    return !atomic_load(&s->srv->stopping) && wrk_running(p) + wrk_queued(p) < wrk_threads(p);
-}
-
-/* Parses one XREADGROUP/XAUTOCLAIM entry [id, [k, v…]] → entry id and job id. */
-static bool entry_of(const redisReply *e, const char **eid, const char **jid)
-{
-    if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
-        return false;
-    *eid = e->element[0]->str;
-    const redisReply *kv = e->element[1];
-    for (size_t k = 0; k + 1 < kv->elements; k += 2)
-        if (strcmp(kv->element[k]->str, "id") == 0) {
-            *jid = kv->element[k + 1]->str;
-            return true;
-        }
-    return false;
-}
-
-static void ensure_group(redis_store *s)
-{
-    redisReply *r = cmdv(&s->claim, 0, "XGROUP", "CREATE", "mdc:queue", "workers", "0", "MKSTREAM", NULL);
-    if (r)
-        freeReplyObject(r); /* BUSYGROUP (exists) is fine */
-}
-
-static void *claimer_main(void *arg)
-{
-    redis_store *s = arg;
-    bool group_ok = false;
-    double last_hb = 0, last_reclaim = 0;
-    char idle[16], block[16];
-    snprintf(idle, sizeof idle, "%d", s->claim_idle_ms);
-    snprintf(block, sizeof block, "%d", RDS__BLOCK_MS);
-    while (!atomic_load(&s->stop)) {
-        double now = mdc_now_s();
-        if (now - last_hb >= RDS__HEARTBEAT_S) {
-            last_hb = now;
-            heartbeat(s);
-        }
-        if (!group_ok) {
-            ensure_group(s);
-            group_ok = atomic_load(&s->claim.up);
-            if (!group_ok) {
-                struct timespec ts = {0, 200 * 1000000L};
-                nanosleep(&ts, NULL);
-                continue;
-            }
-        }
-        if (!free_worker(s)) { /* poll: a worker frees within a transcription's end */
-            struct timespec ts = {0, 10 * 1000000L};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        const char *eid = NULL, *jid = NULL;
-        redisReply *r = NULL;
-        bool reclaimed = false;
-        if (now - last_reclaim >= 1.0) {
-            last_reclaim = now;
-            r = cmdv(&s->claim, 0, "XAUTOCLAIM", "mdc:queue", "workers", s->consumer, idle, "0-0",
-                     "COUNT", "1", NULL);
-            /* [next-cursor, [entries], (deleted ids)] */
-            if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-                r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0 &&
-                entry_of(r->element[1]->element[0], &eid, &jid))
-                reclaimed = true;
-        }
-        if (!reclaimed) {
-            if (r)
-                freeReplyObject(r);
-            r = cmdv(&s->claim, RDS__BLOCK_MS, "XREADGROUP", "GROUP", "workers", s->consumer, "COUNT",
-                     "1", "BLOCK", block, "STREAMS", "mdc:queue", ">", NULL);
-            if (!r || (r->type == REDIS_REPLY_ERROR && strstr(r->str, "NOGROUP")))
-                group_ok = false; /* Redis restarted: the group is gone */
-            /* [[stream, [entry]]] */
-            if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
-                r->element[0]->element[1]->elements > 0)
-                entry_of(r->element[0]->element[1]->element[0], &eid, &jid);
-        }
-        if (eid && jid)
-            take(s, eid, jid, reclaimed);
-        if (r)
-            freeReplyObject(r);
-        if (!group_ok) {
             struct timespec ts = {0, 200 * 1000000L};
             nanosleep(&ts, NULL);
         }
@@ -1313,7 +812,7 @@ job_store *jobs_redis_new(struct svc_server *srv, char *why, size_t whylen)
     }
     s->poller_started = true;
     if (s->runs_jobs) {
-        if (pthread_create(&s->claimer, NULL, claimer_main, s) != 0) {
+        if (pthread_create(&s->claimer, NULL, jr__claimer_main, s) != 0) {
             snprintf(why, whylen, "cannot start the job claimer thread");
             redis_destroy(&s->base);
             return NULL;
