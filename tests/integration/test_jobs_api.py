@@ -48,6 +48,12 @@ def api_checks(name, env, fresh):
         st2, js2 = s.get_json("/jobs?status=running")
         c.check(len(js.get("jobs", [])) == 3 and js2.get("jobs") == [],
                 tag + "?status=done → 3, ?status=running → none", (js, js2))
+        deadline, gauge = time.monotonic() + 5, None
+        while time.monotonic() < deadline and gauge != 3:
+            gauge = metric(s.metrics(), "mdconv_jobs", state="done")
+            time.sleep(0.2)
+        c.check(gauge == 3 and metric(s.metrics(), "mdconv_jobs", state="running") == 0,
+                tag + "mdconv_jobs{state} counts them (done %s)" % gauge)
         for q, what in (("status=bogus", "an unknown status"), ("limit=0", "limit 0"),
                         ("limit=101", "limit past 100"), ("after=ffff", "an unknown cursor")):
             st, h, body = s.request("GET", "/jobs?" + q)

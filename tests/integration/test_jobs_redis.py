@@ -155,4 +155,15 @@ with RedisServer() as rs:
         c.check((metric(mb, "mdconv_redis_errors_total") or 0) >= 1, "Redis errors were counted (%s)" % metric(mb, "mdconv_redis_errors_total"))
         time.sleep(0.5)
 
+# settings that cannot work stop start-up with a message naming them
+for env_bad, want in (({"JOBS_ROLE": "api"}, "JOBS_ROLE=api needs JOBS_REDIS_URL"),
+                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"}, "TLS"),
+                      ({"JOBS_REDIS_URL": "redis://127.0.0.1:0/0"}, "invalid JOBS_REDIS_URL")):
+    s = Server(env=env_bad, wait=False, name="bad")
+    try:
+        rc = s.proc.wait(timeout=10)
+        c.check(rc != 0 and want in s.logtext(), "%s → start-up fails naming it (rc %d)" % (env_bad, rc), s.logtext()[-300:])
+    finally:
+        s.stop()
+
 c.finish()
