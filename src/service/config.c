@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "mdc/cpu.h"
+#include "mdc/whisper.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -165,6 +166,25 @@ static const setting k_settings[] = {
       "With JOBS_REDIS_URL: a running job whose replica sent no heartbeat (every 0.5 s) for "
       "this long is taken over and re-run by another replica."},
      .type = SET_INT, F(jobs_claim_after_seconds), .lo = 1, .hi = 3600},
+    {.d = {"HEADERS_TIMEOUT_SECONDS", "Slow clients", "10", NULL,
+      "A request's headers must be complete this many seconds after the connection opened "
+      "(or after the previous answer on a kept-alive connection); bytes arriving do not "
+      "extend it. 0 = no deadline."},
+     .type = SET_INT, F(headers_timeout_s), .lo = 0, .hi = 3600},
+    {.d = {"UPLOAD_MIN_BYTES_PER_SECOND", "Slow clients", "1024", NULL,
+      "Floor for a request body's average rate since it started, checked once the body is "
+      "older than HEADERS_TIMEOUT_SECONDS (10 s when that is 0); a slower upload is closed. "
+      "0 = no floor."},
+     .type = SET_INT, F(upload_min_bps), .lo = 0, .hi = 1 << 30},
+    {.d = {"MAX_CONNECTIONS_PER_ADDRESS", "Slow clients", "64", NULL,
+      "Open connections one client IP address may hold on PORT; more are refused at accept. "
+      "Behind a reverse proxy (one address for everyone) raise it or set 0 = no cap."},
+     .type = SET_INT, F(max_conns_per_address), .lo = 0, .hi = 100000},
+    {.d = {"HEALTH_PORT", "Slow clients", "0", NULL,
+      "A second listener serving only /health, /ready and /metrics, with its own connection "
+      "budget that slow clients on PORT cannot exhaust: point liveness/readiness probes "
+      "here. 0 = none (probes share PORT)."},
+     .type = SET_INT, F(health_port), .lo = 0, .hi = 65535},
     {.d = {"REPORT_LOCALE", "Report and logs", "pt-BR", NULL,
       "Language of the Markdown report's headings when the request does not say "
       "(pt and pt_BR are spellings of pt-BR)."},
@@ -456,7 +476,6 @@ bool svc_config_model_name_valid(const char *name)
 {
     static const char *const bases[] = {"tiny",     "base",     "small",    "medium",
                                         "large-v1", "large-v2", "large-v3", "large-v3-turbo"};
-    static const char *const quants[] = {"-q4_0", "-q4_1", "-q5_0", "-q5_1", "-q8_0"};
     for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
         size_t bl = strlen(bases[b]);
         if (strncmp(name, bases[b], bl) != 0)
@@ -469,9 +488,10 @@ bool svc_config_model_name_valid(const char *name)
         }
         if (*rest == '\0')
             return true;
-        for (size_t q = 0; q < sizeof quants / sizeof quants[0]; q++)
-            if (strcmp(rest, quants[q]) == 0)
-                return true;
+        /* "-q5_1" …: exactly the weight types the engine reads (wsp_qtype, the ones
+         * whisper.cpp publishes files in); k-quants and unknown suffixes are refused. */
+        if (rest[0] == '-' && wsp_qtype_parse(rest + 1, NULL) == 0)
+            return true;
     }
     return false;
 }

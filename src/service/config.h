@@ -58,6 +58,10 @@ typedef struct svc_config {
     int jobs_role;                /* JOBS_ROLE: SVC_ROLE_* */
     int jobs_claim_after_seconds; /* JOBS_CLAIM_AFTER_SECONDS: a job without heartbeat
                                      this long is taken by another replica */
+    int headers_timeout_s;        /* HEADERS_TIMEOUT_SECONDS: headers complete within this */
+    int upload_min_bps;           /* UPLOAD_MIN_BYTES_PER_SECOND: body rate floor (0 = none) */
+    int max_conns_per_address;    /* MAX_CONNECTIONS_PER_ADDRESS (0 = no cap) */
+    int health_port;              /* HEALTH_PORT: second listener for probes (0 = none) */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
 } svc_config;

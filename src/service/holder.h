@@ -19,10 +19,20 @@
  * mdconv_model_load_failures_total, mdconv_model_unloads_total (counters).
  * One registry per holder name: the families are registered by holder_new().
  *
+ * A model whose file changed under it (identity st_dev, st_ino, st_size, st_mtim differs
+ * from the load's, checked by stat() before each hand-out and by holder_model_intact()
+ * after each use) or whose mapping lost pages (SIGBUS absorbed, mdc/mapguard.h) is
+ * retired: never handed out again, freed at its last release; the next acquire reloads
+ * the file.  Counted in mdconv_model_retired_total.
+ *
  * Thread-safety: every function is thread-safe.
  */
 #ifndef MDC_SERVICE_HOLDER_H
 #define MDC_SERVICE_HOLDER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "mdc/metrics.h"
 #include "mdc/whisper.h"
@@ -35,6 +45,15 @@ typedef enum holder_state {
 } holder_state;
 
 typedef struct model_holder model_holder;
+
+/* A file's identity as the holder compares it (stat(2) fields). */
+typedef struct holder_file_id {
+    bool valid; /* stat() succeeded */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} holder_file_id;
 
 typedef struct holder_options {
     const char *name;         /* label for metrics/logs, e.g. "base" */
@@ -64,6 +83,13 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err);
  * must not be used after this call (an idle unload may free it). */
 void holder_release(model_holder *h, const wsp_model *model);
 
+/* After using a reference: true when `model` is still sound — its mapping lost no page
+ * and the file on disk is the one it was loaded from.  Otherwise false with a reason
+ * (for a 503 model_unavailable) in why (len bytes, may be NULL), and the model is
+ * retired (see above): results computed with it must be discarded.  The caller still
+ * releases its reference.  Thread-safe. */
+bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, size_t len);
+
 /* Starts a background thread that acquires and releases once (WHISPER_PRELOAD) and
  * returns at once.  When the load fails the thread retries, waiting max(retry_backoff_ms,
  * 1 s) doubled each time up to 60 s, until the model loads.  A second call while the
@@ -92,6 +118,9 @@ const char *holder_name(const model_holder *h);
 const char *holder_path(const model_holder *h);
 /* Loads completed successfully since creation. */
 unsigned long holder_loads_total(model_holder *h);
+/* Weight type of the model as last loaded ("f16", "q5_0" … from wsp_model_weight_type(),
+ * static), kept after an idle unload; NULL until a load succeeded. */
+const char *holder_weight_type(model_holder *h);
 /* True when a preload was requested and has not finished successfully yet. */
 int holder_preload_pending(model_holder *h);
 /* References currently held (for tests and /v1/models). */

@@ -18,6 +18,7 @@
 #include "mdc/version.h"
 #include "mdc/whisper.h"
 #include "routes.h"
+#include "tmpdir.h"
 
 enum MHD_Result http_health(svc_server *srv, http_req *req)
 {
@@ -80,6 +81,10 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
     bool store_ok = jobs_healthy(srv->jobs);
     if (!store_ok)
         ready = false;
+    char tmp_why[128];
+    bool can_store = tmpd_check(srv->cfg->tmp_dir, tmp_why, sizeof tmp_why);
+    if (!can_store)
+        ready = false; /* every upload would fail: take no traffic */
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
                           "mode", preload ? "preload" : "lazy", "model", holder_name(srv->holder),
                           "model_state", problem ? "missing" : holder_state_name(st));
@@ -96,6 +101,8 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
     if (o && !store_ok)
         json_object_set_new(o, "jobs_store", json_string("unavailable: Redis (JOBS_REDIS_URL) "
                                                          "cannot be reached"));
+    if (o && !can_store)
+        json_object_set_new(o, "uploads", json_string(tmp_why));
     if (o && !preload && st == HOLDER_UNLOADED && !problem)
         json_object_set_new(o, "note", json_string("lazy loading: the model loads on the first "
                                                    "transcription"));
@@ -120,6 +127,8 @@ enum MHD_Result http_models(svc_server *srv, http_req *req)
                           "object", "model", "owned_by", "md-converter", "state",
                           holder_state_name(st), "file", base ? base + 1 : (path ? path : ""),
                           "loads_total", (json_int_t)holder_loads_total(srv->holder));
+    const char *wt = holder_weight_type(srv->holder); /* null until the first load */
+    json_object_set_new(m, "weight_type", wt ? json_string(wt) : json_null());
     json_t *o = json_pack("{s:s, s:[o]}", "object", "list", "data", m);
     return http_send_json(req, 200, o);
 }

@@ -44,6 +44,7 @@ enum MHD_Result http_jobs_create(svc_server *srv, http_req *req)
     if (!j)
         return jobs_error(srv, req, err);
     req->work.form = NULL; /* the job owns the upload now (or the store consumed it) */
+    http_req_leave_admission(req); /* the job store holds it now */
     char base[64];
     snprintf(base, sizeof base, "/jobs/%s", j->id);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s+, s:s+}", "id", j->id, "status", "queued",

@@ -161,6 +161,7 @@ static enum MHD_Result submit_or_finish(svc_server *srv, http_req *req)
             return http_send_queue_full(req);
         }
         req->submitted = true;
+        http_req_leave_admission(req); /* the pool counts it now */
     }
     pthread_mutex_lock(&req->mu);
     if (!req->done) {

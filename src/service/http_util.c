@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "mdc/clock.h"
+#include "connguard.h"
 #include "routes.h"
 
 /* Adds the headers every answer carries. */
@@ -34,6 +35,9 @@ static void drop_upload(http_req *req)
 static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response *r)
 {
     drop_upload(req);
+    /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
+     * libmicrohttpd discards the rest of the body, then the connection closes) */
+    cg_phase_set(req->cg, CG_BUSY);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     req->responded = true;
@@ -45,6 +49,9 @@ static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response
 enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r)
 {
     drop_upload(req);
+    /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
+     * libmicrohttpd discards the rest of the body, then the connection closes) */
+    cg_phase_set(req->cg, CG_BUSY);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     req->responded = true;
     svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,

@@ -125,6 +125,10 @@ enum {
  * without any job mutex held and must be thread-safe. */
 typedef struct job_store_ops {
     const char *name;            /* "memory", "redis" */
+    /* True when submitted jobs wait in the backend (Redis) rather than in this process's
+     * worker pool: admission of POST /jobs then counts only the uploads being received
+     * here, not the local pool's tasks. */
+    bool own_queue;
     /* Keeps j (id, seq, times, work.form and work.preq set; one reference for the
      * caller) and schedules it to run.  Returns JOBS_OK (the store holds what it
      * needs; j's upload may have been consumed), or a JOBS_E_* error (j untouched). */

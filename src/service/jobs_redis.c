@@ -760,6 +760,7 @@ static void redis_destroy(job_store *bs)
 
 static const job_store_ops k_redis_ops = {
     .name = "redis",
+    .own_queue = true,
     .submit = redis_submit,
     .find = redis_find,
     .remove = redis_remove,

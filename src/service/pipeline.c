@@ -150,6 +150,20 @@ static bool aborted(const pipeline_request *req)
     return req->abort_cb && req->abort_cb(req->user);
 }
 
+/* The engine's abort callback: the request's own, plus "the model's mapping was lost"
+ * (a truncated model file; see mdc/mapguard.h) — the weights read as zeros from then on,
+ * so going on would only burn CPU for a result that is thrown away. */
+typedef struct engine_abort_ctx {
+    const pipeline_request *req;
+    const wsp_model *model;
+} engine_abort_ctx;
+
+static bool engine_abort(void *user)
+{
+    const engine_abort_ctx *c = user;
+    return wsp_model_mapping_lost(c->model) || aborted(c->req);
+}
+
 /* ---- result conversion ----------------------------------------------------------------- */
 
 /* Engine segments → report segments.  The token id arrays are allocated in one block
@@ -318,11 +332,23 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     p.progress_user_data = &prog;
     p.segment_cb = engine_segment;
     p.segment_user_data = &prog;
-    p.abort_cb = req->abort_cb;
-    p.abort_user_data = req->user;
+    engine_abort_ctx actx = {.req = req, .model = model};
+    p.abort_cb = engine_abort;
+    p.abort_user_data = &actx;
     rc = wsp_transcribe(st, pcm.samples, pcm.n_samples, &p, &wr, &werr);
+    /* The state is freed, never reused, whatever happened (it may hold numbers computed
+     * from a lost mapping); then the model's soundness decides whether the result
+     * counts: a file changed or truncated during the run → 503, the model is retired and
+     * the next request loads the file afresh. */
     wsp_state_free(st); /* before the release: the model may be unloaded after it */
     st = NULL;
+    char why[256];
+    if (!holder_model_intact(holder, model, why, sizeof why)) {
+        holder_release(holder, model);
+        model = NULL;
+        set_error(res, 503, "model_unavailable", "the transcription was abandoned: %s", why);
+        goto done;
+    }
     holder_release(holder, model);
     model = NULL;
     aud_pcm_free(&pcm); /* the samples are not needed any more */

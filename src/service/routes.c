@@ -8,13 +8,13 @@
 
 static const http_route k_routes[] = {
     /* method  pattern                        handler                 flags        endpoint */
-    {"GET", "/health", http_health, ROUTE_PUBLIC, NULL},
-    {"GET", "/ready", http_ready, ROUTE_PUBLIC, NULL},
+    {"GET", "/health", http_health, ROUTE_PUBLIC | ROUTE_PROBE, NULL},
+    {"GET", "/ready", http_ready, ROUTE_PUBLIC | ROUTE_PROBE, NULL},
     {"GET", "/", http_web_file, ROUTE_PUBLIC, NULL},
     {"GET", "/app.js", http_web_file, ROUTE_PUBLIC, NULL},
     {"GET", "/favicon.svg", http_web_file, ROUTE_PUBLIC, NULL},
     {"GET", "/config", http_config, ROUTE_PUBLIC, NULL},
-    {"GET", "/metrics", http_metrics, 0, NULL},
+    {"GET", "/metrics", http_metrics, ROUTE_PROBE, NULL},
     {"POST", "/relatorio/process-meeting", http_process_meeting, ROUTE_UPLOAD, "process-meeting"},
     {"POST", "/v1/audio/transcriptions", http_openai_transcribe, ROUTE_UPLOAD, "transcriptions"},
     {"POST", "/v1/audio/translations", http_openai_transcribe, ROUTE_UPLOAD, "translations"},

@@ -30,11 +30,21 @@
 #include "work.h"
 #include "workers.h"
 
+struct svc_server;
+/* One listener's identity, the cls of its MHD callbacks. */
+typedef struct svc_listener {
+    struct svc_server *srv;
+    bool probe; /* the HEALTH_PORT listener: only ROUTE_PROBE routes */
+} svc_listener;
+
 /* The running service.  Created once by svc_serve(); fields are read-only after start
  * except the atomics. */
 typedef struct svc_server {
     const svc_config *cfg;
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *probe_daemon; /* HEALTH_PORT listener, NULL when not configured */
+    svc_listener main_l, probe_l;
+    struct conn_guard *guard;        /* deadlines and caps of every connection */
     model_holder *holder;
     met_registry *registry;
     svc_metrics metrics;
@@ -43,6 +53,8 @@ typedef struct svc_server {
     double exec_start_s;      /* mdc_now_s() at exec */
     atomic_bool stopping;     /* set on SIGINT/SIGTERM: new work refused, running work drains */
     atomic_bool grace_over;   /* SHUTDOWN_GRACE_SECONDS passed: running work is aborted */
+    atomic_int uploads_spooling; /* admitted uploads not yet handed to the pool (MHD thread
+                                    writes; /metrics reads) */
     _Atomic double avg_transcription_s; /* moving average, for Retry-After */
 } svc_server;
 
@@ -56,6 +68,7 @@ typedef enum MHD_Result (*http_handler)(svc_server *srv, http_req *req);
 enum {
     ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /config, the page) */
     ROUTE_UPLOAD = 1 << 1, /* multipart/form-data body streamed by upload.c */
+    ROUTE_PROBE = 1 << 2,  /* also served on HEALTH_PORT (/health, /ready, /metrics) */
 };
 
 typedef struct http_route {
@@ -83,12 +96,15 @@ struct http_req {
     const http_route *route;   /* NULL for unmatched requests */
     char id[64];               /* "{id}" path parameter */
     int fd;                    /* client socket, for disconnect detection */
+    struct cg_conn *cg;        /* the connection's guard entry (connguard.h), may be NULL */
+    bool probe;                /* arrived on the HEALTH_PORT listener */
     double start_s;            /* monotonic time of the first call */
     bool responded;            /* a response was queued (or written, answered_raw) */
     bool http11;               /* HTTP/1.1 request: may be sent 1xx interim responses */
 
     /* body: multipart state (ROUTE_UPLOAD) in work.form, NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
+    bool admitted;             /* counted in srv->uploads_spooling (MHD thread only) */
     unsigned long long discarded; /* body bytes ignored after an upload error */
     unsigned long long body_bytes; /* body bytes received so far */
     bool answered_raw;         /* answered mid-body past MHD (http_answer_mid_body) */
@@ -113,6 +129,11 @@ void http_req_unref(http_req *req);
  * server stopping (503 shutting_down), REQUEST_TIMEOUT_SECONDS passed (504 timeout)
  * and the client closing its socket (499, checked at most every 200 ms). */
 extern const work_hooks http_req_work_hooks;
+
+/* Ends the request's admission slot (srv->uploads_spooling) if it holds one: called on
+ * the MHD thread once its task is in the pool (which counts it from then on), once its
+ * job is stored (POST /jobs), or when the request completes.  Idempotent. */
+void http_req_leave_admission(http_req *req);
 
 /* ---- responses (http_util.c); all run on the MHD thread ----------------------- */
 

@@ -29,15 +29,32 @@
 
 #include "mdc/clock.h"
 #include "mdc/log.h"
+#include "mdc/mapguard.h"
+#include "connguard.h"
 #include "routes.h"
+#include "tmpdir.h"
 
-#define SVC__TICK_MS 250           /* idle-unload and job-expiry check period */
-#define SVC__PEER_CHECK_MS 200.0    /* disconnect poll period during a transcription */
+#define SVC__TICK_MS 100           /* idle-unload, job-expiry and connection-deadline period */
+#define SVC__BODY_GRACE_S 10.0     /* UPLOAD_MIN_BYTES_PER_SECOND's grace without a header deadline */
+#define SVC__PROBE_CONN_LIMIT 64   /* connections of the HEALTH_PORT listener */
+#define SVC__MAX_CONNECTIONS 1000  /* PORT's connection limit; the top 10 % is the reserve
+                                      that connguard keeps free by evicting idle headers */
+#define SVC__PROBE_TIMEOUT_S 10    /* its idle timeout */
+#define SVC__LOG_EVERY_S 10.0      /* libmicrohttpd messages: at most one line per period */
+#define SVC__PEER_CHECK_MS 200.0   /* disconnect poll period during a transcription */
 #define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */
-#define SVC__JOB_GAUGE_TICKS 8     /* mdconv_jobs refresh: every 2 s */
+#define SVC__JOB_GAUGE_TICKS 20    /* mdconv_jobs refresh: every 2 s */
 #define SVC__ABORT_WAIT_MS 5000    /* after the grace: aborted work stops at its next poll */
 
 /* ---- request state -------------------------------------------------------------- */
+
+void http_req_leave_admission(http_req *req)
+{
+    if (req->admitted) {
+        req->admitted = false;
+        atomic_fetch_sub(&req->srv->uploads_spooling, 1);
+    }
+}
 
 static void req_retain(void *owner)
 {
@@ -126,6 +143,8 @@ static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
         req->fd = ci->connect_fd;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->cg = ci ? ci->socket_context : NULL;
     pthread_mutex_init(&req->mu, NULL);
     work_init(&req->work, srv, NULL, &http_req_work_hooks, req);
     return req;
@@ -175,7 +194,18 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         return fret;
     }
     bool known = false;
+    cg_phase_set(req->cg, CG_BODY); /* headers complete; a body (if any) follows */
+    const char *clh = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *clend = NULL;
+    long long clen = clh ? strtoll(clh, &clend, 10) : -1;
+    cg_body_length(req->cg, clh && clend && *clend == '\0' && clen >= 0 ? clen : -1);
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
+    if (req->route && req->probe && !(req->route->flags & ROUTE_PROBE)) {
+        req->early_response = true;
+        return http_send_error(req, 404, "not_found",
+                               "HEALTH_PORT serves only /health, /ready and /metrics");
+    }
     if (!req->route) {
         req->early_response = true;
         if (known) {
@@ -222,11 +252,17 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
                                    (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
         }
     }
-    if (req->route->endpoint && strcmp(req->route->endpoint, "jobs") != 0 &&
-        wrk_queued(srv->pool) >= cfg->queue_length + (wrk_threads(srv->pool) - wrk_running(srv->pool))) {
-        /* full now: say so before receiving megabytes we cannot use */
+    /* Admission, from the headers alone: every upload being spooled counts like a queued
+     * task, so at most MAX_CONCURRENT_TRANSCRIPTIONS + QUEUE_LENGTH bodies are on disk or
+     * waiting; one more is refused before a byte of its body is read.  Jobs of a store
+     * with its own queue (Redis) wait there, not in the pool: only spooling counts. */
+    bool queued_elsewhere = req->route->handler == http_jobs_create && srv->jobs->ops->own_queue;
+    int occupied = atomic_load(&srv->uploads_spooling) +
+                   (queued_elsewhere ? 0 : wrk_queued(srv->pool) + wrk_running(srv->pool));
+    if (occupied >= cfg->max_concurrent + cfg->queue_length) {
         req->early_response = true;
-        svc_metrics_transcription(&srv->metrics, req->route->endpoint, "queue_full", 0, 0);
+        svc_metrics_transcription(&srv->metrics, req->route->endpoint ? req->route->endpoint : "jobs",
+                                  "queue_full", 0, 0);
         return http_send_queue_full(req);
     }
     upl_error err;
@@ -237,6 +273,8 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         req->early_response = true;
         return http_send_error(req, err.status, err.code, "%s", err.message);
     }
+    req->admitted = true;
+    atomic_fetch_add(&srv->uploads_spooling, 1);
     return MHD_YES;
 }
 
@@ -245,17 +283,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    svc_server *srv = cls;
+    const svc_listener *l = cls;
+    svc_server *srv = l->srv;
     http_req *req = *con_cls;
     if (!req) {
         req = req_new(srv, conn);
         if (!req)
             return MHD_NO;
+        req->probe = l->probe;
         *con_cls = req;
         req->http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
         return first_call(srv, req, url, method);
     }
     if (*upload_data_size > 0) {
+        cg_body_bytes(req->cg, *upload_data_size);
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -285,6 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->answered_raw)
         return MHD_NO; /* the answer went out mid-body: close */
+    cg_phase_set(req->cg, CG_BUSY); /* the whole request is in: no client deadline now */
     if (req->responded || !req->route)
         return MHD_YES;
     if (req->work.form && !req->submitted && !req->early_response) {
@@ -308,6 +350,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->responded)
         MDC_LOG_DEBUG("request ended before an answer (code %d)", (int)toe);
+    cg_phase_set(req->cg, CG_HEADERS); /* keep-alive: the next request's headers are due */
+    http_req_leave_admission(req);
     pthread_mutex_lock(&req->mu);
     req->closed = true;
     bool cancel = req->submitted && !req->done;
@@ -318,15 +362,71 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_req_unref(req);
 }
 
+/* Connection registration for the guard (NOTIFY_CONNECTION); cls is the svc_listener. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    const svc_listener *l = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = fd ? cg_open(l->srv->guard, fd->connect_fd, ad ? ad->client_addr : NULL,
+                                       !l->probe)
+                             : NULL;
+    } else {
+        cg_close(l->srv->guard, *socket_context); /* before MHD closes the fd */
+        *socket_context = NULL;
+    }
+}
+
+/* Accept policy of PORT: the per-address cap. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    const svc_listener *l = cls;
+    return cg_admit(l->srv->guard, addr, len) ? MHD_YES : MHD_NO;
+}
+
+/* libmicrohttpd's messages (a dropped connection, a refused accept …) can come by the
+ * thousand under a flood: counted, and logged as at most one WARN line per
+ * SVC__LOG_EVERY_S with the number of messages it stands for. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static double last_s = -1e9;
+    static unsigned long suppressed;
+    svc_server *srv = cls;
+    if (srv && srv->metrics.mhd_messages_total)
+        met_inc(srv->metrics.mhd_messages_total, NULL, 1);
+    double now = mdc_now_s();
+    pthread_mutex_lock(&mu);
+    bool print = now - last_s >= SVC__LOG_EVERY_S;
+    unsigned long n = suppressed;
+    if (print) {
+        last_s = now;
+        suppressed = 0;
+    } else {
+        suppressed++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!print) {
+        char dbg[512];
+        vsnprintf(dbg, sizeof dbg, fmt, ap);
+        MDC_LOG_DEBUG("libmicrohttpd: %s", dbg);
+        return;
+    }
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    MDC_LOG_WARN("libmicrohttpd: %s", buf);
+    size_t len = strlen(buf);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (n)
+        MDC_LOG_WARN("libmicrohttpd: %s (and %lu more messages in the last %.0f s; "
+                     "mdconv_http_server_messages_total)",
+                     buf, n, SVC__LOG_EVERY_S);
+    else
+        MDC_LOG_WARN("libmicrohttpd: %s", buf);
 }
 
 /* ---- start-up and shutdown -------------------------------------------------------- */
@@ -426,6 +526,9 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     sigaddset(&stopset, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A model file truncated while mapped must fail a request, not kill the process. */
+    if (mdc_mapguard_install() != 0)
+        MDC_LOG_WARN("cannot install the SIGBUS guard for the model mapping: %s", strerror(errno));
 
     /* Large buffers (PCM, mel, engine state) are mmap'd and go back to the system when
      * freed.  glibc's default raises this threshold after the first free of a large
@@ -469,12 +572,27 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     } else {
         srv.jobs = jobs_mem_new(cfg->jobs_ttl_seconds, cfg->jobs_max);
     }
-    if (!srv.holder || !srv.pool || !srv.jobs) {
+    cg_options gopt = {
+        .headers_timeout_s = cfg->headers_timeout_s,
+        .body_min_bps = cfg->upload_min_bps,
+        .body_grace_s = cfg->headers_timeout_s > 0 ? cfg->headers_timeout_s : SVC__BODY_GRACE_S,
+        .max_per_address = cfg->max_conns_per_address,
+        .high_water = SVC__MAX_CONNECTIONS - SVC__MAX_CONNECTIONS / 10,
+        .metrics = srv.registry,
+    };
+    srv.guard = cg_new(&gopt);
+    srv.main_l = (svc_listener){.srv = &srv, .probe = false};
+    srv.probe_l = (svc_listener){.srv = &srv, .probe = true};
+    if (!srv.holder || !srv.pool || !srv.jobs || !srv.guard) {
         MDC_LOG_ERROR("out of memory at start-up");
         goto out;
     }
 
     met_set_collect_hook(srv.registry, collect_pool, &srv);
+    /* The spool directory: created if missing, checked, leftovers of a dead process
+     * removed.  Unusable → logged, and /ready says so (503) instead of every upload
+     * failing behind a ready pod. */
+    tmpd_prepare(cfg->tmp_dir, mdc_wall_s() - (mdc_now_s() - exec_start_s));
 
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
@@ -489,13 +607,38 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                                 ? (unsigned)cfg->request_timeout_seconds
                                 : 300;
     srv.daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)cfg->port, accept_policy, &srv.main_l, on_request, &srv.main_l,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv.main_l, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SVC__MAX_CONNECTIONS, MHD_OPTION_END);
     if (!srv.daemon) {
         MDC_LOG_ERROR("cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
         goto out;
+    }
+    if (cfg->health_port > 0) {
+        /* Probes get their own listener, thread and connection budget: a flood of slow
+         * clients on PORT cannot take /health and /ready down with it. */
+        struct sockaddr_storage ps;
+        socklen_t pslen = 0;
+        bool p6 = false;
+        if (resolve_host(cfg->host, cfg->health_port, &ps, &pslen, &p6) != 0)
+            goto out;
+        srv.probe_daemon = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                (p6 ? MHD_USE_DUAL_STACK : 0),
+            (uint16_t)cfg->health_port, NULL, NULL, on_request, &srv.probe_l,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+            &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv.probe_l, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&ps, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SVC__PROBE_TIMEOUT_S,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)SVC__PROBE_CONN_LIMIT, MHD_OPTION_END);
+        if (!srv.probe_daemon) {
+            MDC_LOG_ERROR("cannot listen on %s:%d (HEALTH_PORT): %s", cfg->host, cfg->health_port,
+                          strerror(errno));
+            goto out;
+        }
+        MDC_LOG_INFO("probes (/health, /ready, /metrics) also on port %d (HEALTH_PORT)",
+                     cfg->health_port);
     }
     double startup = mdc_now_s() - exec_start_s;
     if (srv.metrics.startup_seconds)
@@ -525,6 +668,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         }
         if (sig == SIGHUP)
             on_reload(&srv);
+        cg_sweep(srv.guard, mdc_now_s()); /* header/body deadlines, vanished uploaders */
         if (cfg->idle_unload_seconds > 0)
             holder_maybe_unload_idle(srv.holder);
         jobs_tick(srv.jobs);
@@ -544,6 +688,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     atomic_store(&srv.grace_over, true);
     jobs_close(srv.jobs);
     MHD_quiesce_daemon(srv.daemon);
+    if (srv.probe_daemon)
+        MHD_quiesce_daemon(srv.probe_daemon);
     wait_workers_idle(srv.pool, SVC__ABORT_WAIT_MS); /* resumed before MHD_stop_daemon (API rule) */
     for (int i = 0; i < 50; i++) { /* up to 1 s for the last answers to be sent */
         const union MHD_DaemonInfo *ci =
@@ -556,8 +702,11 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     rc = 0;
 out:
     jobs_stop(srv.jobs); /* the store's threads resume connections: before MHD stops */
+    if (srv.probe_daemon)
+        MHD_stop_daemon(srv.probe_daemon);
     if (srv.daemon)
         MHD_stop_daemon(srv.daemon);
+    cg_free(srv.guard);
     wrk_pool_free(srv.pool);
     jobs_free(srv.jobs);
     holder_free(srv.holder);

@@ -78,13 +78,20 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
         met_set(m->build_info, lv, 1);
     }
     svc_metrics_workers(m, 0, 0, 0);
+    m->mhd_messages_total = met_register(
+        reg, MET_COUNTER, "mdconv_http_server_messages_total",
+        "Messages of the HTTP library (a connection it dropped, an accept it refused); "
+        "logged as at most one line per 10 s.",
+        NULL, NULL, 0);
+    if (m->mhd_messages_total)
+        met_inc(m->mhd_messages_total, NULL, 0);
     int proc = met_register_process_metrics(reg);
     if (m->queue_depth)
         met_set(m->queue_depth, NULL, 0);
     bool ok = m->startup_seconds && m->transcriptions_total && m->transcription_seconds &&
               m->audio_seconds_total && m->realtime_factor && m->queue_depth &&
               m->http_requests_total && m->http_duration && m->workers && m->workers_busy &&
-              m->transcriptions_running && m->build_info && m->jobs && m->job_claims_total &&
+              m->transcriptions_running && m->build_info && m->mhd_messages_total && m->jobs && m->job_claims_total &&
               m->job_reruns_total && m->redis_errors_total && proc == 0;
     return ok ? 0 : -1;
 }

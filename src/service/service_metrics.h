@@ -27,6 +27,8 @@ typedef struct svc_metrics {
     met_family *workers_busy;          /* gauge: workers running a task */
     met_family *transcriptions_running; /* gauge: transcriptions holding the model */
     met_family *build_info;            /* gauge {version,commit} = 1 */
+    met_family *mhd_messages_total;    /* counter: libmicrohttpd log messages (dropped
+                                          connections, refused accepts …) */
 } svc_metrics;
 
 /* Registers every family into reg (and the process_* families through

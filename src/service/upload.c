@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "mdc/log.h"
@@ -83,13 +85,19 @@ void upl_sanitize_name(const char *name, size_t len, char *out, size_t outlen)
 static int open_spool(upl_form *f)
 {
     snprintf(f->path, sizeof f->path, "%s/mdc-upload-XXXXXX", f->tmp_dir);
-    f->fd = mkstemp(f->path); /* mode 0600, O_EXCL */
+    f->fd = mkostemp(f->path, O_CLOEXEC); /* mode 0600, O_EXCL */
     if (f->fd < 0) {
         MDC_LOG_ERROR("cannot create a temp file in %s: %s", f->tmp_dir, strerror(errno));
         f->path[0] = '\0';
-        set_error(f, 500, "internal_error", "cannot store the upload (temp directory)");
+        /* the server's storage, not the client's input: 503 like /ready says */
+        set_error(f, 503, "storage_unavailable",
+                  "the server cannot store uploads right now (TMPDIR unusable)");
         return -1;
     }
+    /* Held while the file is open: the start-up sweep (tmpdir.h) deletes only unlocked
+     * leftovers, i.e. those of a dead process. */
+    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0)
+        MDC_LOG_WARN("cannot lock temp file %s: %s", f->path, strerror(errno));
     return 0;
 }
 

@@ -545,6 +545,57 @@ static void test_release_misuse_is_harmless(void **state)
     holder_free(h);
 }
 
+/* The file's identity is checked before each hand-out and by holder_model_intact():
+ * a replaced file retires the model (freed at its last release) and the next acquire
+ * loads the new file; a second change while the older copy is still in use answers an
+ * error instead of loading a third copy. */
+static void test_file_change_retires_model(void **state)
+{
+    TU_REQUIRE_FILE(tu_model("micro"));
+    met_registry *reg = met_registry_new();
+    const char *path = tmp_path("m.bin");
+    copy_file(tu_model("micro"), path, 0);
+    holder_options o = {.name = "m", .path = path, .metrics = reg};
+    model_holder *h = holder_new(&o);
+    wsp_error err = {0};
+    const wsp_model *a = holder_acquire(h, &err);
+    assert_non_null(a);
+    char why[256];
+    assert_true(holder_model_intact(h, a, why, sizeof why));
+
+    copy_file(tu_model("micro"), path, 0); /* rename over it: a new inode */
+    assert_false(holder_model_intact(h, a, why, sizeof why));
+    assert_non_null(strstr(why, "replaced"));
+    assert_int_equal(holder_get_state(h), HOLDER_UNLOADED);
+    const wsp_model *b = holder_acquire(h, &err); /* loads the new file; a still in use */
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(holder_loads_total(h), 2);
+    assert_false(holder_model_intact(h, a, why, sizeof why)); /* a stays retired */
+
+    copy_file(tu_model("micro"), path, 0); /* again, while a and b are both held */
+    const wsp_model *c = holder_acquire(h, &err);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "replaced"));
+    holder_release(h, a); /* the retired copy's last user: unmapped now */
+    c = holder_acquire(h, &err); /* b retires (still held), the newest file loads */
+    assert_non_null(c);
+    assert_int_equal(holder_loads_total(h), 3);
+    holder_release(h, b);
+    assert_true(holder_model_intact(h, c, why, sizeof why));
+    holder_release(h, c);
+    assert_int_equal(holder_refs(h), 0);
+    assert_int_equal(metric(reg, "mdconv_model_retired_total", "m"), 2);
+    assert_true(log_contains("retired"));
+
+    /* truncated in place (same inode, new size): retired before the next hand-out */
+    assert_int_equal(truncate(path, 1000), 0);
+    assert_null(holder_acquire(h, &err)); /* retired, then the reload fails: too short */
+    assert_int_equal(metric(reg, "mdconv_model_retired_total", "m"), 3);
+    holder_free(h);
+    met_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_unload_and_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_waits_for_the_running_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_misuse_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_change_retires_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
