@@ -37,12 +37,13 @@ def run(rs, n_jobs, n_replicas, clip):
             if st != 202:
                 raise RuntimeError("submit %d → %d %s" % (i, st, body[:200]))
             ids.append(jid)
+        t_submit = time.monotonic() - t0
         statuses = [wait_status(servers[0], jid, lambda js: js.get("status") in ("done", "failed", "cancelled"),
                                 timeout=600).get("status") for jid in ids]
         wall = time.monotonic() - t0
         claims = [metric(s.metrics(), "mdconv_job_claims_total") or 0 for s in servers]
         reruns = [metric(s.metrics(), "mdconv_job_reruns_total") or 0 for s in servers]
-        return wall, statuses, claims, reruns
+        return wall, t_submit, statuses, claims, reruns
     finally:
         for s in servers:
             s.stop()
@@ -60,11 +61,11 @@ def main():
     with RedisServer() as rs:
         results = {}
         for r in (1, a.replicas):
-            wall, statuses, claims, reruns = run(rs, a.jobs, r, a.clip)
+            wall, t_submit, statuses, claims, reruns = run(rs, a.jobs, r, a.clip)
             done = statuses.count("done")
             results[r] = wall
-            print("  %d replica(s): wall %.2f s, %d/%d done, claims per replica %s, re-runs %s"
-                  % (r, wall, done, a.jobs, [int(x) for x in claims], [int(x) for x in reruns]))
+            print("  %d replica(s): wall %.2f s (submitting %.2f s), %d/%d done, claims per replica %s, re-runs %s"
+                  % (r, wall, t_submit, done, a.jobs, [int(x) for x in claims], [int(x) for x in reruns]))
             ok &= done == a.jobs and sum(claims) == a.jobs and sum(reruns) == 0
         print("  ratio %d replicas / 1 replica: %.2f (ideal 1/%d = %.2f)"
               % (a.replicas, results[a.replicas] / results[1], a.replicas, 1.0 / a.replicas))
