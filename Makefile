@@ -18,7 +18,7 @@ endif
 
 CC ?= cc
 FFMPEG_PKGS := libavformat libavcodec libswresample libavutil
-CORE_PKGS := libmicrohttpd fftw3f jansson
+CORE_PKGS := libmicrohttpd fftw3f jansson hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(FFMPEG_PKGS) $(CORE_PKGS) 2>/dev/null)
 FFMPEG_LIBS := $(shell pkg-config --libs $(FFMPEG_PKGS) 2>/dev/null)
 CORE_LIBS := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lopenblas -lz -lm -pthread

@@ -164,6 +164,40 @@ static const setting k_settings[] = {
     {.d = {"TMPDIR", "Limits and queue", "/tmp", "a directory",
       "Where uploads are spooled (private temporary files, removed after each request)."},
      .type = SET_STRING, F(tmp_dir)},
+    {.d = {"JOBS_TTL_SECONDS", "Jobs", "3600", NULL,
+      "A finished job (its status, events and result) is kept this long after it ended, "
+      "seconds; then GET /jobs/ID answers 404."},
+     .type = SET_INT, F(jobs_ttl_seconds), .lo = 1, .hi = 2592000},
+    {.d = {"JOBS_MAX", "Jobs", "256", NULL,
+      "Jobs kept at once. When full, the job that finished first is dropped to make room; "
+      "when every kept job is unfinished, POST /jobs answers 503 queue_full. With "
+      "JOBS_REDIS_URL: the jobs GET /jobs lists and mdconv_jobs counts (older ones stay "
+      "until their TTL; Redis memory is bounded by the TTL and MAX_UPLOAD_MB)."},
+     .type = SET_INT, F(jobs_max), .lo = 1, .hi = 100000},
+    {.d = {"SHUTDOWN_GRACE_SECONDS", "Jobs", "15", NULL,
+      "On SIGTERM/SIGINT: running and queued transcriptions (jobs and requests) may finish "
+      "for up to this long while new uploads get 503 shutting_down; what is left is then "
+      "aborted (503 shutting_down; a job's event stream ends with an `error` event "
+      "shutting_down; with JOBS_REDIS_URL the job is left to another replica instead) and "
+      "the process exits within 6 s more. Keep grace + 6 s (+ any preStop sleep) below the "
+      "orchestrator's kill timeout (k8s terminationGracePeriodSeconds 30, compose "
+      "stop_grace_period 30s)."},
+     .type = SET_INT, F(shutdown_grace_seconds), .lo = 0, .hi = 3600},
+    {.d = {"JOBS_REDIS_URL", "Jobs", "", "redis://[user:pass@]host:port/db",
+      "Empty = jobs live in this process. Set = jobs (record, events, upload, result) live in "
+      "Redis with their TTL and any replica sharing it answers, runs and finishes any job "
+      "(docs/DEPLOY.md, Scaling out). rediss:// (TLS) is refused: Debian's hiredis 0.14 has "
+      "no TLS."},
+     .type = SET_STRING, F(jobs_redis_url), .flags = SET_EMPTY_OK | SET_SECRET},
+    {.d = {"JOBS_ROLE", "Jobs", "both", NULL,
+      "With JOBS_REDIS_URL: api = accepts and answers jobs but never runs one; worker = runs "
+      "jobs from Redis and answers them, but POST /jobs is refused (403 wrong_role); both = "
+      "either. Without JOBS_REDIS_URL only both is valid."},
+     .type = SET_CHOICE, F(jobs_role), .choices = "api|worker|both"},
+    {.d = {"JOBS_CLAIM_AFTER_SECONDS", "Jobs", "15", NULL,
+      "With JOBS_REDIS_URL: a running job whose replica sent no heartbeat (every 0.5 s) for "
+      "this long is taken over and re-run by another replica."},
+     .type = SET_INT, F(jobs_claim_after_seconds), .lo = 1, .hi = 3600},
     {.d = {"HEADERS_TIMEOUT_SECONDS", "Slow clients", "10", NULL,
       "A request's headers must be complete this many seconds after the connection opened "
       "(or after the previous answer on a kept-alive connection); bytes arriving do not "

@@ -55,6 +55,13 @@ typedef struct svc_config {
                                      (tests of the load race) */
     int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS */
     char tmp_dir[1024];           /* TMPDIR */
+    int jobs_ttl_seconds;         /* JOBS_TTL_SECONDS: finished jobs are kept this long */
+    int jobs_max;                 /* JOBS_MAX: jobs kept at once */
+    int shutdown_grace_seconds;   /* SHUTDOWN_GRACE_SECONDS: drain before aborting */
+    char jobs_redis_url[1024];    /* JOBS_REDIS_URL, "" = jobs in this process */
+    int jobs_role;                /* JOBS_ROLE: SVC_ROLE_* */
+    int jobs_claim_after_seconds; /* JOBS_CLAIM_AFTER_SECONDS: a job without heartbeat
+                                     this long is taken by another replica */
     int headers_timeout_s;        /* HEADERS_TIMEOUT_SECONDS: headers complete within this */
     int upload_min_bps;           /* UPLOAD_MIN_BYTES_PER_SECOND: body rate floor (0 = none) */
     int max_conns_per_address;    /* MAX_CONNECTIONS_PER_ADDRESS (0 = no cap) */
@@ -70,6 +77,8 @@ typedef struct svc_config {
     int vad_speech_pad_ms;        /* WHISPER_VAD_SPEECH_PAD_MS */
     double vad_max_speech_s;      /* WHISPER_VAD_MAX_SPEECH_S, 0 = no limit */
 } svc_config;
+
+enum { SVC_ROLE_API = 0, SVC_ROLE_WORKER = 1, SVC_ROLE_BOTH = 2 }; /* JOBS_ROLE */
 
 /* The settings table (config.c): one row per variable.  Defaults, validation, unknown-
  * name detection, `.env` reading, .env.example and README's settings table all come

@@ -83,6 +83,9 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
         ready = false;
     if (problem || atomic_load(&srv->stopping))
         ready = false;
+    bool store_ok = jobs_healthy(srv->jobs);
+    if (!store_ok)
+        ready = false;
     char tmp_why[128];
     bool can_store = tmpd_check(srv->cfg->tmp_dir, tmp_why, sizeof tmp_why);
     if (!can_store)
@@ -100,6 +103,9 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
             hide_paths(err, holder_path(srv->holder));
         json_object_set_new(o, "last_error", json_string(err));
     }
+    if (o && !store_ok)
+        json_object_set_new(o, "jobs_store", json_string("unavailable: Redis (JOBS_REDIS_URL) "
+                                                         "cannot be reached"));
     if (o && !can_store)
         json_object_set_new(o, "uploads", json_string(tmp_why));
     if (o && !preload && st == HOLDER_UNLOADED && !problem)

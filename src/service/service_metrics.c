@@ -64,6 +64,16 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
         met_inc(m->vad_runs_total, yes, 0);
         met_inc(m->vad_runs_total, no, 0);
     }
+    static const char *const state_labels[] = {"state", NULL};
+    m->jobs = met_register(reg, MET_GAUGE, "mdconv_jobs", "Jobs kept, by state.", state_labels,
+                           NULL, 0);
+    m->job_claims_total = met_register(reg, MET_COUNTER, "mdconv_job_claims_total",
+                                       "Jobs this replica took from Redis to run.", NULL, NULL, 0);
+    m->job_reruns_total = met_register(reg, MET_COUNTER, "mdconv_job_reruns_total",
+                                       "Jobs this replica took over and re-ran after another "
+                                       "replica stopped heartbeating.", NULL, NULL, 0);
+    m->redis_errors_total = met_register(reg, MET_COUNTER, "mdconv_redis_errors_total",
+                                         "Failed Redis connections and commands.", NULL, NULL, 0);
     static const char *const path_label[] = {"path", NULL};
     static const char *const build_labels[] = {"version", "commit", NULL};
     m->http_duration = met_register(
@@ -102,7 +112,8 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
               m->http_requests_total && m->decoder_windows_total && m->decoder_steps_total &&
               m->vad_runs_total && m->vad_speech_seconds_total && m->http_duration &&
               m->workers && m->workers_busy && m->transcriptions_running && m->build_info &&
-              m->mhd_messages_total && proc == 0;
+              m->mhd_messages_total && m->jobs && m->job_claims_total && m->job_reruns_total &&
+              m->redis_errors_total && proc == 0;
     return ok ? 0 : -1;
 }
 

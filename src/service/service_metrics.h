@@ -24,6 +24,10 @@ typedef struct svc_metrics {
     met_family *decoder_steps_total;   /* counter: decoder forward calls */
     met_family *vad_runs_total;        /* counter {speech}: VAD runs, "yes" / "no" speech */
     met_family *vad_speech_seconds_total; /* counter: seconds of speech the VAD kept */
+    met_family *jobs;                  /* gauge {state}: jobs kept, by status */
+    met_family *job_claims_total;      /* counter: jobs taken from Redis by this replica */
+    met_family *job_reruns_total;      /* counter: of those, re-runs (attempt > 1) */
+    met_family *redis_errors_total;    /* counter: failed Redis commands/connections */
     met_family *http_duration;         /* histogram {path}: request start → answer queued */
     met_family *workers;               /* gauge: worker pool size */
     met_family *workers_busy;          /* gauge: workers running a task */

@@ -1,7 +1,7 @@
 /*
- * fuzz_edits.h — the input format of the model-loader fuzzers (fuzz_whisper_model,
- * fuzz_vad_model) and of the unit tests that replay their kept inputs: edits to a valid
- * base file.
+ * fuzz_edits.h — the input format of fuzz_vad_model (the same as fuzz_whisper_model's,
+ * which also picks one of two bases with the cut's top bit) and of test_vad_model, which
+ * replays its kept inputs: edits to a valid base file.
  *   bytes 0–3   cut length (little-endian, modulo size + 1; 0 = keep everything)
  *   then records: u32 offset (modulo size), u8 n, n bytes written there.
  * Header-only (static inline) so each harness and test includes it directly.
