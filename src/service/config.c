@@ -241,6 +241,49 @@ static int p_tmpdir(svc_config *cfg, const char *v, char *why, size_t whylen)
     return str_field(cfg->tmp_dir, sizeof cfg->tmp_dir, v, false, why, whylen);
 }
 
+/* "*" alone, or a comma-separated list of origins scheme://host[:port] (RFC 6454: no path,
+ * no query).  Stored without spaces or a trailing '/', so it compares with a browser's
+ * Origin header as is. */
+static int p_cors(svc_config *cfg, const char *v, char *why, size_t whylen)
+{
+    char out[sizeof cfg->cors_allow_origins];
+    size_t o = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == 0)
+            break;
+        while (n > 1 && p[n - 1] == '/') /* "https://a.example/" → "https://a.example" */
+            n--;
+        bool star = n == 1 && p[0] == '*';
+        const char *host = strstr(p, "://");
+        bool origin = host && host < p + n && host > p && (size_t)(host + 3 - p) < n;
+        for (const char *c = host ? host + 3 : p; origin && c < p + n; c++)
+            if (*c == '/' || *c == '?' || *c == '#' || (unsigned char)*c < 0x21 || *c == 0x7f)
+                origin = false;
+        if ((!star && !origin) || (star && o > 0) || o + n + 2 > sizeof out) {
+            snprintf(why, whylen, "expected * or a comma-separated list of origins such as "
+                                  "https://app.example.com,http://localhost:5173 (scheme://host"
+                                  "[:port], no path)");
+            return -1;
+        }
+        if (o)
+            out[o++] = ',';
+        memcpy(out + o, p, n);
+        o += n;
+        p += strcspn(p, ", ");
+        if (star && strcspn(p, " ,") == 0 && p[strspn(p, " ,")]) {
+            snprintf(why, whylen, "* must stand alone (it already admits every origin)");
+            return -1;
+        }
+    }
+    out[o] = '\0';
+    snprintf(cfg->cors_allow_origins, sizeof cfg->cors_allow_origins, "%s", out);
+    return 0;
+}
+
 /* Read elsewhere (MDC_ENV_FILE by the loader itself); accepted, not stored. */
 static int p_ignore(svc_config *cfg, const char *v, char *why, size_t whylen) { return 0; }
 
@@ -271,6 +314,7 @@ static const var_def k_vars[] = {
     {"LOG_LEVEL", p_log_level},
     {"MDC_TEST_LOAD_DELAY_MS", p_delay},
     {"TMPDIR", p_tmpdir},
+    {"CORS_ALLOW_ORIGINS", p_cors},
     {"MDC_ENV_FILE", p_ignore},
 };
 #define N_VARS (sizeof k_vars / sizeof k_vars[0])

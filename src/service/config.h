@@ -44,6 +44,9 @@ typedef struct svc_config {
                                      (tests of the load race); default 0 */
     int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS, default 2000 */
     char tmp_dir[1024];           /* TMPDIR, default "/tmp" */
+    char cors_allow_origins[1024];/* CORS_ALLOW_ORIGINS: "" (default) = CORS off, "*" = any
+                                     origin, or "https://a.example,http://localhost:5173"
+                                     (normalised: no spaces, no trailing '/') */
 } svc_config;
 
 /* Fills defaults, reads ./.env (if present; path from MDC_ENV_FILE, which must then

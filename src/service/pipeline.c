@@ -83,6 +83,59 @@ static void set_error(pipeline_result *res, int status, const char *code, const 
     va_end(ap);
 }
 
+/* ---- languages ---------------------------------------------------------------------- */
+
+/* OpenAI whisper's name aliases (ref: openai/whisper whisper/tokenizer.py TO_LANGUAGE_CODE,
+ * the entries that are not a LANGUAGES name). */
+static const struct {
+    const char *alias, *code;
+} k_lang_aliases[] = {
+    {"burmese", "my"},      {"valencian", "ca"}, {"flemish", "nl"},  {"haitian", "ht"},
+    {"letzeburgesch", "lb"}, {"pushto", "ps"},    {"panjabi", "pa"},  {"moldavian", "ro"},
+    {"moldovan", "ro"},     {"sinhalese", "si"}, {"castilian", "es"}, {"mandarin", "zh"},
+};
+
+int pipeline_language_parse(const char *in, char *code, size_t codelen)
+{
+    char low[48];
+    size_t n = 0;
+    code[0] = '\0';
+    if (!in)
+        return 0;
+    while (*in == ' ' || *in == '\t')
+        in++;
+    for (; in[n] && n < sizeof low - 1; n++)
+        low[n] = (char)((in[n] >= 'A' && in[n] <= 'Z') ? in[n] - 'A' + 'a' : in[n]);
+    if (in[n])
+        return -1; /* longer than any name */
+    while (n > 0 && (low[n - 1] == ' ' || low[n - 1] == '\t'))
+        n--;
+    low[n] = '\0';
+    if (n == 0 || strcmp(low, "auto") == 0)
+        return 0;
+    const char *found = NULL;
+    int id = wsp_lang_id(low); /* a code ("pt") or Whisper's English name ("portuguese") */
+    if (id >= 0)
+        found = wsp_lang_code(id);
+    for (size_t i = 0; !found && i < sizeof k_lang_aliases / sizeof k_lang_aliases[0]; i++)
+        if (strcmp(low, k_lang_aliases[i].alias) == 0)
+            found = k_lang_aliases[i].code;
+    if (!found) {
+        /* BCP-47 tag or POSIX locale: the primary subtag (2-3 letters) before '-' or '_' */
+        size_t k = strcspn(low, "-_");
+        if (k >= 2 && k <= 3 && low[k] && low[k + 1]) {
+            low[k] = '\0';
+            id = wsp_lang_id(low);
+            if (id >= 0)
+                found = wsp_lang_code(id);
+        }
+    }
+    if (!found)
+        return -1;
+    snprintf(code, codelen, "%s", found);
+    return 0;
+}
+
 /* ---- progress ------------------------------------------------------------------------ */
 
 typedef struct progress_ctx {
@@ -112,6 +165,82 @@ static void engine_progress(int percent, void *user)
 static bool aborted(const pipeline_request *req)
 {
     return req->abort_cb && req->abort_cb(req->user);
+}
+
+/* ---- log-probabilities --------------------------------------------------------------- */
+
+/* The text tokens (id < <|endoftext|>: no timestamps, no specials) of segs[0..n) as
+ * rpt_logprob entries whose bytes are copied into one block, so they outlive the model.
+ * *lp_out and *blob_out are malloc'd (caller frees both; NULL when there are no tokens).
+ * Returns 0 or -1 on OOM. */
+static int collect_logprobs(const wsp_model *model, const wsp_segment *segs, int n,
+                            rpt_logprob **lp_out, size_t *n_out, char **blob_out)
+{
+    const int32_t eot = wsp_token_eot(model);
+    size_t count = 0, bytes = 0;
+    *lp_out = NULL;
+    *n_out = 0;
+    *blob_out = NULL;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < segs[i].n_tokens; k++)
+            if (segs[i].tokens[k].id < eot) {
+                count++;
+                bytes += strlen(wsp_token_text(model, segs[i].tokens[k].id));
+            }
+    if (count == 0)
+        return 0;
+    rpt_logprob *lp = malloc(count * sizeof *lp);
+    char *blob = malloc(bytes + 1);
+    if (!lp || !blob) {
+        free(lp);
+        free(blob);
+        return -1;
+    }
+    size_t j = 0, off = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < segs[i].n_tokens; k++) {
+            const wsp_token *t = &segs[i].tokens[k];
+            if (t->id >= eot)
+                continue;
+            const char *txt = wsp_token_text(model, t->id);
+            size_t l = strlen(txt);
+            memcpy(blob + off, txt, l);
+            lp[j++] = (rpt_logprob){.bytes = blob + off, .n_bytes = l, .logprob = t->plog};
+            off += l;
+        }
+    *lp_out = lp;
+    *n_out = count;
+    *blob_out = blob;
+    return 0;
+}
+
+/* The engine's segment callback → pipeline_request.segment_cb (the model is held while
+ * the engine runs, so token texts can be read here). */
+typedef struct segment_ctx {
+    const pipeline_request *req;
+    const wsp_model *model;
+} segment_ctx;
+
+static void forward_segment(const wsp_segment *seg, int index, void *user)
+{
+    segment_ctx *c = user;
+    rpt_logprob *lp = NULL;
+    char *blob = NULL;
+    size_t n_lp = 0;
+    /* out of memory here only costs this event its logprobs; the result keeps them */
+    if (c->req->logprobs && collect_logprobs(c->model, seg, 1, &lp, &n_lp, &blob) != 0)
+        n_lp = 0;
+    pipeline_segment ps = {
+        .index = index,
+        .text = seg->text ? seg->text : "",
+        .t0_s = (double)seg->t0 / 100.0,
+        .t1_s = (double)seg->t1 / 100.0,
+        .logprobs = lp,
+        .n_logprobs = n_lp,
+    };
+    c->req->segment_cb(&ps, c->req->user);
+    free(lp);
+    free(blob);
 }
 
 /* ---- result conversion ----------------------------------------------------------------- */
@@ -213,20 +342,23 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     wsp_result *wr = NULL;
     rpt_segment *segs = NULL;
     int32_t *ids = NULL;
+    rpt_logprob *lps = NULL;
+    size_t n_lps = 0;
+    char *lp_blob = NULL;
 
     if (!holder || !req || !req->audio_path) {
         set_error(res, 500, "internal_error", "pipeline called without a model or a file");
         goto done;
     }
-    const char *lang = req->language;
-    if (lang && (lang[0] == '\0' || strcasecmp(lang, "auto") == 0))
-        lang = NULL;
-    if (lang && wsp_lang_id(lang) < 0) {
+    char lang_code[8];
+    if (pipeline_language_parse(req->language, lang_code, sizeof lang_code) != 0) {
         set_error(res, 400, "bad_request",
-                  "unknown language \"%.32s\": use an ISO 639-1 code such as pt, en, es, or auto",
-                  lang);
+                  "unknown language \"%.32s\": use an ISO 639-1 code such as pt, en, es, a tag "
+                  "such as pt-BR, an English name such as portuguese, or auto",
+                  req->language);
         goto done;
     }
+    const char *lang = lang_code[0] ? lang_code : NULL;
     report_progress(&prog, 0);
 
     /* 1. decode (limits enforced while decoding) */
@@ -282,7 +414,16 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     p.progress_user_data = &prog;
     p.abort_cb = req->abort_cb;
     p.abort_user_data = req->user;
+    segment_ctx sctx = {.req = req, .model = model};
+    if (req->segment_cb) {
+        p.segment_cb = forward_segment;
+        p.segment_user_data = &sctx;
+    }
     rc = wsp_transcribe(st, pcm.samples, pcm.n_samples, &p, &wr, &werr);
+    /* token texts live in the model: copy them before it is released */
+    if (rc == 0 && req->logprobs &&
+        collect_logprobs(model, wr->segments, wr->n_segments, &lps, &n_lps, &lp_blob) != 0)
+        rc = WSP_ENOMEM;
     wsp_state_free(st); /* before the release: the model may be unloaded after it */
     st = NULL;
     holder_release(holder, model);
@@ -310,6 +451,9 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         .language_prob = wr->language_prob,
         .duration_s = audio_s,
         .task = req->translate ? "translate" : "transcribe",
+        .logprobs = lps,
+        .n_logprobs = n_lps,
+        .with_logprobs = req->logprobs,
     };
     rpt_meta meta = req->meta;
     meta.model = base_name(holder_path(holder));
@@ -345,6 +489,8 @@ done:
     wsp_result_free(wr);
     free(segs);
     free(ids);
+    free(lps);
+    free(lp_blob);
     aud_pcm_free(&pcm);
     res->processing_seconds = mdc_now_s() - t0;
 }

@@ -16,6 +16,7 @@ static const http_route k_routes[] = {
     {"POST", "/v1/audio/transcriptions", http_openai_transcribe, ROUTE_UPLOAD, "transcriptions"},
     {"POST", "/v1/audio/translations", http_openai_transcribe, ROUTE_UPLOAD, "translations"},
     {"GET", "/v1/models", http_models, 0, NULL},
+    {"GET", "/v1/models/{id}", http_model_get, 0, NULL},
     {"POST", "/jobs", http_jobs_create, ROUTE_UPLOAD, "jobs"},
     {"GET", "/jobs/{id}", http_jobs_status, 0, NULL},
     {"GET", "/jobs/{id}/events", http_jobs_events, 0, NULL},
@@ -65,4 +66,19 @@ const http_route *routes_match(const char *method, const char *url, char *id, si
         *path_known = true;
     }
     return NULL;
+}
+
+bool routes_methods(const char *url, char *buf, size_t len)
+{
+    char tmp[64];
+    bool get = false, post = false;
+    for (size_t i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++) {
+        if (!path_match(k_routes[i].pattern, url, tmp, sizeof tmp))
+            continue;
+        get |= strcmp(k_routes[i].method, "GET") == 0;
+        post |= strcmp(k_routes[i].method, "POST") == 0;
+    }
+    snprintf(buf, len, "%s%s%s", get ? "GET, HEAD, " : "", post ? "POST, " : "",
+             get || post ? "OPTIONS" : "");
+    return get || post;
 }

@@ -64,6 +64,7 @@ void http_req_unref(http_req *req)
         return;
     upl_free(req->form);
     pipeline_result_free(&req->result);
+    free(req->sse.p);
     pthread_mutex_destroy(&req->mu);
     free(req);
 }
@@ -128,6 +129,8 @@ static bool authorized(svc_server *srv, struct MHD_Connection *conn)
 static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *url,
                                   const char *method)
 {
+    if (http_cors_is_preflight(srv, method)) /* before the key check: preflights carry none */
+        return http_cors_preflight(srv, req, url);
     bool known = false;
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
     if (!req->route) {
@@ -139,17 +142,8 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     }
     if (!(req->route->flags & ROUTE_PUBLIC) && !authorized(srv, req->conn)) {
         req->early_response = true;
-        static const char body[] =
-            "{\"error\":{\"code\":\"unauthorized\",\"message\":\"missing or wrong API key\"}}\n";
-        struct MHD_Response *r =
-            MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
-        if (!r)
-            return MHD_NO;
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-        enum MHD_Result ret = http_send_response(req, 401, r);
-        MHD_destroy_response(r);
-        return ret;
+        return http_send_error_header(req, 401, "unauthorized", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                      "Bearer", "missing or wrong API key");
     }
     if (!(req->route->flags & ROUTE_UPLOAD))
         return MHD_YES;
@@ -167,7 +161,7 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         unsigned long long n = strtoull(cl, &end, 10);
         if (end && *end == '\0' && n > cfg->max_upload_bytes + SVC__MULTIPART_SLACK) {
             req->early_response = true;
-            return http_send_error(req, 413, "file_too_large",
+            return http_send_error_param(req, 413, "file_too_large", "file",
                                    "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)", n,
                                    (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
         }
@@ -183,7 +177,7 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     req->form = upl_new(req->conn, cfg->max_upload_bytes, cfg->tmp_dir, &err);
     if (!req->form) {
         req->early_response = true;
-        return http_send_error(req, err.status, err.code, "%s", err.message);
+        return http_send_upload_error(req, &err);
     }
     return MHD_YES;
 }
@@ -223,8 +217,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->form && !req->submitted && !req->early_response) {
         req->early_response = true; /* finish once */
         if (upl_finish(req->form) != 0) {
-            const upl_error *e = upl_error_get(req->form);
-            return http_send_error(req, e->status, e->code, "%s", e->message);
+            return http_send_upload_error(req, upl_error_get(req->form));
         }
     }
     return req->route->handler(srv, req);
