@@ -4,6 +4,7 @@
  *   md-converter serve                      HTTP service (settings from env and ./.env)
  *   md-converter transcribe FILE [options]  one recording → report/subtitles/JSON
  *   md-converter model info PATH            what a ggml model file holds
+ *   md-converter settings env|markdown      the settings table as .env.example / Markdown
  *   md-converter --version | --help
  *
  * The only place that prints and exits.  Exit codes: 0 success, 1 failure (the message
@@ -46,7 +47,7 @@ static const char k_usage[] =
     "                             (default: $WHISPER_MODEL or base)\n"
     "      -l, --language LANG    ISO code (pt, en, ...), tag (pt-BR), English name\n"
     "                             (portuguese) or auto (default: auto)\n"
-    "      -t, --threads N        compute threads (default: available cores)\n"
+    "      -t, --threads N        compute threads (default: $WHISPER_THREADS or cores)\n"
     "          --beam-size N      beam search with N beams (default: greedy)\n"
     "          --no-fallback      no temperature fallback\n"
     "          --no-timestamps    no timestamp tokens\n"
@@ -59,6 +60,8 @@ static const char k_usage[] =
     "      -v, --verbose          log the model's life and the engine's messages\n"
     "  md-converter model info PATH\n"
     "      hyperparameters, weight type, tensors and load time of a ggml model file\n"
+    "  md-converter settings env|markdown\n"
+    "      every setting with its default and meaning, as .env.example or a Markdown table\n"
     "  md-converter --version | --help\n";
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -90,6 +93,14 @@ static int parse_int_opt(const char *opt, const char *v, int lo, int hi)
     return (int)x;
 }
 
+/* Sets one setting from a command-line option through the settings table, or exits 2. */
+static void set_or_die(svc_config *cfg, const char *name, const char *value, const char *opt)
+{
+    char err[1024];
+    if (svc_config_set(cfg, name, value, opt, err, sizeof err) != 0)
+        die_usage("%s", err);
+}
+
 static void null_sink(mdc_log_level level, const char *func, const char *msg, void *user) {}
 
 /* ---- serve ------------------------------------------------------------------------------ */
@@ -104,10 +115,25 @@ static int cmd_serve(double exec_start_s)
     }
     if (cfg.log_json)
         mdc_log_set_sink(mdc_log_sink_json, NULL);
-    mdc_log_level lvl = MDC_LOG_INFO;
-    if (mdc_log_level_parse(cfg.log_level, &lvl) == 0)
-        mdc_log_set_level(lvl);
+    mdc_log_set_level(cfg.log_level);
     return svc_serve(&cfg, exec_start_s);
+}
+
+/* ---- settings --------------------------------------------------------------------------- */
+
+/* `settings env` prints .env.example, `settings markdown` README's table; both come from
+ * the one settings table (src/service/config.c). */
+static int cmd_settings(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "env") == 0) {
+        svc_settings_write_env_example(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (argc == 2 && strcmp(argv[1], "markdown") == 0) {
+        svc_settings_write_markdown(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    die_usage("usage: md-converter settings env|markdown");
 }
 
 /* ---- transcribe ------------------------------------------------------------------------- */
@@ -179,9 +205,12 @@ static int cmd_transcribe(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *model = getenv("WHISPER_MODEL");
-    const char *models_dir = getenv("WHISPER_MODELS_DIR");
-    const char *locale = getenv("REPORT_LOCALE");
+    /* The same settings as serve (environment, then ./.env or MDC_ENV_FILE, the one
+     * table); -m and --locale override their rows, -t WHISPER_THREADS. */
+    svc_config cfg;
+    char err[1024];
+    if (svc_config_load(&cfg, err, sizeof err) != 0)
+        die_usage("%s", err);
     const char *out_path = NULL;
     bool verbose = false;
     pipeline_request req = {.temperature = -1, .format = RPT_FORMAT_MARKDOWN};
@@ -189,7 +218,7 @@ static int cmd_transcribe(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:l:t:f:o:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
+        case 'm': set_or_die(&cfg, "WHISPER_MODEL", optarg, "-m"); break;
         case 'l': req.language = optarg; break;
         case 't': req.n_threads = parse_int_opt("--threads", optarg, 1, 1024); break;
         case O_BEAM: req.beam_size = parse_int_opt("--beam-size", optarg, 1, 8); break;
@@ -205,7 +234,7 @@ static int cmd_transcribe(int argc, char **argv)
         case O_TITLE: req.meta.title = optarg; break;
         case O_DATE: req.meta.date = optarg; break;
         case O_PARTICIPANTS: req.meta.participants = optarg; break;
-        case O_LOCALE: locale = optarg; break;
+        case O_LOCALE: set_or_die(&cfg, "REPORT_LOCALE", optarg, "--locale"); break;
         case 'v': verbose = true; break;
         case 'h': fputs(k_usage, stdout); return 0;
         default: fprintf(stderr, "Try 'md-converter --help'.\n"); return 2;
@@ -216,30 +245,20 @@ static int cmd_transcribe(int argc, char **argv)
                                        : "transcribe takes exactly one FILE");
     }
     const char *file = argv[optind];
-    if (locale && *locale && rpt_locale_parse(locale, &req.meta.locale) != 0)
-        die_usage("unknown report locale \"%s\" (pt-BR|en)", locale);
     char lang_code[8]; /* the pipeline normalises again; this only decides the exit code */
     if (pipeline_language_parse(req.language, lang_code, sizeof lang_code) != 0)
         die_usage("unknown language \"%s\": use an ISO 639-1 code (pt, en, es ...), a tag such "
                   "as pt-BR, an English name such as portuguese, or auto",
                   req.language);
-    if (!model || !*model)
-        model = "base";
-    if (!models_dir || !*models_dir)
-        models_dir = "models";
-    if (!svc_config_model_is_path(model) && !svc_config_model_name_valid(model))
-        die_usage("unknown model \"%s\": use tiny|base|small|medium|large-v1|large-v2|"
-                  "large-v3|large-v3-turbo (optionally .en, -q5_1, -q8_0 ...) or a path to a "
-                  ".bin file",
-                  model);
-
-    char model_path[2048], context[512];
-    svc_config_resolve_model(model, models_dir, model_path, sizeof model_path);
-    if (svc_config_model_is_path(model))
+    req.meta.locale = cfg.report_locale;
+    if (req.n_threads == 0)
+        req.n_threads = cfg.threads;
+    char context[512];
+    if (svc_config_model_is_path(cfg.model))
         context[0] = '\0';
     else
-        snprintf(context, sizeof context, "-m %.100s, WHISPER_MODELS_DIR=%.300s", model,
-                 models_dir);
+        snprintf(context, sizeof context, "-m %.100s, WHISPER_MODELS_DIR=%.300s", cfg.model,
+                 cfg.models_dir);
     if (!verbose)
         mdc_log_set_sink(null_sink, NULL); /* errors come back in the result, printed once */
 
@@ -257,7 +276,7 @@ static int cmd_transcribe(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
 
-    holder_options ho = {.name = model, .path = model_path, .context = context};
+    holder_options ho = {.name = cfg.model, .path = cfg.model_path, .context = context};
     model_holder *h = holder_new(&ho);
     if (!h) {
         fprintf(stderr, "md-converter: out of memory\n");
@@ -375,5 +394,7 @@ int main(int argc, char **argv)
         return cmd_transcribe(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0)
         return cmd_model(argc - 1, argv + 1);
-    die_usage("unknown command \"%s\" (serve, transcribe, model info)", cmd);
+    if (strcmp(cmd, "settings") == 0)
+        return cmd_settings(argc - 1, argv + 1);
+    die_usage("unknown command \"%s\" (serve, transcribe, model info, settings)", cmd);
 }

@@ -2,9 +2,11 @@
  * config.c — service settings from the environment and ./.env (see config.h, DESIGN §4).
  *
  * Order: defaults → the .env file → the process environment (the environment wins).
- * Every variable has one row in k_vars: its name and a parser that validates the text
- * and stores it in svc_config; a parser returns 0 or -1 with a message naming the
- * accepted values, to which the loader prepends the variable, its value and its source.
+ * Every variable is one row of k_settings: name, type, bounds or accepted values,
+ * default (as text, parsed by the same code as any value), section and doc string.
+ * Defaults, validation, unknown-name detection, .env.example and README's settings
+ * table (svc_settings_write_*) are all derived from that table; nothing else lists
+ * the settings.  The layout follows Redis's config.c `standardConfig` table.
  */
 #include "config.h"
 
@@ -15,6 +17,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +26,145 @@
 
 extern char **environ;
 
-/* ---- value parsers ---------------------------------------------------------- */
+/* ---- the table ------------------------------------------------------------------- */
 
-typedef int (*parse_fn)(svc_config *cfg, const char *v, char *why, size_t whylen);
+typedef enum set_type {
+    SET_STRING,  /* char[size]; empty only with SET_EMPTY_OK */
+    SET_INT,     /* int in [lo, hi] */
+    SET_MIB,     /* uint64_t bytes, given as a whole number of MiB in [lo, hi] */
+    SET_NUMBER,  /* double in (lo, hi] (SET_LO_OPEN) or [lo, hi] */
+    SET_BOOL,    /* bool: true|false|1|0|yes|no|on|off */
+    SET_CHOICE,  /* one of `choices` ("a|b"); index stored as int, or bool for two */
+} set_type;
+
+enum {
+    SET_EMPTY_OK = 1, /* "" is a value */
+    SET_SECRET = 2,   /* never echoed in messages */
+    SET_LO_OPEN = 4,  /* SET_NUMBER: lo itself is refused */
+    SET_ENV_ONLY = 8, /* read from the environment only (a settings file cannot name itself) */
+};
+
+typedef struct setting setting;
+/* Optional hook replacing the generic parse of a row (extra checks, aliases, a module's
+ * own parser); may call set_parse_generic.  Returns 0 or -1 with why filled. */
+typedef int (*set_hook)(const setting *s, void *field, const char *v, char *why, size_t whylen);
+
+struct setting {
+    svc_setting_doc d;
+    set_type type;
+    size_t off, size; /* the field in svc_config */
+    double lo, hi;
+    const char *choices;
+    unsigned flags;
+    set_hook hook;
+};
+
+static int set_parse_generic(const setting *s, void *field, const char *v, char *why,
+                             size_t whylen);
+static int h_host(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_model(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_threads(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_api_key(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_locale(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_log_level(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_cors(const setting *s, void *field, const char *v, char *why, size_t whylen);
+
+#define F(field) .off = offsetof(svc_config, field), .size = sizeof(((svc_config *)0)->field)
+
+/* Every setting, in the order of .env.example.  MODEL before MODELS_DIR does not
+ * matter: the model path is resolved after all of them are parsed. */
+static const setting k_settings[] = {
+    {.d = {"HOST", "HTTP", "0.0.0.0", "host name or IP address", "Address to listen on."},
+     .type = SET_STRING, F(host), .hook = h_host},
+    {.d = {"PORT", "HTTP", "8080", NULL,
+      "TCP port (0 = pick a free port; the chosen port is logged)."},
+     .type = SET_INT, F(port), .lo = 0, .hi = 65535},
+    {.d = {"API_KEY", "HTTP", "", "printable characters without spaces",
+      "Optional bearer token: when set, every request except /health, /ready and the page at "
+      "/ needs the header \"Authorization: Bearer KEY\". "
+      "Empty = no authentication."},
+     .type = SET_STRING, F(api_key), .flags = SET_EMPTY_OK | SET_SECRET, .hook = h_api_key},
+    {.d = {"WEB_DIR", "HTTP", "", "a directory",
+      "Where the upload page (index.html) is read from. Empty = next to the binary "
+      "(BINDIR/../web, then BINDIR/../share/md-converter/web)."},
+     .type = SET_STRING, F(web_dir), .flags = SET_EMPTY_OK},
+    {.d = {"CORS_ALLOW_ORIGINS", "HTTP", "", "* or a comma-separated list of origins",
+      "Browser apps on these origins may call the API (CORS): * = any origin, or e.g. "
+      "https://app.example.com,http://localhost:5173 (scheme://host[:port], no path). "
+      "Preflights (OPTIONS) need no key; the requests themselves still need API_KEY. "
+      "Empty = CORS off (no Access-Control-* headers, OPTIONS is 405)."},
+     .type = SET_STRING, F(cors_allow_origins), .flags = SET_EMPTY_OK, .hook = h_cors},
+    {.d = {"WHISPER_MODEL", "Model (lazy loading)", "base",
+      "model name or path to a .bin file",
+      "A name, tiny|base|small|medium|large-v1|large-v2|large-v3|large-v3-turbo, optionally "
+      ".en (tiny..medium) and a quantization suffix -q4_0|-q4_1|-q5_0|-q5_1|-q8_0, resolved "
+      "to $WHISPER_MODELS_DIR/ggml-NAME.bin; or a path (contains \"/\" or ends in .bin), used "
+      "as given. scripts/get-model.sh (run by `make run`) downloads a missing named model."},
+     .type = SET_STRING, F(model), .hook = h_model},
+    {.d = {"WHISPER_MODELS_DIR", "Model (lazy loading)", "models", "a directory",
+      "Where model names resolve."},
+     .type = SET_STRING, F(models_dir)},
+    {.d = {"WHISPER_PRELOAD", "Model (lazy loading)", "false", NULL,
+      "true = load the model in the background right after the listener is up (/ready is "
+      "503 until it is loaded); false = load on the first transcription."},
+     .type = SET_BOOL, F(preload)},
+    {.d = {"WHISPER_IDLE_UNLOAD_SECONDS", "Model (lazy loading)", "0", NULL,
+      "Unload the model after this many seconds without a transcription (never while one "
+      "runs); the next request reloads it. 0 = never."},
+     .type = SET_INT, F(idle_unload_seconds), .lo = 0, .hi = 31536000},
+    {.d = {"WHISPER_THREADS", "Model (lazy loading)", "0", "integer 0-1024",
+      "Compute threads per transcription; 0 = the cores available to the process."},
+     .type = SET_INT, F(threads), .lo = 0, .hi = 1024, .hook = h_threads},
+    {.d = {"WHISPER_LOAD_RETRY_MS", "Model (lazy loading)", "2000", NULL,
+      "After a failed model load, requests get the kept error at once for this long (ms); "
+      "the next request after it retries the load."},
+     .type = SET_INT, F(load_retry_backoff_ms), .lo = 0, .hi = 3600000},
+    {.d = {"MAX_CONCURRENT_TRANSCRIPTIONS", "Limits and queue", "1", NULL,
+      "Transcriptions running at once (each uses WHISPER_THREADS threads)."},
+     .type = SET_INT, F(max_concurrent), .lo = 1, .hi = 256},
+    {.d = {"QUEUE_LENGTH", "Limits and queue", "8", NULL,
+      "Requests waiting for a worker; past it: 503 queue_full with Retry-After."},
+     .type = SET_INT, F(queue_length), .lo = 0, .hi = 100000},
+    {.d = {"MAX_UPLOAD_MB", "Limits and queue", "200", NULL,
+      "Largest upload, MiB (413 payload_too_large beyond)."},
+     .type = SET_MIB, F(max_upload_bytes), .lo = 1, .hi = 1048576},
+    {.d = {"MAX_AUDIO_SECONDS", "Limits and queue", "10800", NULL,
+      "Longest audio, seconds, enforced while decoding (413 beyond)."},
+     .type = SET_NUMBER, F(max_audio_seconds), .lo = 0, .hi = 7 * 86400, .flags = SET_LO_OPEN},
+    {.d = {"REQUEST_TIMEOUT_SECONDS", "Limits and queue", "3600", NULL,
+      "Upper bound for one request, seconds (504 timeout beyond)."},
+     .type = SET_INT, F(request_timeout_seconds), .lo = 1, .hi = 604800},
+    {.d = {"TMPDIR", "Limits and queue", "/tmp", "a directory",
+      "Where uploads are spooled (private temporary files, removed after each request)."},
+     .type = SET_STRING, F(tmp_dir)},
+    {.d = {"REPORT_LOCALE", "Report and logs", "pt-BR", NULL,
+      "Language of the Markdown report's headings when the request does not say "
+      "(pt and pt_BR are spellings of pt-BR)."},
+     .type = SET_CHOICE, F(report_locale), .choices = "pt-BR|en", .hook = h_locale},
+    {.d = {"LOG_FORMAT", "Report and logs", "text", NULL,
+      "text (one line per message) or json (JSON lines, for log collectors)."},
+     .type = SET_CHOICE, F(log_json), .choices = "text|json"},
+    {.d = {"LOG_LEVEL", "Report and logs", "info", NULL, "Messages below this level are dropped."},
+     .type = SET_CHOICE, F(log_level), .choices = "debug|info|warn|error", .hook = h_log_level},
+    {.d = {"MDC_ENV_FILE", "Settings file", "", "a file path",
+      "Read this settings file instead of ./.env (it must then exist). Only the environment "
+      "can set it (.env.example shows it commented out)."},
+     .type = SET_STRING, F(env_file), .flags = SET_EMPTY_OK | SET_ENV_ONLY},
+    {.d = {"MDC_TEST_LOAD_DELAY_MS", "Tests only", "0", NULL,
+      "Slows every model load by this many milliseconds (load-race tests)."},
+     .type = SET_NUMBER, F(load_delay_ms), .lo = 0, .hi = 600000},
+};
+#define N_SETTINGS (sizeof k_settings / sizeof k_settings[0])
+#undef F
+
+_Static_assert(sizeof(rpt_locale) == sizeof(int) && sizeof(mdc_log_level) == sizeof(int),
+               "SET_CHOICE stores enums as int");
+
+size_t svc_settings_count(void) { return N_SETTINGS; }
+
+const svc_setting_doc *svc_setting_at(size_t i) { return i < N_SETTINGS ? &k_settings[i].d : NULL; }
+
+/* ---- value parsers ---------------------------------------------------------- */
 
 /* Parses a whole decimal integer in [lo, hi]. */
 static int parse_int(const char *v, long lo, long hi, long *out, char *why, size_t whylen)
@@ -41,7 +180,7 @@ static int parse_int(const char *v, long lo, long hi, long *out, char *why, size
     return 0;
 }
 
-/* Parses a finite decimal number in (lo, hi] (lo exclusive when lo_open). */
+/* Parses a finite decimal number in (lo, hi] (lo exclusive when lo_open) or [lo, hi]. */
 static int parse_num(const char *v, double lo, double hi, bool lo_open, double *out, char *why,
                      size_t whylen)
 {
@@ -77,85 +216,76 @@ int svc_config_parse_bool(const char *v, bool *out)
     return -1;
 }
 
-static int bool_field(bool *dst, const char *v, char *why, size_t whylen)
+/* Index of v (case-insensitive) in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *v)
 {
-    if (svc_config_parse_bool(v, dst) != 0) {
-        snprintf(why, whylen, "expected true|false|1|0|yes|no");
-        return -1;
+    size_t vl = strlen(v);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == vl && strncasecmp(p, v, n) == 0)
+            return i;
+        if (!bar)
+            break;
+        p = bar + 1;
     }
-    return 0;
+    return -1;
 }
 
-/* Copies a string into a fixed field; fails when it does not fit. */
-static int str_field(char *dst, size_t cap, const char *v, bool allow_empty, char *why,
-                     size_t whylen)
+static int set_parse_generic(const setting *s, void *field, const char *v, char *why,
+                             size_t whylen)
 {
-    size_t n = strlen(v);
-    if (n >= cap) {
-        snprintf(why, whylen, "too long (at most %zu bytes)", cap - 1);
-        return -1;
+    switch (s->type) {
+    case SET_STRING: {
+        size_t n = strlen(v);
+        if (n >= s->size) {
+            snprintf(why, whylen, "too long (at most %zu bytes)", s->size - 1);
+            return -1;
+        }
+        if (!(s->flags & SET_EMPTY_OK) && n == 0) {
+            snprintf(why, whylen, "must not be empty");
+            return -1;
+        }
+        memcpy(field, v, n + 1);
+        return 0;
     }
-    if (!allow_empty && n == 0) {
-        snprintf(why, whylen, "must not be empty");
-        return -1;
+    case SET_INT:
+    case SET_MIB: {
+        long x;
+        if (parse_int(v, (long)s->lo, (long)s->hi, &x, why, whylen) != 0)
+            return -1;
+        if (s->type == SET_MIB)
+            *(uint64_t *)field = (uint64_t)x * 1024 * 1024;
+        else
+            *(int *)field = (int)x;
+        return 0;
     }
-    memcpy(dst, v, n + 1);
-    return 0;
-}
-
-#define INT_PARSER(fn, field, lo, hi)                                            \
-    static int fn(svc_config *cfg, const char *v, char *why, size_t whylen)      \
-    {                                                                            \
-        long x;                                                                  \
-        if (parse_int(v, lo, hi, &x, why, whylen) != 0)                          \
-            return -1;                                                           \
-        cfg->field = (int)x;                                                     \
-        return 0;                                                                \
+    case SET_NUMBER:
+        return parse_num(v, s->lo, s->hi, s->flags & SET_LO_OPEN, (double *)field, why, whylen);
+    case SET_BOOL:
+        if (svc_config_parse_bool(v, (bool *)field) != 0) {
+            snprintf(why, whylen, "expected true|false|1|0|yes|no");
+            return -1;
+        }
+        return 0;
+    case SET_CHOICE: {
+        int i = choice_index(s->choices, v);
+        if (i < 0) {
+            snprintf(why, whylen, "expected %s", s->choices);
+            return -1;
+        }
+        if (s->size == sizeof(bool))
+            *(bool *)field = i != 0;
+        else
+            *(int *)field = i;
+        return 0;
     }
-
-INT_PARSER(p_port, port, 0, 65535)
-INT_PARSER(p_idle, idle_unload_seconds, 0, 31536000)
-INT_PARSER(p_maxconc, max_concurrent, 1, 256)
-INT_PARSER(p_queue, queue_length, 0, 100000)
-INT_PARSER(p_timeout, request_timeout_seconds, 1, 604800)
-INT_PARSER(p_retry, load_retry_backoff_ms, 0, 3600000)
-
-static int p_threads(svc_config *cfg, const char *v, char *why, size_t whylen)
-{
-    long x;
-    if (parse_int(v, 0, 1024, &x, why, whylen) != 0) {
-        snprintf(why, whylen, "expected an integer from 1 to 1024, or 0 for the available cores");
-        return -1;
     }
-    cfg->threads = x == 0 ? svc_config_default_threads() : (int)x;
-    return 0;
+    return -1;
 }
 
-static int p_upload(svc_config *cfg, const char *v, char *why, size_t whylen)
-{
-    long x;
-    if (parse_int(v, 1, 1048576, &x, why, whylen) != 0)
-        return -1;
-    cfg->max_upload_bytes = (uint64_t)x * 1024 * 1024;
-    return 0;
-}
-
-static int p_audio_s(svc_config *cfg, const char *v, char *why, size_t whylen)
-{
-    return parse_num(v, 0, 7 * 86400, true, &cfg->max_audio_seconds, why, whylen);
-}
-
-static int p_delay(svc_config *cfg, const char *v, char *why, size_t whylen)
-{
-    return parse_num(v, 0, 600000, false, &cfg->load_delay_ms, why, whylen);
-}
-
-static int p_preload(svc_config *cfg, const char *v, char *why, size_t whylen)
-{
-    return bool_field(&cfg->preload, v, why, whylen);
-}
-
-static int p_host(svc_config *cfg, const char *v, char *why, size_t whylen)
+static int h_host(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
     for (const char *p = v; *p; p++) {
         if (isspace((unsigned char)*p)) {
@@ -163,12 +293,12 @@ static int p_host(svc_config *cfg, const char *v, char *why, size_t whylen)
             return -1;
         }
     }
-    return str_field(cfg->host, sizeof cfg->host, v, false, why, whylen);
+    return set_parse_generic(s, field, v, why, whylen);
 }
 
-static int p_model(svc_config *cfg, const char *v, char *why, size_t whylen)
+static int h_model(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
-    if (str_field(cfg->model, sizeof cfg->model, v, false, why, whylen) != 0)
+    if (set_parse_generic(s, field, v, why, whylen) != 0)
         return -1;
     if (!svc_config_model_is_path(v) && !svc_config_model_name_valid(v)) {
         snprintf(why, whylen,
@@ -180,12 +310,18 @@ static int p_model(svc_config *cfg, const char *v, char *why, size_t whylen)
     return 0;
 }
 
-static int p_models_dir(svc_config *cfg, const char *v, char *why, size_t whylen)
+static int h_threads(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
-    return str_field(cfg->models_dir, sizeof cfg->models_dir, v, false, why, whylen);
+    if (set_parse_generic(s, field, v, why, whylen) != 0) {
+        snprintf(why, whylen, "expected an integer from 1 to 1024, or 0 for the available cores");
+        return -1;
+    }
+    if (*(int *)field == 0)
+        *(int *)field = svc_config_default_threads();
+    return 0;
 }
 
-static int p_api_key(svc_config *cfg, const char *v, char *why, size_t whylen)
+static int h_api_key(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
     for (const char *p = v; *p; p++) {
         if ((unsigned char)*p <= ' ' || *p == 0x7f) {
@@ -193,60 +329,42 @@ static int p_api_key(svc_config *cfg, const char *v, char *why, size_t whylen)
             return -1;
         }
     }
-    return str_field(cfg->api_key, sizeof cfg->api_key, v, true, why, whylen);
+    return set_parse_generic(s, field, v, why, whylen);
 }
 
-static int p_locale(svc_config *cfg, const char *v, char *why, size_t whylen)
+/* The report module's own parser (it also takes pt, pt_BR, en-US). */
+static int h_locale(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
-    if (strcasecmp(v, "pt-BR") == 0 || strcasecmp(v, "pt_BR") == 0 || strcasecmp(v, "pt") == 0)
-        v = "pt-BR";
-    else if (strcasecmp(v, "en") == 0)
-        v = "en";
-    else {
-        snprintf(why, whylen, "expected pt-BR|en");
-        return -1;
-    }
-    snprintf(cfg->report_locale, sizeof cfg->report_locale, "%s", v);
-    return 0;
-}
-
-static int p_log_format(svc_config *cfg, const char *v, char *why, size_t whylen)
-{
-    if (strcasecmp(v, "text") == 0)
-        cfg->log_json = false;
-    else if (strcasecmp(v, "json") == 0)
-        cfg->log_json = true;
-    else {
-        snprintf(why, whylen, "expected text|json");
+    if (rpt_locale_parse(v, (rpt_locale *)field) != 0) {
+        snprintf(why, whylen, "expected %s", s->choices);
         return -1;
     }
     return 0;
 }
 
-static int p_log_level(svc_config *cfg, const char *v, char *why, size_t whylen)
+/* The log module's own parser. */
+static int h_log_level(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
-    static const char *const levels[] = {"debug", "info", "warn", "error"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(v, levels[i]) == 0) {
-            snprintf(cfg->log_level, sizeof cfg->log_level, "%s", levels[i]);
-            return 0;
-        }
+    if (mdc_log_level_parse(v, (mdc_log_level *)field) != 0) {
+        snprintf(why, whylen, "expected %s", s->choices);
+        return -1;
     }
-    snprintf(why, whylen, "expected debug|info|warn|error");
-    return -1;
+    return 0;
 }
 
-static int p_tmpdir(svc_config *cfg, const char *v, char *why, size_t whylen)
+/* Parses v into cfg through row s.  Returns 0 or -1 with why. */
+static int set_apply(const setting *s, svc_config *cfg, const char *v, char *why, size_t whylen)
 {
-    return str_field(cfg->tmp_dir, sizeof cfg->tmp_dir, v, false, why, whylen);
+    void *field = (char *)cfg + s->off;
+    return s->hook ? s->hook(s, field, v, why, whylen) : set_parse_generic(s, field, v, why, whylen);
 }
 
 /* "*" alone, or a comma-separated list of origins scheme://host[:port] (RFC 6454: no path,
  * no query).  Stored without spaces or a trailing '/', so it compares with a browser's
  * Origin header as is. */
-static int p_cors(svc_config *cfg, const char *v, char *why, size_t whylen)
+static int h_cors(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
-    char out[sizeof cfg->cors_allow_origins];
+    char out[sizeof ((svc_config *)0)->cors_allow_origins];
     size_t o = 0;
     const char *p = v;
     while (*p) {
@@ -280,44 +398,9 @@ static int p_cors(svc_config *cfg, const char *v, char *why, size_t whylen)
         }
     }
     out[o] = '\0';
-    snprintf(cfg->cors_allow_origins, sizeof cfg->cors_allow_origins, "%s", out);
+    snprintf(field, s->size, "%s", out);
     return 0;
 }
-
-/* Read elsewhere (MDC_ENV_FILE by the loader itself); accepted, not stored. */
-static int p_ignore(svc_config *cfg, const char *v, char *why, size_t whylen) { return 0; }
-
-typedef struct var_def {
-    const char *name;
-    parse_fn parse;
-} var_def;
-
-/* Every variable the service reads.  MODEL before MODELS_DIR does not matter: the
- * path is resolved after all of them are parsed. */
-static const var_def k_vars[] = {
-    {"HOST", p_host},
-    {"PORT", p_port},
-    {"WHISPER_MODEL", p_model},
-    {"WHISPER_MODELS_DIR", p_models_dir},
-    {"WHISPER_PRELOAD", p_preload},
-    {"WHISPER_IDLE_UNLOAD_SECONDS", p_idle},
-    {"WHISPER_THREADS", p_threads},
-    {"WHISPER_LOAD_RETRY_MS", p_retry},
-    {"MAX_CONCURRENT_TRANSCRIPTIONS", p_maxconc},
-    {"QUEUE_LENGTH", p_queue},
-    {"MAX_UPLOAD_MB", p_upload},
-    {"MAX_AUDIO_SECONDS", p_audio_s},
-    {"REQUEST_TIMEOUT_SECONDS", p_timeout},
-    {"API_KEY", p_api_key},
-    {"REPORT_LOCALE", p_locale},
-    {"LOG_FORMAT", p_log_format},
-    {"LOG_LEVEL", p_log_level},
-    {"MDC_TEST_LOAD_DELAY_MS", p_delay},
-    {"TMPDIR", p_tmpdir},
-    {"CORS_ALLOW_ORIGINS", p_cors},
-    {"MDC_ENV_FILE", p_ignore},
-};
-#define N_VARS (sizeof k_vars / sizeof k_vars[0])
 
 /* MDC_* names that belong to the test harness (tests/run.sh), to other modules
  * (MDC_AUDIO_PLUGIN: src/audio/plugin/loader.c; MDC_KERNELS: the engine's kernel choice)
@@ -325,11 +408,11 @@ static const var_def k_vars[] = {
 static const char *const k_foreign_mdc[] = {"MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",
                                            "MDC_SANITIZE",   "MDC_AUDIO_PLUGIN", "MDC_KERNELS"};
 
-static const var_def *find_var(const char *name, size_t len)
+static const setting *find_setting(const char *name, size_t len)
 {
-    for (size_t i = 0; i < N_VARS; i++)
-        if (strlen(k_vars[i].name) == len && strncmp(k_vars[i].name, name, len) == 0)
-            return &k_vars[i];
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strlen(k_settings[i].d.name) == len && strncmp(k_settings[i].d.name, name, len) == 0)
+            return &k_settings[i];
     return NULL;
 }
 
@@ -338,7 +421,7 @@ static bool is_unknown_ours(const char *name, size_t len)
 {
     bool ours = (len > 8 && strncmp(name, "WHISPER_", 8) == 0) ||
                 (len > 4 && strncmp(name, "MDC_", 4) == 0);
-    if (!ours || find_var(name, len))
+    if (!ours || find_setting(name, len))
         return false;
     if (len > 9 && strncmp(name, "MDC_TEST_", 9) == 0)
         return false;
@@ -357,10 +440,11 @@ static void list_known(char *buf, size_t len)
 {
     size_t off = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < N_VARS && off < len; i++) {
-        if (strncmp(k_vars[i].name, "WHISPER_", 8) != 0 && strncmp(k_vars[i].name, "MDC_", 4) != 0)
+    for (size_t i = 0; i < N_SETTINGS && off < len; i++) {
+        const char *nm = k_settings[i].d.name;
+        if (strncmp(nm, "WHISPER_", 8) != 0 && strncmp(nm, "MDC_", 4) != 0)
             continue;
-        int n = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", k_vars[i].name);
+        int n = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", nm);
         if (n < 0)
             break;
         off += (size_t)n;
@@ -622,24 +706,12 @@ static int env_file_read(const char *path, bool required, env_file *ef, char *er
 void svc_config_defaults(svc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->host, sizeof cfg->host, "0.0.0.0");
-    cfg->port = 8080;
-    snprintf(cfg->model, sizeof cfg->model, "base");
-    snprintf(cfg->models_dir, sizeof cfg->models_dir, "models");
-    cfg->preload = false;
-    cfg->idle_unload_seconds = 0;
-    cfg->threads = svc_config_default_threads();
-    cfg->max_concurrent = 1;
-    cfg->queue_length = 8;
-    cfg->max_upload_bytes = (uint64_t)200 * 1024 * 1024;
-    cfg->max_audio_seconds = 10800;
-    cfg->request_timeout_seconds = 3600;
-    snprintf(cfg->report_locale, sizeof cfg->report_locale, "pt-BR");
-    cfg->log_json = false;
-    snprintf(cfg->log_level, sizeof cfg->log_level, "info");
-    cfg->load_delay_ms = 0;
-    cfg->load_retry_backoff_ms = 2000;
-    snprintf(cfg->tmp_dir, sizeof cfg->tmp_dir, "/tmp");
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        char why[256];
+        /* Defaults are valid by construction (test_defaults_parse checks every row). */
+        if (set_apply(&k_settings[i], cfg, k_settings[i].d.def, why, sizeof why) != 0)
+            abort();
+    }
     svc_config_resolve_model(cfg->model, cfg->models_dir, cfg->model_path,
                              sizeof cfg->model_path);
 }
@@ -656,6 +728,38 @@ static int fail(char *errmsg, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
+}
+
+/* Applies row s, with the message "invalid NAME="VALUE" (WHERE): WHY" on failure. */
+static int apply_row(const setting *s, svc_config *cfg, const char *v, const char *where,
+                     char *errmsg, size_t errlen)
+{
+    char why[400];
+    why[0] = '\0';
+    if (set_apply(s, cfg, v, why, sizeof why) == 0)
+        return 0;
+    return fail(errmsg, errlen, "invalid %s=\"%.200s\" (%s): %s", s->d.name,
+                (s->flags & SET_SECRET) ? "(hidden)" : v, where, why); /* never echo a secret */
+}
+
+static int resolve_model_path(svc_config *cfg, char *errmsg, size_t errlen)
+{
+    svc_config_resolve_model(cfg->model, cfg->models_dir, cfg->model_path,
+                             sizeof cfg->model_path);
+    if (strlen(cfg->model_path) + 1 >= sizeof cfg->model_path)
+        return fail(errmsg, errlen, "invalid WHISPER_MODELS_DIR: the model path is too long");
+    return 0;
+}
+
+int svc_config_set(svc_config *cfg, const char *name, const char *value, const char *where,
+                   char *errmsg, size_t errlen)
+{
+    const setting *s = find_setting(name, strlen(name));
+    if (!s)
+        return fail(errmsg, errlen, "unknown setting %s", name);
+    if (apply_row(s, cfg, value, where, errmsg, errlen) != 0)
+        return -1;
+    return resolve_model_path(cfg, errmsg, errlen);
 }
 
 int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen)
@@ -684,9 +788,14 @@ int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen)
     list_known(known, sizeof known);
     /* Unknown names of ours, first in the file, then in the environment. */
     for (size_t i = 0; i < ef.n && rc == 0; i++) {
-        if (is_unknown_ours(ef.v[i].key, strlen(ef.v[i].key)))
+        size_t kl = strlen(ef.v[i].key);
+        const setting *s = find_setting(ef.v[i].key, kl);
+        if (is_unknown_ours(ef.v[i].key, kl))
             rc = fail(errmsg, errlen, "unknown setting %s (%s:%d); known: %s", ef.v[i].key,
                       env_path, ef.v[i].line, known);
+        else if (s && (s->flags & SET_ENV_ONLY)) /* refused, never silently ignored */
+            rc = fail(errmsg, errlen, "%s (%s:%d) can only be set in the environment",
+                      s->d.name, env_path, ef.v[i].line);
     }
     for (char **e = environ; e && *e && rc == 0; e++) {
         const char *eq = strchr(*e, '=');
@@ -695,32 +804,120 @@ int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen)
                       (int)(eq - *e > 100 ? 100 : eq - *e), *e, known);
     }
 
-    for (size_t i = 0; i < N_VARS && rc == 0; i++) {
-        const char *v = getenv(k_vars[i].name);
+    for (size_t i = 0; i < N_SETTINGS && rc == 0; i++) {
+        const setting *s = &k_settings[i];
+        const char *v = getenv(s->d.name);
         char where[600];
         snprintf(where, sizeof where, "environment");
         if (!v) {
-            const env_entry *e = env_file_get(&ef, k_vars[i].name);
+            const env_entry *e = env_file_get(&ef, s->d.name);
             if (!e)
                 continue;
             v = e->value;
             snprintf(where, sizeof where, "%.500s:%d", env_path, e->line);
         }
-        char why[400];
-        why[0] = '\0';
-        if (k_vars[i].parse(cfg, v, why, sizeof why) != 0) {
-            bool secret = strcmp(k_vars[i].name, "API_KEY") == 0; /* never echo a secret */
-            rc = fail(errmsg, errlen, "invalid %s=\"%.200s\" (%s): %s", k_vars[i].name,
-                      secret ? "(hidden)" : v, where, why);
-        }
+        rc = apply_row(s, cfg, v, where, errmsg, errlen);
     }
     env_file_free(&ef);
     if (rc != 0)
         return rc;
+    return resolve_model_path(cfg, errmsg, errlen);
+}
 
-    svc_config_resolve_model(cfg->model, cfg->models_dir, cfg->model_path,
-                             sizeof cfg->model_path);
-    if (strlen(cfg->model_path) + 1 >= sizeof cfg->model_path)
-        return fail(errmsg, errlen, "invalid WHISPER_MODELS_DIR: the model path is too long");
-    return 0;
+/* ---- documentation from the table ---------------------------------------------------- */
+
+/* The accepted values of row s in words. */
+static void describe_allowed(const setting *s, char *buf, size_t len)
+{
+    if (s->d.allowed) {
+        snprintf(buf, len, "%s", s->d.allowed);
+        return;
+    }
+    switch (s->type) {
+    case SET_INT:
+    case SET_MIB: snprintf(buf, len, "integer %.0f-%.0f", s->lo, s->hi); break;
+    case SET_NUMBER:
+        snprintf(buf, len, "number %s %g, at most %g", (s->flags & SET_LO_OPEN) ? ">" : ">=",
+                 s->lo, s->hi);
+        break;
+    case SET_BOOL: snprintf(buf, len, "true|false|1|0|yes|no|on|off"); break;
+    case SET_CHOICE: snprintf(buf, len, "%s", s->choices); break;
+    case SET_STRING: snprintf(buf, len, "text"); break;
+    }
+}
+
+/* Writes `text` as "# "-prefixed comment lines of at most 90 columns. */
+static void write_wrapped_comment(FILE *f, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        size_t take = strlen(p);
+        if (take > 88) {
+            take = 88;
+            while (take > 0 && p[take] != ' ')
+                take--;
+            if (take == 0)
+                take = strcspn(p, " ");
+        }
+        fprintf(f, "# %.*s\n", (int)take, p);
+        p += take;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void svc_settings_write_env_example(FILE *f)
+{
+    fputs("# md-converter settings (generated from src/service/config.c by\n"
+          "# `md-converter settings env`; do not edit by hand).  Copy to .env (read from the\n"
+          "# working directory; another file: MDC_ENV_FILE=/path/to/file) or set them in the\n"
+          "# environment, which wins over .env.  Every value is validated at start-up (serve\n"
+          "# and transcribe alike): a bad value, or an unknown WHISPER_* / MDC_* name, stops\n"
+          "# with a message naming the variable and the accepted values.\n"
+          "# Syntax: KEY=VALUE, # comments, optional `export `, \"double\" or 'single' quotes.\n"
+          "# The values below are the defaults.\n",
+          f);
+    const char *section = NULL;
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &k_settings[i];
+        if (!section || strcmp(section, s->d.section) != 0) {
+            section = s->d.section;
+            fprintf(f, "\n# --- %s ", section);
+            for (size_t k = strlen(section) + 7; k < 90; k++)
+                fputc('-', f);
+            fputc('\n', f);
+        }
+        char allowed[160], text[1200];
+        describe_allowed(s, allowed, sizeof allowed);
+        snprintf(text, sizeof text, "%s Accepted: %s.", s->d.doc, allowed);
+        write_wrapped_comment(f, text);
+        fprintf(f, "%s%s=%s\n", (s->flags & SET_ENV_ONLY) ? "#" : "", s->d.name, s->d.def);
+    }
+}
+
+/* Writes text into a Markdown table cell ('|' escaped). */
+static void md_cell(FILE *f, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '|')
+            fputs("\\|", f);
+        else
+            fputc(*p, f);
+    }
+}
+
+void svc_settings_write_markdown(FILE *f)
+{
+    fputs("| variable | default | accepted | meaning |\n|---|---|---|---|\n", f);
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &k_settings[i];
+        char allowed[160];
+        describe_allowed(s, allowed, sizeof allowed);
+        fprintf(f, "| `%s` | %s%s%s | ", s->d.name, *s->d.def ? "`" : "",
+                *s->d.def ? s->d.def : "empty", *s->d.def ? "`" : "");
+        md_cell(f, allowed);
+        fputs(" | ", f);
+        md_cell(f, s->d.doc);
+        fputs(" |\n", f);
+    }
 }

@@ -21,33 +21,62 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
+#include "mdc/log.h"
+#include "mdc/report.h"
+
 typedef struct svc_config {
-    char host[256];               /* HOST, default "0.0.0.0" */
-    int port;                     /* PORT, default 8080 (0 = pick a free port, for tests) */
-    char model[1024];             /* WHISPER_MODEL as given, default "base" */
-    char models_dir[1024];        /* WHISPER_MODELS_DIR, default "models" */
+    char host[256];               /* HOST */
+    int port;                     /* PORT (0 = pick a free port, for tests) */
+    char model[1024];             /* WHISPER_MODEL as given */
+    char models_dir[1024];        /* WHISPER_MODELS_DIR */
     char model_path[2048];        /* resolved: a name → $WHISPER_MODELS_DIR/ggml-NAME.bin,
                                      anything with '/' or ending .bin → as given */
-    bool preload;                 /* WHISPER_PRELOAD, default false */
-    int idle_unload_seconds;      /* WHISPER_IDLE_UNLOAD_SECONDS, default 0 = never */
-    int threads;                  /* WHISPER_THREADS, default (or 0): available cores */
-    int max_concurrent;           /* MAX_CONCURRENT_TRANSCRIPTIONS, default 1 */
-    int queue_length;             /* QUEUE_LENGTH, default 8 */
-    uint64_t max_upload_bytes;    /* MAX_UPLOAD_MB, default 200 */
-    double max_audio_seconds;     /* MAX_AUDIO_SECONDS, default 10800 (3 h) */
-    int request_timeout_seconds;  /* REQUEST_TIMEOUT_SECONDS, default 3600 */
-    char api_key[256];            /* API_KEY, default "" = no auth */
-    char report_locale[16];       /* REPORT_LOCALE, default "pt-BR" */
+    bool preload;                 /* WHISPER_PRELOAD */
+    int idle_unload_seconds;      /* WHISPER_IDLE_UNLOAD_SECONDS, 0 = never */
+    int threads;                  /* WHISPER_THREADS (0 in the text → available cores) */
+    int max_concurrent;           /* MAX_CONCURRENT_TRANSCRIPTIONS */
+    int queue_length;             /* QUEUE_LENGTH */
+    uint64_t max_upload_bytes;    /* MAX_UPLOAD_MB × 2^20 */
+    double max_audio_seconds;     /* MAX_AUDIO_SECONDS */
+    int request_timeout_seconds;  /* REQUEST_TIMEOUT_SECONDS */
+    char api_key[256];            /* API_KEY, "" = no auth */
+    rpt_locale report_locale;     /* REPORT_LOCALE */
     bool log_json;                /* LOG_FORMAT=json */
-    char log_level[16];           /* LOG_LEVEL debug|info|warn|error, default "info" */
+    mdc_log_level log_level;      /* LOG_LEVEL */
     double load_delay_ms;         /* MDC_TEST_LOAD_DELAY_MS: slows model loads on purpose
-                                     (tests of the load race); default 0 */
-    int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS, default 2000 */
-    char tmp_dir[1024];           /* TMPDIR, default "/tmp" */
-    char cors_allow_origins[1024];/* CORS_ALLOW_ORIGINS: "" (default) = CORS off, "*" = any
-                                     origin, or "https://a.example,http://localhost:5173"
-                                     (normalised: no spaces, no trailing '/') */
+                                     (tests of the load race) */
+    int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS */
+    char tmp_dir[1024];           /* TMPDIR */
+    char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
+    char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
+    char cors_allow_origins[1024];/* CORS_ALLOW_ORIGINS: "" = CORS off, "*" = any origin, or
+                                     "https://a.example,http://localhost:5173" (normalised:
+                                     no spaces, no trailing '/') */
 } svc_config;
+
+/* The settings table (config.c): one row per variable.  Defaults, validation, unknown-
+ * name detection, `.env` reading, .env.example and README's settings table all come
+ * from it.  A row as documentation: */
+typedef struct svc_setting_doc {
+    const char *name;     /* "PORT" */
+    const char *section;  /* heading it belongs under in .env.example ("HTTP", …) */
+    const char *def;      /* default as text, parsed like any value ("" = empty) */
+    const char *allowed;  /* accepted values in words where the type does not say it
+                             ("host name or IP address"); NULL = derived from the type and
+                             bounds (svc_settings_write_* spell it out) */
+    const char *doc;      /* what it does, one paragraph */
+} svc_setting_doc;
+
+/* Number of rows, and row i (0-based, NULL past the end) of the table.  Static storage. */
+size_t svc_settings_count(void);
+const svc_setting_doc *svc_setting_at(size_t i);
+
+/* Writes .env.example (every setting with its doc comment and default) to f. */
+void svc_settings_write_env_example(FILE *f);
+/* Writes README's settings table (Markdown: variable | default | accepted | meaning). */
+void svc_settings_write_markdown(FILE *f);
 
 /* Fills defaults, reads ./.env (if present; path from MDC_ENV_FILE, which must then
  * exist), then the environment, and validates.  Returns 0, or -1 with errmsg naming the
@@ -57,6 +86,13 @@ int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen);
 
 /* Every field set to its default (model_path resolved).  No I/O. */
 void svc_config_defaults(svc_config *cfg);
+
+/* Sets one setting from text through its row of the table (the CLI's -m, -t and --locale
+ * use it), re-resolving model_path.  `where` names the source for the message ("-m",
+ * "environment", ".env:3").  Returns 0, or -1 with errmsg as for svc_config_load; an
+ * unknown name fails too. */
+int svc_config_set(svc_config *cfg, const char *name, const char *value, const char *where,
+                   char *errmsg, size_t errlen);
 
 /* Resolves WHISPER_MODEL + dir to a file path (see model_path): a path (contains '/' or
  * ends in .bin) is copied as given; a name becomes DIR/ggml-NAME.bin. */

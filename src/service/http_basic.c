@@ -159,13 +159,16 @@ static char *read_small_file(const char *path, size_t *len)
     return buf;
 }
 
+/* WEB_DIR for load_page (set by http_index, on the one MHD thread, before the once). */
+static const char *page_web_dir;
+
 /* Looks for index.html in $WEB_DIR, then next to the binary in the build tree
  * (<bin>/../web) and in an installed layout (<bin>/../share/md-converter/web). */
 static void load_page(void)
 {
     char cands[4][PATH_MAX + 64];
     int n = 0;
-    const char *env = getenv("WEB_DIR");
+    const char *env = page_web_dir;
     if (env && *env)
         snprintf(cands[n++], sizeof cands[0], "%s/index.html", env);
     char exe[PATH_MAX];
@@ -190,7 +193,7 @@ static void load_page(void)
 
 enum MHD_Result http_index(svc_server *srv, http_req *req)
 {
-    (void)srv;
+    page_web_dir = srv->cfg->web_dir;
     pthread_once(&page_once, load_page);
     if (page_body)
         return http_send(req, 200, "text/html; charset=utf-8", page_body, page_len, NULL, NULL);

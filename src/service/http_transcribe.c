@@ -114,9 +114,7 @@ bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request 
         return false;
     upl_form *f = req->form;
     pr->format = RPT_FORMAT_MARKDOWN;
-    rpt_locale loc = RPT_LOCALE_PT_BR;
-    if (rpt_locale_parse(srv->cfg->report_locale, &loc) != 0)
-        loc = RPT_LOCALE_PT_BR;
+    rpt_locale loc = srv->cfg->report_locale;
     const char *l = upl_field(f, "report_locale");
     if (l && *l && rpt_locale_parse(l, &loc) != 0) {
         *ret = http_send_error_param(req, 400, "invalid_field", "report_locale",

@@ -125,6 +125,13 @@ static bool authorized(svc_server *srv, struct MHD_Connection *conn)
     return diff == 0;
 }
 
+static enum MHD_Result send_unauthorized(http_req *req)
+{
+    req->early_response = true;
+    return http_send_error_header(req, 401, "unauthorized", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                  "Bearer", "missing or wrong API key");
+}
+
 /* First call for a request: route, authenticate, and set up the upload. */
 static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *url,
                                   const char *method)
@@ -141,9 +148,15 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         return http_send_error(req, 404, "not_found", "no route for %.10s %.100s", method, url);
     }
     if (!(req->route->flags & ROUTE_PUBLIC) && !authorized(srv, req->conn)) {
-        req->early_response = true;
-        return http_send_error_header(req, 401, "unauthorized", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                      "Bearer", "missing or wrong API key");
+        if (req->route->flags & ROUTE_UPLOAD) {
+            /* Answered once the body is in (read and dropped, never stored; at most what
+             * an upload with the key may send): answering and closing while the client
+             * still sends makes clients such as Node's fetch (the OpenAI SDK) see a reset
+             * connection instead of the 401. */
+            req->unauthorized = true;
+            return MHD_YES;
+        }
+        return send_unauthorized(req);
     }
     if (!(req->route->flags & ROUTE_UPLOAD))
         return MHD_YES;
@@ -174,7 +187,9 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         return http_send_queue_full(req);
     }
     upl_error err;
-    req->form = upl_new(req->conn, cfg->max_upload_bytes, cfg->tmp_dir, &err);
+    req->form = upl_new(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+                        cfg->max_upload_bytes, cfg->tmp_dir, &err);
     if (!req->form) {
         req->early_response = true;
         return http_send_upload_error(req, &err);
@@ -197,6 +212,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         return first_call(srv, req, url, method);
     }
+    if (*upload_data_size > 0 && req->unauthorized) {
+        req->discarded += *upload_data_size;
+        *upload_data_size = 0;
+        if (req->discarded > srv->cfg->max_upload_bytes + SVC__MULTIPART_SLACK)
+            return send_unauthorized(req); /* enough: answer now (the connection closes) */
+        return MHD_YES;
+    }
     if (*upload_data_size > 0) {
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
         if (req->form && !req->responded && upl_feed(req->form, upload_data, *upload_data_size) != 0) {
@@ -214,6 +236,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->responded || !req->route)
         return MHD_YES;
+    if (req->unauthorized)
+        return send_unauthorized(req);
     if (req->form && !req->submitted && !req->early_response) {
         req->early_response = true; /* finish once */
         if (upl_finish(req->form) != 0) {

@@ -1,6 +1,8 @@
 /*
- * upload.c — multipart/form-data via MHD_PostProcessor, the `file` part streamed to a
- * private temp file (see upload.h).  ref: libmicrohttpd doc/examples/largepost.c.
+ * upload.c — the upload form on top of the multipart parser (multipart.c): text fields
+ * kept in memory per part, the `file` part streamed to a private temp file (see
+ * upload.h).  Fields are keyed by part (the parser's begin event), so the result does
+ * not depend on how the body was split into reads.
  */
 #include "upload.h"
 
@@ -13,8 +15,9 @@
 #include <unistd.h>
 
 #include "mdc/log.h"
+#include "mdc/utf8.h"
+#include "multipart.h"
 
-#define UPL__PP_BUFFER 32768 /* bytes MHD's parser buffers; file data arrives in pieces of it */
 
 typedef struct upl__field {
     char *name;
@@ -23,13 +26,15 @@ typedef struct upl__field {
 } upl__field;
 
 struct upl_form {
-    struct MHD_PostProcessor *pp;
+    mp_parser *mp;
     uint64_t max_file_bytes;
     char tmp_dir[1024];
 
     upl__field fields[UPL_MAX_FIELDS];
     int n_fields;
 
+    upl__field *cur;        /* the text field being received, NULL otherwise */
+    bool in_file;           /* inside the `file` part */
     bool have_file, file_done;
     int fd;                 /* temp file, -1 when none */
     char path[1100];        /* "" when none */
@@ -66,11 +71,9 @@ void upl_sanitize_name(const char *name, size_t len, char *out, size_t outlen)
             continue;
         out[o++] = (char)c;
     }
-    /* do not end in the middle of a UTF-8 sequence */
-    while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-        o--;
-    if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
-        o--;
+    /* a cut at outlen must not end in the middle of a UTF-8 sequence; a complete last
+     * character ("café") stays */
+    o = mdc_utf8_complete_prefix(out, o);
     out[o] = '\0';
     if (o == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
         snprintf(out, outlen, "upload");
@@ -105,113 +108,127 @@ static int write_all(int fd, const char *data, size_t size)
     return 0;
 }
 
-static upl__field *find_or_add_field(upl_form *f, const char *key, uint64_t off)
+/* ---- multipart events ---------------------------------------------------------- */
+
+static int on_begin(void *user, const mp_part *part)
 {
-    /* a continuation of the last field (MHD delivers long values in pieces) */
-    if (off > 0 && f->n_fields > 0 && strcmp(f->fields[f->n_fields - 1].name, key) == 0)
-        return &f->fields[f->n_fields - 1];
+    upl_form *f = user;
+    f->cur = NULL;
+    f->in_file = false;
+    if (strcmp(part->name, "file") == 0) {
+        if (f->have_file) {
+            set_error(f, 400, "bad_request", "more than one `file` part");
+            return -1;
+        }
+        f->have_file = true;
+        f->in_file = true;
+        const char *fn = part->filename ? part->filename : "";
+        upl_sanitize_name(fn, strlen(fn), f->file_name, sizeof f->file_name);
+        return open_spool(f);
+    }
+    if (part->filename) { /* a file, but not where the API expects it */
+        set_error(f, 400, "bad_request",
+                  "unexpected file in field `%.40s`: the file goes in `file`", part->name);
+        return -1;
+    }
     if (f->n_fields >= UPL_MAX_FIELDS) {
         set_error(f, 400, "bad_request", "too many form fields (at most %d)", UPL_MAX_FIELDS);
-        return NULL;
+        return -1;
     }
     upl__field *fl = &f->fields[f->n_fields];
-    fl->name = strdup(key);
+    fl->name = strdup(part->name);
     fl->value = calloc(1, 1);
     if (!fl->name || !fl->value) {
         free(fl->name);
         free(fl->value);
         fl->name = fl->value = NULL;
         set_error(f, 500, "internal_error", "out of memory");
-        return NULL;
+        return -1;
     }
     fl->len = 0;
     f->n_fields++;
-    return fl;
+    f->cur = fl;
+    return 0;
 }
 
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
+static int on_data(void *user, const char *data, size_t size)
 {
-    (void)kind;
-    (void)content_type; /* never trusted: the decoder probes the bytes */
-    (void)transfer_encoding;
-    upl_form *f = cls;
-    if (f->err.status)
-        return MHD_NO;
-    if (!key)
-        return MHD_YES;
-
-    if (strcmp(key, "file") == 0) {
-        if (off == 0 && f->have_file) {
-            if (f->fd >= 0 && !f->file_done)
-                f->file_done = true; /* a second file part */
-            set_error(f, 400, "bad_request", "more than one `file` part");
-            return MHD_NO;
-        }
-        if (!f->have_file) {
-            f->have_file = true;
-            if (filename)
-                upl_sanitize_name(filename, strlen(filename), f->file_name, sizeof f->file_name);
-            else
-                snprintf(f->file_name, sizeof f->file_name, "upload");
-            if (open_spool(f) != 0)
-                return MHD_NO;
-        }
-        if (size == 0)
-            return MHD_YES;
-        if (f->file_bytes + size > f->max_file_bytes) {
+    upl_form *f = user;
+    if (f->in_file) {
+        if (size > f->max_file_bytes - f->file_bytes) {
             set_error(f, 413, "file_too_large", "the upload is larger than MAX_UPLOAD_MB (%llu MB)",
                       (unsigned long long)(f->max_file_bytes / (1024 * 1024)));
-            return MHD_NO;
+            return -1;
         }
         if (write_all(f->fd, data, size) != 0) {
             MDC_LOG_ERROR("writing the upload to %s: %s", f->path, strerror(errno));
             set_error(f, 500, "internal_error", "cannot store the upload (disk full?)");
-            return MHD_NO;
+            return -1;
         }
         f->file_bytes += size;
-        return MHD_YES;
+        return 0;
     }
-
-    upl__field *fl = find_or_add_field(f, key, off);
+    upl__field *fl = f->cur;
     if (!fl)
-        return MHD_NO;
-    if (fl->len + size > UPL_MAX_FIELD_BYTES) {
-        set_error(f, 400, "bad_request", "form field `%.40s` is longer than %d bytes", key,
-                  UPL_MAX_FIELD_BYTES);
-        return MHD_NO;
+        return 0;
+    if (size > UPL_MAX_FIELD_BYTES - fl->len) {
+        set_error(f, 400, "field_too_long", "form field `%.40s` is longer than %d bytes",
+                  fl->name, UPL_MAX_FIELD_BYTES);
+        return -1;
     }
-    if (size > 0) {
-        char *nv = realloc(fl->value, fl->len + size + 1);
-        if (!nv) {
-            set_error(f, 500, "internal_error", "out of memory");
-            return MHD_NO;
-        }
-        memcpy(nv + fl->len, data, size);
-        fl->len += size;
-        nv[fl->len] = '\0';
-        fl->value = nv;
+    char *nv = realloc(fl->value, fl->len + size + 1);
+    if (!nv) {
+        set_error(f, 500, "internal_error", "out of memory");
+        return -1;
     }
-    return MHD_YES;
+    memcpy(nv + fl->len, data, size);
+    fl->len += size;
+    nv[fl->len] = '\0';
+    fl->value = nv;
+    return 0;
 }
 
-upl_form *upl_new(struct MHD_Connection *conn, uint64_t max_file_bytes, const char *tmp_dir,
+static int on_end(void *user)
+{
+    upl_form *f = user;
+    f->cur = NULL;
+    f->in_file = false;
+    return 0;
+}
+
+/* Records a parser error (unless a callback already set a more precise one). */
+static void parser_error(upl_form *f, int rc)
+{
+    if (rc == MP_ERR_NOMEM)
+        set_error(f, 500, "internal_error", "out of memory");
+    else
+        set_error(f, 400, "bad_request", "%s", mp_strerror(rc));
+}
+
+upl_form *upl_new(const char *content_type, uint64_t max_file_bytes, const char *tmp_dir,
                   upl_error *err)
 {
     memset(err, 0, sizeof *err);
-    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0) {
-        err->status = 400;
+    char boundary[MP_MAX_BOUNDARY + 1];
+    int brc = mp_boundary_from_content_type(content_type, boundary, sizeof boundary);
+    if (brc != 0) {
+        err->status = 400; /* not 415: that status means "not decodable audio" here */
         snprintf(err->code, sizeof err->code, "bad_request");
-        snprintf(err->message, sizeof err->message,
-                 "expected a multipart/form-data body with a `file` field (got %.60s)",
-                 ct ? ct : "no Content-Type");
+        if (brc == -1)
+            snprintf(err->message, sizeof err->message,
+                     "expected a multipart/form-data body with a `file` field (got %.60s)",
+                     content_type ? content_type : "no Content-Type");
+        else
+            snprintf(err->message, sizeof err->message,
+                     "multipart/form-data needs a boundary parameter of 1 to 70 characters");
         return NULL;
     }
     upl_form *f = calloc(1, sizeof *f);
-    if (!f) {
+    static const mp_callbacks cb = {on_begin, on_data, on_end};
+    if (f)
+        f->mp = mp_new(boundary, &cb, f);
+    if (!f || !f->mp) {
+        free(f);
         err->status = 500;
         snprintf(err->code, sizeof err->code, "internal_error");
         snprintf(err->message, sizeof err->message, "out of memory");
@@ -220,15 +237,6 @@ upl_form *upl_new(struct MHD_Connection *conn, uint64_t max_file_bytes, const ch
     f->fd = -1;
     f->max_file_bytes = max_file_bytes ? max_file_bytes : UINT64_MAX;
     snprintf(f->tmp_dir, sizeof f->tmp_dir, "%s", tmp_dir && *tmp_dir ? tmp_dir : "/tmp");
-    f->pp = MHD_create_post_processor(conn, UPL__PP_BUFFER, on_part, f);
-    if (!f->pp) {
-        free(f);
-        err->status = 400;
-        snprintf(err->code, sizeof err->code, "bad_request");
-        snprintf(err->message, sizeof err->message,
-                 "malformed multipart/form-data header (missing boundary?)");
-        return NULL;
-    }
     return f;
 }
 
@@ -236,20 +244,18 @@ int upl_feed(upl_form *f, const char *data, size_t size)
 {
     if (f->err.status)
         return -1;
-    if (MHD_post_process(f->pp, data, size) != MHD_YES) {
-        set_error(f, 400, "bad_request", "malformed multipart/form-data body");
-        return -1;
-    }
+    int rc = mp_feed(f->mp, data, size);
+    if (rc != 0)
+        parser_error(f, rc);
     return f->err.status ? -1 : 0;
 }
 
 int upl_finish(upl_form *f)
 {
-    if (f->pp) {
-        enum MHD_Result r = MHD_destroy_post_processor(f->pp);
-        f->pp = NULL;
-        if (r != MHD_YES && !f->err.status)
-            set_error(f, 400, "bad_request", "malformed or truncated multipart/form-data body");
+    if (!f->err.status) {
+        int rc = mp_finish(f->mp);
+        if (rc != 0)
+            parser_error(f, rc);
     }
     if (f->err.status)
         return -1;
@@ -310,8 +316,7 @@ void upl_free(upl_form *f)
 {
     if (!f)
         return;
-    if (f->pp)
-        MHD_destroy_post_processor(f->pp);
+    mp_free(f->mp);
     if (f->fd >= 0)
         close(f->fd);
     if (f->path[0] && unlink(f->path) != 0 && errno != ENOENT)

@@ -1,5 +1,7 @@
 /*
- * upload.h — streaming multipart/form-data parsing for the upload routes (prefix upl_).
+ * upload.h — the upload form of the upload routes (prefix upl_): a multipart/form-data
+ * body (framing by multipart.h, fed in reads of any size) turned into text fields and
+ * one spooled file.  Every part is one field, whatever the reads' boundaries.
  *
  * The `file` part is written, as it arrives, to a private temp file (mkstemp in TMPDIR,
  * mode 0600) that upl_free() closes and unlinks (the form, and so the file, may be handed
@@ -18,7 +20,6 @@
 #ifndef MDC_SERVICE_UPLOAD_H
 #define MDC_SERVICE_UPLOAD_H
 
-#include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,10 +35,14 @@ typedef struct upl_error {
     char message[256];
 } upl_error;
 
-/* Starts parsing the body of `conn` (its Content-Type must be multipart/form-data).
- * Returns a form, or NULL with *err set (400 not multipart, 500 OOM).  The form owns
- * no file until the `file` part starts. */
-upl_form *upl_new(struct MHD_Connection *conn, uint64_t max_file_bytes, const char *tmp_dir,
+/* Starts parsing a body whose Content-Type header is content_type (NULL when absent; it
+ * must be multipart/form-data with a valid boundary).  Returns a form, or NULL with *err
+ * set: 400 `bad_request` for another media type ("multipart/form-dataXYZ" too) or a
+ * missing or invalid boundary, 500 on OOM.  The form owns no file until the `file` part starts.
+ * Errors while feeding: 400 `bad_request` (framing, a second `file` part, a file part
+ * under another field name, too many fields), 400 `field_too_long` (a text field past
+ * UPL_MAX_FIELD_BYTES, naming it), 413 `file_too_large`, 500 (temp file). */
+upl_form *upl_new(const char *content_type, uint64_t max_file_bytes, const char *tmp_dir,
                   upl_error *err);
 
 /* Feeds the next piece of the body.  Returns 0, or -1 once the form is in an error

@@ -6,6 +6,7 @@
 # module depends on others), all compiled with the same sanitizers; *_avx2.c/*_avx512.c
 # get their ISA flags as in the Makefile.  FFmpeg and other system libraries are not
 # instrumented (coverage feedback is from our code only).  `make fuzz` runs this.
+# Arguments, optional: harness names (fuzz_service_multipart …) to build only those.
 set -eu
 cd "$(dirname "$0")/../.."
 OUT=${FUZZ_BUILD:-build-fuzz}
@@ -28,6 +29,7 @@ built=0
 for h in tests/fuzz/fuzz_*.c; do
   [ -e "$h" ] || continue
   name=$(basename "$h" .c)
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then continue; fi
   modules="$(echo "$name" | cut -d_ -f2) common $(sed -n 's/.*fuzz-modules:\([a-z ]*\).*/\1/p' "$h")"
   objs=()
   for m in $(echo $modules | tr ' ' '\n' | sort -u); do

@@ -1,14 +1,47 @@
 #!/usr/bin/env bash
-# Runs the audio fuzzer:  tests/fuzz/run.sh [SECONDS]   (default 600)
+# Runs a fuzzer:  tests/fuzz/run.sh [audio|multipart] [SECONDS]   (default audio, 600 s)
+#
+# multipart: fuzz_service_multipart (the upload form and its multipart parser, each input
+# parsed whole and in random chunks, results compared).  Seeds: the hand-made requests of
+# tests/fuzz/regressions/multipart/ and the fixtures' .multipart bodies (their
+# Content-Type line prepended); copy any crash-* file into that folder
+# (test_service_multipart replays it).
+#
+# audio:
 # Seed corpus: every file of ../shared/fixtures/audio (libFuzzer cuts inputs to
 # -max_len) plus small clips in many containers made with the ffmpeg CLI, and the
 # regression corpus.  The working corpus and crash files stay in build-fuzz/; copy any
 # crash-* file into tests/fuzz/regressions/audio/ (test_audio_regressions replays it).
 set -u
 cd "$(dirname "$0")/../.."
+TARGET=audio
+case "${1:-}" in audio|multipart) TARGET=$1; shift ;; esac
 SECS=${1:-600}
 OUT=${FUZZ_BUILD:-build-fuzz}
 SHARED=${MDC_SHARED_DIR:-$(cd .. && pwd)/shared}
+# FUZZ_FORK=1: fork mode (one worker) keeps going after a crash or timeout; it restarts
+# the worker every few seconds, which costs throughput, so it is off by default.
+FORK=
+[ "${FUZZ_FORK:-0}" = 1 ] && FORK="-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1"
+
+if [ "$TARGET" = multipart ]; then
+  SEEDS=$OUT/seeds/multipart
+  CORPUS=$OUT/corpus/multipart
+  mkdir -p "$SEEDS" "$CORPUS" "$OUT/crashes/multipart" "$OUT/tmp"
+  [ -x "$OUT/fuzz_service_multipart" ] || tests/fuzz/build.sh fuzz_service_multipart || exit 1
+  cp tests/fuzz/regressions/multipart/* "$SEEDS"/
+  for m in "$SHARED"/fixtures/audio/*.multipart; do
+    [ -e "$m" ] || continue
+    { printf 'multipart/form-data; boundary=----fixtureBoundary7Qp2xK9zR\n\x05'; cat "$m"; } \
+      >"$SEEDS/fixture-$(basename "$m")"
+  done
+  echo "seeds: $(ls "$SEEDS" | wc -l) files"
+  # the harness writes its spooled parts to TMPDIR: keep them out of /tmp
+  TMPDIR=$OUT/tmp exec nice -n 19 "$OUT/fuzz_service_multipart" "$CORPUS" "$SEEDS" \
+    -max_total_time="$SECS" -max_len=16384 -timeout=10 -print_final_stats=1 $FORK \
+    -artifact_prefix="$OUT/crashes/multipart/" -close_fd_mask=0
+fi
+
 SEEDS=$OUT/seeds/audio
 CORPUS=$OUT/corpus/audio
 mkdir -p "$SEEDS" "$CORPUS" "$OUT/crashes/audio"
@@ -36,10 +69,6 @@ if command -v ffmpeg >/dev/null; then
 fi
 cp tests/fuzz/regressions/audio/* "$SEEDS"/ 2>/dev/null
 echo "seeds: $(ls "$SEEDS" | wc -l) files"
-# FUZZ_FORK=1: fork mode (one worker) keeps going after a crash or timeout; it restarts
-# the worker every few seconds, which costs throughput, so it is off by default.
-FORK=
-[ "${FUZZ_FORK:-0}" = 1 ] && FORK="-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1"
 exec nice -n 19 "$OUT/fuzz_audio_decode" "$CORPUS" "$SEEDS" \
   -max_total_time="$SECS" -max_len=65536 -timeout=25 -print_final_stats=1 \
   $FORK \

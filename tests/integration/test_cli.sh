@@ -153,6 +153,27 @@ run tr_lang_name 0 "$BIN" transcribe "$JFK" -m "$MICRO" -l Portuguese --no-fallb
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["language"] == "portuguese", d["language"]' \
     "$TMP/tr_lang_name.out" && ok "-l Portuguese transcribes as portuguese" || bad "-l Portuguese not honoured"
 
+# ---- transcribe reads the same settings table as serve: .env, environment, validation ----
+mkdir -p "$TMP/envdir"
+ABIN=$(realpath "$BIN"); AJFK=$(realpath "$JFK")
+printf 'WHISPER_MODEL=%s\nREPORT_LOCALE=en\n' "$MICRO" >"$TMP/envdir/.env"
+( cd "$TMP/envdir" && env -u MDC_ENV_FILE -u WHISPER_MODEL -u REPORT_LOCALE \
+    "$ABIN" transcribe "$AJFK" -l en --no-fallback -t 2 -f md ) >"$TMP/tr_dotenv.out" 2>"$TMP/tr_dotenv.err" \
+  && ok "tr_dotenv (model and locale from ./.env)" || bad "tr_dotenv: $(head -c 400 "$TMP/tr_dotenv.err")"
+has tr_dotenv out "Meeting report"
+printf 'WHISPER_MODEL=%s/from-dotenv.bin\n' "$TMP" >"$TMP/envdir/.env"
+( cd "$TMP/envdir" && env -u MDC_ENV_FILE -u WHISPER_MODEL "$ABIN" transcribe "$AJFK" ) \
+  >"$TMP/tr_dotenv_model.out" 2>"$TMP/tr_dotenv_model.err"
+has tr_dotenv_model err "$TMP/from-dotenv.bin"
+run tr_env_bad_model 2 env WHISPER_MODEL=huge "$BIN" transcribe "$JFK"
+has tr_env_bad_model err "invalid WHISPER_MODEL=\"huge\" (environment)"
+run tr_env_typo 2 env WHISPER_PRELAOD=1 "$BIN" transcribe "$JFK"
+has tr_env_typo err "unknown setting WHISPER_PRELAOD"
+run tr_bad_m 2 "$BIN" transcribe "$JFK" -m huge
+has tr_bad_m err "invalid WHISPER_MODEL=\"huge\" (-m)"
+run settings_env 0 "$BIN" settings env
+cmp -s "$TMP/settings_env.out" .env.example && ok "settings env = .env.example" || bad "settings env differs from .env.example"
+
 # ---- serve refuses bad settings before listening --------------------------------------------
 run serve_bad_port 2 env -u MDC_ENV_FILE PORT=notaport "$BIN" serve
 has serve_bad_port err "PORT"

@@ -14,7 +14,7 @@ static const char *const k_all[] = {
     "WHISPER_IDLE_UNLOAD_SECONDS", "WHISPER_THREADS", "WHISPER_LOAD_RETRY_MS",
     "MAX_CONCURRENT_TRANSCRIPTIONS", "QUEUE_LENGTH", "MAX_UPLOAD_MB", "MAX_AUDIO_SECONDS",
     "REQUEST_TIMEOUT_SECONDS", "API_KEY", "REPORT_LOCALE", "LOG_FORMAT", "LOG_LEVEL",
-    "MDC_TEST_LOAD_DELAY_MS", "MDC_ENV_FILE", "WHISPER_PRELAOD", "MDC_BOGUS"};
+    "MDC_TEST_LOAD_DELAY_MS", "MDC_ENV_FILE", "WEB_DIR", "WHISPER_PRELAOD", "MDC_BOGUS"};
 
 static char g_dir[256], g_cwd[1024], g_env[512];
 static char g_tmpdir_saved[1024];
@@ -100,9 +100,11 @@ static void test_defaults(void **state)
     assert_true(c.max_audio_seconds == 10800);
     assert_int_equal(c.request_timeout_seconds, 3600);
     assert_string_equal(c.api_key, "");
-    assert_string_equal(c.report_locale, "pt-BR");
+    assert_int_equal(c.report_locale, RPT_LOCALE_PT_BR);
     assert_false(c.log_json);
-    assert_string_equal(c.log_level, "info");
+    assert_int_equal(c.log_level, MDC_LOG_INFO);
+    assert_string_equal(c.web_dir, "");
+    assert_string_equal(c.env_file, "");
     assert_true(c.load_delay_ms == 0);
     assert_int_equal(c.load_retry_backoff_ms, 2000);
     assert_string_equal(c.tmp_dir, "/tmp");
@@ -144,9 +146,9 @@ static void test_env_values(void **state)
     assert_true(c.max_audio_seconds == 90.5);
     assert_int_equal(c.request_timeout_seconds, 60);
     assert_string_equal(c.api_key, "s3cret-token");
-    assert_string_equal(c.report_locale, "en");
+    assert_int_equal(c.report_locale, RPT_LOCALE_EN);
     assert_true(c.log_json);
-    assert_string_equal(c.log_level, "debug");
+    assert_int_equal(c.log_level, MDC_LOG_DEBUG);
     assert_true(c.load_delay_ms == 300);
     assert_int_equal(c.load_retry_backoff_ms, 50);
     assert_string_equal(c.tmp_dir, g_dir);
@@ -242,7 +244,7 @@ static void test_every_variable_validated(void **state)
     /* pt and pt_BR are spellings of pt-BR */
     setenv("REPORT_LOCALE", "pt_br", 1);
     assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
-    assert_string_equal(c.report_locale, "pt-BR");
+    assert_int_equal(c.report_locale, RPT_LOCALE_PT_BR);
 }
 
 static void test_unknown_names_reported(void **state)
@@ -298,7 +300,7 @@ static void test_env_file_syntax(void **state)
     assert_string_equal(c.models_dir, "/data/my models");
     assert_string_equal(c.model_path, "/data/my models/ggml-small.en.bin");
     assert_string_equal(c.api_key, "abc#def"); /* '#' inside a word is not a comment */
-    assert_string_equal(c.report_locale, "en");
+    assert_int_equal(c.report_locale, RPT_LOCALE_EN);
     assert_true(c.log_json);
     assert_int_equal(c.queue_length, 4); /* later line wins */
 }
@@ -357,6 +359,8 @@ static void test_env_example_is_the_defaults(void **state)
     char err[512] = "";
     assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
     svc_config_defaults(&d);
+    assert_string_equal(c.env_file, path); /* the one value that is not a default */
+    memcpy(d.env_file, c.env_file, sizeof d.env_file);
     assert_memory_equal(&c, &d, sizeof c);
     char *text = tu_read_file(path, NULL);
     assert_non_null(text);
@@ -372,6 +376,67 @@ static void test_env_example_is_the_defaults(void **state)
     free(text);
 }
 
+/* Every row of the table is documented, and its default parses to what
+ * svc_config_defaults gives (defaults come from the rows' text). */
+static void test_table_rows_documented(void **state)
+{
+    size_t n = svc_settings_count();
+    assert_true(n >= 21);
+    assert_null(svc_setting_at(n));
+    for (size_t i = 0; i < n; i++) {
+        const svc_setting_doc *d = svc_setting_at(i);
+        assert_non_null(d->name);
+        assert_non_null(d->section);
+        assert_non_null(d->def);
+        assert_true(d->doc && strlen(d->doc) > 10);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(svc_setting_at(j)->name, d->name);
+        svc_config c, dflt;
+        char err[512] = "";
+        svc_config_defaults(&dflt);
+        svc_config_defaults(&c);
+        if (strcmp(d->name, "MDC_ENV_FILE") == 0)
+            continue;
+        if (svc_config_set(&c, d->name, d->def, "test", err, sizeof err) != 0)
+            fail_msg("default of %s does not parse: %s", d->name, err);
+        assert_memory_equal(&c, &dflt, sizeof c);
+    }
+}
+
+/* svc_config_set goes through the same row as the loader (the CLI's -m/--locale). */
+static void test_set_one(void **state)
+{
+    svc_config c;
+    char err[512] = "";
+    svc_config_defaults(&c);
+    assert_int_equal(svc_config_set(&c, "WHISPER_MODEL", "tiny.en", "-m", err, sizeof err), 0);
+    assert_string_equal(c.model_path, "models/ggml-tiny.en.bin");
+    assert_int_equal(svc_config_set(&c, "WHISPER_MODEL", "huge", "-m", err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid WHISPER_MODEL=\"huge\" (-m)"));
+    assert_int_equal(svc_config_set(&c, "REPORT_LOCALE", "EN", "--locale", err, sizeof err), 0);
+    assert_int_equal(c.report_locale, RPT_LOCALE_EN);
+    assert_int_equal(svc_config_set(&c, "REPORT_LOCALE", "fr", "--locale", err, sizeof err), -1);
+    assert_non_null(strstr(err, "pt-BR|en"));
+    assert_int_equal(svc_config_set(&c, "NO_SUCH", "1", "x", err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown setting NO_SUCH"));
+    assert_int_equal(svc_config_set(&c, "API_KEY", "a b", "x", err, sizeof err), -1);
+    assert_null(strstr(err, "a b")); /* a secret is never echoed */
+}
+
+/* WEB_DIR comes from the table (it was a bare getenv); MDC_ENV_FILE only from the
+ * environment: a settings file naming another one is refused, not ignored. */
+static void test_web_dir_and_env_only(void **state)
+{
+    svc_config c;
+    char err[512] = "";
+    write_env("WEB_DIR=/srv/web\n");
+    assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
+    assert_string_equal(c.web_dir, "/srv/web");
+    assert_string_equal(c.env_file, g_env);
+    write_env("MDC_ENV_FILE=/elsewhere.env\n");
+    expect_fail("MDC_ENV_FILE", "only be set in the environment");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +450,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_default_dotenv_in_cwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_example_is_the_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_rows_documented, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_web_dir_and_env_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

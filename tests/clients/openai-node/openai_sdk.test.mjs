@@ -308,13 +308,10 @@ describe('language forms', () => {
 });
 
 // Exactly as the SDK's README shows: the file as a stream.  The SDK then sends each
-// field's value in a network read of its own, the case issue 8 item 1 is about.
-// Until that fix (branch "upload", src/service/upload.c) is merged the test is a todo:
-// it runs and reports, without failing the suite.
-const STREAM_TODO = process.env.MDC_SDK_STREAM_TODO === '0' ? false
-  : 'form fields lost when the SDK streams the file (issue 8 item 1, fixed in upload.c)';
+// field's value in a network read of its own, the case issue 8 item 1 was about (fixed by
+// the multipart parser in src/service/multipart.c).
 describe('fs.createReadStream uploads (the README way)', () => {
-  test('response_format srt comes back as a string; language is honoured', { todo: STREAM_TODO }, async () => {
+  test('response_format srt comes back as a string; language is honoured', async () => {
     const srt = await client.audio.transcriptions.create({
       file: fs.createReadStream(SHORT),
       model: 'whisper-1',
