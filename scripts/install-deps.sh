@@ -23,6 +23,10 @@ TEST_PKGS=(
   ffmpeg                              # ffprobe for cross-checking decoded durations
   cmark-gfm                           # Markdown renderer: the report escaping test's oracle
 )
+# Node.js + npm run the official OpenAI Node SDK test client (tests/clients/openai-node).
+# Checked by command, not by package: a node from another source (NodeSource bundles npm)
+# serves as well as Debian's nodejs + npm.
+NODE_PKGS=(nodejs npm)
 
 want=("${RUNTIME_PKGS[@]}")
 case "${1:-all}" in
@@ -36,12 +40,29 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#want[@]} packages present"
-  exit 0
+if [ "${1:-all}" = all ] && ! { command -v node && command -v npm; } >/dev/null; then
+  missing+=("${NODE_PKGS[@]}")
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#want[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm test clients: exactly the versions in each package-lock.json
+if [ "${1:-all}" = all ]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  for dir in "$here"/tests/clients/*/; do
+    [ -f "$dir/package-lock.json" ] || continue
+    if [ -d "$dir/node_modules" ] && (cd "$dir" && npm ls --omit=dev >/dev/null 2>&1); then
+      echo "install-deps: npm packages of ${dir#"$here"/} present"
+    else
+      echo "install-deps: npm ci in ${dir#"$here"/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
+fi
