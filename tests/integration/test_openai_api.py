@@ -207,6 +207,21 @@ def stream_checks(c, s):
     st, h, events = read_sse(s.port, dict(FAST, stream="true"), path="/v1/audio/transcriptions?x=1")
     c.check(st == 200, "query strings do not matter", st)
 
+    # a client that leaves mid-stream cancels its transcription; the server carries on
+    ct, body = multipart(dict(FAST, stream="true"), os.path.join(FIXTURES, "edge_5min_two_utterances.flac"))
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+    conn.request("POST", "/v1/audio/transcriptions", body=body, headers={"Content-Type": ct})
+    r = conn.getresponse()
+    first = r.readline()
+    conn.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "cancelling its transcription" not in s.logtext():
+        time.sleep(0.1)
+    c.check(r.status == 200 and first.startswith(b"event: ") and "cancelling its transcription" in s.logtext(),
+            "closing the stream cancels the transcription", (r.status, first, s.logtext()[-300:]))
+    st, h, b = s.upload(SHORT_CLIP, dict(FAST), endpoint="/v1/audio/transcriptions")
+    c.check(st == 200, "the next request is served", st)
+
 
 def error_after_start_checks(c):
     print("stream=true: a failure after the first event is an SSE error event")
