@@ -71,6 +71,19 @@ enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const cha
     return http_send_json(req, 200, o);
 }
 
+/* One boolean form field (absent or empty = false).  Returns false after queueing a 400
+ * naming it. */
+static bool bool_field(http_req *req, const char *name, bool *out, enum MHD_Result *ret)
+{
+    const char *v = upl_field(req->form, name);
+    *out = false;
+    if (!v || !*v || svc_config_parse_bool(v, out) == 0)
+        return true;
+    *ret = http_send_error_param(req, 400, "invalid_field", name,
+                                 "%s must be true or false (got \"%.20s\")", name, v);
+    return false;
+}
+
 /* Fills the fields every transcription shares.  Returns false after queueing a 400. */
 static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
                           enum MHD_Result *ret)
@@ -98,13 +111,7 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
     }
     pr->language = lang; /* the pipeline normalises it the same way */
     /* md-converter extension, as the CLI's --no-fallback: no temperature fallback */
-    const char *nf = upl_field(f, "no_fallback");
-    if (nf && *nf && svc_config_parse_bool(nf, &pr->no_fallback) != 0) {
-        *ret = http_send_error_param(req, 400, "invalid_field", "no_fallback",
-                                     "no_fallback must be true or false (got \"%.20s\")", nf);
-        return false;
-    }
-    return true;
+    return bool_field(req, "no_fallback", &pr->no_fallback, ret);
 }
 
 bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request *pr,
@@ -239,19 +246,6 @@ enum MHD_Result http_process_meeting(svc_server *srv, http_req *req)
         req->want_json = http_accepts_json(req);
     }
     return submit_or_finish(srv, req);
-}
-
-/* One boolean form field (absent or empty = false).  Returns false after queueing a 400
- * naming it. */
-static bool bool_field(http_req *req, const char *name, bool *out, enum MHD_Result *ret)
-{
-    const char *v = upl_field(req->form, name);
-    *out = false;
-    if (!v || !*v || svc_config_parse_bool(v, out) == 0)
-        return true;
-    *ret = http_send_error_param(req, 400, "invalid_field", name,
-                                 "%s must be true or false (got \"%.20s\")", name, v);
-    return false;
 }
 
 /* Parses the OpenAI fields into req->preq (ref: OpenAI API reference
