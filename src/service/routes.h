@@ -90,6 +90,7 @@ struct http_req {
     upl_form *form;            /* multipart state (ROUTE_UPLOAD), NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
     bool unauthorized;         /* upload without the key: 401 once the body is read */
+    bool preflight;            /* CORS preflight (OPTIONS), answered by http_cors.c */
     unsigned long long discarded; /* body bytes ignored after an upload error */
 
     /* transcription hand-off to a worker; mu guards the fields up to `closed` */

@@ -136,8 +136,10 @@ static enum MHD_Result send_unauthorized(http_req *req)
 static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *url,
                                   const char *method)
 {
-    if (http_cors_is_preflight(srv, method)) /* before the key check: preflights carry none */
-        return http_cors_preflight(srv, req, url);
+    if (http_cors_is_preflight(srv, method)) { /* before the key check: preflights carry none */
+        req->preflight = true; /* answered on the next call: MHD then keeps the connection */
+        return MHD_YES;
+    }
     bool known = false;
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
     if (!req->route) {
@@ -234,6 +236,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->preflight && !req->responded)
+        return http_cors_preflight(srv, req, url);
     if (req->responded || !req->route)
         return MHD_YES;
     if (req->unauthorized)
