@@ -43,7 +43,7 @@ export async function startServer(env = {}) {
     TMPDIR: tmp,
     ...env,
   };
-  for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'])
+  for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'TSAN_OPTIONS'])
     if (process.env[k]) fullEnv[k] = process.env[k];
   const proc = spawn(BIN, ['serve'], { env: fullEnv, cwd: work, stdio: ['ignore', out, out] });
   const log = () => fs.readFileSync(logPath, 'utf8');
