@@ -75,6 +75,15 @@ $(call lib_of,$(1)): $(call objs_of,$(1))
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
+# mdconv_build_info{commit}: the git commit, compiled into service_metrics.o only; the
+# stamp named after the commit rebuilds that one object when HEAD moves.
+MDC_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+COMMIT_STAMP := $(BUILD)/commit-$(MDC_COMMIT).stamp
+$(COMMIT_STAMP):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/commit-*.stamp && touch $@
+$(BUILD)/obj/service/service_metrics.o: CFLAGS_ALL += -DMDC_COMMIT='"$(MDC_COMMIT)"'
+$(BUILD)/obj/service/service_metrics.o: $(COMMIT_STAMP)
+
 $(BUILD)/obj/main.o: src/main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
@@ -116,8 +125,10 @@ bench: all
 fuzz:
 	tests/fuzz/build.sh
 
+# Without the model (no network): get-model.sh exits 3 with a loud message, the server
+# still starts and its /ready answers 503 "model_state":"missing" until the file is there.
 run: all
-	scripts/get-model.sh || true
+	MDC_BIN=$(BIN) scripts/get-model.sh || echo "make run: the model is MISSING (see above); serving anyway, /ready is 503" >&2
 	$(BIN) serve
 
 clean:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Obtains the configured Whisper model if it is missing, so `make run` can serve it.
 #
-#   WHISPER_MODEL       name (default base) or a path; read from the environment, else ./.env
+#   WHISPER_MODEL       name (default base) or a path; from the environment, else ./.env
 #   WHISPER_MODELS_DIR  where names resolve (default models): DIR/ggml-NAME.bin
 #
 # A name is downloaded from whisper.cpp's model host and its SHA-1 checked against the
@@ -9,8 +9,11 @@
 # A path is used as given: nothing is downloaded.
 #
 # Never blocks start-up: when the download fails (no network, checksum mismatch, unknown
-# name) it prints what to do and exits 0 quickly (5 s connect timeout).  The server
-# starts anyway; transcriptions answer 503 model_unavailable until the file is there.
+# name) it prints what to do and exits 3 quickly (5 s connect timeout); 0 = the model is
+# there.  `make run` starts the server anyway; /ready answers 503 "model_state":"missing"
+# and transcriptions 503 model_unavailable until the file is there.
+# WHISPER_MODEL / WHISPER_MODELS_DIR come from `md-converter settings get` (MDC_BIN, default
+# build/md-converter), so .env is read exactly as `serve` reads it.
 set -u
 
 HOST_URL=${MDC_MODEL_BASE_URL:-https://huggingface.co/ggerganov/whisper.cpp/resolve/main}
@@ -37,34 +40,23 @@ declare -A SHA1=(
 )
 
 say() { echo "get-model: $*" >&2; }
-
-# Value of KEY in ./.env (last assignment; `export`, quotes and comments tolerated).
-dotenv_get() {
-  local key=$1 file=${MDC_ENV_FILE:-.env} line val=""
-  [ -f "$file" ] || return 0
-  while IFS= read -r line || [ -n "$line" ]; do
-    line=${line%$'\r'}
-    line=${line#"${line%%[![:space:]]*}"}
-    line=${line#export }
-    case "$line" in
-      "$key"=*|"$key "*=*) ;;
-      *) continue ;;
-    esac
-    val=${line#*=}
-    val=${val#"${val%%[![:space:]]*}"}
-    case "$val" in
-      \"*) val=${val#\"}; val=${val%%\"*} ;;
-      \'*) val=${val#\'}; val=${val%%\'*} ;;
-      *) val=${val%%[[:space:]]#*}; val=${val%"${val##*[![:space:]]}"} ;;
-    esac
-  done <"$file"
-  printf '%s' "$val"
+# The model is still missing: say so loudly and exit 3 (`make run` starts the server
+# anyway; its /ready answers 503 "model_state":"missing" until the file is there).
+missing() {
+  say "*** MODEL MISSING: $DEST ***"
+  say "The server starts anyway, but /ready answers 503 \"model_state\":\"missing\" and"
+  say "transcriptions 503 model_unavailable until the file is there (then: kill -HUP the server"
+  say "or just send a request; nothing needs a restart)."
+  exit 3
 }
 
-MODEL=${WHISPER_MODEL:-$(dotenv_get WHISPER_MODEL)}
-MODEL=${MODEL:-base}
-DIR=${WHISPER_MODELS_DIR:-$(dotenv_get WHISPER_MODELS_DIR)}
-DIR=${DIR:-models}
+# The settings as `serve` reads them (environment, then ./.env or MDC_ENV_FILE, the one
+# settings table, validated): ask the binary rather than parse .env a second time.
+BIN=${MDC_BIN:-${MDC_BUILD_DIR:-build}/md-converter}
+[ -x "$BIN" ] || { say "$BIN is not built (make)"; exit 2; }
+MODEL=$("$BIN" settings get WHISPER_MODEL) || exit 2 # a bad setting: the binary says which
+DEST=$("$BIN" settings get MODEL_PATH) || exit 2
+DIR=$(dirname "$DEST")
 
 case "$MODEL" in
   */*|*.bin)
@@ -72,12 +64,11 @@ case "$MODEL" in
       say "WHISPER_MODEL is a path ($MODEL): present, nothing to download"
     else
       say "WHISPER_MODEL is a path ($MODEL) that does not exist; nothing is downloaded for a path."
-      say "The server starts anyway; transcriptions answer 503 model_unavailable until the file is there."
+      missing
     fi
     exit 0 ;;
 esac
 
-DEST="${DIR%/}/ggml-$MODEL.bin"
 if [ -s "$DEST" ]; then
   say "model $MODEL present at $DEST"
   exit 0
@@ -88,10 +79,10 @@ if [ -z "$SUM" ]; then
   say "no official checksum known for model \"$MODEL\", so it is not downloaded automatically."
   say "Known: ${!SHA1[*]}"
   say "Place the file at $DEST yourself (from $HOST_URL/ggml-$MODEL.bin), or set WHISPER_MODEL to one of the names above."
-  exit 0
+  missing
 fi
 
-mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; exit 0; }
+mkdir -p "$DIR" 2>/dev/null || { say "cannot create $DIR; not downloading"; missing; }
 TMP="$DEST.part.$$"
 trap 'rm -f "$TMP"' EXIT
 URL="$HOST_URL/ggml-$MODEL.bin"
@@ -110,16 +101,14 @@ fi
 
 if [ $ok -ne 0 ] || [ ! -s "$TMP" ]; then
   say "could not download $URL (no network, or the host is unreachable)."
-  say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
   say "To fix: copy ggml-$MODEL.bin (SHA-1 $SUM) to $DEST, or set WHISPER_MODEL to a path."
-  exit 0
+  missing
 fi
 
 GOT=$(sha1sum "$TMP" | cut -d' ' -f1)
 if [ "$GOT" != "$SUM" ]; then
   say "checksum mismatch for $URL: got SHA-1 $GOT, expected $SUM; the download was discarded."
-  say "The server starts anyway; transcriptions answer 503 model_unavailable until the model exists."
-  exit 0
+  missing
 fi
 mv -f "$TMP" "$DEST"
 trap - EXIT

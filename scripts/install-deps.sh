@@ -22,11 +22,9 @@ TEST_PKGS=(
   python3-yaml docker-compose         # k8s manifest parsing, `docker-compose config` (no engine needed)
   ffmpeg                              # ffprobe for cross-checking decoded durations
   cmark-gfm                           # Markdown renderer: the report escaping test's oracle
+  chromium nodejs                     # the page's browser test (tests/browser, playwright-core)
+                                      # and the OpenAI Node SDK client (tests/clients/openai-node)
 )
-# Node.js + npm run the official OpenAI Node SDK test client (tests/clients/openai-node).
-# Checked by command, not by package: a node from another source (NodeSource bundles npm)
-# serves as well as Debian's nodejs + npm.
-NODE_PKGS=(nodejs npm)
 
 want=("${RUNTIME_PKGS[@]}")
 case "${1:-all}" in
@@ -36,33 +34,40 @@ case "${1:-all}" in
   *) echo "usage: $0 [runtime|build|all]" >&2; exit 2 ;;
 esac
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# npm packages of the test folders that have a package-lock.json, exactly as locked.
+# npm ships with some nodejs builds and separately in Debian's: install it only if absent.
+# playwright-core downloads no browser: the test drives Debian's /usr/bin/chromium.
+npm_deps() {
+  [ "${1:-all}" = all ] || return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+  fi
+  local here dir
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  for dir in "$here"/tests/browser "$here"/tests/clients/*; do
+    [ -f "$dir/package-lock.json" ] || continue
+    if [ -d "$dir/node_modules" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+      continue
+    fi
+    echo "install-deps: npm ci in ${dir#"$here"/}"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  done
+}
+
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ "${1:-all}" = all ] && ! { command -v node && command -v npm; } >/dev/null; then
-  missing+=("${NODE_PKGS[@]}")
-fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#want[@]} packages present"
-else
-  echo "install-deps: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  npm_deps "${1:-all}"
+  exit 0
 fi
-
-# npm test clients: exactly the versions in each package-lock.json
-if [ "${1:-all}" = all ]; then
-  here=$(cd "$(dirname "$0")/.." && pwd)
-  for dir in "$here"/tests/clients/*/; do
-    [ -f "$dir/package-lock.json" ] || continue
-    if [ -d "$dir/node_modules" ] && (cd "$dir" && npm ls --omit=dev >/dev/null 2>&1); then
-      echo "install-deps: npm packages of ${dir#"$here"/} present"
-    else
-      echo "install-deps: npm ci in ${dir#"$here"/}"
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    fi
-  done
-fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_deps "${1:-all}"

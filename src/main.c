@@ -4,7 +4,7 @@
  *   md-converter serve                      HTTP service (settings from env and ./.env)
  *   md-converter transcribe FILE [options]  one recording → report/subtitles/JSON
  *   md-converter model info PATH            what a ggml model file holds
- *   md-converter settings env|markdown      the settings table as .env.example / Markdown
+ *   md-converter settings env|markdown|get NAME  the settings table / one value
  *   md-converter --version | --help
  *
  * The only place that prints and exits.  Exit codes: 0 success, 1 failure (the message
@@ -25,13 +25,13 @@
 #include "mdc/clock.h"
 #include "mdc/log.h"
 #include "mdc/report.h"
+#include "mdc/version.h"
 #include "mdc/whisper.h"
 #include "service/config.h"
 #include "service/holder.h"
 #include "service/pipeline.h"
 #include "service/server.h"
 
-#define MDC_VERSION "0.1.0"
 
 static const char k_usage[] =
     "md-converter " MDC_VERSION " — meeting recordings to Markdown reports, with its own\n"
@@ -60,8 +60,9 @@ static const char k_usage[] =
     "      -v, --verbose          log the model's life and the engine's messages\n"
     "  md-converter model info PATH\n"
     "      hyperparameters, weight type, tensors and load time of a ggml model file\n"
-    "  md-converter settings env|markdown\n"
-    "      every setting with its default and meaning, as .env.example or a Markdown table\n"
+    "  md-converter settings env|markdown|get NAME\n"
+    "      every setting with its default and meaning (.env.example or a Markdown table),\n"
+    "      or the value serve would use for NAME (MODEL_PATH: the resolved model file)\n"
     "  md-converter --version | --help\n";
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -122,7 +123,9 @@ static int cmd_serve(double exec_start_s)
 /* ---- settings --------------------------------------------------------------------------- */
 
 /* `settings env` prints .env.example, `settings markdown` README's table; both come from
- * the one settings table (src/service/config.c). */
+ * the one settings table (src/service/config.c).  `settings get NAME` prints the value
+ * serve would use (environment, then .env, validated); MODEL_PATH = the resolved model
+ * file (scripts/get-model.sh reads the settings this way, not with its own parser). */
 static int cmd_settings(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "env") == 0) {
@@ -133,7 +136,19 @@ static int cmd_settings(int argc, char **argv)
         svc_settings_write_markdown(stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    die_usage("usage: md-converter settings env|markdown");
+    if (argc == 3 && strcmp(argv[1], "get") == 0) {
+        svc_config cfg;
+        char err[1024], val[2048];
+        if (svc_config_load(&cfg, err, sizeof err) != 0)
+            die_usage("%s", err);
+        if (strcmp(argv[2], "MODEL_PATH") == 0) /* the resolved WHISPER_MODEL file */
+            snprintf(val, sizeof val, "%s", cfg.model_path);
+        else if (svc_config_get(&cfg, argv[2], val, sizeof val) != 0)
+            die_usage("unknown setting %s (or a secret, which is not printed)", argv[2]);
+        printf("%s\n", val);
+        return 0;
+    }
+    die_usage("usage: md-converter settings env|markdown|get NAME");
 }
 
 /* ---- transcribe ------------------------------------------------------------------------- */
@@ -261,6 +276,11 @@ static int cmd_transcribe(int argc, char **argv)
                  cfg.models_dir);
     if (!verbose)
         mdc_log_set_sink(null_sink, NULL); /* errors come back in the result, printed once */
+    else {
+        if (cfg.log_json)
+            mdc_log_set_sink(mdc_log_sink_json, NULL);
+        mdc_log_set_level(cfg.log_level);
+    }
 
     const char *slash = strrchr(file, '/');
     req.audio_path = file;

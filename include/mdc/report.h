@@ -75,6 +75,8 @@ typedef enum rpt_format {
 int rpt_format_parse(const char *s, rpt_format *out);
 /* Parses "pt-BR|pt|en" (case-insensitive); returns 0 or -1. */
 int rpt_locale_parse(const char *s, rpt_locale *out);
+/* Canonical tag of a locale ("pt-BR", "en"), or NULL when out of range.  Static string. */
+const char *rpt_locale_name(rpt_locale loc);
 /* MIME type for a format ("text/markdown; charset=utf-8", …). */
 const char *rpt_format_mime(rpt_format fmt);
 

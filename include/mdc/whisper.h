@@ -97,6 +97,12 @@ const char *wsp_model_type_name(const wsp_model *model);
 const char *wsp_model_ftype_name(const wsp_model *model);
 bool wsp_model_is_multilingual(const wsp_model *model);
 uint64_t wsp_model_file_bytes(const wsp_model *model);
+/* True once the model file lost pages under the mapping (truncated or rewritten in
+ * place while mapped) and a SIGBUS was absorbed by the mapping guard (mdc/mapguard.h,
+ * installed by the service): the weights now read as zeros, so every result computed
+ * since is garbage — stop, discard it, and free the model (never reuse it).  Cheap (one
+ * atomic load); callable from any thread, e.g. an abort callback.  False for NULL. */
+bool wsp_model_mapping_lost(const wsp_model *model);
 int wsp_model_n_tensors(const wsp_model *model);
 /* Sum of all tensor data bytes. */
 uint64_t wsp_model_tensor_bytes(const wsp_model *model);

@@ -28,6 +28,13 @@ int aud__fail(aud_error *err, int code, const char *fmt, ...)
 
 /* FFmpeg log lines passed to mdc_log and dropped by the rate limit since start. */
 void aud__log_stats(unsigned long *passed, unsigned long *dropped);
+/* The last AV_LOG_ERROR-or-worse message FFmpeg logged on this thread since
+ * aud__av_reason_clear() ("Invalid sample rate: 0"), without its "[wav @ 0x…]" prefix,
+ * or "" — the reason behind a bare AVERROR_INVALIDDATA.  Thread-local, so parallel
+ * decodes do not see each other's messages (FFmpeg's demuxers log on the caller's
+ * thread); not subject to the log rate limit. */
+const char *aud__av_reason(void);
+void aud__av_reason_clear(void);
 
 /* ---- source.c ---------------------------------------------------------------- */
 

@@ -28,6 +28,7 @@ static double g_window_start = -1e300; /* mdc_now_s() when the window opened */
 static int g_in_window;                /* lines passed in this window */
 static unsigned long g_dropped;        /* lines dropped since the last report */
 static unsigned long g_total_passed, g_total_dropped; /* since start, for tests */
+static _Thread_local char t_reason[160];       /* see aud__av_reason() */
 
 /* Returns true when this line may be logged; *dropped gets the number of lines to
  * report as suppressed first (0 if none). */
@@ -59,6 +60,17 @@ static void av_log_bridge(void *avcl, int level, const char *fmt, va_list vl)
 {
     if (level > AV_LOG_WARNING)
         return;
+    if (level <= AV_LOG_ERROR) {
+        int no_prefix = 0;
+        va_list rp;
+        va_copy(rp, vl);
+        av_log_format_line2(avcl, level, fmt, rp, t_reason, sizeof t_reason, &no_prefix);
+        va_end(rp);
+        size_t rl = strlen(t_reason);
+        while (rl > 0 && (t_reason[rl - 1] == '\n' || t_reason[rl - 1] == '\r' ||
+                          t_reason[rl - 1] == '.'))
+            t_reason[--rl] = '\0';
+    }
     char line[1024];
     int print_prefix = 1; /* local: av_log_format_line2 is then reentrant */
     va_list ap;
@@ -97,5 +109,9 @@ void aud__log_stats(unsigned long *passed, unsigned long *dropped)
     *dropped = g_total_dropped;
     pthread_mutex_unlock(&g_lock);
 }
+
+const char *aud__av_reason(void) { return t_reason; }
+
+void aud__av_reason_clear(void) { t_reason[0] = '\0'; }
 
 void aud_init(void) { pthread_once(&g_once, init_once); }

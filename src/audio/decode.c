@@ -129,6 +129,7 @@ static int open_input(decode_ctx *c, aud_error *err)
         AVDictionary *opts = NULL;
         /* No nested protocol either (io_open is already refused): "none" matches none. */
         av_dict_set(&opts, "protocol_whitelist", "none", 0);
+        aud__av_reason_clear();
         rc = avformat_open_input(&c->fmt, "", ifmt, &opts);
         av_dict_free(&opts);
     } else {
@@ -144,6 +145,9 @@ static int open_input(decode_ctx *c, aud_error *err)
             return aud__fail(err, AUD_ECORRUPT, "invalid %s header: it declares a "
                              "structure too large to read (%s)", ifmt ? ifmt->name : "file",
                              av_err(rc, eb, sizeof eb));
+        if (ifmt && aud__av_reason()[0]) /* recognised, then refused: say why */
+            return aud__fail(err, AUD_ECORRUPT, "invalid %s header: %s", ifmt->name,
+                             aud__av_reason());
         return aud__fail(err, AUD_ENOTAUDIO,
                          "not an audio or video file that can be decoded: the format was "
                          "not recognised (%s)", av_err(rc, eb, sizeof eb));

@@ -44,6 +44,15 @@ int rpt_locale_parse(const char *s, rpt_locale *out)
     return -1;
 }
 
+const char *rpt_locale_name(rpt_locale loc)
+{
+    switch (loc) {
+    case RPT_LOCALE_PT_BR: return "pt-BR";
+    case RPT_LOCALE_EN: return "en";
+    }
+    return NULL;
+}
+
 const char *rpt_format_mime(rpt_format fmt)
 {
     switch (fmt) {

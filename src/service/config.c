@@ -42,6 +42,7 @@ enum {
     SET_SECRET = 2,   /* never echoed in messages */
     SET_LO_OPEN = 4,  /* SET_NUMBER: lo itself is refused */
     SET_ENV_ONLY = 8, /* read from the environment only (a settings file cannot name itself) */
+    SET_CLI = 16,     /* `transcribe` uses it too (the others only matter to `serve`) */
 };
 
 typedef struct setting setting;
@@ -81,7 +82,7 @@ static const setting k_settings[] = {
      .type = SET_INT, F(port), .lo = 0, .hi = 65535},
     {.d = {"API_KEY", "HTTP", "", "printable characters without spaces",
       "Optional bearer token: when set, every request except /health, /ready and the page at "
-      "/ needs the header \"Authorization: Bearer KEY\". "
+      "/ needs the header \"Authorization: Bearer KEY\", and /ready names no server path. "
       "Empty = no authentication."},
      .type = SET_STRING, F(api_key), .flags = SET_EMPTY_OK | SET_SECRET, .hook = h_api_key},
     {.d = {"WEB_DIR", "HTTP", "", "a directory",
@@ -100,10 +101,10 @@ static const setting k_settings[] = {
       ".en (tiny..medium) and a quantization suffix -q4_0|-q4_1|-q5_0|-q5_1|-q8_0, resolved "
       "to $WHISPER_MODELS_DIR/ggml-NAME.bin; or a path (contains \"/\" or ends in .bin), used "
       "as given. scripts/get-model.sh (run by `make run`) downloads a missing named model."},
-     .type = SET_STRING, F(model), .hook = h_model},
+     .type = SET_STRING, F(model), .flags = SET_CLI, .hook = h_model},
     {.d = {"WHISPER_MODELS_DIR", "Model (lazy loading)", "models", "a directory",
       "Where model names resolve."},
-     .type = SET_STRING, F(models_dir)},
+     .type = SET_STRING, F(models_dir), .flags = SET_CLI},
     {.d = {"WHISPER_PRELOAD", "Model (lazy loading)", "false", NULL,
       "true = load the model in the background right after the listener is up (/ready is "
       "503 until it is loaded); false = load on the first transcription."},
@@ -114,7 +115,7 @@ static const setting k_settings[] = {
      .type = SET_INT, F(idle_unload_seconds), .lo = 0, .hi = 31536000},
     {.d = {"WHISPER_THREADS", "Model (lazy loading)", "0", "integer 0-1024",
       "Compute threads per transcription; 0 = the cores available to the process."},
-     .type = SET_INT, F(threads), .lo = 0, .hi = 1024, .hook = h_threads},
+     .type = SET_INT, F(threads), .lo = 0, .hi = 1024, .flags = SET_CLI, .hook = h_threads},
     {.d = {"WHISPER_LOAD_RETRY_MS", "Model (lazy loading)", "2000", NULL,
       "After a failed model load, requests get the kept error at once for this long (ms); "
       "the next request after it retries the load."},
@@ -126,7 +127,7 @@ static const setting k_settings[] = {
       "Requests waiting for a worker; past it: 503 queue_full with Retry-After."},
      .type = SET_INT, F(queue_length), .lo = 0, .hi = 100000},
     {.d = {"MAX_UPLOAD_MB", "Limits and queue", "200", NULL,
-      "Largest upload, MiB (413 payload_too_large beyond)."},
+      "Largest request body (the file and its form fields), MiB; 413 file_too_large beyond."},
      .type = SET_MIB, F(max_upload_bytes), .lo = 1, .hi = 1048576},
     {.d = {"MAX_AUDIO_SECONDS", "Limits and queue", "10800", NULL,
       "Longest audio, seconds, enforced while decoding (413 beyond)."},
@@ -137,19 +138,42 @@ static const setting k_settings[] = {
     {.d = {"TMPDIR", "Limits and queue", "/tmp", "a directory",
       "Where uploads are spooled (private temporary files, removed after each request)."},
      .type = SET_STRING, F(tmp_dir)},
+    {.d = {"HEADERS_TIMEOUT_SECONDS", "Slow clients", "10", NULL,
+      "A request's headers must be complete this many seconds after the connection opened "
+      "(or after the previous answer on a kept-alive connection); bytes arriving do not "
+      "extend it. 0 = no deadline."},
+     .type = SET_INT, F(headers_timeout_s), .lo = 0, .hi = 3600},
+    {.d = {"UPLOAD_MIN_BYTES_PER_SECOND", "Slow clients", "1024", NULL,
+      "Floor for a request body's average rate since it started, checked once the body is "
+      "older than HEADERS_TIMEOUT_SECONDS (10 s when that is 0); a slower upload is closed. "
+      "0 = no floor."},
+     .type = SET_INT, F(upload_min_bps), .lo = 0, .hi = 1 << 30},
+    {.d = {"MAX_CONNECTIONS_PER_ADDRESS", "Slow clients", "64", NULL,
+      "Open connections one client IP address may hold on PORT; more are refused at accept. "
+      "Behind a reverse proxy (one address for everyone) raise it or set 0 = no cap."},
+     .type = SET_INT, F(max_conns_per_address), .lo = 0, .hi = 100000},
+    {.d = {"HEALTH_PORT", "Slow clients", "0", NULL,
+      "A second listener serving only /health, /ready and /metrics, with its own connection "
+      "budget that slow clients on PORT cannot exhaust: point liveness/readiness probes "
+      "here. 0 = none (probes share PORT)."},
+     .type = SET_INT, F(health_port), .lo = 0, .hi = 65535},
     {.d = {"REPORT_LOCALE", "Report and logs", "pt-BR", NULL,
       "Language of the Markdown report's headings when the request does not say "
       "(pt and pt_BR are spellings of pt-BR)."},
-     .type = SET_CHOICE, F(report_locale), .choices = "pt-BR|en", .hook = h_locale},
+     .type = SET_CHOICE, F(report_locale), .choices = "pt-BR|en", .flags = SET_CLI,
+     .hook = h_locale},
     {.d = {"LOG_FORMAT", "Report and logs", "text", NULL,
-      "text (one line per message) or json (JSON lines, for log collectors)."},
-     .type = SET_CHOICE, F(log_json), .choices = "text|json"},
-    {.d = {"LOG_LEVEL", "Report and logs", "info", NULL, "Messages below this level are dropped."},
-     .type = SET_CHOICE, F(log_level), .choices = "debug|info|warn|error", .hook = h_log_level},
+      "text (one line per message) or json (JSON lines, for log collectors); `transcribe` "
+      "logs only with -v."},
+     .type = SET_CHOICE, F(log_json), .choices = "text|json", .flags = SET_CLI},
+    {.d = {"LOG_LEVEL", "Report and logs", "info", NULL,
+           "Messages below this level are dropped (`transcribe`: with -v)."},
+     .type = SET_CHOICE, F(log_level), .choices = "debug|info|warn|error", .flags = SET_CLI,
+     .hook = h_log_level},
     {.d = {"MDC_ENV_FILE", "Settings file", "", "a file path",
       "Read this settings file instead of ./.env (it must then exist). Only the environment "
       "can set it (.env.example shows it commented out)."},
-     .type = SET_STRING, F(env_file), .flags = SET_EMPTY_OK | SET_ENV_ONLY},
+     .type = SET_STRING, F(env_file), .flags = SET_CLI | SET_EMPTY_OK | SET_ENV_ONLY},
     {.d = {"MDC_TEST_LOAD_DELAY_MS", "Tests only", "0", NULL,
       "Slows every model load by this many milliseconds (load-race tests)."},
      .type = SET_NUMBER, F(load_delay_ms), .lo = 0, .hi = 600000},
@@ -356,7 +380,8 @@ static int h_log_level(const setting *s, void *field, const char *v, char *why, 
 static int set_apply(const setting *s, svc_config *cfg, const char *v, char *why, size_t whylen)
 {
     void *field = (char *)cfg + s->off;
-    return s->hook ? s->hook(s, field, v, why, whylen) : set_parse_generic(s, field, v, why, whylen);
+    return s->hook ? s->hook(s, field, v, why, whylen)
+                   : set_parse_generic(s, field, v, why, whylen);
 }
 
 /* "*" alone, or a comma-separated list of origins scheme://host[:port] (RFC 6454: no path,
@@ -404,9 +429,12 @@ static int h_cors(const setting *s, void *field, const char *v, char *why, size_
 
 /* MDC_* names that belong to the test harness (tests/run.sh), to other modules
  * (MDC_AUDIO_PLUGIN: src/audio/plugin/loader.c; MDC_KERNELS: the engine's kernel choice)
- * or other tools; never reported as unknown.  Any MDC_TEST_* is also tolerated. */
-static const char *const k_foreign_mdc[] = {"MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",
-                                           "MDC_SANITIZE",   "MDC_AUDIO_PLUGIN", "MDC_KERNELS"};
+ * or other tools (MDC_MODEL_BASE_URL, MDC_BIN: scripts/get-model.sh, which `make run`
+ * runs in the same environment as serve); never reported as unknown.  Any MDC_TEST_* is
+ * also tolerated. */
+static const char *const k_foreign_mdc[] = {
+    "MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",     "MDC_SANITIZE",
+    "MDC_AUDIO_PLUGIN", "MDC_KERNELS", "MDC_MODEL_BASE_URL", "MDC_BIN"};
 
 static const setting *find_setting(const char *name, size_t len)
 {
@@ -824,6 +852,36 @@ int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen)
     return resolve_model_path(cfg, errmsg, errlen);
 }
 
+int svc_config_get(const svc_config *cfg, const char *name, char *buf, size_t len)
+{
+    const setting *s = find_setting(name, strlen(name));
+    if (!s || !buf || len == 0 || (s->flags & SET_SECRET))
+        return -1;
+    const void *f = (const char *)cfg + s->off;
+    switch (s->type) {
+    case SET_STRING: snprintf(buf, len, "%s", (const char *)f); break;
+    case SET_INT: snprintf(buf, len, "%d", *(const int *)f); break;
+    case SET_MIB:
+        snprintf(buf, len, "%llu", (unsigned long long)(*(const uint64_t *)f >> 20));
+        break;
+    case SET_NUMBER: snprintf(buf, len, "%g", *(const double *)f); break;
+    case SET_BOOL: snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false"); break;
+    case SET_CHOICE: {
+        int idx = s->size == sizeof(bool) ? (int)*(const bool *)f : *(const int *)f;
+        const char *p = s->choices;
+        for (int i = 0; i < idx && p; i++) {
+            p = strchr(p, '|');
+            p = p ? p + 1 : NULL;
+        }
+        if (!p)
+            return -1;
+        snprintf(buf, len, "%.*s", (int)strcspn(p, "|"), p);
+        break;
+    }
+    }
+    return 0;
+}
+
 /* ---- documentation from the table ---------------------------------------------------- */
 
 /* The accepted values of row s in words. */
@@ -889,7 +947,8 @@ void svc_settings_write_env_example(FILE *f)
         }
         char allowed[160], text[1200];
         describe_allowed(s, allowed, sizeof allowed);
-        snprintf(text, sizeof text, "%s Accepted: %s.", s->d.doc, allowed);
+        snprintf(text, sizeof text, "%s Accepted: %s.%s", s->d.doc, allowed,
+                 (s->flags & SET_CLI) ? " Also used by `transcribe`." : "");
         write_wrapped_comment(f, text);
         fprintf(f, "%s%s=%s\n", (s->flags & SET_ENV_ONLY) ? "#" : "", s->d.name, s->d.def);
     }
@@ -918,6 +977,6 @@ void svc_settings_write_markdown(FILE *f)
         md_cell(f, allowed);
         fputs(" | ", f);
         md_cell(f, s->d.doc);
-        fputs(" |\n", f);
+        fputs((s->flags & SET_CLI) ? " Also used by `transcribe`. |\n" : " |\n", f);
     }
 }

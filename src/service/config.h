@@ -1,5 +1,7 @@
 /*
- * config.h — service settings from the environment and ./.env (DESIGN §4).
+ * config.h — service settings from the environment and ./.env (DESIGN §4), one row per
+ * setting in the table of config.c (used by `serve` and the CLI alike; .env.example and
+ * README's settings table are generated from it).
  * Environment variables win over .env lines.  Every value is validated; a bad value
  * fails start-up with a message naming the variable, its value, where it came from and
  * the accepted values.  Unknown WHISPER_* / MDC_* names (typos such as WHISPER_PRELAOD)
@@ -49,6 +51,10 @@ typedef struct svc_config {
                                      (tests of the load race) */
     int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS */
     char tmp_dir[1024];           /* TMPDIR */
+    int headers_timeout_s;        /* HEADERS_TIMEOUT_SECONDS: headers complete within this */
+    int upload_min_bps;           /* UPLOAD_MIN_BYTES_PER_SECOND: body rate floor (0 = none) */
+    int max_conns_per_address;    /* MAX_CONNECTIONS_PER_ADDRESS (0 = no cap) */
+    int health_port;              /* HEALTH_PORT: second listener for probes (0 = none) */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
     char cors_allow_origins[1024];/* CORS_ALLOW_ORIGINS: "" = CORS off, "*" = any origin, or
@@ -77,6 +83,10 @@ const svc_setting_doc *svc_setting_at(size_t i);
 void svc_settings_write_env_example(FILE *f);
 /* Writes README's settings table (Markdown: variable | default | accepted | meaning). */
 void svc_settings_write_markdown(FILE *f);
+
+/* The current value of setting `name` as text, in the form the table accepts ("true",
+ * "pt-BR", MAX_UPLOAD_MB in MiB, WHISPER_THREADS as the resolved count).  Returns 0, or -1 for an unknown name. */
+int svc_config_get(const svc_config *cfg, const char *name, char *buf, size_t len);
 
 /* Fills defaults, reads ./.env (if present; path from MDC_ENV_FILE, which must then
  * exist), then the environment, and validates.  Returns 0, or -1 with errmsg naming the

@@ -7,6 +7,14 @@
  * reference.  The loader runs wsp_model_load() (and the load_delay_ms test sleep) with
  * the mutex released, so /ready, /metrics and other holders never wait on a load.
  *
+ * File identity: the holder keeps the loaded file's (st_dev, st_ino, st_size, st_mtim)
+ * and compares it with a fresh stat() before handing the model out, and again after each
+ * transcription (holder_model_intact); a model whose file changed, vanished or lost
+ * pages under the mapping (SIGBUS absorbed by mdc/mapguard.h) is retired: no new
+ * reference is handed out, it is freed when its last reference is released, and the next
+ * acquire loads the file afresh.  One retired model at a time: a second change while an
+ * older copy is still in use answers the error instead of loading a third copy.
+ *
  * Attempts are numbered: a thread that waited for attempt N gets exactly what attempt N
  * produced (the model, or the error kept from it), even when the back-off is 0 and a
  * later thread could start attempt N+1 before it wakes.
@@ -34,7 +42,7 @@ struct model_holder {
     double load_delay_ms;
 
     /* metrics (NULL when no registry or registration failed) */
-    met_family *m_state, *m_load_seconds, *m_loads, *m_failures, *m_unloads;
+    met_family *m_state, *m_load_seconds, *m_loads, *m_failures, *m_unloads, *m_retired;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -42,6 +50,9 @@ struct model_holder {
     holder_state state;
     wsp_model *model;          /* non-NULL only in READY */
     int refs;                  /* references handed out and not released */
+    holder_file_id file_id;    /* identity of the file `model` was loaded from */
+    wsp_model *retired;        /* a model whose file changed, still referenced */
+    int retired_refs;          /* its references */
     unsigned long attempt;     /* number of the current/last load attempt */
     char last_error[512];      /* message of the last failed attempt ("" if none) */
     int last_error_code;       /* its WSP_E* code */
@@ -51,14 +62,40 @@ struct model_holder {
     bool preload_requested, preload_satisfied;
     bool preload_thread_started;
     bool stopping;             /* holder_free() started: the preload thread must end */
+    bool reload_pending;       /* holder_request_reload(): drop the model at refs 0 */
     pthread_t preload_thread;
 };
+
+static wsp_model *reload_detach_locked(model_holder *h);
+static void reload_finish(model_holder *h, wsp_model *m);
 
 static const char *const k_label_names[] = {"model", NULL};
 /* Load times span milliseconds (mmap + validate) to a minute (large models on slow
  * disks); seconds. */
 static const double k_load_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                         1,     2.5,  5,     10,   30,   60};
+
+/* Fills *id from stat(path); id->valid = false (and errno set) when stat fails. */
+static void file_identity(const char *path, holder_file_id *id)
+{
+    struct stat st;
+    memset(id, 0, sizeof *id);
+    if (stat(path, &st) != 0)
+        return;
+    id->valid = true;
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+    id->size = st.st_size;
+    id->mtime = st.st_mtim;
+}
+
+static bool same_file(const holder_file_id *a, const holder_file_id *b)
+{
+    return a->valid == b->valid &&
+           (!a->valid || (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+                          a->mtime.tv_sec == b->mtime.tv_sec &&
+                          a->mtime.tv_nsec == b->mtime.tv_nsec));
+}
 
 /* Duplicates s (NULL stays NULL); returns false on OOM of a non-NULL string. */
 static bool dup_opt(const char *s, char **out)
@@ -103,7 +140,12 @@ static void register_metrics(model_holder *h, met_registry *reg)
                                  "Failed model load attempts", k_label_names, NULL, 0);
     h->m_unloads = met_register(reg, MET_COUNTER, "mdconv_model_unloads_total",
                                 "Models unloaded after being idle", k_label_names, NULL, 0);
-    if (!h->m_state || !h->m_load_seconds || !h->m_loads || !h->m_failures || !h->m_unloads)
+    h->m_retired = met_register(reg, MET_COUNTER, "mdconv_model_retired_total",
+                                "Models dropped because their file changed, vanished or was "
+                                "truncated while mapped",
+                                k_label_names, NULL, 0);
+    if (!h->m_state || !h->m_load_seconds || !h->m_loads || !h->m_failures || !h->m_unloads ||
+        !h->m_retired)
         MDC_LOG_WARN("model %s: some holder metrics could not be registered", h->name);
     /* Make the counters visible at 0 before the first load. */
     if (h->m_loads) {
@@ -117,6 +159,10 @@ static void register_metrics(model_holder *h, met_registry *reg)
     if (h->m_unloads) {
         const char *lv[] = {h->name};
         met_inc(h->m_unloads, lv, 0);
+    }
+    if (h->m_retired) {
+        const char *lv[] = {h->name};
+        met_inc(h->m_retired, lv, 0);
     }
 }
 
@@ -175,13 +221,14 @@ void holder_free(model_holder *h)
         pthread_join(h->preload_thread, NULL);
 
     pthread_mutex_lock(&h->mu);
-    while (h->refs > 0 || h->state == HOLDER_LOADING)
+    while (h->refs > 0 || h->retired_refs > 0 || h->state == HOLDER_LOADING)
         pthread_cond_wait(&h->cv, &h->mu);
     wsp_model *m = h->model;
     h->model = NULL;
     h->state = HOLDER_UNLOADED;
     pthread_mutex_unlock(&h->mu);
     wsp_model_free(m);
+    wsp_model_free(h->retired);
 
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
@@ -203,7 +250,7 @@ static void sleep_ms(double ms)
 /* Runs one load attempt without the lock.  Returns the model or NULL with msg filled
  * ("cannot load model PATH: REASON (CONTEXT)") and *code set. */
 static wsp_model *load_unlocked(model_holder *h, char *msg, size_t msglen, int *code,
-                                double *elapsed_ms)
+                                double *elapsed_ms, holder_file_id *id)
 {
     double t0 = mdc_now_ms();
     if (h->load_delay_ms > 0)
@@ -222,7 +269,19 @@ static wsp_model *load_unlocked(model_holder *h, char *msg, size_t msglen, int *
         *code = WSP_EIO;
         snprintf(reason, sizeof reason, "not a regular file");
     } else {
+        holder_file_id before;
+        file_identity(h->path, &before);
         int rc = wsp_model_load(h->path, &m, &err);
+        file_identity(h->path, id);
+        if (rc == 0 && m && (!same_file(&before, id) || (uint64_t)id->size != wsp_model_file_bytes(m))) {
+            /* written to while we mapped and validated it: what we checked is not what
+             * is there now */
+            wsp_model_free(m);
+            m = NULL;
+            rc = WSP_EIO;
+            snprintf(err.message, sizeof err.message,
+                     "the file changed while it was being loaded (still being copied?)");
+        }
         if (rc == 0 && m) {
             *code = 0;
             *elapsed_ms = mdc_now_ms() - t0;
@@ -263,7 +322,9 @@ static void run_load_locked(model_holder *h)
     char msg[sizeof h->last_error];
     int code = 0;
     double ms = 0;
-    wsp_model *m = load_unlocked(h, msg, sizeof msg, &code, &ms);
+    holder_file_id id;
+    memset(&id, 0, sizeof id);
+    wsp_model *m = load_unlocked(h, msg, sizeof msg, &code, &ms, &id);
     if (m) {
         MDC_LOG_INFO("Lazy Loading: model %s ready in %.1f ms (%llu bytes mapped, %d tensors, "
                      "%llu bytes of weights, %s %s)",
@@ -282,6 +343,7 @@ static void run_load_locked(model_holder *h)
     pthread_mutex_lock(&h->mu);
     if (m) {
         h->model = m;
+        h->file_id = id;
         h->state = HOLDER_READY;
         h->loads_total++;
         h->last_error[0] = '\0';
@@ -298,6 +360,57 @@ static void run_load_locked(model_holder *h)
     pthread_cond_broadcast(&h->cv);
 }
 
+/* With the lock held: true when m's mapping is whole and the file on disk is still the
+ * one it was loaded from; otherwise false with the reason in why. */
+static bool check_locked(model_holder *h, const wsp_model *m, char *why, size_t len)
+{
+    if (wsp_model_mapping_lost(m)) {
+        snprintf(why, len, "model file %.120s was truncated or rewritten while mapped (SIGBUS "
+                           "absorbed); it is reloaded on the next request",
+                 h->path);
+        return false;
+    }
+    holder_file_id now;
+    file_identity(h->path, &now);
+    if (same_file(&now, &h->file_id))
+        return true;
+    if (!now.valid)
+        snprintf(why, len, "model file %.120s is gone (%s)", h->path, strerror(errno));
+    else if (now.dev != h->file_id.dev || now.ino != h->file_id.ino)
+        snprintf(why, len, "model file %.120s was replaced (new inode)", h->path);
+    else
+        snprintf(why, len, "model file %.120s changed on disk (%lld → %lld bytes, new mtime)",
+                 h->path, (long long)h->file_id.size, (long long)now.size);
+    return false;
+}
+
+/* With the lock held and state READY: takes h->model out of service (reason logged).
+ * Unreferenced → *dead = the model for the caller to free after unlocking; referenced →
+ * kept as h->retired until its last release.  Returns -1 (model left in place) when an
+ * older retired copy is still in use. */
+static int retire_locked(model_holder *h, const char *why, wsp_model **dead)
+{
+    *dead = NULL;
+    if (h->refs > 0 && h->retired) {
+        MDC_LOG_WARN("model %s: %s; an older copy is still in use, not reloading yet", h->name,
+                     why);
+        return -1;
+    }
+    MDC_LOG_WARN("Lazy Loading: model %s retired: %s", h->name, why);
+    if (h->refs > 0) {
+        h->retired = h->model;
+        h->retired_refs = h->refs;
+    } else {
+        *dead = h->model;
+    }
+    h->model = NULL;
+    h->refs = 0;
+    h->state = HOLDER_UNLOADED;
+    set_state_metric(h);
+    count(h, h->m_retired);
+    return 0;
+}
+
 const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
 {
     if (!h) {
@@ -308,6 +421,34 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
     for (;;) {
         switch (h->state) {
         case HOLDER_READY: {
+            if (h->reload_pending) {
+                /* A reload was asked for: new work waits for the running work to drop
+                 * the old mapping, then maps the file again. */
+                while (h->reload_pending && h->state == HOLDER_READY && h->refs > 0)
+                    pthread_cond_wait(&h->cv, &h->mu);
+                wsp_model *old = reload_detach_locked(h);
+                if (old) {
+                    pthread_mutex_unlock(&h->mu);
+                    reload_finish(h, old);
+                    pthread_mutex_lock(&h->mu);
+                }
+                continue;
+            }
+            char why[256];
+            wsp_model *dead = NULL;
+            if (!check_locked(h, h->model, why, sizeof why)) {
+                if (retire_locked(h, why, &dead) != 0) {
+                    fill_err(err, WSP_EIO, why);
+                    pthread_mutex_unlock(&h->mu);
+                    return NULL;
+                }
+                if (dead) { /* unreferenced: free it outside the lock, then load afresh */
+                    pthread_mutex_unlock(&h->mu);
+                    wsp_model_free(dead);
+                    pthread_mutex_lock(&h->mu);
+                }
+                continue;
+            }
             h->refs++;
             const wsp_model *m = h->model;
             pthread_mutex_unlock(&h->mu);
@@ -352,17 +493,56 @@ void holder_release(model_holder *h, const wsp_model *model)
 {
     if (!h || !model)
         return;
+    wsp_model *old = NULL, *dead = NULL;
     pthread_mutex_lock(&h->mu);
     if (h->refs > 0 && model == h->model) {
         h->refs--;
         if (h->refs == 0) {
             h->idle_since_s = mdc_now_s();
-            pthread_cond_broadcast(&h->cv); /* holder_free may be waiting */
+            old = reload_detach_locked(h);
+            pthread_cond_broadcast(&h->cv); /* holder_free or a reload may be waiting */
+        }
+    } else if (h->retired_refs > 0 && model == h->retired) {
+        if (--h->retired_refs == 0) {
+            dead = h->retired;
+            h->retired = NULL;
+            pthread_cond_broadcast(&h->cv);
         }
     } else {
         MDC_LOG_ERROR("model %s: release of a reference that is not held", h->name);
     }
     pthread_mutex_unlock(&h->mu);
+    if (old)
+        reload_finish(h, old);
+    wsp_model_free(dead); /* the last user of a retired model: unmap it now */
+}
+
+bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, size_t len)
+{
+    if (why && len)
+        why[0] = '\0';
+    if (!h || !model)
+        return false;
+    char buf[256];
+    pthread_mutex_lock(&h->mu);
+    bool ok = true;
+    if (model == h->model) {
+        ok = check_locked(h, h->model, buf, sizeof buf);
+        if (!ok) {
+            wsp_model *dead = NULL;
+            retire_locked(h, buf, &dead); /* the caller's reference keeps it: dead stays NULL */
+        }
+    } else if (model == h->retired) {
+        ok = false;
+        snprintf(buf, sizeof buf, "the model file changed during the transcription");
+        if (wsp_model_mapping_lost(model))
+            snprintf(buf, sizeof buf, "the model file was truncated or rewritten while mapped "
+                                      "(SIGBUS absorbed)");
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (!ok && why && len)
+        snprintf(why, len, "%s", buf);
+    return ok;
 }
 
 /* Longest wait between two preload attempts, ms. */
@@ -454,6 +634,60 @@ int holder_maybe_unload_idle(model_holder *h)
     MDC_LOG_INFO("Lazy Loading: unloaded model %s after %.0f s idle; the next request reloads it",
                  h->name, idle_s);
     return 1;
+}
+
+/* ---- reload (SIGHUP) ---------------------------------------------------------------- */
+
+/* With the lock held: when a reload is pending and nobody holds the model, detaches it
+ * (state UNLOADED, the next acquire maps the file again) and returns it for
+ * reload_finish(); otherwise NULL. */
+static wsp_model *reload_detach_locked(model_holder *h)
+{
+    if (!h->reload_pending || h->state != HOLDER_READY || h->refs != 0)
+        return NULL;
+    wsp_model *m = h->model;
+    h->model = NULL;
+    h->state = HOLDER_UNLOADED;
+    h->reload_pending = false;
+    set_state_metric(h);
+    return m;
+}
+
+/* Without the lock: frees a model detached by reload_detach_locked (munmap can take a
+ * while) and logs it. */
+static void reload_finish(model_holder *h, wsp_model *m)
+{
+    wsp_model_free(m);
+    MDC_LOG_INFO("Lazy Loading: reload: unloaded model %s; the next request maps %s again",
+                 h->name, h->path);
+}
+
+int holder_request_reload(model_holder *h)
+{
+    if (!h)
+        return -1;
+    wsp_model *old = NULL;
+    int rc;
+    pthread_mutex_lock(&h->mu);
+    switch (h->state) {
+    case HOLDER_READY:
+    case HOLDER_LOADING: /* the load in flight may have read the old file */
+        h->reload_pending = true;
+        old = reload_detach_locked(h);
+        rc = old ? 1 : 0;
+        break;
+    case HOLDER_FAILED: /* the next request retries at once, without the back-off */
+        h->failed_at_s = -1e18;
+        rc = 2;
+        break;
+    default:
+        rc = 2;
+        break;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (old)
+        reload_finish(h, old);
+    return rc;
 }
 
 holder_state holder_get_state(model_holder *h)

@@ -2,7 +2,8 @@
  * holder.h — the model holder: lazy loading of one Whisper model (DESIGN §2).
  *
  * States: UNLOADED → LOADING → READY; LOADING → FAILED (error kept; the next acquire
- * after the back-off retries); READY → UNLOADED (idle unload, only at refcount 0).
+ * after the back-off retries); READY → UNLOADED (idle unload or reload, only at
+ * refcount 0).
  * holder_acquire() returns a counted reference; the first caller loads, callers that
  * arrive during the load wait on a condition variable and get the same model or the
  * same error.  Exactly one load however many threads race.
@@ -18,10 +19,20 @@
  * mdconv_model_load_failures_total, mdconv_model_unloads_total (counters).
  * One registry per holder name: the families are registered by holder_new().
  *
+ * A model whose file changed under it (identity st_dev, st_ino, st_size, st_mtim differs
+ * from the load's, checked by stat() before each hand-out and by holder_model_intact()
+ * after each use) or whose mapping lost pages (SIGBUS absorbed, mdc/mapguard.h) is
+ * retired: never handed out again, freed at its last release; the next acquire reloads
+ * the file.  Counted in mdconv_model_retired_total.
+ *
  * Thread-safety: every function is thread-safe.
  */
 #ifndef MDC_SERVICE_HOLDER_H
 #define MDC_SERVICE_HOLDER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "mdc/metrics.h"
 #include "mdc/whisper.h"
@@ -34,6 +45,15 @@ typedef enum holder_state {
 } holder_state;
 
 typedef struct model_holder model_holder;
+
+/* A file's identity as the holder compares it (stat(2) fields). */
+typedef struct holder_file_id {
+    bool valid; /* stat() succeeded */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} holder_file_id;
 
 typedef struct holder_options {
     const char *name;         /* label for metrics/logs, e.g. "base" */
@@ -63,6 +83,13 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err);
  * must not be used after this call (an idle unload may free it). */
 void holder_release(model_holder *h, const wsp_model *model);
 
+/* After using a reference: true when `model` is still sound — its mapping lost no page
+ * and the file on disk is the one it was loaded from.  Otherwise false with a reason
+ * (for a 503 model_unavailable) in why (len bytes, may be NULL), and the model is
+ * retired (see above): results computed with it must be discarded.  The caller still
+ * releases its reference.  Thread-safe. */
+bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, size_t len);
+
 /* Starts a background thread that acquires and releases once (WHISPER_PRELOAD) and
  * returns at once.  When the load fails the thread retries, waiting max(retry_backoff_ms,
  * 1 s) doubled each time up to 60 s, until the model loads.  A second call while the
@@ -73,6 +100,15 @@ int holder_preload_async(model_holder *h);
 /* Unloads if READY, idle for at least idle_unload_seconds and unreferenced; returns 1
  * if it unloaded.  The service calls it periodically. */
 int holder_maybe_unload_idle(model_holder *h);
+
+/* Reload (SIGHUP): drops the mapped model once no transcription holds it — at once when
+ * none does, else when the last reference is released; never mid-job.  Until then new
+ * acquires wait for the running ones to finish, so every transcription that starts after
+ * the call maps the file again (it may have been replaced).  A load in flight is dropped
+ * after it finishes the same way; in FAILED state the back-off is cleared so the next
+ * request retries at once.  Returns 1 when the model was dropped now, 0 when it will be
+ * dropped at the last release, 2 when nothing was mapped, -1 for a NULL holder. */
+int holder_request_reload(model_holder *h);
 
 holder_state holder_get_state(model_holder *h);
 const char *holder_state_name(holder_state s); /* "unloaded", "loading", "ready", "failed" */

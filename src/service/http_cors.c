@@ -83,9 +83,11 @@ static const char *allowed_headers(const char *requested)
 enum MHD_Result http_cors_preflight(svc_server *srv, http_req *req, const char *url)
 {
     req->early_response = true;
-    char methods[64];
-    if (!routes_methods(url, methods, sizeof methods))
+    char routed[48], methods[64];
+    routes_allowed(url, routed, sizeof routed);
+    if (!routed[0])
         return http_send_error(req, 404, "not_found", "no route for OPTIONS %.100s", url);
+    snprintf(methods, sizeof methods, "%s, OPTIONS", routed);
     const char *origin = http_header(req, "Origin");
     bool allowed = origin_allowed(srv->cfg->cors_allow_origins, origin);
     if (origin && !allowed)

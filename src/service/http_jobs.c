@@ -1,7 +1,8 @@
 /*
  * http_jobs.c — asynchronous processing: POST /jobs (202 + id at once), GET /jobs/{id}
- * (status and progress), GET /jobs/{id}/events (Server-Sent Events), GET
- * /jobs/{id}/result (the Markdown report once done).
+ * (status and progress), GET /jobs/{id}/events (Server-Sent Events: progress, segment,
+ * done, error — names and payloads in jobs.h), GET /jobs/{id}/result (the Markdown
+ * report once done).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -19,6 +20,12 @@ typedef struct job_task_arg {
 static void job_progress(int percent, void *user)
 {
     job_set_progress(user, percent);
+}
+
+/* The pipeline's new-segment callback: the text goes out as a `segment` event. */
+static void job_segment(const pipeline_segment *seg, void *user)
+{
+    job_add_segment(user, seg->t0_s, seg->t1_s, seg->text);
 }
 
 /* Worker: runs the pipeline for a job, keeps the result in the job. */
@@ -57,6 +64,7 @@ enum MHD_Result http_jobs_create(svc_server *srv, http_req *req)
     req->form = NULL; /* the job owns the upload now */
     j->preq = pr;
     j->preq.progress_cb = job_progress;
+    j->preq.segment_cb = job_segment;
     j->preq.abort_cb = job_should_abort;
     j->preq.user = j;
     j->want_json = http_accepts_json(req);
@@ -73,6 +81,7 @@ enum MHD_Result http_jobs_create(svc_server *srv, http_req *req)
         svc_metrics_transcription(&srv->metrics, "jobs", "queue_full", 0, 0);
         return http_send_queue_full(req);
     }
+    http_req_leave_admission(req); /* the pool counts it now */
     char base[64];
     snprintf(base, sizeof base, "/jobs/%s", j->id);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s+, s:s+}", "id", j->id, "status", "queued",

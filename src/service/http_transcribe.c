@@ -46,8 +46,7 @@ enum MHD_Result http_send_pipeline_error(http_req *req, const pipeline_result *r
         int backoff_s = (req->srv->cfg->load_retry_backoff_ms + 999) / 1000;
         char ra[16];
         snprintf(ra, sizeof ra, "%d", backoff_s < 1 ? 1 : backoff_s);
-        return http_send_error_header(req, status, code, MHD_HTTP_HEADER_RETRY_AFTER, ra, "%s",
-                                      msg);
+        return http_send_error_hdr(req, status, MHD_HTTP_HEADER_RETRY_AFTER, ra, code, "%s", msg);
     }
     return http_send_error_param(req, status, code, http_pipeline_error_param(res), "%s", msg);
 }
@@ -208,6 +207,7 @@ static enum MHD_Result submit_or_finish(svc_server *srv, http_req *req)
             return http_send_queue_full(req);
         }
         req->submitted = true;
+        http_req_leave_admission(req); /* the pool counts it now */
     }
     if (req->stream)
         return http_stream_answer(req);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mdc/clock.h"
+#include "connguard.h"
 #include "routes.h"
 
 /* Adds the headers every answer carries. */
@@ -35,10 +37,14 @@ static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response
 {
     http_cors_headers(req, r);
     drop_upload(req);
+    /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
+     * libmicrohttpd discards the rest of the body, then the connection closes) */
+    cg_phase_set(req->cg, CG_BUSY);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     req->responded = true;
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
+                     mdc_now_s() - req->start_s);
     return ret;
 }
 
@@ -46,9 +52,13 @@ enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Re
 {
     http_cors_headers(req, r);
     drop_upload(req);
+    /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
+     * libmicrohttpd discards the rest of the body, then the connection closes) */
+    cg_phase_set(req->cg, CG_BUSY);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     req->responded = true;
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status);
+    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
+                     mdc_now_s() - req->start_s);
     return ret;
 }
 
@@ -118,6 +128,10 @@ json_t *http_error_object(unsigned status, const char *code, const char *param,
 static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *code,
                                     const char *param, const char *hname, const char *hval,
                                     const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *code,
+                                    const char *param, const char *hname, const char *hval,
+                                    const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -159,13 +173,12 @@ enum MHD_Result http_send_error_param(http_req *req, unsigned status, const char
     return r;
 }
 
-enum MHD_Result http_send_error_header(http_req *req, unsigned status, const char *code,
-                                       const char *hname, const char *hval, const char *fmt,
-                                       ...)
+enum MHD_Result http_send_error_hdr(http_req *req, unsigned status, const char *hname,
+                                    const char *hvalue, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result r = send_error_v(req, status, code, NULL, hname, hval, fmt, ap);
+    enum MHD_Result r = send_error_v(req, status, code, NULL, hname, hvalue, fmt, ap);
     va_end(ap);
     return r;
 }
@@ -187,8 +200,8 @@ enum MHD_Result http_send_queue_full(http_req *req)
     int secs = est < 1 ? 1 : est > 300 ? 300 : (int)(est + 0.999);
     char ra[16];
     snprintf(ra, sizeof ra, "%d", secs);
-    return http_send_error_header(req, 503, "queue_full", MHD_HTTP_HEADER_RETRY_AFTER, ra,
-                                  "all transcription workers are busy and the queue is full; "
+    return http_send_error_hdr(req, 503, MHD_HTTP_HEADER_RETRY_AFTER, ra, "queue_full",
+                               "all transcription workers are busy and the queue is full; "
                                   "retry after the number of seconds in Retry-After");
 }
 

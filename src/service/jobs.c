@@ -17,12 +17,18 @@
 
 #define JOB__HEARTBEAT_S 15.0 /* SSE comment line so proxies keep the stream open */
 
+struct job__seg {
+    double start_s, end_s;
+    char *text;
+};
+
 struct job__sub {
     job *j;
     struct MHD_Connection *conn;
     unsigned sent_version;
+    int sent_segs;          /* segment events already formatted */
     bool started, ended, suspended, heartbeat;
-    char pending[1024];
+    char *pending;          /* the event being sent (malloc'd), or NULL */
     size_t pend_len, pend_off;
     job__sub *next;
 };
@@ -82,6 +88,9 @@ static void wake_subs(job *j)
 
 static void job_free(job *j)
 {
+    for (int i = 0; i < j->n_segs; i++)
+        free(j->segs[i].text);
+    free(j->segs);
     upl_free(j->form);
     pipeline_result_free(&j->result);
     pthread_mutex_destroy(&j->mu);
@@ -214,6 +223,30 @@ void job_set_progress(job *j, int percent)
     pthread_mutex_unlock(&j->mu);
 }
 
+void job_add_segment(job *j, double start_s, double end_s, const char *text)
+{
+    char *copy = strdup(text ? text : "");
+    pthread_mutex_lock(&j->mu);
+    if (copy && j->n_segs == j->cap_segs) {
+        int cap = j->cap_segs ? 2 * j->cap_segs : 16;
+        struct job__seg *ns = realloc(j->segs, (size_t)cap * sizeof *ns);
+        if (ns) {
+            j->segs = ns;
+            j->cap_segs = cap;
+        }
+    }
+    if (copy && j->n_segs < j->cap_segs) {
+        j->segs[j->n_segs++] = (struct job__seg){start_s, end_s, copy};
+        wake_subs(j);
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&j->mu);
+    if (copy || !text) {
+        free(copy);
+        MDC_LOG_WARN("job %s: a segment event was dropped (out of memory)", j->id);
+    }
+}
+
 void job_finish(job *j, pipeline_result *res)
 {
     /* Unlink the upload first: a client that sees the job finished must not find it. */
@@ -269,26 +302,51 @@ char *job_status_json(job *j)
     return txt;
 }
 
-/* Formats the next event into sub->pending.  Caller holds j->mu. */
-static void format_event(job__sub *sub)
+/* Sets sub->pending to "event: NAME\ndata: JSON\n\n" (prefixed by the reconnect delay on
+ * the stream's first event) and steals `o`.  Falls back to a bare {"id"} object when the
+ * JSON cannot be built, and to an empty pending event on OOM (the stream then ends). */
+static void set_pending(job__sub *sub, const char *name, json_t *o)
 {
-    job *j = sub->j;
-    json_t *o = status_object(j);
     char *data = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    const char *ev = j->status == JOB_DONE ? "done" : j->status == JOB_FAILED ? "error" : "progress";
-    int n = snprintf(sub->pending, sizeof sub->pending, "%sevent: %s\ndata: %s\n\n",
-                     sub->started ? "" : "retry: 2000\n", ev, data ? data : "{}");
+    free(sub->pending);
+    sub->pending = NULL;
+    int n = asprintf(&sub->pending, "%sevent: %s\ndata: %s\n\n", sub->started ? "" : "retry: 2000\n",
+                     name, data ? data : "{}");
     free(data);
-    if (n < 0)
+    if (n < 0) {
+        sub->pending = NULL;
         n = 0;
-    if ((size_t)n >= sizeof sub->pending) { /* a very long error message: still valid */
-        n = snprintf(sub->pending, sizeof sub->pending, "event: %s\ndata: {\"id\":\"%s\"}\n\n", ev,
-                     j->id);
+        sub->ended = true;
     }
     sub->pend_len = (size_t)n;
     sub->pend_off = 0;
     sub->started = true;
+}
+
+/* Formats the next event into sub->pending: unsent segments first, then the status
+ * (see jobs.h for the events).  Caller holds j->mu. */
+static void format_event(job__sub *sub)
+{
+    job *j = sub->j;
+    if (sub->sent_segs < j->n_segs) {
+        const struct job__seg *g = &j->segs[sub->sent_segs];
+        json_t *o = json_pack("{s:s, s:i, s:f, s:f, s:s}", "id", j->id, "index", sub->sent_segs,
+                              "start", g->start_s, "end", g->end_s, "text", g->text);
+        sub->sent_segs++;
+        set_pending(sub, "segment", o);
+        return;
+    }
+    if (atomic_load(&j->store->closing) && j->status != JOB_DONE && j->status != JOB_FAILED) {
+        json_t *o = json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "id", j->id, "status", "failed",
+                              "http_status", 503, "error", "code", "shutting_down", "message",
+                              "the server is shutting down; the job was not finished");
+        set_pending(sub, "error", o);
+        sub->ended = true;
+        return;
+    }
+    const char *ev = j->status == JOB_DONE ? "done" : j->status == JOB_FAILED ? "error" : "progress";
+    set_pending(sub, ev, status_object(j));
     sub->sent_version = j->version;
     if (j->status == JOB_DONE || j->status == JOB_FAILED)
         sub->ended = true; /* END_OF_STREAM once this event is out */
@@ -302,15 +360,18 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     ssize_t ret;
     pthread_mutex_lock(&j->mu);
     if (sub->pend_off == sub->pend_len) {
-        if (sub->ended || atomic_load(&j->store->closing)) {
+        if (sub->ended) {
             pthread_mutex_unlock(&j->mu);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
-        if (!sub->started || sub->sent_version != j->version) {
+        if (!sub->started || sub->sent_segs < j->n_segs || sub->sent_version != j->version ||
+            atomic_load(&j->store->closing)) {
             format_event(sub);
         } else if (sub->heartbeat) {
             sub->heartbeat = false;
-            sub->pend_len = (size_t)snprintf(sub->pending, sizeof sub->pending, ": ping\n\n");
+            free(sub->pending);
+            sub->pending = strdup(": ping\n\n");
+            sub->pend_len = sub->pending ? strlen(sub->pending) : 0;
             sub->pend_off = 0;
         } else {
             /* nothing new: park the connection until the job changes (no busy loop) */
@@ -323,10 +384,13 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     size_t n = sub->pend_len - sub->pend_off;
     if (n > max)
         n = max;
-    memcpy(buf, sub->pending + sub->pend_off, n);
+    if (n)
+        memcpy(buf, sub->pending + sub->pend_off, n);
     sub->pend_off += n;
     ret = (ssize_t)n;
     pthread_mutex_unlock(&j->mu);
+    if (ret == 0) /* nothing could be formatted (OOM): end rather than spin */
+        return MHD_CONTENT_READER_END_OF_STREAM;
     return ret;
 }
 
@@ -341,6 +405,7 @@ static void sse_free(void *cls)
             break;
         }
     pthread_mutex_unlock(&j->mu);
+    free(sub->pending);
     free(sub);
     job_unref(j);
 }

@@ -11,10 +11,25 @@
  * SSE stream one.  The job owns its upload form (and so its temp file) until
  * job_finish() releases it.
  *
- * SSE: job_events_response() returns a response whose content reader sends
- * "event: progress" lines as the job advances and a final "event: done" or
- * "event: error", then ends the stream.  When there is nothing new the reader suspends
- * its connection (so MHD's thread never spins) and job updates resume it.
+ * SSE: job_events_response() returns a response whose content reader sends the job's
+ * events (below) as they happen, then ends the stream.  When there is nothing new the
+ * reader suspends its connection (so MHD's thread never spins) and job updates resume
+ * it.  A stream opened later (a reconnect) first replays every segment so far.
+ *
+ * Events of GET /jobs/{id}/events (each `event: NAME` + one `data:` line of JSON; the
+ * first one is preceded by `retry: 2000`; `: ping` comments every 15 s keep proxies
+ * from closing an idle stream):
+ *   progress  {"id","status":"queued"|"running","progress":0…100,"created_at":unix_s}
+ *             — at the start and whenever the status or the percent changes;
+ *   segment   {"id","index":0…,"start":s,"end":s,"text":"…"} — one per transcribed
+ *             segment as the engine produces it (times in seconds, clamped to the
+ *             audio; text as the engine wrote it, leading space included);
+ *   done      the status object with "status":"done", "progress":100, "result_url",
+ *             "audio_seconds", "processing_seconds", "language" — last event;
+ *   error     {"id","status":"failed","http_status":4xx/5xx,"error":{"code","message"}}
+ *             when the job failed, or with code "shutting_down" (http_status 503) when
+ *             the server stops before the job finished — last event.
+ * Segments always come before the job's done/error event.
  *
  * Thread-safety: every function is thread-safe.
  */
@@ -50,6 +65,8 @@ typedef struct job {
     int progress;                /* 0…100 */
     unsigned version;            /* bumped on every change (SSE) */
     double created_wall_s, finished_s; /* wall clock; monotonic finish for expiry */
+    struct job__seg *segs;       /* segments so far, for `segment` events [n_segs] */
+    int n_segs, cap_segs;
     pipeline_result result;      /* valid once DONE or FAILED */
     job__sub *subs;
 } job;
@@ -79,6 +96,9 @@ void job_unref(job *j);
 /* Worker side: state changes (each wakes the job's SSE streams). */
 void job_set_running(job *j);
 void job_set_progress(job *j, int percent);
+/* Appends a new segment (times in seconds; text copied, valid UTF-8) for the `segment`
+ * events.  On OOM the live event is skipped (logged); the final result is unaffected. */
+void job_add_segment(job *j, double start_s, double end_s, const char *text);
 /* Moves *res into the job (DONE if res->http_status == 200, else FAILED), frees the
  * form and its temp file. */
 void job_finish(job *j, pipeline_result *res);

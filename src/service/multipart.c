@@ -91,6 +91,35 @@ static int read_value(const char **s, char *out, size_t outlen)
     return 0;
 }
 
+/* Reads one "; key=value" parameter at *s (RFC 9110 §5.6.6; whitespace around '=' is
+ * tolerated), the value a token or a quoted string, into *key, *klen (not terminated)
+ * and val.  Returns 1 when a parameter was read, 0 at the end of the string (a trailing
+ * ';' is tolerated), -1 on a syntax error or a value longer than vlen−1. */
+static int next_param(const char **s, const char **key, size_t *klen, char *val, size_t vlen)
+{
+    const char *p = skip_ows(*s);
+    if (*p == ';')
+        p = skip_ows(p + 1);
+    else if (*p != '\0')
+        return -1;
+    if (*p == '\0') {
+        *s = p;
+        return 0;
+    }
+    *key = p;
+    while (is_tchar((unsigned char)*p) && *p != '=')
+        p++;
+    *klen = (size_t)(p - *key);
+    p = skip_ows(p);
+    if (*klen == 0 || *p != '=')
+        return -1;
+    p = skip_ows(p + 1);
+    if (read_value(&p, val, vlen) != 0)
+        return -1;
+    *s = p;
+    return 1;
+}
+
 int mp_boundary_from_content_type(const char *ct, char *out, size_t outlen)
 {
     static const char type[] = "multipart/form-data";
@@ -103,33 +132,23 @@ int mp_boundary_from_content_type(const char *ct, char *out, size_t outlen)
     if (*p != ';' && *p != '\0')
         return -1; /* "multipart/form-dataXYZ" */
     bool found = false;
-    while (*p == ';') {
-        p = skip_ows(p + 1);
-        const char *key = p;
-        while (is_tchar((unsigned char)*p) && *p != '=')
-            p++;
-        size_t klen = (size_t)(p - key);
-        if (*p != '=')
-            return klen == 0 && *p == '\0' ? (found ? 0 : -2) : -2;
-        p++;
-        char val[256];
-        if (read_value(&p, val, sizeof val) != 0)
+    const char *key = NULL;
+    size_t klen = 0;
+    char val[256];
+    int r;
+    while ((r = next_param(&p, &key, &klen, val, sizeof val)) == 1) {
+        if (klen != 8 || strncasecmp(key, "boundary", 8) != 0 || found)
+            continue;
+        size_t n = strlen(val);
+        if (n < 1 || n > MP_MAX_BOUNDARY || n + 1 > outlen || val[n - 1] == ' ')
             return -2;
-        if (klen == 8 && strncasecmp(key, "boundary", 8) == 0 && !found) {
-            size_t n = strlen(val);
-            if (n < 1 || n > MP_MAX_BOUNDARY || n + 1 > outlen || val[n - 1] == ' ')
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)val[i] < 0x20 || (unsigned char)val[i] >= 0x7f)
                 return -2;
-            for (size_t i = 0; i < n; i++)
-                if ((unsigned char)val[i] < 0x20 || (unsigned char)val[i] >= 0x7f)
-                    return -2;
-            memcpy(out, val, n + 1);
-            found = true;
-        }
-        p = skip_ows(p);
+        memcpy(out, val, n + 1);
+        found = true;
     }
-    if (*p != '\0')
-        return -2;
-    return found ? 0 : -2;
+    return r == 0 && found ? 0 : -2;
 }
 
 /* ---- part headers ------------------------------------------------------------- */
@@ -171,18 +190,10 @@ static int parse_disposition(mp_parser *p, const char *v, bool *have_filename)
     v = skip_ows(v + 9);
     bool have_name = false, have_ext = false;
     char val[MP_MAX_HEADER_BYTES + 1];
-    while (*v == ';') {
-        v = skip_ows(v + 1);
-        const char *key = v;
-        while (is_tchar((unsigned char)*v) && *v != '=')
-            v++;
-        size_t klen = (size_t)(v - key);
-        v = skip_ows(v);
-        if (*v != '=')
-            return MP_ERR_SYNTAX;
-        v = skip_ows(v + 1);
-        if (read_value(&v, val, sizeof val) != 0)
-            return MP_ERR_SYNTAX;
+    const char *key = NULL;
+    size_t klen = 0;
+    int r;
+    while ((r = next_param(&v, &key, &klen, val, sizeof val)) == 1) {
         if (klen == 4 && strncasecmp(key, "name", 4) == 0 && !have_name) {
             memcpy(p->name, val, strlen(val) + 1);
             have_name = true;
@@ -197,9 +208,8 @@ static int parse_disposition(mp_parser *p, const char *v, bool *have_filename)
             }
             *have_filename = true;
         }
-        v = skip_ows(v);
     }
-    if (*v != '\0')
+    if (r < 0)
         return MP_ERR_SYNTAX;
     return have_name ? 0 : MP_ERR_NO_NAME;
 }
@@ -350,7 +360,7 @@ int mp_feed(mp_parser *p, const char *d, size_t n)
             break;
         case MP__HEADERS:
             if (c == '\0')
-                return fail(p, MP_ERR_SYNTAX);
+                c = '\x01'; /* keeps the header a C string; see multipart.h */
             if (p->hlen >= MP_MAX_HEADER_BYTES)
                 return fail(p, MP_ERR_HEADER_LONG);
             p->hbuf[p->hlen++] = c;

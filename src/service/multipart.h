@@ -13,6 +13,9 @@
  *                    during the call);
  *   data(bytes, n)   zero or more times with the part's body, in order, n > 0;
  *   end()            once when the part's delimiter has been seen.
+ * A NUL byte in a part's headers (a filename "a\0.wav") is passed as 0x01, a control
+ * character, so the values stay C strings and nothing after the NUL is lost; display
+ * names drop control characters (upload.h).
  * A callback returning non-zero stops the parser: every later feed returns
  * MP_ERR_STOPPED and no more events are fired.
  *

@@ -141,6 +141,8 @@ int pipeline_language_parse(const char *in, char *code, size_t codelen)
 typedef struct progress_ctx {
     const pipeline_request *req;
     int last; /* last percent reported, so the bar never goes backwards */
+    double audio_s; /* decoded duration, once known (segment times → percent) */
+    const wsp_model *model; /* held while the engine runs: token texts for logprobs */
 } progress_ctx;
 
 static void report_progress(progress_ctx *p, int percent)
@@ -162,9 +164,16 @@ static void engine_progress(int percent, void *user)
     report_progress(p, 5 + percent * 95 / 100);
 }
 
-static bool aborted(const pipeline_request *req)
+/* Segment times clamped to the audio (see to_report_segments), centiseconds. */
+static void clamp_segment(const wsp_segment *s, int64_t end_cs, int64_t *t0, int64_t *t1)
 {
-    return req->abort_cb && req->abort_cb(req->user);
+    *t1 = s->t1 < end_cs ? s->t1 : end_cs;
+    *t0 = s->t0 < 0 ? 0 : (s->t0 < *t1 ? s->t0 : *t1);
+}
+
+static int64_t audio_end_cs(double audio_s)
+{
+    return audio_s > 0 ? (int64_t)(audio_s * 100.0 + 0.5) : INT64_MAX;
 }
 
 /* ---- log-probabilities --------------------------------------------------------------- */
@@ -214,33 +223,56 @@ static int collect_logprobs(const wsp_model *model, const wsp_segment *segs, int
     return 0;
 }
 
-/* The engine's segment callback → pipeline_request.segment_cb (the model is held while
- * the engine runs, so token texts can be read here). */
-typedef struct segment_ctx {
+/* Engine new-segment callback: hands the segment on and moves the progress to the
+ * segment's end (finer than the engine's once-per-30-s-window percent; capped at 99
+ * until the result is rendered). */
+static void engine_segment(const wsp_segment *seg, int index, void *user)
+{
+    progress_ctx *p = user;
+    int64_t t0, t1;
+    clamp_segment(seg, audio_end_cs(p->audio_s), &t0, &t1);
+    if (p->req->segment_cb) {
+        rpt_logprob *lp = NULL;
+        char *blob = NULL;
+        size_t n_lp = 0;
+        /* out of memory here only costs this event its logprobs; the result keeps them */
+        if (p->req->logprobs && collect_logprobs(p->model, seg, 1, &lp, &n_lp, &blob) != 0)
+            n_lp = 0;
+        pipeline_segment ps = {
+            .index = index,
+            .text = seg->text ? seg->text : "",
+            .t0_s = (double)t0 / 100.0,
+            .t1_s = (double)t1 / 100.0,
+            .logprobs = lp,
+            .n_logprobs = n_lp,
+        };
+        p->req->segment_cb(&ps, p->req->user);
+        free(lp);
+        free(blob);
+    }
+    if (p->audio_s > 0) {
+        int pct = 5 + (int)(95.0 * ((double)t1 / 100.0) / p->audio_s);
+        report_progress(p, pct > 99 ? 99 : pct);
+    }
+}
+
+static bool aborted(const pipeline_request *req)
+{
+    return req->abort_cb && req->abort_cb(req->user);
+}
+
+/* The engine's abort callback: the request's own, plus "the model's mapping was lost"
+ * (a truncated model file; see mdc/mapguard.h) — the weights read as zeros from then on,
+ * so going on would only burn CPU for a result that is thrown away. */
+typedef struct engine_abort_ctx {
     const pipeline_request *req;
     const wsp_model *model;
-} segment_ctx;
+} engine_abort_ctx;
 
-static void forward_segment(const wsp_segment *seg, int index, void *user)
+static bool engine_abort(void *user)
 {
-    segment_ctx *c = user;
-    rpt_logprob *lp = NULL;
-    char *blob = NULL;
-    size_t n_lp = 0;
-    /* out of memory here only costs this event its logprobs; the result keeps them */
-    if (c->req->logprobs && collect_logprobs(c->model, seg, 1, &lp, &n_lp, &blob) != 0)
-        n_lp = 0;
-    pipeline_segment ps = {
-        .index = index,
-        .text = seg->text ? seg->text : "",
-        .t0_s = (double)seg->t0 / 100.0,
-        .t1_s = (double)seg->t1 / 100.0,
-        .logprobs = lp,
-        .n_logprobs = n_lp,
-    };
-    c->req->segment_cb(&ps, c->req->user);
-    free(lp);
-    free(blob);
+    const engine_abort_ctx *c = user;
+    return wsp_model_mapping_lost(c->model) || aborted(c->req);
 }
 
 /* ---- result conversion ----------------------------------------------------------------- */
@@ -255,7 +287,7 @@ static int to_report_segments(const wsp_result *r, double audio_s, rpt_segment *
      * of a shorter recording; OpenAI's transcribe.py ends it at the audio's end instead
      * (segment_size = min(N_FRAMES, content_frames - seek)).  The engine keeps whisper.cpp's
      * numbers (golden tests); the report shows OpenAI's. */
-    const int64_t end_cs = audio_s > 0 ? (int64_t)(audio_s * 100.0 + 0.5) : INT64_MAX;
+    const int64_t end_cs = audio_end_cs(audio_s);
     *segs_out = NULL;
     *ids_out = NULL;
     if (r->n_segments <= 0)
@@ -274,8 +306,7 @@ static int to_report_segments(const wsp_result *r, double audio_s, rpt_segment *
     for (int i = 0; i < r->n_segments; i++) {
         const wsp_segment *s = &r->segments[i];
         rpt_segment *d = &segs[i];
-        d->t1_cs = s->t1 < end_cs ? s->t1 : end_cs;
-        d->t0_cs = s->t0 < 0 ? 0 : (s->t0 < d->t1_cs ? s->t0 : d->t1_cs);
+        clamp_segment(s, end_cs, &d->t0_cs, &d->t1_cs);
         d->text = s->text ? s->text : "";
         if (s->n_tokens > 0) {
             d->tokens = ids + off;
@@ -371,6 +402,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         goto done;
     }
     res->audio_seconds = pcm.info.duration_s;
+    prog.audio_s = pcm.info.duration_s;
     aud_info info = pcm.info; /* kept for the report after the samples are freed */
     report_progress(&prog, 5);
     if (aborted(req)) {
@@ -412,20 +444,30 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         p.temperature_inc = 0;
     p.progress_cb = engine_progress;
     p.progress_user_data = &prog;
-    p.abort_cb = req->abort_cb;
-    p.abort_user_data = req->user;
-    segment_ctx sctx = {.req = req, .model = model};
-    if (req->segment_cb) {
-        p.segment_cb = forward_segment;
-        p.segment_user_data = &sctx;
-    }
+    p.segment_cb = engine_segment;
+    p.segment_user_data = &prog;
+    engine_abort_ctx actx = {.req = req, .model = model};
+    p.abort_cb = engine_abort;
+    p.abort_user_data = &actx;
+    prog.model = model;
     rc = wsp_transcribe(st, pcm.samples, pcm.n_samples, &p, &wr, &werr);
     /* token texts live in the model: copy them before it is released */
     if (rc == 0 && req->logprobs &&
         collect_logprobs(model, wr->segments, wr->n_segments, &lps, &n_lps, &lp_blob) != 0)
         rc = WSP_ENOMEM;
+    /* The state is freed, never reused, whatever happened (it may hold numbers computed
+     * from a lost mapping); then the model's soundness decides whether the result
+     * counts: a file changed or truncated during the run → 503, the model is retired and
+     * the next request loads the file afresh. */
     wsp_state_free(st); /* before the release: the model may be unloaded after it */
     st = NULL;
+    char why[256];
+    if (!holder_model_intact(holder, model, why, sizeof why)) {
+        holder_release(holder, model);
+        model = NULL;
+        set_error(res, 503, "model_unavailable", "the transcription was abandoned: %s", why);
+        goto done;
+    }
     holder_release(holder, model);
     model = NULL;
     aud_pcm_free(&pcm); /* the samples are not needed any more */

@@ -24,7 +24,7 @@
 typedef struct pipeline_segment {
     int index;                    /* 0-based, in production order */
     const char *text;             /* the engine's text (valid UTF-8, Whisper's leading space) */
-    double t0_s, t1_s;            /* seconds, as the engine gives them (not clamped) */
+    double t0_s, t1_s;            /* seconds, clamped to the audio like the report's */
     const rpt_logprob *logprobs;  /* its text tokens' log-probabilities when the request
                                      asked for them (logprobs); NULL when there are none */
     size_t n_logprobs;
@@ -52,8 +52,8 @@ typedef struct pipeline_request {
     void (*progress_cb)(int percent, void *user);
     bool (*abort_cb)(void *user);
     /* called on the pipeline's thread once per new segment while the engine runs (the
-     * engine's segment callback: window by window, not after the fact); everything it
-     * points to is valid during the call only.  May be NULL. */
+     * engine's segment callback: window by window, not after the fact, before the final
+     * 100 %); everything it points to is valid during the call only.  May be NULL. */
     void (*segment_cb)(const pipeline_segment *segment, void *user);
     void *user;
 } pipeline_request;

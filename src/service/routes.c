@@ -8,10 +8,13 @@
 
 static const http_route k_routes[] = {
     /* method  pattern                        handler                 flags        endpoint */
-    {"GET", "/health", http_health, ROUTE_PUBLIC, NULL},
-    {"GET", "/ready", http_ready, ROUTE_PUBLIC, NULL},
-    {"GET", "/", http_index, ROUTE_PUBLIC, NULL},
-    {"GET", "/metrics", http_metrics, 0, NULL},
+    {"GET", "/health", http_health, ROUTE_PUBLIC | ROUTE_PROBE, NULL},
+    {"GET", "/ready", http_ready, ROUTE_PUBLIC | ROUTE_PROBE, NULL},
+    {"GET", "/", http_web_file, ROUTE_PUBLIC, NULL},
+    {"GET", "/app.js", http_web_file, ROUTE_PUBLIC, NULL},
+    {"GET", "/favicon.svg", http_web_file, ROUTE_PUBLIC, NULL},
+    {"GET", "/config", http_config, ROUTE_PUBLIC, NULL},
+    {"GET", "/metrics", http_metrics, ROUTE_PROBE, NULL},
     {"POST", "/relatorio/process-meeting", http_process_meeting, ROUTE_UPLOAD, "process-meeting"},
     {"POST", "/v1/audio/transcriptions", http_openai_transcribe, ROUTE_UPLOAD, "transcriptions"},
     {"POST", "/v1/audio/translations", http_openai_transcribe, ROUTE_UPLOAD, "translations"},
@@ -68,17 +71,19 @@ const http_route *routes_match(const char *method, const char *url, char *id, si
     return NULL;
 }
 
-bool routes_methods(const char *url, char *buf, size_t len)
+void routes_allowed(const char *url, char *out, size_t outlen)
 {
     char tmp[64];
-    bool get = false, post = false;
+    size_t o = 0;
+    out[0] = '\0';
     for (size_t i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++) {
-        if (!path_match(k_routes[i].pattern, url, tmp, sizeof tmp))
+        const http_route *r = &k_routes[i];
+        if (!path_match(r->pattern, url, tmp, sizeof tmp))
             continue;
-        get |= strcmp(k_routes[i].method, "GET") == 0;
-        post |= strcmp(k_routes[i].method, "POST") == 0;
+        bool get = strcmp(r->method, "GET") == 0;
+        int n = snprintf(out + o, outlen - o, "%s%s%s", o ? ", " : "", r->method, get ? ", HEAD" : "");
+        if (n < 0 || (size_t)n >= outlen - o)
+            break;
+        o += (size_t)n;
     }
-    snprintf(buf, len, "%s%s%s", get ? "GET, HEAD, " : "", post ? "POST, " : "",
-             get || post ? "OPTIONS" : "");
-    return get || post;
 }

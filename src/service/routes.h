@@ -30,11 +30,21 @@
 #include "upload.h"
 #include "workers.h"
 
+struct svc_server;
+/* One listener's identity, the cls of its MHD callbacks. */
+typedef struct svc_listener {
+    struct svc_server *srv;
+    bool probe; /* the HEALTH_PORT listener: only ROUTE_PROBE routes */
+} svc_listener;
+
 /* The running service.  Created once by svc_serve(); fields are read-only after start
  * except the atomics. */
 typedef struct svc_server {
     const svc_config *cfg;
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *probe_daemon; /* HEALTH_PORT listener, NULL when not configured */
+    svc_listener main_l, probe_l;
+    struct conn_guard *guard;        /* deadlines and caps of every connection */
     model_holder *holder;
     met_registry *registry;
     svc_metrics metrics;
@@ -42,6 +52,8 @@ typedef struct svc_server {
     job_store *jobs;
     double exec_start_s;      /* mdc_now_s() at exec */
     atomic_bool stopping;     /* set on SIGINT/SIGTERM: aborts running transcriptions */
+    atomic_int uploads_spooling; /* admitted uploads not yet handed to the pool (MHD thread
+                                    writes; /metrics reads) */
     _Atomic double avg_transcription_s; /* moving average, for Retry-After */
 } svc_server;
 
@@ -53,8 +65,9 @@ typedef struct http_req http_req;
 typedef enum MHD_Result (*http_handler)(svc_server *srv, http_req *req);
 
 enum {
-    ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /) */
+    ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /config, the page) */
     ROUTE_UPLOAD = 1 << 1, /* multipart/form-data body streamed by upload.c */
+    ROUTE_PROBE = 1 << 2,  /* also served on HEALTH_PORT (/health, /ready, /metrics) */
 };
 
 typedef struct http_route {
@@ -71,10 +84,9 @@ typedef struct http_route {
  * HEAD matches GET routes.  Thread-safe (the table is constant). */
 const http_route *routes_match(const char *method, const char *url, char *id, size_t idlen,
                                bool *path_known);
-/* Writes the methods routed for url as "GET, HEAD, OPTIONS" / "POST, OPTIONS" into buf
- * (HEAD with every GET; OPTIONS always).  Returns false (buf "") when no route has that
- * path.  Thread-safe. */
-bool routes_methods(const char *url, char *buf, size_t len);
+/* Writes the methods routed for url ("GET, HEAD", "POST") into out, for the Allow header
+ * of a 405 (RFC 9110 §15.5.6); "" when none.  Thread-safe. */
+void routes_allowed(const char *url, char *out, size_t outlen);
 
 /* Per-request state (see the lifetime note above). */
 struct http_req {
@@ -83,15 +95,22 @@ struct http_req {
     const http_route *route;   /* NULL for unmatched requests */
     char id[64];               /* "{id}" path parameter */
     int fd;                    /* client socket, for disconnect detection */
+    struct cg_conn *cg;        /* the connection's guard entry (connguard.h), may be NULL */
+    bool probe;                /* arrived on the HEALTH_PORT listener */
     double start_s;            /* monotonic time of the first call */
-    bool responded;            /* a response was queued */
+    bool responded;            /* a response was queued (or written, answered_raw) */
+    bool http11;               /* HTTP/1.1 request: may be sent 1xx interim responses */
 
     /* body */
     upl_form *form;            /* multipart state (ROUTE_UPLOAD), NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
     bool unauthorized;         /* upload without the key: 401 once the body is read */
     bool preflight;            /* CORS preflight (OPTIONS), answered by http_cors.c */
+    bool admitted;             /* counted in srv->uploads_spooling (MHD thread only) */
     unsigned long long discarded; /* body bytes ignored after an upload error */
+    unsigned long long body_bytes; /* body bytes received so far */
+    bool answered_raw;         /* answered mid-body past MHD (http_answer_mid_body) */
+    bool half_close_probed;    /* the half-close probe was sent (http_peer_gone) */
 
     /* transcription hand-off to a worker; mu guards the fields up to `closed` */
     pthread_mutex_t mu;
@@ -116,6 +135,11 @@ struct http_req {
 /* Drops one reference; the last one frees the request (closes and unlinks its upload,
  * frees the result).  Thread-safe. */
 void http_req_unref(http_req *req);
+
+/* Ends the request's admission slot (srv->uploads_spooling) if it holds one: called on
+ * the MHD thread once its task is in the pool (which counts it from then on) or when the
+ * request completes.  Idempotent. */
+void http_req_leave_admission(http_req *req);
 
 /* Worker-side abort poll for pipeline_request.abort_cb: true when the request was
  * closed, the server is stopping, REQUEST_TIMEOUT_SECONDS passed, or the client closed
@@ -151,10 +175,6 @@ enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code
 enum MHD_Result http_send_error_param(http_req *req, unsigned status, const char *code,
                                       const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Same, with one extra header (Retry-After, WWW-Authenticate). */
-enum MHD_Result http_send_error_header(http_req *req, unsigned status, const char *code,
-                                       const char *hname, const char *hval, const char *fmt,
-                                       ...) __attribute__((format(printf, 6, 7)));
 /* An upload's error state (413 and a missing file name param "file"). */
 enum MHD_Result http_send_upload_error(http_req *req, const upl_error *e);
 /* OpenAI's error type for a status: "invalid_request_error" (4xx) or "server_error"
@@ -163,8 +183,13 @@ const char *http_error_type(unsigned status);
 /* A new {"error": {...}} object as above (NULL on OOM or invalid UTF-8); caller owns it. */
 struct json_t *http_error_object(unsigned status, const char *code, const char *param,
                                  const char *message);
+/* http_send_error plus one header (hname: hvalue), e.g. Allow on a 405. */
+enum MHD_Result http_send_error_hdr(http_req *req, unsigned status, const char *hname,
+                                    const char *hvalue, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* 503 queue_full with Retry-After estimated from the queue and recent durations. */
 enum MHD_Result http_send_queue_full(http_req *req);
+
 /* ---- CORS (http_cors.c); MHD thread ----------------------------------------------- */
 
 /* Adds Access-Control-Allow-Origin (the request's Origin) and Access-Control-Expose-
@@ -179,6 +204,26 @@ bool http_cors_is_preflight(svc_server *srv, const char *method);
  * refused one; 404 for an unknown path.  Needs no API key: a preflight carries none. */
 enum MHD_Result http_cors_preflight(svc_server *srv, http_req *req, const char *url);
 
+/* ---- framing (http_framing.c) ------------------------------------------------ */
+
+/* Checks the request's framing headers before anything else: a Transfer-Encoding other
+ * than "chunked" → 501; differing or invalid Content-Length values → 400 (RFC 9112
+ * §6.3); both Transfer-Encoding and Content-Length → 400.  Returns true after queueing
+ * that answer (*ret is the handler's result), false when the framing is acceptable. */
+bool http_framing_refuse(http_req *req, enum MHD_Result *ret);
+/* Answers a request in the middle of its body, which MHD 0.9.75 cannot queue: writes
+ * the JSON error with Connection: close straight to the socket, shuts down the sending
+ * side, frees the upload and counts it; req->answered_raw is set and the caller keeps
+ * discarding the body (bounded) and finally closes the connection (MHD_NO).
+ * Returns MHD_NO when the socket would not take the answer. */
+enum MHD_Result http_answer_mid_body(http_req *req, unsigned status, const char *code,
+                                     const char *message);
+/* Disconnect poll of a suspended request (worker thread, req->mu held): true when the
+ * client is gone.  A client that only half-closed after its request still waits for
+ * the answer: on the first EOF an HTTP/1.1 client is sent "100 Continue", which a
+ * closed socket answers with a reset (seen by a later poll); HTTP/1.0: EOF is gone. */
+bool http_peer_gone(http_req *req);
+
 /* Value of a request header (case-insensitive name) or NULL. */
 const char *http_header(http_req *req, const char *name);
 /* True when the Accept header asks for application/json. */
@@ -188,9 +233,16 @@ bool http_accepts_json(http_req *req);
 enum MHD_Result http_health(svc_server *srv, http_req *req);
 enum MHD_Result http_ready(svc_server *srv, http_req *req);
 enum MHD_Result http_metrics(svc_server *srv, http_req *req);
-enum MHD_Result http_index(svc_server *srv, http_req *req);
+enum MHD_Result http_web_file(svc_server *srv, http_req *req);
+enum MHD_Result http_config(svc_server *srv, http_req *req);
 enum MHD_Result http_models(svc_server *srv, http_req *req);
 enum MHD_Result http_model_get(svc_server *srv, http_req *req);
+
+/* Why the model file at `path` cannot be used right now ("file not found", "not a
+ * regular file", strerror of access(R_OK)), or NULL when it can be read: a stat +
+ * access, microseconds, no open or mapping (/ready calls it while nothing is mapped).
+ * The text is static. */
+const char *http_model_file_problem(const char *path);
 enum MHD_Result http_process_meeting(svc_server *srv, http_req *req);
 enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req);
 enum MHD_Result http_jobs_create(svc_server *srv, http_req *req);

@@ -6,7 +6,10 @@
  * Threads: MHD's one internal polling thread (epoll) runs every handler; the worker
  * pool runs transcriptions; the holder's preload thread (WHISPER_PRELOAD) loads the
  * model after the listener is up; the main thread waits for signals and ticks.
- * SIGINT/SIGTERM are blocked in every thread and taken with sigtimedwait() here.
+ * SIGINT/SIGTERM/SIGHUP are blocked in every thread and taken with sigtimedwait() here
+ * (no signal handler runs, so nothing async-signal-unsafe can happen): SIGINT/SIGTERM
+ * shut down, SIGHUP reloads the model (holder_request_reload: dropped once no
+ * transcription holds it, mapped again by the next request).
  */
 #include "server.h"
 
@@ -26,12 +29,20 @@
 
 #include "mdc/clock.h"
 #include "mdc/log.h"
+#include "mdc/mapguard.h"
+#include "connguard.h"
 #include "routes.h"
+#include "tmpdir.h"
 
-#define SVC__TICK_MS 250           /* idle-unload and job-expiry check period */
+#define SVC__TICK_MS 100           /* idle-unload, job-expiry and connection-deadline period */
+#define SVC__BODY_GRACE_S 10.0     /* UPLOAD_MIN_BYTES_PER_SECOND's grace without a header deadline */
+#define SVC__PROBE_CONN_LIMIT 64   /* connections of the HEALTH_PORT listener */
+#define SVC__MAX_CONNECTIONS 1000  /* PORT's connection limit; the top 10 % is the reserve
+                                      that connguard keeps free by evicting idle headers */
+#define SVC__PROBE_TIMEOUT_S 10    /* its idle timeout */
+#define SVC__LOG_EVERY_S 10.0      /* libmicrohttpd messages: at most one line per period */
 #define SVC__JOB_TTL_S 3600        /* finished jobs are kept this long */
 #define SVC__MAX_JOBS 256
-#define SVC__MULTIPART_SLACK (1u << 20) /* bytes of form overhead allowed past MAX_UPLOAD_MB */
 #define SVC__PEER_CHECK_MS 200.0
 #define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */   /* disconnect poll period during a transcription */
 
@@ -51,8 +62,18 @@ static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
         req->fd = ci->connect_fd;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->cg = ci ? ci->socket_context : NULL;
     pthread_mutex_init(&req->mu, NULL);
     return req;
+}
+
+void http_req_leave_admission(http_req *req)
+{
+    if (req->admitted) {
+        req->admitted = false;
+        atomic_fetch_sub(&req->srv->uploads_spooling, 1);
+    }
 }
 
 void http_req_unref(http_req *req)
@@ -84,17 +105,13 @@ bool http_req_should_abort(void *arg)
     if (now - req->last_peer_check_ms < SVC__PEER_CHECK_MS)
         return false;
     req->last_peer_check_ms = now;
-    /* The connection is suspended, so MHD does not watch its socket: peek at it.  EOF
-     * means the client closed its side — it will never read our answer. */
+    /* The connection is suspended, so MHD does not watch its socket: peek at it. */
     bool gone = false;
     pthread_mutex_lock(&req->mu);
     if (req->closed) {
         gone = true;
-    } else if (req->fd >= 0) {
-        char c;
-        ssize_t n = recv(req->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-            gone = true;
+    } else {
+        gone = http_peer_gone(req); /* a half-closed client still gets its answer */
     }
     pthread_mutex_unlock(&req->mu);
     if (gone) {
@@ -128,25 +145,45 @@ static bool authorized(svc_server *srv, struct MHD_Connection *conn)
 static enum MHD_Result send_unauthorized(http_req *req)
 {
     req->early_response = true;
-    return http_send_error_header(req, 401, "unauthorized", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                  "Bearer", "missing or wrong API key");
+    return http_send_error_hdr(req, 401, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", "unauthorized",
+                               "missing or wrong API key");
 }
 
 /* First call for a request: route, authenticate, and set up the upload. */
 static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *url,
                                   const char *method)
 {
+    enum MHD_Result fret;
+    if (http_framing_refuse(req, &fret)) { /* before routing: the body's extent is unclear */
+        req->early_response = true;
+        return fret;
+    }
     if (http_cors_is_preflight(srv, method)) { /* before the key check: preflights carry none */
         req->preflight = true; /* answered on the next call: MHD then keeps the connection */
         return MHD_YES;
     }
     bool known = false;
+    cg_phase_set(req->cg, CG_BODY); /* headers complete; a body (if any) follows */
+    const char *clh = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *clend = NULL;
+    long long clen = clh ? strtoll(clh, &clend, 10) : -1;
+    cg_body_length(req->cg, clh && clend && *clend == '\0' && clen >= 0 ? clen : -1);
     req->route = routes_match(method, url, req->id, sizeof req->id, &known);
+    if (req->route && req->probe && !(req->route->flags & ROUTE_PROBE)) {
+        req->early_response = true;
+        return http_send_error(req, 404, "not_found",
+                               "HEALTH_PORT serves only /health, /ready and /metrics");
+    }
     if (!req->route) {
         req->early_response = true;
-        if (known)
-            return http_send_error(req, 405, "method_not_allowed", "method %.10s is not allowed on %.100s",
-                                   method, url);
+        if (known) {
+            char allow[64];
+            routes_allowed(url, allow, sizeof allow);
+            return http_send_error_hdr(req, 405, MHD_HTTP_HEADER_ALLOW, allow, "method_not_allowed",
+                                       "method %.10s is not allowed on %.100s (allowed: %s)", method,
+                                       url, allow);
+        }
         return http_send_error(req, 404, "not_found", "no route for %.10s %.100s", method, url);
     }
     if (!(req->route->flags & ROUTE_PUBLIC) && !authorized(srv, req->conn)) {
@@ -174,18 +211,22 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     if (cl && cfg->max_upload_bytes > 0) {
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (end && *end == '\0' && n > cfg->max_upload_bytes + SVC__MULTIPART_SLACK) {
+        if (end && *end == '\0' && n > cfg->max_upload_bytes) { /* the body bounds the file */
             req->early_response = true;
             return http_send_error_param(req, 413, "file_too_large", "file",
                                    "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)", n,
                                    (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
         }
     }
-    if (req->route->endpoint && strcmp(req->route->endpoint, "jobs") != 0 &&
-        wrk_queued(srv->pool) >= cfg->queue_length + (wrk_threads(srv->pool) - wrk_running(srv->pool))) {
-        /* full now: say so before receiving megabytes we cannot use */
+    /* Admission, from the headers alone: every upload being spooled counts like a queued
+     * task, so at most MAX_CONCURRENT_TRANSCRIPTIONS + QUEUE_LENGTH bodies are on disk or
+     * waiting; one more is refused before a byte of its body is read. */
+    int occupied = atomic_load(&srv->uploads_spooling) + wrk_queued(srv->pool) +
+                   wrk_running(srv->pool);
+    if (occupied >= cfg->max_concurrent + cfg->queue_length) {
         req->early_response = true;
-        svc_metrics_transcription(&srv->metrics, req->route->endpoint, "queue_full", 0, 0);
+        svc_metrics_transcription(&srv->metrics, req->route->endpoint ? req->route->endpoint : "jobs",
+                                  "queue_full", 0, 0);
         return http_send_queue_full(req);
     }
     upl_error err;
@@ -196,6 +237,8 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         req->early_response = true;
         return http_send_upload_error(req, &err);
     }
+    req->admitted = true;
+    atomic_fetch_add(&srv->uploads_spooling, 1);
     return MHD_YES;
 }
 
@@ -204,38 +247,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    (void)version;
-    svc_server *srv = cls;
+    const svc_listener *l = cls;
+    svc_server *srv = l->srv;
     http_req *req = *con_cls;
     if (!req) {
         req = req_new(srv, conn);
         if (!req)
             return MHD_NO;
+        req->probe = l->probe;
         *con_cls = req;
+        req->http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
         return first_call(srv, req, url, method);
     }
-    if (*upload_data_size > 0 && req->unauthorized) {
-        req->discarded += *upload_data_size;
-        *upload_data_size = 0;
-        if (req->discarded > srv->cfg->max_upload_bytes + SVC__MULTIPART_SLACK)
-            return send_unauthorized(req); /* enough: answer now (the connection closes) */
-        return MHD_YES;
-    }
     if (*upload_data_size > 0) {
-        /* a response queued early (413, 401 …) makes MHD discard the body itself */
-        if (req->form && !req->responded && upl_feed(req->form, upload_data, *upload_data_size) != 0) {
-            /* the answer is known (413, 400); without a Content-Length to refuse up front
-             * (chunked), stop reading a body that goes on and on: close the connection */
+        cg_body_bytes(req->cg, *upload_data_size);
+        if (req->unauthorized && !req->answered_raw) {
             req->discarded += *upload_data_size;
-            if (req->discarded > SVC__MAX_DISCARD) {
-                MDC_LOG_WARN("closing an upload that continued %llu bytes past its error",
-                             (unsigned long long)req->discarded);
-                return MHD_NO;
-            }
+            *upload_data_size = 0;
+            if (req->discarded > srv->cfg->max_upload_bytes) /* enough: answer now, mid-body */
+                return http_answer_mid_body(req, 401, "unauthorized", "missing or wrong API key");
+            return MHD_YES;
         }
+        /* a response queued early (413, 401 …) makes MHD discard the body itself */
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        req->body_bytes += n;
+        uint64_t limit = srv->cfg->max_upload_bytes;
+        if (req->form && !req->responded && limit > 0 && req->body_bytes > limit) {
+            /* only a chunked body gets here (a Content-Length past the limit was refused
+             * before the body): answer now, mid-body — with the form's own error when it
+             * had one before the limit (a field too long …) */
+            const upl_error *e = upl_error_get(req->form);
+            if (e->status)
+                return http_answer_mid_body(req, e->status, e->code, e->message);
+            char msg[160];
+            snprintf(msg, sizeof msg, "the upload is larger than MAX_UPLOAD_MB (%llu MB)",
+                     (unsigned long long)(limit / (1024 * 1024)));
+            return http_answer_mid_body(req, 413, "file_too_large", msg);
+        }
+        if (req->answered_raw || (req->form && !req->responded && upl_feed(req->form, upload_data, n) != 0)) {
+            /* the answer is known; the rest of a Content-Length body (at most the limit)
+             * is read and dropped, then answered; past an answer written mid-body, read
+             * a little so the client can see it, then close */
+            req->discarded += n;
+            if (req->answered_raw && req->discarded > SVC__MAX_DISCARD)
+                return MHD_NO;
+        }
         return MHD_YES;
     }
+    if (req->answered_raw)
+        return MHD_NO; /* the answer went out mid-body: close */
+    cg_phase_set(req->cg, CG_BUSY); /* the whole request is in: no client deadline now */
     if (req->preflight && !req->responded)
         return http_cors_preflight(srv, req, url);
     if (req->responded || !req->route)
@@ -262,6 +324,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->responded)
         MDC_LOG_DEBUG("request ended before an answer (code %d)", (int)toe);
+    cg_phase_set(req->cg, CG_HEADERS); /* keep-alive: the next request's headers are due */
+    http_req_leave_admission(req);
     pthread_mutex_lock(&req->mu);
     req->closed = true;
     if (req->submitted && !req->done)
@@ -270,15 +334,71 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_req_unref(req);
 }
 
+/* Connection registration for the guard (NOTIFY_CONNECTION); cls is the svc_listener. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    const svc_listener *l = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = fd ? cg_open(l->srv->guard, fd->connect_fd, ad ? ad->client_addr : NULL,
+                                       !l->probe)
+                             : NULL;
+    } else {
+        cg_close(l->srv->guard, *socket_context); /* before MHD closes the fd */
+        *socket_context = NULL;
+    }
+}
+
+/* Accept policy of PORT: the per-address cap. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    const svc_listener *l = cls;
+    return cg_admit(l->srv->guard, addr, len) ? MHD_YES : MHD_NO;
+}
+
+/* libmicrohttpd's messages (a dropped connection, a refused accept …) can come by the
+ * thousand under a flood: counted, and logged as at most one WARN line per
+ * SVC__LOG_EVERY_S with the number of messages it stands for. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static double last_s = -1e9;
+    static unsigned long suppressed;
+    svc_server *srv = cls;
+    if (srv && srv->metrics.mhd_messages_total)
+        met_inc(srv->metrics.mhd_messages_total, NULL, 1);
+    double now = mdc_now_s();
+    pthread_mutex_lock(&mu);
+    bool print = now - last_s >= SVC__LOG_EVERY_S;
+    unsigned long n = suppressed;
+    if (print) {
+        last_s = now;
+        suppressed = 0;
+    } else {
+        suppressed++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!print) {
+        char dbg[512];
+        vsnprintf(dbg, sizeof dbg, fmt, ap);
+        MDC_LOG_DEBUG("libmicrohttpd: %s", dbg);
+        return;
+    }
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    MDC_LOG_WARN("libmicrohttpd: %s", buf);
+    size_t len = strlen(buf);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (n)
+        MDC_LOG_WARN("libmicrohttpd: %s (and %lu more messages in the last %.0f s; "
+                     "mdconv_http_server_messages_total)",
+                     buf, n, SVC__LOG_EVERY_S);
+    else
+        MDC_LOG_WARN("libmicrohttpd: %s", buf);
 }
 
 /* ---- start-up and shutdown -------------------------------------------------------- */
@@ -317,6 +437,45 @@ static void wait_workers_idle(wrk_pool *pool, int ms)
     }
 }
 
+/* SIGHUP: the model file may have been replaced; drop the mapping when no transcription
+ * holds it so the next request maps the file again.  Settings are not re-read. */
+static void on_reload(svc_server *srv)
+{
+    int holding = holder_refs(srv->holder);
+    int rc = holder_request_reload(srv->holder);
+    if (rc == 1)
+        MDC_LOG_INFO("SIGHUP received: reload: model %s dropped; the next request maps %s",
+                     holder_name(srv->holder), holder_path(srv->holder));
+    else if (rc == 0)
+        MDC_LOG_INFO("SIGHUP received: reload: model %s will be dropped when the %d running "
+                     "transcription(s) finish; new requests wait for that, then map %s",
+                     holder_name(srv->holder), holding, holder_path(srv->holder));
+    else
+        MDC_LOG_INFO("SIGHUP received: reload: model %s is not mapped; the next request "
+                     "maps %s (without waiting out a load back-off)",
+                     holder_name(srv->holder), holder_path(srv->holder));
+}
+
+/* /metrics collect hook: the pool gauges, read when they are scraped. */
+static void collect_pool(met_registry *reg, void *user)
+{
+    svc_server *srv = user;
+    svc_metrics_workers(&srv->metrics, wrk_threads(srv->pool), wrk_running(srv->pool),
+                        holder_refs(srv->holder));
+}
+
+/* Warns at start when the model file cannot be read: /ready then says "missing". */
+static void warn_if_model_missing(const svc_config *cfg)
+{
+    const char *problem = http_model_file_problem(cfg->model_path);
+    if (!problem)
+        return;
+    MDC_LOG_WARN("model file %s: %s; /ready answers 503 \"model_state\":\"missing\" and "
+                 "transcriptions 503 model_unavailable until it exists (scripts/get-model.sh "
+                 "downloads a named model)",
+                 cfg->model_path, problem);
+}
+
 int svc_serve(const svc_config *cfg, double exec_start_s)
 {
     /* Block the stop signals before any thread exists so every thread inherits it. */
@@ -324,8 +483,12 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     sigemptyset(&stopset);
     sigaddset(&stopset, SIGINT);
     sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A model file truncated while mapped must fail a request, not kill the process. */
+    if (mdc_mapguard_install() != 0)
+        MDC_LOG_WARN("cannot install the SIGBUS guard for the model mapping: %s", strerror(errno));
 
     /* Large buffers (PCM, mel, engine state) are mmap'd and go back to the system when
      * freed.  glibc's default raises this threshold after the first free of a large
@@ -355,10 +518,27 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     srv.holder = holder_new(&hopt);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
     srv.jobs = jobs_new(SVC__JOB_TTL_S, SVC__MAX_JOBS);
-    if (!srv.holder || !srv.pool || !srv.jobs) {
+    cg_options gopt = {
+        .headers_timeout_s = cfg->headers_timeout_s,
+        .body_min_bps = cfg->upload_min_bps,
+        .body_grace_s = cfg->headers_timeout_s > 0 ? cfg->headers_timeout_s : SVC__BODY_GRACE_S,
+        .max_per_address = cfg->max_conns_per_address,
+        .high_water = SVC__MAX_CONNECTIONS - SVC__MAX_CONNECTIONS / 10,
+        .metrics = srv.registry,
+    };
+    srv.guard = cg_new(&gopt);
+    srv.main_l = (svc_listener){.srv = &srv, .probe = false};
+    srv.probe_l = (svc_listener){.srv = &srv, .probe = true};
+    if (!srv.holder || !srv.pool || !srv.jobs || !srv.guard) {
         MDC_LOG_ERROR("out of memory at start-up");
         goto out;
     }
+
+    met_set_collect_hook(srv.registry, collect_pool, &srv);
+    /* The spool directory: created if missing, checked, leftovers of a dead process
+     * removed.  Unusable → logged, and /ready says so (503) instead of every upload
+     * failing behind a ready pod. */
+    tmpd_prepare(cfg->tmp_dir, mdc_wall_s() - (mdc_now_s() - exec_start_s));
 
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
@@ -373,13 +553,38 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                                 ? (unsigned)cfg->request_timeout_seconds
                                 : 300;
     srv.daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)cfg->port, accept_policy, &srv.main_l, on_request, &srv.main_l,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv.main_l, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SVC__MAX_CONNECTIONS, MHD_OPTION_END);
     if (!srv.daemon) {
         MDC_LOG_ERROR("cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
         goto out;
+    }
+    if (cfg->health_port > 0) {
+        /* Probes get their own listener, thread and connection budget: a flood of slow
+         * clients on PORT cannot take /health and /ready down with it. */
+        struct sockaddr_storage ps;
+        socklen_t pslen = 0;
+        bool p6 = false;
+        if (resolve_host(cfg->host, cfg->health_port, &ps, &pslen, &p6) != 0)
+            goto out;
+        srv.probe_daemon = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                (p6 ? MHD_USE_DUAL_STACK : 0),
+            (uint16_t)cfg->health_port, NULL, NULL, on_request, &srv.probe_l,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+            &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv.probe_l, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&ps, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SVC__PROBE_TIMEOUT_S,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)SVC__PROBE_CONN_LIMIT, MHD_OPTION_END);
+        if (!srv.probe_daemon) {
+            MDC_LOG_ERROR("cannot listen on %s:%d (HEALTH_PORT): %s", cfg->host, cfg->health_port,
+                          strerror(errno));
+            goto out;
+        }
+        MDC_LOG_INFO("probes (/health, /ready, /metrics) also on port %d (HEALTH_PORT)",
+                     cfg->health_port);
     }
     double startup = mdc_now_s() - exec_start_s;
     if (srv.metrics.startup_seconds)
@@ -392,6 +597,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                  cfg->model_path,
                  cfg->preload ? "preloading in the background now"
                               : "Lazy Loading on the first transcription");
+    warn_if_model_missing(cfg);
     if (cfg->preload && holder_preload_async(srv.holder) != 0)
         MDC_LOG_ERROR("cannot start the preload thread; the model loads on first use");
 
@@ -404,6 +610,9 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
             MDC_LOG_INFO("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
+        if (sig == SIGHUP)
+            on_reload(&srv);
+        cg_sweep(srv.guard, mdc_now_s()); /* header/body deadlines, vanished uploaders */
         if (cfg->idle_unload_seconds > 0)
             holder_maybe_unload_idle(srv.holder);
         jobs_tick(srv.jobs);
@@ -412,6 +621,8 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     /* shutdown: refuse new work, abort running work, let answers go out, then stop */
     atomic_store(&srv.stopping, true);
     MHD_quiesce_daemon(srv.daemon);
+    if (srv.probe_daemon)
+        MHD_quiesce_daemon(srv.probe_daemon);
     jobs_close(srv.jobs);
     wait_workers_idle(srv.pool, 30000); /* resumed before MHD_stop_daemon (API rule) */
     for (int i = 0; i < 50; i++) { /* up to 1 s for the last answers to be sent */
@@ -424,8 +635,11 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     }
     rc = 0;
 out:
+    if (srv.probe_daemon)
+        MHD_stop_daemon(srv.probe_daemon);
     if (srv.daemon)
         MHD_stop_daemon(srv.daemon);
+    cg_free(srv.guard);
     wrk_pool_free(srv.pool);
     jobs_free(srv.jobs);
     holder_free(srv.holder);

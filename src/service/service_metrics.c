@@ -7,8 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mdc/version.h"
+
 /* Transcription wall times: a second for short clips to an hour for long meetings. */
 static const double k_seconds_buckets[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+/* HTTP latency: /health answers in microseconds, uploads wait for a transcription (up
+ * to REQUEST_TIMEOUT_SECONDS). */
+static const double k_http_buckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1,
+                                        5,     10,    30,   60,   300, 900, 3600};
 /* Real-time factor: processing seconds per audio second. */
 static const double k_rtf_buckets[] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
 
@@ -39,23 +45,68 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
     m->http_requests_total = met_register(reg, MET_COUNTER, "mdconv_http_requests_total",
                                           "HTTP responses by route pattern and status code.",
                                           http_labels, NULL, 0);
+    static const char *const path_label[] = {"path", NULL};
+    static const char *const build_labels[] = {"version", "commit", NULL};
+    m->http_duration = met_register(
+        reg, MET_HISTOGRAM, "mdconv_http_request_duration_seconds",
+        "Seconds from a request's arrival to its answer being queued, by route pattern.",
+        path_label, k_http_buckets, sizeof k_http_buckets / sizeof k_http_buckets[0]);
+    m->workers = met_register(reg, MET_GAUGE, "mdconv_workers",
+                              "Transcription workers (MAX_CONCURRENT_TRANSCRIPTIONS).", NULL,
+                              NULL, 0);
+    m->workers_busy = met_register(reg, MET_GAUGE, "mdconv_workers_busy",
+                                   "Workers running a task (decode, transcription, render).",
+                                   NULL, NULL, 0);
+    m->transcriptions_running = met_register(
+        reg, MET_GAUGE, "mdconv_transcriptions_running",
+        "Transcriptions holding the model right now (inference running).", NULL, NULL, 0);
+    m->build_info = met_register(reg, MET_GAUGE, "mdconv_build_info",
+                                 "Always 1; the labels say which build is running.",
+                                 build_labels, NULL, 0);
+    if (m->build_info) {
+        const char *lv[] = {MDC_VERSION, MDC_COMMIT};
+        met_set(m->build_info, lv, 1);
+    }
+    svc_metrics_workers(m, 0, 0, 0);
+    m->mhd_messages_total = met_register(
+        reg, MET_COUNTER, "mdconv_http_server_messages_total",
+        "Messages of the HTTP library (a connection it dropped, an accept it refused); "
+        "logged as at most one line per 10 s.",
+        NULL, NULL, 0);
+    if (m->mhd_messages_total)
+        met_inc(m->mhd_messages_total, NULL, 0);
     int proc = met_register_process_metrics(reg);
     if (m->queue_depth)
         met_set(m->queue_depth, NULL, 0);
     bool ok = m->startup_seconds && m->transcriptions_total && m->transcription_seconds &&
               m->audio_seconds_total && m->realtime_factor && m->queue_depth &&
-              m->http_requests_total && proc == 0;
+              m->http_requests_total && m->http_duration && m->workers && m->workers_busy &&
+              m->transcriptions_running && m->build_info && m->mhd_messages_total && proc == 0;
     return ok ? 0 : -1;
 }
 
-void svc_metrics_http(const svc_metrics *m, const char *path, unsigned code)
+void svc_metrics_http(const svc_metrics *m, const char *path, unsigned code, double seconds)
 {
-    if (!m->http_requests_total)
-        return;
-    char codebuf[8];
-    snprintf(codebuf, sizeof codebuf, "%u", code);
-    const char *lv[] = {path, codebuf};
-    met_inc(m->http_requests_total, lv, 1);
+    if (m->http_requests_total) {
+        char codebuf[8];
+        snprintf(codebuf, sizeof codebuf, "%u", code);
+        const char *lv[] = {path, codebuf};
+        met_inc(m->http_requests_total, lv, 1);
+    }
+    if (m->http_duration) {
+        const char *lv[] = {path};
+        met_observe(m->http_duration, lv, seconds >= 0 ? seconds : 0);
+    }
+}
+
+void svc_metrics_workers(const svc_metrics *m, int pool_size, int busy, int transcribing)
+{
+    if (m->workers)
+        met_set(m->workers, NULL, pool_size);
+    if (m->workers_busy)
+        met_set(m->workers_busy, NULL, busy);
+    if (m->transcriptions_running)
+        met_set(m->transcriptions_running, NULL, transcribing);
 }
 
 void svc_metrics_transcription(const svc_metrics *m, const char *endpoint, const char *status,

@@ -18,6 +18,13 @@ typedef struct svc_metrics {
     met_family *realtime_factor;       /* histogram: processing time / audio time */
     met_family *queue_depth;           /* gauge: tasks waiting for a worker */
     met_family *http_requests_total;   /* counter {path,code}: path = route pattern */
+    met_family *http_duration;         /* histogram {path}: request start → answer queued */
+    met_family *workers;               /* gauge: worker pool size */
+    met_family *workers_busy;          /* gauge: workers running a task */
+    met_family *transcriptions_running; /* gauge: transcriptions holding the model */
+    met_family *build_info;            /* gauge {version,commit} = 1 */
+    met_family *mhd_messages_total;    /* counter: libmicrohttpd log messages (dropped
+                                          connections, refused accepts …) */
 } svc_metrics;
 
 /* Registers every family into reg (and the process_* families through
@@ -25,8 +32,13 @@ typedef struct svc_metrics {
  * failed families stay NULL and updates to them are skipped). */
 int svc_metrics_register(met_registry *reg, svc_metrics *m);
 
-/* Counts one HTTP answer.  path must be a route pattern or "unmatched" (bounded). */
-void svc_metrics_http(const svc_metrics *m, const char *path, unsigned code);
+/* Counts one HTTP answer and observes its latency: `seconds` from the request's arrival
+ * to the answer being queued (for an SSE stream: to the stream opening).  path must be
+ * a route pattern ("/jobs/{id}") or "unmatched", so the series stay bounded. */
+void svc_metrics_http(const svc_metrics *m, const char *path, unsigned code, double seconds);
+
+/* Sets the pool gauges (called at every /metrics render by the service's collect hook). */
+void svc_metrics_workers(const svc_metrics *m, int pool_size, int busy, int transcribing);
 
 /* Counts one finished transcription: status "ok" or the JSON error code. */
 void svc_metrics_transcription(const svc_metrics *m, const char *endpoint, const char *status,

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "mdc/log.h"
@@ -35,7 +37,7 @@ struct upl_form {
 
     upl__field *cur;        /* the text field being received, NULL otherwise */
     bool in_file;           /* inside the `file` part */
-    bool have_file, file_done;
+    bool have_file;
     int fd;                 /* temp file, -1 when none */
     char path[1100];        /* "" when none */
     uint64_t file_bytes;
@@ -83,13 +85,19 @@ void upl_sanitize_name(const char *name, size_t len, char *out, size_t outlen)
 static int open_spool(upl_form *f)
 {
     snprintf(f->path, sizeof f->path, "%s/mdc-upload-XXXXXX", f->tmp_dir);
-    f->fd = mkstemp(f->path); /* mode 0600, O_EXCL */
+    f->fd = mkostemp(f->path, O_CLOEXEC); /* mode 0600, O_EXCL */
     if (f->fd < 0) {
         MDC_LOG_ERROR("cannot create a temp file in %s: %s", f->tmp_dir, strerror(errno));
         f->path[0] = '\0';
-        set_error(f, 500, "internal_error", "cannot store the upload (temp directory)");
+        /* the server's storage, not the client's input: 503 like /ready says */
+        set_error(f, 503, "storage_unavailable",
+                  "the server cannot store uploads right now (TMPDIR unusable)");
         return -1;
     }
+    /* Held while the file is open: the start-up sweep (tmpdir.h) deletes only unlocked
+     * leftovers, i.e. those of a dead process. */
+    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0)
+        MDC_LOG_WARN("cannot lock temp file %s: %s", f->path, strerror(errno));
     return 0;
 }
 
@@ -263,7 +271,6 @@ int upl_finish(upl_form *f)
         set_error(f, 400, "missing_file", "the form has no `file` field");
         return -1;
     }
-    f->file_done = true;
     if (f->fd >= 0) { /* the decoder opens the path itself */
         close(f->fd);
         f->fd = -1;

@@ -10,6 +10,7 @@
 #include "whisper/tokenizer.h"
 
 #include "mdc/log.h"
+#include "mdc/mapguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -438,6 +439,7 @@ int wsp_model_load(const char *path, wsp_model **out, wsp_error *err)
         close(fd);
         return wsp__fail(err, WSP_ENOMEM, "out of memory");
     }
+    m->guard_slot = -1;
     m->map_len = (size_t)st.st_size;
     m->map = mmap(NULL, m->map_len, PROT_READ, MAP_SHARED, fd, 0);
     if (m->map == MAP_FAILED) {
@@ -447,6 +449,9 @@ int wsp_model_load(const char *path, wsp_model **out, wsp_error *err)
         wsp_model_free(m);
         return wsp__fail(err, WSP_EIO, "cannot map '%s': %s", path, strerror(e));
     }
+    /* A truncated file raises SIGBUS on access; the guard (when the service installed
+     * it) turns that into zero pages and a flag (wsp_model_mapping_lost). */
+    m->guard_slot = mdc_mapguard_register(m->map, m->map_len, PROT_READ);
     int rc = load_mapped(m, fd, err);
     close(fd);
     if (rc) {
@@ -465,6 +470,7 @@ void wsp_model_free(wsp_model *m)
 {
     if (!m)
         return;
+    mdc_mapguard_unregister(m->guard_slot); /* no thread uses the model any more */
     if (m->map)
         munmap(m->map, m->map_len);
     free(m->tok_bytes);
@@ -493,6 +499,7 @@ const char *wsp_model_type_name(const wsp_model *m)
 const char *wsp_model_ftype_name(const wsp_model *m) { return m->hp.ftype == 1 ? "f16" : "f32"; }
 bool wsp_model_is_multilingual(const wsp_model *m) { return m->hp.n_vocab >= 51865; }
 uint64_t wsp_model_file_bytes(const wsp_model *m) { return m->map_len; }
+bool wsp_model_mapping_lost(const wsp_model *m) { return m && mdc_mapguard_lost(m->guard_slot); }
 int wsp_model_n_tensors(const wsp_model *m) { return m->n_tensors; }
 uint64_t wsp_model_tensor_bytes(const wsp_model *m) { return m->tensor_bytes; }
 const wsp__vocab *wsp__model_vocab(const wsp_model *m) { return &m->vocab; }

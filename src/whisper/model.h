@@ -46,6 +46,7 @@ typedef struct wsp__block {
 struct wsp_model {
     void *map;          /* whole file, PROT_READ */
     size_t map_len;
+    int guard_slot;     /* mdc_mapguard slot of the mapping, -1 when unguarded */
     wsp_hparams hp;
 
     const void *filters; /* f32 [n_mels][201] row-major (unaligned) */

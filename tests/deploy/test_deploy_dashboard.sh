@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Deployment check: deploy/grafana/dashboard.json and the metrics it and the alert rules
 # query.
-#   1. the dashboard JSON parses; panels have unique ids and PromQL targets;
+#   1. the dashboard JSON parses; panels have unique ids and PromQL targets; ratio panels
+#      end in `or vector(0)` (0 %, not "No data", when nothing failed or ran); the
+#      operational gauges (workers, build info, per-route latency) have panels;
 #   2. every query (Grafana variables replaced by sample values) is valid PromQL:
 #      promtool check rules on a generated rule file;
 #   3. every metric name the dashboard and deploy/prometheus/alerts.yml query is exported
@@ -50,6 +52,14 @@ for v in dash.get("templating", {}).get("list", []):
         names_src.append((f"variable ${v['name']}", q))
 if len(ids) != len(set(ids)):
     errors.append("panel ids are not unique")
+for origin, q in queries:
+    if re.search(r"\bratio\b", origin.lower()) and not q.rstrip().endswith("or vector(0)"):
+        errors.append(f"{origin}: a ratio must end in 'or vector(0)' (else 'No data' instead of 0 %): {q}")
+panel_text = " ".join(q for o, q in queries if o.startswith("panel"))
+for need in ("mdconv_workers_busy", "mdconv_transcriptions_running", "mdconv_build_info",
+             "mdconv_http_request_duration_seconds_bucket"):
+    if need not in panel_text:
+        errors.append(f"no panel queries {need}")
 for g in yaml.safe_load(open(alerts_f))["groups"]:
     for r in g["rules"]:
         queries.append((f"alert {r.get('alert') or r.get('record')}", r["expr"]))
@@ -133,13 +143,15 @@ EOF
 }
 
 if [ ! -x "$MDC_BIN" ]; then
-  echo "no server binary at $MDC_BIN: comparing with the DESIGN §5 list instead"
+  echo "no server binary at $MDC_BIN: comparing with the DESIGN §5 list (and issue 9's additions) instead"
   for n in mdconv_startup_seconds mdconv_model_state mdconv_model_loads_total \
            mdconv_model_load_failures_total mdconv_model_unloads_total \
            mdconv_transcriptions_total mdconv_audio_seconds_total mdconv_queue_depth \
-           mdconv_http_requests_total process_resident_memory_bytes \
+           mdconv_http_requests_total mdconv_workers mdconv_workers_busy \
+           mdconv_transcriptions_running mdconv_build_info process_resident_memory_bytes \
            process_start_time_seconds process_cpu_seconds_total; do echo "$n"; done >"$work/have.txt"
-  for h in mdconv_model_load_seconds mdconv_transcription_seconds mdconv_realtime_factor; do
+  for h in mdconv_model_load_seconds mdconv_transcription_seconds mdconv_realtime_factor \
+           mdconv_http_request_duration_seconds; do
     printf '%s\n' "${h}_bucket" "${h}_sum" "${h}_count"
   done >>"$work/have.txt"
   compare "$work/have.txt" || { echo "FAIL: queries use names outside DESIGN §5"; exit 1; }

@@ -24,6 +24,9 @@ SHARED = os.environ.get("MDC_SHARED_DIR") or os.path.join(os.path.dirname(ROOT),
 MICRO = os.path.join(SHARED, "whisper-ref", "models", "ggml-micro-random.bin")
 FIXTURES = os.path.join(SHARED, "fixtures", "audio")
 SHORT_CLIP = os.path.join(FIXTURES, "edge_speech_0.5s.wav")
+# ~5 min of audio: a transcription that runs for seconds with the micro model (tests that
+# act while one is running)
+LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")
 # Fields that keep a micro-model transcription short: the clip is too short for
 # language detection, and random weights would otherwise walk every fallback temperature.
 FAST = {"language": "pt", "no_fallback": "true"}
@@ -88,6 +91,23 @@ def multipart(fields, file_path=None, file_bytes=None, filename=None, file_field
     return "multipart/form-data; boundary=" + boundary, b"".join(parts)
 
 
+def tiny_wav(ms=20, rate=16000):
+    """Bytes of a mono 16-bit PCM WAV holding ms milliseconds of a constant tiny signal at
+    16 kHz, its header stating `rate` Hz (rate=0: the zero-sample-rate WAV)."""
+    import io
+    import wave
+    b = io.BytesIO()
+    w = wave.open(b, "wb")
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(16000)
+    w.writeframes(b"\x01\x00" * (16 * ms))
+    w.close()
+    d = bytearray(b.getvalue())
+    d[24:28] = rate.to_bytes(4, "little")
+    return bytes(d)
+
+
 def start_raw_upload(port, clip, fields):
     """Sends a whole multipart upload of `clip` to /relatorio/process-meeting on a raw
     socket and returns the socket with the answer unread (the request keeps a worker busy
@@ -99,11 +119,12 @@ def start_raw_upload(port, clip, fields):
     return s
 
 
-def probe_health(host, port):
+def probe_health(host, port, timeout=10):
     """One GET /health on a new connection, as a liveness probe does.
-    Returns (milliseconds, True if the answer was 200)."""
+    Returns (milliseconds, True if the answer was 200); raises OSError (a timeout
+    included) when the connection fails."""
     t = time.perf_counter()
-    s = socket.create_connection((host, port), timeout=10)
+    s = socket.create_connection((host, port), timeout=timeout)
     s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     data = b""
     while True:
@@ -113,6 +134,18 @@ def probe_health(host, port):
         data += d
     s.close()
     return (time.perf_counter() - t) * 1000, data.startswith(b"HTTP/1.1 200")
+
+
+def wait_for(pred, timeout, step=0.02):
+    """Polls pred() until it returns something true or timeout seconds pass; returns
+    its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
 
 
 def percentile(xs, p):
@@ -221,7 +254,9 @@ class Server:
         return st, json.loads(body) if body else None
 
     def metrics(self):
-        st, _, body = self.request("GET", "/metrics")
+        key = self.env.get("API_KEY")
+        st, _, body = self.request("GET", "/metrics",
+                                   headers={"Authorization": "Bearer " + key} if key else None)
         if st != 200:
             raise RuntimeError("/metrics answered %d" % st)
         return parse_metrics(body.decode())
@@ -258,6 +293,32 @@ class Server:
                 self.proc.wait(timeout=5)
         self.log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def server_errors(m):
+    """{status: count} of the 5xx answers in a parsed /metrics (mdconv_http_requests_total)."""
+    out = {}
+    for key, val in m.items():
+        base, _, rest = key.partition("{")
+        if base != "mdconv_http_requests_total" or val <= 0:
+            continue
+        for item in rest.rstrip("}").split(","):
+            k, _, v = item.partition("=")
+            if k == "code" and v.strip('"').startswith("5"):
+                code = int(v.strip('"'))
+                out[code] = out.get(code, 0) + int(val)
+    return out
+
+
+def check_no_5xx(checks, server, allow=None):
+    """Teardown check ("what must show" 6 of issue 8): the server answered no 5xx to
+    client input.  `allow` = {status: count} the test provoked on purpose (a model made
+    unavailable, a full queue); anything else, or more of them, fails."""
+    allow = allow or {}
+    got = server_errors(server.metrics())
+    extra = {k: v for k, v in got.items() if v > allow.get(k, 0)}
+    checks.check(not extra, "%s: no 5xx answered beyond the provoked ones" % server.name,
+                 "5xx counts %r, allowed %r" % (got, allow))
 
 
 def error_code(body):

@@ -174,6 +174,17 @@ has tr_bad_m err "invalid WHISPER_MODEL=\"huge\" (-m)"
 run settings_env 0 "$BIN" settings env
 cmp -s "$TMP/settings_env.out" .env.example && ok "settings env = .env.example" || bad "settings env differs from .env.example"
 
+# ---- scripts/get-model.sh (make run): reads the settings through the binary; no network
+# → exit 3 and a loud "MODEL MISSING" (make run then serves with /ready 503 missing)
+run getmodel_offline 3 env -u MDC_ENV_FILE -u WHISPER_MODEL MDC_BIN="$ABIN" WHISPER_MODELS_DIR="$TMP/gm" \
+    MDC_MODEL_BASE_URL=http://127.0.0.1:9 scripts/get-model.sh
+has getmodel_offline err "MODEL MISSING: $TMP/gm/ggml-base.bin"
+run getmodel_path_ok 0 env MDC_BIN="$ABIN" WHISPER_MODEL="$MICRO" scripts/get-model.sh
+run getmodel_bad_setting 2 env MDC_BIN="$ABIN" WHISPER_MODEL=huge scripts/get-model.sh
+has getmodel_bad_setting err "invalid WHISPER_MODEL"
+run settings_get 0 env WHISPER_MODEL=tiny WHISPER_MODELS_DIR=/m "$BIN" settings get MODEL_PATH
+has settings_get out "/m/ggml-tiny.bin"
+
 # ---- serve refuses bad settings before listening --------------------------------------------
 run serve_bad_port 2 env -u MDC_ENV_FILE PORT=notaport "$BIN" serve
 has serve_bad_port err "PORT"

@@ -15,7 +15,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FIXTURES, SHORT_CLIP, Checks, Server, error_code,  # noqa: E402
+from mdc_testserver import (FIXTURES, SHORT_CLIP, Checks, Server, check_no_5xx, error_code,  # noqa: E402
                             require_binary)
 
 require_binary()
@@ -157,5 +157,6 @@ with Server(env=env) as s:
     c.check(s.tmp_leftovers() == [], "nothing left in the temp dir", s.tmp_leftovers())
     st, _, _ = s.request("GET", "/health")
     c.check(st == 200 and s.proc.poll() is None, "server still up")
+    check_no_5xx(c, s)  # every fixture, good or hostile: never a 5xx
 
 c.finish()

@@ -12,7 +12,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
+from mdc_testserver import (FAST, SHORT_CLIP, Checks, Server, check_no_5xx, error_code, metric,  # noqa: E402
                             require_binary)
 
 require_binary()
@@ -78,8 +78,20 @@ with Server() as s:
     c.check(st == 200 and j["data"][0]["state"] == "unloaded" and j["data"][0]["file"] == "ggml-micro-random.bin",
             "/v1/models lists the model and its state", j)
     st, h, body = s.request("GET", "/")
-    c.check(st == 200 and h.get("content-type", "").startswith("text/html") and b"/jobs" in body,
+    c.check(st == 200 and h.get("content-type", "").startswith("text/html") and b"/app.js" in body,
             "GET / serves the upload page (web/index.html)", body[:120])
+    st, h, body = s.request("GET", "/app.js")
+    c.check(st == 200 and "javascript" in h.get("content-type", "") and b"/jobs" in body,
+            "GET /app.js serves the page's script", (st, h.get("content-type")))
+    st, h, body = s.request("GET", "/favicon.svg")
+    c.check(st == 200 and h.get("content-type") == "image/svg+xml" and body.startswith(b"<svg"),
+            "GET /favicon.svg serves the icon", (st, h.get("content-type")))
+    st, cfg = s.get_json("/config")
+    c.check(st == 200 and cfg.get("report_locale") == "pt-BR" and cfg.get("api_key_required") is False
+            and cfg["limits"]["max_upload_mb"] == 200 and cfg["limits"]["max_audio_seconds"] == 10800
+            and {"code": "pt", "name": "portuguese"} in cfg.get("languages", [])
+            and len(cfg["languages"]) >= 99 and cfg.get("version"),
+            "GET /config: locale, limits, the engine's languages, version", cfg)
     st, h, body = s.request("GET", "/jobs/0123456789abcdef")
     c.check(st == 404 and error_code(body) == "not_found", "unknown job → 404")
 
@@ -118,6 +130,7 @@ with Server() as s:
 
     print("early 413")
     c.check(s.tmp_leftovers() == [], "no temp file left after the requests", s.tmp_leftovers())
+    check_no_5xx(c, s)
 
 with Server(env={"MAX_UPLOAD_MB": "1"}) as s:
     # Content-Length says 3 MB: the answer comes before the body is read (early stop)
@@ -134,12 +147,18 @@ with Server(env={"MAX_UPLOAD_MB": "1"}) as s:
     st, h, body = s.upload(SHORT_CLIP, FAST)
     c.check(st == 200, "a good request right after the 413 succeeds", (st, body[:200]))
     c.check(s.tmp_leftovers() == [], "no temp file left after 413s", s.tmp_leftovers())
+    check_no_5xx(c, s)
 
-with Server(env={"API_KEY": "s3cret"}) as s:
+with Server(env={"API_KEY": "s3cret", "REPORT_LOCALE": "en", "MAX_UPLOAD_MB": "7"}) as s:
     print("API_KEY")
-    for path in ["/health", "/ready", "/"]:
+    for path in ["/health", "/ready", "/", "/app.js", "/favicon.svg", "/config"]:
         st, _, _ = s.request("GET", path)
         c.check(st == 200, "%s open without a key" % path)
+    st, h, body = s.request("GET", "/config")
+    cfg = json.loads(body)
+    c.check(cfg.get("api_key_required") is True and cfg.get("report_locale") == "en"
+            and cfg["limits"]["max_upload_mb"] == 7 and b"s3cret" not in body and b"/" not in body.replace(b"pt-BR", b""),
+            "/config says a key is needed, never the key or a path; REPORT_LOCALE and MAX_UPLOAD_MB", body[:300])
     st, h, body = s.request("GET", "/metrics")
     c.check(st == 401 and error_code(body) == "unauthorized", "/metrics without a key → 401 JSON", body)
     st, h, body = s.request("GET", "/metrics", headers={"Authorization": "Bearer wrong"})
@@ -150,5 +169,6 @@ with Server(env={"API_KEY": "s3cret"}) as s:
     c.check(st == 401, "upload without a key → 401 (body not processed)")
     st, h, body = s.upload(SHORT_CLIP, FAST, headers={"Authorization": "Bearer s3cret"})
     c.check(st == 200, "upload with the key → 200", (st, body[:200]))
+    check_no_5xx(c, s)
 
 c.finish()

@@ -1,6 +1,7 @@
 """Asynchronous jobs: POST /jobs → 202 {id} at once; GET /jobs/{id}; GET
 /jobs/{id}/events as Server-Sent Events (progress never decreasing, ending with
-`event: done`); GET /jobs/{id}/result (Markdown, or JSON with Accept); a failing job
+`event: done`, a `segment` event with the text of each segment as it is produced, and
+`error` with shutting_down when the server stops under a running job); GET /jobs/{id}/result (Markdown, or JSON with Accept); a failing job
 keeps its JSON error; unknown ids → 404; the upload's temp file is gone afterwards.
 """
 import http.client
@@ -59,19 +60,28 @@ with Server(env={"MDC_TEST_LOAD_DELAY_MS": "1500"}) as s:
     st, ctype, events = sse_events(s.port, "/jobs/%s/events" % jid)
     c.check(st == 200 and ctype.startswith("text/event-stream"), "events: 200 text/event-stream")
     names = [e for e, _ in events]
-    progress = [d["progress"] for _, d in events if d]
+    progress = [d["progress"] for e, d in events if d and e != "segment"]
     c.check(len(events) >= 2 and names[-1] == "done", "events end with `done` (%d events: %s)" % (len(events), names[:3] + ["…"]))
     c.check(progress == sorted(progress) and progress[-1] == 100, "progress never decreases and ends at 100", progress)
     st, h, body = s.request("GET", "/jobs/%s/result" % jid)
     c.check(st == 200 and h.get("content-type", "").startswith("text/markdown") and "Reunião de teste" in body.decode(),
             "result → 200 Markdown with the title", body[:200])
     st, h, body = s.request("GET", "/jobs/%s/result" % jid, headers={"Accept": "application/json"})
-    c.check(st == 200 and "markdown" in json.loads(body), "result with Accept: application/json → {markdown, segments}")
+    res = json.loads(body) if st == 200 else {}
+    c.check(st == 200 and "markdown" in res, "result with Accept: application/json → {markdown, segments}")
+    segs = [d for e, d in events if e == "segment"]
+    c.check(segs and names.index("segment") < names.index("done"), "`segment` events come before `done`", names)
+    c.check([d["index"] for d in segs] == list(range(len(segs))), "segment events are numbered 0, 1, …")
+    c.check([(d["start"], d["end"], d["text"]) for d in segs]
+            == [(r["start"], r["end"], r["text"]) for r in res.get("segments", [])],
+            "segment events carry the result's segments (start, end, text)",
+            (segs[:2], res.get("segments", [])[:2]))
     st, js = s.get_json("/jobs/" + jid)
     c.check(js.get("status") == "done" and js.get("progress") == 100, "status done, progress 100", js)
-    # events of a finished job: one final event, then the stream ends
+    # events of a finished job: the segments replayed, one final event, then the stream ends
     st, ctype, events = sse_events(s.port, "/jobs/%s/events" % jid, timeout=10)
-    c.check([e for e, _ in events] == ["done"], "events of a finished job: just `done`")
+    c.check([e for e, _ in events] == ["segment"] * len(segs) + ["done"],
+            "events of a finished job: its segments again, then `done`", [e for e, _ in events])
 
     st, h, body = s.upload(os.path.join(FIXTURES, "bad_meeting_notes.txt"), FAST, endpoint="/jobs")
     bid = json.loads(body).get("id", "x") if st == 202 else "x"
@@ -86,5 +96,21 @@ with Server(env={"MDC_TEST_LOAD_DELAY_MS": "1500"}) as s:
     st, h, body = s.request("GET", "/jobs/ffffffffffffffffffffffffffffffff/events")
     c.check(st == 404 and error_code(body) == "not_found", "unknown job events → 404")
     c.check(s.tmp_leftovers() == [], "no temp file left", s.tmp_leftovers())
+
+# the server stops under a running job: its stream ends with an `error` event, not silence
+with Server(env={"MDC_TEST_LOAD_DELAY_MS": "3000"}) as s:
+    st, h, body = s.upload(SHORT_CLIP, FAST, endpoint="/jobs")
+    jid = json.loads(body).get("id", "x") if st == 202 else "x"
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=20)
+    conn.request("GET", "/jobs/%s/events" % jid)
+    r = conn.getresponse()
+    first = r.readline()  # the stream is open (retry: line)
+    s.proc.send_signal(15)
+    text = r.read().decode()
+    conn.close()
+    blocks = [b for b in text.split("\n\n") if "event:" in b]
+    last = blocks[-1] if blocks else ""
+    c.check(first.startswith(b"retry:") and "event: error" in last and '"shutting_down"' in last,
+            "SIGTERM during a job: its events end with `error` shutting_down", text[-300:])
 
 c.finish()

@@ -17,21 +17,11 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, MICRO, SHORT_CLIP, Checks, Server, error_code, metric,  # noqa: E402
-                            require_binary)
+                            require_binary, wait_for)
 
 require_binary()
 c = Checks("test_lazy_loading")
 IDLE_RSS_LIMIT = 64 << 20  # loose bound; docs/perf/service.md has the measured figure
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 print("1. nothing loaded at start; first request loads, second reuses")
@@ -65,7 +55,8 @@ try:
     missing = os.path.join(d, "ggml-later.bin")
     with Server(env={"WHISPER_MODEL": missing, "WHISPER_LOAD_RETRY_MS": "0"}) as s:
         st, j = s.get_json("/ready")
-        c.check(st == 200, "/ready 200 in lazy mode even before the file exists")
+        c.check(st == 503 and j.get("model_state") == "missing",
+                "/ready 503 model_state missing before the file exists (test_ready_reload has more)", j)
         st, h, body = s.upload(SHORT_CLIP, FAST)
         c.check(st == 503 and error_code(body) == "model_unavailable" and missing in body.decode(),
                 "missing model → 503 model_unavailable naming %s" % missing, body)
@@ -74,8 +65,8 @@ try:
         c.check(st2 == 503 and json.loads(body2)["error"]["message"] == json.loads(body)["error"]["message"],
                 "a second request gets the same clear error")
         st, j = s.get_json("/ready")
-        c.check(j.get("model_state") == "failed" and missing in j.get("last_error", ""),
-                "/ready reports state failed with the last error", j)
+        c.check(j.get("model_state") == "missing" and missing in j.get("last_error", ""),
+                "/ready reports the file missing with the last error", j)
         m = s.metrics()
         c.check((metric(m, "mdconv_model_load_failures_total") or 0) >= 1, "load failures counted")
         shutil.copyfile(MICRO, missing)

@@ -586,6 +586,13 @@ static void test_parse_helpers(void **state)
     assert_int_equal(rpt_locale_parse("EN", &l), 0);
     assert_int_equal(l, RPT_LOCALE_EN);
     assert_int_equal(rpt_locale_parse("fr", &l), -1);
+    assert_string_equal(rpt_locale_name(RPT_LOCALE_PT_BR), "pt-BR");
+    assert_string_equal(rpt_locale_name(RPT_LOCALE_EN), "en");
+    assert_null(rpt_locale_name((rpt_locale)7));
+    for (int k = RPT_LOCALE_PT_BR; k <= RPT_LOCALE_EN; k++) { /* the name parses back */
+        assert_int_equal(rpt_locale_parse(rpt_locale_name((rpt_locale)k), &l), 0);
+        assert_int_equal(l, k);
+    }
     assert_string_equal(rpt_format_mime(RPT_FORMAT_MARKDOWN), "text/markdown; charset=utf-8");
     assert_string_equal(rpt_format_mime(RPT_FORMAT_VERBOSE_JSON), "application/json");
     char *out = (char *)1;

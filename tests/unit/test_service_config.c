@@ -421,6 +421,22 @@ static void test_set_one(void **state)
     assert_non_null(strstr(err, "unknown setting NO_SUCH"));
     assert_int_equal(svc_config_set(&c, "API_KEY", "a b", "x", err, sizeof err), -1);
     assert_null(strstr(err, "a b")); /* a secret is never echoed */
+
+    /* svc_config_get gives each value back in the form the table accepts */
+    char v[64];
+    assert_int_equal(svc_config_get(&c, "REPORT_LOCALE", v, sizeof v), 0);
+    assert_string_equal(v, "en");
+    assert_int_equal(svc_config_get(&c, "LOG_FORMAT", v, sizeof v), 0);
+    assert_string_equal(v, "text");
+    assert_int_equal(svc_config_get(&c, "MAX_UPLOAD_MB", v, sizeof v), 0);
+    assert_string_equal(v, "200");
+    assert_int_equal(svc_config_get(&c, "WHISPER_PRELOAD", v, sizeof v), 0);
+    assert_string_equal(v, "false");
+    assert_int_equal(svc_config_get(&c, "LOG_LEVEL", v, sizeof v), 0);
+    assert_string_equal(v, "info");
+    assert_int_equal(svc_config_set(&c, "API_KEY", "k", "x", err, sizeof err), 0);
+    assert_int_equal(svc_config_get(&c, "API_KEY", v, sizeof v), -1); /* never given out */
+    assert_int_equal(svc_config_get(&c, "NO_SUCH", v, sizeof v), -1);
 }
 
 /* WEB_DIR comes from the table (it was a bare getenv); MDC_ENV_FILE only from the

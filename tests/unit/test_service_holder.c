@@ -467,6 +467,68 @@ static void test_idle_unload_and_reload(void **state)
     met_registry_free(reg);
 }
 
+typedef struct reload_waiter {
+    model_holder *h;
+    const wsp_model *got;
+    atomic_int done;
+} reload_waiter;
+
+static void *acquire_thread(void *arg)
+{
+    reload_waiter *w = arg;
+    wsp_error err = {0};
+    w->got = holder_acquire(w->h, &err);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* holder_request_reload (SIGHUP): never drops a held model; drops at the last release;
+ * an acquire after the request waits for that and maps the file again (a replaced file
+ * is what it maps); idle → dropped at once; FAILED → back-off skipped. */
+static void test_reload_waits_for_the_running_job(void **state)
+{
+    TU_REQUIRE_FILE(tu_model("micro"));
+    copy_file(tu_model("micro"), tmp_path("m.bin"), 0);
+    holder_options o = {.name = "m", .path = tmp_path("m.bin"), .retry_backoff_ms = 60000};
+    model_holder *h = holder_new(&o);
+    assert_int_equal(holder_request_reload(h), 2); /* nothing mapped */
+    wsp_error err = {0};
+    const wsp_model *job = holder_acquire(h, &err);
+    assert_non_null(job);
+    assert_int_equal(holder_request_reload(h), 0); /* deferred: the job holds it */
+    assert_int_equal(holder_get_state(h), HOLDER_READY);
+
+    reload_waiter w = {.h = h};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, acquire_thread, &w), 0);
+    sleep_ms(100);
+    assert_int_equal(atomic_load(&w.done), 0); /* new work waits for the running job */
+    assert_int_equal(holder_loads_total(h), 1);
+    assert_int_equal(wsp_model_n_tensors(job) > 0, 1); /* the held model is intact */
+    holder_release(h, job);
+    pthread_join(t, NULL);
+    assert_non_null(w.got);
+    assert_int_equal(holder_loads_total(h), 2); /* mapped again */
+    assert_true(log_contains("Lazy Loading: reload: unloaded model m"));
+    holder_release(h, w.got);
+
+    /* idle: dropped at once; a replaced (broken) file is what the next acquire maps */
+    copy_file(tu_model("micro"), tmp_path("m.bin"), 1000);
+    assert_int_equal(holder_request_reload(h), 1);
+    assert_int_equal(holder_get_state(h), HOLDER_UNLOADED);
+    assert_null(holder_acquire(h, &err));
+    assert_int_equal(holder_get_state(h), HOLDER_FAILED);
+    /* FAILED with a 60 s back-off: a reload lets the next acquire retry at once */
+    copy_file(tu_model("micro"), tmp_path("m.bin"), 0);
+    assert_null(holder_acquire(h, &err)); /* still in the back-off */
+    assert_int_equal(holder_request_reload(h), 2);
+    const wsp_model *m = holder_acquire(h, &err);
+    assert_non_null(m);
+    assert_int_equal(holder_loads_total(h), 3);
+    holder_release(h, m);
+    holder_free(h);
+}
+
 static void test_release_misuse_is_harmless(void **state)
 {
     TU_REQUIRE_FILE(tu_model("micro"));
@@ -481,6 +543,57 @@ static void test_release_misuse_is_harmless(void **state)
     assert_null(holder_acquire(NULL, &err));
     assert_null(holder_new(NULL));
     holder_free(h);
+}
+
+/* The file's identity is checked before each hand-out and by holder_model_intact():
+ * a replaced file retires the model (freed at its last release) and the next acquire
+ * loads the new file; a second change while the older copy is still in use answers an
+ * error instead of loading a third copy. */
+static void test_file_change_retires_model(void **state)
+{
+    TU_REQUIRE_FILE(tu_model("micro"));
+    met_registry *reg = met_registry_new();
+    const char *path = tmp_path("m.bin");
+    copy_file(tu_model("micro"), path, 0);
+    holder_options o = {.name = "m", .path = path, .metrics = reg};
+    model_holder *h = holder_new(&o);
+    wsp_error err = {0};
+    const wsp_model *a = holder_acquire(h, &err);
+    assert_non_null(a);
+    char why[256];
+    assert_true(holder_model_intact(h, a, why, sizeof why));
+
+    copy_file(tu_model("micro"), path, 0); /* rename over it: a new inode */
+    assert_false(holder_model_intact(h, a, why, sizeof why));
+    assert_non_null(strstr(why, "replaced"));
+    assert_int_equal(holder_get_state(h), HOLDER_UNLOADED);
+    const wsp_model *b = holder_acquire(h, &err); /* loads the new file; a still in use */
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(holder_loads_total(h), 2);
+    assert_false(holder_model_intact(h, a, why, sizeof why)); /* a stays retired */
+
+    copy_file(tu_model("micro"), path, 0); /* again, while a and b are both held */
+    const wsp_model *c = holder_acquire(h, &err);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "replaced"));
+    holder_release(h, a); /* the retired copy's last user: unmapped now */
+    c = holder_acquire(h, &err); /* b retires (still held), the newest file loads */
+    assert_non_null(c);
+    assert_int_equal(holder_loads_total(h), 3);
+    holder_release(h, b);
+    assert_true(holder_model_intact(h, c, why, sizeof why));
+    holder_release(h, c);
+    assert_int_equal(holder_refs(h), 0);
+    assert_int_equal(metric(reg, "mdconv_model_retired_total", "m"), 2);
+    assert_true(log_contains("retired"));
+
+    /* truncated in place (same inode, new size): retired before the next hand-out */
+    assert_int_equal(truncate(path, 1000), 0);
+    assert_null(holder_acquire(h, &err)); /* retired, then the reload fails: too short */
+    assert_int_equal(metric(reg, "mdconv_model_retired_total", "m"), 3);
+    holder_free(h);
+    met_registry_free(reg);
 }
 
 int main(void)
@@ -499,7 +612,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_wakes_a_preload_waiting_to_retry, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_idle_unload_and_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_waits_for_the_running_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_misuse_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_change_retires_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,11 @@
  * test_service_pipeline.c — recording → report: error tables, every error path (bad
  * language, bad audio, limits, missing model, cancel) with the right HTTP status and JSON
  * code, lazy loading (bad audio never loads the model), segments_json, and a full run of
- * the micro model on jfk.wav in every format with monotonic progress.
+ * the micro model on jfk.wav in every format with monotonic progress and the new-segment
+ * callback (called as segments are produced, with the result's clamped times and text).
  */
 #include <jansson.h>
+#include <math.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -166,7 +168,26 @@ typedef struct progress_log {
     int values[256];
     int n;
     model_holder *cancel_in_engine; /* set: cancel once the model reference is held */
+    struct {
+        double start, end;
+        char text[512];
+        int progress_before; /* last progress value seen when the segment came */
+    } segs[32];
+    int n_segs;
 } progress_log;
+
+static void on_segment(const pipeline_segment *seg, void *user)
+{
+    progress_log *pl = user;
+    assert_int_equal(seg->index, pl->n_segs); /* in order, none skipped */
+    if (pl->n_segs < 32) {
+        pl->segs[pl->n_segs].start = seg->t0_s;
+        pl->segs[pl->n_segs].end = seg->t1_s;
+        snprintf(pl->segs[pl->n_segs].text, sizeof pl->segs[0].text, "%s", seg->text);
+        pl->segs[pl->n_segs].progress_before = pl->n ? pl->values[pl->n - 1] : -1;
+    }
+    pl->n_segs++;
+}
 
 static void on_progress(int p, void *user)
 {
@@ -206,6 +227,7 @@ static void test_micro_jfk_every_format(void **state)
             .meta = {.title = "Test meeting", .participants = "Ana, Bruno",
                      .locale = RPT_LOCALE_EN},
             .progress_cb = on_progress,
+            .segment_cb = on_segment,
             .user = &pl,
         };
         pipeline_result res;
@@ -255,6 +277,17 @@ static void test_micro_jfk_every_format(void **state)
             assert_true(end <= res.audio_seconds + 0.005);
         }
         assert_true(json_array_size(segs) > 0);
+        /* the callback saw every segment of the result, with its times and text, while
+         * the transcription ran (before the final 100 %) */
+        assert_int_equal(pl.n_segs, (int)json_array_size(segs));
+        for (int i = 0; i < pl.n_segs && i < 32; i++) {
+            json_t *o = json_array_get(segs, (size_t)i);
+            assert_true(fabs(json_number_value(json_object_get(o, "start")) - pl.segs[i].start) < 1e-9);
+            assert_true(fabs(json_number_value(json_object_get(o, "end")) - pl.segs[i].end) < 1e-9);
+            if (strlen(json_string_value(json_object_get(o, "text"))) < sizeof pl.segs[0].text - 1)
+                assert_string_equal(json_string_value(json_object_get(o, "text")), pl.segs[i].text);
+            assert_true(pl.segs[i].progress_before >= 5 && pl.segs[i].progress_before < 100);
+        }
         json_decref(segs);
         /* progress: starts at 0, decode ends at 5, never decreases, ends at 100 */
         assert_true(pl.n >= 3);
