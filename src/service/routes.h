@@ -196,6 +196,9 @@ enum MHD_Result http_send_queue_full(http_req *req);
  * Headers when CORS_ALLOW_ORIGINS admits that origin, and Vary: Origin whenever CORS is
  * on.  Nothing when CORS is off or the origin is refused.  Called for every response. */
 void http_cors_headers(http_req *req, struct MHD_Response *r);
+/* The same headers as raw "Name: value\r\n" lines, for answers written straight to the
+ * socket (http_answer_mid_body); "" when CORS is off.  buf ≥ 512 bytes. */
+void http_cors_raw_headers(http_req *req, char *buf, size_t len);
 /* True when CORS_ALLOW_ORIGINS is set and the request is a preflight (OPTIONS). */
 bool http_cors_is_preflight(svc_server *srv, const char *method);
 /* Answers a preflight for url: 204 with Allow-Origin, Allow-Methods (the methods routed

@@ -212,10 +212,15 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
         if (end && *end == '\0' && n > cfg->max_upload_bytes) { /* the body bounds the file */
+            /* answered now, before the body, but as a mid-body answer (written, FIN, the
+             * body drained up to a bound): a queued answer would close the connection
+             * under a client still sending, and Node's fetch (the OpenAI SDK) then sees
+             * EPIPE instead of the 413 */
             req->early_response = true;
-            return http_send_error_param(req, 413, "file_too_large", "file",
-                                   "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)", n,
-                                   (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
+            char msg[160];
+            snprintf(msg, sizeof msg, "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)",
+                     n, (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
+            return http_answer_mid_body(req, 413, "file_too_large", msg);
         }
     }
     /* Admission, from the headers alone: every upload being spooled counts like a queued
