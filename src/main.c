@@ -4,6 +4,7 @@
  *   md-converter serve                      HTTP service (settings from env and ./.env)
  *   md-converter transcribe FILE [options]  one recording → report/subtitles/JSON
  *   md-converter model info PATH            what a ggml model file holds
+ *   md-converter model quantize IN OUT TYPE f16/f32 model → q4_0 … q8_0 (as whisper-quantize)
  *   md-converter settings env|markdown|get NAME  the settings table / one value
  *   md-converter --version | --help
  *
@@ -59,7 +60,11 @@ static const char k_usage[] =
     "          --locale pt-BR|en  report language (default: $REPORT_LOCALE or pt-BR)\n"
     "      -v, --verbose          log the model's life and the engine's messages\n"
     "  md-converter model info PATH\n"
-    "      hyperparameters, weight type, tensors and load time of a ggml model file\n"
+    "      hyperparameters, weight type, tensors per type (bytes per weight) and load time\n"
+    "      of a ggml model file\n"
+    "  md-converter model quantize IN OUT TYPE\n"
+    "      converts an f16/f32 model to TYPE = q4_0|q4_1|q5_0|q5_1|q8_0, byte for byte\n"
+    "      as whisper.cpp's whisper-quantize\n"
     "  md-converter settings env|markdown|get NAME\n"
     "      every setting with its default and meaning (.env.example or a Markdown table),\n"
     "      or the value serve would use for NAME (MODEL_PATH: the resolved model file)\n"
@@ -329,19 +334,10 @@ static int cmd_transcribe(int argc, char **argv)
     return rc;
 }
 
-/* ---- model info ---------------------------------------------------------------------------- */
+/* ---- model info | quantize ------------------------------------------------------------ */
 
-static int cmd_model(int argc, char **argv)
+static int cmd_model_info(const char *path)
 {
-    if (argc < 2 || strcmp(argv[1], "info") != 0) {
-        fprintf(stderr, "md-converter: usage: md-converter model info PATH\n");
-        return 2;
-    }
-    if (argc != 3) {
-        fprintf(stderr, "md-converter: model info needs one PATH\n");
-        return 2;
-    }
-    const char *path = argv[2];
     struct stat st;
     if (stat(path, &st) != 0) {
         fprintf(stderr, "md-converter: cannot load model %s: %s\n", path,
@@ -376,11 +372,85 @@ static int cmd_model(int argc, char **argv)
     printf("n_text_layer:   %d\n", hp->n_text_layer);
     printf("n_mels:         %d\n", hp->n_mels);
     printf("tensors:        %d\n", wsp_model_n_tensors(m));
-    printf("tensor bytes:   %llu (%.1f MiB)\n", (unsigned long long)wsp_model_tensor_bytes(m),
-           (double)wsp_model_tensor_bytes(m) / (1024.0 * 1024.0));
+    wsp_tensor_type_stats ts[WSP_MAX_TENSOR_TYPES];
+    const int n_ts = wsp_model_tensor_types(m, ts, WSP_MAX_TENSOR_TYPES);
+    for (int i = 0; i < n_ts; i++)
+        printf("  %-6s        %4d tensors, %12llu weights, %12llu bytes (%.4g bytes/weight)\n",
+               ts[i].name, ts[i].n_tensors, (unsigned long long)ts[i].n_weights,
+               (unsigned long long)ts[i].n_bytes,
+               ts[i].n_weights ? (double)ts[i].n_bytes / (double)ts[i].n_weights : 0.0);
+    uint64_t n_weights = 0;
+    for (int i = 0; i < n_ts; i++)
+        n_weights += ts[i].n_weights;
+    printf("tensor bytes:   %llu (%.1f MiB, %.4g bytes/weight over %llu weights)\n",
+           (unsigned long long)wsp_model_tensor_bytes(m),
+           (double)wsp_model_tensor_bytes(m) / (1024.0 * 1024.0),
+           n_weights ? (double)wsp_model_tensor_bytes(m) / (double)n_weights : 0.0,
+           (unsigned long long)n_weights);
     printf("load time:      %.2f ms (map + validate)\n", ms);
     wsp_model_free(m);
     return 0;
+}
+
+/* Draws "quantizing [#####.....]  42 %" on stderr (a terminal). */
+static void quantize_progress(int percent, void *user)
+{
+    enum { WIDTH = 40 };
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < percent * WIDTH / 100 ? '#' : '.';
+    bar[WIDTH] = '\0';
+    fprintf(stderr, "\rquantizing [%s] %3d %%", bar, percent);
+    fflush(stderr);
+}
+
+static int cmd_model_quantize(const char *in, const char *out, const char *type_name)
+{
+    wsp_qtype type;
+    if (wsp_qtype_parse(type_name, &type) != 0)
+        die_usage("unknown quantization type \"%s\" (q4_0|q4_1|q5_0|q5_1|q8_0)", type_name);
+    const bool tty = isatty(STDERR_FILENO);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint; /* Ctrl-C: stop, remove the temporary file, exit 130 */
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    const wsp_quantize_params qp = {.progress_cb = tty ? quantize_progress : NULL,
+                                    .abort_cb = cli_abort};
+    wsp_error err = {0};
+    double t0 = mdc_now_ms();
+    int rc = wsp_model_quantize(in, out, type, &qp, &err);
+    if (tty)
+        fputc('\n', stderr);
+    if (rc == WSP_ECANCELED && g_interrupted) {
+        fprintf(stderr, "md-converter: interrupted; %s not written\n", out);
+        return 130;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "md-converter: model quantize: %s (%s)\n",
+                err.message[0] ? err.message : wsp_strerror(rc), wsp_err_name(rc));
+        return 1;
+    }
+    struct stat st;
+    if (tty && stat(out, &st) == 0)
+        fprintf(stderr, "md-converter: wrote %s (%s, %lld bytes) in %.1f s\n", out,
+                wsp_qtype_name(type), (long long)st.st_size, (mdc_now_ms() - t0) / 1000.0);
+    return 0;
+}
+
+static int cmd_model(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "info") == 0) {
+        if (argc != 3)
+            die_usage("model info needs one PATH");
+        return cmd_model_info(argv[2]);
+    }
+    if (argc >= 2 && strcmp(argv[1], "quantize") == 0) {
+        if (argc != 5)
+            die_usage("model quantize needs IN OUT TYPE (TYPE: q4_0|q4_1|q5_0|q5_1|q8_0)");
+        return cmd_model_quantize(argv[2], argv[3], argv[4]);
+    }
+    die_usage("usage: md-converter model info PATH | model quantize IN OUT TYPE");
 }
 
 int main(int argc, char **argv)
@@ -416,5 +486,5 @@ int main(int argc, char **argv)
         return cmd_model(argc - 1, argv + 1);
     if (strcmp(cmd, "settings") == 0)
         return cmd_settings(argc - 1, argv + 1);
-    die_usage("unknown command \"%s\" (serve, transcribe, model info, settings)", cmd);
+    die_usage("unknown command \"%s\" (serve, transcribe, model info|quantize, settings)", cmd);
 }

@@ -91,7 +91,8 @@ int wsp_model_load(const char *path, wsp_model **out, wsp_error *err);
 void wsp_model_free(wsp_model *model);
 
 const wsp_hparams *wsp_model_hparams(const wsp_model *model);
-/* "tiny", "base", "small", "medium", "large" (from n_audio_layer), or "unknown". */
+/* "tiny", "base", "small", "medium", "large" (from n_audio_layer; 32 layers with 128 mel
+ * bands: "large-v3", or "large-v3-turbo" with 4 decoder layers), or "unknown". */
 const char *wsp_model_type_name(const wsp_model *model);
 /* "f32", "f16", or "q…" for quantized ftypes. */
 const char *wsp_model_ftype_name(const wsp_model *model);
@@ -106,6 +107,23 @@ bool wsp_model_mapping_lost(const wsp_model *model);
 int wsp_model_n_tensors(const wsp_model *model);
 /* Sum of all tensor data bytes. */
 uint64_t wsp_model_tensor_bytes(const wsp_model *model);
+
+/* Tensors of one weight type in a model (`model info`, /v1/models). */
+#define WSP_MAX_TENSOR_TYPES 8
+typedef struct wsp_tensor_type_stats {
+    const char *name;   /* "f32", "f16", "q4_0" … (static) */
+    int type;           /* ggml tensor type code (0 f32, 1 f16, 2 q4_0 … 8 q8_0) */
+    int n_tensors;
+    uint64_t n_weights; /* elements */
+    uint64_t n_bytes;   /* data bytes; n_bytes / n_weights = bytes per weight */
+} wsp_tensor_type_stats;
+
+/* Fills out[0 … min(count, cap)) with one entry per tensor type present, in type-code
+ * order, and returns the number of types present (<= WSP_MAX_TENSOR_TYPES). */
+int wsp_model_tensor_types(const wsp_model *model, wsp_tensor_type_stats *out, int cap);
+/* The type holding most weight bytes, e.g. "q5_0" for whisper-quantize's files (whose
+ * biases stay f32); "f16"/"f32" for unquantized models.  Static string. */
+const char *wsp_model_weight_type(const wsp_model *model);
 
 /* ---- languages ------------------------------------------------------------- */
 /* Language id (0 = "en", … as OpenAI's LANGUAGES table) for a code like "pt", or -1. */
@@ -244,6 +262,52 @@ const char *wsp_token_text(const wsp_model *model, int32_t id);
 /* First timestamp token id (<|0.00|>) of this model. */
 int32_t wsp_token_beg(const wsp_model *model);
 int32_t wsp_token_eot(const wsp_model *model);
+
+/* ---- quantization (whisper-quantize's file conversion) ----------------------- */
+/* Weight types `model quantize` writes; the values are ggml's tensor type codes.
+ * ref: ggml.h enum ggml_type; README-round2.md §4. */
+typedef enum wsp_qtype {
+    WSP_Q4_0 = 2,
+    WSP_Q4_1 = 3,
+    WSP_Q5_0 = 6,
+    WSP_Q5_1 = 7,
+    WSP_Q8_0 = 8,
+} wsp_qtype;
+
+/* "q4_0" … "q8_0" → *out; returns 0, or WSP_EINVAL for any other string. */
+int wsp_qtype_parse(const char *name, wsp_qtype *out);
+/* "q4_0" … "q8_0", or "?" for a value outside the enum. */
+const char *wsp_qtype_name(wsp_qtype type);
+
+/* Converts the f16/f32 model file `in_path` into `out_path` with `type` weights, byte for
+ * byte as whisper.cpp's whisper-quantize (examples/quantize, ggml_common_quantize_0):
+ * every 2-D tensor except encoder.conv1.bias, encoder.conv2.bias and the two positional
+ * embeddings is quantized with ggml's reference rounding (the attention and MLP weights
+ * and decoder.token_embedding.weight); the 3-D conv weights and 1-D tensors are copied;
+ * the header ftype becomes 2000 + ggml's ftype (2002 q4_0, 2003 q4_1, 2008 q5_0,
+ * 2009 q5_1, 2007 q8_0); filterbank and vocabulary are copied.
+ * The input is validated with wsp_model_load() first.  The output is written to a
+ * temporary file next to out_path and renamed over it only when complete, so out_path
+ * is never left half-written (a failed or cancelled call removes the temporary file).
+ * params (may be NULL): progress_cb is called on the calling thread with the percent of
+ * tensor bytes done, each time it changes; abort_cb cancels.
+ * Errors: WSP_EINVAL (NULL path, unknown type), WSP_ETYPE (input already quantized or of
+ * an unsupported type), WSP_EIO (input unreadable; output directory not writable, disk
+ * full — the message names the path), WSP_ETENSOR (a row not a multiple of 32, a
+ * non-finite weight), WSP_ECANCELED, any wsp_model_load() error for a malformed input,
+ * WSP_ENOMEM.
+ * Memory: one row of the widest tensor in f32 and its blocks; weights stream from the
+ * mapping, whose pages are released after each tensor (peak RSS ≈ the largest tensor). */
+typedef struct wsp_quantize_params {
+    wsp_progress_cb progress_cb; /* may be NULL */
+    void *progress_user_data;
+    wsp_abort_cb abort_cb;       /* polled after every row; true → WSP_ECANCELED; may be NULL */
+    void *abort_user_data;
+} wsp_quantize_params;
+
+int wsp_model_quantize(const char *in_path, const char *out_path, wsp_qtype type,
+                       const wsp_quantize_params *params, wsp_error *err);
+
 
 /* Library version string. */
 const char *wsp_version(void);

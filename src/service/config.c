@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "mdc/cpu.h"
+#include "mdc/whisper.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -491,7 +492,6 @@ bool svc_config_model_name_valid(const char *name)
 {
     static const char *const bases[] = {"tiny",     "base",     "small",    "medium",
                                         "large-v1", "large-v2", "large-v3", "large-v3-turbo"};
-    static const char *const quants[] = {"-q4_0", "-q4_1", "-q5_0", "-q5_1", "-q8_0"};
     for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
         size_t bl = strlen(bases[b]);
         if (strncmp(name, bases[b], bl) != 0)
@@ -504,9 +504,10 @@ bool svc_config_model_name_valid(const char *name)
         }
         if (*rest == '\0')
             return true;
-        for (size_t q = 0; q < sizeof quants / sizeof quants[0]; q++)
-            if (strcmp(rest, quants[q]) == 0)
-                return true;
+        /* "-q5_1" …: exactly the weight types the engine reads (wsp_qtype, the ones
+         * whisper.cpp publishes files in); k-quants and unknown suffixes are refused. */
+        if (rest[0] == '-' && wsp_qtype_parse(rest + 1, NULL) == 0)
+            return true;
     }
     return false;
 }

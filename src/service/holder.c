@@ -59,6 +59,7 @@ struct model_holder {
     double failed_at_s;        /* monotonic time of the last failure */
     double idle_since_s;       /* monotonic time the refcount last dropped to 0 */
     unsigned long loads_total; /* successful loads */
+    const char *weight_type;   /* wsp_model_weight_type() of the last load (static), or NULL */
     bool preload_requested, preload_satisfied;
     bool preload_thread_started;
     bool stopping;             /* holder_free() started: the preload thread must end */
@@ -343,6 +344,7 @@ static void run_load_locked(model_holder *h)
     pthread_mutex_lock(&h->mu);
     if (m) {
         h->model = m;
+        h->weight_type = wsp_model_weight_type(m);
         h->file_id = id;
         h->state = HOLDER_READY;
         h->loads_total++;
@@ -729,6 +731,16 @@ void holder_last_error(model_holder *h, char *buf, size_t len)
 
 const char *holder_name(const model_holder *h) { return h ? h->name : ""; }
 const char *holder_path(const model_holder *h) { return h ? h->path : ""; }
+
+const char *holder_weight_type(model_holder *h)
+{
+    if (!h)
+        return NULL;
+    pthread_mutex_lock(&h->mu);
+    const char *t = h->weight_type;
+    pthread_mutex_unlock(&h->mu);
+    return t;
+}
 
 unsigned long holder_loads_total(model_holder *h)
 {

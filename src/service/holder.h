@@ -118,6 +118,9 @@ const char *holder_name(const model_holder *h);
 const char *holder_path(const model_holder *h);
 /* Loads completed successfully since creation. */
 unsigned long holder_loads_total(model_holder *h);
+/* Weight type of the model as last loaded ("f16", "q5_0" … from wsp_model_weight_type(),
+ * static), kept after an idle unload; NULL until a load succeeded. */
+const char *holder_weight_type(model_holder *h);
 /* True when a preload was requested and has not finished successfully yet. */
 int holder_preload_pending(model_holder *h);
 /* References currently held (for tests and /v1/models). */

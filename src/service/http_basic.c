@@ -121,8 +121,9 @@ bool http_model_known(svc_server *srv, const char *id)
 }
 
 /* OpenAI's model object {id, object: "model", created, owned_by} (ref: the official Node
- * SDK's resources/models.d.ts `Model`) plus ours: state, file, loads_total.  `created` is
- * the model file's modification time (Unix seconds), 0 when it cannot be read. */
+ * SDK's resources/models.d.ts `Model`) plus ours: state, file, loads_total, weight_type
+ * (null until the first load).  `created` is the model file's modification time (Unix
+ * seconds), 0 when it cannot be read. */
 static json_t *model_object(svc_server *srv, const char *id)
 {
     holder_state st = holder_get_state(srv->holder);
@@ -130,10 +131,14 @@ static json_t *model_object(svc_server *srv, const char *id)
     const char *base = path ? strrchr(path, '/') : NULL;
     struct stat sb;
     json_int_t created = path && stat(path, &sb) == 0 ? (json_int_t)sb.st_mtime : 0;
-    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I}", "id", id, "object", "model",
-                     "created", created, "owned_by", "md-converter", "state",
-                     holder_state_name(st), "file", base ? base + 1 : (path ? path : ""),
-                     "loads_total", (json_int_t)holder_loads_total(srv->holder));
+    json_t *m = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I}", "id", id, "object", "model",
+                          "created", created, "owned_by", "md-converter", "state",
+                          holder_state_name(st), "file", base ? base + 1 : (path ? path : ""),
+                          "loads_total", (json_int_t)holder_loads_total(srv->holder));
+    const char *wt = holder_weight_type(srv->holder); /* null until the first load */
+    if (m)
+        json_object_set_new(m, "weight_type", wt ? json_string(wt) : json_null());
+    return m;
 }
 
 enum MHD_Result http_models(svc_server *srv, http_req *req)

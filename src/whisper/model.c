@@ -7,6 +7,7 @@
  * ref: whisper-ref README "The model file format"; whisper.cpp whisper_model_load().
  */
 #include "whisper/model.h"
+#include "whisper/quantize.h"
 #include "whisper/tokenizer.h"
 
 #include "mdc/log.h"
@@ -491,12 +492,15 @@ const char *wsp_model_type_name(const wsp_model *m)
     case 6: return "base";
     case 12: return "small";
     case 24: return "medium";
-    case 32: return "large";
+    case 32: /* large-v3 has the 128-band front end; turbo keeps 4 of its 32 decoder layers */
+        if (m->hp.n_mels != 128)
+            return "large";
+        return m->hp.n_text_layer == 4 ? "large-v3-turbo" : "large-v3";
     default: return "unknown";
     }
 }
 
-const char *wsp_model_ftype_name(const wsp_model *m) { return m->hp.ftype == 1 ? "f16" : "f32"; }
+const char *wsp_model_ftype_name(const wsp_model *m) { return wsp__ftype_name(m->hp.ftype); }
 bool wsp_model_is_multilingual(const wsp_model *m) { return m->hp.n_vocab >= 51865; }
 uint64_t wsp_model_file_bytes(const wsp_model *m) { return m->map_len; }
 bool wsp_model_mapping_lost(const wsp_model *m) { return m && mdc_mapguard_lost(m->guard_slot); }

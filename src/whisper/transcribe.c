@@ -104,7 +104,12 @@ static int32_t find_token(const wsp__vocab *v, const char *s)
 
 /* Language detection on the window at `seek` (already encoded): decode <|sot|> alone and
  * take the softmax over the language tokens (ref: OpenAI decoding.py detect_language;
- * whisper.cpp whisper_lang_auto_detect_with_state).  *id / *prob get the winner. */
+ * whisper.cpp whisper_lang_auto_detect_with_state).  *id / *prob get the winner.
+ * whisper.cpp's softmax always spans its 100-entry language table, tokens sot+1 …
+ * sot+100, so on a 99-language model entry 99 ("yue") reads <|translate|>
+ * (README-round2 §5): we include it in the sum too, so the probabilities are
+ * whisper.cpp's, but pick the winner among the model's real languages only (whisper.cpp
+ * could answer "yue", then decode with <|translate|> as the language token). */
 static int detect_language(wsp_state *state, const wsp__vocab *v, const wsp__lm *lm,
                            float *row, int *id, float *prob)
 {
@@ -122,11 +127,16 @@ static int detect_language(wsp_state *state, const wsp__vocab *v, const wsp__lm 
     for (int i = 1; i < n; i++)
         if (l[i] > l[best])
             best = i;
+    enum { WCPP_LANG_TABLE = 100 }; /* ref: whisper.cpp g_lang (…, "yue") */
+    const int n_sum = v->lang_first + WCPP_LANG_TABLE <= v->n_vocab ? WCPP_LANG_TABLE : n;
+    float mx = l[best];
+    for (int i = n; i < n_sum; i++)
+        mx = l[i] > mx ? l[i] : mx;
     double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += exp((double)l[i] - (double)l[best]);
+    for (int i = 0; i < n_sum; i++)
+        sum += (float)exp((double)l[i] - (double)mx); /* each term stored as float, as whisper.cpp */
     *id = best;
-    *prob = (float)(1.0 / sum);
+    *prob = (float)((float)exp((double)l[best] - (double)mx) / sum);
     (void)state;
     return 0;
 }

@@ -188,6 +188,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sum = sum + strlen(wsp_token_text(m, v->n_vocab - 1));
         (void)sum;
         (void)wsp_model_type_name(m);
+        /* the per-type table (model info, /v1/models) adds up to the loader's totals */
+        wsp_tensor_type_stats ts[WSP_MAX_TENSOR_TYPES];
+        const int nt = wsp_model_tensor_types(m, ts, WSP_MAX_TENSOR_TYPES);
+        uint64_t bytes = 0;
+        int tensors = 0;
+        for (int i = 0; i < nt && i < WSP_MAX_TENSOR_TYPES; i++) {
+            bytes += ts[i].n_bytes;
+            tensors += ts[i].n_tensors;
+        }
+        if (nt > WSP_MAX_TENSOR_TYPES || bytes != wsp_model_tensor_bytes(m) ||
+            tensors != wsp_model_n_tensors(m) || !wsp_model_weight_type(m))
+            abort();
         wsp_model_free(m);
     } else if (m != NULL || err.message[0] == '\0') {
         abort(); /* a failure leaves no model behind and always explains itself */

@@ -17,30 +17,7 @@ PY=/usr/bin/python3
 
 TMP=$(mktemp -d /tmp/mdc-cli-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails+1)); }
-
-# run NAME EXPECTED_RC CMD... : runs, keeps stdout/stderr in $TMP/NAME.{out,err}
-run() {
-  local name=$1 want=$2; shift 2
-  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
-  local rc=$?
-  if [ "$want" = nonzero ]; then
-    [ $rc -ne 0 ] && ok "$name (rc=$rc)" || bad "$name: expected a non-zero exit, got 0"
-  elif [ $rc -eq "$want" ]; then ok "$name"
-  else bad "$name: exit $rc, expected $want; stderr: $(head -c 400 "$TMP/$name.err")"; fi
-}
-# has NAME STREAM TEXT : STREAM (out|err) of run NAME contains TEXT
-has() {
-  grep -qF -- "$3" "$TMP/$1.$2" && ok "$1 $2 has \"$3\"" || {
-    bad "$1: $2 lacks \"$3\""; head -c 600 "$TMP/$1.$2" | sed 's/^/    /'; }
-}
-# one_line NAME : stderr is exactly one line (a clear message, not a log dump)
-one_line() {
-  local n; n=$(wc -l <"$TMP/$1.err")
-  [ "$n" -eq 1 ] && ok "$1 error is one line" || { bad "$1: stderr has $n lines"; sed 's/^/    /' "$TMP/$1.err"; }
-}
+. tests/integration/cli_lib.sh
 
 # ---- version, help, usage errors ------------------------------------------------------
 run version 0 "$BIN" --version

@@ -96,9 +96,14 @@ try:
         st, j = s.get_json("/v1/models")
         c.check(st == 200 and j["data"][0]["id"] == "tiny" and j["data"][0]["file"] == "ggml-tiny.bin",
                 "/v1/models: id tiny, file ggml-tiny.bin", j)
+        c.check(j["data"][0].get("weight_type", "missing") is None,
+                "/v1/models: weight_type null before the first load", j)
         st, h, body = s.upload(SHORT_CLIP, FAST)
         c.check(st == 200, "transcription with the resolved model → 200", body[:200])
         c.check(os.path.join(d, "ggml-tiny.bin") in s.logtext(), "the log names the resolved path")
+        st, j = s.get_json("/v1/models")
+        c.check(st == 200 and j["data"][0].get("weight_type") == "f16",
+                "/v1/models: weight_type f16 once loaded", j)
 finally:
     shutil.rmtree(d, ignore_errors=True)
 

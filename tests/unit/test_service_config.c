@@ -162,14 +162,49 @@ static void test_model_names_and_paths(void **state)
 {
     const char *good[] = {"tiny", "tiny.en", "base", "base.en", "small", "small.en-q5_1",
                           "medium", "medium.en", "large-v1", "large-v2", "large-v3",
-                          "large-v3-turbo", "large-v3-turbo-q8_0", "base-q5_1", "tiny-q8_0",
-                          "medium-q5_0", "large-v2-q5_0"};
+                          "large-v3-turbo", "large-v3-turbo-q8_0", "large-v3-turbo-q5_0",
+                          "base-q5_1", "tiny-q8_0", "medium-q5_0", "large-v2-q5_0",
+                          "tiny.en-q5_1", "medium.en-q5_0", "large-v2-q8_0", "base-q4_0",
+                          "large-v3-q4_1"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(svc_config_model_name_valid(good[i]));
     const char *bad[] = {"", "huge", "Base", "base.fr", "large", "large-v3.en", "base-q9_9",
-                         "base.en.en", "tiny-", "base q5_1"};
+                         "base.en.en", "tiny-", "base q5_1", "base-q6_k", "tiny-q2_k",
+                         "small.en-tdrz", "base-q5_1-q5_1", "base-f16"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(svc_config_model_name_valid(bad[i]));
+
+    /* every name scripts/get-model.sh downloads (whisper.cpp's published list) is one the
+     * settings accept, so `make run` never fetches a model `serve` then refuses */
+    size_t len = 0;
+    char spath[1200];
+    snprintf(spath, sizeof spath, "%s/scripts/get-model.sh", g_cwd); /* setup chdir'd away */
+    char *script = tu_read_file(spath, &len);
+    assert_non_null(script);
+    char *p = strstr(script, "MODELS=\"");
+    assert_non_null(p);
+    p += strlen("MODELS=\"");
+    char *end = strchr(p, '"');
+    assert_non_null(end);
+    *end = '\0';
+    int n_names = 0;
+    for (char *tok = p; *tok;) {
+        size_t k = strcspn(tok, " \n");
+        if (k) {
+            char name[64];
+            assert_true(k < sizeof name);
+            memcpy(name, tok, k);
+            name[k] = '\0';
+            if (!svc_config_model_name_valid(name))
+                fail_msg("get-model.sh publishes \"%s\", which WHISPER_MODEL refuses", name);
+            n_names++;
+        }
+        tok += k;
+        tok += strspn(tok, " \n");
+    }
+    print_message("%d published model names, all accepted\n", n_names);
+    assert_true(n_names >= 29);
+    free(script);
 
     char out[256];
     svc_config_resolve_model("small.en", "/srv/m", out, sizeof out);

@@ -6,8 +6,11 @@
  *  - every segment of transcript_jfk.json and transcript_jfk_x5_60s.json: same token
  *    ids, same text bytes (text_hex), same t0/t1 — except micro's t0, which whisper.cpp
  *    reports as seek − 100728 (timestamps forced off, tid 0) and we report as seek.
- * Models: micro (whisper-ref/models) and tiny-dims (build/models).  MDC_SANITIZE=1 runs
- * micro on jfk.wav only.
+ *  - language detection (language "auto", README-round2 §5): the detected language and
+ *    its probability as whisper_lang_auto_detect gives them, and the transcript decoded
+ *    with it (transcript_jfk_auto.json), for tiny-dims (golden/tiny-dims/lang/) and v3tiny.
+ * Models: micro (whisper-ref/models), tiny-dims and v3tiny (large-v3 layout, build/models).
+ * MDC_SANITIZE=1 runs micro on jfk.wav only.
  */
 #include "testutil.h"
 
@@ -134,7 +137,15 @@ static void check_window0(const char *preset)
     wsp_model_free(m);
 }
 
-static void check_transcript(const char *preset, const char *clip)
+/* Decodes whisper-ref/data/<clip>.wav with `language` and compares every segment with
+ * golden/<gdir>/<gfile>.  When lang_json is set (language "auto"), the detected language
+ * must be its detected_code and the probability within 1e-2 relative of detected_prob.
+ * fragile_from >= 0: the transcripts may part at a choice between two timestamp tokens in
+ * segment fragile_from or later (a decision measured as noise, see the caller); before it
+ * everything must be equal, after it nothing is compared.  -1: equal in full. */
+static void check_transcript_as(const char *preset, const char *clip, const char *gdir,
+                                const char *gfile, const char *language, const char *lang_json,
+                                int fragile_from)
 {
     const char *mpath = tu_model(preset);
     TU_REQUIRE_FILE(mpath);
@@ -144,7 +155,8 @@ static void check_transcript(const char *preset, const char *clip)
     size_t ns = 0;
     float *pcm = tu_read_wav_pcm16(tu_shared(rel), &ns);
     assert_non_null(pcm);
-    snprintf(rel, sizeof rel, "whisper-ref/golden/%s/transcript_%s.json", preset, clip);
+    snprintf(rel, sizeof rel, "whisper-ref/golden/%s/%s", gdir, gfile);
+    TU_REQUIRE_FILE(tu_shared(rel));
     json_error_t jerr;
     json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
     assert_non_null(root);
@@ -157,6 +169,7 @@ static void check_transcript(const char *preset, const char *clip)
     assert_int_equal(wsp_model_load(mpath, &m, &err), 0);
     assert_int_equal(wsp_state_new(m, &st, &err), 0);
     wsp_params p = golden_params();
+    p.language = language;
     wsp_result *r = NULL;
     int rc = wsp_transcribe(st, pcm, ns, &p, &r, &err);
     if (rc)
@@ -166,9 +179,44 @@ static void check_transcript(const char *preset, const char *clip)
                   preset, clip, r->n_segments, (int)json_array_size(segs), r->timings.n_windows,
                   r->timings.n_decode_steps, r->timings.mel_ms, r->timings.encode_ms,
                   r->timings.decode_ms, r->timings.total_ms);
-    assert_string_equal(r->language, "en");
-    assert_int_equal(r->n_segments, (int)json_array_size(segs));
-    for (int i = 0; i < r->n_segments; i++) {
+    if (lang_json) {
+        snprintf(rel, sizeof rel, "whisper-ref/golden/%s/%s", gdir, lang_json);
+        json_t *ld = json_load_file(tu_shared(rel), 0, &jerr);
+        assert_non_null(ld);
+        const char *want = json_string_value(json_object_get(ld, "detected_code"));
+        const double wp = json_real_value(json_object_get(ld, "detected_prob"));
+        print_message("%s detected %s p = %.6f; whisper.cpp %s p = %.6f (relative %.2g)\n", preset,
+                      r->language, (double)r->language_prob, want, wp,
+                      fabs(r->language_prob - wp) / wp);
+        assert_string_equal(r->language, want);
+        assert_true(fabs(r->language_prob - wp) <= 1e-2 * wp);
+        json_decref(ld);
+    } else {
+        assert_string_equal(r->language, language);
+    }
+    const int n_gold = (int)json_array_size(segs);
+    int n_cmp = r->n_segments;
+    if (fragile_from >= 0) { /* find where the token streams part */
+        const int32_t beg = wsp_token_beg(m);
+        for (int i = 0; i < r->n_segments && i < n_gold && n_cmp == r->n_segments; i++) {
+            json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
+            for (int k = 0; k < r->segments[i].n_tokens && k < (int)json_array_size(gt); k++) {
+                const int gid = (int)json_integer_value(json_object_get(json_array_get(gt, (size_t)k), "id"));
+                const int id = r->segments[i].tokens[k].id;
+                if (id == gid)
+                    continue;
+                print_message("%s %s: parts from whisper.cpp at segment %d token %d (%d vs %d)\n",
+                              preset, clip, i, k, id, gid);
+                assert_true(i >= fragile_from);
+                assert_true(id >= beg && gid >= beg); /* a timestamp choice, not text */
+                n_cmp = i; /* segments before it are compared in full below */
+                break;
+            }
+        }
+    }
+    if (n_cmp == r->n_segments)
+        assert_int_equal(r->n_segments, n_gold);
+    for (int i = 0; i < n_cmp; i++) {
         const wsp_segment *s = &r->segments[i];
         json_t *g = json_array_get(segs, (size_t)i);
         json_t *gt = json_object_get(g, "tokens");
@@ -205,6 +253,13 @@ static void check_transcript(const char *preset, const char *clip)
     free(pcm);
     wsp_state_free(st);
     wsp_model_free(m);
+}
+
+static void check_transcript(const char *preset, const char *clip)
+{
+    char gfile[128];
+    snprintf(gfile, sizeof gfile, "transcript_%s.json", clip);
+    check_transcript_as(preset, clip, preset, gfile, "en", NULL, -1);
 }
 
 static bool sanitize(void)
@@ -244,12 +299,63 @@ static void test_tiny_x5(void **state)
     check_transcript("tiny-dims", "jfk_x5_60s");
 }
 
+/* large-v3 layout (128 mel bands, 51866 tokens, prompt 50258 50259 50360, timestamps on) */
+static void test_v3tiny_window0(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_window0("v3tiny");
+}
+static void test_v3tiny_jfk(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_transcript("v3tiny", "jfk");
+}
+/* Equal up to segment 84 of 85.  There, at step ~200 of window 1 (a 220-token window of
+ * repeated text), whisper.cpp closes with <|28.62|> (51796) where we repeat <|28.10|>
+ * (51770): our log-probs of the two differ by 0.00014 nat (measured by printing the
+ * top-2 timestamps at each timestamp step), 20× below the 3e-3 logit spread between two
+ * correct whisper.cpp builds (README-round2 §1) — a coin toss, not a rule difference.
+ * The pack's steps files cover window 0 only, so the margin is ours, not whisper.cpp's. */
+static void test_v3tiny_x5(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_transcript_as("v3tiny", "jfk_x5_60s", "v3tiny", "transcript_jfk_x5_60s.json", "en",
+                        NULL, 84);
+}
+/* Language detection: tiny-dims (99 languages: whisper.cpp's 100-entry softmax also reads
+ * <|translate|> as entry 99, README-round2 §5) detects fr, v3tiny (100) detects mr. */
+static void test_tiny_lang_auto(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_transcript_as("tiny-dims", "jfk", "tiny-dims/lang", "transcript_jfk_auto.json", "auto",
+                        "lang_detect_jfk.json", -1);
+}
+static void test_v3tiny_lang_auto(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_transcript_as("v3tiny", "jfk", "v3tiny", "transcript_jfk_auto.json", "auto",
+                        "lang_detect_jfk.json", -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_micro_window0), cmocka_unit_test(test_micro_jfk),
         cmocka_unit_test(test_micro_x5),      cmocka_unit_test(test_tiny_window0),
         cmocka_unit_test(test_tiny_jfk),      cmocka_unit_test(test_tiny_x5),
+        cmocka_unit_test(test_v3tiny_window0), cmocka_unit_test(test_v3tiny_jfk),
+        cmocka_unit_test(test_v3tiny_x5),     cmocka_unit_test(test_tiny_lang_auto),
+        cmocka_unit_test(test_v3tiny_lang_auto),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,6 +82,25 @@ static inline void *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* Offset of the first tensor record of a ggml Whisper file in memory: after the 48-byte
+ * header, the filterbank (n_mel, n_fft, floats) and the vocabulary (len + bytes each).
+ * ref: whisper-ref README "The model file format".  The file must be well formed. */
+static inline size_t tu_ggml_first_tensor(const uint8_t *b)
+{
+    int32_t n_mel, n_fft, n_tok, l;
+    size_t p = 48;
+    memcpy(&n_mel, b + p, 4);
+    memcpy(&n_fft, b + p + 4, 4);
+    p += 8 + (size_t)n_mel * (size_t)n_fft * 4;
+    memcpy(&n_tok, b + p, 4);
+    p += 4;
+    for (int32_t i = 0; i < n_tok; i++) {
+        memcpy(&l, b + p, 4);
+        p += 4 + (size_t)l;
+    }
+    return p;
+}
+
 /* Tiny RIFF reader for the reference clips: PCM 16-bit mono → malloc'd float32 samples
  * = int16/32768 (as whisper.cpp reads them), *n of them.  NULL when not that format. */
 static inline float *tu_read_wav_pcm16(const char *path, size_t *n)
