@@ -84,7 +84,7 @@ void http_stream_segment(const pipeline_segment *seg, void *user)
     json_t *o = delta ? json_pack("{s:s, s:s}", "type", "transcript.text.delta", "delta", delta)
                       : NULL;
     free(delta);
-    if (o && req->preq.logprobs)
+    if (o && req->work.preq.logprobs)
         json_object_set_new(o, "logprobs", delta_logprobs(seg));
     char *data = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
