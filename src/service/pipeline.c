@@ -328,6 +328,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         p.temperature = req->temperature;
     if (req->no_fallback)
         p.temperature_inc = 0;
+    p.seed = req->seed;
     p.progress_cb = engine_progress;
     p.progress_user_data = &prog;
     p.segment_cb = engine_segment;

@@ -50,7 +50,7 @@ struct wsp__dws {
     size_t text_cap;
 };
 
-int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint64_t seed,
+int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint32_t seed,
                  wsp__dws **out)
 {
     if (!out || !v || n_text_ctx <= 8 || n_decoders <= 0)
@@ -81,7 +81,7 @@ int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint64_t s
         d->ids = calloc(nc, sizeof *d->ids);
         ws->s[j].seq = calloc(nc, sizeof *ws->s[j].seq);
         ok = d->raw && d->logits && d->logprobs && d->probs && d->seq && d->ids && ws->s[j].seq;
-        wsp__rng_seed(&d->rng, seed + (uint64_t)j);
+        wsp__rng_seed(&d->rng, seed + (uint32_t)j);
     }
     if (!ok) {
         wsp__dws_free(ws);

@@ -104,8 +104,9 @@ typedef struct wsp__dws wsp__dws;
 
 /* Workspace for up to n_decoders decoders of n_text_ctx tokens over vocabulary v
  * (≈ 4 rows of n_vocab floats per decoder), allocated once per transcription.  Decoder
- * j's random generator is seeded with seed + j.  0, WSP_EINVAL or WSP_ENOMEM. */
-int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint64_t seed,
+ * j's random generator is std::mt19937(seed + j) (wsp__rng), kept across windows and
+ * attempts as whisper.cpp keeps its decoders' generators.  0, WSP_EINVAL or WSP_ENOMEM. */
+int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint32_t seed,
                  wsp__dws **out);
 void wsp__dws_free(wsp__dws *ws);
 

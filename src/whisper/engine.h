@@ -32,8 +32,12 @@ const wsp__vocab *wsp__model_vocab(const wsp_model *model);
  * Output: *mel_out = malloc'd float32 [n_mels][*n_frames] (mel band is the slow axis),
  * *n_frames = (n_samples + 480000) / 160; *n_len_org = 1 + (n_samples + 200 − 400)/160
  * frames carry audio.  Caller frees *mel_out with free(). */
+typedef struct wsp__pool wsp__pool;
 int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samples,
-                     int n_threads, float **mel_out, int *n_frames, int *n_len_org);
+                     wsp__pool *pool, float **mel_out, int *n_frames, int *n_len_org);
+/* The mel's one-time set-up (FFTW plan, Hann window); called by wsp__lib_init.
+ * Thread-safe, idempotent.  0 or WSP_ENOMEM. */
+int wsp__mel_init(void);
 
 /* Runs conv stem + encoder on mel frames [seek, seek + 3000) of mel [n_mels][n_frames]
  * and computes every decoder layer's cross-attention K and V from the encoder output

@@ -1,7 +1,6 @@
 /* state.c — per-transcription working memory; see state.h and include/mdc/whisper.h. */
 #include "whisper/state.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -39,6 +38,21 @@ static float *alloc_f(wsp_state *s, size_t n, int *ok)
     s->n_maps++;
     s->bytes += bytes;
     return p;
+}
+
+int wsp_state_new_on(wsp_engine *engine, const wsp_model *model, wsp_state **out,
+                     wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!engine)
+        return wsp__fail(err, WSP_EINVAL, "wsp_state_new_on: NULL engine");
+    int rc = wsp_state_new(model, out, err);
+    if (rc)
+        return rc;
+    (*out)->engine = engine;
+    (*out)->slot = wsp__engine_take(engine, &(*out)->pool);
+    return 0;
 }
 
 int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
@@ -95,7 +109,10 @@ void wsp_state_free(wsp_state *s)
 {
     if (!s)
         return;
-    wsp__pool_free(s->pool);
+    if (s->engine)
+        wsp__engine_give(s->engine, s->slot);
+    else
+        wsp__pool_free(s->pool);
     for (int i = 0; i < s->n_maps; i++) {
         if (USE_HEAP)
             free(s->maps[i].p);
@@ -109,15 +126,17 @@ size_t wsp_state_bytes(const wsp_state *s) { return s ? s->bytes : 0; }
 
 int wsp__state_pool(wsp_state *s, int n_threads)
 {
+    if (s->engine)
+        return n_threads <= 0 || n_threads == wsp__pool_size(s->pool) ? 0 : WSP_EINVAL;
     if (n_threads < 1)
         n_threads = 1;
     if (n_threads > WSP__MAX_THREADS)
         n_threads = WSP__MAX_THREADS;
     if (s->pool && wsp__pool_size(s->pool) == n_threads)
         return 0;
-    /* GEMMs are split over our pool as single-threaded sgemm calls (kernels_par.c), so
-     * OpenBLAS's own thread server must stay out of the way (process-wide setting). */
-    openblas_set_num_threads(1);
+    int rc = wsp__lib_init();
+    if (rc)
+        return rc;
     wsp__pool_free(s->pool);
     s->pool = wsp__pool_new(n_threads);
     return s->pool ? 0 : WSP_ENOMEM;

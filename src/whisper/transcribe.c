@@ -19,12 +19,12 @@
 #include "mdc/log.h"
 #include "whisper/decoding.h"
 #include "whisper/result.h"
+#include "whisper/state.h"
 #include "whisper/tokenizer.h"
 
 #define WSP__DELTA_MIN 10      /* frames: less than 100 ms left → stop (whisper.cpp) */
 #define WSP__SHORT_TAIL 500    /* frames: < 5 s left → drop the past prompt (whisper.cpp) */
 #define WSP__MAX_TEMPS 64
-#define WSP__SEED 0x6d64632d77737000ull /* fixed: sampling at T > 0 is reproducible */
 
 /* Inside wsp_transcribe: record the error and leave through the one cleanup path. */
 #define FAIL(code, ...)                               \
@@ -260,7 +260,12 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     const wsp_model *model = wsp__state_model(state);
     const wsp_hparams *hp = wsp_model_hparams(model);
     const wsp__vocab *v = wsp__model_vocab(model);
-    const int n_threads = p->n_threads > 0 ? p->n_threads : 1;
+    /* the state's pool (an engine state: the engine's, n_threads must fit it) */
+    if (wsp__state_pool(state, p->n_threads) != 0)
+        return wsp__fail(err, WSP_EINVAL,
+                         "n_threads %d does not match the engine's %d threads per transcription",
+                         p->n_threads, wsp__pool_size(state->pool));
+    const int n_threads = wsp__pool_size(state->pool);
     const bool multi = v->n_vocab >= 51865;
     job j = {0};
     int rc = 0;
@@ -284,7 +289,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     /* mel */
     int n_frames = 0, n_len_org = 0;
     double t = mdc_now_ms();
-    rc = wsp__mel_compute(model, samples, n_samples, n_threads, &j.mel, &n_frames, &n_len_org);
+    rc = wsp__mel_compute(model, samples, n_samples, state->pool, &j.mel, &n_frames, &n_len_org);
     j.r->timings.mel_ms = mdc_now_ms() - t;
     if (rc) {
         FAIL(rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
@@ -319,7 +324,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     }
     if (n_dec > lm.n_decoders)
         n_dec = lm.n_decoders;
-    rc = wsp__dws_new(v, hp->n_text_ctx, n_dec, WSP__SEED, &j.ws);
+    rc = wsp__dws_new(v, hp->n_text_ctx, n_dec, p->seed, &j.ws);
     j.past_cap = 2 * hp->n_text_ctx;
     j.past = malloc(sizeof(int32_t) * (size_t)j.past_cap);
     if (rc || !j.past) {
