@@ -25,6 +25,18 @@ typedef struct wsp__vocab {
 
 const wsp__vocab *wsp__model_vocab(const wsp_model *model);
 
+/* Decoding tables that depend only on the model, built once by wsp_model_load (not per
+ * transcription) and read-only afterwards, so concurrent transcriptions share them. */
+typedef struct wsp__tokenizer wsp__tokenizer;
+typedef struct wsp__model_tables {
+    wsp__tokenizer *tok;  /* bytes → id over the base tokens (initial prompts) */
+    int32_t blank_id;     /* id of " " (suppress_blank), -1 if the vocabulary lacks it */
+    int32_t *non_speech;  /* ids suppress_non_speech_tokens removes (OpenAI's list) */
+    int n_non_speech;
+} wsp__model_tables;
+
+const wsp__model_tables *wsp__model_tables_of(const wsp_model *model);
+
 /* Log-mel spectrogram exactly as whisper.cpp computes it (ref: whisper-ref README
  * "golden/jfk.mel.f32"; OpenAI whisper/audio.py log_mel_spectrogram): reflect-pad 200
  * samples in front, append 480 000 + 200 zeros, periodic Hann(400), |FFT|^2 of bins

@@ -72,6 +72,8 @@ struct wsp_model {
 
     int n_tensors;
     uint64_t tensor_bytes;
+
+    wsp__model_tables tables; /* model-only decoding tables, built at load */
 };
 
 #endif
