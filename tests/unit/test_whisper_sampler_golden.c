@@ -46,7 +46,7 @@ static void test_mt19937_and_canonical_vectors(void **state)
     json_object_foreach(mt, key, arr)
     {
         wsp__rng r;
-        wsp__rng_seed(&r, (uint32_t)atoi(key));
+        wsp__rng_seed(&r, (uint32_t)strtoul(key, NULL, 10));
         for (size_t i = 0; i < json_array_size(arr); i++) {
             assert_int_equal(wsp__rng_next(&r), (uint32_t)json_integer_value(json_array_get(arr, i)));
             n_checked++;
@@ -55,7 +55,7 @@ static void test_mt19937_and_canonical_vectors(void **state)
     json_object_foreach(gc, key, arr)
     {
         wsp__rng r;
-        wsp__rng_seed(&r, (uint32_t)atoi(key));
+        wsp__rng_seed(&r, (uint32_t)strtoul(key, NULL, 10));
         for (size_t i = 0; i < json_array_size(arr); i++) {
             const double want = json_real_value(json_array_get(arr, i));
             const double got = wsp__rng_canonical(&r);
@@ -90,7 +90,7 @@ static void test_discrete_distribution_vectors(void **state)
     json_object_foreach(d, key, arr)
     {
         wsp__rng r;
-        wsp__rng_seed(&r, (uint32_t)atoi(key));
+        wsp__rng_seed(&r, (uint32_t)strtoul(key, NULL, 10));
         for (size_t i = 0; i < json_array_size(arr); i++, n++)
             assert_int_equal(wsp__discrete_draw(&r, w, 6),
                              (int)json_integer_value(json_array_get(arr, i)));
