@@ -71,8 +71,12 @@ int wsp__n_decoders(const wsp_state *state);
 int wsp__decode(wsp_state *state, int decoder, const int32_t *tokens, int n_tokens, int n_past,
                 int n_threads, float *logits);
 
-/* Copies decoder src's KV cache positions [0, n_past) to decoder dst (beam search). */
-void wsp__kv_copy(wsp_state *state, int dst, int src, int n_past);
+/* Beam reassignment: afterwards decoder j (j < n, parent[j] >= 0) holds the cache that
+ * decoder parent[j] held before the call (positions [0, n_past)).  The first child of a
+ * parent takes over its cache slot (an index swap, no copy); only further children of
+ * the same parent copy.  Decoders with parent[j] < 0, and j >= n, keep some other free
+ * slot (contents unspecified).  n <= wsp__n_decoders(state). */
+void wsp__kv_reorder(wsp_state *state, const int *parent, int n, int n_past);
 
 /* The abort callback the engine polls during wsp__encode/wsp__decode (NULL = none). */
 void wsp__set_abort(wsp_state *state, wsp_abort_cb cb, void *user_data);

@@ -49,7 +49,9 @@ struct wsp_state {
     float *wbuf;     /* f32 copy of one weight matrix: [max(4n·n, 3n·n, 3·n_mels·n)] */
 
     /* decoder */
-    float *kv;       /* [WSP__N_DECODERS][L][2][C][n] self-attention K and V */
+    float *kv;       /* [WSP__N_DECODERS][L][2][C][n] self-attention K and V, by slot */
+    int kv_slot[WSP__N_DECODERS]; /* decoder → cache slot (a permutation): a beam
+                                     reassignment renames slots instead of copying */
     float *d_x, *d_h, *d_q, *d_k, *d_v, *d_o; /* [C][n] each */
     float *d_mlp;    /* [C][4n] */
     float *d_scores; /* [WSP__MAX_THREADS][max(T, C)] per-thread attention row */
@@ -69,12 +71,18 @@ int wsp__lib_init(void);
 int wsp__engine_take(wsp_engine *e, wsp__pool **pool);
 void wsp__engine_give(wsp_engine *e, int slot);
 
-/* K (kv = 0) or V (kv = 1) cache of decoder d, layer l: [C][n]. */
-static inline float *wsp__kv_ptr(const wsp_state *s, int d, int l, int kv)
+/* K (kv = 0) or V (kv = 1) cache stored in slot `slot`, layer l: [C][n]. */
+static inline float *wsp__kv_slot_ptr(const wsp_state *s, int slot, int l, int kv)
 {
     const wsp_hparams *hp = &s->model->hp;
     const size_t per = (size_t)hp->n_text_ctx * (size_t)hp->n_text_state;
-    return s->kv + (((size_t)d * (size_t)hp->n_text_layer + (size_t)l) * 2 + (size_t)kv) * per;
+    return s->kv + (((size_t)slot * (size_t)hp->n_text_layer + (size_t)l) * 2 + (size_t)kv) * per;
+}
+
+/* K or V cache of decoder d (through its slot, see kv_slot), layer l: [C][n]. */
+static inline float *wsp__kv_ptr(const wsp_state *s, int d, int l, int kv)
+{
+    return wsp__kv_slot_ptr(s, s->kv_slot[d], l, kv);
 }
 
 #endif

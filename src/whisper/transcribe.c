@@ -26,7 +26,7 @@
 #define WSP__SHORT_TAIL 500    /* frames: < 5 s left → drop the past prompt (whisper.cpp) */
 #define WSP__MAX_TEMPS 64
 
-/* wsp__lm adapter over the engine: wsp__decode / wsp__kv_copy on one state, with the
+/* wsp__lm adapter over the engine: wsp__decode / wsp__kv_reorder on one state, with the
  * time spent in the forward pass accumulated in decode_ms (milliseconds). */
 typedef struct lm_ctx {
     wsp_state *state;
@@ -44,10 +44,10 @@ static int lm_decode(void *ctx, int decoder, const int32_t *tokens, int n_tokens
     return rc;
 }
 
-static void lm_kv_copy(void *ctx, int dst, int src, int n_past)
+static void lm_kv_reorder(void *ctx, const int *parent, int n, int n_past)
 {
     lm_ctx *c = ctx;
-    wsp__kv_copy(c->state, dst, src, n_past);
+    wsp__kv_reorder(c->state, parent, n, n_past);
 }
 
 /* What a call decided before touching the audio: the model's facts, the language, the
@@ -517,7 +517,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
         return rc;
     job j = {0};
     lm_ctx lc = {state, pl.n_threads, 0.0};
-    const wsp__lm lm = {lm_decode, lm_kv_copy, &lc, wsp__n_decoders(state), pl.hp->n_text_ctx};
+    const wsp__lm lm = {lm_decode, lm_kv_reorder, &lc, wsp__n_decoders(state), pl.hp->n_text_ctx};
     wsp__set_abort(state, params->abort_cb, params->abort_user_data);
     rc = prepare(state, &pl, samples, n_samples, &j, err);
     if (!rc)

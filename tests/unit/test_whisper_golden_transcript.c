@@ -65,9 +65,9 @@ static int lm_dec(void *c, int d, const int32_t *t, int n, int np, float *l)
 {
     return wsp__decode(((lmctx *)c)->st, d, t, n, np, 2, l);
 }
-static void lm_copy(void *c, int dst, int src, int np)
+static void lm_copy(void *c, const int *parent, int n, int np)
 {
-    wsp__kv_copy(((lmctx *)c)->st, dst, src, np);
+    wsp__kv_reorder(((lmctx *)c)->st, parent, n, np);
 }
 
 /* Window 0 of jfk.wav decoded with the transcription's own window decoder. */
