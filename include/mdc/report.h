@@ -12,6 +12,7 @@
 #ifndef MDC_REPORT_H
 #define MDC_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,12 @@ typedef struct rpt_transcript {
     double language_prob;    /* 0…1, or < 0 if unknown */
     double duration_s;       /* audio duration */
     const char *task;        /* "transcribe" or "translate" (verbose_json) */
+    /* Voice-activity detection (filled by the service; the report knows no model):
+     * vad_used = the segments come only from the speech a detector found, speech_s =
+     * the seconds of audio it kept.  With vad_used and no segments the Markdown says
+     * that no speech was detected (and the decoder did not run). */
+    bool vad_used;
+    double speech_s;
 } rpt_transcript;
 
 typedef enum rpt_locale { RPT_LOCALE_PT_BR = 0, RPT_LOCALE_EN = 1 } rpt_locale;
