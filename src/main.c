@@ -51,6 +51,7 @@ static const char k_usage[] =
     "      -t, --threads N        compute threads (default: $WHISPER_THREADS or cores)\n"
     "          --beam-size N      beam search with N beams (default: greedy)\n"
     "          --no-fallback      no temperature fallback\n"
+    "          --seed N           sampling seed at temperature > 0 (default 0)\n"
     "          --no-timestamps    no timestamp tokens\n"
     "          --prompt TEXT      initial prompt (names, vocabulary)\n"
     "          --translate        translate to English\n"
@@ -213,7 +214,7 @@ static int cmd_transcribe(int argc, char **argv)
 {
     enum {
         O_BEAM = 256, O_NO_FALLBACK, O_NO_TS, O_PROMPT, O_TRANSLATE, O_TITLE, O_DATE,
-        O_PARTICIPANTS, O_LOCALE, O_VAD, O_NO_VAD, O_VAD_MODEL
+        O_PARTICIPANTS, O_LOCALE, O_VAD, O_NO_VAD, O_VAD_MODEL, O_SEED
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -221,6 +222,7 @@ static int cmd_transcribe(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"beam-size", required_argument, NULL, O_BEAM},
         {"no-fallback", no_argument, NULL, O_NO_FALLBACK},
+        {"seed", required_argument, NULL, O_SEED},
         {"no-timestamps", no_argument, NULL, O_NO_TS},
         {"prompt", required_argument, NULL, O_PROMPT},
         {"translate", no_argument, NULL, O_TRANSLATE},
@@ -256,6 +258,7 @@ static int cmd_transcribe(int argc, char **argv)
         case 't': req.n_threads = parse_int_opt("--threads", optarg, 1, 1024); break;
         case O_BEAM: req.beam_size = parse_int_opt("--beam-size", optarg, 1, 8); break;
         case O_NO_FALLBACK: req.no_fallback = true; break;
+        case O_SEED: req.seed = (uint32_t)parse_int_opt("--seed", optarg, 0, INT32_MAX); break;
         case O_NO_TS: req.no_timestamps = true; break;
         case O_PROMPT: req.prompt = optarg; break;
         case O_TRANSLATE: req.translate = true; break;

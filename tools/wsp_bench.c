@@ -15,6 +15,7 @@
 #include "mdc/clock.h"
 #include "mdc/whisper.h"
 #include "whisper/engine.h"
+#include "whisper/state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     double t = mdc_now_ms(), c = cpu_ms();
     float *mel = NULL;
     int n_frames = 0, n_len = 0;
-    if (wsp__mel_compute(m, pcm, n, threads, &mel, &n_frames, &n_len))
+    if (wsp__state_pool(st, threads) || wsp__mel_compute(m, pcm, n, st->pool, &mel, &n_frames, &n_len))
         return 1;
     const double mel_ms = mdc_now_ms() - t;
     t = mdc_now_ms();

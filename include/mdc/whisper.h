@@ -173,6 +173,11 @@ typedef struct wsp_params {
     int beam_size;          /* beams for BEAM_SEARCH; default 5 */
     float patience;         /* beam patience; default 1.0 (OpenAI); -1 = unset */
     float length_penalty;   /* -1 = simple length normalisation (default) */
+    uint32_t seed;          /* random sampling at T > 0: decoder j draws from
+                               std::mt19937(seed + j), reset per transcription, so equal
+                               audio + params + seed give equal output.  0 (default) is
+                               whisper.cpp's generator of a fresh state.  Beam search is
+                               deterministic top-k and draws nothing. */
 
     /* fallback thresholds (ref: OpenAI transcribe.py) */
     float compression_ratio_threshold; /* gzip ratio above which to retry; default 2.4 */
@@ -240,8 +245,34 @@ typedef struct wsp_result {
 /* Frees a result and everything in it.  Accepts NULL. */
 void wsp_result_free(wsp_result *result);
 
+/* ---- the engine: compute threads and one-time library set-up ------------------ */
+typedef struct wsp_engine wsp_engine;
+
+/* Creates the process's engine: n_slots fork-join pools of n_threads threads each (one
+ * pool per concurrent transcription; the calling thread is one of each pool's threads,
+ * so a pool starts n_threads − 1 workers), all started here and never again, and the
+ * one-time library set-up (OpenBLAS single-threaded — our pools split its sgemm calls —
+ * and the FFTW plan and Hann window of the mel).  1 <= n_slots <= 64,
+ * 1 <= n_threads <= 64.  0, WSP_EINVAL or WSP_ENOMEM (err names it).
+ * Thread-safe: states may be created and freed on it from any thread. */
+int wsp_engine_new(int n_slots, int n_threads, wsp_engine **out, wsp_error *err);
+/* Stops and joins every pool thread.  Every state created on the engine must have been
+ * freed.  Accepts NULL. */
+void wsp_engine_free(wsp_engine *engine);
+/* Threads of each pool / number of pools (slots). */
+int wsp_engine_threads(const wsp_engine *engine);
+int wsp_engine_slots(const wsp_engine *engine);
+
 /* ---- per-transcription state ----------------------------------------------- */
 typedef struct wsp_state wsp_state;
+
+/* As wsp_state_new, on an engine: the state takes one of the engine's pools (waits for
+ * one to be free when all are taken) and runs the mel, encoder and decoder on it;
+ * wsp_state_free gives the pool back.  wsp_transcribe on such a state requires
+ * params.n_threads <= 0 or == wsp_engine_threads() (else WSP_EINVAL: no silently
+ * ignored thread count).  Keep the state across transcriptions: it is reusable. */
+int wsp_state_new_on(wsp_engine *engine, const wsp_model *model, wsp_state **out,
+                     wsp_error *err);
 
 /* Allocates the working memory for one transcription at a time on `model`
  * (KV caches for up to max(beam_size, best_of) = 8 decoders).  Free with

@@ -117,8 +117,14 @@ static const setting k_settings[] = {
       "runs); the next request reloads it. 0 = never."},
      .type = SET_INT, F(idle_unload_seconds), .lo = 0, .hi = 31536000},
     {.d = {"WHISPER_THREADS", "Model (lazy loading)", "0", "integer 0-1024",
-      "Compute threads per transcription; 0 = the cores available to the process."},
+      "Compute threads per transcription; 0 = the cores available to the process divided by "
+      "MAX_CONCURRENT_TRANSCRIPTIONS (at least 1). The threads are started once, at start-up, "
+      "and the split is logged."},
      .type = SET_INT, F(threads), .lo = 0, .hi = 1024, .flags = SET_CLI, .hook = h_threads},
+    {.d = {"WHISPER_ALLOW_OVERSUBSCRIBE", "Model (lazy loading)", "false", NULL,
+      "true = accept WHISPER_THREADS x MAX_CONCURRENT_TRANSCRIPTIONS above the available "
+      "cores (threads then compete for cores); false = refuse such settings at start-up."},
+     .type = SET_BOOL, F(allow_oversubscribe)},
     {.d = {"WHISPER_LOAD_RETRY_MS", "Model (lazy loading)", "2000", NULL,
       "After a failed model load, requests get the kept error at once for this long (ms); "
       "the next request after it retries the load."},
@@ -426,9 +432,7 @@ static int h_threads(const setting *s, void *field, const char *v, char *why, si
         snprintf(why, whylen, "expected an integer from 1 to 1024, or 0 for the available cores");
         return -1;
     }
-    if (*(int *)field == 0)
-        *(int *)field = svc_config_default_threads();
-    return 0;
+    return 0; /* 0 (auto) is resolved by finish(), which knows MAX_CONCURRENT_TRANSCRIPTIONS */
 }
 
 static int h_api_key(const setting *s, void *field, const char *v, char *why, size_t whylen)
@@ -830,6 +834,15 @@ void svc_config_defaults(svc_config *cfg)
     svc_config_resolve_model(cfg->model, cfg->models_dir, cfg->model_path,
                              sizeof cfg->model_path);
     cfg->vad_model_path[0] = '\0';
+    cfg->threads = svc_config_threads_per_worker(0, cfg->max_concurrent, mdc_available_cores());
+}
+
+int svc_config_threads_per_worker(int threads, int max_concurrent, int cores)
+{
+    if (threads > 0)
+        return threads;
+    const int per = cores / (max_concurrent > 0 ? max_concurrent : 1);
+    return per > 0 ? per : 1;
 }
 
 bool svc_config_vad_default_on(const svc_config *cfg)
@@ -899,6 +912,25 @@ static int resolve_model_path(svc_config *cfg, char *errmsg, size_t errlen)
     return 0;
 }
 
+/* After the rows: WHISPER_THREADS=0 becomes the per-worker share of the cores. */
+static void resolve_threads(svc_config *cfg)
+{
+    cfg->threads =
+        svc_config_threads_per_worker(cfg->threads, cfg->max_concurrent, mdc_available_cores());
+}
+
+int svc_config_check_oversubscribe(const svc_config *cfg, int cores, char *errmsg, size_t errlen)
+{
+    const long total = (long)cfg->threads * cfg->max_concurrent;
+    if (cfg->allow_oversubscribe || total <= cores)
+        return 0;
+    return fail(errmsg, errlen,
+                "WHISPER_THREADS=%d x MAX_CONCURRENT_TRANSCRIPTIONS=%d = %ld compute threads "
+                "exceeds the %d cores available: lower them (WHISPER_THREADS=0 gives each "
+                "transcription its share) or set WHISPER_ALLOW_OVERSUBSCRIBE=true",
+                cfg->threads, cfg->max_concurrent, total, cores);
+}
+
 int svc_config_set(svc_config *cfg, const char *name, const char *value, const char *where,
                    char *errmsg, size_t errlen)
 {
@@ -907,6 +939,7 @@ int svc_config_set(svc_config *cfg, const char *name, const char *value, const c
         return fail(errmsg, errlen, "unknown setting %s", name);
     if (apply_row(s, cfg, value, where, errmsg, errlen) != 0)
         return -1;
+    resolve_threads(cfg);
     return resolve_model_path(cfg, errmsg, errlen);
 }
 
@@ -969,6 +1002,9 @@ int svc_config_load(svc_config *cfg, char *errmsg, size_t errlen)
     env_file_free(&ef);
     if (rc != 0)
         return rc;
+    resolve_threads(cfg);
+    if (svc_config_check_oversubscribe(cfg, mdc_available_cores(), errmsg, errlen) != 0)
+        return -1;
     return resolve_model_path(cfg, errmsg, errlen);
 }
 

@@ -41,7 +41,9 @@ typedef struct svc_config {
                                      anything with '/' or ending .bin → as given */
     bool preload;                 /* WHISPER_PRELOAD */
     int idle_unload_seconds;      /* WHISPER_IDLE_UNLOAD_SECONDS, 0 = never */
-    int threads;                  /* WHISPER_THREADS (0 in the text → available cores) */
+    int threads;                  /* WHISPER_THREADS per transcription (0 in the text →
+                                     cores / MAX_CONCURRENT_TRANSCRIPTIONS, at least 1) */
+    bool allow_oversubscribe;     /* WHISPER_ALLOW_OVERSUBSCRIBE */
     int max_concurrent;           /* MAX_CONCURRENT_TRANSCRIPTIONS */
     int queue_length;             /* QUEUE_LENGTH */
     uint64_t max_upload_bytes;    /* MAX_UPLOAD_MB × 2^20 */
@@ -148,5 +150,14 @@ vad_params svc_config_vad_params(const svc_config *cfg);
 int svc_config_parse_bool(const char *v, bool *out);
 /* CPUs this process may run on (sched_getaffinity), at least 1. */
 int svc_config_default_threads(void);
+
+/* Threads each transcription gets: `threads` when > 0, else cores / max_concurrent (at
+ * least 1).  Pure. */
+int svc_config_threads_per_worker(int threads, int max_concurrent, int cores);
+
+/* 0 when threads × max_concurrent <= cores or allow_oversubscribe; else -1 and a message
+ * naming both settings and the way out (errmsg may be NULL).  svc_config_load runs it
+ * with mdc_available_cores(). */
+int svc_config_check_oversubscribe(const svc_config *cfg, int cores, char *errmsg, size_t errlen);
 
 #endif

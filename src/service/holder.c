@@ -36,6 +36,8 @@
 #include "mdc/log.h"
 #include "mdc/vad.h"
 
+#define HOLDER_MAX_IDLE 64 /* idle states kept: one per worker is what a service needs */
+
 struct model_holder {
     const holder_kind *kind;
     char *name;
@@ -73,9 +75,17 @@ struct model_holder {
     bool stopping;             /* holder_free() started: the preload thread must end */
     bool reload_pending;       /* holder_request_reload(): drop the model at refs 0 */
     pthread_t preload_thread;
+    wsp_engine *engine;        /* borrowed; NULL = plain states */
+    struct {
+        const wsp_model *model;
+        wsp_state *st;
+    } idle[HOLDER_MAX_IDLE];   /* leased-and-returned states, guarded by mu */
+    int n_idle;
+    int n_states;              /* states alive (leased + idle), guarded by mu */
 };
 
 static void *reload_detach_locked(model_holder *h);
+static void drop_model(model_holder *h, void *m);
 static void reload_finish(model_holder *h, void *m);
 
 static const char *const k_label_names[] = {"model", NULL};
@@ -214,6 +224,7 @@ model_holder *holder_new(const holder_options *opt)
     h->retry_backoff_ms = opt->retry_backoff_ms > 0 ? opt->retry_backoff_ms : 0;
     h->idle_unload_seconds = opt->idle_unload_seconds > 0 ? opt->idle_unload_seconds : 0;
     h->load_delay_ms = opt->load_delay_ms > 0 ? opt->load_delay_ms : 0;
+    h->engine = opt->engine;
     h->state = HOLDER_UNLOADED;
     h->idle_since_s = mdc_now_s();
     register_metrics(h, opt->metrics);
@@ -242,10 +253,8 @@ void holder_free(model_holder *h)
     h->model = NULL;
     h->state = HOLDER_UNLOADED;
     pthread_mutex_unlock(&h->mu);
-    if (m)
-        h->kind->free(m);
-    if (h->retired)
-        h->kind->free(h->retired);
+    drop_model(h, m);
+    drop_model(h, h->retired);
 
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
@@ -541,7 +550,7 @@ const void *holder_acquire_object(model_holder *h, wsp_error *err)
                 }
                 if (dead) { /* unreferenced: free it outside the lock, then load afresh */
                     pthread_mutex_unlock(&h->mu);
-                    h->kind->free(dead);
+                    drop_model(h, dead);
                     pthread_mutex_lock(&h->mu);
                 }
                 continue;
@@ -630,7 +639,7 @@ void holder_release(model_holder *h, const void *model)
     if (old)
         reload_finish(h, old);
     if (dead)
-        h->kind->free(dead); /* the last user of a retired model: unmap it now */
+        drop_model(h, dead); /* the last user of a retired model: unmap it now */
 }
 
 bool holder_model_intact(model_holder *h, const void *model, char *why, size_t len)
@@ -750,7 +759,7 @@ int holder_maybe_unload_idle(model_holder *h)
     pthread_mutex_unlock(&h->mu);
     if (!m)
         return 0;
-    h->kind->free(m); /* outside the lock: munmap of a large model can take a while */
+    drop_model(h, m); /* outside the lock: munmap of a large model can take a while */
     count(h, h->m_unloads);
     MDC_LOG_INFO("Lazy Loading: unloaded model %s after %.0f s idle; the next request reloads it",
                  h->name, idle_s);
@@ -778,7 +787,7 @@ static void *reload_detach_locked(model_holder *h)
  * while) and logs it. */
 static void reload_finish(model_holder *h, void *m)
 {
-    h->kind->free(m);
+    drop_model(h, m);
     MDC_LOG_INFO("Lazy Loading: reload: unloaded model %s; the next request maps %s again",
                  h->name, h->path);
 }
@@ -887,6 +896,109 @@ int holder_refs(model_holder *h)
         return 0;
     pthread_mutex_lock(&h->mu);
     int n = h->refs;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+/* ---- transcription states ------------------------------------------------------------ */
+
+/* Without the lock: frees the idle states of model m (NULL m: of every model other than
+ * `keep`), then m itself.  A model is only freed at refcount 0, when all its states are
+ * back, so none is leased. */
+static void free_idle_states(model_holder *h, const void *m, const void *keep)
+{
+    wsp_state *dead[HOLDER_MAX_IDLE];
+    int n = 0;
+    pthread_mutex_lock(&h->mu);
+    for (int i = 0; i < h->n_idle;) {
+        if (m ? h->idle[i].model == m : h->idle[i].model != keep) {
+            dead[n++] = h->idle[i].st;
+            h->idle[i] = h->idle[--h->n_idle];
+            h->n_states--;
+        } else {
+            i++;
+        }
+    }
+    if (n)
+        pthread_cond_broadcast(&h->cv); /* a lease may wait for an engine pool */
+    pthread_mutex_unlock(&h->mu);
+    for (int i = 0; i < n; i++)
+        wsp_state_free(dead[i]);
+}
+
+/* Frees a model the holder no longer hands out, with the states it kept for it. */
+static void drop_model(model_holder *h, void *m)
+{
+    if (!m)
+        return;
+    free_idle_states(h, m, NULL);
+    h->kind->free(m);
+}
+
+int holder_lease_state(model_holder *h, const wsp_model *model, wsp_state **out,
+                       wsp_error *err)
+{
+    *out = NULL;
+    for (;;) {
+        free_idle_states(h, NULL, model); /* stale ones would hold engine pools */
+        pthread_mutex_lock(&h->mu);
+        for (int i = h->n_idle - 1; i >= 0; i--) /* the most recently used: warm pages */
+            if (h->idle[i].model == model) {
+                *out = h->idle[i].st;
+                h->idle[i] = h->idle[--h->n_idle];
+                pthread_mutex_unlock(&h->mu);
+                return 0;
+            }
+        /* an engine has one pool per state: past that, wait for a state to come back
+         * (an idle state keeps its pool, so creating one more would wait forever) */
+        if (!h->engine || h->n_states < wsp_engine_slots(h->engine))
+            break;
+        bool stale = false;
+        for (int i = 0; i < h->n_idle; i++)
+            stale |= h->idle[i].model != model;
+        if (!stale)
+            pthread_cond_wait(&h->cv, &h->mu);
+        pthread_mutex_unlock(&h->mu);
+    }
+    h->n_states++;
+    pthread_mutex_unlock(&h->mu);
+    int rc = h->engine ? wsp_state_new_on(h->engine, model, out, err)
+                       : wsp_state_new(model, out, err);
+    if (rc) {
+        pthread_mutex_lock(&h->mu);
+        h->n_states--;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+    }
+    return rc;
+}
+
+void holder_return_state(model_holder *h, const wsp_model *model, wsp_state *st, bool reusable)
+{
+    if (!st)
+        return;
+    bool kept = false;
+    pthread_mutex_lock(&h->mu);
+    if (reusable && model == h->model && h->state == HOLDER_READY && h->n_idle < HOLDER_MAX_IDLE) {
+        h->idle[h->n_idle].model = model;
+        h->idle[h->n_idle].st = st;
+        h->n_idle++;
+        kept = true;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (!kept)
+        wsp_state_free(st); /* gives its engine pool back */
+    pthread_mutex_lock(&h->mu);
+    if (!kept)
+        h->n_states--;
+    pthread_cond_broadcast(&h->cv); /* a lease may be waiting for a state */
+    pthread_mutex_unlock(&h->mu);
+}
+
+int holder_idle_states(model_holder *h)
+{
+    pthread_mutex_lock(&h->mu);
+    int n = h->n_idle;
     pthread_mutex_unlock(&h->mu);
     return n;
 }

@@ -87,6 +87,8 @@ typedef struct holder_options {
     met_registry *metrics;    /* may be NULL */
     const char *context;      /* appended to load errors in parentheses, e.g.
                                  "WHISPER_MODEL=base, WHISPER_MODELS_DIR=/models"; may be NULL */
+    wsp_engine *engine;       /* states are created on it (wsp_state_new_on); NULL = plain
+                                 wsp_state_new states.  Borrowed: must outlive the holder. */
 } holder_options;
 
 /* Creates a holder in UNLOADED state (maps nothing, starts no thread).  Strings in opt
@@ -109,6 +111,22 @@ const vad_model *holder_acquire_vad(model_holder *h, wsp_error *err);
 /* Drops a reference obtained from holder_acquire*().  NULL model is ignored.  The model
  * must not be used after this call (an idle unload may free it). */
 void holder_release(model_holder *h, const void *model);
+
+/* Leases a transcription state for `model` (a reference the caller holds): an idle one
+ * kept from an earlier request on the same model, else a new one (on the engine when
+ * holder_options.engine is set).  Idle states of other (retired, reloaded) models are
+ * freed first.  0, or a WSP_E* code with err filled.  Thread-safe. */
+int holder_lease_state(model_holder *h, const wsp_model *model, wsp_state **out,
+                       wsp_error *err);
+/* Gives a leased state back before releasing the model: kept for the next request when
+ * `reusable` (the transcription finished and the model is intact) and the model is
+ * still the current one, else freed.  NULL state is ignored.  The holder frees the
+ * states it keeps when it unloads, retires or reloads their model, and in
+ * holder_free(). */
+void holder_return_state(model_holder *h, const wsp_model *model, wsp_state *st,
+                         bool reusable);
+/* Idle states kept (for tests and metrics). */
+int holder_idle_states(model_holder *h);
 
 /* After using a reference: true when the results computed with `model` stand — its
  * mapping lost no page and its bytes cannot have changed.  A file replaced by a new

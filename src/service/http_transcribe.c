@@ -7,6 +7,9 @@
  * handler is then called again and answers.  A full pool answers 503 + Retry-After at
  * once.  The MHD thread never waits for the model, the queue or a worker.
  */
+#include <errno.h>
+#include <stdint.h>
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -115,6 +118,20 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
     /* md-converter extension, as the CLI's --no-fallback: no temperature fallback */
     if (!bool_field(req, "no_fallback", &pr->no_fallback, ret))
         return false;
+    /* md-converter extension: seed of the sampler at temperature > 0 (reproducible) */
+    const char *seed = upl_field(f, "seed");
+    if (seed && *seed) {
+        char *end = NULL;
+        errno = 0;
+        const unsigned long long s = strtoull(seed, &end, 10);
+        if (!end || *end || errno || seed[0] == '-' || s > UINT32_MAX) {
+            *ret = http_send_error(req, 400, "invalid_field",
+                                   "seed must be an integer from 0 to 4294967295 (got \"%.20s\")",
+                                   seed);
+            return false;
+        }
+        pr->seed = (uint32_t)s;
+    }
     /* voice-activity detection: vad=true|false, OpenAI's chunking_strategy, WHISPER_VAD */
     const vad_params server_params = svc_config_vad_params(cfg);
     char why[300];

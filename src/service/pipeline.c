@@ -325,6 +325,7 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
         p.temperature = req->temperature;
     if (req->no_fallback)
         p.temperature_inc = 0;
+    p.seed = req->seed;
     p.progress_cb = engine_progress;
     p.progress_user_data = prog;
     p.segment_cb = engine_segment;
@@ -477,7 +478,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         }
 
         /* 4. transcribe */
-        rc = wsp_state_new(model, &st, &werr);
+        rc = holder_lease_state(holder, model, &st, &werr);
         if (rc != 0) {
             const char *code = NULL;
             int status = pipeline_http_status_for_whisper(rc, &code);
@@ -495,14 +496,17 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         if (rc == 0 && req->logprobs &&
             collect_logprobs(model, wr->segments, wr->n_segments, &lps, &n_lps, &lp_blob) != 0)
             rc = WSP_ENOMEM;
-        /* The state is freed, never reused, whatever happened (it may hold numbers computed
-         * from a lost mapping); then the model's soundness decides whether the result
-         * counts: a file changed or truncated during the run → 503, the model is retired
-         * and the next request loads the file afresh. */
-        wsp_state_free(st); /* before the release: the model may be unloaded after it */
-        st = NULL;
+        /* The model's soundness decides whether the result counts: a file changed or
+         * truncated during the run → 503, the model is retired and the next request
+         * loads the file afresh.  The state goes back to the holder before the release
+         * (the model may be unloaded after it), kept for the next request only after a
+         * finished run on an intact model (a failed or suspect one may hold numbers from
+         * a lost mapping). */
         char why[256];
-        if (!holder_model_intact(holder, model, why, sizeof why)) {
+        const bool intact = holder_model_intact(holder, model, why, sizeof why);
+        holder_return_state(holder, model, st, rc == 0 && intact);
+        st = NULL;
+        if (!intact) {
             holder_release(holder, model);
             model = NULL;
             set_error(res, 503, "model_unavailable", "the transcription was abandoned: %s", why);
@@ -572,7 +576,7 @@ done:
     if (res->http_status != 200 && res->http_status != PIPELINE_STATUS_CLIENT_CLOSED)
         MDC_LOG_WARN("%s: %d %s: %s", req && req->source_name ? req->source_name : "request",
                      res->http_status, res->error_code, res->error_message);
-    wsp_state_free(st);
+    holder_return_state(holder, model, st, false);
     if (model)
         holder_release(holder, model);
     transcript_free(&tx); /* before the result it points into */

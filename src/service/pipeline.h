@@ -43,6 +43,7 @@ typedef struct pipeline_request {
     float temperature;            /* < 0 = engine default (0 with fallback steps) */
     int beam_size;                /* 0 = greedy; > 0 = beam search with that many beams */
     bool no_fallback;
+    uint32_t seed;                /* sampling seed at T > 0 (wsp_params.seed); default 0 */
     bool no_timestamps;
     int n_threads;                /* <= 0 = engine default (available cores) */
     bool vad;                     /* transcribe only the speech the VAD finds (needs

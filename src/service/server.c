@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "mdc/clock.h"
+#include "mdc/cpu.h"
 #include "mdc/log.h"
 #include "mdc/mapguard.h"
 #include "connguard.h"
@@ -580,6 +581,22 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     srv.registry = met_registry_new();
     if (!srv.registry || svc_metrics_register(srv.registry, &srv.metrics) != 0)
         MDC_LOG_WARN("some metrics could not be registered");
+    /* The engine: every compute thread of the process, started now and never again —
+     * one pool of WHISPER_THREADS threads per concurrent transcription. */
+    wsp_engine *engine = NULL;
+    wsp_error eerr = {0};
+    const int cores = mdc_available_cores();
+    if (wsp_engine_new(cfg->max_concurrent, cfg->threads, &engine, &eerr) != 0) {
+        MDC_LOG_ERROR("cannot start the compute threads: %s", eerr.message);
+        met_registry_free(srv.registry);
+        return 1;
+    }
+    MDC_LOG_INFO("engine: %d cores available; MAX_CONCURRENT_TRANSCRIPTIONS=%d x "
+                 "WHISPER_THREADS=%d = %d compute threads%s",
+                 cores, cfg->max_concurrent, cfg->threads, cfg->max_concurrent * cfg->threads,
+                 cfg->max_concurrent * cfg->threads > cores ? " (oversubscribed: allowed by "
+                                                              "WHISPER_ALLOW_OVERSUBSCRIBE)"
+                                                            : "");
     char context[2200];
     svc_config_model_context(cfg, context, sizeof context);
     holder_options hopt = {
@@ -590,6 +607,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         .idle_unload_seconds = cfg->idle_unload_seconds,
         .load_delay_ms = cfg->load_delay_ms,
         .metrics = srv.registry,
+        .engine = engine,
     };
     srv.holder = holder_new(&hopt);
     if (cfg->vad_model_path[0]) {
@@ -775,8 +793,9 @@ out:
     cg_free(srv.guard);
     wrk_pool_free(srv.pool);
     jobs_free(srv.jobs);
-    holder_free(srv.holder);
+    holder_free(srv.holder); /* frees the states it kept, before their engine */
     holder_free(srv.vad_holder);
+    wsp_engine_free(engine);
     met_registry_free(srv.registry);
     MDC_LOG_INFO("stopped");
     return rc;

@@ -50,7 +50,7 @@ struct wsp__dws {
     size_t text_cap;
 };
 
-int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint64_t seed,
+int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint32_t seed,
                  wsp__dws **out)
 {
     if (!out || !v || n_text_ctx <= 8 || n_decoders <= 0)
@@ -81,7 +81,7 @@ int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint64_t s
         d->ids = calloc(nc, sizeof *d->ids);
         ws->s[j].seq = calloc(nc, sizeof *ws->s[j].seq);
         ok = d->raw && d->logits && d->logprobs && d->probs && d->seq && d->ids && ws->s[j].seq;
-        wsp__rng_seed(&d->rng, seed + (uint64_t)j);
+        wsp__rng_seed(&d->rng, seed + (uint32_t)j);
     }
     if (!ok) {
         wsp__dws_free(ws);
@@ -156,47 +156,6 @@ static bool same_seq(const snap *sa, int32_t ta, const dec *b)
     return true;
 }
 
-/* Reorders KV caches so live decoder j holds the cache of parent[j]; uses decoder
- * `spare` to break cycles.  Copies positions [0, n_past). */
-static void permute_caches(const wsp__lm *lm, int *parent, const bool *live, int n, int spare,
-                           int n_past)
-{
-    bool pending[64] = {0};
-    int left = 0;
-    for (int j = 0; j < n; j++)
-        if (live[j] && parent[j] != j) {
-            pending[j] = true;
-            left++;
-        }
-    while (left > 0) {
-        int pick = -1;
-        for (int j = 0; j < n && pick < 0; j++) {
-            if (!pending[j])
-                continue;
-            bool needed = false; /* is j's current cache the source of another pending? */
-            for (int k = 0; k < n; k++)
-                if (pending[k] && k != j && parent[k] == j)
-                    needed = true;
-            if (!needed)
-                pick = j;
-        }
-        if (pick >= 0) {
-            lm->kv_copy(lm->ctx, pick, parent[pick], n_past);
-            pending[pick] = false;
-            left--;
-            continue;
-        }
-        /* only cycles remain: park one source in the spare cache */
-        int j0 = -1;
-        for (int j = 0; j < n && j0 < 0; j++)
-            if (pending[j])
-                j0 = j;
-        lm->kv_copy(lm->ctx, spare, j0, n_past);
-        for (int k = 0; k < n; k++)
-            if (pending[k] && parent[k] == j0)
-                parent[k] = spare;
-    }
-}
 
 /* One beam-search step: candidates from every live decoder, reassignment, caches. */
 static void beam_step(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *o, int n_cur,
@@ -270,7 +229,10 @@ static void beam_step(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *o
         parent[j] = c->src;
         assigned[n_assigned++] = j;
     }
-    permute_caches(lm, parent, live, n_cur, n_cur, n_past);
+    for (int j = 0; j < n_cur; j++)
+        if (!live[j])
+            parent[j] = -1;
+    lm->kv_reorder(lm->ctx, parent, n_cur, n_past);
 }
 
 /* Completion / failure bookkeeping after decoder d sampled its token number i.
@@ -402,8 +364,11 @@ static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
     }
     process(ws, o, d0, t);
     const size_t row = sizeof(float) * (size_t)v->n_vocab;
+    if (n_cur > 1) { /* every decoder starts from the prompt's cache */
+        int zero[64] = {0};
+        lm->kv_reorder(lm->ctx, zero, n_cur, np);
+    }
     for (int j = 1; j < n_cur; j++) {
-        lm->kv_copy(lm->ctx, j, 0, np);
         memcpy(ws->d[j].logits, d0->logits, row);
         memcpy(ws->d[j].logprobs, d0->logprobs, row);
         if (t > 0.0f)

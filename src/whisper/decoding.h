@@ -2,8 +2,8 @@
  * decoding.h — decoding of one 30 s window: greedy, best-of-N sampling, beam search,
  * temperature fallback (prefix wsp__decode_window / wsp__dws / wsp__lm).
  *
- * The forward pass is reached through wsp__lm (a decode function and a KV-cache copy),
- * so the logic runs on the real engine (transcribe.c wires wsp__decode / wsp__kv_copy)
+ * The forward pass is reached through wsp__lm (a decode function and a KV-cache reassignment),
+ * so the logic runs on the real engine (transcribe.c wires wsp__decode / wsp__kv_reorder)
  * or on a scripted model in unit tests.
  *
  * Rules (ref: ../shared/whisper-ref/README.md "Sampling rules", window/seek rules;
@@ -36,7 +36,7 @@
  *    by log-prob (OpenAI's deterministic top-k, not whisper.cpp's random draw);
  *    candidates are ranked by cumulative log-prob (ties: lower beam, better rank), each
  *    live beam takes the next candidate whose sequence is not already taken this step;
- *    KV caches follow with lm->kv_copy.  Beams that complete stop; the search ends when
+ *    KV caches follow with lm->kv_reorder.  Beams that complete stop; the search ends when
  *    round(beam_size · patience) beams completed (patience <= 0 → all) or every beam
  *    stopped.  At temperature > 0 beam search samples best_of candidates like greedy.
  *
@@ -56,8 +56,11 @@ typedef struct wsp__lm {
      * of the last position to logits[0..n_vocab).  0 or a WSP_E* code. */
     int (*decode)(void *ctx, int decoder, const int32_t *tokens, int n_tokens, int n_past,
                   float *logits);
-    /* Copies decoder src's cache positions [0, n_past) to decoder dst. */
-    void (*kv_copy)(void *ctx, int dst, int src, int n_past);
+    /* Reassigns caches: afterwards decoder j (j < n, parent[j] >= 0) holds the cache
+     * positions [0, n_past) decoder parent[j] held before; decoders with parent[j] < 0
+     * (and j >= n) end with unspecified contents.  The engine swaps cache indices and
+     * copies only for a parent with several children (wsp__kv_reorder). */
+    void (*kv_reorder)(void *ctx, const int *parent, int n, int n_past);
     void *ctx;
     int n_decoders; /* caches available (>= 2 for beam search with one beam) */
     int n_text_ctx; /* 448 */
@@ -104,8 +107,9 @@ typedef struct wsp__dws wsp__dws;
 
 /* Workspace for up to n_decoders decoders of n_text_ctx tokens over vocabulary v
  * (≈ 4 rows of n_vocab floats per decoder), allocated once per transcription.  Decoder
- * j's random generator is seeded with seed + j.  0, WSP_EINVAL or WSP_ENOMEM. */
-int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint64_t seed,
+ * j's random generator is std::mt19937(seed + j) (wsp__rng), kept across windows and
+ * attempts as whisper.cpp keeps its decoders' generators.  0, WSP_EINVAL or WSP_ENOMEM. */
+int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint32_t seed,
                  wsp__dws **out);
 void wsp__dws_free(wsp__dws *ws);
 

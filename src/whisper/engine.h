@@ -25,6 +25,18 @@ typedef struct wsp__vocab {
 
 const wsp__vocab *wsp__model_vocab(const wsp_model *model);
 
+/* Decoding tables that depend only on the model, built once by wsp_model_load (not per
+ * transcription) and read-only afterwards, so concurrent transcriptions share them. */
+typedef struct wsp__tokenizer wsp__tokenizer;
+typedef struct wsp__model_tables {
+    wsp__tokenizer *tok;  /* bytes → id over the base tokens (initial prompts) */
+    int32_t blank_id;     /* id of " " (suppress_blank), -1 if the vocabulary lacks it */
+    int32_t *non_speech;  /* ids suppress_non_speech_tokens removes (OpenAI's list) */
+    int n_non_speech;
+} wsp__model_tables;
+
+const wsp__model_tables *wsp__model_tables_of(const wsp_model *model);
+
 /* Log-mel spectrogram exactly as whisper.cpp computes it (ref: whisper-ref README
  * "golden/jfk.mel.f32"; OpenAI whisper/audio.py log_mel_spectrogram): reflect-pad 200
  * samples in front, append 480 000 + 200 zeros, periodic Hann(400), |FFT|^2 of bins
@@ -32,8 +44,12 @@ const wsp__vocab *wsp__model_vocab(const wsp_model *model);
  * Output: *mel_out = malloc'd float32 [n_mels][*n_frames] (mel band is the slow axis),
  * *n_frames = (n_samples + 480000) / 160; *n_len_org = 1 + (n_samples + 200 − 400)/160
  * frames carry audio.  Caller frees *mel_out with free(). */
+typedef struct wsp__pool wsp__pool;
 int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samples,
-                     int n_threads, float **mel_out, int *n_frames, int *n_len_org);
+                     wsp__pool *pool, float **mel_out, int *n_frames, int *n_len_org);
+/* The mel's one-time set-up (FFTW plan, Hann window); called by wsp__lib_init.
+ * Thread-safe, idempotent.  0 or WSP_ENOMEM. */
+int wsp__mel_init(void);
 
 /* Runs conv stem + encoder on mel frames [seek, seek + 3000) of mel [n_mels][n_frames]
  * and computes every decoder layer's cross-attention K and V from the encoder output
@@ -55,8 +71,12 @@ int wsp__n_decoders(const wsp_state *state);
 int wsp__decode(wsp_state *state, int decoder, const int32_t *tokens, int n_tokens, int n_past,
                 int n_threads, float *logits);
 
-/* Copies decoder src's KV cache positions [0, n_past) to decoder dst (beam search). */
-void wsp__kv_copy(wsp_state *state, int dst, int src, int n_past);
+/* Beam reassignment: afterwards decoder j (j < n, parent[j] >= 0) holds the cache that
+ * decoder parent[j] held before the call (positions [0, n_past)).  The first child of a
+ * parent takes over its cache slot (an index swap, no copy); only further children of
+ * the same parent copy.  Decoders with parent[j] < 0, and j >= n, keep some other free
+ * slot (contents unspecified).  n <= wsp__n_decoders(state). */
+void wsp__kv_reorder(wsp_state *state, const int *parent, int n, int n_past);
 
 /* The abort callback the engine polls during wsp__encode/wsp__decode (NULL = none). */
 void wsp__set_abort(wsp_state *state, wsp_abort_cb cb, void *user_data);

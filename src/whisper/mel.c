@@ -7,9 +7,13 @@
  * frame count (n_samples + 480000)/160; filterbank sums in double).
  * FFT: FFTW single precision, one r2c plan of size 400 made once under a mutex (FFTW's
  * planner is not thread-safe; fftwf_execute_dft_r2c on other arrays is).
+ * Threads: the frames are split into one chunk per thread of the caller's pool (the
+ * engine's); the mel starts no thread of its own.  Each frame is computed the same way
+ * whichever thread runs it, so the result does not depend on the thread count.
  */
 #include "whisper/model.h"
 #include "whisper/kernels.h"
+#include "whisper/threadpool.h"
 
 #include <fftw3.h>
 #include <math.h>
@@ -25,8 +29,7 @@ static pthread_mutex_t g_plan_mu = PTHREAD_MUTEX_INITIALIZER;
 static fftwf_plan g_plan;
 static float g_hann[WSP_N_FFT];
 
-/* Creates the shared plan and the Hann window once.  0 or WSP_ENOMEM. */
-static int plan_once(void)
+int wsp__mel_init(void)
 {
     int rc = 0;
     pthread_mutex_lock(&g_plan_mu);
@@ -77,9 +80,8 @@ typedef struct mel_job {
     float max;           /* per-thread maximum */
 } mel_job;
 
-static void *mel_worker(void *p)
+static void mel_worker(mel_job *j)
 {
-    mel_job *j = p;
     float *in = fftwf_malloc(sizeof(float) * WSP_N_FFT);
     fftwf_complex *out = fftwf_malloc(sizeof(fftwf_complex) * N_BINS);
     float *filt = malloc(sizeof(float) * (size_t)j->n_mels * N_BINS);
@@ -136,18 +138,24 @@ done:
     fftwf_free(in);
     fftwf_free(out);
     free(filt);
-    return NULL;
+}
+
+/* Pool task: chunk ith runs job ith of the array ctx. */
+static void mel_task(void *ctx, int ith, int nth)
+{
+    (void)nth;
+    mel_worker(&((mel_job *)ctx)[ith]);
 }
 
 int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samples,
-                     int n_threads, float **mel_out, int *n_frames_out, int *n_len_org)
+                     wsp__pool *pool, float **mel_out, int *n_frames_out, int *n_len_org)
 {
     if (!model || (!samples && n_samples) || !mel_out || !n_frames_out)
         return WSP_EINVAL;
     *mel_out = NULL;
     if (n_samples > (size_t)INT32_MAX / 2)
         return WSP_EINVAL;
-    int rc = plan_once();
+    int rc = wsp__mel_init();
     if (rc)
         return rc;
     const int n_mels = model->hp.n_mels;
@@ -158,25 +166,17 @@ int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samp
     if (!mel)
         return WSP_ENOMEM;
 
-    int nth = n_threads < 1 ? 1 : n_threads > MAX_MEL_THREADS ? MAX_MEL_THREADS : n_threads;
+    const int ps = wsp__pool_size(pool);
+    const int nth = ps > MAX_MEL_THREADS ? MAX_MEL_THREADS : ps;
     mel_job jobs[MAX_MEL_THREADS];
-    pthread_t tids[MAX_MEL_THREADS];
-    int started[MAX_MEL_THREADS] = {0};
     for (int i = 0; i < nth; i++)
         jobs[i] = (mel_job){.model = model, .samples = samples, .n_samples = n_samples,
                             .n_frames = (int)n_frames,
                             .n_mels = n_mels, .mel = mel, .ith = i, .nth = nth};
-    for (int i = 1; i < nth; i++)
-        started[i] = pthread_create(&tids[i], NULL, mel_worker, &jobs[i]) == 0;
-    /* frames a thread could not take are done here, serially */
-    mel_worker(&jobs[0]);
-    for (int i = 1; i < nth; i++) {
-        if (started[i]) {
-            pthread_join(tids[i], NULL);
-        } else {
-            mel_worker(&jobs[i]);
-        }
-    }
+    if (nth == 1)
+        mel_worker(&jobs[0]);
+    else
+        wsp__pool_run_n(pool, mel_task, jobs, nth);
     float max = -INFINITY;
     for (int i = 0; i < nth; i++) {
         if (jobs[i].rc)

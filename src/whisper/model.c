@@ -503,6 +503,8 @@ int wsp_model_load(const char *path, wsp_model **out, wsp_error *err)
     m->guard_slot = mdc_mapguard_register(m->map, m->map_len, PROT_READ);
     int rc = load_mapped(m, fd, err);
     close(fd);
+    if (!rc && wsp__model_tables_build(&m->vocab, &m->tables) != 0)
+        rc = wsp__fail(err, WSP_ENOMEM, "out of memory for the tokenizer tables");
     if (rc) {
         wsp_model_free(m);
         return rc;
@@ -522,6 +524,7 @@ void wsp_model_free(wsp_model *m)
     mdc_mapguard_unregister(m->guard_slot); /* no thread uses the model any more */
     if (m->map)
         munmap(m->map, m->map_len);
+    wsp__model_tables_free(&m->tables);
     free(m->tok_bytes);
     free(m->tok_len);
     free(m->special_names);
@@ -555,6 +558,7 @@ bool wsp_model_mapping_lost(const wsp_model *m) { return m && mdc_mapguard_lost(
 int wsp_model_n_tensors(const wsp_model *m) { return m->n_tensors; }
 uint64_t wsp_model_tensor_bytes(const wsp_model *m) { return m->tensor_bytes; }
 const wsp__vocab *wsp__model_vocab(const wsp_model *m) { return &m->vocab; }
+const wsp__model_tables *wsp__model_tables_of(const wsp_model *m) { return &m->tables; }
 
 const char *wsp_token_text(const wsp_model *m, int32_t id)
 {

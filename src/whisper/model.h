@@ -71,6 +71,8 @@ struct wsp_model {
     int n_tensors;
     uint64_t tensor_bytes;
     int n_quant;                 /* tensors of a quantized type */
+
+    wsp__model_tables tables; /* model-only decoding tables, built at load */
 };
 
 #endif

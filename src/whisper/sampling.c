@@ -90,6 +90,20 @@ void wsp__log_softmax(const float *logits, int n, float *logprobs)
         logprobs[i] = logits[i] > -INFINITY ? logits[i] - lse : -INFINITY;
 }
 
+void wsp__log_softmax_exact(const float *logits, int n, float *logprobs)
+{
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        mx = logits[i] > mx ? logits[i] : mx;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++)
+        if (logits[i] > -INFINITY)
+            sum += expf(logits[i] - mx);
+    const float lse = logf(sum) + mx;
+    for (int i = 0; i < n; i++)
+        logprobs[i] = logits[i] > -INFINITY ? logits[i] - lse : -INFINITY;
+}
+
 bool wsp__timestamp_mass_rule(const wsp__vocab *v, float *logits, float *logprobs)
 {
     const int n = v->n_vocab;
@@ -137,7 +151,10 @@ void wsp__process_logits(const wsp__vocab *v, const wsp__filter_opts *o, const w
         for (int i = 0; i < n; i++)
             logits[i] /= temperature;
     wsp__filter_logits(v, o, st, logits);
-    wsp__log_softmax(logits, n, logprobs);
+    if (probs)
+        wsp__log_softmax_exact(logits, n, logprobs);
+    else
+        wsp__log_softmax(logits, n, logprobs);
     wsp__timestamp_mass_rule(v, logits, logprobs);
     if (probs)
         wsp__probs(logits, logprobs, n, probs);
@@ -208,43 +225,86 @@ wsp_token wsp__sample_best(const wsp__vocab *v, const float *probs, const float 
     return t;
 }
 
-void wsp__rng_seed(wsp__rng *r, uint64_t seed)
+/* MT19937 parameters (ISO C++ [rand.predef] mt19937; Matsumoto & Nishimura 1998). */
+#define MT_N 624
+#define MT_M 397
+#define MT_MATRIX_A 0x9908b0dfu
+#define MT_UPPER 0x80000000u
+#define MT_LOWER 0x7fffffffu
+#define MT_INIT_MULT 1812433253u
+
+void wsp__rng_seed(wsp__rng *r, uint32_t seed)
 {
-    r->s = seed;
+    r->mt[0] = seed;
+    for (uint32_t k = 1; k < MT_N; k++) {
+        const uint32_t prev = r->mt[k - 1];
+        r->mt[k] = MT_INIT_MULT * (prev ^ (prev >> 30)) + k;
+    }
+    r->i = MT_N;
 }
 
-double wsp__rng_uniform(wsp__rng *r)
+/* Regenerates all 624 words of the state (the "twist"). */
+static void mt_twist(wsp__rng *r)
 {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+    for (int k = 0; k < MT_N; k++) {
+        const uint32_t y = (r->mt[k] & MT_UPPER) | (r->mt[(k + 1) % MT_N] & MT_LOWER);
+        r->mt[k] = r->mt[(k + MT_M) % MT_N] ^ (y >> 1) ^ ((y & 1u) ? MT_MATRIX_A : 0u);
+    }
+    r->i = 0;
+}
+
+uint32_t wsp__rng_next(wsp__rng *r)
+{
+    if (r->i >= MT_N)
+        mt_twist(r);
+    uint32_t y = r->mt[r->i++];
+    /* tempering */
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    return y;
+}
+
+double wsp__rng_canonical(wsp__rng *r)
+{
+    /* k = ceil(53 / 32) = 2 outputs, low word first; each step in double */
+    double sum = (double)wsp__rng_next(r);
+    sum += (double)wsp__rng_next(r) * 4294967296.0;
+    double u = sum / 18446744073709551616.0;
+    if (u >= 1.0)
+        u = nextafter(1.0, 0.0);
+    return u;
+}
+
+int wsp__discrete_draw(wsp__rng *r, const float *w, int n)
+{
+    if (n < 2)
+        return 0;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += (double)w[i];
+    if (!(sum > 0.0))
+        return -1;
+    const double u = wsp__rng_canonical(r);
+    double cp = 0.0;
+    for (int i = 0; i < n - 1; i++) {
+        cp += (double)w[i] / sum;
+        if (!(cp < u))
+            return i;
+    }
+    return n - 1; /* the last prefix sum is 1.0 >= u */
 }
 
 wsp_token wsp__sample_random(const wsp__vocab *v, const float *probs, const float *logprobs,
                              wsp__rng *rng)
 {
-    const int n = v->n_vocab;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += prob_at(probs, logprobs, i);
-    wsp_token t = {0};
-    if (!(sum > 0.0))
+    const int pick = wsp__discrete_draw(rng, probs, v->n_vocab);
+    if (pick < 0)
         return wsp__sample_best(v, probs, logprobs);
-    double u = wsp__rng_uniform(rng) * sum, acc = 0.0;
-    int pick = -1;
-    for (int i = 0; i < n; i++) {
-        const float p = prob_at(probs, logprobs, i);
-        if (p <= 0.0f)
-            continue;
-        pick = i; /* last positive id absorbs rounding at the top end */
-        acc += p;
-        if (u < acc)
-            break;
-    }
+    wsp_token t = {0};
     t.id = pick;
-    t.p = prob_at(probs, logprobs, pick);
+    t.p = probs[pick];
     t.plog = logprobs[pick];
     wsp__token_ts_info(v, probs, logprobs, &t);
     return t;

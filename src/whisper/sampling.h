@@ -50,6 +50,12 @@ void wsp__filter_logits(const wsp__vocab *v, const wsp__filter_opts *o, const ws
  * the engine's vector exp, which changes the common shift by rounding only). */
 void wsp__log_softmax(const float *logits, int n, float *logprobs);
 
+/* The same with whisper.cpp's exact float operations: Σ expf(l − max) over finite logits
+ * in index order, lse = logf(sum) + max.  Used wherever probabilities feed the random
+ * sampler, so that equal logits give bit-equal probabilities and hence equal draws.
+ * ref: whisper.cpp whisper_compute_logprobs. */
+void wsp__log_softmax_exact(const float *logits, int n, float *logprobs);
+
 /* When logsumexp over the timestamp log-probs exceeds the best text-token log-prob,
  * sets logits and logprobs of every id < <|0.00|> to −inf (no renormalisation).
  * Returns true when it did.  ref: whisper.cpp whisper_process_logits; OpenAI
@@ -62,7 +68,8 @@ void wsp__probs(const float *logits, const float *logprobs, int n, float *probs)
 
 /* The whole step: logits = raw / temperature (when > 0), filters, log-softmax,
  * timestamp mass rule, probs (skipped when probs is NULL: the functions below then
- * exponentiate only the log-probs they need).  raw may alias logits.  Rows [n_vocab].
+ * exponentiate only the log-probs they need).  With probs (the sampling path) the
+ * log-softmax is wsp__log_softmax_exact, bit-equal to whisper.cpp's.  raw may alias logits.  Rows [n_vocab].
  * ref: whisper.cpp whisper_process_logits. */
 void wsp__process_logits(const wsp__vocab *v, const wsp__filter_opts *o, const wsp__ts_state *st,
                          float temperature, const float *raw, float *logits, float *logprobs,
@@ -79,17 +86,39 @@ void wsp__token_ts_info(const wsp__vocab *v, const float *probs, const float *lo
  * and the timestamp fields.  probs may be NULL.  ref: whisper.cpp whisper_sample_token(best = true). */
 wsp_token wsp__sample_best(const wsp__vocab *v, const float *probs, const float *logprobs);
 
-/* A seeded generator (splitmix64) so sampling at T > 0 is reproducible. */
+/* whisper.cpp's random generator, std::mt19937 (32-bit Mersenne Twister, MT19937 of
+ * Matsumoto & Nishimura 1998; constants of ISO C++ [rand.predef]).  whisper.cpp gives
+ * decoder j the generator mt19937(j); we seed decoder j with (request seed + j), so seed 0
+ * reproduces a fresh whisper.cpp state.  Plain value, no allocation; copy freely.
+ * ref: ../shared/whisper-ref/README-round2.md §2 "Random number generators". */
 typedef struct wsp__rng {
-    uint64_t s;
+    uint32_t mt[624];
+    int i; /* next output index; 624 = twist before the next output */
 } wsp__rng;
-void wsp__rng_seed(wsp__rng *r, uint64_t seed);
-/* Uniform double in [0, 1) (53 bits).  ref: splitmix64 (Steele, Lea, Flood 2014). */
-double wsp__rng_uniform(wsp__rng *r);
+/* std::mt19937(seed). */
+void wsp__rng_seed(wsp__rng *r, uint32_t seed);
+/* The next 32-bit output, as std::mt19937::operator()(). */
+uint32_t wsp__rng_next(wsp__rng *r);
+/* libstdc++'s std::generate_canonical<double, 53>(g): two outputs g1, g2, then
+ * (g1 + g2·2³²) / 2⁶⁴ in double arithmetic (the sum rounds to 53 bits), values >= 1
+ * replaced by the largest double below 1.  Result in [0, 1). */
+double wsp__rng_canonical(wsp__rng *r);
 
-/* Draws an id with probability proportional to probs[id] (the categorical
- * distribution of whisper.cpp's std::discrete_distribution), with the same fields as
- * wsp__sample_best.  ref: whisper.cpp whisper_sample_token(best = false). */
+/* One draw of libstdc++'s std::discrete_distribution<int>(w, w + n)(g), built fresh as
+ * whisper.cpp does per call: weights widened to double and summed in index order, each
+ * divided by the sum, prefix sums in order with the last forced to 1.0, u =
+ * wsp__rng_canonical(), result = the first index whose prefix sum is >= u.  No
+ * allocation (the prefix sums are formed on the fly; the same operations in the same
+ * order as the library).  Returns -1 (and draws nothing) when the weights sum to no
+ * positive value, 0 without drawing when n < 2 (as the library).
+ * ref: libstdc++ bits/random.tcc discrete_distribution::param_type::_M_initialize and
+ * operator(); ../shared/whisper-ref/tools/sampler/ (the pack's reference port). */
+int wsp__discrete_draw(wsp__rng *r, const float *w, int n);
+
+/* Draws an id with whisper.cpp's sampler (wsp__discrete_draw over probs; probs must be
+ * the full row from wsp__process_logits, not NULL), with the same fields as
+ * wsp__sample_best; falls back to wsp__sample_best when every probability is 0.
+ * ref: whisper.cpp whisper_sample_token(best = false). */
 wsp_token wsp__sample_random(const wsp__vocab *v, const float *probs, const float *logprobs,
                              wsp__rng *rng);
 

@@ -2,7 +2,6 @@
 #include "whisper/state.h"
 #include "whisper/kernels.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -42,6 +41,21 @@ static float *alloc_f(wsp_state *s, size_t n, int *ok)
     return p;
 }
 
+int wsp_state_new_on(wsp_engine *engine, const wsp_model *model, wsp_state **out,
+                     wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!engine)
+        return wsp__fail(err, WSP_EINVAL, "wsp_state_new_on: NULL engine");
+    int rc = wsp_state_new(model, out, err);
+    if (rc)
+        return rc;
+    (*out)->engine = engine;
+    (*out)->slot = wsp__engine_take(engine, &(*out)->pool);
+    return 0;
+}
+
 int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
 {
     if (out)
@@ -53,6 +67,8 @@ int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the state");
     s->model = model;
     s->bytes = sizeof *s;
+    for (int d = 0; d < WSP__N_DECODERS; d++)
+        s->kv_slot[d] = d;
     const wsp_hparams *hp = &model->hp;
     const size_t T = (size_t)hp->n_audio_ctx, n = (size_t)hp->n_audio_state;
     const size_t L = (size_t)hp->n_text_layer, C = (size_t)hp->n_text_ctx;
@@ -99,7 +115,10 @@ void wsp_state_free(wsp_state *s)
 {
     if (!s)
         return;
-    wsp__pool_free(s->pool);
+    if (s->engine)
+        wsp__engine_give(s->engine, s->slot);
+    else
+        wsp__pool_free(s->pool);
     for (int i = 0; i < s->n_maps; i++) {
         if (USE_HEAP)
             free(s->maps[i].p);
@@ -113,15 +132,17 @@ size_t wsp_state_bytes(const wsp_state *s) { return s ? s->bytes : 0; }
 
 int wsp__state_pool(wsp_state *s, int n_threads)
 {
+    if (s->engine)
+        return n_threads <= 0 || n_threads == wsp__pool_size(s->pool) ? 0 : WSP_EINVAL;
     if (n_threads < 1)
         n_threads = 1;
     if (n_threads > WSP__MAX_THREADS)
         n_threads = WSP__MAX_THREADS;
     if (s->pool && wsp__pool_size(s->pool) == n_threads)
         return 0;
-    /* GEMMs are split over our pool as single-threaded sgemm calls (kernels_par.c), so
-     * OpenBLAS's own thread server must stay out of the way (process-wide setting). */
-    openblas_set_num_threads(1);
+    int rc = wsp__lib_init();
+    if (rc)
+        return rc;
     wsp__pool_free(s->pool);
     s->pool = wsp__pool_new(n_threads);
     return s->pool ? 0 : WSP_ENOMEM;
@@ -138,16 +159,51 @@ void wsp__set_abort(wsp_state *s, wsp_abort_cb cb, void *user_data)
     s->abort_user_data = user_data;
 }
 
-void wsp__kv_copy(wsp_state *s, int dst, int src, int n_past)
+void wsp__kv_reorder(wsp_state *s, const int *parent, int n, int n_past)
 {
-    if (dst == src || dst < 0 || src < 0 || dst >= WSP__N_DECODERS || src >= WSP__N_DECODERS ||
-        n_past <= 0)
-        return;
+    enum { N = WSP__N_DECODERS };
     const wsp_hparams *hp = &s->model->hp;
+    if (n > N)
+        n = N;
     if (n_past > hp->n_text_ctx)
         n_past = hp->n_text_ctx;
-    const size_t bytes = (size_t)n_past * (size_t)hp->n_text_state * sizeof(float);
-    for (int l = 0; l < hp->n_text_layer; l++)
-        for (int kv = 0; kv < 2; kv++)
-            memcpy(wsp__kv_ptr(s, dst, l, kv), wsp__kv_ptr(s, src, l, kv), bytes);
+    int old[N], neu[N];
+    bool slot_used[N] = {0}, done[N] = {0};
+    memcpy(old, s->kv_slot, sizeof old);
+    /* the first child of each parent takes the parent's slot: no copy */
+    for (int j = 0; j < n; j++) {
+        const int p = parent[j];
+        if (p < 0 || p >= N || slot_used[old[p]])
+            continue;
+        neu[j] = old[p];
+        slot_used[old[p]] = done[j] = true;
+    }
+    /* further children of a parent copy into a slot nobody keeps (every parent's slot is
+     * taken by its first child by now, so no source is overwritten) */
+    const size_t bytes = (size_t)(n_past > 0 ? n_past : 0) * (size_t)hp->n_text_state * sizeof(float);
+    for (int j = 0; j < n; j++) {
+        const int p = parent[j];
+        if (p < 0 || p >= N || done[j])
+            continue;
+        int f = 0;
+        while (slot_used[f])
+            f++;
+        for (int l = 0; l < hp->n_text_layer && bytes; l++)
+            for (int kv = 0; kv < 2; kv++)
+                memcpy(wsp__kv_slot_ptr(s, f, l, kv), wsp__kv_slot_ptr(s, old[p], l, kv), bytes);
+        neu[j] = f;
+        slot_used[f] = done[j] = true;
+    }
+    /* decoders without a parent get the remaining slots (contents unspecified) */
+    for (int j = 0; j < N; j++) {
+        if (done[j])
+            continue;
+        int f = 0;
+        while (slot_used[f])
+            f++;
+        neu[j] = f;
+        slot_used[f] = true;
+    }
+    memcpy(s->kv_slot, neu, sizeof neu);
 }
+

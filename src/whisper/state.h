@@ -19,7 +19,10 @@
 
 struct wsp_state {
     const wsp_model *model;
-    wsp__pool *pool; /* created on first use with the caller's thread count */
+    wsp__pool *pool; /* the engine's (engine != NULL), else created on first use with
+                        the caller's thread count */
+    wsp_engine *engine; /* NULL for wsp_state_new() states */
+    int slot;           /* the engine pool this state holds */
     wsp_abort_cb abort_cb;
     void *abort_user_data;
     int encoded;     /* a wsp__encode() has filled cross_k/cross_v */
@@ -46,21 +49,40 @@ struct wsp_state {
     float *wbuf;     /* f32 copy of one weight matrix: [max(4n·n, 3n·n, 3·n_mels·n)] */
 
     /* decoder */
-    float *kv;       /* [WSP__N_DECODERS][L][2][C][n] self-attention K and V */
+    float *kv;       /* [WSP__N_DECODERS][L][2][C][n] self-attention K and V, by slot */
+    int kv_slot[WSP__N_DECODERS]; /* decoder → cache slot (a permutation): a beam
+                                     reassignment renames slots instead of copying */
     float *d_x, *d_h, *d_q, *d_k, *d_v, *d_o; /* [C][n] each */
     float *d_mlp;    /* [C][4n] */
     float *d_scores; /* [WSP__MAX_THREADS][max(T, C)] per-thread attention row */
 };
 
-/* Makes sure the pool has n_threads threads (recreates it if not).  0 or error code. */
+/* Makes sure the pool has n_threads threads (recreates it if not).  An engine state
+ * keeps its engine pool: n_threads must then be <= 0 or the pool's size, else
+ * WSP_EINVAL.  0 or error code. */
 int wsp__state_pool(wsp_state *s, int n_threads);
 
-/* K (kv = 0) or V (kv = 1) cache of decoder d, layer l: [C][n]. */
-static inline float *wsp__kv_ptr(const wsp_state *s, int d, int l, int kv)
+/* One-time library set-up (OpenBLAS single-threaded, the mel's FFTW plan), run once
+ * per process however many callers race (pthread_once).  0 or WSP_ENOMEM. */
+int wsp__lib_init(void);
+
+/* Takes a free pool of the engine (waits while all are taken); returns its slot index
+ * for wsp__engine_give.  Thread-safe. */
+int wsp__engine_take(wsp_engine *e, wsp__pool **pool);
+void wsp__engine_give(wsp_engine *e, int slot);
+
+/* K (kv = 0) or V (kv = 1) cache stored in slot `slot`, layer l: [C][n]. */
+static inline float *wsp__kv_slot_ptr(const wsp_state *s, int slot, int l, int kv)
 {
     const wsp_hparams *hp = &s->model->hp;
     const size_t per = (size_t)hp->n_text_ctx * (size_t)hp->n_text_state;
-    return s->kv + (((size_t)d * (size_t)hp->n_text_layer + (size_t)l) * 2 + (size_t)kv) * per;
+    return s->kv + (((size_t)slot * (size_t)hp->n_text_layer + (size_t)l) * 2 + (size_t)kv) * per;
+}
+
+/* K or V cache of decoder d (through its slot, see kv_slot), layer l: [C][n]. */
+static inline float *wsp__kv_ptr(const wsp_state *s, int d, int l, int kv)
+{
+    return wsp__kv_slot_ptr(s, s->kv_slot[d], l, kv);
 }
 
 #endif

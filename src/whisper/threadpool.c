@@ -124,6 +124,7 @@ wsp__pool *wsp__pool_new(int n_threads)
             wsp__pool_free(p);
             return NULL;
         }
+        pthread_setname_np(p->threads[i], "mdc-compute"); /* visible in /proc/PID/task/N/comm */
         p->n = i + 1;
     }
     return p;

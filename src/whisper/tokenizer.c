@@ -246,3 +246,58 @@ int wsp__tokenize(const wsp__tokenizer *t, const char *text, int32_t *out, int m
     }
     return n_out;
 }
+
+/* Non-speech tokens suppressed when suppress_non_speech_tokens is set, each also with a
+ * leading space, plus " -" and " '" (ref: OpenAI tokenizer.py non_speech_tokens;
+ * whisper.cpp non_speech_tokens). */
+static const char *const k_non_speech[] = {
+    "\"", "#", "(", ")", "*", "+", "/", ":", ";", "<", "=", ">", "@", "[", "\\", "]", "^",
+    "_", "`", "{", "|", "}", "~", "「", "」", "『", "』", "<<", ">>", "<<<", ">>>", "--",
+    "---", "-(", "-[", "('", "(\"", "((", "))", "(((", ")))", "[[", "]]", "{{", "}}", "♪♪",
+    "♪♪♪", "♩", "♪", "♫", "♬", "♭", "♮", "♯"};
+
+int wsp__model_tables_build(const wsp__vocab *v, wsp__model_tables *t)
+{
+    memset(t, 0, sizeof *t);
+    t->blank_id = -1;
+    int rc = wsp__tokenizer_new(v, &t->tok);
+    if (rc)
+        return rc;
+    /* the lowest id spelled " " (a scan, as before the table existed: a vocabulary with
+     * duplicates keeps the same blank id) */
+    for (int32_t i = 0; i < v->n_base && t->blank_id < 0; i++)
+        if (v->bytes && v->bytes[i] && v->len[i] == 1 && v->bytes[i][0] == ' ')
+            t->blank_id = i;
+    const int n_ns = (int)(sizeof k_non_speech / sizeof k_non_speech[0]);
+    t->non_speech = malloc(sizeof(int32_t) * (size_t)(2 * n_ns + 2));
+    if (!t->non_speech) {
+        wsp__model_tables_free(t);
+        return WSP_ENOMEM;
+    }
+    char buf[32];
+    for (int i = 0; i < n_ns; i++) {
+        int32_t id = wsp__tokenizer_find(t->tok, (const uint8_t *)k_non_speech[i],
+                                         strlen(k_non_speech[i]));
+        if (id >= 0)
+            t->non_speech[t->n_non_speech++] = id;
+        snprintf(buf, sizeof buf, " %s", k_non_speech[i]);
+        id = wsp__tokenizer_find(t->tok, (const uint8_t *)buf, strlen(buf));
+        if (id >= 0)
+            t->non_speech[t->n_non_speech++] = id;
+    }
+    static const char *const extra[2] = {" -", " '"};
+    for (int i = 0; i < 2; i++) {
+        int32_t id = wsp__tokenizer_find(t->tok, (const uint8_t *)extra[i], 2);
+        if (id >= 0)
+            t->non_speech[t->n_non_speech++] = id;
+    }
+    return 0;
+}
+
+void wsp__model_tables_free(wsp__model_tables *t)
+{
+    wsp__tokenizer_free(t->tok);
+    free(t->non_speech);
+    memset(t, 0, sizeof *t);
+    t->blank_id = -1;
+}

@@ -64,4 +64,10 @@ int32_t wsp__tokenizer_find(const wsp__tokenizer *t, const uint8_t *s, size_t n)
  * are skipped with a warning, as whisper.cpp does. */
 int wsp__tokenize(const wsp__tokenizer *t, const char *text, int32_t *out, int max);
 
+/* Builds the model-only tables of *t from v (tokenizer table, blank id, non-speech ids;
+ * ref: OpenAI tokenizer.py non_speech_tokens, whisper.cpp non_speech_tokens).  0 or
+ * WSP_ENOMEM (then *t is left empty).  Free with wsp__model_tables_free. */
+int wsp__model_tables_build(const wsp__vocab *v, wsp__model_tables *t);
+void wsp__model_tables_free(wsp__model_tables *t);
+
 #endif

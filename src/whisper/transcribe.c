@@ -19,30 +19,14 @@
 #include "mdc/log.h"
 #include "whisper/decoding.h"
 #include "whisper/result.h"
+#include "whisper/state.h"
 #include "whisper/tokenizer.h"
 
 #define WSP__DELTA_MIN 10      /* frames: less than 100 ms left → stop (whisper.cpp) */
 #define WSP__SHORT_TAIL 500    /* frames: < 5 s left → drop the past prompt (whisper.cpp) */
 #define WSP__MAX_TEMPS 64
-#define WSP__SEED 0x6d64632d77737000ull /* fixed: sampling at T > 0 is reproducible */
 
-/* Inside wsp_transcribe: record the error and leave through the one cleanup path. */
-#define FAIL(code, ...)                               \
-    do {                                              \
-        rc = wsp__fail(err, (code), __VA_ARGS__);     \
-        goto fail;                                    \
-    } while (0)
-
-/* Non-speech tokens suppressed when suppress_non_speech_tokens is set, each also with a
- * leading space, plus " -" and " '" (ref: OpenAI tokenizer.py non_speech_tokens;
- * whisper.cpp non_speech_tokens). */
-static const char *const k_non_speech[] = {
-    "\"", "#", "(", ")", "*", "+", "/", ":", ";", "<", "=", ">", "@", "[", "\\", "]", "^",
-    "_", "`", "{", "|", "}", "~", "「", "」", "『", "』", "<<", ">>", "<<<", ">>>", "--",
-    "---", "-(", "-[", "('", "(\"", "((", "))", "(((", ")))", "[[", "]]", "{{", "}}", "♪♪",
-    "♪♪♪", "♩", "♪", "♫", "♬", "♭", "♮", "♯"};
-
-/* wsp__lm adapter over the engine: wsp__decode / wsp__kv_copy on one state, with the
+/* wsp__lm adapter over the engine: wsp__decode / wsp__kv_reorder on one state, with the
  * time spent in the forward pass accumulated in decode_ms (milliseconds). */
 typedef struct lm_ctx {
     wsp_state *state;
@@ -60,24 +44,45 @@ static int lm_decode(void *ctx, int decoder, const int32_t *tokens, int n_tokens
     return rc;
 }
 
-static void lm_kv_copy(void *ctx, int dst, int src, int n_past)
+static void lm_kv_reorder(void *ctx, const int *parent, int n, int n_past)
 {
     lm_ctx *c = ctx;
-    wsp__kv_copy(c->state, dst, src, n_past);
+    wsp__kv_reorder(c->state, parent, n, n_past);
 }
 
-/* Everything one call owns; freed in one place. */
+/* What a call decided before touching the audio: the model's facts, the language, the
+ * temperatures, the decoder count, the task tokens.  Filled by plan(). */
+typedef struct plan {
+    const wsp_params *p;
+    const wsp_model *model;
+    const wsp_hparams *hp;
+    const wsp__vocab *v;
+    const wsp__model_tables *mt;
+    int n_threads;
+    bool multi;    /* multilingual vocabulary */
+    bool detect;   /* language to be detected */
+    bool no_ts;    /* timestamps off (asked, or the distil heuristic) */
+    int lang_id;   /* -1 until known */
+    float temps[WSP__MAX_TEMPS];
+    int n_temps;
+    int n_dec;     /* decoders this call uses */
+} plan;
+
+/* Everything one call owns or accumulates; freed in one place. */
 typedef struct job {
     wsp_result *r;
     int seg_cap;
     float *mel;
+    int n_frames, seek_start, seek_end;
     wsp__dws *ws;
-    wsp__tokenizer *tok;
     int32_t *past;     /* [past_cap] */
     int n_past, past_cap;
-    int32_t *suppress; /* non-speech ids */
-    int n_suppress;
     wsp__text tx;
+    int encoded_seek;  /* window the state's encoder output belongs to, -1 none */
+    double encode_ms;
+    int n_calls, n_windows, last_pct;
+    int32_t init[4];   /* task tokens */
+    int n_init;
 } job;
 
 /* Frees everything a call owns (accepts a partly built job). */
@@ -86,20 +91,8 @@ static void job_free(job *j)
     wsp_result_free(j->r);
     free(j->mel);
     wsp__dws_free(j->ws);
-    wsp__tokenizer_free(j->tok);
     free(j->past);
-    free(j->suppress);
     wsp__text_free(&j->tx);
-}
-
-/* Id of the token whose bytes are exactly `s`, by a scan (used once per call). */
-static int32_t find_token(const wsp__vocab *v, const char *s)
-{
-    const size_t n = strlen(s);
-    for (int32_t i = 0; i < v->n_base; i++)
-        if (v->bytes && v->bytes[i] && v->len[i] == n && memcmp(v->bytes[i], s, n) == 0)
-            return i;
-    return -1;
 }
 
 /* Language detection on the window at `seek` (already encoded): decode <|sot|> alone and
@@ -246,244 +239,223 @@ static void progress(const wsp_params *p, int pct, int *last)
     }
 }
 
-int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
-                   const wsp_params *params, wsp_result **out, wsp_error *err)
+/* 1. Plan: checks the parameters against the model and the state's pool, resolves the
+ * language code, the fallback temperatures [t0, t0 + inc, … < 1 + 1e-6] (ref:
+ * whisper.cpp) and the decoder count (best_of when sampling, beam_size + 1 for beams). */
+static int make_plan(wsp_state *state, const wsp_params *p, plan *pl, wsp_error *err)
 {
-    if (out)
-        *out = NULL;
-    if (!state || !params || !out || (!samples && n_samples > 0))
-        return wsp__fail(err, WSP_EINVAL, "wsp_transcribe: NULL state, params, samples or out");
-    if (n_samples == 0)
-        return wsp__fail(err, WSP_ENOAUDIO, "wsp_transcribe: no audio samples");
-    const wsp_params *p = params;
-    const double t_start = mdc_now_ms();
-    const wsp_model *model = wsp__state_model(state);
-    const wsp_hparams *hp = wsp_model_hparams(model);
-    const wsp__vocab *v = wsp__model_vocab(model);
-    const int n_threads = p->n_threads > 0 ? p->n_threads : 1;
-    const bool multi = v->n_vocab >= 51865;
-    job j = {0};
-    int rc = 0;
-
+    memset(pl, 0, sizeof *pl);
+    pl->p = p;
+    pl->model = wsp__state_model(state);
+    pl->hp = wsp_model_hparams(pl->model);
+    pl->v = wsp__model_vocab(pl->model);
+    pl->mt = wsp__model_tables_of(pl->model);
+    /* the state's pool (an engine state: the engine's, n_threads must fit it) */
+    if (wsp__state_pool(state, p->n_threads) != 0)
+        return wsp__fail(err, WSP_EINVAL,
+                         "n_threads %d does not match the engine's %d threads per transcription",
+                         p->n_threads, wsp__pool_size(state->pool));
+    pl->n_threads = wsp__pool_size(state->pool);
+    pl->multi = pl->v->n_vocab >= 51865;
     /* language (never a silent default: NULL/""/"auto" means detect) */
-    int lang_id = -1;
-    const bool detect = !p->language || !p->language[0] || strcmp(p->language, "auto") == 0;
-    if (!detect) {
-        lang_id = wsp_lang_id(p->language);
-        if (lang_id < 0 || (multi && lang_id >= v->n_langs))
+    pl->lang_id = -1;
+    pl->detect = !p->language || !p->language[0] || strcmp(p->language, "auto") == 0;
+    if (!pl->detect) {
+        pl->lang_id = wsp_lang_id(p->language);
+        if (pl->lang_id < 0 || (pl->multi && pl->lang_id >= pl->v->n_langs))
             return wsp__fail(err, WSP_ELANG, "unknown language code \"%s\"", p->language);
-        if (!multi && lang_id != 0)
+        if (!pl->multi && pl->lang_id != 0)
             MDC_LOG_WARN("English-only model: language \"%s\" ignored", p->language);
     }
-
-    j.r = wsp__result_new();
-    if (!j.r)
-        return wsp__fail(err, WSP_ENOMEM, "out of memory for the result");
-    wsp__set_abort(state, p->abort_cb, p->abort_user_data);
-
-    /* mel */
-    int n_frames = 0, n_len_org = 0;
-    double t = mdc_now_ms();
-    rc = wsp__mel_compute(model, samples, n_samples, n_threads, &j.mel, &n_frames, &n_len_org);
-    j.r->timings.mel_ms = mdc_now_ms() - t;
-    if (rc) {
-        FAIL(rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
-    }
-    const int seek_start = p->offset_ms > 0 ? p->offset_ms / 10 : 0;
-    int seek_end = n_len_org;
-    if (p->duration_ms > 0 && seek_start + p->duration_ms / 10 < seek_end)
-        seek_end = seek_start + p->duration_ms / 10;
-    j.r->duration_s = (p->offset_ms > 0 || p->duration_ms > 0)
-                          ? (seek_end > seek_start ? (seek_end - seek_start) * 0.01 : 0.0)
-                          : (double)n_samples / WSP_SAMPLE_RATE;
-
-    lm_ctx lc = {state, n_threads, 0.0};
-    const wsp__lm lm = {lm_decode, lm_kv_copy, &lc, wsp__n_decoders(state), hp->n_text_ctx};
-    /* temperatures [t0, t0 + inc, … < 1 + 1e-6] (ref: whisper.cpp) */
-    float temps[WSP__MAX_TEMPS];
-    int n_temps = 0;
     if (p->temperature_inc > 0.0f) {
-        for (float x = p->temperature; x < 1.0f + 1e-6f && n_temps < WSP__MAX_TEMPS;
+        for (float x = p->temperature; x < 1.0f + 1e-6f && pl->n_temps < WSP__MAX_TEMPS;
              x += p->temperature_inc)
-            temps[n_temps++] = x;
+            pl->temps[pl->n_temps++] = x;
     }
-    if (n_temps == 0)
-        temps[n_temps++] = p->temperature;
-    /* decoders this call can use: best_of when sampling, beam_size + 1 spare for beams */
-    int n_dec = 1;
-    for (int i = 0; i < n_temps; i++) {
-        int k = temps[i] > 0.0f ? p->best_of
-                                : (p->strategy == WSP_SAMPLING_BEAM_SEARCH ? p->beam_size + 1 : 1);
-        if (k > n_dec)
-            n_dec = k;
+    if (pl->n_temps == 0)
+        pl->temps[pl->n_temps++] = p->temperature;
+    pl->n_dec = 1;
+    for (int i = 0; i < pl->n_temps; i++) {
+        int k = pl->temps[i] > 0.0f
+                    ? p->best_of
+                    : (p->strategy == WSP_SAMPLING_BEAM_SEARCH ? p->beam_size + 1 : 1);
+        if (k > pl->n_dec)
+            pl->n_dec = k;
     }
-    if (n_dec > lm.n_decoders)
-        n_dec = lm.n_decoders;
-    rc = wsp__dws_new(v, hp->n_text_ctx, n_dec, WSP__SEED, &j.ws);
-    j.past_cap = 2 * hp->n_text_ctx;
-    j.past = malloc(sizeof(int32_t) * (size_t)j.past_cap);
-    if (rc || !j.past) {
-        FAIL(WSP_ENOMEM, "out of memory for the decoders");
-    }
-
-    int encoded_seek = -1;
-    double encode_ms = 0.0;
-    int n_calls = 0, n_windows = 0, last_pct = -1;
-    const bool too_short = seek_end < seek_start + WSP__DELTA_MIN;
-    if (detect) {
-        if (!multi) {
-            lang_id = 0;
-            j.r->language_prob = 1.0f;
-        } else if (!too_short) {
-            t = mdc_now_ms();
-            rc = wsp__encode(state, j.mel, n_frames, seek_start, n_threads);
-            encode_ms += mdc_now_ms() - t;
-            if (!rc) {
-                encoded_seek = seek_start;
-                float *row = malloc(sizeof(float) * (size_t)v->n_vocab);
-                rc = row ? detect_language(state, v, &lm, row, &lang_id, &j.r->language_prob)
-                         : WSP_ENOMEM;
-                free(row);
-                n_calls++;
-            }
-            if (rc) {
-                FAIL(rc, "language detection failed: %s", wsp_strerror(rc));
-            }
-            MDC_LOG_INFO("detected language %s (p = %.3f)", wsp_lang_code(lang_id),
-                         (double)j.r->language_prob);
-        }
-    } else {
-        j.r->language_prob = 1.0f;
-        if (!multi)
-            lang_id = 0;
-    }
-    if (lang_id >= 0)
-        snprintf(j.r->language, sizeof j.r->language, "%s", wsp_lang_code(lang_id));
-
-    /* task tokens (ref: whisper.cpp prompt_init; distil heuristic) */
-    bool no_ts = p->no_timestamps;
-    if (p->distil_no_timestamps_heuristic && hp->n_text_layer == 2 && hp->n_vocab != 51866 &&
-        !no_ts) {
+    if (pl->n_dec > wsp__n_decoders(state))
+        pl->n_dec = wsp__n_decoders(state);
+    /* whisper.cpp's distil heuristic */
+    pl->no_ts = p->no_timestamps;
+    if (p->distil_no_timestamps_heuristic && pl->hp->n_text_layer == 2 &&
+        pl->hp->n_vocab != 51866 && !pl->no_ts) {
         MDC_LOG_WARN("2 decoder layers: treated as a first-release distil model, timestamps off");
-        no_ts = true;
+        pl->no_ts = true;
     }
-    int32_t init[4];
-    int n_init = 0;
-    init[n_init++] = v->sot;
-    if (multi) {
-        init[n_init++] = v->lang_first + (lang_id >= 0 ? lang_id : 0);
-        init[n_init++] = p->translate ? v->translate : v->transcribe;
-    } else if (p->translate) {
-        MDC_LOG_WARN("English-only model: translate ignored");
-    }
-    if (no_ts)
-        init[n_init++] = v->notimestamps;
+    return 0;
+}
 
-    /* initial prompt and non-speech suppression need the bytes → id table */
-    if ((p->initial_prompt && p->initial_prompt[0]) || p->suppress_non_speech_tokens) {
-        rc = wsp__tokenizer_new(v, &j.tok);
-        if (rc) {
-            FAIL(rc, "cannot build the tokenizer table");
-        }
-    }
+/* 2. Prepare: the result, the log-mel spectrogram (on the state's pool), the seek range,
+ * the decoders' workspace and the past-prompt buffer with the initial prompt. */
+static int prepare(wsp_state *state, const plan *pl, const float *samples, size_t n_samples,
+                   job *j, wsp_error *err)
+{
+    const wsp_params *p = pl->p;
+    j->encoded_seek = -1;
+    j->last_pct = -1;
+    j->r = wsp__result_new();
+    if (!j->r)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the result");
+    int n_len_org = 0;
+    const double t = mdc_now_ms();
+    int rc = wsp__mel_compute(pl->model, samples, n_samples, state->pool, &j->mel, &j->n_frames,
+                              &n_len_org);
+    j->r->timings.mel_ms = mdc_now_ms() - t;
+    if (rc)
+        return wsp__fail(err, rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
+    j->seek_start = p->offset_ms > 0 ? p->offset_ms / 10 : 0;
+    j->seek_end = n_len_org;
+    if (p->duration_ms > 0 && j->seek_start + p->duration_ms / 10 < j->seek_end)
+        j->seek_end = j->seek_start + p->duration_ms / 10;
+    j->r->duration_s =
+        (p->offset_ms > 0 || p->duration_ms > 0)
+            ? (j->seek_end > j->seek_start ? (j->seek_end - j->seek_start) * 0.01 : 0.0)
+            : (double)n_samples / WSP_SAMPLE_RATE;
+    rc = wsp__dws_new(pl->v, pl->hp->n_text_ctx, pl->n_dec, p->seed, &j->ws);
+    j->past_cap = 2 * pl->hp->n_text_ctx;
+    j->past = malloc(sizeof(int32_t) * (size_t)j->past_cap);
+    if (rc || !j->past)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the decoders");
     if (p->initial_prompt && p->initial_prompt[0]) {
-        int need = wsp__tokenize(j.tok, p->initial_prompt, NULL, 0);
+        int need = wsp__tokenize(pl->mt->tok, p->initial_prompt, NULL, 0);
         int32_t *ids = need > 0 ? malloc(sizeof(int32_t) * (size_t)need) : NULL;
-        if (need > 0 && !ids) {
-            FAIL(WSP_ENOMEM, "out of memory for the initial prompt");
-        }
+        if (need > 0 && !ids)
+            return wsp__fail(err, WSP_ENOMEM, "out of memory for the initial prompt");
         if (need > 0)
-            wsp__tokenize(j.tok, p->initial_prompt, ids, need);
-        for (int i = need > j.past_cap ? need - j.past_cap : 0; i < need; i++)
-            j.past[j.n_past++] = ids[i];
+            wsp__tokenize(pl->mt->tok, p->initial_prompt, ids, need);
+        for (int i = need > j->past_cap ? need - j->past_cap : 0; i < need; i++)
+            j->past[j->n_past++] = ids[i];
         free(ids);
     }
-    if (p->suppress_non_speech_tokens) {
-        const int n_ns = (int)(sizeof k_non_speech / sizeof k_non_speech[0]);
-        j.suppress = malloc(sizeof(int32_t) * (size_t)(2 * n_ns + 2));
-        if (!j.suppress) {
-            FAIL(WSP_ENOMEM, "out of memory");
-        }
-        char buf[32];
-        for (int i = 0; i < n_ns; i++) {
-            int32_t id = wsp__tokenizer_find(j.tok, (const uint8_t *)k_non_speech[i],
-                                             strlen(k_non_speech[i]));
-            if (id >= 0)
-                j.suppress[j.n_suppress++] = id;
-            snprintf(buf, sizeof buf, " %s", k_non_speech[i]);
-            id = wsp__tokenizer_find(j.tok, (const uint8_t *)buf, strlen(buf));
-            if (id >= 0)
-                j.suppress[j.n_suppress++] = id;
-        }
-        static const char *const extra[2] = {" -", " '"};
-        for (int i = 0; i < 2; i++) {
-            int32_t id = wsp__tokenizer_find(j.tok, (const uint8_t *)extra[i], 2);
-            if (id >= 0)
-                j.suppress[j.n_suppress++] = id;
-        }
-    }
+    return 0;
+}
 
+/* Encodes window `seek` unless the state already holds it. */
+static int encode_window(wsp_state *state, const plan *pl, job *j, int seek)
+{
+    if (j->encoded_seek == seek)
+        return 0;
+    const double t = mdc_now_ms();
+    int rc = wsp__encode(state, j->mel, j->n_frames, seek, pl->n_threads);
+    j->encode_ms += mdc_now_ms() - t;
+    if (!rc)
+        j->encoded_seek = seek;
+    return rc;
+}
+
+/* 3. Language: detected on the first window when asked (multilingual models), then the
+ * task tokens <|sot|> [<|lang|> <|task|>] [<|notimestamps|>] (ref: whisper.cpp
+ * prompt_init). */
+static int language_and_task(wsp_state *state, plan *pl, const wsp__lm *lm, job *j,
+                             wsp_error *err)
+{
+    const wsp__vocab *v = pl->v;
+    const bool too_short = j->seek_end < j->seek_start + WSP__DELTA_MIN;
+    if (!(pl->detect && pl->multi))
+        j->r->language_prob = 1.0f; /* given, or the only language of an .en model */
+    if (!pl->multi) {
+        pl->lang_id = 0;
+    } else if (pl->detect && !too_short) {
+        int rc = encode_window(state, pl, j, j->seek_start);
+        if (!rc) {
+            float *row = malloc(sizeof(float) * (size_t)v->n_vocab);
+            rc = row ? detect_language(state, v, lm, row, &pl->lang_id, &j->r->language_prob)
+                     : WSP_ENOMEM;
+            free(row);
+            j->n_calls++;
+        }
+        if (rc)
+            return wsp__fail(err, rc, "language detection failed: %s", wsp_strerror(rc));
+        MDC_LOG_INFO("detected language %s (p = %.3f)", wsp_lang_code(pl->lang_id),
+                     (double)j->r->language_prob);
+    }
+    if (pl->lang_id >= 0)
+        snprintf(j->r->language, sizeof j->r->language, "%s", wsp_lang_code(pl->lang_id));
+    j->init[j->n_init++] = v->sot;
+    if (pl->multi) {
+        j->init[j->n_init++] = v->lang_first + (pl->lang_id >= 0 ? pl->lang_id : 0);
+        j->init[j->n_init++] = pl->p->translate ? v->translate : v->transcribe;
+    } else if (pl->p->translate) {
+        MDC_LOG_WARN("English-only model: translate ignored");
+    }
+    if (pl->no_ts)
+        j->init[j->n_init++] = v->notimestamps;
+    return 0;
+}
+
+/* 4. The windows: encode, decode (all fallback temperatures as needed), cut segments,
+ * update the past prompt, advance the seek (ref: whisper.cpp whisper_full_with_state). */
+static int run_windows(wsp_state *state, const plan *pl, const wsp__lm *lm, job *j,
+                       wsp_error *err)
+{
+    const wsp_params *p = pl->p;
+    const wsp__vocab *v = pl->v;
     wsp__window_opts wo = {
         .strategy = p->strategy,
         .best_of = p->best_of > 0 ? p->best_of : 1,
         .beam_size = p->beam_size > 0 ? p->beam_size : 1,
         .patience = p->patience,
         .length_penalty = p->length_penalty,
-        .temperatures = temps,
-        .n_temperatures = n_temps,
+        .temperatures = pl->temps,
+        .n_temperatures = pl->n_temps,
         .entropy_thold = p->entropy_thold,
         .logprob_thold = p->logprob_thold,
         .no_speech_thold = p->no_speech_thold,
         .compression_ratio_threshold = p->compression_ratio_threshold,
         .filter = {.suppress_blank = p->suppress_blank,
-                   .no_timestamps = no_ts,
+                   .no_timestamps = pl->no_ts,
                    .max_initial_ts = p->max_initial_ts,
-                   .n_audio_ctx = hp->n_audio_ctx,
-                   .blank_id = find_token(v, " "),
-                   .suppress_ids = j.suppress,
-                   .n_suppress_ids = j.n_suppress},
-        .seek_end = seek_end,
+                   .n_audio_ctx = pl->hp->n_audio_ctx,
+                   .blank_id = pl->mt->blank_id,
+                   .suppress_ids = p->suppress_non_speech_tokens ? pl->mt->non_speech : NULL,
+                   .n_suppress_ids = p->suppress_non_speech_tokens ? pl->mt->n_non_speech : 0},
+        .seek_end = j->seek_end,
         .n_max_text_ctx = p->n_max_text_ctx,
-        .init = init,
-        .n_init = n_init,
+        .init = j->init,
+        .n_init = j->n_init,
         .abort_cb = p->abort_cb,
         .abort_user_data = p->abort_user_data,
     };
-
-    int seek = seek_start;
+    const int seek_start = j->seek_start, seek_end = j->seek_end;
+    const bool too_short = seek_end < seek_start + WSP__DELTA_MIN;
+    int seek = seek_start, rc = 0;
     while (!too_short && seek + WSP__DELTA_MIN < seek_end) {
         if (p->abort_cb && p->abort_cb(p->abort_user_data)) {
             rc = WSP_ECANCELED;
             break;
         }
-        if (encoded_seek != seek) {
-            t = mdc_now_ms();
-            rc = wsp__encode(state, j.mel, n_frames, seek, n_threads);
-            encode_ms += mdc_now_ms() - t;
-            if (rc)
-                break;
-            encoded_seek = seek;
-        }
-        n_windows++;
+        rc = encode_window(state, pl, j, seek);
+        if (rc)
+            break;
+        j->n_windows++;
         if (seek > seek_start && seek + WSP__SHORT_TAIL >= seek_end)
-            j.n_past = 0; /* short tail: the past prompt tends to make it hallucinate */
+            j->n_past = 0; /* short tail: the past prompt tends to make it hallucinate */
         wo.seek = seek;
-        wo.past = j.past;
-        wo.n_past = j.n_past;
+        wo.past = j->past;
+        wo.n_past = j->n_past;
         wsp__window_out w;
-        rc = wsp__decode_window(j.ws, &lm, &wo, &w);
-        n_calls += w.n_decode_calls;
+        rc = wsp__decode_window(j->ws, lm, &wo, &w);
+        j->n_calls += w.n_decode_calls;
         if (rc)
             break;
         const bool no_speech = w.no_speech_prob > p->no_speech_thold &&
                                w.avg_logprobs < p->logprob_thold;
         /* next prompt: the part of the past this window used + its result tokens */
-        past_update(&j, w.n_past_used, w.tokens, no_speech ? 0 : w.result_len);
+        past_update(j, w.n_past_used, w.tokens, no_speech ? 0 : w.result_len);
         if (!p->condition_on_previous_text)
-            j.n_past = 0;
+            j->n_past = 0;
         int seek_delta = w.seek_delta;
         if (w.n_tokens > 0 && !no_speech) {
-            rc = cut_segments(&j, v, p, &w, seek, seek_delta);
+            rc = cut_segments(j, v, p, &w, seek, seek_delta);
             if (rc)
                 break;
         }
@@ -496,38 +468,70 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
         if (seek_delta <= 0)
             seek_delta = WSP_N_FRAMES_CHUNK; /* never loop on the same window */
         seek += seek_delta;
-        progress(p, (int)(100LL * (seek - seek_start) / (seek_end - seek_start)), &last_pct);
+        progress(p, (int)(100LL * (seek - seek_start) / (seek_end - seek_start)), &j->last_pct);
     }
     if (rc == WSP_ECANCELED)
-        FAIL(rc, "transcription cancelled");
+        return wsp__fail(err, rc, "transcription cancelled");
     if (rc)
-        FAIL(rc, "transcription failed at %.2f s: %s", seek * 0.01, wsp_strerror(rc));
-    /* an unfinished UTF-8 sequence at the very end becomes U+FFFD in the last segment */
-    if (j.tx.n_carry > 0 && j.r->n_segments > 0) {
-        wsp__text_flush(&j.tx);
-        wsp_segment *last = &j.r->segments[j.r->n_segments - 1];
-        size_t a = strlen(last->text), b = j.tx.len;
+        return wsp__fail(err, rc, "transcription failed at %.2f s: %s", seek * 0.01,
+                         wsp_strerror(rc));
+    return 0;
+}
+
+/* 5. Finish: an unfinished UTF-8 sequence at the very end becomes U+FFFD in the last
+ * segment; timings; 100 %. */
+static void finish(const plan *pl, job *j, double t_start, double decode_ms)
+{
+    if (j->tx.n_carry > 0 && j->r->n_segments > 0) {
+        wsp__text_flush(&j->tx);
+        wsp_segment *last = &j->r->segments[j->r->n_segments - 1];
+        size_t a = strlen(last->text), b = j->tx.len;
         char *s = realloc(last->text, a + b + 1);
         if (s) {
-            memcpy(s + a, j.tx.buf, b);
+            memcpy(s + a, j->tx.buf, b);
             s[a + b] = '\0';
             last->text = s;
         }
     }
+    progress(pl->p, 100, &j->last_pct);
+    j->r->timings.encode_ms = j->encode_ms;
+    j->r->timings.decode_ms = decode_ms;
+    j->r->timings.n_windows = j->n_windows;
+    j->r->timings.n_decode_steps = j->n_calls;
+    j->r->timings.total_ms = mdc_now_ms() - t_start;
+}
+
+int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
+                   const wsp_params *params, wsp_result **out, wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!state || !params || !out || (!samples && n_samples > 0))
+        return wsp__fail(err, WSP_EINVAL, "wsp_transcribe: NULL state, params, samples or out");
+    if (n_samples == 0)
+        return wsp__fail(err, WSP_ENOAUDIO, "wsp_transcribe: no audio samples");
+    const double t_start = mdc_now_ms();
+    plan pl;
+    int rc = make_plan(state, params, &pl, err);
+    if (rc)
+        return rc;
+    job j = {0};
+    lm_ctx lc = {state, pl.n_threads, 0.0};
+    const wsp__lm lm = {lm_decode, lm_kv_reorder, &lc, wsp__n_decoders(state), pl.hp->n_text_ctx};
+    wsp__set_abort(state, params->abort_cb, params->abort_user_data);
+    rc = prepare(state, &pl, samples, n_samples, &j, err);
+    if (!rc)
+        rc = language_and_task(state, &pl, &lm, &j, err);
+    if (!rc)
+        rc = run_windows(state, &pl, &lm, &j, err);
     wsp__set_abort(state, NULL, NULL);
-    progress(p, 100, &last_pct);
-    j.r->timings.encode_ms = encode_ms;
-    j.r->timings.decode_ms = lc.decode_ms;
-    j.r->timings.n_windows = n_windows;
-    j.r->timings.n_decode_steps = n_calls;
-    j.r->timings.total_ms = mdc_now_ms() - t_start;
+    if (rc) {
+        job_free(&j);
+        return rc;
+    }
+    finish(&pl, &j, t_start, lc.decode_ms);
     *out = j.r;
     j.r = NULL;
     job_free(&j);
     return 0;
-
-fail:
-    job_free(&j);
-    wsp__set_abort(state, NULL, NULL);
-    return rc;
 }

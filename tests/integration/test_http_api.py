@@ -69,10 +69,10 @@ with Server() as s:
     c.check(st == 400 and error_code(body) == "invalid_field", "bad response_format → 400", body)
     st, h, body = s.upload(SHORT_CLIP, {"temperature": "7"}, endpoint="/v1/audio/transcriptions")
     c.check(st == 400 and error_code(body) == "invalid_field", "temperature out of range → 400", body)
-    st, h, body = s.upload(SHORT_CLIP, {"title": "x" * 9000})
-    c.check(st == 400, "oversized text field → 400", body[:200])
-    st, h, body = s.upload(file_bytes=b"", filename="empty.wav")
-    c.check(st == 422 and error_code(body) == "empty_file", "empty file → 422", body)
+    for bad in ("-1", "4294967296", "1.5", "x"):
+        st, h, body = s.upload(SHORT_CLIP, {"seed": bad}, endpoint="/v1/audio/transcriptions")
+        c.check(st == 400 and error_code(body) == "invalid_field" and b"seed" in body,
+                "seed %r → 400 naming seed" % bad, body)
 
     print("models, page, jobs")
     st, j = s.get_json("/v1/models")
@@ -128,6 +128,23 @@ with Server() as s:
         st, h, body = s.request("GET", "/metrics")
         r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
         c.check(r.returncode == 0, "promtool check metrics accepts /metrics", r.stdout + r.stderr)
+
+    print("seeded sampling at temperature > 0")
+    outs = {}
+    for seed in ("1", "1", "2", "3"):
+        st, h, body = s.upload(SHORT_CLIP, {"temperature": "1", "no_fallback": "true", "seed": seed,
+                                            "response_format": "verbose_json", "language": "en"},
+                               endpoint="/v1/audio/transcriptions")
+        c.check(st == 200, "T=1 seed %s → 200" % seed, body[:200])
+        toks = [sg.get("tokens") for sg in json.loads(body).get("segments", [])] if st == 200 else None
+        outs.setdefault(seed, []).append((json.loads(body).get("text") if st == 200 else None, toks))
+    c.check(outs["1"][0] == outs["1"][1], "same seed → same sampled transcript", outs["1"])
+    c.check(len({json.dumps(v[0]) for v in outs.values()}) >= 2,
+            "the seed is used: seeds 1, 2, 3 do not all sample the same tokens", outs)
+    st, h, body = s.upload(SHORT_CLIP, {"title": "x" * 9000})
+    c.check(st == 400, "oversized text field → 400", body[:200])
+    st, h, body = s.upload(file_bytes=b"", filename="empty.wav")
+    c.check(st == 422 and error_code(body) == "empty_file", "empty file → 422", body)
 
     print("early 413")
     c.check(s.tmp_leftovers() == [], "no temp file left after the requests", s.tmp_leftovers())

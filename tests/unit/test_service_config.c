@@ -14,7 +14,8 @@ static const char *const k_all[] = {
     "WHISPER_IDLE_UNLOAD_SECONDS", "WHISPER_THREADS", "WHISPER_LOAD_RETRY_MS",
     "MAX_CONCURRENT_TRANSCRIPTIONS", "QUEUE_LENGTH", "MAX_UPLOAD_MB", "MAX_AUDIO_SECONDS",
     "REQUEST_TIMEOUT_SECONDS", "API_KEY", "REPORT_LOCALE", "LOG_FORMAT", "LOG_LEVEL",
-    "MDC_TEST_LOAD_DELAY_MS", "MDC_ENV_FILE", "WEB_DIR", "WHISPER_PRELAOD", "MDC_BOGUS"};
+    "MDC_TEST_LOAD_DELAY_MS", "MDC_ENV_FILE", "WEB_DIR", "WHISPER_PRELAOD", "MDC_BOGUS",
+    "WHISPER_ALLOW_OVERSUBSCRIBE"};
 
 static char g_dir[256], g_cwd[1024], g_env[512];
 static char g_tmpdir_saved[1024];
@@ -120,6 +121,7 @@ static void test_env_values(void **state)
     setenv("WHISPER_IDLE_UNLOAD_SECONDS", "300", 1);
     setenv("WHISPER_THREADS", "3", 1);
     setenv("MAX_CONCURRENT_TRANSCRIPTIONS", "2", 1);
+    setenv("WHISPER_ALLOW_OVERSUBSCRIBE", "true", 1); /* 6 threads, whatever the cores */
     setenv("QUEUE_LENGTH", "0", 1);
     setenv("MAX_UPLOAD_MB", "10", 1);
     setenv("MAX_AUDIO_SECONDS", "90.5", 1);
@@ -276,6 +278,32 @@ static void test_every_variable_validated(void **state)
     char err[256];
     assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
     assert_int_equal(c.threads, svc_config_default_threads());
+    /* with several transcriptions at once, 0 is each one's share of the cores */
+    assert_int_equal(svc_config_threads_per_worker(0, 2, 8), 4);
+    assert_int_equal(svc_config_threads_per_worker(0, 3, 8), 2);
+    assert_int_equal(svc_config_threads_per_worker(0, 4, 2), 1);
+    assert_int_equal(svc_config_threads_per_worker(5, 4, 2), 5);
+    setenv("MAX_CONCURRENT_TRANSCRIPTIONS", "2", 1);
+    assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
+    assert_int_equal(c.threads, svc_config_threads_per_worker(0, 2, svc_config_default_threads()));
+    /* oversubscription is refused, naming both settings and the way out, unless allowed */
+    char num[32];
+    snprintf(num, sizeof num, "%d", svc_config_default_threads());
+    setenv("WHISPER_THREADS", num, 1);
+    assert_int_equal(svc_config_load(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "WHISPER_THREADS"));
+    assert_non_null(strstr(err, "MAX_CONCURRENT_TRANSCRIPTIONS=2"));
+    assert_non_null(strstr(err, "WHISPER_ALLOW_OVERSUBSCRIBE=true"));
+    setenv("WHISPER_ALLOW_OVERSUBSCRIBE", "true", 1);
+    assert_int_equal(svc_config_load(&c, err, sizeof err), 0);
+    assert_int_equal(c.threads * c.max_concurrent, 2 * svc_config_default_threads());
+    svc_config o = c;
+    o.allow_oversubscribe = false;
+    assert_int_equal(svc_config_check_oversubscribe(&o, 2 * c.threads, NULL, 0), 0);
+    assert_int_equal(svc_config_check_oversubscribe(&o, 2 * c.threads - 1, NULL, 0), -1);
+    unsetenv("WHISPER_ALLOW_OVERSUBSCRIBE");
+    unsetenv("MAX_CONCURRENT_TRANSCRIPTIONS");
+    unsetenv("WHISPER_THREADS");
     /* pt and pt_BR are spellings of pt-BR */
     setenv("REPORT_LOCALE", "pt_br", 1);
     assert_int_equal(svc_config_load(&c, err, sizeof err), 0);

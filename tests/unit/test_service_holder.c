@@ -4,6 +4,8 @@
  * corrupt files, background preload, idle unload and reload, metrics and log phrases.
  * Also run under TSan by tests/sanitize.sh.
  */
+#include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -604,6 +606,125 @@ static void test_file_change_retires_model(void **state)
     met_registry_free(reg);
 }
 
+/* Threads of this process (entries of /proc/self/task). */
+static int task_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+#define ENG_SLOTS 2
+#define ENG_THREADS 2
+#define ENG_USERS 4
+#define ENG_ROUNDS 3
+
+typedef struct eng_user {
+    model_holder *h;
+    const float *pcm;
+    size_t n;
+    int failures;
+    char first_text[256];
+    bool mismatch;
+} eng_user;
+
+/* One worker's life: acquire, lease, transcribe, return, release — ENG_ROUNDS times. */
+static void *eng_user_main(void *arg)
+{
+    eng_user *u = arg;
+    for (int r = 0; r < ENG_ROUNDS; r++) {
+        wsp_error err = {0};
+        const wsp_model *m = holder_acquire(u->h, &err);
+        wsp_state *st = NULL;
+        if (!m || holder_lease_state(u->h, m, &st, &err) != 0) {
+            u->failures++;
+            holder_release(u->h, m);
+            continue;
+        }
+        wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+        p.language = "en";
+        p.temperature_inc = 0;
+        wsp_result *res = NULL;
+        int rc = wsp_transcribe(st, u->pcm, u->n, &p, &res, &err);
+        if (rc != 0) {
+            u->failures++;
+        } else {
+            char text[256] = "";
+            for (int s = 0; s < res->n_segments; s++)
+                strncat(text, res->segments[s].text, sizeof text - strlen(text) - 1);
+            if (r == 0)
+                snprintf(u->first_text, sizeof u->first_text, "%s", text);
+            else if (strcmp(text, u->first_text) != 0)
+                u->mismatch = true; /* a reused state must give the same result */
+        }
+        wsp_result_free(res);
+        holder_return_state(u->h, m, st, rc == 0);
+        holder_release(u->h, m);
+    }
+    return NULL;
+}
+
+/* The engine's pools are started once: with 4 users on 2 pools of 2 threads, the thread
+ * count grows by exactly 2 (each pool's caller is the user's thread) when the engine is
+ * created and never again; states are reused across requests (at most one per pool),
+ * equal inputs give equal text on a reused state, and an idle unload frees them. */
+static void test_engine_states_leased_and_reused(void **state)
+{
+    TU_REQUIRE_FILE(tu_model("micro"));
+    const int base = task_count();
+    wsp_engine *e = NULL;
+    assert_int_equal(wsp_engine_new(ENG_SLOTS, ENG_THREADS, &e, NULL), 0);
+    const int with_engine = task_count();
+    assert_int_equal(with_engine - base, ENG_SLOTS * (ENG_THREADS - 1));
+    holder_options o = {.name = "micro", .path = tu_model("micro"), .engine = e,
+                        .idle_unload_seconds = 1};
+    model_holder *h = holder_new(&o);
+    const size_t n = 16000; /* 1 s of a chirp-ish tone */
+    float *pcm = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++)
+        pcm[i] = 0.3f * sinf((float)i * (0.05f + (float)i * 1e-6f));
+    eng_user us[ENG_USERS];
+    pthread_t th[ENG_USERS];
+    for (int i = 0; i < ENG_USERS; i++) {
+        us[i] = (eng_user){.h = h, .pcm = pcm, .n = n};
+        assert_int_equal(pthread_create(&th[i], NULL, eng_user_main, &us[i]), 0);
+    }
+    for (int i = 0; i < ENG_USERS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < ENG_USERS; i++) {
+        assert_int_equal(us[i].failures, 0);
+        assert_false(us[i].mismatch);
+        assert_string_equal(us[i].first_text, us[0].first_text);
+    }
+    assert_int_equal(task_count(), with_engine); /* no thread started by any request */
+    assert_true(holder_idle_states(h) >= 1 && holder_idle_states(h) <= ENG_SLOTS);
+    /* sequential requests get the same state back */
+    wsp_error err = {0};
+    const wsp_model *m = holder_acquire(h, &err);
+    wsp_state *a = NULL, *b = NULL;
+    assert_int_equal(holder_lease_state(h, m, &a, &err), 0);
+    holder_return_state(h, m, a, true);
+    assert_int_equal(holder_lease_state(h, m, &b, &err), 0);
+    assert_ptr_equal(a, b);
+    holder_return_state(h, m, b, false); /* not reusable: freed */
+    holder_release(h, m);
+    assert_true(holder_idle_states(h) <= ENG_SLOTS - 1);
+    /* idle unload drops the kept states with the model */
+    usleep(1100 * 1000);
+    assert_int_equal(holder_maybe_unload_idle(h), 1);
+    assert_int_equal(holder_idle_states(h), 0);
+    holder_free(h);
+    assert_int_equal(task_count(), with_engine);
+    wsp_engine_free(e);
+    assert_int_equal(task_count(), base);
+    free(pcm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +744,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_waits_for_the_running_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_misuse_is_harmless, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_change_retires_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_states_leased_and_reused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

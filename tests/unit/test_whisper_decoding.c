@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "whisper/decoding.h"
+#include "whisper/state.h"
 #include "whisper/tokenizer.h"
 
 #define NV 51865
@@ -110,12 +111,24 @@ static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_pas
     return 0;
 }
 
-static void fake_copy(void *ctx, int dst, int src, int n_past)
+/* The seam's contract on the scripted caches (histories): decoder j gets parent[j]'s.
+ * Counts the copies an index-swapping engine would do (a parent's 2nd, 3rd … child). */
+static void fake_copy(void *ctx, const int *parent, int n, int n_past)
 {
     fake *f = ctx;
-    f->copies++;
-    memcpy(f->hist[dst], f->hist[src], sizeof(int32_t) * (size_t)n_past);
-    f->len[dst] = n_past;
+    int32_t old[8][CTX];
+    memcpy(old, f->hist, sizeof old);
+    bool first[8] = {0};
+    for (int j = 0; j < n && j < 8; j++) {
+        const int p = parent[j];
+        if (p < 0)
+            continue;
+        if (first[p])
+            f->copies++;
+        first[p] = true;
+        memcpy(f->hist[j], old[p], sizeof(int32_t) * (size_t)n_past);
+        f->len[j] = n_past;
+    }
 }
 
 static wsp__window_opts base_opts(const float *temps, int n_temps, const int32_t *init)
@@ -240,7 +253,10 @@ static void test_beam_search_scripted(void **state)
     assert_int_equal(b.tokens[1].id, 3000);
     assert_int_equal(b.tokens[2].id, g_v.eot);
     assert_true(b.avg_logprobs > g.avg_logprobs);
-    assert_true(fb.copies >= 3); /* fork at step 0, swap (through the spare) at step 1 */
+    /* the prompt's cache forks to the 2 other decoders (2 copies); the beams' swap at step
+     * 1 renames cache slots and copies nothing (it took 3 copies through a spare cache
+     * before slots were renamed) */
+    assert_int_equal(fb.copies, 2);
     /* beam 1 = greedy */
     assert_int_equal(b1.n_tokens, g.n_tokens);
     for (int i = 0; i < g.n_tokens; i++)
@@ -384,9 +400,9 @@ static int real_decode(void *c, int d, const int32_t *t, int n, int np, float *l
 {
     return wsp__decode(((lmc *)c)->st, d, t, n, np, 2, l);
 }
-static void real_copy(void *c, int dst, int src, int np)
+static void real_copy(void *c, const int *parent, int n, int np)
 {
-    wsp__kv_copy(((lmc *)c)->st, dst, src, np);
+    wsp__kv_reorder(((lmc *)c)->st, parent, n, np);
 }
 
 static void test_micro_beam1_equals_greedy(void **state)
@@ -399,7 +415,7 @@ static void test_micro_beam1_equals_greedy(void **state)
     const wsp_hparams *hp = wsp_model_hparams(mc.m);
     float *mel = NULL;
     int nf, nlo;
-    assert_int_equal(wsp__mel_compute(mc.m, mc.pcm, mc.n, 2, &mel, &nf, &nlo), 0);
+    assert_int_equal(wsp__mel_compute(mc.m, mc.pcm, mc.n, NULL, &mel, &nf, &nlo), 0);
     assert_int_equal(wsp__encode(mc.st, mel, nf, 0, 2), 0);
     const int32_t init[4] = {v->sot, v->lang_first, v->transcribe, v->notimestamps};
     const float t0 = 0.0f;
@@ -534,6 +550,51 @@ static void test_micro_language_detection_and_callbacks(void **state)
     micro_close(&mc);
 }
 
+/* wsp__kv_reorder on a real state: after a reassignment with a swap cycle (0↔1), a
+ * parent with two children (2 → 2, 3) and a dead decoder (4), each live decoder reads
+ * its parent's old cache; the swap and the first children move no data (their slots are
+ * the parents' old slots); only the second child of 2 got a copy. */
+static void test_kv_reorder_renames_slots(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(tu_model("micro"));
+    wsp_model *m = NULL;
+    wsp_state *st = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model("micro"), &m, &err), 0);
+    assert_int_equal(wsp_state_new(m, &st, &err), 0);
+    const int L = wsp_model_hparams(m)->n_text_layer, n = wsp_model_hparams(m)->n_text_state;
+    const int np = 3;
+    for (int d = 0; d < 5; d++)
+        for (int l = 0; l < L; l++)
+            for (int kv = 0; kv < 2; kv++)
+                for (int i = 0; i < np * n; i++)
+                    wsp__kv_ptr(st, d, l, kv)[i] = (float)(1000 * d + 10 * l + kv);
+    int old_slot[8];
+    memcpy(old_slot, st->kv_slot, sizeof old_slot);
+    const int parent[5] = {1, 0, 2, 2, -1};
+    wsp__kv_reorder(st, parent, 5, np);
+    for (int d = 0; d < 4; d++)
+        for (int l = 0; l < L; l++)
+            for (int kv = 0; kv < 2; kv++) {
+                const float *c = wsp__kv_ptr(st, d, l, kv);
+                const float want = (float)(1000 * parent[d] + 10 * l + kv);
+                assert_true(c[0] == want && c[np * n - 1] == want);
+            }
+    assert_int_equal(st->kv_slot[0], old_slot[1]); /* renamed, not copied */
+    assert_int_equal(st->kv_slot[1], old_slot[0]);
+    assert_int_equal(st->kv_slot[2], old_slot[2]);
+    assert_true(st->kv_slot[3] != old_slot[2]);     /* the second child has its own copy */
+    /* still a permutation of the slots */
+    bool seen[8] = {0};
+    for (int d = 0; d < 8; d++) {
+        assert_false(seen[st->kv_slot[d]]);
+        seen[st->kv_slot[d]] = true;
+    }
+    wsp_state_free(st);
+    wsp_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_prompt_from_previous_windows),
         cmocka_unit_test(test_window_timestamp_rules),
         cmocka_unit_test(test_micro_beam1_equals_greedy),
+        cmocka_unit_test(test_kv_reorder_renames_slots),
         cmocka_unit_test(test_micro_language_detection_and_callbacks),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -93,7 +93,7 @@ static void test_mel(void **state)
     assert_int_equal(wsp_model_load(tu_model("micro"), &m, &err), 0);
     float *mel = NULL;
     int n_frames = 0, n_len = 0;
-    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, 2, &mel, &n_frames, &n_len), 0);
+    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, NULL, &mel, &n_frames, &n_len), 0);
     assert_int_equal(n_frames, 4100);
     assert_int_equal(n_len, 1099);
     size_t bytes;
@@ -109,7 +109,7 @@ static void test_mel(void **state)
      * whisper's frame count, finite values */
     const size_t shorts[] = {0, 1, 150, 399, 401};
     for (size_t k = 0; k < sizeof shorts / sizeof shorts[0]; k++) {
-        assert_int_equal(wsp__mel_compute(m, g_samples + 40000, shorts[k], 2, &mel, &n_frames, &n_len), 0);
+        assert_int_equal(wsp__mel_compute(m, g_samples + 40000, shorts[k], NULL, &mel, &n_frames, &n_len), 0);
         assert_int_equal(n_frames, (int)((shorts[k] + 480000) / 160));
         for (int i = 0; i < 80 * n_frames; i++)
             assert_true(isfinite(mel[i]));
@@ -241,7 +241,7 @@ static void check_model(const char *preset, tol t)
     assert_int_equal(wsp_state_new(m, &st, &err), 0);
     float *mel = NULL;
     int n_frames = 0;
-    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, 2, &mel, &n_frames, NULL), 0);
+    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, NULL, &mel, &n_frames, NULL), 0);
     assert_int_equal(wsp__encode(st, mel, n_frames, 0, 2), 0);
 
     const char *names[2] = {"conv_out", "encoder_out"};
@@ -347,7 +347,7 @@ static void test_f32_model(void **state)
     assert_int_equal(wsp_state_new(m32, &s32, &err), 0);
     float *mel = NULL;
     int n_frames = 0;
-    assert_int_equal(wsp__mel_compute(m16, g_samples, g_n_samples, 2, &mel, &n_frames, NULL), 0);
+    assert_int_equal(wsp__mel_compute(m16, g_samples, g_n_samples, NULL, &mel, &n_frames, NULL), 0);
     assert_int_equal(wsp__encode(s16, mel, n_frames, 0, 2), 0);
     assert_int_equal(wsp__encode(s32, mel, n_frames, 0, 2), 0);
     const wsp_hparams *hp = wsp_model_hparams(m16);
@@ -399,7 +399,7 @@ static void *race_worker(void *p)
     int n_frames = 0;
     a->rc = wsp_state_new(a->m, &st, NULL);
     if (!a->rc)
-        a->rc = wsp__mel_compute(a->m, g_samples, g_n_samples, 1, &mel, &n_frames, NULL);
+        a->rc = wsp__mel_compute(a->m, g_samples, g_n_samples, NULL, &mel, &n_frames, NULL);
     if (!a->rc)
         a->rc = wsp__encode(st, mel, n_frames, 0, 2);
     if (!a->rc)
@@ -456,7 +456,7 @@ static void test_mel_v3tiny(void **state)
     assert_int_equal(wsp_model_hparams(m)->n_mels, 128);
     float *mel = NULL;
     int n_frames = 0, n_len = 0;
-    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, 2, &mel, &n_frames, &n_len), 0);
+    assert_int_equal(wsp__mel_compute(m, g_samples, g_n_samples, NULL, &mel, &n_frames, &n_len), 0);
     assert_int_equal(n_frames, 4100);
     assert_int_equal(n_len, 1099);
     const size_t n = 128 * 4100;
