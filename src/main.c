@@ -448,8 +448,12 @@ static int cmd_model_quantize(const char *in, const char *out, const char *type_
         die_usage("unknown quantization type \"%s\" (q4_0|q4_1|q5_0|q5_1|q8_0)", type_name);
     const bool tty = isatty(STDERR_FILENO);
     struct sigaction sa = {0};
-    sa.sa_handler = on_sigint; /* Ctrl-C: stop, remove the temporary file, exit 130 */
-    sa.sa_flags = SA_RESETHAND;
+    /* Ctrl-C: stop, remove the temporary file, exit 130.  The handler stays installed
+     * (no SA_RESETHAND): a SIGINT sent to the process and to its group (coreutils
+     * timeout, a terminal) arrives twice, and the second must not kill us before the
+     * temporary file is removed; the abort is checked between rows, so it is prompt. */
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = 0;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     const wsp_quantize_params qp = {.progress_cb = tty ? quantize_progress : NULL,
