@@ -186,6 +186,13 @@ typedef struct wsp_params {
     /* whisper.cpp forces no_timestamps for models with n_text_layer == 2 and
      * n_vocab != 51866 (distil-whisper heuristic).  Default true, to match it. */
     bool distil_no_timestamps_heuristic;
+    /* token-level times from the timestamp-token probabilities (wsp_token t0/t1/vlen),
+     * whisper.cpp's experimental heuristic (README-round2 §3).  Default false, as
+     * whisper.cpp.  A token takes the time of its most probable timestamp when
+     * pt > thold_pt and ptsum > thold_ptsum (both default 0.01, whisper.cpp's). */
+    bool token_timestamps;
+    float thold_pt;
+    float thold_ptsum;
 
     wsp_progress_cb progress_cb;
     void *progress_user_data;
@@ -206,6 +213,10 @@ typedef struct wsp_token {
     float plog;     /* log-probability of id */
     float pt;       /* probability of tid */
     float ptsum;    /* total probability mass of all timestamp tokens */
+    int64_t t0, t1; /* token_timestamps: centiseconds from the start of the audio;
+                       -1 when not computed */
+    int64_t t_dtw;  /* cross-attention DTW time, centiseconds; -1 when not computed */
+    float vlen;     /* token_timestamps: whisper.cpp's voice length of the token text */
 } wsp_token;
 
 typedef struct wsp_segment {

@@ -19,6 +19,7 @@
 #include "mdc/log.h"
 #include "whisper/decoding.h"
 #include "whisper/result.h"
+#include "whisper/timestamps.h"
 #include "whisper/tokenizer.h"
 
 #define WSP__DELTA_MIN 10      /* frames: less than 100 ms left → stop (whisper.cpp) */
@@ -78,6 +79,9 @@ typedef struct job {
     int32_t *suppress; /* non-speech ids */
     int n_suppress;
     wsp__text tx;
+    float *energy;     /* token_timestamps: [n_energy] smoothed |x| of the whole input */
+    int n_energy;
+    wsp__tt_state tt;
 } job;
 
 /* Frees everything a call owns (accepts a partly built job). */
@@ -89,6 +93,7 @@ static void job_free(job *j)
     wsp__tokenizer_free(j->tok);
     free(j->past);
     free(j->suppress);
+    free(j->energy);
     wsp__text_free(&j->tx);
 }
 
@@ -142,7 +147,8 @@ static int detect_language(wsp_state *state, const wsp__vocab *v, const wsp__lm 
 }
 
 /* Appends one segment of window tokens tk[i0..i1] and fires the segment callback. */
-static int emit_segment(job *j, const wsp_params *p, const wsp__window_out *w, int seek,
+static int emit_segment(job *j, const wsp__vocab *v, const wsp_params *p,
+                        const wsp__window_out *w, int seek,
                         int64_t t0, int64_t t1, int i0, int i1)
 {
     wsp_segment seg = {
@@ -164,6 +170,9 @@ static int emit_segment(job *j, const wsp_params *p, const wsp__window_out *w, i
         free(seg.text);
         return idx;
     }
+    if (j->energy) /* whisper.cpp: on each new segment, before the callback */
+        wsp__tt_segment(&j->r->segments[idx], v, j->energy, j->n_energy, p->thold_pt,
+                        p->thold_ptsum, &j->tt);
     if (p->segment_cb)
         p->segment_cb(&j->r->segments[idx], idx, p->segment_user_data);
     return 0;
@@ -200,7 +209,7 @@ static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
                 i++;
             i--;
             if (raw > 0) {
-                int rc = emit_segment(j, p, w, seek, t0, t1, i0, i_cut);
+                int rc = emit_segment(j, v, p, w, seek, t0, t1, i0, i_cut);
                 if (rc)
                     return rc;
             }
@@ -212,7 +221,7 @@ static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
         }
     }
     if (raw > 0)
-        return emit_segment(j, p, w, seek, t0, seek + seek_delta, i0, n - 1);
+        return emit_segment(j, v, p, w, seek, t0, seek + seek_delta, i0, n - 1);
     return 0;
 }
 
@@ -280,6 +289,15 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     if (!j.r)
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the result");
     wsp__set_abort(state, p->abort_cb, p->abort_user_data);
+
+    if (p->token_timestamps) { /* hw 32 samples: whisper.cpp whisper_full_with_state */
+        if (n_samples > INT32_MAX)
+            FAIL(WSP_EINVAL, "token_timestamps: input longer than %d samples", INT32_MAX);
+        j.energy = wsp__tt_energy(samples, n_samples, 32);
+        j.n_energy = (int)n_samples;
+        if (!j.energy)
+            FAIL(WSP_ENOMEM, "out of memory for the signal energy (%zu samples)", n_samples);
+    }
 
     /* mel */
     int n_frames = 0, n_len_org = 0;

@@ -1,0 +1,172 @@
+/*
+ * test_whisper_golden_timestamps.c — token-level times against whisper.cpp
+ * (../shared/whisper-ref/golden/tiny-dims/timestamps/, README-round2 §3):
+ *  - heuristic (token_timestamps, thold_pt = thold_ptsum = 0.01): every token's t0 and
+ *    t1 identical, vlen equal, on jfk and jfk_x5_60s (tiny-dims) and jfk_x5_60s on
+ *    tiny-dims-q5_0 (segments with several text tokens);
+ *  - with token_timestamps off, every token time stays -1.
+ * Token ids and segment times are checked by test_whisper_golden_transcript.
+ */
+#include "testutil.h"
+
+#include "mdc/whisper.h"
+
+#include <jansson.h>
+#include <math.h>
+
+static wsp_params golden_params(void)
+{
+    wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+    p.n_threads = 2;
+    p.language = "en";
+    p.temperature = 0.0f;
+    p.temperature_inc = 0.0f;
+    p.best_of = 1;
+    return p;
+}
+
+/* Model file of a preset; "tiny-dims-q5_0" → build/models/ggml-tiny-dims-random-q5_0.bin. */
+static const char *model_path(const char *preset)
+{
+    static char b[1024];
+    const char *q = strstr(preset, "-q");
+    if (!q)
+        return tu_model(preset);
+    const char *dir = getenv("MDC_MODELS_DIR");
+    snprintf(b, sizeof b, "%s/ggml-%.*s-random%s.bin", dir ? dir : "build/models",
+             (int)(q - preset), preset, q);
+    return b;
+}
+
+/* Transcribes data/<clip>.wav with `preset` and returns the result (caller frees). */
+static wsp_result *run(const char *preset, const char *clip, const wsp_params *p,
+                       wsp_model **mo, wsp_state **so)
+{
+    const char *mpath = model_path(preset);
+    char rel[256];
+    snprintf(rel, sizeof rel, "whisper-ref/data/%s.wav", clip);
+    size_t ns = 0;
+    float *pcm = tu_read_wav_pcm16(tu_shared(rel), &ns);
+    assert_non_null(pcm);
+    wsp_error err;
+    int rc = wsp_model_load(mpath, mo, &err);
+    if (rc == WSP_ETYPE) { /* quantized inference not in this engine build yet */
+        print_message("SKIP: %s: %s\n", mpath, err.message);
+        free(pcm);
+        return NULL;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(wsp_state_new(*mo, so, &err), 0);
+    wsp_result *r = NULL;
+    if (wsp_transcribe(*so, pcm, ns, p, &r, &err))
+        fail_msg("wsp_transcribe: %s", err.message);
+    free(pcm);
+    return r;
+}
+
+static void check_heuristic(const char *preset, const char *clip, const char *gfile)
+{
+    TU_REQUIRE_FILE(model_path(preset));
+    char rel[256];
+    snprintf(rel, sizeof rel, "whisper-ref/golden/tiny-dims/timestamps/%s", gfile);
+    TU_REQUIRE_FILE(tu_shared(rel));
+    json_error_t jerr;
+    json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
+    assert_non_null(root);
+    json_t *segs = json_object_get(root, "segments");
+    wsp_params p = golden_params();
+    p.token_timestamps = true;
+    wsp_model *m;
+    wsp_state *st;
+    wsp_result *r = run(preset, clip, &p, &m, &st);
+    if (!r) {
+        json_decref(root);
+        skip();
+    }
+    assert_int_equal(r->n_segments, (int)json_array_size(segs));
+    int n_tok = 0;
+    for (int i = 0; i < r->n_segments; i++) {
+        const wsp_segment *s = &r->segments[i];
+        json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
+        assert_int_equal(s->n_tokens, (int)json_array_size(gt));
+        for (int k = 0; k < s->n_tokens; k++, n_tok++) {
+            json_t *g = json_array_get(gt, (size_t)k);
+            const int gid = (int)json_integer_value(json_object_get(g, "id"));
+            const int64_t g0 = json_integer_value(json_object_get(g, "t0"));
+            const int64_t g1 = json_integer_value(json_object_get(g, "t1"));
+            const double gv = json_number_value(json_object_get(g, "vlen"));
+            assert_int_equal(s->tokens[k].id, gid);
+            if (s->tokens[k].t0 != g0 || s->tokens[k].t1 != g1)
+                fail_msg("%s %s segment %d token %d (%d): t0/t1 %lld/%lld, whisper.cpp "
+                         "%lld/%lld", preset, clip, i, k, gid, (long long)s->tokens[k].t0,
+                         (long long)s->tokens[k].t1, (long long)g0, (long long)g1);
+            if (s->n_tokens > 1 && fabs(s->tokens[k].vlen - gv) > 1e-5)
+                fail_msg("%s %s segment %d token %d: vlen %f vs %f", preset, clip, i, k,
+                         (double)s->tokens[k].vlen, gv);
+        }
+    }
+    print_message("%s %s: %d segments, %d tokens: t0/t1 identical to whisper.cpp\n", preset,
+                  clip, r->n_segments, n_tok);
+    wsp_result_free(r);
+    wsp_state_free(st);
+    wsp_model_free(m);
+    json_decref(root);
+}
+
+static bool sanitize(void)
+{
+    const char *s = getenv("MDC_SANITIZE");
+    return s && strcmp(s, "1") == 0;
+}
+
+static void test_tokts_jfk(void **state)
+{
+    (void)state;
+    check_heuristic("tiny-dims", "jfk", "transcript_jfk_token_timestamps.json");
+}
+static void test_tokts_x5(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_heuristic("tiny-dims", "jfk_x5_60s", "transcript_jfk_x5_60s_token_timestamps.json");
+}
+static void test_tokts_q5_0_x5(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_heuristic("tiny-dims-q5_0", "jfk_x5_60s", "transcript_q5_0_jfk_x5_60s_tokts.json");
+}
+/* Off (the default): no times are invented. */
+static void test_tokts_off(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(tu_model("micro"));
+    wsp_params p = golden_params();
+    assert_false(p.token_timestamps);
+    wsp_model *m;
+    wsp_state *st;
+    wsp_result *r = run("micro", "jfk", &p, &m, &st);
+    assert_true(r->n_segments > 0);
+    for (int i = 0; i < r->n_segments; i++)
+        for (int k = 0; k < r->segments[i].n_tokens; k++) {
+            assert_int_equal(r->segments[i].tokens[k].t0, -1);
+            assert_int_equal(r->segments[i].tokens[k].t1, -1);
+            assert_int_equal(r->segments[i].tokens[k].t_dtw, -1);
+        }
+    wsp_result_free(r);
+    wsp_state_free(st);
+    wsp_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tokts_jfk),
+        cmocka_unit_test(test_tokts_x5),
+        cmocka_unit_test(test_tokts_q5_0_x5),
+        cmocka_unit_test(test_tokts_off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
