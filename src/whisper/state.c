@@ -147,3 +147,9 @@ void wsp__kv_copy(wsp_state *s, int dst, int src, int n_past)
         for (int kv = 0; kv < 2; kv++)
             memcpy(wsp__kv_ptr(s, dst, l, kv), wsp__kv_ptr(s, src, l, kv), bytes);
 }
+
+void wsp__set_xattn_capture(wsp_state *s, const int16_t *slot, float *cap)
+{
+    s->xcap_slot = cap ? slot : NULL;
+    s->xcap = slot ? cap : NULL;
+}

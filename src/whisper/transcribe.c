@@ -18,6 +18,7 @@
 #include "mdc/clock.h"
 #include "mdc/log.h"
 #include "whisper/decoding.h"
+#include "whisper/dtw.h"
 #include "whisper/result.h"
 #include "whisper/timestamps.h"
 #include "whisper/tokenizer.h"
@@ -82,6 +83,11 @@ typedef struct job {
     float *energy;     /* token_timestamps: [n_energy] smoothed |x| of the whole input */
     int n_energy;
     wsp__tt_state tt;
+    int16_t *xslot;    /* DTW: [L][H] capture slots */
+    int n_xheads;
+    float *xcap;       /* [n_xheads][n_text_ctx][n_audio_ctx] */
+    float *xlogits;    /* [n_vocab] (unused output of the DTW pass) */
+    int32_t *xtok;     /* [n_text_ctx] */
 } job;
 
 /* Frees everything a call owns (accepts a partly built job). */
@@ -94,6 +100,10 @@ static void job_free(job *j)
     free(j->past);
     free(j->suppress);
     free(j->energy);
+    free(j->xslot);
+    free(j->xcap);
+    free(j->xlogits);
+    free(j->xtok);
     wsp__text_free(&j->tx);
 }
 
@@ -225,6 +235,46 @@ static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
     return 0;
 }
 
+/* DTW times for the segments [first, n_segments) of the window at `seek` (ref: whisper.cpp
+ * whisper_full_with_state, "dtw_token_timestamps": once per window after its segments):
+ * decodes [sot, (lang), <|notimestamps|>, text tokens, eot] in one batch on decoder 0
+ * from an empty cache with the alignment heads captured, over n_frames =
+ * min(3000, seek_delta, seek_end − seek) mel frames.  A window too long for the text
+ * context or too short for the median filter keeps t_dtw = -1 (whisper.cpp asserts). */
+static int dtw_window(job *j, wsp_state *state, lm_ctx *lc, const wsp__vocab *v, int lang_tok,
+                      int seek, int n_frames, int first)
+{
+    const wsp_hparams *hp = wsp_model_hparams(wsp__state_model(state));
+    int N = 0;
+    j->xtok[N++] = v->sot;
+    if (lang_tok >= 0)
+        j->xtok[N++] = lang_tok;
+    const int n_sot = N;
+    j->xtok[N++] = v->notimestamps;
+    for (int s = first; s < j->r->n_segments; s++)
+        for (int k = 0; k < j->r->segments[s].n_tokens; k++) {
+            const int32_t id = j->r->segments[s].tokens[k].id;
+            if (id >= v->eot)
+                continue;
+            if (N + 1 >= hp->n_text_ctx)
+                return 0;
+            j->xtok[N++] = id;
+        }
+    j->xtok[N++] = v->eot;
+    if (n_frames / 2 <= 7)
+        return 0;
+    wsp__set_xattn_capture(state, j->xslot, j->xcap);
+    const double t0 = mdc_now_ms();
+    int rc = wsp__decode(state, 0, j->xtok, N, 0, lc->n_threads, j->xlogits);
+    lc->decode_ms += mdc_now_ms() - t0;
+    wsp__set_xattn_capture(state, NULL, NULL);
+    if (rc)
+        return rc;
+    rc = wsp__dtw_window(j->xcap, j->n_xheads, N, hp->n_audio_ctx, n_sot, n_frames / 2, seek,
+                         j->r->segments + first, j->r->n_segments - first, v);
+    return rc == WSP_EINVAL ? 0 : rc;
+}
+
 /* Keeps past[n_past − keep …) and appends add[0..n_add), bounded by past_cap (oldest
  * tokens dropped). */
 static void past_update(job *j, int keep, const wsp_token *add, int n_add)
@@ -297,6 +347,23 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
         j.n_energy = (int)n_samples;
         if (!j.energy)
             FAIL(WSP_ENOMEM, "out of memory for the signal energy (%zu samples)", n_samples);
+    }
+
+    if (p->dtw_aheads_preset != WSP_AHEADS_NONE) {
+        const size_t L = (size_t)hp->n_text_layer, H = (size_t)hp->n_text_head;
+        j.xslot = malloc(sizeof(int16_t) * L * H);
+        if (!j.xslot)
+            FAIL(WSP_ENOMEM, "out of memory for the alignment heads");
+        j.n_xheads = wsp__dtw_slots(p->dtw_aheads_preset, (int)L, (int)H, j.xslot);
+        if (j.n_xheads <= 0)
+            FAIL(WSP_EINVAL, "alignment heads \"%s\" do not fit this model (%d text layers, "
+                 "%d heads)", wsp_aheads_preset_name(p->dtw_aheads_preset), (int)L, (int)H);
+        j.xcap = malloc(sizeof(float) * (size_t)j.n_xheads * (size_t)hp->n_text_ctx *
+                        (size_t)hp->n_audio_ctx);
+        j.xlogits = malloc(sizeof(float) * (size_t)hp->n_vocab);
+        j.xtok = malloc(sizeof(int32_t) * (size_t)hp->n_text_ctx);
+        if (!j.xcap || !j.xlogits || !j.xtok)
+            FAIL(WSP_ENOMEM, "out of memory for the DTW attention capture");
     }
 
     /* mel */
@@ -501,7 +568,14 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
             j.n_past = 0;
         int seek_delta = w.seek_delta;
         if (w.n_tokens > 0 && !no_speech) {
+            const int first = j.r->n_segments;
             rc = cut_segments(&j, v, p, &w, seek, seek_delta);
+            if (!rc && j.xcap && j.r->n_segments > first) {
+                int nf = seek_delta < WSP_N_FRAMES_CHUNK ? seek_delta : WSP_N_FRAMES_CHUNK;
+                nf = seek_end - seek < nf ? seek_end - seek : nf;
+                rc = dtw_window(&j, state, &lc, v, multi ? init[1] : -1, seek, nf, first);
+                n_calls++;
+            }
             if (rc)
                 break;
         }

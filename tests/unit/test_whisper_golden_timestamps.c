@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 
 static wsp_params golden_params(void)
 {
@@ -113,6 +114,61 @@ static void check_heuristic(const char *preset, const char *clip, const char *gf
     json_decref(root);
 }
 
+/* DTW (alignment heads "tiny", the preset the pack's `--dtw tiny` used on tiny-dims):
+ * every text token's t_dtw within ±2 cs of whisper.cpp's (a path tie may flip where the
+ * attention differs in the last bits), and the count of exact matches printed. */
+static void check_dtw(const char *preset, const char *clip, const char *gfile)
+{
+    TU_REQUIRE_FILE(model_path(preset));
+    char rel[256];
+    snprintf(rel, sizeof rel, "whisper-ref/golden/tiny-dims/timestamps/%s", gfile);
+    TU_REQUIRE_FILE(tu_shared(rel));
+    json_error_t jerr;
+    json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
+    assert_non_null(root);
+    json_t *segs = json_object_get(root, "segments");
+    wsp_params p = golden_params();
+    assert_int_equal(wsp_aheads_preset_parse("tiny", &p.dtw_aheads_preset), 0);
+    wsp_model *m;
+    wsp_state *st;
+    wsp_result *r = run(preset, clip, &p, &m, &st);
+    if (!r) {
+        json_decref(root);
+        skip();
+    }
+    assert_int_equal(r->n_segments, (int)json_array_size(segs));
+    const int32_t eot = wsp_token_eot(m);
+    int n_text = 0, n_exact = 0, max_d = 0;
+    for (int i = 0; i < r->n_segments; i++) {
+        const wsp_segment *s = &r->segments[i];
+        json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
+        assert_int_equal(s->n_tokens, (int)json_array_size(gt));
+        for (int k = 0; k < s->n_tokens; k++) {
+            json_t *g = json_array_get(gt, (size_t)k);
+            assert_int_equal(s->tokens[k].id, (int)json_integer_value(json_object_get(g, "id")));
+            const int64_t gd = json_integer_value(json_object_get(g, "t_dtw"));
+            if (s->tokens[k].id >= eot) {
+                assert_int_equal(s->tokens[k].t_dtw, gd);
+                continue;
+            }
+            n_text++;
+            const int d = (int)llabs(s->tokens[k].t_dtw - gd);
+            n_exact += d == 0;
+            max_d = d > max_d ? d : max_d;
+            if (d > 2)
+                fail_msg("%s %s segment %d token %d: t_dtw %lld, whisper.cpp %lld", preset, clip,
+                         i, k, (long long)s->tokens[k].t_dtw, (long long)gd);
+        }
+    }
+    print_message("%s %s DTW: %d text tokens, %d identical, max |diff| %d cs\n", preset, clip,
+                  n_text, n_exact, max_d);
+    assert_true(n_text > 0);
+    wsp_result_free(r);
+    wsp_state_free(st);
+    wsp_model_free(m);
+    json_decref(root);
+}
+
 static bool sanitize(void)
 {
     const char *s = getenv("MDC_SANITIZE");
@@ -137,6 +193,56 @@ static void test_tokts_q5_0_x5(void **state)
     if (sanitize())
         skip();
     check_heuristic("tiny-dims-q5_0", "jfk_x5_60s", "transcript_q5_0_jfk_x5_60s_tokts.json");
+}
+static void test_dtw_jfk(void **state)
+{
+    (void)state;
+    check_dtw("tiny-dims", "jfk", "transcript_jfk_dtw.json");
+}
+static void test_dtw_x5(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_dtw("tiny-dims", "jfk_x5_60s", "transcript_jfk_x5_60s_dtw.json");
+}
+static void test_dtw_q5_0_x5(void **state)
+{
+    (void)state;
+    if (sanitize())
+        skip();
+    check_dtw("tiny-dims-q5_0", "jfk_x5_60s", "transcript_q5_0_jfk_x5_60s_dtw.json");
+}
+/* Every preset parses and names itself; heads outside the model are refused. */
+static void test_dtw_presets(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"tiny", "tiny.en", "base", "base.en", "small",
+                                        "small.en", "medium", "medium.en", "large-v1",
+                                        "large-v2", "large-v3", "large-v3-turbo"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        wsp_aheads_preset pr = WSP_AHEADS_NONE;
+        assert_int_equal(wsp_aheads_preset_parse(names[i], &pr), 0);
+        assert_int_not_equal(pr, WSP_AHEADS_NONE);
+        assert_string_equal(wsp_aheads_preset_name(pr), names[i]);
+    }
+    wsp_aheads_preset pr;
+    assert_int_equal(wsp_aheads_preset_parse("huge", &pr), WSP_EINVAL);
+    TU_REQUIRE_FILE(tu_model("micro"));
+    wsp_params p = golden_params();
+    p.dtw_aheads_preset = WSP_AHEADS_LARGE_V3; /* layer 25 on a 2-layer model */
+    wsp_model *m = NULL;
+    wsp_state *st = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model("micro"), &m, &err), 0);
+    assert_int_equal(wsp_state_new(m, &st, &err), 0);
+    float pcm[16000] = {0};
+    wsp_result *r = NULL;
+    assert_int_equal(wsp_transcribe(st, pcm, 16000, &p, &r, &err), WSP_EINVAL);
+    assert_null(r);
+    assert_non_null(strstr(err.message, "large-v3"));
+    wsp_state_free(st);
+    wsp_model_free(m);
 }
 /* Off (the default): no times are invented. */
 static void test_tokts_off(void **state)
@@ -167,6 +273,10 @@ int main(void)
         cmocka_unit_test(test_tokts_x5),
         cmocka_unit_test(test_tokts_q5_0_x5),
         cmocka_unit_test(test_tokts_off),
+        cmocka_unit_test(test_dtw_jfk),
+        cmocka_unit_test(test_dtw_x5),
+        cmocka_unit_test(test_dtw_q5_0_x5),
+        cmocka_unit_test(test_dtw_presets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
