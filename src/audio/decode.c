@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -334,6 +335,48 @@ static size_t max_samples_for(const aud_limits *limits)
     return (size_t)s;
 }
 
+/* Interleaved L R frames in out->samples → left, right and samples = L + R (float). */
+static int split_stereo(aud_pcm *out)
+{
+    const size_t n = out->n_samples;
+    out->left = malloc(sizeof(float) * n);
+    out->right = malloc(sizeof(float) * n);
+    if (!out->left || !out->right)
+        return AUD_ENOMEM;
+    float *s = out->samples;
+    for (size_t i = 0; i < n; i++) {
+        out->left[i] = s[2 * i];
+        out->right[i] = s[2 * i + 1];
+        s[i] = out->left[i] + out->right[i];
+    }
+    float *shrunk = realloc(s, sizeof(float) * n);
+    if (shrunk)
+        out->samples = shrunk;
+    return 0;
+}
+
+int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0, int64_t t1, double *e0, double *e1)
+{
+    double a = 0.0, b = 0.0;
+    if (pcm && pcm->left && pcm->right && pcm->n_samples > 0) {
+        const int64_t n = (int64_t)pcm->n_samples;
+        int64_t is0 = t0 * AUD_SAMPLE_RATE / 100, is1 = t1 * AUD_SAMPLE_RATE / 100;
+        is0 = is0 < 0 ? 0 : (is0 > n - 1 ? n - 1 : is0);
+        is1 = is1 < 0 ? 0 : (is1 > n - 1 ? n - 1 : is1);
+        for (int64_t j = is0; j < is1; j++) {
+            a += fabs((double)pcm->left[j]);
+            b += fabs((double)pcm->right[j]);
+        }
+    }
+    if (e0)
+        *e0 = a;
+    if (e1)
+        *e1 = b;
+    if (!pcm || !pcm->left)
+        return -1;
+    return a > 1.1 * b ? 0 : (b > 1.1 * a ? 1 : -1);
+}
+
 static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_cb abort_cb,
                          void *abort_user, aud_pcm *out, aud_error *err)
 {
@@ -343,6 +386,7 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
     c.abort_cb = abort_cb;
     c.abort_user = abort_user;
     aud__mixer_init(&c.mix, max_samples_for(limits));
+    c.mix.keep_stereo = limits && limits->keep_stereo;
     aud_info info;
     memset(&info, 0, sizeof info);
     info.declared_s = -1;
@@ -377,6 +421,10 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
     }
     if (!rc) {
         out->samples = aud__mixer_take(&c.mix, &out->n_samples);
+        if (c.mix.out_ch == 2 && split_stereo(out) != 0)
+            rc = aud__fail(err, AUD_ENOMEM, "out of memory for the two channels");
+    }
+    if (!rc) {
         info.duration_s = (double)out->n_samples / AUD_SAMPLE_RATE;
         bool estimated = c.fmt->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
         if (strcmp(info.container, "wav") == 0) {
@@ -401,6 +449,8 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
             err->message[0] = '\0';
         }
     }
+    if (rc)
+        aud_pcm_free(out); /* nothing survives a failed call */
     ctx_free(&c);
     return rc;
 }
@@ -447,5 +497,7 @@ void aud_pcm_free(aud_pcm *pcm)
     if (!pcm)
         return;
     free(pcm->samples);
+    free(pcm->left);
+    free(pcm->right);
     memset(pcm, 0, sizeof *pcm);
 }
