@@ -6,6 +6,7 @@
  * free the model right after the release), and rendering runs without the model.
  */
 #include "pipeline.h"
+#include "words.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -215,6 +216,22 @@ static int to_report_segments(const wsp_result *r, double audio_s, rpt_segment *
     return 0;
 }
 
+/* [{word, start, end}] of a segment, or NULL (OOM). */
+static json_t *words_json(const rpt_segment *s)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < s->n_words; i++) {
+        const rpt_word *w = &s->words[i];
+        json_t *o = json_pack("{s:s,s:f,s:f}", "word", w->text, "start", (double)w->t0_cs / 100.0,
+                              "end", (double)w->t1_cs / 100.0);
+        if (!o || json_array_append_new(a, o)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 char *pipeline_segments_json(const rpt_segment *segs, size_t n)
 {
     json_t *arr = json_array();
@@ -228,7 +245,10 @@ char *pipeline_segments_json(const rpt_segment *segs, size_t n)
         if (!clean || !o ||
             json_object_set_new(o, "start", json_real((double)segs[i].t0_cs / 100.0)) ||
             json_object_set_new(o, "end", json_real((double)segs[i].t1_cs / 100.0)) ||
-            json_object_set_new(o, "text", json_stringn(clean, tl)) || json_array_append_new(arr, o)) {
+            json_object_set_new(o, "text", json_stringn(clean, tl)) ||
+            (segs[i].speaker && json_object_set_new(o, "speaker", json_string(segs[i].speaker))) ||
+            (segs[i].words && json_object_set_new(o, "words", words_json(&segs[i]))) ||
+            json_array_append_new(arr, o)) {
             free(clean);
             json_decref(o);
             json_decref(arr);
@@ -262,6 +282,8 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     wsp_result *wr = NULL;
     rpt_segment *segs = NULL;
     int32_t *ids = NULL;
+    trw_words words = {0};
+    const char **speakers = NULL;
 
     if (!holder || !req || !req->audio_path) {
         set_error(res, 500, "internal_error", "pipeline called without a model or a file");
@@ -280,7 +302,9 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
 
     /* 1. decode (limits enforced while decoding) */
     aud_error aerr = {0};
-    int rc = aud_decode_file(req->audio_path, &req->limits, req->abort_cb, req->user, &pcm, &aerr);
+    aud_limits limits = req->limits;
+    limits.keep_stereo = req->diarize;
+    int rc = aud_decode_file(req->audio_path, &limits, req->abort_cb, req->user, &pcm, &aerr);
     if (rc != 0) {
         const char *code = NULL;
         int status = pipeline_http_status_for_audio(rc, &code);
@@ -328,6 +352,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         p.temperature = req->temperature;
     if (req->no_fallback)
         p.temperature_inc = 0;
+    p.token_timestamps = req->word_timestamps || req->max_words_per_cue > 0;
     p.progress_cb = engine_progress;
     p.progress_user_data = &prog;
     p.segment_cb = engine_segment;
@@ -336,6 +361,15 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     p.abort_cb = engine_abort;
     p.abort_user_data = &actx;
     rc = wsp_transcribe(st, pcm.samples, pcm.n_samples, &p, &wr, &werr);
+    /* words need the vocabulary: built while the model is held */
+    bool oom = rc == 0 && p.token_timestamps &&
+               trw_words_build(model, wr, audio_end_cs(pcm.info.duration_s), &words) != 0;
+    if (rc == 0 && req->diarize) {
+        speakers = calloc(wr->n_segments > 0 ? (size_t)wr->n_segments : 1, sizeof *speakers);
+        oom |= !speakers;
+        if (speakers)
+            trw_speakers(&pcm, wr, speakers);
+    }
     /* The state is freed, never reused, whatever happened (it may hold numbers computed
      * from a lost mapping); then the model's soundness decides whether the result
      * counts: a file changed or truncated during the run → 503, the model is retired and
@@ -359,6 +393,10 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
                   werr.message[0] ? werr.message : wsp_strerror(rc));
         goto done;
     }
+    if (oom) {
+        set_error(res, 500, "internal_error", "out of memory for the words or speakers");
+        goto done;
+    }
     snprintf(res->language, sizeof res->language, "%s", wr->language);
 
     /* 4. render */
@@ -374,7 +412,18 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         .language_prob = wr->language_prob,
         .duration_s = audio_s,
         .task = req->translate ? "translate" : "transcribe",
+        .want_words = req->word_timestamps,
+        .want_segments = req->want_segments,
+        .max_words_per_cue = req->max_words_per_cue,
     };
+    for (int i = 0; i < wr->n_segments; i++) {
+        if (words.first) {
+            segs[i].words = words.words + words.first[i];
+            segs[i].n_words = words.first[i + 1] - words.first[i];
+        }
+        if (speakers)
+            segs[i].speaker = speakers[i];
+    }
     rpt_meta meta = req->meta;
     meta.model = base_name(holder_path(holder));
     if (!meta.source_name)
@@ -409,6 +458,8 @@ done:
     wsp_result_free(wr);
     free(segs);
     free(ids);
+    trw_free(&words);
+    free(speakers);
     aud_pcm_free(&pcm);
     res->processing_seconds = mdc_now_s() - t0;
 }

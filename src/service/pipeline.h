@@ -38,7 +38,13 @@ typedef struct pipeline_request {
     bool no_fallback;
     bool no_timestamps;
     int n_threads;                /* <= 0 = engine default (available cores) */
-    aud_limits limits;
+    aud_limits limits;            /* keep_stereo is set by the pipeline from diarize */
+    bool word_timestamps;         /* words (token_timestamps): verbose_json words[], words
+                                     in the segments JSON; also on for max_words_per_cue */
+    bool want_segments;           /* verbose_json with words: also the segments array */
+    int max_words_per_cue;        /* SRT/VTT: word-level cues (0 = one cue per segment) */
+    bool diarize;                 /* stereo speaker turns by channel energy (whisper.cpp
+                                     -di: the sum L+R is transcribed); mono → no labels */
     rpt_format format;
     rpt_meta meta;                /* title, date, participants, locale; model, container,
                                      codec, processing_s filled in by the pipeline */
@@ -62,8 +68,9 @@ typedef struct pipeline_result {
     char error_message[640];
     char *body;                   /* rendered output (malloc'd) on success */
     size_t body_len;
-    char *segments_json;          /* on success: JSON array [{"start":s,"end":s,"text":…}],
-                                     seconds (malloc'd) — for {"markdown":…,"segments":…} */
+    char *segments_json;          /* on success: JSON array [{"start":s,"end":s,"text":…,
+                                     "speaker"?, "words"?: [{word, start, end}]}], seconds
+                                     (malloc'd) — for {"markdown":…,"segments":…} */
     double audio_seconds;
     double processing_seconds;
     char language[8];
