@@ -5,11 +5,13 @@
  *  - the speaker of every window of speaker_grid.json ("0", "1" and "?") and of the
  *    -di transcript's segment (cli_td_stereo_di.energies.json), with the energies equal
  *    to the pack's recomputation (double sums; printed);
- *  - a mono file keeps no channels and labels "?"; without keep_stereo nothing changes.
+ *  - a mono file keeps no channels and labels "?"; without keep_stereo nothing changes;
+ *  - the engine on the kept sum gives whisper.cpp's L+R transcript, labelled "0".
  */
 #include "testutil.h"
 
 #include "mdc/audio.h"
+#include "mdc/whisper.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -105,12 +107,68 @@ static void test_stereo_limit(void **state)
     assert_null(pcm.left);
 }
 
+/* What -di transcribes: the engine on samples (= L + R) gives whisper.cpp's transcript of
+ * the int16 sum (golden/stereo/transcript_LplusR.json: token ids, t0/t1), whose one
+ * segment whisper-cli labels "0" (cli_td_stereo_di.json). */
+static void test_stereo_sum_transcript(void **state)
+{
+    (void)state;
+    const char *wav = tu_shared("whisper-ref/data/stereo_diarization.wav");
+    const char *gold = tu_shared("whisper-ref/golden/stereo/transcript_LplusR.json");
+    const char *mpath = tu_model("tiny-dims");
+    TU_REQUIRE_FILE(wav);
+    TU_REQUIRE_FILE(gold);
+    TU_REQUIRE_FILE(mpath);
+    const char *s = getenv("MDC_SANITIZE");
+    if (s && strcmp(s, "1") == 0)
+        skip();
+    aud_limits lim = {.max_seconds = 60, .keep_stereo = true};
+    aud_pcm pcm;
+    assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &pcm, NULL), 0);
+    wsp_model *m;
+    wsp_state *st;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(mpath, &m, &err), 0);
+    assert_int_equal(wsp_state_new(m, &st, &err), 0);
+    wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+    p.n_threads = 2;
+    p.language = "en";
+    p.temperature_inc = 0.0f;
+    wsp_result *r = NULL;
+    assert_int_equal(wsp_transcribe(st, pcm.samples, pcm.n_samples, &p, &r, &err), 0);
+    json_error_t jerr;
+    json_t *root = json_load_file(gold, 0, &jerr);
+    assert_non_null(root);
+    json_t *segs = json_object_get(root, "segments");
+    assert_int_equal(r->n_segments, (int)json_array_size(segs));
+    for (int i = 0; i < r->n_segments; i++) {
+        json_t *g = json_array_get(segs, (size_t)i);
+        json_t *gt = json_object_get(g, "tokens");
+        assert_int_equal(r->segments[i].t0, json_integer_value(json_object_get(g, "t0")));
+        assert_int_equal(r->segments[i].t1, json_integer_value(json_object_get(g, "t1")));
+        assert_int_equal(r->segments[i].n_tokens, (int)json_array_size(gt));
+        for (int k = 0; k < r->segments[i].n_tokens; k++)
+            assert_int_equal(r->segments[i].tokens[k].id,
+                             json_integer_value(json_object_get(json_array_get(gt, (size_t)k), "id")));
+        const int spk = aud_stereo_speaker(&pcm, r->segments[i].t0, r->segments[i].t1, NULL, NULL);
+        print_message("segment %d [%lld, %lld]: speaker %s\n", i, (long long)r->segments[i].t0,
+                      (long long)r->segments[i].t1, label(spk));
+        assert_string_equal(label(spk), "0");
+    }
+    json_decref(root);
+    wsp_result_free(r);
+    wsp_state_free(st);
+    wsp_model_free(m);
+    aud_pcm_free(&pcm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stereo_golden),
         cmocka_unit_test(test_mono_keeps_nothing),
         cmocka_unit_test(test_stereo_limit),
+        cmocka_unit_test(test_stereo_sum_transcript),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
