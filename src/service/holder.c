@@ -12,7 +12,9 @@
  * transcription (holder_model_intact); a model whose file changed, vanished or lost
  * pages under the mapping (SIGBUS absorbed by mdc/mapguard.h) is retired: no new
  * reference is handed out, it is freed when its last reference is released, and the next
- * acquire loads the file afresh.  One retired model at a time: a second change while an
+ * acquire loads the file afresh.  Transcriptions that used it keep their results when
+ * the mapped inode itself is intact (file replaced by rename, or unlinked) and lose them
+ * when its bytes may have changed (SIGBUS, same inode rewritten).  One retired model at a time: a second change while an
  * older copy is still in use answers the error instead of loading a third copy.
  *
  * Attempts are numbered: a thread that waited for attempt N gets exactly what attempt N
@@ -53,6 +55,10 @@ struct model_holder {
     holder_file_id file_id;    /* identity of the file `model` was loaded from */
     wsp_model *retired;        /* a model whose file changed, still referenced */
     int retired_refs;          /* its references */
+    bool retired_unsafe;       /* its bytes may differ from what was loaded (SIGBUS, or the
+                                  same inode rewritten in place); false when the file was
+                                  replaced by a new inode or unlinked: the old inode lives
+                                  on under the mapping, so its users' results stand */
     unsigned long attempt;     /* number of the current/last load attempt */
     char last_error[512];      /* message of the last failed attempt ("" if none) */
     int last_error_code;       /* its WSP_E* code */
@@ -363,9 +369,14 @@ static void run_load_locked(model_holder *h)
 }
 
 /* With the lock held: true when m's mapping is whole and the file on disk is still the
- * one it was loaded from; otherwise false with the reason in why. */
-static bool check_locked(model_holder *h, const wsp_model *m, char *why, size_t len)
+ * one it was loaded from; otherwise false with the reason in why and *unsafe = whether
+ * the bytes under the mapping may have changed (SIGBUS, or the same inode rewritten) —
+ * a new inode at the path (an atomic replacement, the reload procedure) or an unlinked
+ * file leaves the mapped inode intact. */
+static bool check_locked(model_holder *h, const wsp_model *m, char *why, size_t len,
+                         bool *unsafe)
 {
+    *unsafe = true;
     if (wsp_model_mapping_lost(m)) {
         snprintf(why, len, "model file %.120s was truncated or rewritten while mapped (SIGBUS "
                            "absorbed); it is reloaded on the next request",
@@ -376,13 +387,16 @@ static bool check_locked(model_holder *h, const wsp_model *m, char *why, size_t 
     file_identity(h->path, &now);
     if (same_file(&now, &h->file_id))
         return true;
-    if (!now.valid)
+    if (!now.valid) {
         snprintf(why, len, "model file %.120s is gone (%s)", h->path, strerror(errno));
-    else if (now.dev != h->file_id.dev || now.ino != h->file_id.ino)
+        *unsafe = false;
+    } else if (now.dev != h->file_id.dev || now.ino != h->file_id.ino) {
         snprintf(why, len, "model file %.120s was replaced (new inode)", h->path);
-    else
+        *unsafe = false;
+    } else {
         snprintf(why, len, "model file %.120s changed on disk (%lld → %lld bytes, new mtime)",
                  h->path, (long long)h->file_id.size, (long long)now.size);
+    }
     return false;
 }
 
@@ -390,7 +404,7 @@ static bool check_locked(model_holder *h, const wsp_model *m, char *why, size_t 
  * Unreferenced → *dead = the model for the caller to free after unlocking; referenced →
  * kept as h->retired until its last release.  Returns -1 (model left in place) when an
  * older retired copy is still in use. */
-static int retire_locked(model_holder *h, const char *why, wsp_model **dead)
+static int retire_locked(model_holder *h, const char *why, bool unsafe, wsp_model **dead)
 {
     *dead = NULL;
     if (h->refs > 0 && h->retired) {
@@ -399,9 +413,11 @@ static int retire_locked(model_holder *h, const char *why, wsp_model **dead)
         return -1;
     }
     MDC_LOG_WARN("Lazy Loading: model %s retired: %s", h->name, why);
+    h->reload_pending = false; /* what a pending reload asked for is happening now */
     if (h->refs > 0) {
         h->retired = h->model;
         h->retired_refs = h->refs;
+        h->retired_unsafe = unsafe;
     } else {
         *dead = h->model;
     }
@@ -438,8 +454,9 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
             }
             char why[256];
             wsp_model *dead = NULL;
-            if (!check_locked(h, h->model, why, sizeof why)) {
-                if (retire_locked(h, why, &dead) != 0) {
+            bool unsafe;
+            if (!check_locked(h, h->model, why, sizeof why, &unsafe)) {
+                if (retire_locked(h, why, unsafe, &dead) != 0) {
                     fill_err(err, WSP_EIO, why);
                     pthread_mutex_unlock(&h->mu);
                     return NULL;
@@ -529,14 +546,18 @@ bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, siz
     pthread_mutex_lock(&h->mu);
     bool ok = true;
     if (model == h->model) {
-        ok = check_locked(h, h->model, buf, sizeof buf);
-        if (!ok) {
+        bool unsafe = false;
+        if (!check_locked(h, h->model, buf, sizeof buf, &unsafe)) {
             wsp_model *dead = NULL;
-            retire_locked(h, buf, &dead); /* the caller's reference keeps it: dead stays NULL */
+            /* the caller's reference keeps it: dead stays NULL */
+            retire_locked(h, buf, unsafe, &dead);
+            ok = !unsafe; /* replaced by a new inode: the mapped one was intact */
         }
     } else if (model == h->retired) {
-        ok = false;
-        snprintf(buf, sizeof buf, "the model file changed during the transcription");
+        /* Retired while in use: the result stands unless its bytes may have changed. */
+        ok = !h->retired_unsafe && !wsp_model_mapping_lost(model);
+        if (!ok)
+            snprintf(buf, sizeof buf, "the model file changed during the transcription");
         if (wsp_model_mapping_lost(model))
             snprintf(buf, sizeof buf, "the model file was truncated or rewritten while mapped "
                                       "(SIGBUS absorbed)");
@@ -625,6 +646,7 @@ int holder_maybe_unload_idle(model_holder *h)
             m = h->model;
             h->model = NULL;
             h->state = HOLDER_UNLOADED;
+            h->reload_pending = false;
             set_state_metric(h);
         }
     }

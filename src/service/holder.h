@@ -83,11 +83,14 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err);
  * must not be used after this call (an idle unload may free it). */
 void holder_release(model_holder *h, const wsp_model *model);
 
-/* After using a reference: true when `model` is still sound — its mapping lost no page
- * and the file on disk is the one it was loaded from.  Otherwise false with a reason
- * (for a 503 model_unavailable) in why (len bytes, may be NULL), and the model is
- * retired (see above): results computed with it must be discarded.  The caller still
- * releases its reference.  Thread-safe. */
+/* After using a reference: true when the results computed with `model` stand — its
+ * mapping lost no page and its bytes cannot have changed.  A file replaced by a new
+ * inode (an atomic rename, the reload procedure) or unlinked retires the model (the next
+ * acquire loads the file again) but still answers true: the mapped inode lives on
+ * unchanged.  False, with a reason (for a 503 model_unavailable) in why (len bytes, may
+ * be NULL), after SIGBUS or when the same inode was rewritten in place (size or mtime
+ * changed): results computed with it must be discarded.  The caller still releases its
+ * reference.  Thread-safe. */
 bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, size_t len);
 
 /* Starts a background thread that acquires and releases once (WHISPER_PRELOAD) and

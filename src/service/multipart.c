@@ -1,13 +1,14 @@
 /*
  * multipart.c — streaming multipart/form-data framing (see multipart.h).
  *
- * The body is scanned once, byte state by byte state, so a part boundary, a header line
- * or a delimiter split across any number of feeds gives the same events as one feed.
- * The delimiter is CRLF "--" boundary; the first one may start the body (the parser
- * begins as if a CRLF had just been read).  Bytes that may start a delimiter are held
- * back only as a count: they are a prefix of the delimiter, so on a mismatch they are
- * replayed from the delimiter itself.  No restart inside that prefix is needed because
- * a delimiter's only CR is its first byte (boundaries hold no control characters).
+ * The body is scanned once, state by state, so a part boundary, a header line or a
+ * delimiter split across any number of feeds gives the same events as one feed (the
+ * data may arrive in other pieces).  The delimiter is CRLF "--" boundary; the first one
+ * may start the body (the parser begins as if a CRLF had just been read).  Bytes at the
+ * end of a feed that may start a delimiter are held back only as a count: they are a
+ * prefix of the delimiter, so on a mismatch they are replayed from the delimiter
+ * itself.  No restart inside that prefix is needed because a delimiter's only CR is its
+ * first byte (boundaries hold no control characters).
  */
 #include "multipart.h"
 
@@ -279,40 +280,55 @@ static int emit(mp_parser *p, const char *bytes, size_t n)
     return p->cb.data(p->user, bytes, n) != 0 ? MP_ERR_STOPPED : 0;
 }
 
-/* Scans data for the delimiter (PREAMBLE, DATA); returns bytes consumed or -1. */
+/* Scans d[0..n) for the delimiter (PREAMBLE, DATA) and passes the data before it on in
+ * one piece per feed (not one per CR: binary data holds a CR every ~256 bytes).  A
+ * candidate that fails inside the feed stays data; one cut by the end of the feed is
+ * held back as p->matched.  Returns the bytes consumed, or -1 after fail(). */
 static long scan_body(mp_parser *p, const char *d, size_t n)
 {
     bool keep = p->state == MP__DATA;
     size_t i = 0;
-    while (i < n) {
-        if (p->matched == 0) {
-            const char *cr = memchr(d + i, '\r', n - i);
-            size_t stop = cr ? (size_t)(cr - d) : n;
-            if (keep && emit(p, d + i, stop - i) != 0)
+    /* a delimiter prefix held back from the previous feed (or the implied leading CRLF) */
+    while (p->matched > 0 && i < n) {
+        if (d[i] != p->delim[p->matched]) {
+            if (keep && emit(p, p->delim, p->matched) != 0) /* it was data after all */
                 return fail(p, MP_ERR_STOPPED), -1;
-            i = stop;
-            if (!cr)
-                break;
-            p->matched = 1;
-            i++;
-            continue;
+            p->matched = 0; /* d[i] is looked at again below */
+            break;
         }
-        if (d[i] == p->delim[p->matched]) {
-            i++;
-            if (++p->matched == p->dlen) {
-                p->matched = 0;
-                if (keep && p->cb.end && p->cb.end(p->user) != 0)
-                    return fail(p, MP_ERR_STOPPED), -1;
-                p->state = MP__AFTER_DELIM;
-                return (long)i;
-            }
-            continue;
-        }
-        /* mismatch: the held bytes were data; d[i] is looked at again */
-        if (keep && emit(p, p->delim, p->matched) != 0)
-            return fail(p, MP_ERR_STOPPED), -1;
-        p->matched = 0;
+        i++;
+        if (++p->matched == p->dlen)
+            goto found;
     }
+    if (p->matched > 0)
+        return (long)i; /* the whole feed extended the held prefix */
+    size_t run = i;     /* start of the data not passed on yet */
+    while (i < n) {
+        const char *cr = memchr(d + i, '\r', n - i);
+        if (!cr)
+            break;
+        size_t c = (size_t)(cr - d), k = 0;
+        while (k < p->dlen && c + k < n && d[c + k] == p->delim[k])
+            k++;
+        if (k == p->dlen || c + k == n) { /* a delimiter, or one cut by the feed's end */
+            if (keep && emit(p, d + run, c - run) != 0)
+                return fail(p, MP_ERR_STOPPED), -1;
+            p->matched = k;
+            i = c + k;
+            if (k == p->dlen)
+                goto found;
+            return (long)i;
+        }
+        i = c + 1; /* not a delimiter: the CR is data */
+    }
+    if (keep && emit(p, d + run, n - run) != 0)
+        return fail(p, MP_ERR_STOPPED), -1;
+    return (long)n;
+found:
+    p->matched = 0;
+    if (keep && p->cb.end && p->cb.end(p->user) != 0)
+        return fail(p, MP_ERR_STOPPED), -1;
+    p->state = MP__AFTER_DELIM;
     return (long)i;
 }
 

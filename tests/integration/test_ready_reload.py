@@ -6,6 +6,9 @@
 3. SIGHUP while a transcription runs: the server stays up, that transcription completes
    with 200, the log shows the reload, the model is dropped only afterwards and the
    next request maps it again (mdconv_model_loads_total +1);
+3b. the file replaced by rename while a transcription runs, then SIGHUP: that
+   transcription still completes (its mapped inode is intact), the next request maps
+   the new file with exactly one load;
 4. SIGHUP after the file was replaced: the next request maps the new file (a broken
    file → 503 model_unavailable; the good one back + SIGHUP → 200 at once, without
    waiting out WHISPER_LOAD_RETRY_MS).
@@ -91,6 +94,26 @@ try:
         c.check(st == 200 and loads(s) == 2, "the next request maps the model again (loads_total 2)",
                 (st, loads(s)))
 
+        print("3b. the file replaced by rename during a transcription, then SIGHUP")
+        box = {}
+        t = threading.Thread(target=lambda: box.update(r=s.upload(LONG_CLIP, FAST)))
+        t.start()
+        ok = wait_for(lambda: metric(s.metrics(), "mdconv_transcriptions_running") == 1, 60)
+        c.check(ok and t.is_alive() and loads(s) == 2, "transcription running on the loaded model")
+        shutil.copyfile(MICRO, model + ".new")
+        os.replace(model + ".new", model)  # the operator's procedure: a new inode
+        s.proc.send_signal(signal.SIGHUP)
+        t.join(120)
+        st, h, body = box.get("r", (None, None, b""))
+        c.check(st == 200, "that transcription completes normally (the mapped old inode is intact)",
+                (st, body[:300]))
+        st, h, body = s.upload(SHORT_CLIP, FAST)
+        c.check(st == 200 and loads(s) == 3, "the next request maps the new file: exactly one load",
+                (st, loads(s)))
+        st, h, body = s.upload(SHORT_CLIP, FAST)
+        c.check(st == 200 and loads(s) == 3, "and the one after reuses it (no leftover reload)",
+                (st, loads(s)))
+
         print("4. SIGHUP after replacing the file")
         with open(model + ".new", "wb") as f:
             f.write(b"not a model" * 100)
@@ -106,7 +129,7 @@ try:
         s.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: s.logtext().count("SIGHUP received") >= 3, 5)
         st, h, body = s.upload(SHORT_CLIP, FAST)
-        c.check(st == 200 and loads(s) == 3,
+        c.check(st == 200 and loads(s) == 4,
                 "good file back + SIGHUP → 200 at once, not after the 60 s back-off", (st, body[:200]))
         c.check(s.proc.poll() is None, "server alive after three SIGHUPs")
 finally:

@@ -564,14 +564,15 @@ static void test_file_change_retires_model(void **state)
     assert_true(holder_model_intact(h, a, why, sizeof why));
 
     copy_file(tu_model("micro"), path, 0); /* rename over it: a new inode */
-    assert_false(holder_model_intact(h, a, why, sizeof why));
-    assert_non_null(strstr(why, "replaced"));
+    /* a's mapped inode is untouched, so a's results stand; a is retired all the same */
+    assert_true(holder_model_intact(h, a, why, sizeof why));
     assert_int_equal(holder_get_state(h), HOLDER_UNLOADED);
+    assert_true(log_contains("replaced"));
     const wsp_model *b = holder_acquire(h, &err); /* loads the new file; a still in use */
     assert_non_null(b);
     assert_ptr_not_equal(a, b);
     assert_int_equal(holder_loads_total(h), 2);
-    assert_false(holder_model_intact(h, a, why, sizeof why)); /* a stays retired */
+    assert_true(holder_model_intact(h, a, why, sizeof why)); /* a stays retired, intact */
 
     copy_file(tu_model("micro"), path, 0); /* again, while a and b are both held */
     const wsp_model *c = holder_acquire(h, &err);
@@ -588,9 +589,16 @@ static void test_file_change_retires_model(void **state)
     assert_int_equal(metric(reg, "mdconv_model_retired_total", "m"), 2);
     assert_true(log_contains("retired"));
 
-    /* truncated in place (same inode, new size): retired before the next hand-out */
+    /* truncated in place (same inode, new size) while in use: the bytes under the
+     * mapping changed, so the user's results are discarded (intact false) */
+    const wsp_model *d = holder_acquire(h, &err);
+    assert_non_null(d);
     assert_int_equal(truncate(path, 1000), 0);
-    assert_null(holder_acquire(h, &err)); /* retired, then the reload fails: too short */
+    assert_false(holder_model_intact(h, d, why, sizeof why));
+    assert_non_null(strstr(why, "changed on disk"));
+    assert_false(holder_model_intact(h, d, why, sizeof why)); /* retired and unsafe */
+    holder_release(h, d);
+    assert_null(holder_acquire(h, &err)); /* the reload fails: too short */
     assert_int_equal(metric(reg, "mdconv_model_retired_total", "m"), 3);
     holder_free(h);
     met_registry_free(reg);
