@@ -335,23 +335,29 @@ static size_t max_samples_for(const aud_limits *limits)
     return (size_t)s;
 }
 
-/* Interleaved L R frames in out->samples → left, right and samples = L + R (float). */
+/* Interleaved L R frames in out->samples → left, right and samples = L + R (float).
+ * Peak memory 3 floats per frame: right is compacted inside the interleaved buffer. */
 static int split_stereo(aud_pcm *out)
 {
     const size_t n = out->n_samples;
+    float *lr = out->samples;
+    out->samples = NULL;
     out->left = malloc(sizeof(float) * n);
-    out->right = malloc(sizeof(float) * n);
-    if (!out->left || !out->right)
+    if (!out->left) {
+        out->samples = lr;
         return AUD_ENOMEM;
-    float *s = out->samples;
-    for (size_t i = 0; i < n; i++) {
-        out->left[i] = s[2 * i];
-        out->right[i] = s[2 * i + 1];
-        s[i] = out->left[i] + out->right[i];
     }
-    float *shrunk = realloc(s, sizeof(float) * n);
-    if (shrunk)
-        out->samples = shrunk;
+    for (size_t i = 0; i < n; i++)
+        out->left[i] = lr[2 * i];
+    for (size_t i = 0; i < n; i++) /* 2i + 1 >= i: reads stay ahead of writes */
+        lr[i] = lr[2 * i + 1];
+    float *r = realloc(lr, sizeof(float) * n);
+    out->right = r ? r : lr;
+    out->samples = malloc(sizeof(float) * n);
+    if (!out->samples)
+        return AUD_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        out->samples[i] = out->left[i] + out->right[i];
     return 0;
 }
 
