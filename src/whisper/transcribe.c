@@ -242,7 +242,7 @@ static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
  * min(3000, seek_delta, seek_end − seek) mel frames.  A window too long for the text
  * context or too short for the median filter keeps t_dtw = -1 (whisper.cpp asserts). */
 static int dtw_window(job *j, wsp_state *state, lm_ctx *lc, const wsp__vocab *v, int lang_tok,
-                      int seek, int n_frames, int first)
+                      int seek, int n_frames, int first, int *n_calls)
 {
     const wsp_hparams *hp = wsp_model_hparams(wsp__state_model(state));
     int N = 0;
@@ -267,6 +267,7 @@ static int dtw_window(job *j, wsp_state *state, lm_ctx *lc, const wsp__vocab *v,
     const double t0 = mdc_now_ms();
     int rc = wsp__decode(state, 0, j->xtok, N, 0, lc->n_threads, j->xlogits);
     lc->decode_ms += mdc_now_ms() - t0;
+    (*n_calls)++;
     wsp__set_xattn_capture(state, NULL, NULL);
     if (rc)
         return rc;
@@ -573,8 +574,8 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
             if (!rc && j.xcap && j.r->n_segments > first) {
                 int nf = seek_delta < WSP_N_FRAMES_CHUNK ? seek_delta : WSP_N_FRAMES_CHUNK;
                 nf = seek_end - seek < nf ? seek_end - seek : nf;
-                rc = dtw_window(&j, state, &lc, v, multi ? init[1] : -1, seek, nf, first);
-                n_calls++;
+                rc = dtw_window(&j, state, &lc, v, multi ? init[1] : -1, seek, nf, first,
+                                &n_calls);
             }
             if (rc)
                 break;
