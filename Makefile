@@ -18,7 +18,7 @@ endif
 
 CC ?= cc
 FFMPEG_PKGS := libavformat libavcodec libswresample libavutil
-CORE_PKGS := libmicrohttpd fftw3f jansson
+CORE_PKGS := libmicrohttpd fftw3f jansson hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(FFMPEG_PKGS) $(CORE_PKGS) 2>/dev/null)
 FFMPEG_LIBS := $(shell pkg-config --libs $(FFMPEG_PKGS) 2>/dev/null)
 CORE_LIBS := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lopenblas -lz -lm -pthread
@@ -40,8 +40,8 @@ endif
 ISA_avx2 := -mavx2 -mfma -mf16c
 ISA_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 
-# Link order: dependencies point down (service → metrics/report/audio/whisper → common).
-MODULES := service metrics report audio whisper common
+# Link order: dependencies point down (service → metrics/report/audio/whisper/vad → common).
+MODULES := service metrics report audio whisper vad common
 lib_of = $(BUILD)/lib/libmdc_$(1).a
 objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/$(1)/*.c))
 LIBS := $(foreach m,$(MODULES),$(call lib_of,$(m)))

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Obtains the configured Whisper model if it is missing, so `make run` can serve it.
+# Obtains the configured Whisper model, and the voice-activity-detection model when one
+# is configured, if they are missing, so `make run` can serve them.
 #
 #   WHISPER_MODEL       name (default base) or a path; from the environment, else ./.env
 #   WHISPER_MODELS_DIR  where names resolve (default models): DIR/ggml-NAME.bin
+#   WHISPER_VAD_MODEL   Silero VAD name (silero-v6.2.0) or a path; empty (default) = none.
+#                       A name is downloaded from whisper.cpp's VAD host (ggml-org/whisper-vad,
+#                       as its models/download-vad-model.sh does).  whisper.cpp publishes no
+#                       checksum for these files: the download is checked structurally (ggml
+#                       magic + "silero" type) and its SHA-256 printed; the sha256 of
+#                       silero-v6.2.0 below is that of whisper.cpp's test copy of the model.
+#                       A VAD model that cannot be fetched is reported, not fatal (exit code
+#                       as for the Whisper model alone).
 #
 # A name is downloaded from whisper.cpp's model host and its SHA-1 checked against the
 # checksums whisper.cpp publishes (models/README.md, models/download-ggml-model.sh).
@@ -70,6 +79,64 @@ BIN=${MDC_BIN:-${MDC_BUILD_DIR:-build}/md-converter}
 MODEL=$("$BIN" settings get WHISPER_MODEL) || exit 2 # a bad setting: the binary says which
 DEST=$("$BIN" settings get MODEL_PATH) || exit 2
 DIR=$(dirname "$DEST")
+
+VAD_HOST_URL=${MDC_VAD_MODEL_BASE_URL:-https://huggingface.co/ggml-org/whisper-vad/resolve/main}
+declare -A VAD_SHA256=(
+  [silero-v6.2.0]=2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987
+)
+
+# The configured VAD model (WHISPER_VAD_MODEL), fetched when it is a missing name.
+get_vad() {
+  local name dest
+  name=$("$BIN" settings get WHISPER_VAD_MODEL) || return 0
+  [ -n "$name" ] || return 0
+  dest=$("$BIN" settings get VAD_MODEL_PATH) || return 0
+  case "$name" in
+    */*|*.bin)
+      if [ -f "$name" ]; then
+        say "WHISPER_VAD_MODEL is a path ($name): present, nothing to download"
+      else
+        say "WHISPER_VAD_MODEL is a path ($name) that does not exist; nothing is downloaded for a path."
+      fi
+      return 0 ;;
+  esac
+  if [ -s "$dest" ]; then
+    say "VAD model $name present at $dest"
+    return 0
+  fi
+  mkdir -p "$(dirname "$dest")" 2>/dev/null || { say "cannot create $(dirname "$dest"); not downloading"; return 0; }
+  local tmp="$dest.part.$$" url="$VAD_HOST_URL/ggml-$name.bin" ok=1
+  say "downloading VAD model $name from $url to $dest ..."
+  if command -v curl >/dev/null 2>&1; then
+    curl -fL -sS --connect-timeout 5 --retry 1 --retry-max-time 10 \
+         --speed-limit 1024 --speed-time 60 -o "$tmp" "$url" && ok=0
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q --connect-timeout=5 --tries=2 --read-timeout=60 -O "$tmp" "$url" && ok=0
+  fi
+  if [ $ok -ne 0 ] || [ ! -s "$tmp" ]; then
+    rm -f "$tmp"
+    say "could not download $url; voice-activity detection stays off (WHISPER_VAD=auto) or"
+    say "answers 503 model_unavailable (WHISPER_VAD=true / vad=true) until $dest exists."
+    return 0
+  fi
+  # structure: "ggml" magic (6c 6d 67 67 little-endian) then a "silero…" type string
+  if [ "$(head -c 4 "$tmp" | od -An -tx1 | tr -d ' \n')" != 6c6d6767 ] ||
+     [ "$(head -c 14 "$tmp" | tail -c 6 | tr -d '\000')" != silero ]; then
+    rm -f "$tmp"
+    say "$url is not a ggml Silero VAD file; discarded."
+    return 0
+  fi
+  local got want=${VAD_SHA256[$name]:-}
+  got=$(sha256sum "$tmp" | cut -d' ' -f1)
+  if [ -n "$want" ] && [ "$got" != "$want" ]; then
+    say "note: $name has SHA-256 $got, not that of whisper.cpp's test copy ($want);"
+    say "the server validates the whole file when it loads it."
+  fi
+  mv -f "$tmp" "$dest"
+  say "VAD model $name saved to $dest (SHA-256 $got)"
+  return 0
+}
+get_vad
 
 case "$MODEL" in
   */*|*.bin)

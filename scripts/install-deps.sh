@@ -7,12 +7,14 @@ set -euo pipefail
 RUNTIME_PKGS=(
   libavformat59 libavcodec59 libswresample4 libavutil57   # FFmpeg: decoding
   libmicrohttpd12 libopenblas0-pthread libfftw3-single3 libjansson4
+  libhiredis0.14                                           # jobs in Redis, JOBS_REDIS_URL
   ca-certificates curl
 )
 BUILD_PKGS=(
   build-essential pkg-config zlib1g-dev
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   libmicrohttpd-dev libopenblas-dev libfftw3-dev libjansson-dev
+  libhiredis-dev
 )
 TEST_PKGS=(
   libcmocka-dev                       # unit-test framework
@@ -23,6 +25,7 @@ TEST_PKGS=(
   ffmpeg                              # ffprobe for cross-checking decoded durations
   cmark-gfm                           # Markdown renderer: the report escaping test's oracle
   chromium nodejs                     # the page's browser test (tests/browser, playwright-core)
+  redis-server                        # the Redis job store's tests (started by each test, loopback)
 )
 
 want=("${RUNTIME_PKGS[@]}")

@@ -58,6 +58,11 @@ static const char k_usage[] =
     "          --max-words-per-cue N  srt/vtt cues of at most N words (like -ml 1 -sow)\n"
     "          --diarize          stereo recording: speaker per segment by channel energy\n"
     "                             (whisper.cpp -di; transcribes L+R)\n"
+    "          --vad, --no-vad    transcribe only the speech a Silero voice-activity\n"
+    "                             detector finds (default: $WHISPER_VAD, auto = on when\n"
+    "                             the VAD model file is there)\n"
+    "          --vad-model M      VAD model name (silero-v6.2.0) or path\n"
+    "                             (default: $WHISPER_VAD_MODEL)\n"
     "      -f, --format FMT       md|txt|srt|vtt|json|verbose_json|diarized_json (default: md)\n"
     "      -o, --output FILE      write there instead of standard output\n"
     "          --title T --date D --participants P   report metadata\n"
@@ -71,7 +76,8 @@ static const char k_usage[] =
     "      as whisper.cpp's whisper-quantize\n"
     "  md-converter settings env|markdown|get NAME\n"
     "      every setting with its default and meaning (.env.example or a Markdown table),\n"
-    "      or the value serve would use for NAME (MODEL_PATH: the resolved model file)\n"
+    "      or the value serve would use for NAME (MODEL_PATH: the resolved model file,\n"
+    "      VAD_MODEL_PATH: the resolved VAD model file)\n"
     "  md-converter --version | --help\n";
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -133,8 +139,9 @@ static int cmd_serve(double exec_start_s)
 
 /* `settings env` prints .env.example, `settings markdown` README's table; both come from
  * the one settings table (src/service/config.c).  `settings get NAME` prints the value
- * serve would use (environment, then .env, validated); MODEL_PATH = the resolved model
- * file (scripts/get-model.sh reads the settings this way, not with its own parser). */
+ * serve would use (environment, then .env, validated); MODEL_PATH / VAD_MODEL_PATH = the
+ * resolved model files (scripts/get-model.sh reads the settings this way, not with its
+ * own parser). */
 static int cmd_settings(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "env") == 0) {
@@ -152,6 +159,8 @@ static int cmd_settings(int argc, char **argv)
             die_usage("%s", err);
         if (strcmp(argv[2], "MODEL_PATH") == 0) /* the resolved WHISPER_MODEL file */
             snprintf(val, sizeof val, "%s", cfg.model_path);
+        else if (strcmp(argv[2], "VAD_MODEL_PATH") == 0) /* the resolved WHISPER_VAD_MODEL */
+            snprintf(val, sizeof val, "%s", cfg.vad_model_path);
         else if (svc_config_get(&cfg, argv[2], val, sizeof val) != 0)
             die_usage("unknown setting %s (or a secret, which is not printed)", argv[2]);
         printf("%s\n", val);
@@ -208,7 +217,8 @@ static int cmd_transcribe(int argc, char **argv)
 {
     enum {
         O_BEAM = 256, O_NO_FALLBACK, O_NO_TS, O_PROMPT, O_TRANSLATE, O_TITLE, O_DATE,
-        O_PARTICIPANTS, O_LOCALE, O_WORDS, O_MAX_WORDS, O_DIARIZE
+        O_PARTICIPANTS, O_LOCALE, O_VAD, O_NO_VAD, O_VAD_MODEL, O_WORDS, O_MAX_WORDS,
+        O_DIARIZE
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -228,6 +238,9 @@ static int cmd_transcribe(int argc, char **argv)
         {"date", required_argument, NULL, O_DATE},
         {"participants", required_argument, NULL, O_PARTICIPANTS},
         {"locale", required_argument, NULL, O_LOCALE},
+        {"vad", no_argument, NULL, O_VAD},
+        {"no-vad", no_argument, NULL, O_NO_VAD},
+        {"vad-model", required_argument, NULL, O_VAD_MODEL},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -240,6 +253,7 @@ static int cmd_transcribe(int argc, char **argv)
         die_usage("%s", err);
     const char *out_path = NULL;
     bool verbose = false;
+    int vad_choice = -1; /* -1: $WHISPER_VAD; 0 --no-vad; 1 --vad */
     pipeline_request req = {.temperature = -1, .format = RPT_FORMAT_MARKDOWN};
     int c;
     optind = 1;
@@ -268,6 +282,9 @@ static int cmd_transcribe(int argc, char **argv)
         case O_DATE: req.meta.date = optarg; break;
         case O_PARTICIPANTS: req.meta.participants = optarg; break;
         case O_LOCALE: set_or_die(&cfg, "REPORT_LOCALE", optarg, "--locale"); break;
+        case O_VAD: vad_choice = 1; break;
+        case O_NO_VAD: vad_choice = 0; break;
+        case O_VAD_MODEL: set_or_die(&cfg, "WHISPER_VAD_MODEL", optarg, "--vad-model"); break;
         case 'v': verbose = true; break;
         case 'h': fputs(k_usage, stdout); return 0;
         default: fprintf(stderr, "Try 'md-converter --help'.\n"); return 2;
@@ -288,6 +305,10 @@ static int cmd_transcribe(int argc, char **argv)
     if (req.word_timestamps)
         req.want_segments = true; /* the CLI keeps the segments beside the words */
     req.meta.locale = cfg.report_locale;
+    req.vad = vad_choice < 0 ? svc_config_vad_default_on(&cfg) : vad_choice == 1;
+    if (req.vad && !cfg.vad_model_path[0])
+        die_usage("--vad needs a VAD model: --vad-model silero-v6.2.0 (or WHISPER_VAD_MODEL)");
+    req.vad_params = svc_config_vad_params(&cfg);
     if (req.n_threads == 0)
         req.n_threads = cfg.threads;
     char context[512];
@@ -320,13 +341,21 @@ static int cmd_transcribe(int argc, char **argv)
 
     holder_options ho = {.name = cfg.model, .path = cfg.model_path, .context = context};
     model_holder *h = holder_new(&ho);
-    if (!h) {
+    model_holder *vh = NULL;
+    if (h && req.vad) {
+        holder_options vo = {.kind = &holder_kind_vad, .name = cfg.vad_model,
+                             .path = cfg.vad_model_path};
+        vh = req.vad_holder = holder_new(&vo);
+    }
+    if (!h || (req.vad && !vh)) {
+        holder_free(h);
         fprintf(stderr, "md-converter: out of memory\n");
         return 1;
     }
     pipeline_result res;
     pipeline_run(h, &req, &res);
     holder_free(h);
+    holder_free(vh);
     if (tty)
         fputc('\n', stderr);
     int rc = 0;
@@ -346,6 +375,12 @@ static int cmd_transcribe(int argc, char **argv)
         if (verbose)
             fprintf(stderr, "md-converter: %.1f s of audio in %.2f s (language %s)\n",
                     res.audio_seconds, res.processing_seconds, res.language);
+        if (verbose && res.vad_used)
+            fprintf(stderr, "md-converter: voice-activity detection kept %.1f s of speech\n",
+                    res.speech_seconds);
+        if (verbose)
+            fprintf(stderr, "md-converter: engine: %d encoder window(s), %d decoder step(s)\n",
+                    res.encoder_windows, res.decoder_steps);
     }
     pipeline_result_free(&res);
     return rc;

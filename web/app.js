@@ -47,6 +47,9 @@ const STRINGS = {
       model_unavailable: "O modelo de transcrição não está disponível no servidor.",
       timeout: "O processamento passou do tempo limite do servidor.",
       client_closed: "O processamento foi cancelado.",
+      cancelled: "O trabalho foi cancelado (excluído no servidor).",
+      job_lost: "O trabalho se perdeu: o armazenamento de trabalhos do servidor não o tem mais. Envie o arquivo de novo.",
+      jobs_unavailable: "O armazenamento de trabalhos do servidor está fora do ar. Tente de novo em instantes.",
       not_found: "O trabalho não foi encontrado (desconhecido ou expirado).",
       internal_error: "Erro interno do servidor.",
       other: "O servidor respondeu com um erro (HTTP {0}).",
@@ -92,6 +95,9 @@ const STRINGS = {
       model_unavailable: "The transcription model is not available on the server.",
       timeout: "Processing took longer than the server's time limit.",
       client_closed: "Processing was cancelled.",
+      cancelled: "The job was cancelled (deleted on the server).",
+      job_lost: "The job was lost: the server's job store no longer has it. Upload the file again.",
+      jobs_unavailable: "The server's job store is unavailable. Try again in a moment.",
       not_found: "The job was not found (unknown or expired).",
       internal_error: "Internal server error.",
       other: "The server answered with an error (HTTP {0}).",
@@ -382,7 +388,7 @@ async function follow(id) {
     if (r.status !== 200) return fail(await responseError(r));
     const s = await r.json();
     if (s.status === "done") return fetchResult(id);
-    if (s.status === "failed") return fail(errorText(s.http_status || 500, s.error));
+    if (s.status === "failed" || s.status === "cancelled") return fail(errorText(s.http_status || 500, s.error));
     onStatus(s);
   }
 }

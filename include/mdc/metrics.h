@@ -33,6 +33,9 @@ void met_registry_free(met_registry *reg); /* accepts NULL */
  * name, or OOM.  The registry owns the family (valid until met_registry_free). */
 met_family *met_register(met_registry *reg, met_type type, const char *name, const char *help,
                          const char *const *label_names, const double *buckets, size_t n_buckets);
+/* The family registered under `name`, or NULL (reg NULL, or no such family).  For a
+ * second user of a family registered elsewhere (the model holders share theirs). */
+met_family *met_find(met_registry *reg, const char *name);
 
 /* Updates the series with the given label values (same count and order as the family's
  * label names; NULL when the family has no labels).  Series are created on first use;

@@ -12,6 +12,7 @@
 #ifndef MDC_REPORT_H
 #define MDC_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,12 @@ typedef struct rpt_transcript {
     /* SRT/VTT: > 0 = cues of at most this many words each (from the segments' words;
      * segments without words keep one cue); 0 = one cue per segment */
     int max_words_per_cue;
+    /* Voice-activity detection (filled by the service; the report knows no model):
+     * vad_used = the segments come only from the speech a detector found, speech_s =
+     * the seconds of audio it kept.  With vad_used and no segments the Markdown says
+     * that no speech was detected (and the decoder did not run). */
+    bool vad_used;
+    double speech_s;
 } rpt_transcript;
 
 typedef enum rpt_locale { RPT_LOCALE_PT_BR = 0, RPT_LOCALE_EN = 1 } rpt_locale;

@@ -94,7 +94,9 @@ const wsp_hparams *wsp_model_hparams(const wsp_model *model);
 /* "tiny", "base", "small", "medium", "large" (from n_audio_layer; 32 layers with 128 mel
  * bands: "large-v3", or "large-v3-turbo" with 4 decoder layers), or "unknown". */
 const char *wsp_model_type_name(const wsp_model *model);
-/* "f32", "f16", or "q…" for quantized ftypes. */
+/* The header's weight type: "f32", "f16", "q4_0", "q4_1", "q5_0", "q5_1" or "q8_0" (a
+ * loaded model never has another; individual tensors may differ, e.g. conv kernels stay
+ * f16 in quantized files).  Static string. */
 const char *wsp_model_ftype_name(const wsp_model *model);
 bool wsp_model_is_multilingual(const wsp_model *model);
 uint64_t wsp_model_file_bytes(const wsp_model *model);

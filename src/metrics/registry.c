@@ -245,6 +245,19 @@ met_family *met_register(met_registry *reg, met_type type, const char *name, con
     return f;
 }
 
+met_family *met_find(met_registry *reg, const char *name)
+{
+    if (!reg || !name)
+        return NULL;
+    met_family *found = NULL;
+    pthread_mutex_lock(&reg->lock);
+    for (met_family *g = reg->first; g && !found; g = g->next)
+        if (strcmp(g->name, name) == 0)
+            found = g;
+    pthread_mutex_unlock(&reg->lock);
+    return found;
+}
+
 void met_inc(met_family *f, const char *const *label_values, double delta)
 {
     if (!f || f->type == MET_HISTOGRAM || isnan(delta) || (f->type == MET_COUNTER && delta < 0))

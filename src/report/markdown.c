@@ -22,6 +22,7 @@ typedef struct {
     const char *title, *date, *duration, *language, *model, *processing, *source;
     const char *participants, *toc, *transcript, *no_speech, *unknown, *probability;
     const char *speakers, *speaker, *unknown_speaker;
+    const char *speech, *vad, *no_speech_vad;
     char decimal;
 } strings;
 
@@ -37,6 +38,10 @@ static const strings k_pt = {
     .toc = "Sumário",
     .transcript = "Transcrição",
     .no_speech = "Nenhuma fala detectada na gravação.",
+    .speech = "Fala detectada",
+    .vad = "detecção de atividade de voz",
+    .no_speech_vad = "Nenhuma fala detectada. O detector de atividade de voz não encontrou fala "
+                     "na gravação; nada foi transcrito.",
     .unknown = "desconhecido",
     .probability = "probabilidade",
     .speakers = "Tempo de fala",
@@ -56,6 +61,10 @@ static const strings k_en = {
     .toc = "Contents",
     .transcript = "Transcript",
     .no_speech = "No speech detected in the recording.",
+    .speech = "Speech detected",
+    .vad = "voice-activity detection",
+    .no_speech_vad = "No speech detected. The voice-activity detector found no speech in the "
+                     "recording; nothing was transcribed.",
     .unknown = "unknown",
     .probability = "probability",
     .speakers = "Talk time",
@@ -176,6 +185,11 @@ static int put_header(mdc_buf *b, const rpt_transcript *tr, const rpt_meta *m,
         mdc_buf_puts(b, "\n");
     }
     mdc_buf_printf(b, "- **%s:** %s\n", S->duration, rpt__timestamp(duration_cs, 0, ts, sizeof ts));
+    if (tr->vad_used) {
+        const double sp = tr->speech_s > 0 && isfinite(tr->speech_s) ? tr->speech_s : 0;
+        mdc_buf_printf(b, "- **%s:** %s (%s)\n", S->speech,
+                       rpt__timestamp((int64_t)llround(sp * 100), 0, ts, sizeof ts), S->vad);
+    }
     mdc_buf_printf(b, "- **%s:** ", S->language);
     const char *name = rpt__lang_name(tr->language, m->locale);
     if (has_text(tr->language)) {
@@ -361,7 +375,7 @@ int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b
 
     mdc_buf_printf(b, "\n## %s\n\n", S->transcript);
     if (np == 0)
-        mdc_buf_printf(b, "*%s*\n", S->no_speech);
+        mdc_buf_printf(b, "*%s*\n", tr->vad_used ? S->no_speech_vad : S->no_speech);
     for (long i = 0; i < np; i++) {
         if (i)
             mdc_buf_puts(b, "\n");

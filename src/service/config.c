@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -65,6 +66,7 @@ static int set_parse_generic(const setting *s, void *field, const char *v, char 
                              size_t whylen);
 static int h_host(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_model(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_vad_model(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_threads(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_api_key(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_locale(const setting *s, void *field, const char *v, char *why, size_t whylen);
@@ -114,6 +116,36 @@ static const setting k_settings[] = {
       "After a failed model load, requests get the kept error at once for this long (ms); "
       "the next request after it retries the load."},
      .type = SET_INT, F(load_retry_backoff_ms), .lo = 0, .hi = 3600000},
+    {.d = {"WHISPER_VAD", "Voice-activity detection", "auto", NULL,
+      "Transcribe only the speech a Silero voice-activity detector finds (whisper.cpp's "
+      "--vad): auto = on when WHISPER_VAD_MODEL is set and its file exists at start-up, "
+      "true = on (start-up fails without WHISPER_VAD_MODEL), false = off. Requests override "
+      "it with the form field vad=true|false or OpenAI's chunking_strategy."},
+     .type = SET_CHOICE, F(vad_mode), .choices = "auto|true|false"},
+    {.d = {"WHISPER_VAD_MODEL", "Voice-activity detection", "",
+      "silero-vX.Y.Z name, a path, or empty",
+      "The Silero VAD model in whisper.cpp's ggml format: a name such as silero-v6.2.0, "
+      "resolved to $WHISPER_MODELS_DIR/ggml-NAME.bin (scripts/get-model.sh, run by `make "
+      "run`, downloads it), or a path (contains \"/\" or ends in .bin). Lazy-loaded like the "
+      "Whisper model. Empty = no VAD."},
+     .type = SET_STRING, F(vad_model), .flags = SET_EMPTY_OK, .hook = h_vad_model},
+    {.d = {"WHISPER_VAD_THRESHOLD", "Voice-activity detection", "0.5", NULL,
+      "Speech starts at a 32 ms chunk with probability >= this; it ends after "
+      "WHISPER_VAD_MIN_SILENCE_MS below threshold - 0.15 (whisper.cpp's default 0.5)."},
+     .type = SET_NUMBER, F(vad_threshold), .lo = 0, .hi = 1, .flags = SET_LO_OPEN},
+    {.d = {"WHISPER_VAD_MIN_SPEECH_MS", "Voice-activity detection", "250", NULL,
+      "Speech segments shorter than this are dropped (whisper.cpp's default 250)."},
+     .type = SET_INT, F(vad_min_speech_ms), .lo = 0, .hi = 3600000},
+    {.d = {"WHISPER_VAD_MIN_SILENCE_MS", "Voice-activity detection", "100", NULL,
+      "Silence that must last this long to end a speech segment (whisper.cpp's default 100)."},
+     .type = SET_INT, F(vad_min_silence_ms), .lo = 0, .hi = 3600000},
+    {.d = {"WHISPER_VAD_SPEECH_PAD_MS", "Voice-activity detection", "30", NULL,
+      "Audio kept before and after each speech segment (whisper.cpp's default 30)."},
+     .type = SET_INT, F(vad_speech_pad_ms), .lo = 0, .hi = 3600000},
+    {.d = {"WHISPER_VAD_MAX_SPEECH_S", "Voice-activity detection", "0", NULL,
+      "Longer speech segments are split at their last pause of >= 98 ms; 0 = no limit "
+      "(whisper.cpp's default, FLT_MAX)."},
+     .type = SET_NUMBER, F(vad_max_speech_s), .lo = 0, .hi = 86400},
     {.d = {"MAX_CONCURRENT_TRANSCRIPTIONS", "Limits and queue", "1", NULL,
       "Transcriptions running at once (each uses WHISPER_THREADS threads)."},
      .type = SET_INT, F(max_concurrent), .lo = 1, .hi = 256},
@@ -132,6 +164,40 @@ static const setting k_settings[] = {
     {.d = {"TMPDIR", "Limits and queue", "/tmp", "a directory",
       "Where uploads are spooled (private temporary files, removed after each request)."},
      .type = SET_STRING, F(tmp_dir)},
+    {.d = {"JOBS_TTL_SECONDS", "Jobs", "3600", NULL,
+      "A finished job (its status, events and result) is kept this long after it ended, "
+      "seconds; then GET /jobs/ID answers 404."},
+     .type = SET_INT, F(jobs_ttl_seconds), .lo = 1, .hi = 2592000},
+    {.d = {"JOBS_MAX", "Jobs", "256", NULL,
+      "Jobs kept at once. When full, the job that finished first is dropped to make room; "
+      "when every kept job is unfinished, POST /jobs answers 503 queue_full. With "
+      "JOBS_REDIS_URL: the jobs GET /jobs lists and mdconv_jobs counts (older ones stay "
+      "until their TTL; Redis memory is bounded by the TTL and MAX_UPLOAD_MB)."},
+     .type = SET_INT, F(jobs_max), .lo = 1, .hi = 100000},
+    {.d = {"SHUTDOWN_GRACE_SECONDS", "Jobs", "15", NULL,
+      "On SIGTERM/SIGINT: running and queued transcriptions (jobs and requests) may finish "
+      "for up to this long while new uploads get 503 shutting_down; what is left is then "
+      "aborted (503 shutting_down; a job's event stream ends with an `error` event "
+      "shutting_down; with JOBS_REDIS_URL the job is left to another replica instead) and "
+      "the process exits within 6 s more. Keep grace + 6 s (+ any preStop sleep) below the "
+      "orchestrator's kill timeout (k8s terminationGracePeriodSeconds 30, compose "
+      "stop_grace_period 30s)."},
+     .type = SET_INT, F(shutdown_grace_seconds), .lo = 0, .hi = 3600},
+    {.d = {"JOBS_REDIS_URL", "Jobs", "", "redis://[user:pass@]host:port/db",
+      "Empty = jobs live in this process. Set = jobs (record, events, upload, result) live in "
+      "Redis with their TTL and any replica sharing it answers, runs and finishes any job "
+      "(docs/DEPLOY.md, Scaling out). rediss:// (TLS) is refused: Debian's hiredis 0.14 has "
+      "no TLS."},
+     .type = SET_STRING, F(jobs_redis_url), .flags = SET_EMPTY_OK | SET_SECRET},
+    {.d = {"JOBS_ROLE", "Jobs", "both", NULL,
+      "With JOBS_REDIS_URL: api = accepts and answers jobs but never runs one; worker = runs "
+      "jobs from Redis and answers them, but POST /jobs is refused (403 wrong_role); both = "
+      "either. Without JOBS_REDIS_URL only both is valid."},
+     .type = SET_CHOICE, F(jobs_role), .choices = "api|worker|both"},
+    {.d = {"JOBS_CLAIM_AFTER_SECONDS", "Jobs", "15", NULL,
+      "With JOBS_REDIS_URL: a running job whose replica sent no heartbeat (every 0.5 s) for "
+      "this long is taken over and re-run by another replica."},
+     .type = SET_INT, F(jobs_claim_after_seconds), .lo = 1, .hi = 3600},
     {.d = {"HEADERS_TIMEOUT_SECONDS", "Slow clients", "10", NULL,
       "A request's headers must be complete this many seconds after the connection opened "
       "(or after the previous answer on a kept-alive connection); bytes arriving do not "
@@ -328,6 +394,25 @@ static int h_model(const setting *s, void *field, const char *v, char *why, size
     return 0;
 }
 
+static int h_vad_model(const setting *s, void *field, const char *v, char *why, size_t whylen)
+{
+    if (set_parse_generic(s, field, v, why, whylen) != 0)
+        return -1;
+    if (!*v || svc_config_model_is_path(v))
+        return 0;
+    /* a name: silero-v<digits and dots>, e.g. silero-v6.2.0, silero-v5.1.2 */
+    bool ok = strncmp(v, "silero-v", 8) == 0 && v[8] >= '0' && v[8] <= '9';
+    for (const char *p = v + 8; ok && *p; p++)
+        ok = (*p >= '0' && *p <= '9') || *p == '.';
+    if (!ok) {
+        snprintf(why, whylen, "expected a Silero model name such as silero-v6.2.0 (resolved to "
+                              "$WHISPER_MODELS_DIR/ggml-NAME.bin), a path to a .bin file, or "
+                              "empty for no VAD");
+        return -1;
+    }
+    return 0;
+}
+
 static int h_threads(const setting *s, void *field, const char *v, char *why, size_t whylen)
 {
     if (set_parse_generic(s, field, v, why, whylen) != 0) {
@@ -380,12 +465,13 @@ static int set_apply(const setting *s, svc_config *cfg, const char *v, char *why
 
 /* MDC_* names that belong to the test harness (tests/run.sh), to other modules
  * (MDC_AUDIO_PLUGIN: src/audio/plugin/loader.c; MDC_KERNELS: the engine's kernel choice)
- * or other tools (MDC_MODEL_BASE_URL, MDC_BIN: scripts/get-model.sh, which `make run`
- * runs in the same environment as serve); never reported as unknown.  Any MDC_TEST_* is
- * also tolerated. */
+ * or other tools (MDC_MODEL_BASE_URL, MDC_VAD_MODEL_BASE_URL, MDC_BIN: scripts/get-model.sh,
+ * which `make run` runs in the same environment as serve); never reported as unknown.
+ * Any MDC_TEST_* is also tolerated. */
 static const char *const k_foreign_mdc[] = {
     "MDC_SHARED_DIR", "MDC_BUILD_DIR", "MDC_MODELS_DIR",     "MDC_SANITIZE",
-    "MDC_AUDIO_PLUGIN", "MDC_KERNELS", "MDC_MODEL_BASE_URL", "MDC_BIN"};
+    "MDC_AUDIO_PLUGIN", "MDC_KERNELS", "MDC_MODEL_BASE_URL", "MDC_VAD_MODEL_BASE_URL",
+    "MDC_BIN"};
 
 static const setting *find_setting(const char *name, size_t len)
 {
@@ -693,6 +779,29 @@ void svc_config_defaults(svc_config *cfg)
     }
     svc_config_resolve_model(cfg->model, cfg->models_dir, cfg->model_path,
                              sizeof cfg->model_path);
+    cfg->vad_model_path[0] = '\0';
+}
+
+bool svc_config_vad_default_on(const svc_config *cfg)
+{
+    if (cfg->vad_mode == SVC_VAD_FALSE || !cfg->vad_model_path[0])
+        return false;
+    if (cfg->vad_mode == SVC_VAD_TRUE)
+        return true;
+    struct stat st; /* auto: on when the file is there */
+    return stat(cfg->vad_model_path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+vad_params svc_config_vad_params(const svc_config *cfg)
+{
+    vad_params p = vad_default_params();
+    p.threshold = (float)cfg->vad_threshold;
+    p.min_speech_duration_ms = cfg->vad_min_speech_ms;
+    p.min_silence_duration_ms = cfg->vad_min_silence_ms;
+    p.speech_pad_ms = cfg->vad_speech_pad_ms;
+    if (cfg->vad_max_speech_s > 0)
+        p.max_speech_duration_s = (float)cfg->vad_max_speech_s;
+    return p;
 }
 
 /* Sets errmsg and returns -1. */
@@ -727,6 +836,16 @@ static int resolve_model_path(svc_config *cfg, char *errmsg, size_t errlen)
                              sizeof cfg->model_path);
     if (strlen(cfg->model_path) + 1 >= sizeof cfg->model_path)
         return fail(errmsg, errlen, "invalid WHISPER_MODELS_DIR: the model path is too long");
+    cfg->vad_model_path[0] = '\0';
+    if (cfg->vad_model[0]) {
+        svc_config_resolve_model(cfg->vad_model, cfg->models_dir, cfg->vad_model_path,
+                                 sizeof cfg->vad_model_path);
+        if (strlen(cfg->vad_model_path) + 1 >= sizeof cfg->vad_model_path)
+            return fail(errmsg, errlen, "invalid WHISPER_MODELS_DIR: the VAD model path is too long");
+    }
+    if (cfg->vad_mode == SVC_VAD_TRUE && !cfg->vad_model[0])
+        return fail(errmsg, errlen, "invalid WHISPER_VAD=true: no WHISPER_VAD_MODEL is set "
+                                    "(e.g. WHISPER_VAD_MODEL=silero-v6.2.0)");
     return 0;
 }
 

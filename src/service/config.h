@@ -27,6 +27,10 @@
 
 #include "mdc/log.h"
 #include "mdc/report.h"
+#include "mdc/vad.h"
+
+/* WHISPER_VAD (the SET_CHOICE index of "auto|true|false"). */
+enum { SVC_VAD_AUTO = 0, SVC_VAD_TRUE = 1, SVC_VAD_FALSE = 2 };
 
 typedef struct svc_config {
     char host[256];               /* HOST */
@@ -51,13 +55,30 @@ typedef struct svc_config {
                                      (tests of the load race) */
     int load_retry_backoff_ms;    /* WHISPER_LOAD_RETRY_MS */
     char tmp_dir[1024];           /* TMPDIR */
+    int jobs_ttl_seconds;         /* JOBS_TTL_SECONDS: finished jobs are kept this long */
+    int jobs_max;                 /* JOBS_MAX: jobs kept at once */
+    int shutdown_grace_seconds;   /* SHUTDOWN_GRACE_SECONDS: drain before aborting */
+    char jobs_redis_url[1024];    /* JOBS_REDIS_URL, "" = jobs in this process */
+    int jobs_role;                /* JOBS_ROLE: SVC_ROLE_* */
+    int jobs_claim_after_seconds; /* JOBS_CLAIM_AFTER_SECONDS: a job without heartbeat
+                                     this long is taken by another replica */
     int headers_timeout_s;        /* HEADERS_TIMEOUT_SECONDS: headers complete within this */
     int upload_min_bps;           /* UPLOAD_MIN_BYTES_PER_SECOND: body rate floor (0 = none) */
     int max_conns_per_address;    /* MAX_CONNECTIONS_PER_ADDRESS (0 = no cap) */
     int health_port;              /* HEALTH_PORT: second listener for probes (0 = none) */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
+    int vad_mode;                 /* WHISPER_VAD: SVC_VAD_AUTO|TRUE|FALSE */
+    char vad_model[1024];         /* WHISPER_VAD_MODEL as given, "" = none */
+    char vad_model_path[2048];    /* resolved like model_path; "" when vad_model is "" */
+    double vad_threshold;         /* WHISPER_VAD_THRESHOLD */
+    int vad_min_speech_ms;        /* WHISPER_VAD_MIN_SPEECH_MS */
+    int vad_min_silence_ms;       /* WHISPER_VAD_MIN_SILENCE_MS */
+    int vad_speech_pad_ms;        /* WHISPER_VAD_SPEECH_PAD_MS */
+    double vad_max_speech_s;      /* WHISPER_VAD_MAX_SPEECH_S, 0 = no limit */
 } svc_config;
+
+enum { SVC_ROLE_API = 0, SVC_ROLE_WORKER = 1, SVC_ROLE_BOTH = 2 }; /* JOBS_ROLE */
 
 /* The settings table (config.c): one row per variable.  Defaults, validation, unknown-
  * name detection, `.env` reading, .env.example and README's settings table all come
@@ -115,6 +136,11 @@ const char *svc_config_model_label(const svc_config *cfg);
 /* Context for load errors, for holder_options.context:
  * "WHISPER_MODEL=base, WHISPER_MODELS_DIR=/models" (or just WHISPER_MODEL=PATH). */
 void svc_config_model_context(const svc_config *cfg, char *buf, size_t len);
+/* Whether a request without a vad/chunking_strategy field uses the VAD: WHISPER_VAD=true,
+ * or auto with WHISPER_VAD_MODEL set and its file present (checked at each call: stat). */
+bool svc_config_vad_default_on(const svc_config *cfg);
+/* The segment rules from the WHISPER_VAD_* settings (whisper.cpp's defaults otherwise). */
+vad_params svc_config_vad_params(const svc_config *cfg);
 /* Parses true|false|1|0|yes|no|on|off (case-insensitive); returns 0 or -1. */
 int svc_config_parse_bool(const char *v, bool *out);
 /* CPUs this process may run on (sched_getaffinity), at least 1. */

@@ -1,10 +1,10 @@
 /*
- * holder.c — the model holder: lazy loading of one Whisper model (see holder.h and
- * DESIGN §2).
+ * holder.c — the model holder: lazy loading of one model — a Whisper model or a VAD
+ * model, through a holder_kind (see holder.h and DESIGN §2).
  *
  * One mutex guards every field below it in struct model_holder; one condition variable
  * wakes the threads waiting for a load to finish and holder_free() waiting for the last
- * reference.  The loader runs wsp_model_load() (and the load_delay_ms test sleep) with
+ * reference.  The loader runs the kind's load (and the load_delay_ms test sleep) with
  * the mutex released, so /ready, /metrics and other holders never wait on a load.
  *
  * File identity: the holder keeps the loaded file's (st_dev, st_ino, st_size, st_mtim)
@@ -34,8 +34,10 @@
 
 #include "mdc/clock.h"
 #include "mdc/log.h"
+#include "mdc/vad.h"
 
 struct model_holder {
+    const holder_kind *kind;
     char *name;
     char *path;
     char *context;             /* appended to load errors, may be NULL */
@@ -50,10 +52,10 @@ struct model_holder {
     pthread_cond_t cv;
     /* --- guarded by mu --- */
     holder_state state;
-    wsp_model *model;          /* non-NULL only in READY */
+    void *model;               /* the kind's object; non-NULL only in READY */
     int refs;                  /* references handed out and not released */
     holder_file_id file_id;    /* identity of the file `model` was loaded from */
-    wsp_model *retired;        /* a model whose file changed, still referenced */
+    void *retired;             /* a model whose file changed, still referenced */
     int retired_refs;          /* its references */
     bool retired_unsafe;       /* its bytes may differ from what was loaded (SIGBUS, or the
                                   same inode rewritten in place); false when the file was
@@ -61,7 +63,7 @@ struct model_holder {
                                   on under the mapping, so its users' results stand */
     unsigned long attempt;     /* number of the current/last load attempt */
     char last_error[512];      /* message of the last failed attempt ("" if none) */
-    int last_error_code;       /* its WSP_E* code */
+    int last_error_code;       /* its code (WSP_E* or VAD_E*, by kind) */
     double failed_at_s;        /* monotonic time of the last failure */
     double idle_since_s;       /* monotonic time the refcount last dropped to 0 */
     unsigned long loads_total; /* successful loads */
@@ -73,8 +75,8 @@ struct model_holder {
     pthread_t preload_thread;
 };
 
-static wsp_model *reload_detach_locked(model_holder *h);
-static void reload_finish(model_holder *h, wsp_model *m);
+static void *reload_detach_locked(model_holder *h);
+static void reload_finish(model_holder *h, void *m);
 
 static const char *const k_label_names[] = {"model", NULL};
 /* Load times span milliseconds (mmap + validate) to a minute (large models on slow
@@ -130,27 +132,32 @@ static void count(model_holder *h, met_family *f)
     }
 }
 
+/* Registers a family, or takes the one an earlier holder registered on this registry. */
+static met_family *family(met_registry *reg, met_type type, const char *name, const char *help,
+                          const double *buckets, size_t n_buckets)
+{
+    met_family *f = met_register(reg, type, name, help, k_label_names, buckets, n_buckets);
+    return f ? f : met_find(reg, name);
+}
+
 static void register_metrics(model_holder *h, met_registry *reg)
 {
     if (!reg)
         return;
-    h->m_state = met_register(reg, MET_GAUGE, "mdconv_model_state",
-                              "Model holder state (0 unloaded, 1 loading, 2 ready, 3 failed)",
-                              k_label_names, NULL, 0);
-    h->m_load_seconds = met_register(
-        reg, MET_HISTOGRAM, "mdconv_model_load_seconds",
-        "Time to map and validate the model file, seconds", k_label_names, k_load_buckets,
-        sizeof k_load_buckets / sizeof k_load_buckets[0]);
-    h->m_loads = met_register(reg, MET_COUNTER, "mdconv_model_loads_total",
-                              "Successful model loads", k_label_names, NULL, 0);
-    h->m_failures = met_register(reg, MET_COUNTER, "mdconv_model_load_failures_total",
-                                 "Failed model load attempts", k_label_names, NULL, 0);
-    h->m_unloads = met_register(reg, MET_COUNTER, "mdconv_model_unloads_total",
-                                "Models unloaded after being idle", k_label_names, NULL, 0);
-    h->m_retired = met_register(reg, MET_COUNTER, "mdconv_model_retired_total",
-                                "Models dropped because their file changed, vanished or was "
-                                "truncated while mapped",
-                                k_label_names, NULL, 0);
+    h->m_state = family(reg, MET_GAUGE, "mdconv_model_state",
+                        "Model holder state (0 unloaded, 1 loading, 2 ready, 3 failed)", NULL, 0);
+    h->m_load_seconds = family(reg, MET_HISTOGRAM, "mdconv_model_load_seconds",
+                               "Time to map and validate the model file, seconds", k_load_buckets,
+                               sizeof k_load_buckets / sizeof k_load_buckets[0]);
+    h->m_loads = family(reg, MET_COUNTER, "mdconv_model_loads_total", "Successful model loads",
+                        NULL, 0);
+    h->m_failures = family(reg, MET_COUNTER, "mdconv_model_load_failures_total",
+                           "Failed model load attempts", NULL, 0);
+    h->m_unloads = family(reg, MET_COUNTER, "mdconv_model_unloads_total",
+                          "Models unloaded after being idle", NULL, 0);
+    h->m_retired = family(reg, MET_COUNTER, "mdconv_model_retired_total",
+                          "Models dropped because their file changed, vanished or was "
+                          "truncated while mapped", NULL, 0);
     if (!h->m_state || !h->m_load_seconds || !h->m_loads || !h->m_failures || !h->m_unloads ||
         !h->m_retired)
         MDC_LOG_WARN("model %s: some holder metrics could not be registered", h->name);
@@ -203,6 +210,7 @@ model_holder *holder_new(const holder_options *opt)
         free(h);
         return NULL;
     }
+    h->kind = opt->kind ? opt->kind : &holder_kind_whisper;
     h->retry_backoff_ms = opt->retry_backoff_ms > 0 ? opt->retry_backoff_ms : 0;
     h->idle_unload_seconds = opt->idle_unload_seconds > 0 ? opt->idle_unload_seconds : 0;
     h->load_delay_ms = opt->load_delay_ms > 0 ? opt->load_delay_ms : 0;
@@ -230,12 +238,14 @@ void holder_free(model_holder *h)
     pthread_mutex_lock(&h->mu);
     while (h->refs > 0 || h->retired_refs > 0 || h->state == HOLDER_LOADING)
         pthread_cond_wait(&h->cv, &h->mu);
-    wsp_model *m = h->model;
+    void *m = h->model;
     h->model = NULL;
     h->state = HOLDER_UNLOADED;
     pthread_mutex_unlock(&h->mu);
-    wsp_model_free(m);
-    wsp_model_free(h->retired);
+    if (m)
+        h->kind->free(m);
+    if (h->retired)
+        h->kind->free(h->retired);
 
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
@@ -254,53 +264,123 @@ static void sleep_ms(double ms)
     }
 }
 
-/* Runs one load attempt without the lock.  Returns the model or NULL with msg filled
+/* ---- the two kinds ---------------------------------------------------------------- */
+
+static void *whisper_load(const char *path, int *code, char *reason, size_t len)
+{
+    wsp_model *m = NULL;
+    wsp_error err = {0};
+    int rc = wsp_model_load(path, &m, &err);
+    if (rc == 0 && m)
+        return m;
+    wsp_model_free(m); /* defensive: a failing load must not hand out a model */
+    *code = rc != 0 ? rc : WSP_EINTERNAL;
+    snprintf(reason, len, "%s", err.message[0] ? err.message : wsp_strerror(*code));
+    return NULL;
+}
+
+static void whisper_free(void *obj) { wsp_model_free(obj); }
+
+static void whisper_describe(const void *obj, char *buf, size_t len)
+{
+    const wsp_model *m = obj;
+    snprintf(buf, len, "%llu bytes mapped, %d tensors, %llu bytes of weights, %s %s",
+             (unsigned long long)wsp_model_file_bytes(m), wsp_model_n_tensors(m),
+             (unsigned long long)wsp_model_tensor_bytes(m), wsp_model_type_name(m),
+             wsp_model_ftype_name(m));
+}
+
+static bool whisper_mapping_lost(const void *obj) { return wsp_model_mapping_lost(obj); }
+static uint64_t whisper_file_bytes(const void *obj) { return wsp_model_file_bytes(obj); }
+static const char *whisper_weight_type(const void *obj) { return wsp_model_weight_type(obj); }
+
+const holder_kind holder_kind_whisper = {
+    .what = "Whisper model",
+    .io_error = WSP_EIO,
+    .load = whisper_load,
+    .free = whisper_free,
+    .describe = whisper_describe,
+    .mapping_lost = whisper_mapping_lost,
+    .file_bytes = whisper_file_bytes,
+    .weight_type = whisper_weight_type,
+};
+
+static void *vad_load(const char *path, int *code, char *reason, size_t len)
+{
+    vad_model *m = NULL;
+    vad_error err = {0};
+    int rc = vad_model_load(path, &m, &err);
+    if (rc == 0 && m)
+        return m;
+    vad_model_free(m);
+    *code = rc != 0 ? rc : VAD_EINVAL;
+    snprintf(reason, len, "%s", err.message[0] ? err.message : vad_strerror(*code));
+    return NULL;
+}
+
+static void vad_free(void *obj) { vad_model_free(obj); }
+
+static void vad_describe(const void *obj, char *buf, size_t len)
+{
+    const vad_model *m = obj;
+    snprintf(buf, len, "%llu bytes, %s", (unsigned long long)vad_model_file_bytes(m),
+             vad_model_description(m));
+}
+
+static uint64_t vad_file_bytes(const void *obj) { return vad_model_file_bytes(obj); }
+
+/* No mapping_lost: vad_model_load copies every tensor and unmaps the file, so a file
+ * truncated later cannot fault a detection (its identity is still checked). */
+const holder_kind holder_kind_vad = {
+    .what = "VAD model",
+    .io_error = VAD_EIO,
+    .load = vad_load,
+    .free = vad_free,
+    .describe = vad_describe,
+    .mapping_lost = NULL,
+    .file_bytes = vad_file_bytes,
+    .weight_type = NULL,
+};
+
+/* Runs one load attempt without the lock.  Returns the object or NULL with msg filled
  * ("cannot load model PATH: REASON (CONTEXT)") and *code set. */
-static wsp_model *load_unlocked(model_holder *h, char *msg, size_t msglen, int *code,
-                                double *elapsed_ms, holder_file_id *id)
+static void *load_unlocked(model_holder *h, char *msg, size_t msglen, int *code,
+                           double *elapsed_ms, holder_file_id *id)
 {
     double t0 = mdc_now_ms();
     if (h->load_delay_ms > 0)
         sleep_ms(h->load_delay_ms);
 
-    wsp_model *m = NULL;
-    wsp_error err = {0};
+    void *m = NULL;
     char reason[384]; /* the path and context also go into the 512-byte message */
     struct stat st;
     if (stat(h->path, &st) != 0) {
         /* Say "file not found" plainly: the most common deployment mistake. */
-        *code = WSP_EIO;
+        *code = h->kind->io_error;
         snprintf(reason, sizeof reason, "%s",
                  errno == ENOENT ? "file not found" : strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
-        *code = WSP_EIO;
+        *code = h->kind->io_error;
         snprintf(reason, sizeof reason, "not a regular file");
     } else {
         holder_file_id before;
         file_identity(h->path, &before);
-        int rc = wsp_model_load(h->path, &m, &err);
+        m = h->kind->load(h->path, code, reason, sizeof reason);
         file_identity(h->path, id);
-        if (rc == 0 && m && (!same_file(&before, id) || (uint64_t)id->size != wsp_model_file_bytes(m))) {
+        if (m && (!same_file(&before, id) || (uint64_t)id->size != h->kind->file_bytes(m))) {
             /* written to while we mapped and validated it: what we checked is not what
              * is there now */
-            wsp_model_free(m);
+            h->kind->free(m);
             m = NULL;
-            rc = WSP_EIO;
-            snprintf(err.message, sizeof err.message,
+            *code = h->kind->io_error;
+            snprintf(reason, sizeof reason,
                      "the file changed while it was being loaded (still being copied?)");
         }
-        if (rc == 0 && m) {
+        if (m) {
             *code = 0;
             *elapsed_ms = mdc_now_ms() - t0;
             return m;
         }
-        if (m) { /* defensive: a failing load must not hand out a model */
-            wsp_model_free(m);
-            m = NULL;
-        }
-        *code = rc != 0 ? rc : WSP_EINTERNAL;
-        snprintf(reason, sizeof reason, "%.*s", (int)sizeof reason - 1,
-                 err.message[0] ? err.message : wsp_strerror(*code));
     }
     *elapsed_ms = mdc_now_ms() - t0;
     /* Each part is bounded so the reason survives a long path (truncation is fine). */
@@ -331,13 +411,11 @@ static void run_load_locked(model_holder *h)
     double ms = 0;
     holder_file_id id;
     memset(&id, 0, sizeof id);
-    wsp_model *m = load_unlocked(h, msg, sizeof msg, &code, &ms, &id);
+    void *m = load_unlocked(h, msg, sizeof msg, &code, &ms, &id);
     if (m) {
-        MDC_LOG_INFO("Lazy Loading: model %s ready in %.1f ms (%llu bytes mapped, %d tensors, "
-                     "%llu bytes of weights, %s %s)",
-                     h->name, ms, (unsigned long long)wsp_model_file_bytes(m),
-                     wsp_model_n_tensors(m), (unsigned long long)wsp_model_tensor_bytes(m),
-                     wsp_model_type_name(m), wsp_model_ftype_name(m));
+        char desc[256];
+        h->kind->describe(m, desc, sizeof desc);
+        MDC_LOG_INFO("Lazy Loading: model %s ready in %.1f ms (%s)", h->name, ms, desc);
         if (h->m_load_seconds) {
             const char *lv[] = {h->name};
             met_observe(h->m_load_seconds, lv, ms / 1000.0);
@@ -350,7 +428,7 @@ static void run_load_locked(model_holder *h)
     pthread_mutex_lock(&h->mu);
     if (m) {
         h->model = m;
-        h->weight_type = wsp_model_weight_type(m);
+        h->weight_type = h->kind->weight_type ? h->kind->weight_type(m) : NULL;
         h->file_id = id;
         h->state = HOLDER_READY;
         h->loads_total++;
@@ -373,11 +451,11 @@ static void run_load_locked(model_holder *h)
  * the bytes under the mapping may have changed (SIGBUS, or the same inode rewritten) —
  * a new inode at the path (an atomic replacement, the reload procedure) or an unlinked
  * file leaves the mapped inode intact. */
-static bool check_locked(model_holder *h, const wsp_model *m, char *why, size_t len,
+static bool check_locked(model_holder *h, const void *m, char *why, size_t len,
                          bool *unsafe)
 {
     *unsafe = true;
-    if (wsp_model_mapping_lost(m)) {
+    if (h->kind->mapping_lost && h->kind->mapping_lost(m)) {
         snprintf(why, len, "model file %.120s was truncated or rewritten while mapped (SIGBUS "
                            "absorbed); it is reloaded on the next request",
                  h->path);
@@ -404,7 +482,7 @@ static bool check_locked(model_holder *h, const wsp_model *m, char *why, size_t 
  * Unreferenced → *dead = the model for the caller to free after unlocking; referenced →
  * kept as h->retired until its last release.  Returns -1 (model left in place) when an
  * older retired copy is still in use. */
-static int retire_locked(model_holder *h, const char *why, bool unsafe, wsp_model **dead)
+static int retire_locked(model_holder *h, const char *why, bool unsafe, void **dead)
 {
     *dead = NULL;
     if (h->refs > 0 && h->retired) {
@@ -429,7 +507,7 @@ static int retire_locked(model_holder *h, const char *why, bool unsafe, wsp_mode
     return 0;
 }
 
-const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
+const void *holder_acquire_object(model_holder *h, wsp_error *err)
 {
     if (!h) {
         fill_err(err, WSP_EINVAL, "no model holder");
@@ -444,7 +522,7 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
                  * the old mapping, then maps the file again. */
                 while (h->reload_pending && h->state == HOLDER_READY && h->refs > 0)
                     pthread_cond_wait(&h->cv, &h->mu);
-                wsp_model *old = reload_detach_locked(h);
+                void *old = reload_detach_locked(h);
                 if (old) {
                     pthread_mutex_unlock(&h->mu);
                     reload_finish(h, old);
@@ -453,7 +531,7 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
                 continue;
             }
             char why[256];
-            wsp_model *dead = NULL;
+            void *dead = NULL;
             bool unsafe;
             if (!check_locked(h, h->model, why, sizeof why, &unsafe)) {
                 if (retire_locked(h, why, unsafe, &dead) != 0) {
@@ -463,13 +541,13 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
                 }
                 if (dead) { /* unreferenced: free it outside the lock, then load afresh */
                     pthread_mutex_unlock(&h->mu);
-                    wsp_model_free(dead);
+                    h->kind->free(dead);
                     pthread_mutex_lock(&h->mu);
                 }
                 continue;
             }
             h->refs++;
-            const wsp_model *m = h->model;
+            const void *m = h->model;
             pthread_mutex_unlock(&h->mu);
             return m;
         }
@@ -508,11 +586,29 @@ const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
     }
 }
 
-void holder_release(model_holder *h, const wsp_model *model)
+const wsp_model *holder_acquire(model_holder *h, wsp_error *err)
+{
+    if (h && h->kind != &holder_kind_whisper) {
+        fill_err(err, WSP_EINVAL, "holder_acquire on a holder of another kind");
+        return NULL;
+    }
+    return holder_acquire_object(h, err);
+}
+
+const vad_model *holder_acquire_vad(model_holder *h, wsp_error *err)
+{
+    if (h && h->kind != &holder_kind_vad) {
+        fill_err(err, VAD_EINVAL, "holder_acquire_vad on a holder of another kind");
+        return NULL;
+    }
+    return holder_acquire_object(h, err);
+}
+
+void holder_release(model_holder *h, const void *model)
 {
     if (!h || !model)
         return;
-    wsp_model *old = NULL, *dead = NULL;
+    void *old = NULL, *dead = NULL;
     pthread_mutex_lock(&h->mu);
     if (h->refs > 0 && model == h->model) {
         h->refs--;
@@ -533,10 +629,11 @@ void holder_release(model_holder *h, const wsp_model *model)
     pthread_mutex_unlock(&h->mu);
     if (old)
         reload_finish(h, old);
-    wsp_model_free(dead); /* the last user of a retired model: unmap it now */
+    if (dead)
+        h->kind->free(dead); /* the last user of a retired model: unmap it now */
 }
 
-bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, size_t len)
+bool holder_model_intact(model_holder *h, const void *model, char *why, size_t len)
 {
     if (why && len)
         why[0] = '\0';
@@ -548,17 +645,17 @@ bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, siz
     if (model == h->model) {
         bool unsafe = false;
         if (!check_locked(h, h->model, buf, sizeof buf, &unsafe)) {
-            wsp_model *dead = NULL;
+            void *dead = NULL;
             /* the caller's reference keeps it: dead stays NULL */
             retire_locked(h, buf, unsafe, &dead);
             ok = !unsafe; /* replaced by a new inode: the mapped one was intact */
         }
     } else if (model == h->retired) {
         /* Retired while in use: the result stands unless its bytes may have changed. */
-        ok = !h->retired_unsafe && !wsp_model_mapping_lost(model);
+        ok = !h->retired_unsafe && !(h->kind->mapping_lost && h->kind->mapping_lost(model));
         if (!ok)
             snprintf(buf, sizeof buf, "the model file changed during the transcription");
-        if (wsp_model_mapping_lost(model))
+        if (h->kind->mapping_lost && h->kind->mapping_lost(model))
             snprintf(buf, sizeof buf, "the model file was truncated or rewritten while mapped "
                                       "(SIGBUS absorbed)");
     }
@@ -583,7 +680,7 @@ static void *preload_main(void *arg)
     double wait_ms = h->retry_backoff_ms > 1000 ? h->retry_backoff_ms : 1000;
     for (;;) {
         wsp_error err = {0};
-        const wsp_model *m = holder_acquire(h, &err);
+        const void *m = holder_acquire_object(h, &err);
         if (m) {
             holder_release(h, m);
             return NULL;
@@ -637,7 +734,7 @@ int holder_maybe_unload_idle(model_holder *h)
 {
     if (!h)
         return 0;
-    wsp_model *m = NULL;
+    void *m = NULL;
     double idle_s = 0;
     pthread_mutex_lock(&h->mu);
     if (h->idle_unload_seconds > 0 && h->state == HOLDER_READY && h->refs == 0) {
@@ -653,7 +750,7 @@ int holder_maybe_unload_idle(model_holder *h)
     pthread_mutex_unlock(&h->mu);
     if (!m)
         return 0;
-    wsp_model_free(m); /* outside the lock: munmap of a large model can take a while */
+    h->kind->free(m); /* outside the lock: munmap of a large model can take a while */
     count(h, h->m_unloads);
     MDC_LOG_INFO("Lazy Loading: unloaded model %s after %.0f s idle; the next request reloads it",
                  h->name, idle_s);
@@ -665,11 +762,11 @@ int holder_maybe_unload_idle(model_holder *h)
 /* With the lock held: when a reload is pending and nobody holds the model, detaches it
  * (state UNLOADED, the next acquire maps the file again) and returns it for
  * reload_finish(); otherwise NULL. */
-static wsp_model *reload_detach_locked(model_holder *h)
+static void *reload_detach_locked(model_holder *h)
 {
     if (!h->reload_pending || h->state != HOLDER_READY || h->refs != 0)
         return NULL;
-    wsp_model *m = h->model;
+    void *m = h->model;
     h->model = NULL;
     h->state = HOLDER_UNLOADED;
     h->reload_pending = false;
@@ -679,9 +776,9 @@ static wsp_model *reload_detach_locked(model_holder *h)
 
 /* Without the lock: frees a model detached by reload_detach_locked (munmap can take a
  * while) and logs it. */
-static void reload_finish(model_holder *h, wsp_model *m)
+static void reload_finish(model_holder *h, void *m)
 {
-    wsp_model_free(m);
+    h->kind->free(m);
     MDC_LOG_INFO("Lazy Loading: reload: unloaded model %s; the next request maps %s again",
                  h->name, h->path);
 }
@@ -690,7 +787,7 @@ int holder_request_reload(model_holder *h)
 {
     if (!h)
         return -1;
-    wsp_model *old = NULL;
+    void *old = NULL;
     int rc;
     pthread_mutex_lock(&h->mu);
     switch (h->state) {

@@ -1,5 +1,7 @@
 /*
- * holder.h — the model holder: lazy loading of one Whisper model (DESIGN §2).
+ * holder.h — the model holder: lazy loading of one model (DESIGN §2) — a Whisper model
+ * (holder_kind_whisper, the default) or a Silero VAD model (holder_kind_vad); the service
+ * keeps one holder of each, with the same states, logs and metrics.
  *
  * States: UNLOADED → LOADING → READY; LOADING → FAILED (error kept; the next acquire
  * after the back-off retries); READY → UNLOADED (idle unload or reload, only at
@@ -17,7 +19,8 @@
  * mdconv_model_state (gauge: 0 unloaded, 1 loading, 2 ready, 3 failed),
  * mdconv_model_load_seconds (histogram), mdconv_model_loads_total,
  * mdconv_model_load_failures_total, mdconv_model_unloads_total (counters).
- * One registry per holder name: the families are registered by holder_new().
+ * The families are registered by the first holder_new() on a registry and shared by the
+ * next ones (one series per holder name).
  *
  * A model whose file changed under it (identity st_dev, st_ino, st_size, st_mtim differs
  * from the load's, checked by stat() before each hand-out and by holder_model_intact()
@@ -31,10 +34,13 @@
 #define MDC_SERVICE_HOLDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include "mdc/metrics.h"
+#include "mdc/vad.h"
 #include "mdc/whisper.h"
 
 typedef enum holder_state {
@@ -46,6 +52,22 @@ typedef enum holder_state {
 
 typedef struct model_holder model_holder;
 
+/* What a holder holds.  load() runs on the loading thread without the holder's lock;
+ * on failure it returns NULL, sets *code (negative) and writes the reason. */
+typedef struct holder_kind {
+    const char *what;   /* "Whisper model", "VAD model" */
+    int io_error;       /* the kind's code for "file not found / not a regular file" */
+    void *(*load)(const char *path, int *code, char *reason, size_t reason_len);
+    void (*free)(void *obj);
+    void (*describe)(const void *obj, char *buf, size_t len); /* for the "ready" log */
+    bool (*mapping_lost)(const void *obj); /* a SIGBUS was absorbed; NULL = never */
+    uint64_t (*file_bytes)(const void *obj); /* the size it was loaded from */
+    const char *(*weight_type)(const void *obj); /* "f16", "q5_0" …; NULL = none */
+} holder_kind;
+
+extern const holder_kind holder_kind_whisper; /* wsp_model_load / wsp_model_free */
+extern const holder_kind holder_kind_vad;     /* vad_model_load / vad_model_free */
+
 /* A file's identity as the holder compares it (stat(2) fields). */
 typedef struct holder_file_id {
     bool valid; /* stat() succeeded */
@@ -56,6 +78,7 @@ typedef struct holder_file_id {
 } holder_file_id;
 
 typedef struct holder_options {
+    const holder_kind *kind;  /* NULL = holder_kind_whisper */
     const char *name;         /* label for metrics/logs, e.g. "base" */
     const char *path;         /* model file */
     int retry_backoff_ms;     /* minimum time between a failure and the next attempt */
@@ -78,10 +101,14 @@ void holder_free(model_holder *h);
  * (may be NULL): the same code and message for every waiter of one load attempt,
  * "cannot load model PATH: REASON (CONTEXT)".  In FAILED state, during the retry
  * back-off the kept error comes back at once; after it the caller retries the load. */
+const void *holder_acquire_object(model_holder *h, wsp_error *err);
+/* Typed holder_acquire_object() for a Whisper holder (NULL + WSP_EINVAL on another kind). */
 const wsp_model *holder_acquire(model_holder *h, wsp_error *err);
-/* Drops a reference obtained from holder_acquire().  NULL model is ignored.  The model
+/* Typed holder_acquire_object() for a VAD holder; err->code is then a VAD_E* code. */
+const vad_model *holder_acquire_vad(model_holder *h, wsp_error *err);
+/* Drops a reference obtained from holder_acquire*().  NULL model is ignored.  The model
  * must not be used after this call (an idle unload may free it). */
-void holder_release(model_holder *h, const wsp_model *model);
+void holder_release(model_holder *h, const void *model);
 
 /* After using a reference: true when the results computed with `model` stand — its
  * mapping lost no page and its bytes cannot have changed.  A file replaced by a new
@@ -91,7 +118,7 @@ void holder_release(model_holder *h, const wsp_model *model);
  * be NULL), after SIGBUS or when the same inode was rewritten in place (size or mtime
  * changed): results computed with it must be discarded.  The caller still releases its
  * reference.  Thread-safe. */
-bool holder_model_intact(model_holder *h, const wsp_model *model, char *why, size_t len);
+bool holder_model_intact(model_holder *h, const void *model, char *why, size_t len);
 
 /* Starts a background thread that acquires and releases once (WHISPER_PRELOAD) and
  * returns at once.  When the load fails the thread retries, waiting max(retry_backoff_ms,

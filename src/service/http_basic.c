@@ -76,7 +76,15 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
     if (st == HOLDER_UNLOADED || st == HOLDER_FAILED)
         problem = http_model_file_problem(holder_path(srv->holder));
     bool ready = !preload || (holder_loads_total(srv->holder) > 0 && st != HOLDER_FAILED);
+    /* the VAD model counts the same way when requests use it by default */
+    if (preload && srv->vad_default && srv->vad_holder &&
+        (holder_loads_total(srv->vad_holder) == 0 ||
+         holder_get_state(srv->vad_holder) == HOLDER_FAILED))
+        ready = false;
     if (problem || atomic_load(&srv->stopping))
+        ready = false;
+    bool store_ok = jobs_healthy(srv->jobs);
+    if (!store_ok)
         ready = false;
     char tmp_why[128];
     bool can_store = tmpd_check(srv->cfg->tmp_dir, tmp_why, sizeof tmp_why);
@@ -95,11 +103,24 @@ enum MHD_Result http_ready(svc_server *srv, http_req *req)
             hide_paths(err, holder_path(srv->holder));
         json_object_set_new(o, "last_error", json_string(err));
     }
+    if (o && !store_ok)
+        json_object_set_new(o, "jobs_store", json_string("unavailable: Redis (JOBS_REDIS_URL) "
+                                                         "cannot be reached"));
     if (o && !can_store)
         json_object_set_new(o, "uploads", json_string(tmp_why));
     if (o && !preload && st == HOLDER_UNLOADED && !problem)
         json_object_set_new(o, "note", json_string("lazy loading: the model loads on the first "
                                                    "transcription"));
+    if (o && srv->vad_holder) {
+        char verr[512];
+        holder_last_error(srv->vad_holder, verr, sizeof verr);
+        json_t *v = json_pack("{s:s, s:s, s:b}", "model", holder_name(srv->vad_holder), "state",
+                              holder_state_name(holder_get_state(srv->vad_holder)), "default",
+                              srv->vad_default);
+        if (v && verr[0])
+            json_object_set_new(v, "last_error", json_string(verr));
+        json_object_set_new(o, "vad", v);
+    }
     return http_send_json(req, ready ? 200 : 503, o);
 }
 
@@ -154,6 +175,10 @@ enum MHD_Result http_config(svc_server *srv, http_req *req)
                           cfg->max_audio_seconds, "api_key_required", cfg->api_key[0] != '\0');
     if (!o)
         return http_send_error(req, 500, "internal_error", "out of memory");
+    /* voice-activity detection: whether a VAD model is configured (vad=true allowed) and
+     * whether requests use it when they do not say */
+    json_object_set_new(o, "vad", json_pack("{s:b, s:b}", "available", srv->vad_holder != NULL,
+                                            "default", srv->vad_default));
     return http_send_json(req, 200, o);
 }
 

@@ -170,9 +170,9 @@ enum MHD_Result http_answer_mid_body(http_req *req, unsigned status, const char 
         shutdown(req->fd, SHUT_WR);
     req->responded = true;
     req->answered_raw = true;
-    if (req->form && !req->submitted) {
-        upl_free(req->form);
-        req->form = NULL;
+    if (req->work.form && !req->submitted) {
+        upl_free(req->work.form);
+        req->work.form = NULL;
     }
     svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
                      mdc_now_s() - req->start_s);

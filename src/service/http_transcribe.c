@@ -17,6 +17,7 @@
 #include "mdc/clock.h"
 #include "mdc/log.h"
 #include "routes.h"
+#include "vad_options.h"
 
 /* ---- shared helpers ----------------------------------------------------------- */
 
@@ -27,6 +28,8 @@ void http_note_transcription(svc_server *srv, const char *endpoint, const pipeli
                          : res->error_code[0]    ? res->error_code
                                                  : "error";
     svc_metrics_transcription(&srv->metrics, endpoint, status, wall_s, res->audio_seconds);
+    svc_metrics_engine_work(&srv->metrics, res->encoder_windows, res->decoder_steps,
+                            res->http_status == 200 && res->vad_used, res->speech_seconds);
     if (res->http_status == 200) {
         /* exponential moving average for the Retry-After estimate */
         double avg = atomic_load(&srv->avg_transcription_s);
@@ -81,7 +84,7 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
                           enum MHD_Result *ret)
 {
     const svc_config *cfg = srv->cfg;
-    upl_form *f = req->form;
+    upl_form *f = req->work.form;
     memset(pr, 0, sizeof *pr);
     pr->audio_path = upl_file_path(f);
     pr->source_name = upl_file_name(f);
@@ -117,6 +120,16 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
                                "diarize must be true or false (got \"%.20s\")", di);
         return false;
     }
+    /* voice-activity detection: vad=true|false, OpenAI's chunking_strategy, WHISPER_VAD */
+    const vad_params server_params = svc_config_vad_params(cfg);
+    char why[300];
+    if (svc_vad_options(upl_field(f, "vad"), upl_field(f, "chunking_strategy"), srv->vad_default,
+                        srv->vad_holder != NULL, &server_params, &pr->vad, &pr->vad_params, why,
+                        sizeof why) != 0) {
+        *ret = http_send_error(req, 400, "invalid_field", "%s", why);
+        return false;
+    }
+    pr->vad_holder = pr->vad ? srv->vad_holder : NULL;
     return true;
 }
 
@@ -125,7 +138,7 @@ bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request 
 {
     if (!common_fields(srv, req, pr, ret))
         return false;
-    upl_form *f = req->form;
+    upl_form *f = req->work.form;
     pr->format = RPT_FORMAT_MARKDOWN;
     rpt_locale loc = srv->cfg->report_locale;
     const char *l = upl_field(f, "report_locale");
@@ -139,44 +152,6 @@ bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request 
     pr->meta.date = upl_field(f, "date");
     pr->meta.participants = upl_field(f, "participants");
     return true;
-}
-
-/* ---- the worker side ---------------------------------------------------------- */
-
-static void transcription_task(void *arg)
-{
-    http_req *req = arg;
-    svc_server *srv = req->srv;
-    double t0 = mdc_now_s();
-    pipeline_run(srv->holder, &req->preq, &req->result);
-    double wall = mdc_now_s() - t0;
-    if (atomic_load(&req->timed_out) && req->result.http_status != 200) {
-        req->result.http_status = 504;
-        snprintf(req->result.error_code, sizeof req->result.error_code, "timeout");
-        snprintf(req->result.error_message, sizeof req->result.error_message,
-                 "the transcription took longer than REQUEST_TIMEOUT_SECONDS (%d s)",
-                 srv->cfg->request_timeout_seconds);
-    }
-    if (atomic_load(&srv->stopping) && req->result.http_status != 200) {
-        req->result.http_status = 503;
-        snprintf(req->result.error_code, sizeof req->result.error_code, "shutting_down");
-        snprintf(req->result.error_message, sizeof req->result.error_message,
-                 "the server is shutting down; retry the request");
-    }
-    http_note_transcription(srv, req->route->endpoint, &req->result, wall);
-    /* the temp file is no longer needed: unlink it before the client has its answer */
-    upl_form *form = req->form;
-    req->form = NULL;
-    memset(&req->preq, 0, sizeof req->preq);
-    upl_free(form);
-    pthread_mutex_lock(&req->mu);
-    req->done = true;
-    if (req->suspended && !req->closed) {
-        req->suspended = false;
-        MHD_resume_connection(req->conn);
-    }
-    pthread_mutex_unlock(&req->mu);
-    http_req_unref(req);
 }
 
 /* Answers a finished transcription. */
@@ -201,15 +176,8 @@ static enum MHD_Result submit_or_finish(svc_server *srv, http_req *req)
     if (!req->submitted) {
         if (atomic_load(&srv->stopping))
             return http_send_error(req, 503, "shutting_down", "the server is shutting down");
-        req->preq.abort_cb = http_req_should_abort;
-        req->preq.user = req;
-        pthread_mutex_lock(&req->mu);
-        req->refs++; /* the task's reference */
-        pthread_mutex_unlock(&req->mu);
-        if (wrk_submit(srv->pool, transcription_task, req) != 0) {
-            pthread_mutex_lock(&req->mu);
-            req->refs--;
-            pthread_mutex_unlock(&req->mu);
+        req->work.endpoint = req->route->endpoint;
+        if (work_submit(&req->work) != 0) {
             svc_metrics_transcription(&srv->metrics, req->route->endpoint, "queue_full", 0, 0);
             return http_send_queue_full(req);
         }
@@ -230,7 +198,7 @@ static enum MHD_Result submit_or_finish(svc_server *srv, http_req *req)
 /* Rejects an empty file before any decoder starts (422). */
 static bool reject_empty(http_req *req, enum MHD_Result *ret)
 {
-    if (upl_file_bytes(req->form) > 0)
+    if (upl_file_bytes(req->work.form) > 0)
         return false;
     *ret = http_send_error(req, 422, "empty_file", "the uploaded file is empty (0 bytes)");
     return true;
@@ -244,7 +212,7 @@ enum MHD_Result http_process_meeting(svc_server *srv, http_req *req)
     if (!req->submitted) {
         if (reject_empty(req, &ret))
             return ret;
-        if (!http_build_report_request(srv, req, &req->preq, &ret))
+        if (!http_build_report_request(srv, req, &req->work.preq, &ret))
             return ret;
         req->format = RPT_FORMAT_MARKDOWN;
         req->want_json = http_accepts_json(req);
@@ -252,13 +220,13 @@ enum MHD_Result http_process_meeting(svc_server *srv, http_req *req)
     return submit_or_finish(srv, req);
 }
 
-/* Parses the OpenAI fields into req->preq.  Returns false after queueing a 400. */
+/* Parses the OpenAI fields into req->work.preq.  Returns false after queueing a 400. */
 static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum MHD_Result *ret)
 {
-    pipeline_request *pr = &req->preq;
+    pipeline_request *pr = &req->work.preq;
     if (!common_fields(srv, req, pr, ret))
         return false;
-    upl_form *f = req->form;
+    upl_form *f = req->work.form;
     pr->translate = translate;
     const char *fmt = upl_field(f, "response_format");
     req->format = RPT_FORMAT_JSON;

@@ -26,9 +26,9 @@ static void common_headers(struct MHD_Response *r, const char *content_type)
  * that has its answer never sees the file; a submitted request's worker does it. */
 static void drop_upload(http_req *req)
 {
-    if (req->form && !req->submitted) {
-        upl_free(req->form);
-        req->form = NULL;
+    if (req->work.form && !req->submitted) {
+        upl_free(req->work.form);
+        req->work.form = NULL;
     }
 }
 

@@ -4,8 +4,16 @@
  * Order matters for memory: the decoded PCM is freed as soon as the engine is done,
  * the engine state is freed before the model reference is released (an idle unload may
  * free the model right after the release), and rendering runs without the model.
+ *
+ * With voice-activity detection (req->vad): the VAD model runs on the decoded PCM, the
+ * speech spans are concatenated the way whisper.cpp's whisper_full(vad = true) does
+ * (vad_filter_audio: spans + 0.1 s overlap + 0.1 s of silence), the engine transcribes
+ * that one buffer — so the previous-text prompt carries across spans exactly as in
+ * whisper.cpp — and transcript.c maps every time back to the recording.  No span: no
+ * Whisper model, no decoder, an empty transcript that says so.
  */
 #include "pipeline.h"
+#include "transcript.h"
 #include "words.h"
 
 #include <jansson.h>
@@ -90,6 +98,7 @@ typedef struct progress_ctx {
     const pipeline_request *req;
     int last; /* last percent reported, so the bar never goes backwards */
     double audio_s; /* decoded duration, once known (segment times → percent) */
+    const vad_filtered *vad; /* the engine's audio when the VAD chose it, else NULL */
 } progress_ctx;
 
 static void report_progress(progress_ctx *p, int percent)
@@ -111,26 +120,14 @@ static void engine_progress(int percent, void *user)
     report_progress(p, 5 + percent * 95 / 100);
 }
 
-/* Segment times clamped to the audio (see to_report_segments), centiseconds. */
-static void clamp_segment(const wsp_segment *s, int64_t end_cs, int64_t *t0, int64_t *t1)
-{
-    *t1 = s->t1 < end_cs ? s->t1 : end_cs;
-    *t0 = s->t0 < 0 ? 0 : (s->t0 < *t1 ? s->t0 : *t1);
-}
-
-static int64_t audio_end_cs(double audio_s)
-{
-    return audio_s > 0 ? (int64_t)(audio_s * 100.0 + 0.5) : INT64_MAX;
-}
-
 /* Engine new-segment callback: hands the segment on and moves the progress to the
  * segment's end (finer than the engine's once-per-30-s-window percent; capped at 99
  * until the result is rendered). */
 static void engine_segment(const wsp_segment *seg, int index, void *user)
 {
     progress_ctx *p = user;
-    int64_t t0, t1;
-    clamp_segment(seg, audio_end_cs(p->audio_s), &t0, &t1);
+    int64_t t0, t1; /* on the recording's timeline (mapped back when the VAD chose the audio) */
+    transcript_segment_times(seg, p->vad, p->audio_s, &t0, &t1);
     if (p->req->segment_cb) {
         pipeline_segment ps = {
             .index = index,
@@ -166,55 +163,6 @@ static bool engine_abort(void *user)
 }
 
 /* ---- result conversion ----------------------------------------------------------------- */
-
-/* Engine segments → report segments.  The token id arrays are allocated in one block
- * (*ids_out, caller frees).  Returns 0 or -1 on OOM. */
-static int to_report_segments(const wsp_result *r, double audio_s, rpt_segment **segs_out,
-                              int32_t **ids_out)
-{
-    /* Segment times are clamped to the audio: whisper.cpp ends a window's last segment at
-     * seek + 30 s when no timestamp closes it (always so with timestamps off), past the end
-     * of a shorter recording; OpenAI's transcribe.py ends it at the audio's end instead
-     * (segment_size = min(N_FRAMES, content_frames - seek)).  The engine keeps whisper.cpp's
-     * numbers (golden tests); the report shows OpenAI's. */
-    const int64_t end_cs = audio_end_cs(audio_s);
-    *segs_out = NULL;
-    *ids_out = NULL;
-    if (r->n_segments <= 0)
-        return 0;
-    size_t n_ids = 0;
-    for (int i = 0; i < r->n_segments; i++)
-        n_ids += r->segments[i].n_tokens > 0 ? (size_t)r->segments[i].n_tokens : 0;
-    rpt_segment *segs = calloc((size_t)r->n_segments, sizeof *segs);
-    int32_t *ids = n_ids ? malloc(n_ids * sizeof *ids) : NULL;
-    if (!segs || (n_ids && !ids)) {
-        free(segs);
-        free(ids);
-        return -1;
-    }
-    size_t off = 0;
-    for (int i = 0; i < r->n_segments; i++) {
-        const wsp_segment *s = &r->segments[i];
-        rpt_segment *d = &segs[i];
-        clamp_segment(s, end_cs, &d->t0_cs, &d->t1_cs);
-        d->text = s->text ? s->text : "";
-        if (s->n_tokens > 0) {
-            d->tokens = ids + off;
-            for (int k = 0; k < s->n_tokens; k++)
-                ids[off + (size_t)k] = s->tokens[k].id;
-            d->n_tokens = s->n_tokens;
-            off += (size_t)s->n_tokens;
-        }
-        d->seek = s->seek;
-        d->temperature = s->temperature;
-        d->avg_logprob = s->avg_logprob;
-        d->compression_ratio = s->compression_ratio;
-        d->no_speech_prob = s->no_speech_prob;
-    }
-    *segs_out = segs;
-    *ids_out = ids;
-    return 0;
-}
 
 /* [{word, start, end}] of a segment, or NULL (OOM). */
 static json_t *words_json(const rpt_segment *s)
@@ -270,6 +218,101 @@ static const char *base_name(const char *path)
 
 /* ---- the pipeline -------------------------------------------------------------------------- */
 
+static wsp_params engine_params(const pipeline_request *req, const char *lang, progress_ctx *prog)
+{
+    wsp_params p = wsp_default_params(req->beam_size > 0 ? WSP_SAMPLING_BEAM_SEARCH
+                                                         : WSP_SAMPLING_GREEDY);
+    if (req->beam_size > 0)
+        p.beam_size = req->beam_size;
+    if (req->n_threads > 0)
+        p.n_threads = req->n_threads;
+    p.language = lang;
+    p.translate = req->translate;
+    p.no_timestamps = req->no_timestamps;
+    p.initial_prompt = req->prompt && req->prompt[0] ? req->prompt : NULL;
+    if (req->temperature >= 0)
+        p.temperature = req->temperature;
+    if (req->no_fallback)
+        p.temperature_inc = 0;
+    p.token_timestamps = req->word_timestamps || req->max_words_per_cue > 0;
+    p.progress_cb = engine_progress;
+    p.progress_user_data = prog;
+    p.segment_cb = engine_segment;
+    p.segment_user_data = prog;
+    p.abort_cb = req->abort_cb;
+    p.abort_user_data = req->user;
+    return p;
+}
+
+/* The words the transcript stage gets: only when they were computed. */
+static const trw_words *p_words(const pipeline_request *req, const trw_words *w)
+{
+    return req->word_timestamps || req->max_words_per_cue > 0 ? w : NULL;
+}
+
+static bool vad_aborted(void *user)
+{
+    const pipeline_request *req = user;
+    return aborted(req);
+}
+
+/* Runs the VAD model over the PCM and builds the audio the engine will see (*out; empty
+ * when no speech).  Returns 0, or -1 with res filled (503 when the VAD model cannot be
+ * loaded, 499 when cancelled, 500 otherwise). */
+static int run_vad(const pipeline_request *req, const aud_pcm *pcm, vad_filtered *out,
+                   double *speech_s, pipeline_result *res)
+{
+    wsp_error herr = {0};
+    const vad_model *vm = holder_acquire_vad(req->vad_holder, &herr);
+    if (!vm) {
+        set_error(res, 503, "model_unavailable", "voice-activity detection: %s",
+                  herr.message[0] ? herr.message : "no VAD model is configured (WHISPER_VAD_MODEL)");
+        return -1;
+    }
+    float *probs = NULL;
+    size_t n_probs = 0;
+    vad_error verr = {0};
+    double t0 = mdc_now_ms();
+    int rc = vad_detect(vm, pcm->samples, pcm->n_samples, &probs, &n_probs, vad_aborted,
+                        (void *)req, &verr);
+    const int n_window = vad_model_n_window(vm);
+    holder_release(req->vad_holder, vm);
+    if (rc != 0) {
+        free(probs);
+        if (rc == VAD_ECANCELED)
+            set_error(res, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed", "the request was cancelled");
+        else
+            set_error(res, 500, "internal_error", "voice-activity detection failed: %s",
+                      verr.message[0] ? verr.message : vad_strerror(rc));
+        return -1;
+    }
+    vad_span *spans = NULL;
+    size_t n_spans = 0;
+    rc = vad_segments_from_probs(probs, n_probs, n_window, &req->vad_params, &spans, &n_spans);
+    free(probs);
+    if (rc == 0)
+        rc = vad_filter_audio(pcm->samples, pcm->n_samples, spans, n_spans,
+                              req->vad_params.samples_overlap, out);
+    double kept_cs = 0;
+    for (size_t i = 0; i < n_spans; i++)
+        kept_cs += (double)(spans[i].t1_cs - spans[i].t0_cs);
+    free(spans);
+    if (rc != 0) {
+        set_error(res, rc == VAD_EINVAL ? 400 : 500, rc == VAD_EINVAL ? "bad_request" : "internal_error",
+                  "voice-activity detection: %s", rc == VAD_EINVAL ? "invalid VAD parameters"
+                                                                   : "out of memory");
+        return -1;
+    }
+    /* spans may end past the audio (whisper.cpp measures it as n_probs · 512 samples) */
+    *speech_s = kept_cs / 100.0;
+    if (*speech_s > pcm->info.duration_s && pcm->info.duration_s > 0)
+        *speech_s = pcm->info.duration_s;
+    MDC_LOG_INFO("voice-activity detection: %zu speech span(s), %.1f s of %.1f s kept, %zu "
+                 "samples to transcribe (%.1f ms)", n_spans, *speech_s, pcm->info.duration_s,
+                 out->n_samples, mdc_now_ms() - t0);
+    return 0;
+}
+
 void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -280,10 +323,10 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     const wsp_model *model = NULL;
     wsp_state *st = NULL;
     wsp_result *wr = NULL;
-    rpt_segment *segs = NULL;
-    int32_t *ids = NULL;
+    vad_filtered filtered = {0};
+    double speech_s = 0;
+    svc_transcript tx = {0};
     trw_words words = {0};
-    const char **speakers = NULL;
 
     if (!holder || !req || !req->audio_path) {
         set_error(res, 500, "internal_error", "pipeline called without a model or a file");
@@ -303,7 +346,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     /* 1. decode (limits enforced while decoding) */
     aud_error aerr = {0};
     aud_limits limits = req->limits;
-    limits.keep_stereo = req->diarize;
+    limits.keep_stereo = req->diarize; /* the channels, for the speakers */
     int rc = aud_decode_file(req->audio_path, &limits, req->abort_cb, req->user, &pcm, &aerr);
     if (rc != 0) {
         const char *code = NULL;
@@ -320,110 +363,107 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         goto done;
     }
 
-    /* 2. the model (lazy: the first request loads it) */
+    /* 2. voice-activity detection: the spans of speech, and the audio the engine sees */
+    const float *samples = pcm.samples;
+    size_t n_samples = pcm.n_samples;
     wsp_error werr = {0};
-    model = holder_acquire(holder, &werr);
-    if (!model) {
-        set_error(res, 503, "model_unavailable", "%s",
-                  werr.message[0] ? werr.message : "the model could not be loaded");
+    if (req->vad) {
+        if (run_vad(req, &pcm, &filtered, &speech_s, res) != 0)
+            goto done;
+        res->vad_used = true;
+        res->speech_seconds = speech_s;
+        samples = filtered.samples;
+        n_samples = filtered.n_samples;
+        prog.vad = &filtered;
+        if (!req->diarize)
+            aud_pcm_free(&pcm); /* the engine sees the filtered copy only */
+    }
+    if (aborted(req)) {
+        set_error(res, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed", "the request was cancelled");
         goto done;
     }
 
-    /* 3. transcribe */
-    rc = wsp_state_new(model, &st, &werr);
-    if (rc != 0) {
-        const char *code = NULL;
-        int status = pipeline_http_status_for_whisper(rc, &code);
-        set_error(res, status, code, "cannot prepare the transcription: %s",
-                  werr.message[0] ? werr.message : wsp_strerror(rc));
-        goto done;
-    }
-    wsp_params p = wsp_default_params(req->beam_size > 0 ? WSP_SAMPLING_BEAM_SEARCH
-                                                         : WSP_SAMPLING_GREEDY);
-    if (req->beam_size > 0)
-        p.beam_size = req->beam_size;
-    if (req->n_threads > 0)
-        p.n_threads = req->n_threads;
-    p.language = lang;
-    p.translate = req->translate;
-    p.no_timestamps = req->no_timestamps;
-    p.initial_prompt = req->prompt && req->prompt[0] ? req->prompt : NULL;
-    if (req->temperature >= 0)
-        p.temperature = req->temperature;
-    if (req->no_fallback)
-        p.temperature_inc = 0;
-    p.token_timestamps = req->word_timestamps || req->max_words_per_cue > 0;
-    p.progress_cb = engine_progress;
-    p.progress_user_data = &prog;
-    p.segment_cb = engine_segment;
-    p.segment_user_data = &prog;
-    engine_abort_ctx actx = {.req = req, .model = model};
-    p.abort_cb = engine_abort;
-    p.abort_user_data = &actx;
-    rc = wsp_transcribe(st, pcm.samples, pcm.n_samples, &p, &wr, &werr);
-    /* words need the vocabulary: built while the model is held */
-    bool oom = rc == 0 && p.token_timestamps &&
-               trw_words_build(model, wr, audio_end_cs(pcm.info.duration_s), &words) != 0;
-    if (rc == 0 && req->diarize) {
-        speakers = calloc(wr->n_segments > 0 ? (size_t)wr->n_segments : 1, sizeof *speakers);
-        oom |= !speakers;
-        if (speakers)
-            trw_speakers(&pcm, wr, speakers);
-    }
-    /* The state is freed, never reused, whatever happened (it may hold numbers computed
-     * from a lost mapping); then the model's soundness decides whether the result
-     * counts: a file changed or truncated during the run → 503, the model is retired and
-     * the next request loads the file afresh. */
-    wsp_state_free(st); /* before the release: the model may be unloaded after it */
-    st = NULL;
-    char why[256];
-    if (!holder_model_intact(holder, model, why, sizeof why)) {
+    if (!req->vad || n_samples > 0) { /* without VAD an empty input still reaches the
+                                          engine (WSP_ENOAUDIO → 422, as before) */
+        /* 3. the model (lazy: the first request loads it) */
+        model = holder_acquire(holder, &werr);
+        if (!model) {
+            set_error(res, 503, "model_unavailable", "%s",
+                      werr.message[0] ? werr.message : "the model could not be loaded");
+            goto done;
+        }
+
+        /* 4. transcribe */
+        rc = wsp_state_new(model, &st, &werr);
+        if (rc != 0) {
+            const char *code = NULL;
+            int status = pipeline_http_status_for_whisper(rc, &code);
+            set_error(res, status, code, "cannot prepare the transcription: %s",
+                      werr.message[0] ? werr.message : wsp_strerror(rc));
+            goto done;
+        }
+        wsp_params p = engine_params(req, lang, &prog);
+        engine_abort_ctx actx = {.req = req, .model = model};
+        p.abort_cb = engine_abort;
+        p.abort_user_data = &actx;
+        rc = wsp_transcribe(st, samples, n_samples, &p, &wr, &werr);
+        /* words need the vocabulary: joined while the model is held (times mapped and
+         * clamped by the transcript stage) */
+        if (rc == 0 && p.token_timestamps && trw_words_build(model, wr, INT64_MAX / 4, &words))
+            rc = WSP_ENOMEM;
+        /* The state is freed, never reused, whatever happened (it may hold numbers computed
+         * from a lost mapping); then the model's soundness decides whether the result
+         * counts: a file changed or truncated during the run → 503, the model is retired
+         * and the next request loads the file afresh. */
+        wsp_state_free(st); /* before the release: the model may be unloaded after it */
+        st = NULL;
+        char why[256];
+        if (!holder_model_intact(holder, model, why, sizeof why)) {
+            holder_release(holder, model);
+            model = NULL;
+            set_error(res, 503, "model_unavailable", "the transcription was abandoned: %s", why);
+            goto done;
+        }
         holder_release(holder, model);
         model = NULL;
-        set_error(res, 503, "model_unavailable", "the transcription was abandoned: %s", why);
-        goto done;
+        if (rc != 0) {
+            const char *code = NULL;
+            int status = pipeline_http_status_for_whisper(rc, &code);
+            set_error(res, status, code, "transcription failed: %s",
+                      werr.message[0] ? werr.message : wsp_strerror(rc));
+            goto done;
+        }
+        snprintf(res->language, sizeof res->language, "%s", wr->language);
+        res->encoder_windows = wr->timings.n_windows;
+        res->decoder_steps = wr->timings.n_decode_steps;
+    } else if (lang) {
+        snprintf(res->language, sizeof res->language, "%s", lang);
     }
-    holder_release(holder, model);
-    model = NULL;
-    aud_pcm_free(&pcm); /* the samples are not needed any more */
-    if (rc != 0) {
-        const char *code = NULL;
-        int status = pipeline_http_status_for_whisper(rc, &code);
-        set_error(res, status, code, "transcription failed: %s",
-                  werr.message[0] ? werr.message : wsp_strerror(rc));
-        goto done;
-    }
-    if (oom) {
-        set_error(res, 500, "internal_error", "out of memory for the words or speakers");
-        goto done;
-    }
-    snprintf(res->language, sizeof res->language, "%s", wr->language);
+    if (!req->diarize)
+        aud_pcm_free(&pcm); /* the samples are not needed any more (diarize: the
+                               channels are, by the transcript stage) */
 
-    /* 4. render */
-    const double audio_s = info.duration_s > 0 ? info.duration_s : wr->duration_s;
-    if (to_report_segments(wr, audio_s, &segs, &ids) != 0) {
-        set_error(res, 500, "internal_error", "out of memory");
-        goto done;
-    }
-    rpt_transcript tr = {
-        .segments = segs,
-        .n_segments = wr->n_segments > 0 ? (size_t)wr->n_segments : 0,
-        .language = wr->language[0] ? wr->language : NULL,
-        .language_prob = wr->language_prob,
-        .duration_s = audio_s,
-        .task = req->translate ? "translate" : "transcribe",
+    /* 5. assemble and render */
+    const double audio_s = info.duration_s > 0 ? info.duration_s : (wr ? wr->duration_s : 0);
+    const transcript_input tin = {
+        .result = wr,
+        .vad = req->vad ? &filtered : NULL,
+        .vad_used = req->vad,
+        .speech_s = speech_s,
+        .audio_s = audio_s,
+        .language = lang,
+        .translate = req->translate,
+        .words = p_words(req, &words),
+        .stereo = req->diarize ? &pcm : NULL,
         .want_words = req->word_timestamps,
         .want_segments = req->want_segments,
         .max_words_per_cue = req->max_words_per_cue,
     };
-    for (int i = 0; i < wr->n_segments; i++) {
-        if (words.first) {
-            segs[i].words = words.words + words.first[i];
-            segs[i].n_words = words.first[i + 1] - words.first[i];
-        }
-        if (speakers)
-            segs[i].speaker = speakers[i];
+    if (transcript_build(&tin, &tx) != 0) {
+        set_error(res, 500, "internal_error", "out of memory");
+        goto done;
     }
+    const rpt_transcript tr = tx.tr;
     rpt_meta meta = req->meta;
     meta.model = base_name(holder_path(holder));
     if (!meta.source_name)
@@ -437,7 +477,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         set_error(res, 500, "internal_error", "cannot render the report (out of memory)");
         goto done;
     }
-    res->segments_json = pipeline_segments_json(segs, tr.n_segments);
+    res->segments_json = pipeline_segments_json(tx.segs, tr.n_segments);
     if (!res->segments_json) {
         free(res->body);
         res->body = NULL;
@@ -455,11 +495,10 @@ done:
     wsp_state_free(st);
     if (model)
         holder_release(holder, model);
-    wsp_result_free(wr);
-    free(segs);
-    free(ids);
+    transcript_free(&tx); /* before the result and the words it points into */
     trw_free(&words);
-    free(speakers);
+    wsp_result_free(wr);
+    vad_filtered_free(&filtered);
     aud_pcm_free(&pcm);
     res->processing_seconds = mdc_now_s() - t0;
 }

@@ -2,8 +2,10 @@
  * pipeline.h — one meeting recording → transcript → rendered output.  Used by the HTTP
  * handlers (on worker threads) and by `md-converter transcribe`.
  *
- * Steps: aud_decode_file() (limits enforced while decoding) → holder_acquire() →
- * wsp_transcribe() → rpt_render() → holder_release().  Errors come back as an HTTP
+ * Steps: aud_decode_file() (limits enforced while decoding) → [voice-activity detection:
+ * holder_acquire_vad() → vad_detect() → vad_segments_from_probs() → vad_filter_audio()] →
+ * holder_acquire() → wsp_transcribe() → holder_release() → transcript_build() (times
+ * mapped back to the recording) → rpt_render().  Errors come back as an HTTP
  * status + JSON error code + message (DESIGN §3), so the CLI and the server agree.
  */
 #ifndef MDC_SERVICE_PIPELINE_H
@@ -14,6 +16,7 @@
 #include "holder.h"
 #include "mdc/audio.h"
 #include "mdc/report.h"
+#include "mdc/vad.h"
 #include "mdc/whisper.h"
 
 /* HTTP status for a cancelled request (client gone): nginx's "client closed request".
@@ -24,7 +27,8 @@
 typedef struct pipeline_segment {
     int index;                    /* 0-based, in production order */
     const char *text;             /* the engine's text (valid UTF-8, Whisper's leading space) */
-    double t0_s, t1_s;            /* seconds, clamped to the audio like the report's */
+    double t0_s, t1_s;            /* seconds on the recording's timeline (mapped back when
+                                     the VAD chose the audio), clamped like the report's */
 } pipeline_segment;
 
 typedef struct pipeline_request {
@@ -38,6 +42,10 @@ typedef struct pipeline_request {
     bool no_fallback;
     bool no_timestamps;
     int n_threads;                /* <= 0 = engine default (available cores) */
+    bool vad;                     /* transcribe only the speech the VAD finds (needs
+                                     vad_holder); false = the whole recording, as before */
+    model_holder *vad_holder;     /* holder_kind_vad holder; may be NULL when !vad */
+    vad_params vad_params;        /* segment rules (validated by the caller) */
     aud_limits limits;            /* keep_stereo is set by the pipeline from diarize */
     bool word_timestamps;         /* words (token_timestamps): verbose_json words[], words
                                      in the segments JSON; also on for max_words_per_cue */
@@ -61,7 +69,8 @@ typedef struct pipeline_request {
 
 typedef struct pipeline_result {
     int http_status;              /* 200 on success; 400 bad language, 413, 415, 422 audio,
-                                     499 cancelled, 503 model_unavailable, 500 our fault */
+                                     499 cancelled, 503 model_unavailable (Whisper or VAD
+                                     model), 500 our fault */
     char error_code[48];          /* "" on success, else "bad_request", "payload_too_large",
                                      "unsupported_media", "unprocessable_audio",
                                      "model_unavailable", "client_closed", "internal_error" */
@@ -74,6 +83,10 @@ typedef struct pipeline_result {
     double audio_seconds;
     double processing_seconds;
     char language[8];
+    int encoder_windows;          /* engine work: 30 s windows encoded (0: decoder not run) */
+    int decoder_steps;            /* decoder forward calls */
+    bool vad_used;                /* the VAD ran; speech_seconds = what it kept */
+    double speech_seconds;
 } pipeline_result;
 
 /* Runs the pipeline on the calling thread (blocks for the whole transcription; the

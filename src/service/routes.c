@@ -20,6 +20,8 @@ static const http_route k_routes[] = {
     {"POST", "/v1/audio/translations", http_openai_transcribe, ROUTE_UPLOAD, "translations"},
     {"GET", "/v1/models", http_models, 0, NULL},
     {"POST", "/jobs", http_jobs_create, ROUTE_UPLOAD, "jobs"},
+    {"GET", "/jobs", http_jobs_list, 0, NULL},
+    {"DELETE", "/jobs/{id}", http_jobs_delete, 0, NULL},
     {"GET", "/jobs/{id}", http_jobs_status, 0, NULL},
     {"GET", "/jobs/{id}/events", http_jobs_events, 0, NULL},
     {"GET", "/jobs/{id}/result", http_jobs_result, 0, NULL},

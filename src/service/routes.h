@@ -27,6 +27,7 @@
 #include "pipeline.h"
 #include "service_metrics.h"
 #include "upload.h"
+#include "work.h"
 #include "workers.h"
 
 struct svc_server;
@@ -45,12 +46,15 @@ typedef struct svc_server {
     svc_listener main_l, probe_l;
     struct conn_guard *guard;        /* deadlines and caps of every connection */
     model_holder *holder;
+    model_holder *vad_holder; /* holder_kind_vad; NULL when WHISPER_VAD_MODEL is empty */
+    bool vad_default;         /* WHISPER_VAD resolved at start-up (svc_config_vad_default_on) */
     met_registry *registry;
     svc_metrics metrics;
     wrk_pool *pool;
     job_store *jobs;
     double exec_start_s;      /* mdc_now_s() at exec */
-    atomic_bool stopping;     /* set on SIGINT/SIGTERM: aborts running transcriptions */
+    atomic_bool stopping;     /* set on SIGINT/SIGTERM: new work refused, running work drains */
+    atomic_bool grace_over;   /* SHUTDOWN_GRACE_SECONDS passed: running work is aborted */
     atomic_int uploads_spooling; /* admitted uploads not yet handed to the pool (MHD thread
                                     writes; /metrics reads) */
     _Atomic double avg_transcription_s; /* moving average, for Retry-After */
@@ -70,7 +74,7 @@ enum {
 };
 
 typedef struct http_route {
-    const char *method;   /* "GET", "POST" */
+    const char *method;   /* "GET", "POST", "DELETE" */
     const char *pattern;  /* "/jobs/{id}/events": "{id}" matches one path segment */
     http_handler handler;
     unsigned flags;       /* ROUTE_* */
@@ -100,8 +104,7 @@ struct http_req {
     bool responded;            /* a response was queued (or written, answered_raw) */
     bool http11;               /* HTTP/1.1 request: may be sent 1xx interim responses */
 
-    /* body */
-    upl_form *form;            /* multipart state (ROUTE_UPLOAD), NULL otherwise */
+    /* body: multipart state (ROUTE_UPLOAD) in work.form, NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
     bool admitted;             /* counted in srv->uploads_spooling (MHD thread only) */
     unsigned long long discarded; /* body bytes ignored after an upload error */
@@ -113,11 +116,9 @@ struct http_req {
     pthread_mutex_t mu;
     int refs;                  /* MHD's reference + worker tasks */
     bool submitted, done, suspended, closed;
-    atomic_bool abort;         /* set when the client is gone or the server stops */
-    atomic_bool timed_out;     /* REQUEST_TIMEOUT_SECONDS passed (answer 504) */
     double last_peer_check_ms;
-    pipeline_result result;    /* filled by the worker before done = true */
-    pipeline_request preq;     /* built by the handler, used by the worker */
+    svc_work work;             /* the upload, the pipeline request and its cancellation */
+    pipeline_result result;    /* moved in by the worker before done = true */
     rpt_format format;         /* response format (OpenAI endpoints) */
     bool want_json;            /* process-meeting: Accept: application/json */
 };
@@ -126,15 +127,15 @@ struct http_req {
  * frees the result).  Thread-safe. */
 void http_req_unref(http_req *req);
 
-/* Ends the request's admission slot (srv->uploads_spooling) if it holds one: called on
- * the MHD thread once its task is in the pool (which counts it from then on) or when the
- * request completes.  Idempotent. */
-void http_req_leave_admission(http_req *req);
+/* The work hooks of a synchronous request (server.c): its extra stop reasons are the
+ * server stopping (503 shutting_down), REQUEST_TIMEOUT_SECONDS passed (504 timeout)
+ * and the client closing its socket (499, checked at most every 200 ms). */
+extern const work_hooks http_req_work_hooks;
 
-/* Worker-side abort poll for pipeline_request.abort_cb: true when the request was
- * closed, the server is stopping, REQUEST_TIMEOUT_SECONDS passed, or the client closed
- * its socket (checked at most every 200 ms).  Thread-safe. */
-bool http_req_should_abort(void *req);
+/* Ends the request's admission slot (srv->uploads_spooling) if it holds one: called on
+ * the MHD thread once its task is in the pool (which counts it from then on), once its
+ * job is stored (POST /jobs), or when the request completes.  Idempotent. */
+void http_req_leave_admission(http_req *req);
 
 /* ---- responses (http_util.c); all run on the MHD thread ----------------------- */
 
@@ -206,6 +207,8 @@ enum MHD_Result http_jobs_create(svc_server *srv, http_req *req);
 enum MHD_Result http_jobs_status(svc_server *srv, http_req *req);
 enum MHD_Result http_jobs_events(svc_server *srv, http_req *req);
 enum MHD_Result http_jobs_result(svc_server *srv, http_req *req);
+enum MHD_Result http_jobs_delete(svc_server *srv, http_req *req);
+enum MHD_Result http_jobs_list(svc_server *srv, http_req *req);
 
 /* Shared by process-meeting and /jobs (http_transcribe.c): validates the form's text
  * fields and fills req->preq for a Markdown report.  On a bad field queues a 400 and

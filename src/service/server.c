@@ -41,12 +41,93 @@
                                       that connguard keeps free by evicting idle headers */
 #define SVC__PROBE_TIMEOUT_S 10    /* its idle timeout */
 #define SVC__LOG_EVERY_S 10.0      /* libmicrohttpd messages: at most one line per period */
-#define SVC__JOB_TTL_S 3600        /* finished jobs are kept this long */
-#define SVC__MAX_JOBS 256
-#define SVC__PEER_CHECK_MS 200.0
-#define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */   /* disconnect poll period during a transcription */
+#define SVC__PEER_CHECK_MS 200.0   /* disconnect poll period during a transcription */
+#define SVC__MAX_DISCARD (64ull << 20) /* body bytes read past a known error before closing */
+#define SVC__JOB_GAUGE_TICKS 20    /* mdconv_jobs refresh: every 2 s */
+#define SVC__ABORT_WAIT_MS 5000    /* after the grace: aborted work stops at its next poll */
 
 /* ---- request state -------------------------------------------------------------- */
+
+void http_req_leave_admission(http_req *req)
+{
+    if (req->admitted) {
+        req->admitted = false;
+        atomic_fetch_sub(&req->srv->uploads_spooling, 1);
+    }
+}
+
+static void req_retain(void *owner)
+{
+    http_req *req = owner;
+    pthread_mutex_lock(&req->mu);
+    req->refs++;
+    pthread_mutex_unlock(&req->mu);
+}
+
+static void req_release(void *owner)
+{
+    http_req_unref(owner);
+}
+
+/* The worker's result: keep it and resume the suspended connection to answer it. */
+static void req_finished(void *owner, pipeline_result *res)
+{
+    http_req *req = owner;
+    req->result = *res;
+    memset(res, 0, sizeof *res);
+    pthread_mutex_lock(&req->mu);
+    req->done = true;
+    if (req->suspended && !req->closed) {
+        req->suspended = false;
+        MHD_resume_connection(req->conn);
+    }
+    pthread_mutex_unlock(&req->mu);
+}
+
+/* Extra stop reasons of a synchronous request (routes.h). */
+static bool req_should_stop(void *owner)
+{
+    http_req *req = owner;
+    svc_work *w = &req->work;
+    if (atomic_load(&req->srv->grace_over)) {
+        work_cancel(w, 503, "shutting_down", "the server is shutting down; retry the request");
+        return true;
+    }
+    int timeout = req->srv->cfg->request_timeout_seconds;
+    if (timeout > 0 && mdc_now_s() - req->start_s > timeout) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "the transcription took longer than REQUEST_TIMEOUT_SECONDS (%d s)", timeout);
+        work_cancel(w, 504, "timeout", msg);
+        return true;
+    }
+    double now = mdc_now_ms();
+    if (now - req->last_peer_check_ms < SVC__PEER_CHECK_MS)
+        return false;
+    req->last_peer_check_ms = now;
+    /* The connection is suspended, so MHD does not watch its socket: peek at it. */
+    bool gone = false;
+    pthread_mutex_lock(&req->mu);
+    if (req->closed) {
+        gone = true;
+    } else {
+        gone = http_peer_gone(req); /* a half-closed client still gets its answer */
+    }
+    pthread_mutex_unlock(&req->mu);
+    if (gone) {
+        MDC_LOG_INFO("client disconnected: cancelling its transcription");
+        work_cancel(w, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed",
+                    "the client closed the connection");
+    }
+    return gone;
+}
+
+const work_hooks http_req_work_hooks = {
+    .retain = req_retain,
+    .release = req_release,
+    .should_stop = req_should_stop,
+    .finished = req_finished,
+};
 
 static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
 {
@@ -65,15 +146,8 @@ static http_req *req_new(svc_server *srv, struct MHD_Connection *conn)
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     req->cg = ci ? ci->socket_context : NULL;
     pthread_mutex_init(&req->mu, NULL);
+    work_init(&req->work, srv, NULL, &http_req_work_hooks, req);
     return req;
-}
-
-void http_req_leave_admission(http_req *req)
-{
-    if (req->admitted) {
-        req->admitted = false;
-        atomic_fetch_sub(&req->srv->uploads_spooling, 1);
-    }
 }
 
 void http_req_unref(http_req *req)
@@ -83,41 +157,10 @@ void http_req_unref(http_req *req)
     pthread_mutex_unlock(&req->mu);
     if (left > 0)
         return;
-    upl_free(req->form);
+    work_destroy(&req->work);
     pipeline_result_free(&req->result);
     pthread_mutex_destroy(&req->mu);
     free(req);
-}
-
-bool http_req_should_abort(void *arg)
-{
-    http_req *req = arg;
-    if (atomic_load(&req->abort) || atomic_load(&req->srv->stopping))
-        return true;
-    int timeout = req->srv->cfg->request_timeout_seconds;
-    if (timeout > 0 && mdc_now_s() - req->start_s > timeout) {
-        atomic_store(&req->timed_out, true);
-        atomic_store(&req->abort, true);
-        return true;
-    }
-    double now = mdc_now_ms();
-    if (now - req->last_peer_check_ms < SVC__PEER_CHECK_MS)
-        return false;
-    req->last_peer_check_ms = now;
-    /* The connection is suspended, so MHD does not watch its socket: peek at it. */
-    bool gone = false;
-    pthread_mutex_lock(&req->mu);
-    if (req->closed) {
-        gone = true;
-    } else {
-        gone = http_peer_gone(req); /* a half-closed client still gets its answer */
-    }
-    pthread_mutex_unlock(&req->mu);
-    if (gone) {
-        MDC_LOG_INFO("client disconnected: cancelling its transcription");
-        atomic_store(&req->abort, true);
-    }
-    return gone;
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
@@ -211,9 +254,11 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     }
     /* Admission, from the headers alone: every upload being spooled counts like a queued
      * task, so at most MAX_CONCURRENT_TRANSCRIPTIONS + QUEUE_LENGTH bodies are on disk or
-     * waiting; one more is refused before a byte of its body is read. */
-    int occupied = atomic_load(&srv->uploads_spooling) + wrk_queued(srv->pool) +
-                   wrk_running(srv->pool);
+     * waiting; one more is refused before a byte of its body is read.  Jobs of a store
+     * with its own queue (Redis) wait there, not in the pool: only spooling counts. */
+    bool queued_elsewhere = req->route->handler == http_jobs_create && srv->jobs->ops->own_queue;
+    int occupied = atomic_load(&srv->uploads_spooling) +
+                   (queued_elsewhere ? 0 : wrk_queued(srv->pool) + wrk_running(srv->pool));
     if (occupied >= cfg->max_concurrent + cfg->queue_length) {
         req->early_response = true;
         svc_metrics_transcription(&srv->metrics, req->route->endpoint ? req->route->endpoint : "jobs",
@@ -221,10 +266,10 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         return http_send_queue_full(req);
     }
     upl_error err;
-    req->form = upl_new(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    req->work.form = upl_new(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
                         cfg->max_upload_bytes, cfg->tmp_dir, &err);
-    if (!req->form) {
+    if (!req->work.form) {
         req->early_response = true;
         return http_send_error(req, err.status, err.code, "%s", err.message);
     }
@@ -257,11 +302,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         req->body_bytes += n;
         uint64_t limit = srv->cfg->max_upload_bytes;
-        if (req->form && !req->responded && limit > 0 && req->body_bytes > limit) {
+        if (req->work.form && !req->responded && limit > 0 && req->body_bytes > limit) {
             /* only a chunked body gets here (a Content-Length past the limit was refused
              * before the body): answer now, mid-body — with the form's own error when it
              * had one before the limit (a field too long …) */
-            const upl_error *e = upl_error_get(req->form);
+            const upl_error *e = upl_error_get(req->work.form);
             if (e->status)
                 return http_answer_mid_body(req, e->status, e->code, e->message);
             char msg[160];
@@ -269,7 +314,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      (unsigned long long)(limit / (1024 * 1024)));
             return http_answer_mid_body(req, 413, "file_too_large", msg);
         }
-        if (req->answered_raw || (req->form && !req->responded && upl_feed(req->form, upload_data, n) != 0)) {
+        if (req->answered_raw || (req->work.form && !req->responded && upl_feed(req->work.form, upload_data, n) != 0)) {
             /* the answer is known; the rest of a Content-Length body (at most the limit)
              * is read and dropped, then answered; past an answer written mid-body, read
              * a little so the client can see it, then close */
@@ -284,10 +329,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     cg_phase_set(req->cg, CG_BUSY); /* the whole request is in: no client deadline now */
     if (req->responded || !req->route)
         return MHD_YES;
-    if (req->form && !req->submitted && !req->early_response) {
+    if (req->work.form && !req->submitted && !req->early_response) {
         req->early_response = true; /* finish once */
-        if (upl_finish(req->form) != 0) {
-            const upl_error *e = upl_error_get(req->form);
+        if (upl_finish(req->work.form) != 0) {
+            const upl_error *e = upl_error_get(req->work.form);
             return http_send_error(req, e->status, e->code, "%s", e->message);
         }
     }
@@ -309,9 +354,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_req_leave_admission(req);
     pthread_mutex_lock(&req->mu);
     req->closed = true;
-    if (req->submitted && !req->done)
-        atomic_store(&req->abort, true); /* the client is gone: cancel its transcription */
+    bool cancel = req->submitted && !req->done;
     pthread_mutex_unlock(&req->mu);
+    if (cancel) /* the client is gone: cancel its transcription */
+        work_cancel(&req->work, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed",
+                    "the client closed the connection");
     http_req_unref(req);
 }
 
@@ -418,6 +465,18 @@ static void wait_workers_idle(wrk_pool *pool, int ms)
     }
 }
 
+/* mdconv_jobs{state}: the store's jobs by status. */
+static void publish_job_counts(svc_server *srv)
+{
+    int counts[JOB_N_STATUS];
+    if (!srv->metrics.jobs || jobs_count(srv->jobs, counts) != 0)
+        return;
+    for (int i = 0; i < JOB_N_STATUS; i++) {
+        const char *lv[] = {job_status_name((job_status)i)};
+        met_set(srv->metrics.jobs, lv, counts[i]);
+    }
+}
+
 /* SIGHUP: the model file may have been replaced; drop the mapping when no transcription
  * holds it so the next request maps the file again.  Settings are not re-read. */
 static void on_reload(svc_server *srv)
@@ -435,6 +494,9 @@ static void on_reload(svc_server *srv)
         MDC_LOG_INFO("SIGHUP received: reload: model %s is not mapped; the next request "
                      "maps %s (without waiting out a load back-off)",
                      holder_name(srv->holder), holder_path(srv->holder));
+    if (srv->vad_holder && holder_request_reload(srv->vad_holder) >= 0)
+        MDC_LOG_INFO("SIGHUP received: reload: VAD model %s is read again on its next use",
+                     holder_name(srv->vad_holder));
 }
 
 /* /metrics collect hook: the pool gauges, read when they are scraped. */
@@ -497,8 +559,48 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         .metrics = srv.registry,
     };
     srv.holder = holder_new(&hopt);
+    if (cfg->vad_model_path[0]) {
+        /* the VAD model: the same holder machinery, its own state and metrics series */
+        char vctx[1200];
+        snprintf(vctx, sizeof vctx, "WHISPER_VAD_MODEL=%.500s, WHISPER_MODELS_DIR=%.500s",
+                 cfg->vad_model, cfg->models_dir);
+        const char *slash = strrchr(cfg->vad_model, '/');
+        holder_options vopt = hopt;
+        vopt.kind = &holder_kind_vad;
+        vopt.context = vctx;
+        vopt.name = slash ? slash + 1 : cfg->vad_model;
+        vopt.path = cfg->vad_model_path;
+        srv.vad_holder = holder_new(&vopt);
+        if (!srv.vad_holder) {
+            MDC_LOG_ERROR("out of memory at start-up");
+            goto out;
+        }
+    }
+    srv.vad_default = svc_config_vad_default_on(cfg);
+    if (cfg->vad_model_path[0] || cfg->vad_mode == SVC_VAD_TRUE)
+        MDC_LOG_INFO("voice-activity detection %s by default (WHISPER_VAD=%s, model %s)",
+                     srv.vad_default ? "on" : "off",
+                     cfg->vad_mode == SVC_VAD_AUTO ? "auto" : cfg->vad_mode == SVC_VAD_TRUE ? "true" : "false",
+                     cfg->vad_model_path[0] ? cfg->vad_model_path : "(none)");
+    if (cfg->vad_mode == SVC_VAD_AUTO && cfg->vad_model_path[0] && !srv.vad_default)
+        MDC_LOG_WARN("WHISPER_VAD=auto: %s is not there, so voice-activity detection is off "
+                     "unless a request asks for it (vad=true)", cfg->vad_model_path);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
-    srv.jobs = jobs_new(SVC__JOB_TTL_S, SVC__MAX_JOBS);
+    if (cfg->jobs_redis_url[0]) {
+        char why[256] = "";
+        srv.jobs = srv.pool ? jobs_redis_new(&srv, why, sizeof why) : NULL;
+        if (!srv.jobs && why[0]) {
+            MDC_LOG_ERROR("invalid JOBS_REDIS_URL: %s", why);
+            goto out;
+        }
+    } else if (cfg->jobs_role != SVC_ROLE_BOTH) {
+        MDC_LOG_ERROR("JOBS_ROLE=%s needs JOBS_REDIS_URL (without it every replica keeps and "
+                      "runs its own jobs)",
+                      cfg->jobs_role == SVC_ROLE_API ? "api" : "worker");
+        goto out;
+    } else {
+        srv.jobs = jobs_mem_new(cfg->jobs_ttl_seconds, cfg->jobs_max);
+    }
     cg_options gopt = {
         .headers_timeout_s = cfg->headers_timeout_s,
         .body_min_bps = cfg->upload_min_bps,
@@ -516,6 +618,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     }
 
     met_set_collect_hook(srv.registry, collect_pool, &srv);
+    warn_if_model_missing(cfg); /* before listening: in the log when /health first answers */
     /* The spool directory: created if missing, checked, leftovers of a dead process
      * removed.  Unusable → logged, and /ready says so (503) instead of every upload
      * failing behind a ready pod. */
@@ -578,11 +681,14 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                  cfg->model_path,
                  cfg->preload ? "preloading in the background now"
                               : "Lazy Loading on the first transcription");
-    warn_if_model_missing(cfg);
     if (cfg->preload && holder_preload_async(srv.holder) != 0)
         MDC_LOG_ERROR("cannot start the preload thread; the model loads on first use");
+    if (cfg->preload && srv.vad_default && holder_preload_async(srv.vad_holder) != 0)
+        MDC_LOG_ERROR("cannot start the VAD preload thread; the VAD model loads on first use");
 
     /* main loop: signals and the ticker */
+    unsigned ticks = 0;
+    publish_job_counts(&srv);
     for (;;) {
         struct timespec ts = {0, SVC__TICK_MS * 1000000L};
         siginfo_t si;
@@ -594,18 +700,30 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         if (sig == SIGHUP)
             on_reload(&srv);
         cg_sweep(srv.guard, mdc_now_s()); /* header/body deadlines, vanished uploaders */
-        if (cfg->idle_unload_seconds > 0)
+        if (cfg->idle_unload_seconds > 0) {
             holder_maybe_unload_idle(srv.holder);
+            holder_maybe_unload_idle(srv.vad_holder);
+        }
         jobs_tick(srv.jobs);
+        if (++ticks % SVC__JOB_GAUGE_TICKS == 0)
+            publish_job_counts(&srv);
     }
 
-    /* shutdown: refuse new work, abort running work, let answers go out, then stop */
+    /* shutdown: refuse new work (/ready 503, uploads 503) but keep answering status,
+     * events and results while running work drains for up to SHUTDOWN_GRACE_SECONDS;
+     * then abort what is left (503 shutting_down, jobs' streams end with that error),
+     * let the answers go out, and stop */
     atomic_store(&srv.stopping, true);
+    if (wrk_queued(srv.pool) + wrk_running(srv.pool) > 0)
+        MDC_LOG_INFO("draining %d running and %d queued transcriptions (up to %d s)",
+                     wrk_running(srv.pool), wrk_queued(srv.pool), cfg->shutdown_grace_seconds);
+    wait_workers_idle(srv.pool, cfg->shutdown_grace_seconds * 1000);
+    atomic_store(&srv.grace_over, true);
+    jobs_close(srv.jobs);
     MHD_quiesce_daemon(srv.daemon);
     if (srv.probe_daemon)
         MHD_quiesce_daemon(srv.probe_daemon);
-    jobs_close(srv.jobs);
-    wait_workers_idle(srv.pool, 30000); /* resumed before MHD_stop_daemon (API rule) */
+    wait_workers_idle(srv.pool, SVC__ABORT_WAIT_MS); /* resumed before MHD_stop_daemon (API rule) */
     for (int i = 0; i < 50; i++) { /* up to 1 s for the last answers to be sent */
         const union MHD_DaemonInfo *ci =
             MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -616,6 +734,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     }
     rc = 0;
 out:
+    jobs_stop(srv.jobs); /* the store's threads resume connections: before MHD stops */
     if (srv.probe_daemon)
         MHD_stop_daemon(srv.probe_daemon);
     if (srv.daemon)
@@ -624,6 +743,7 @@ out:
     wrk_pool_free(srv.pool);
     jobs_free(srv.jobs);
     holder_free(srv.holder);
+    holder_free(srv.vad_holder);
     met_registry_free(srv.registry);
     MDC_LOG_INFO("stopped");
     return rc;

@@ -45,6 +45,35 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
     m->http_requests_total = met_register(reg, MET_COUNTER, "mdconv_http_requests_total",
                                           "HTTP responses by route pattern and status code.",
                                           http_labels, NULL, 0);
+    static const char *const vad_labels[] = {"speech", NULL};
+    m->decoder_windows_total = met_register(
+        reg, MET_COUNTER, "mdconv_decoder_windows_total",
+        "30-second windows the Whisper engine decoded (0 for a recording the VAD found silent).",
+        NULL, NULL, 0);
+    m->decoder_steps_total = met_register(reg, MET_COUNTER, "mdconv_decoder_steps_total",
+                                          "Decoder forward calls of the Whisper engine.", NULL,
+                                          NULL, 0);
+    m->vad_runs_total = met_register(reg, MET_COUNTER, "mdconv_vad_runs_total",
+                                     "Voice-activity detections run, by whether speech was found.",
+                                     vad_labels, NULL, 0);
+    m->vad_speech_seconds_total = met_register(reg, MET_COUNTER, "mdconv_vad_speech_seconds_total",
+                                               "Seconds of speech the VAD kept for the engine.",
+                                               NULL, NULL, 0);
+    if (m->vad_runs_total) {
+        const char *yes[] = {"yes"}, *no[] = {"no"};
+        met_inc(m->vad_runs_total, yes, 0);
+        met_inc(m->vad_runs_total, no, 0);
+    }
+    static const char *const state_labels[] = {"state", NULL};
+    m->jobs = met_register(reg, MET_GAUGE, "mdconv_jobs", "Jobs kept, by state.", state_labels,
+                           NULL, 0);
+    m->job_claims_total = met_register(reg, MET_COUNTER, "mdconv_job_claims_total",
+                                       "Jobs this replica took from Redis to run.", NULL, NULL, 0);
+    m->job_reruns_total = met_register(reg, MET_COUNTER, "mdconv_job_reruns_total",
+                                       "Jobs this replica took over and re-ran after another "
+                                       "replica stopped heartbeating.", NULL, NULL, 0);
+    m->redis_errors_total = met_register(reg, MET_COUNTER, "mdconv_redis_errors_total",
+                                         "Failed Redis connections and commands.", NULL, NULL, 0);
     static const char *const path_label[] = {"path", NULL};
     static const char *const build_labels[] = {"version", "commit", NULL};
     m->http_duration = met_register(
@@ -80,8 +109,11 @@ int svc_metrics_register(met_registry *reg, svc_metrics *m)
         met_set(m->queue_depth, NULL, 0);
     bool ok = m->startup_seconds && m->transcriptions_total && m->transcription_seconds &&
               m->audio_seconds_total && m->realtime_factor && m->queue_depth &&
-              m->http_requests_total && m->http_duration && m->workers && m->workers_busy &&
-              m->transcriptions_running && m->build_info && m->mhd_messages_total && proc == 0;
+              m->http_requests_total && m->decoder_windows_total && m->decoder_steps_total &&
+              m->vad_runs_total && m->vad_speech_seconds_total && m->http_duration &&
+              m->workers && m->workers_busy && m->transcriptions_running && m->build_info &&
+              m->mhd_messages_total && m->jobs && m->job_claims_total && m->job_reruns_total &&
+              m->redis_errors_total && proc == 0;
     return ok ? 0 : -1;
 }
 
@@ -123,4 +155,20 @@ void svc_metrics_transcription(const svc_metrics *m, const char *endpoint, const
         met_inc(m->audio_seconds_total, NULL, audio_s);
     if (m->realtime_factor && audio_s > 0)
         met_observe(m->realtime_factor, NULL, processing_s / audio_s);
+}
+
+void svc_metrics_engine_work(const svc_metrics *m, int windows, int steps, bool vad_used,
+                             double speech_s)
+{
+    if (m->decoder_windows_total && windows > 0)
+        met_inc(m->decoder_windows_total, NULL, windows);
+    if (m->decoder_steps_total && steps > 0)
+        met_inc(m->decoder_steps_total, NULL, steps);
+    if (!vad_used)
+        return;
+    const char *lv[] = {speech_s > 0 ? "yes" : "no"};
+    if (m->vad_runs_total)
+        met_inc(m->vad_runs_total, lv, 1);
+    if (m->vad_speech_seconds_total && speech_s > 0)
+        met_inc(m->vad_speech_seconds_total, NULL, speech_s);
 }

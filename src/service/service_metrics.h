@@ -8,6 +8,8 @@
 #ifndef MDC_SERVICE_METRICS_H
 #define MDC_SERVICE_METRICS_H
 
+#include <stdbool.h>
+
 #include "mdc/metrics.h"
 
 typedef struct svc_metrics {
@@ -18,6 +20,14 @@ typedef struct svc_metrics {
     met_family *realtime_factor;       /* histogram: processing time / audio time */
     met_family *queue_depth;           /* gauge: tasks waiting for a worker */
     met_family *http_requests_total;   /* counter {path,code}: path = route pattern */
+    met_family *decoder_windows_total; /* counter: 30 s windows the engine decoded */
+    met_family *decoder_steps_total;   /* counter: decoder forward calls */
+    met_family *vad_runs_total;        /* counter {speech}: VAD runs, "yes" / "no" speech */
+    met_family *vad_speech_seconds_total; /* counter: seconds of speech the VAD kept */
+    met_family *jobs;                  /* gauge {state}: jobs kept, by status */
+    met_family *job_claims_total;      /* counter: jobs taken from Redis by this replica */
+    met_family *job_reruns_total;      /* counter: of those, re-runs (attempt > 1) */
+    met_family *redis_errors_total;    /* counter: failed Redis commands/connections */
     met_family *http_duration;         /* histogram {path}: request start → answer queued */
     met_family *workers;               /* gauge: worker pool size */
     met_family *workers_busy;          /* gauge: workers running a task */
@@ -43,5 +53,10 @@ void svc_metrics_workers(const svc_metrics *m, int pool_size, int busy, int tran
 /* Counts one finished transcription: status "ok" or the JSON error code. */
 void svc_metrics_transcription(const svc_metrics *m, const char *endpoint, const char *status,
                                double processing_s, double audio_s);
+
+/* Counts the engine work and VAD outcome of one finished transcription: windows and
+ * steps as the engine reported them (0 when the decoder did not run). */
+void svc_metrics_engine_work(const svc_metrics *m, int windows, int steps, bool vad_used,
+                             double speech_s);
 
 #endif

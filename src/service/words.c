@@ -1,7 +1,6 @@
 /*
  * words.c — see words.h.  ref: whisper.cpp whisper_wrap_segment (max_len with
- * split_on_word) for the joining rule; examples/cli estimate_diarization_speaker for
- * the speaker rule (implemented in the audio module).
+ * split_on_word) for the joining rule.
  */
 #include "words.h"
 
@@ -96,14 +95,4 @@ int trw_words_build(const wsp_model *model, const wsp_result *r, int64_t end_cs,
     out->first[r->n_segments] = (int)out->n;
     free(raw);
     return 0;
-}
-
-void trw_speakers(const aud_pcm *pcm, const wsp_result *r, const char **out)
-{
-    static const char *const k_label[3] = {"?", "0", "1"};
-    for (int i = 0; i < r->n_segments; i++)
-        out[i] = pcm->left ? k_label[aud_stereo_speaker(pcm, r->segments[i].t0,
-                                                                 r->segments[i].t1, NULL,
-                                                                 NULL) + 1]
-                                    : NULL;
 }

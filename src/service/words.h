@@ -1,6 +1,6 @@
 /*
- * words.h — the word and speaker parts of the transcript stage: engine tokens →
- * report words, stereo channel energy → segment speakers (prefix trw_).
+ * words.h — the word part of the transcript stage: engine tokens → report words
+ * (prefix trw_).  transcript.c maps their times and adds the speakers.
  */
 #ifndef MDC_SERVICE_WORDS_H
 #define MDC_SERVICE_WORDS_H
@@ -27,10 +27,5 @@ typedef struct trw_words {
  * Returns 0 or -1 (out of memory; *out then empty). */
 int trw_words_build(const wsp_model *model, const wsp_result *r, int64_t end_cs, trw_words *out);
 void trw_free(trw_words *w);
-
-/* Speaker label of every segment of r into out[0..n_segments) by channel energy
- * (aud_stereo_speaker on the segment's engine times t0/t1, as whisper-cli -di): "0",
- * "1" or "?" (static strings); NULL for all when the decode kept no channels (mono). */
-void trw_speakers(const aud_pcm *pcm, const wsp_result *r, const char **out);
 
 #endif

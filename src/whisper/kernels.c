@@ -124,6 +124,7 @@ static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, 
 
 const wsp__kern_ops wsp__kern_scalar = {
     .name = "scalar",
+    .types = wsp__types_scalar,
     .dot_f16 = dot_f16_scalar,
     .dot_f32 = dot_f32_scalar,
     .cvt_f16 = cvt_f16_scalar,
@@ -174,49 +175,87 @@ const wsp__kern_ops *wsp__kern(void)
     return g_ops;
 }
 
+void wsp__row_f32(const void *src, float *dst, int n) { memcpy(dst, src, 4 * (size_t)n); }
+void wsp__row_f16_scalar(const void *src, float *dst, int n) { cvt_f16_scalar(src, dst, (size_t)n); }
+float wsp__vdot_f32_scalar(const void *w, const void *x, int n) { return dot_f32_scalar(w, x, n); }
+float wsp__vdot_f16_scalar(const void *w, const void *x, int n) { return dot_f16_scalar(w, x, n); }
+
+void wsp__matvec_f32_scalar(const void *w, size_t row_bytes, int nrows, const void *x,
+                            size_t ldx, int n_x, int n, float *Y, int ldy)
+{
+    wsp__matvec_by_rows(wsp__vdot_f32_scalar, w, row_bytes, nrows, x, ldx, n_x, n, Y, ldy);
+}
+
+void wsp__matvec_f16_with(void (*dot4)(const void *, size_t, const float *, int, float *),
+                          float (*dot)(const void *, const float *, int), const void *w,
+                          size_t row_bytes, int nrows, const void *x, size_t ldx, int n_x, int n,
+                          float *Y, int ldy)
+{
+    const uint8_t *base = w;
+    int r = 0;
+    for (; r + 4 <= nrows; r += 4) {
+        const uint8_t *wr = base + (size_t)r * row_bytes;
+        for (int i = 0; i < n_x; i++) {
+            float o[4];
+            dot4(wr, row_bytes / 2, (const float *)((const uint8_t *)x + (size_t)i * ldx), n, o);
+            float *y = Y + (size_t)i * (size_t)ldy + r;
+            for (int j = 0; j < 4; j++)
+                y[j] = o[j];
+        }
+    }
+    for (; r < nrows; r++) {
+        const uint8_t *wr = base + (size_t)r * row_bytes;
+        for (int i = 0; i < n_x; i++)
+            Y[(size_t)i * (size_t)ldy + r] =
+                dot(wr, (const float *)((const uint8_t *)x + (size_t)i * ldx), n);
+    }
+}
+
+void wsp__matvec_f16_scalar(const void *w, size_t row_bytes, int nrows, const void *x,
+                            size_t ldx, int n_x, int n, float *Y, int ldy)
+{
+    wsp__matvec_f16_with(dot4_f16_scalar, dot_f16_scalar, w, row_bytes, nrows, x, ldx, n_x, n,
+                         Y, ldy);
+}
+
 void wsp__mat_row(const wsp__mat *m, int r, float *dst)
 {
-    const size_t esz = m->type == WSP__T_F16 ? 2 : 4;
-    const uint8_t *src = (const uint8_t *)m->data + esz * (size_t)r * (size_t)m->cols;
-    if (m->type == WSP__T_F16)
-        wsp__kern()->cvt_f16(src, dst, (size_t)m->cols);
-    else
-        memcpy(dst, src, 4 * (size_t)m->cols);
+    const size_t rb = wsp__row_bytes(wsp__type_info_of(m->type), m->cols);
+    wsp__kern()->types[m->type].to_float((const uint8_t *)m->data + rb * (size_t)r, dst, m->cols);
 }
+
+/* Stack scratch for the quantized activation rows of one matvec call: at least one row
+ * of the widest matrix (4 · MAX_STATE = 32768 columns → 1024 q8_1 blocks of 36 bytes). */
+#define ACT_SCRATCH 40960
 
 void wsp__matvec_rows(const wsp__mat *W, const wsp__mat *bias, const float *X, int n_x,
                       int ldx, float *Y, int ldy, int r0, int r1)
 {
     const wsp__kern_ops *k = wsp__kern();
+    const wsp__type_traits *tr = &k->types[W->type];
+    const wsp__type_traits *act = &k->types[tr->vec_dot_type];
     const int n = W->cols;
-    const int has_b = bias && bias->data;
-    if (W->type == WSP__T_F16) {
-        const uint8_t *base = W->data;
-        int r = r0;
-        for (; r + 4 <= r1; r += 4) {
-            const uint8_t *w = base + 2 * (size_t)r * (size_t)n;
-            for (int i = 0; i < n_x; i++) {
-                float o[4];
-                k->dot4_f16(w, (size_t)n, X + (size_t)i * (size_t)ldx, n, o);
-                float *y = Y + (size_t)i * (size_t)ldy + r;
-                for (int j = 0; j < 4; j++)
-                    y[j] = o[j] + (has_b ? wsp__ldf(bias->data, (size_t)(r + j)) : 0.0f);
-            }
-        }
-        for (; r < r1; r++) {
-            const uint8_t *w = base + 2 * (size_t)r * (size_t)n;
-            const float b = has_b ? wsp__ldf(bias->data, (size_t)r) : 0.0f;
-            for (int i = 0; i < n_x; i++)
-                Y[(size_t)i * (size_t)ldy + r] = k->dot_f16(w, X + (size_t)i * (size_t)ldx, n) + b;
-        }
+    const size_t rb = wsp__row_bytes(wsp__type_info_of(W->type), n);
+    const uint8_t *w = (const uint8_t *)W->data + (size_t)r0 * rb;
+    if (!act->from_float) {
+        tr->matvec(w, rb, r1 - r0, X, 4 * (size_t)ldx, n_x, n, Y + r0, ldy);
     } else {
-        for (int r = r0; r < r1; r++) {
-            const uint8_t *w = (const uint8_t *)W->data + 4 * (size_t)r * (size_t)n;
-            const float b = has_b ? wsp__ldf(bias->data, (size_t)r) : 0.0f;
-            for (int i = 0; i < n_x; i++)
-                Y[(size_t)i * (size_t)ldy + r] = k->dot_f32(w, X + (size_t)i * (size_t)ldx, n) + b;
+        _Alignas(64) uint8_t buf[ACT_SCRATCH];
+        const size_t qb = wsp__row_bytes(wsp__type_info_of(tr->vec_dot_type), n);
+        const int g = qb <= ACT_SCRATCH ? (int)(ACT_SCRATCH / qb) : 1; /* loader bounds n */
+        for (int i0 = 0; i0 < n_x; i0 += g) {
+            const int gi = n_x - i0 < g ? n_x - i0 : g;
+            for (int i = 0; i < gi; i++)
+                act->from_float(X + (size_t)(i0 + i) * (size_t)ldx, buf + (size_t)i * qb, n);
+            tr->matvec(w, rb, r1 - r0, buf, qb, gi, n, Y + (size_t)i0 * (size_t)ldy + r0, ldy);
         }
     }
+    if (bias && bias->data)
+        for (int i = 0; i < n_x; i++) {
+            float *y = Y + (size_t)i * (size_t)ldy;
+            for (int r = r0; r < r1; r++)
+                y[r] += wsp__ldf(bias->data, (size_t)r);
+        }
 }
 
 void wsp__layer_norm(float *x, int n, const void *w, const void *b)

@@ -11,13 +11,36 @@
 #define MDC_WHISPER_KERNELS_H
 
 #include "whisper/model.h"
+#include "whisper/quants.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* Per weight type, one ISA's kernels (ggml's type_traits_cpu).  Every matrix product goes
+ * through these, so no kernel branches on a weight's type.  A weight row of n elements
+ * (n a multiple of the type's block size, wsp__type_info_of(type)->blck) is
+ * wsp__row_bytes() bytes, read in place (unaligned).  The activation X is first
+ * converted to `vec_dot_type`: WSP__T_F32 means "used as is" (f32/f16 weights), q8_0 or
+ * q8_1 means "quantized with that entry's from_float" (quantized weights). */
+typedef struct wsp__type_traits {
+    int vec_dot_type;
+    /* row → f32: dst[n] (for q8_1: an activation row) */
+    void (*to_float)(const void *src, float *dst, int n);
+    /* f32 → this type (activation quantizer; q8_0 and q8_1 only, NULL otherwise).
+     * dst: n / 32 blocks. */
+    void (*from_float)(const float *src, void *dst, int n);
+    /* Σ w[k]·x[k] of one weight row with one activation row in vec_dot_type. */
+    float (*vec_dot)(const void *w, const void *x, int n);
+    /* Y[i·ldy + r] = vec_dot(row r, X_i) for r < nrows, i < n_x: rows w + r·row_bytes,
+     * activations x + i·ldx bytes.  Rows outer, so each weight row is read once. */
+    void (*matvec)(const void *w, size_t row_bytes, int nrows, const void *x, size_t ldx,
+                   int n_x, int n, float *Y, int ldy);
+} wsp__type_traits;
+
 /* One ISA's implementations.  n is the vector length in elements. */
 typedef struct wsp__kern_ops {
     const char *name;                                     /* "scalar", "avx2", "avx512" */
+    const wsp__type_traits *types;                        /* [WSP__N_TYPES], by type code */
     float (*dot_f16)(const void *w, const float *x, int n); /* Σ f16 w[i] · x[i] */
     float (*dot_f32)(const void *w, const float *x, int n); /* Σ f32 w[i] · x[i] (w unaligned) */
     void (*cvt_f16)(const void *src, float *dst, size_t n); /* f16 → f32 */
@@ -52,6 +75,51 @@ int wsp__cpu_f16c(void);
 extern const wsp__kern_ops wsp__kern_scalar;
 extern const wsp__kern_ops wsp__kern_avx2;
 extern const wsp__kern_ops wsp__kern_avx512;
+
+/* Per-type tables of each ISA (quants.c, quants_avx2.c, kernels_avx512.c).  AVX-512 has
+ * its own f16/f32 entries; its quantized entries are the AVX2 ones (no AVX-512/VNNI
+ * integer kernels yet). */
+extern const wsp__type_traits wsp__types_scalar[WSP__N_TYPES];
+extern const wsp__type_traits wsp__types_avx2[WSP__N_TYPES];
+extern const wsp__type_traits wsp__types_avx512[WSP__N_TYPES];
+
+/* Building blocks the per-ISA tables share (kernels*.c, quants*.c). */
+void wsp__row_f32(const void *src, float *dst, int n);
+void wsp__row_f16_scalar(const void *src, float *dst, int n);
+float wsp__vdot_f32_scalar(const void *w, const void *x, int n);
+float wsp__vdot_f16_scalar(const void *w, const void *x, int n);
+void wsp__matvec_f32_scalar(const void *w, size_t row_bytes, int nrows, const void *x,
+                            size_t ldx, int n_x, int n, float *Y, int ldy);
+void wsp__matvec_f16_scalar(const void *w, size_t row_bytes, int nrows, const void *x,
+                            size_t ldx, int n_x, int n, float *Y, int ldy);
+/* f16 matvec from an ISA's dot4/dot kernels: groups of 4 rows, then single rows. */
+void wsp__matvec_f16_with(void (*dot4)(const void *, size_t, const float *, int, float *),
+                          float (*dot)(const void *, const float *, int), const void *w,
+                          size_t row_bytes, int nrows, const void *x, size_t ldx, int n_x, int n,
+                          float *Y, int ldy);
+/* The matvec of any vec_dot: rows outer, inputs inner (see wsp__type_traits.matvec). */
+void wsp__matvec_by_rows(float (*dot)(const void *, const void *, int), const void *w,
+                         size_t row_bytes, int nrows, const void *x, size_t ldx, int n_x, int n,
+                         float *Y, int ldy);
+/* Defines `static void matvec_<dotfn>(…)`, a wsp__type_traits.matvec from a vec_dot. */
+#define WSP__MATVEC_OF(dotfn)                                                                \
+    static void matvec_##dotfn(const void *w, size_t rb, int nr, const void *x, size_t ldx,  \
+                               int nx, int n, float *Y, int ldy)                             \
+    {                                                                                        \
+        wsp__matvec_by_rows(dotfn, w, rb, nr, x, ldx, nx, n, Y, ldy);                        \
+    }
+/* Scalar dequantizers and activation quantizers (quants.c; arithmetic in its header
+ * comment).  n: elements, a multiple of 32. */
+void wsp__deq_q4_0(const void *src, float *dst, int n);
+void wsp__deq_q4_1(const void *src, float *dst, int n);
+void wsp__deq_q5_0(const void *src, float *dst, int n);
+void wsp__deq_q5_1(const void *src, float *dst, int n);
+void wsp__deq_q8_0(const void *src, float *dst, int n);
+void wsp__deq_q8_1(const void *src, float *dst, int n);
+void wsp__quant_q8_0(const float *x, void *dst, int n);
+void wsp__quant_q8_1(const float *x, void *dst, int n);
+/* Σ of 8 lanes in ggml's hsum_float_8 order ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). */
+float wsp__hsum8(const float a[8]);
 
 /* float → IEEE half, round to nearest even, subnormals, overflow to ±inf, NaN kept. */
 static inline uint16_t wsp__f32_to_f16(float f)
@@ -116,12 +184,13 @@ static inline float wsp__ldf(const void *p, size_t i)
  * ref: Hendrycks & Gimpel 2016, eq. for the tanh approximation; ggml/src/ggml-cpu/vec.h. */
 float wsp__gelu_ref(float x);
 
-/* Row r of a matrix as float32 into dst[m->cols] (converts f16, copies f32). */
+/* Row r of a matrix as float32 into dst[m->cols] (the type's to_float). */
 void wsp__mat_row(const wsp__mat *m, int r, float *dst);
 
 /* Y[i][r] = W[r]·X[i] + b[r] for rows r in [r0, r1) and inputs i in [0, n_x).
- * W: [rows][cols] f16/f32 in place; X: [n_x][ldx] f32; Y: [n_x][ldy]; bias may be NULL
- * (or have data NULL).  The caller splits [0, rows) across threads. */
+ * W: [rows][cols] of any weight type, in place; X: [n_x][ldx] f32 (converted to the
+ * type's vec_dot_type here, in stack scratch, groups of inputs at a time); Y: [n_x][ldy];
+ * bias may be NULL (or have data NULL).  The caller splits [0, rows) across threads. */
 void wsp__matvec_rows(const wsp__mat *W, const wsp__mat *bias, const float *X, int n_x,
                       int ldx, float *Y, int ldy, int r0, int r1);
 
@@ -139,11 +208,16 @@ void wsp__softmax(float *x, int n, float scale);
  * when done.  Matrices are f32 row-major with the given leading dimensions. */
 #include "whisper/threadpool.h"
 
-/* Y[M][N] = X[M][K] · Wᵀ + b, with W [N][K] (f16 or f32, in the mapping) and b [N] or
- * NULL.  M >= 16: W is converted to f32 into wbuf (>= N·K floats) and multiplied with
+/* Y[M][N] = X[M][K] · Wᵀ + b, with W [N][K] (any weight type, in the mapping) and b [N] or
+ * NULL.  M >= 16: W is converted to f32 into wbuf (N·K floats) and multiplied with
  * single-threaded OpenBLAS sgemm calls on blocks of X's rows, spread over the pool (so
- * OpenBLAS's own threads stay idle: set openblas_set_num_threads(1)); otherwise f16 rows
- * are read in place by the matvec kernel, rows of W split across the pool. */
+ * OpenBLAS's own threads stay idle: set openblas_set_num_threads(1)).  For W of a type
+ * with q8_0 activations (q4_0, q5_0, q8_0), X is quantized to q8_0 and widened back to
+ * f32 in blocks of WSP__QGEMM_ROWS rows (into wbuf + N·K: WSP__QGEMM_ROWS·K more floats),
+ * so the product is ggml's integer block product up to the f32 rounding of the sum.  Otherwise (M < 16, q4_1/q5_1, or
+ * MDC_QGEMM=rows) rows are read in place by the type's matvec kernel, rows of W split
+ * across the pool. */
+#define WSP__QGEMM_ROWS 512
 void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                  int M, int ldx, float *Y, int ldy, float *wbuf);
 /* Three wsp__linear calls on the same X (e.g. q, k, v), as ONE pool job when M < 16

@@ -104,8 +104,23 @@ static void cvt_f16(const void *src, float *dst, size_t n)
     }
 }
 
+void wsp__avx512_row_f16(const void *src, float *dst, int n) { cvt_f16(src, dst, (size_t)n); }
+float wsp__avx512_vdot_f16(const void *w, const void *x, int n) { return dot_f16(w, x, n); }
+float wsp__avx512_vdot_f32(const void *w, const void *x, int n) { return dot_f32(w, x, n); }
+void wsp__avx512_matvec_f16(const void *w, size_t row_bytes, int nrows, const void *x,
+                            size_t ldx, int n_x, int n, float *Y, int ldy)
+{
+    wsp__matvec_f16_with(dot4_f16, dot_f16, w, row_bytes, nrows, x, ldx, n_x, n, Y, ldy);
+}
+void wsp__avx512_matvec_f32(const void *w, size_t row_bytes, int nrows, const void *x,
+                            size_t ldx, int n_x, int n, float *Y, int ldy)
+{
+    wsp__matvec_by_rows(wsp__avx512_vdot_f32, w, row_bytes, nrows, x, ldx, n_x, n, Y, ldy);
+}
+
 const wsp__kern_ops wsp__kern_avx512 = {
     .name = "avx512",
+    .types = wsp__types_avx512,
     .dot_f16 = dot_f16,
     .dot_f32 = dot_f32,
     .cvt_f16 = cvt_f16,

@@ -2,6 +2,8 @@
 #include "whisper/kernels.h"
 
 #include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GEMM_MIN_ROWS 16 /* below this, reading f16 in place (matvec) beats convert + sgemm */
@@ -12,6 +14,7 @@ typedef struct linear_job {
     int M, ldx, ldy;
     float *Y;
     const float *wf; /* f32 weights (GEMM path) */
+    float *xf;       /* GEMM path, quantized W: X quantized to q8 and back ([M][K]) */
     int gelu;
 } linear_job;
 
@@ -56,8 +59,10 @@ static void gemm_task(void *p, int ith, int nth)
     if (b >= e)
         return;
     const int N = j->W->rows, K = j->W->cols;
+    const float *X = j->xf ? j->xf : j->X;
+    const int ldx = j->xf ? K : j->ldx;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, e - b, N, K, 1.0f,
-                j->X + (size_t)b * (size_t)j->ldx, j->ldx, j->wf, K, 0.0f,
+                X + (size_t)b * (size_t)ldx, ldx, j->wf, K, 0.0f,
                 j->Y + (size_t)b * (size_t)j->ldy, j->ldy);
     add_bias_gelu(j, b, e, 0, N);
 }
@@ -116,18 +121,65 @@ static void cvt_task(void *p, int ith, int nth)
         wsp__mat_row(j->W, r, j->dst + (size_t)r * (size_t)j->W->cols);
 }
 
+/* X rows → the weight type's q8 activation → f32 (xf), one row at a time per thread. */
+static void fakequant_task(void *p, int ith, int nth)
+{
+    const linear_job *j = p;
+    const wsp__type_traits *act = &wsp__kern()->types[wsp__kern()->types[j->W->type].vec_dot_type];
+    const int K = j->W->cols;
+    _Alignas(64) uint8_t q[40960]; /* one row of at most 4·MAX_STATE columns (q8_1) */
+    int b, e;
+    wsp__split(j->M, ith, nth, &b, &e);
+    for (int i = b; i < e; i++) {
+        act->from_float(j->X + (size_t)i * (size_t)j->ldx, q, K);
+        act->to_float(q, j->xf + (size_t)i * (size_t)K, K);
+    }
+}
+
+/* MDC_QGEMM=rows: quantized weights take the integer matvec kernels for every M (an
+ * integer GEMM by rows) instead of dequantize + sgemm; for benchmarks (docs/perf). */
+static int g_qgemm_rows;
+static pthread_once_t g_qgemm_once = PTHREAD_ONCE_INIT;
+static void qgemm_resolve(void)
+{
+    const char *v = getenv("MDC_QGEMM");
+    g_qgemm_rows = v && strcmp(v, "rows") == 0;
+}
+
 static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                         int M, int ldx, float *Y, int ldy, float *wbuf, int gelu)
 {
     linear_job j = {.W = W, .b = b, .X = X, .M = M, .ldx = ldx, .ldy = ldy, .Y = Y,
                     .gelu = gelu};
-    if (M < GEMM_MIN_ROWS) {
+    const int vdt = wsp__kern()->types[W->type].vec_dot_type, quant = vdt != WSP__T_F32;
+    pthread_once(&g_qgemm_once, qgemm_resolve);
+    /* q4_1/q5_1 (q8_1 activations): ggml adds m·s with s = f16(d·Σq) per block, which a
+     * product of widened matrices cannot reproduce (0.016 logit error on micro-q4_1), so
+     * they always take the integer kernels. */
+    if (M < GEMM_MIN_ROWS || (quant && (g_qgemm_rows || vdt == WSP__T_Q8_1))) {
         wsp__pool_run(pool, matvec_task, &j);
         return;
     }
     cvt_job c = {.W = W, .dst = wbuf};
     wsp__pool_run(pool, cvt_task, &c);
     j.wf = wbuf;
+    if (quant) {
+        /* blocks of WSP__QGEMM_ROWS inputs: their q8_0-and-back copy is all the scratch
+         * the quantized path needs beyond the f32 weights */
+        j.xf = wbuf + (size_t)W->rows * (size_t)W->cols;
+        for (int b0 = 0; b0 < M; b0 += WSP__QGEMM_ROWS) {
+            linear_job sj = j;
+            sj.M = M - b0 < WSP__QGEMM_ROWS ? M - b0 : WSP__QGEMM_ROWS;
+            sj.X = X + (size_t)b0 * (size_t)ldx;
+            sj.Y = Y + (size_t)b0 * (size_t)ldy;
+            wsp__pool_run(pool, fakequant_task, &sj);
+            int n = wsp__pool_size(pool);
+            if (n > (sj.M + 63) / 64)
+                n = (sj.M + 63) / 64;
+            wsp__pool_run_n(pool, gemm_task, &sj, n > 0 ? n : 1);
+        }
+        return;
+    }
     /* Two row blocks per thread: each sgemm call re-packs all of W, so blocks must be
      * large (a 64-row block spent ~15 % of the encoder in packing); two per thread still
      * lets a thread that runs late be covered by the others (chunk claiming). */

@@ -50,11 +50,21 @@ static int rd_i32(cursor *c, int32_t *v)
     return 0;
 }
 
-/* One expected tensor: name, shape (ggml ne order, padded with 1), type, destination. */
+/* Which type codes a tensor may have (bit = 1 << code).  Matrices of the projections and
+ * the token embedding: any weight type in any mix (whisper-quantize quantizes them and
+ * keeps the rest); conv kernels (rows of 3): f16 or f32; vectors, positional embeddings:
+ * f32.  ref: README-round2 §4 "Quantized: every 2-D tensor except…". */
+#define T_BIT(t) (1u << (t))
+#define ALLOW_F32 T_BIT(WSP__T_F32)
+#define ALLOW_FLOAT (T_BIT(WSP__T_F32) | T_BIT(WSP__T_F16))
+#define ALLOW_ANY (ALLOW_FLOAT | T_BIT(WSP__T_Q4_0) | T_BIT(WSP__T_Q4_1) | T_BIT(WSP__T_Q5_0) | \
+                   T_BIT(WSP__T_Q5_1) | T_BIT(WSP__T_Q8_0))
+
+/* One expected tensor: name, shape (ggml ne order, padded with 1), allowed types, destination. */
 typedef struct expect {
     char name[64];
     int64_t ne[4];
-    int type;
+    unsigned allow; /* ALLOW_* mask */
     wsp__mat *dst;
     int found;
 } expect;
@@ -64,7 +74,7 @@ typedef struct expect_list {
     int n, cap;
 } expect_list;
 
-static void add_expect(expect_list *l, wsp__mat *dst, int type, int64_t ne0, int64_t ne1,
+static void add_expect(expect_list *l, wsp__mat *dst, unsigned allow, int64_t ne0, int64_t ne1,
                        int64_t ne2, const char *prefix, const char *suffix)
 {
     expect *e = &l->v[l->n++];
@@ -74,36 +84,36 @@ static void add_expect(expect_list *l, wsp__mat *dst, int type, int64_t ne0, int
     e->ne[1] = ne1;
     e->ne[2] = ne2;
     e->ne[3] = 1;
-    e->type = type;
+    e->allow = allow;
     e->dst = dst;
     e->found = 0;
 }
 
-static void add_attn(expect_list *l, wsp__attn_w *a, int wt, int64_t n, const char *fmt)
+static void add_attn(expect_list *l, wsp__attn_w *a, unsigned wt, int64_t n, const char *fmt)
 {
     add_expect(l, &a->q_w, wt, n, n, 1, fmt, "query.weight");
-    add_expect(l, &a->q_b, WSP__T_F32, n, 1, 1, fmt, "query.bias");
+    add_expect(l, &a->q_b, ALLOW_F32, n, 1, 1, fmt, "query.bias");
     add_expect(l, &a->k_w, wt, n, n, 1, fmt, "key.weight");
     add_expect(l, &a->v_w, wt, n, n, 1, fmt, "value.weight");
-    add_expect(l, &a->v_b, WSP__T_F32, n, 1, 1, fmt, "value.bias");
+    add_expect(l, &a->v_b, ALLOW_F32, n, 1, 1, fmt, "value.bias");
     add_expect(l, &a->o_w, wt, n, n, 1, fmt, "out.weight");
-    add_expect(l, &a->o_b, WSP__T_F32, n, 1, 1, fmt, "out.bias");
+    add_expect(l, &a->o_b, ALLOW_F32, n, 1, 1, fmt, "out.bias");
 }
 
 /* prefix: "encoder.blocks.3." */
-static void add_block_common(expect_list *l, wsp__block *b, int wt, int64_t n, const char *fmt)
+static void add_block_common(expect_list *l, wsp__block *b, unsigned wt, int64_t n, const char *fmt)
 {
     char afmt[64];
     snprintf(afmt, sizeof afmt, "%sattn.", fmt);
     add_attn(l, &b->attn, wt, n, afmt);
-    add_expect(l, &b->attn_ln_w, WSP__T_F32, n, 1, 1, fmt, "attn_ln.weight");
-    add_expect(l, &b->attn_ln_b, WSP__T_F32, n, 1, 1, fmt, "attn_ln.bias");
+    add_expect(l, &b->attn_ln_w, ALLOW_F32, n, 1, 1, fmt, "attn_ln.weight");
+    add_expect(l, &b->attn_ln_b, ALLOW_F32, n, 1, 1, fmt, "attn_ln.bias");
     add_expect(l, &b->mlp0_w, wt, n, 4 * n, 1, fmt, "mlp.0.weight");
-    add_expect(l, &b->mlp0_b, WSP__T_F32, 4 * n, 1, 1, fmt, "mlp.0.bias");
+    add_expect(l, &b->mlp0_b, ALLOW_F32, 4 * n, 1, 1, fmt, "mlp.0.bias");
     add_expect(l, &b->mlp2_w, wt, 4 * n, n, 1, fmt, "mlp.2.weight");
-    add_expect(l, &b->mlp2_b, WSP__T_F32, n, 1, 1, fmt, "mlp.2.bias");
-    add_expect(l, &b->mlp_ln_w, WSP__T_F32, n, 1, 1, fmt, "mlp_ln.weight");
-    add_expect(l, &b->mlp_ln_b, WSP__T_F32, n, 1, 1, fmt, "mlp_ln.bias");
+    add_expect(l, &b->mlp2_b, ALLOW_F32, n, 1, 1, fmt, "mlp.2.bias");
+    add_expect(l, &b->mlp_ln_w, ALLOW_F32, n, 1, 1, fmt, "mlp_ln.weight");
+    add_expect(l, &b->mlp_ln_b, ALLOW_F32, n, 1, 1, fmt, "mlp_ln.bias");
 }
 
 /* Fills the list of every tensor the hparams imply (11 + 15·enc + 24·dec).
@@ -112,27 +122,27 @@ static int build_expectations(wsp_model *m, expect_list *l)
 {
     const wsp_hparams *hp = &m->hp;
     const int64_t n = hp->n_audio_state;
-    const int wt = hp->ftype == 1 ? WSP__T_F16 : WSP__T_F32;
+    const unsigned wt = ALLOW_ANY, ct = ALLOW_FLOAT;
     l->cap = 11 + 15 * hp->n_audio_layer + 24 * hp->n_text_layer;
     l->v = calloc((size_t)l->cap, sizeof *l->v);
     if (!l->v)
         return -1;
-    add_expect(l, &m->e_pos, WSP__T_F32, n, hp->n_audio_ctx, 1, "encoder.", "positional_embedding");
-    add_expect(l, &m->conv1_w, wt, 3, hp->n_mels, n, "encoder.", "conv1.weight");
-    add_expect(l, &m->conv1_b, WSP__T_F32, 1, n, 1, "encoder.", "conv1.bias");
-    add_expect(l, &m->conv2_w, wt, 3, n, n, "encoder.", "conv2.weight");
-    add_expect(l, &m->conv2_b, WSP__T_F32, 1, n, 1, "encoder.", "conv2.bias");
-    add_expect(l, &m->e_ln_w, WSP__T_F32, n, 1, 1, "encoder.", "ln_post.weight");
-    add_expect(l, &m->e_ln_b, WSP__T_F32, n, 1, 1, "encoder.", "ln_post.bias");
+    add_expect(l, &m->e_pos, ALLOW_F32, n, hp->n_audio_ctx, 1, "encoder.", "positional_embedding");
+    add_expect(l, &m->conv1_w, ct, 3, hp->n_mels, n, "encoder.", "conv1.weight");
+    add_expect(l, &m->conv1_b, ALLOW_F32, 1, n, 1, "encoder.", "conv1.bias");
+    add_expect(l, &m->conv2_w, ct, 3, n, n, "encoder.", "conv2.weight");
+    add_expect(l, &m->conv2_b, ALLOW_F32, 1, n, 1, "encoder.", "conv2.bias");
+    add_expect(l, &m->e_ln_w, ALLOW_F32, n, 1, 1, "encoder.", "ln_post.weight");
+    add_expect(l, &m->e_ln_b, ALLOW_F32, n, 1, 1, "encoder.", "ln_post.bias");
     char pre[64];
     for (int i = 0; i < hp->n_audio_layer; i++) {
         snprintf(pre, sizeof pre, "encoder.blocks.%d.", i);
         add_block_common(l, &m->e_blocks[i], wt, n, pre);
     }
-    add_expect(l, &m->d_pos, WSP__T_F32, n, hp->n_text_ctx, 1, "decoder.", "positional_embedding");
+    add_expect(l, &m->d_pos, ALLOW_F32, n, hp->n_text_ctx, 1, "decoder.", "positional_embedding");
     add_expect(l, &m->tok_emb, wt, n, hp->n_vocab, 1, "decoder.", "token_embedding.weight");
-    add_expect(l, &m->d_ln_w, WSP__T_F32, n, 1, 1, "decoder.", "ln.weight");
-    add_expect(l, &m->d_ln_b, WSP__T_F32, n, 1, 1, "decoder.", "ln.bias");
+    add_expect(l, &m->d_ln_w, ALLOW_F32, n, 1, 1, "decoder.", "ln.weight");
+    add_expect(l, &m->d_ln_b, ALLOW_F32, n, 1, 1, "decoder.", "ln.bias");
     for (int i = 0; i < hp->n_text_layer; i++) {
         wsp__block *b = &m->d_blocks[i];
         snprintf(pre, sizeof pre, "decoder.blocks.%d.", i);
@@ -140,8 +150,8 @@ static int build_expectations(wsp_model *m, expect_list *l)
         char xpre[80];
         snprintf(xpre, sizeof xpre, "%scross_attn.", pre);
         add_attn(l, &b->xattn, wt, n, xpre);
-        add_expect(l, &b->xattn_ln_w, WSP__T_F32, n, 1, 1, pre, "cross_attn_ln.weight");
-        add_expect(l, &b->xattn_ln_b, WSP__T_F32, n, 1, 1, pre, "cross_attn_ln.bias");
+        add_expect(l, &b->xattn_ln_w, ALLOW_F32, n, 1, 1, pre, "cross_attn_ln.weight");
+        add_expect(l, &b->xattn_ln_b, ALLOW_F32, n, 1, 1, pre, "cross_attn_ln.bias");
     }
     return l->n == l->cap ? 0 : -1;
 }
@@ -149,6 +159,14 @@ static int build_expectations(wsp_model *m, expect_list *l)
 static int cmp_expect(const void *a, const void *b)
 {
     return strcmp(((const expect *)a)->name, ((const expect *)b)->name);
+}
+
+/* 1 if the engine reads header ftype (ggml_ftype + 1000 · quantization version 2):
+ * f32, f16, q4_0, q4_1, q8_0, q5_0, q5_1.  Names: wsp__ftype_name (quantize.c).
+ * ref: ggml.h enum ggml_ftype; whisper.cpp whisper_model_load (GGML_QNT_VERSION_FACTOR). */
+static int ftype_supported(int32_t f)
+{
+    return f == 0 || f == 1 || f == 2002 || f == 2003 || f == 2007 || f == 2008 || f == 2009;
 }
 
 static int check_hparams(const wsp_hparams *hp, wsp_error *err)
@@ -165,13 +183,21 @@ static int check_hparams(const wsp_hparams *hp, wsp_error *err)
         if (v[i] <= 0 || v[i] > max[i])
             return wsp__fail(err, WSP_EHPARAMS, "hparam %s = %d is outside 1…%d", names[i],
                              (int)v[i], (int)max[i]);
-    if (hp->ftype != 0 && hp->ftype != 1) {
-        if (hp->ftype >= 2 && (hp->ftype % 1000) >= 2 && (hp->ftype % 1000) <= 20)
+    if (!ftype_supported(hp->ftype)) {
+        const int base = hp->ftype % 1000, ver = hp->ftype / 1000;
+        if (hp->ftype > 0 && base >= 10 && base <= 14)
             return wsp__fail(err, WSP_ETYPE,
-                             "quantized models are not supported (ftype %d); use an f16 or "
-                             "f32 model",
-                             (int)hp->ftype);
-        return wsp__fail(err, WSP_ETYPE, "unsupported ftype %d (expected 0 = f32 or 1 = f16)",
+                             "k-quant models are not supported (ftype %d = %s); use a q4_0, "
+                             "q4_1, q5_0, q5_1, q8_0, f16 or f32 model",
+                             (int)hp->ftype, wsp__ftype_name(hp->ftype));
+        if (hp->ftype > 0 && ftype_supported(base + 2000) && ver != 2)
+            return wsp__fail(err, WSP_ETYPE,
+                             "ftype %d: quantization version %d is not supported (ggml's "
+                             "current block layout is version 2)",
+                             (int)hp->ftype, ver);
+        return wsp__fail(err, WSP_ETYPE,
+                         "unsupported ftype %d (expected 0 = f32, 1 = f16, or 2002 q4_0, 2003 "
+                         "q4_1, 2007 q8_0, 2008 q5_0, 2009 q5_1)",
                          (int)hp->ftype);
     }
     if (hp->n_mels != 80 && hp->n_mels != 128)
@@ -225,7 +251,10 @@ static int build_vocab(wsp_model *m, int32_t n_file, wsp_error *err)
     return 0;
 }
 
-static const char *type_str(int t) { return t == WSP__T_F32 ? "f32" : t == WSP__T_F16 ? "f16" : "?"; }
+static const char *allow_str(unsigned a)
+{
+    return a == ALLOW_F32 ? "f32" : a == ALLOW_FLOAT ? "f16 or f32" : "f32, f16, q4_0…q8_0";
+}
 
 /* Walks the tensor records after the vocabulary.  ref: README "The model file format" 5. */
 static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_error *err)
@@ -274,9 +303,23 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
             if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
                 name[i] = '?';
 
-        if (ttype != WSP__T_F32 && ttype != WSP__T_F16)
-            return wsp__fail(err, WSP_ETYPE, "tensor '%s' has unsupported type %d (%s)", name,
-                             (int)ttype, ttype >= 2 && ttype < 40 ? "quantized" : "unknown");
+        const wsp__type_info *ti = wsp__type_info_of(ttype);
+        if (!ti || !ti->weight) {
+            const char *tn = wsp__type_name(ttype);
+            if (!tn)
+                return wsp__fail(err, WSP_ETYPE, "tensor '%s' has unknown type code %d", name,
+                                 (int)ttype);
+            return wsp__fail(err, WSP_ETYPE,
+                             "tensor '%s' has type %s (code %d), which is not supported%s; "
+                             "supported: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0",
+                             name, tn, (int)ttype,
+                             ttype >= WSP__T_Q2_K && ttype <= WSP__T_Q8_K ? " (a k-quant)" : "");
+        }
+        if (ne[0] % ti->blck)
+            return wsp__fail(err, WSP_ETENSOR,
+                             "tensor '%s' (%s) has rows of %lld elements, not a multiple of its "
+                             "block size %d",
+                             name, ti->name, (long long)ne[0], ti->blck);
         expect key;
         expect *e = NULL;
         if ((size_t)name_len < sizeof key.name) {
@@ -295,18 +338,22 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
                              "(ggml order)",
                              name, (long long)ne[0], (long long)ne[1], (long long)ne[2],
                              (long long)e->ne[0], (long long)e->ne[1], (long long)e->ne[2]);
-        if (ttype != e->type)
+        if (!(e->allow & T_BIT(ttype)))
             return wsp__fail(err, WSP_ETYPE, "tensor '%s' has type %s, expected %s", name,
-                             type_str(ttype), type_str(e->type));
+                             ti->name, allow_str(e->allow));
         /* ne values are < 2^31 each and the shape matched the hparams, so the product of
          * at most three of them times 4 fits easily in 64 bits (bounded hparams). */
         const uint64_t nel = (uint64_t)ne[0] * (uint64_t)ne[1] * (uint64_t)ne[2] * (uint64_t)ne[3];
-        const uint64_t nbytes = nel * (ttype == WSP__T_F16 ? 2u : 4u);
+        const uint64_t nblocks = nel / (uint64_t)ti->blck; /* rows are whole blocks */
+        const uint64_t nbytes = nblocks * (uint64_t)ti->size;
         if (c->len - c->pos < nbytes)
             return wsp__fail(err, WSP_ETRUNC,
-                             "tensor '%s' data [%llu, %llu) runs past the end of the file (%llu bytes)",
+                             "tensor '%s' data [%llu, %llu) runs past the end of the file (%llu "
+                             "bytes): %llu %s blocks of %d bytes, %llu bytes left",
                              name, (unsigned long long)c->pos,
-                             (unsigned long long)(c->pos + nbytes), (unsigned long long)c->len);
+                             (unsigned long long)(c->pos + nbytes), (unsigned long long)c->len,
+                             (unsigned long long)nblocks, ti->name, ti->size,
+                             (unsigned long long)(c->len - c->pos));
         e->found = 1;
         e->dst->data = c->base + c->pos;
         e->dst->type = ttype;
@@ -315,6 +362,7 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
         c->pos += nbytes;
         m->n_tensors++;
         m->tensor_bytes += nbytes;
+        m->n_quant += ti->blck > 1;
     }
     for (int i = 0; i < l->n; i++)
         if (!l->v[i].found)

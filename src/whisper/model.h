@@ -11,19 +11,17 @@
 #define MDC_WHISPER_MODEL_H
 
 #include "whisper/engine.h"
+#include "whisper/quants.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Tensor element types of the ggml container (ttype field). */
-enum { WSP__T_F32 = 0, WSP__T_F16 = 1 };
 
 /* A view of one tensor in the mapping.  Matrices are [rows][cols] row-major with
  * cols = ggml ne[0] (fastest axis) and rows = the product of the other axes; a vector
  * has rows = 1.  `data` is unaligned. */
 typedef struct wsp__mat {
     const void *data;
-    int type; /* WSP__T_F32 or WSP__T_F16 */
+    int type; /* ggml type code: WSP__T_F32, WSP__T_F16 or a quantized type (quants.h) */
     int rows, cols;
 } wsp__mat;
 
@@ -72,6 +70,7 @@ struct wsp_model {
 
     int n_tensors;
     uint64_t tensor_bytes;
+    int n_quant;                 /* tensors of a quantized type */
 };
 
 #endif

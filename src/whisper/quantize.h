@@ -19,11 +19,10 @@
 #define MDC_WHISPER_QUANTIZE_H
 
 #include "mdc/whisper.h"
+#include "whisper/quants.h" /* WSP__QK and the block structs: the one layout definition */
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define WSP__QK 32 /* weights per block, every type here (ggml QK4_0 … QK8_0) */
 
 /* Bytes of one block of `type`, or 0 for a type that is not one of the five. */
 size_t wsp__qblock_bytes(wsp_qtype type);

@@ -167,12 +167,12 @@ static void block_q8_0(const float *x, uint8_t *y)
 
 size_t wsp__qblock_bytes(wsp_qtype type)
 {
-    switch (type) {
-    case WSP_Q4_0: return 2 + WSP__QK / 2;
-    case WSP_Q4_1: return 4 + WSP__QK / 2;
-    case WSP_Q5_0: return 6 + WSP__QK / 2;
-    case WSP_Q5_1: return 8 + WSP__QK / 2;
-    case WSP_Q8_0: return 2 + WSP__QK;
+    switch (type) { /* quants.h's structs (their sizes are asserted there) */
+    case WSP_Q4_0: return sizeof(wsp__block_q4_0);
+    case WSP_Q4_1: return sizeof(wsp__block_q4_1);
+    case WSP_Q5_0: return sizeof(wsp__block_q5_0);
+    case WSP_Q5_1: return sizeof(wsp__block_q5_1);
+    case WSP_Q8_0: return sizeof(wsp__block_q8_0);
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 /* state.c — per-transcription working memory; see state.h and include/mdc/whisper.h. */
 #include "whisper/state.h"
+#include "whisper/kernels.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -73,6 +74,9 @@ int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
     size_t wb = 4 * n * n;
     if (3 * M * n > wb)
         wb = 3 * M * n;
+    /* quantized matrices: + a block of activations quantized and widened (wsp__linear) */
+    if (model->n_quant)
+        wb += (size_t)WSP__QGEMM_ROWS * 4 * n;
     s->wbuf = alloc_f(s, wb, &ok);
     s->kv = alloc_f(s, (size_t)WSP__N_DECODERS * L * 2 * C * n, &ok);
     s->d_x = alloc_f(s, C * n, &ok);

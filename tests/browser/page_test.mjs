@@ -5,7 +5,9 @@
 //    "lost": {"url": URL, "pid": N} (slow model load; this script SIGKILLs it and the
 //    runner restarts it on the same port, so the job 404s), "gone": {"url", "pid"} (the
 //    same, never restarted), "fixtures": DIR,
-//    "artifacts": DIR (screenshots, the downloaded report)}
+//    "artifacts": DIR (screenshots, the downloaded report),
+//    "scale": {"url": proxy URL, "a": URL, "b": URL} (two replicas on one Redis; the
+//    proxy forwards to a until this script sends SIGUSR1 to its parent, then to b)}
 // Prints one line per check; exits 1 if any failed.
 import fs from "node:fs";
 import path from "node:path";
@@ -223,6 +225,50 @@ try {
                    "O trabalho se perdeu", "page-1280-running.png", "page-1280-lost.png");
   await serverDies("server gone mid-way (SIGKILL, no restart)", cfg.gone, "en-US", "Transcribing",
                    "stopped answering", null, "page-1280-gone.png");
+
+  // ---- 7. two replicas on one Redis: the page's stream moves to the other replica
+  console.log("replica switch (two servers on one Redis behind a proxy)");
+  {
+    const { ctx, page, problems } = await open(cfg.scale.url, { locale: "pt-BR" });
+    const respP = page.waitForResponse((r) => r.url().endsWith("/jobs") && r.request().method() === "POST");
+    await submit(page, CLIP35);
+    const job = await (await respP).json();
+    await page.locator("#status", { hasText: "Transcrevendo" }).waitFor({ timeout: 20000 });
+    const t0 = Date.now();
+    process.kill(process.ppid, "SIGUSR1"); /* the proxy now routes to replica b */
+    await page.locator("#report").waitFor({ state: "visible", timeout: 60000 });
+    const mb = await (await fetch(cfg.scale.b + "/metrics")).text();
+    const streamsB = mb.split("\n").filter((l) => l.startsWith("mdconv_http_requests_total{") && l.includes('path="/jobs/{id}/events"'))
+      .reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+    check(streamsB >= 1, "the report arrives " + (Date.now() - t0) + " ms after the switch, the event stream served by replica b (" + streamsB + " streams)");
+    const viaB = await (await fetch(cfg.scale.b + "/jobs/" + job.id + "/result")).text();
+    check(viaB.startsWith("# ") && (await text(page, "#report-body")).includes("Transcrição"), "replica b serves the same job's report");
+    check(await text(page, "#error") === "" && (await text(page, "#status")).startsWith("Pronto."), "no error shown; status done");
+    await shot(page, "page-1280-replica-switch.png");
+    check(problems.filter((p) => !/Failed to fetch|network|ERR_/.test(p)).length === 0, "no console error besides the cut stream", problems);
+    await ctx.close();
+  }
+
+  // ---- 8. the job is deleted under the page: an error, not a spinner
+  console.log("job deleted while the page follows it");
+  {
+    const { ctx, page } = await open(cfg.scale.url, { locale: "en-US" });
+    const respP = page.waitForResponse((r) => r.url().endsWith("/jobs") && r.request().method() === "POST");
+    await submit(page, path.join(cfg.fixtures, "edge_5min_two_utterances.flac"));
+    const job = await (await respP).json();
+    await page.locator("#status", { hasText: "Transcribing" }).waitFor({ timeout: 20000 });
+    const t0 = Date.now();
+    const del = await fetch(cfg.scale.a + "/jobs/" + job.id, { method: "DELETE" });
+    check(del.status === 200, "DELETE /jobs/ID → 200", del.status);
+    await page.locator("#error").filter({ hasText: /\S/ }).waitFor({ timeout: 20000 });
+    const err = await text(page, "#error");
+    check(err.includes("The job was cancelled"), "the page shows \"The job was cancelled\" " + (Date.now() - t0) + " ms after the DELETE", err);
+    check(!(await page.locator("#progress-box").isVisible()) && !(await page.content()).includes("Transcribing…"),
+          "no progress or spinner left beside the error");
+    check(await page.locator("#send").isEnabled(), "form re-enabled");
+    await shot(page, "page-1280-deleted.png");
+    await ctx.close();
+  }
 } catch (e) {
   check(false, "browser scenario raised: " + (e && e.stack ? e.stack.split("\n").slice(0, 4).join(" | ") : e));
 } finally {

@@ -55,7 +55,12 @@ for k in ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudg
 if errors:
     print("\n".join(errors)); sys.exit(1)
 
-dep = by_kind["Deployment"][0]
+def named(kind, name):
+    return next((d for d in by_kind.get(kind, []) if d["metadata"]["name"] == name), None)
+dep = named("Deployment", "md-converter")
+need(dep is not None, "no Deployment md-converter")
+if errors:
+    print("\n".join(errors)); sys.exit(1)
 name = dep["metadata"]["name"]
 sel = dep["spec"]["selector"]["matchLabels"]
 pod = dep["spec"]["template"]
@@ -104,7 +109,8 @@ need("API_KEY" not in cm.get("data", {}), "API_KEY belongs in a Secret, not the 
 need(int(cm["data"].get("PORT", "8080")) in ports.values(), "ConfigMap PORT != containerPort")
 need(cm["data"].get("WHISPER_MODELS_DIR") == "/models", "WHISPER_MODELS_DIR must be the /models mount")
 # Service, HPA, PDB point at the Deployment's pods.
-svc = by_kind["Service"][0]
+svc = named("Service", "md-converter")
+need(svc is not None, "no Service md-converter")
 need(all(plabels.get(k) == v for k, v in svc["spec"]["selector"].items()), "Service selector does not match pods")
 for p in svc["spec"]["ports"]:
     t = p.get("targetPort")
@@ -116,6 +122,25 @@ need(hpa["minReplicas"] <= hpa["maxReplicas"], "HPA minReplicas > maxReplicas")
 pdb = by_kind["PodDisruptionBudget"][0]["spec"]
 need(all(plabels.get(k) == v for k, v in pdb["selector"]["matchLabels"].items()), "PDB selector does not match pods")
 need(pdb.get("minAvailable", 0) < hpa["minReplicas"], "PDB minAvailable must be below HPA minReplicas (else no drain)")
+# The jobs' Redis: when the ConfigMap points at an in-cluster Service, it exists, and
+# the grace period covers the drain.
+url = cm["data"].get("JOBS_REDIS_URL", "")
+if url:
+    host = url.split("://", 1)[1].split("@")[-1].split(":")[0].split("/")[0]
+    rsvc = named("Service", host)
+    if rsvc is not None or "." not in host:
+        need(rsvc is not None, f"JOBS_REDIS_URL names Service {host}, which is not defined")
+        rdep = next((d for d in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", [])
+                     if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v
+                            for k, v in (rsvc or {}).get("spec", {}).get("selector", {}).items())
+                     and d["metadata"]["name"] != name), None)
+        need(rdep is not None, f"no Redis workload behind Service {host}")
+        print(f"  jobs in Redis: Service {host} → {rdep['kind'] if rdep else '?'} {rdep['metadata']['name'] if rdep else '?'}")
+grace = int(cm["data"].get("SHUTDOWN_GRACE_SECONDS", "15"))
+pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+pre_s = int(next((t for t in " ".join(pre).split() if t.isdigit()), "0"))
+need(pre_s + grace + 6 < spec.get("terminationGracePeriodSeconds", 30),
+     f"preStop {pre_s} s + SHUTDOWN_GRACE_SECONDS {grace} + 6 s exceeds terminationGracePeriodSeconds")
 # PVC if the Deployment uses one.
 claims = [v["persistentVolumeClaim"]["claimName"] for v in vols.values() if "persistentVolumeClaim" in v]
 pvcs = {p["metadata"]["name"] for p in by_kind.get("PersistentVolumeClaim", [])}
@@ -133,8 +158,8 @@ else
 fi
 
 if command -v docker-compose >/dev/null; then
-  step "docker-compose config (service + monitoring profile)" \
-    bash -c 'cd deploy && docker-compose config -q && docker-compose --profile monitoring config -q'
+  step "docker-compose config (service + monitoring profile + the Redis scale-out file)" \
+    bash -c 'cd deploy && docker-compose config -q && docker-compose --profile monitoring config -q && docker-compose -f docker-compose.yml -f docker-compose.redis.yml config -q'
 else
   echo "skipped: docker-compose not installed (Debian package docker-compose; scripts/install-deps.sh all)"
 fi

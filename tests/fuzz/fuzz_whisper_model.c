@@ -2,11 +2,18 @@
  * fuzz_whisper_model.c — libFuzzer harness for the model loader (wsp_model_load).
  *
  * Real model files are megabytes, far past what a fuzzer mutates well, so the harness
- * builds the smallest valid ggml Whisper file in memory (width 4, one layer each side,
- * n_audio_ctx 1, n_text_ctx 1, the .en n_vocab 51864, a 3-token vocabulary, all tensors
- * present with zero weights) and reads the input as edits to it:
- *   bytes 0–3   cut length (little-endian, taken modulo size + 1; 0 = keep everything)
+ * builds the smallest valid ggml Whisper files in memory and reads the input as edits to
+ * one of them:
+ *   base 0: width 4, f16 matrices (one layer each side, n_audio_ctx 1, n_text_ctx 1, the
+ *           .en n_vocab 51864, a 3-token vocabulary, all tensors present, zero weights);
+ *   base 1: the same at width 32 (one block per row) with quantized matrices, one of each
+ *           type q4_0, q4_1, q5_0, q5_1, q8_0 in turn (token embedding q4_0), ftype q8_0;
+ *   bytes 0–3   u32 little-endian: bit 31 picks the base, the rest is the cut length
+ *               (taken modulo size + 1; 0 = keep everything)
  *   then records: u32 offset (modulo size), u8 n, n bytes written there.
+ * Seeds / regressions: tests/fuzz/regressions/model/ (one per bad quantized file kind);
+ * replay with `build-fuzz/fuzz_whisper_model FILE...` (MDC_FUZZ_VERBOSE=1 prints each
+ * load's error; MDC_FUZZ_DUMP_BASE=PATH writes base 1 there, for making seeds).
  * Every header field, tensor record and length is reachable, and the loader must answer
  * every variant with an error code or a valid model — no crash, leak or out-of-bounds
  * read (ASan/UBSan).  Build: tests/fuzz/build.sh; run e.g.
@@ -26,6 +33,9 @@
 
 static uint8_t *g_base, *g_work;
 static size_t g_len, g_cap;
+static uint8_t *g_bases[2];
+static size_t g_lens[2];
+static int g_quant, g_qnext; /* building base 1: quantize matrices, next type index */
 static int g_fd = -1;
 static char g_path[64];
 
@@ -44,8 +54,22 @@ static void put(const void *p, size_t n)
 
 static void put32(int32_t v) { put(&v, 4); }
 
+/* ggml block sizes of q4_0, q4_1, q5_0, q5_1, q8_0 (32 weights per block). */
+static const int q_code[5] = {2, 3, 6, 7, 8}, q_size[5] = {18, 20, 22, 24, 34};
+
 static void tensor(const char *name, int type, int n_dims, int32_t ne0, int32_t ne1, int32_t ne2)
 {
+    if (g_quant && type == 1 && n_dims == 2) { /* a matrix: next quantized type */
+        const int k = strcmp(name, "decoder.token_embedding.weight") == 0 ? 0 : g_qnext++ % 5;
+        put32(n_dims);
+        put32((int32_t)strlen(name));
+        put32(q_code[k]);
+        put32(ne0);
+        put32(ne1);
+        put(name, strlen(name));
+        put(NULL, (size_t)ne0 / 32 * (size_t)ne1 * (size_t)q_size[k]);
+        return;
+    }
     put32(n_dims);
     put32((int32_t)strlen(name));
     put32(type);
@@ -96,11 +120,15 @@ static void block(const char *pre, int n, int cross)
     }
 }
 
-static void build_min_model(void)
+static void build_min_model(int quant)
 {
-    const int n = 4, n_vocab = 51864;
+    const int n = quant ? 32 : 4, n_vocab = 51864;
+    g_quant = quant;
+    g_qnext = 0;
+    g_base = NULL;
+    g_len = g_cap = 0;
     put32(0x67676d6c);
-    const int32_t hp[11] = {n_vocab, 1, n, 1, 1, 1, n, 1, 1, 80, 1};
+    const int32_t hp[11] = {n_vocab, 1, n, 1, 1, 1, n, 1, 1, 80, quant ? 2007 : 1};
     for (int i = 0; i < 11; i++)
         put32(hp[i]);
     put32(80);
@@ -136,27 +164,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     mdc_log_set_sink(discard_sink, NULL);
-    build_min_model();
-    g_work = malloc(g_len);
     g_fd = memfd_create("fuzz-model", MFD_CLOEXEC);
     snprintf(g_path, sizeof g_path, "/proc/self/fd/%d", g_fd);
-    /* the unmodified file must load: otherwise the harness tests nothing */
-    if (g_fd < 0 || pwrite(g_fd, g_base, g_len, 0) != (ssize_t)g_len)
-        abort();
-    wsp_model *m = NULL;
-    if (wsp_model_load(g_path, &m, NULL) != 0)
-        abort();
-    wsp_model_free(m);
+    for (int q = 0; q < 2; q++) {
+        build_min_model(q);
+        g_bases[q] = g_base;
+        g_lens[q] = g_len;
+        /* the unmodified file must load: otherwise the harness tests nothing */
+        if (g_fd < 0 || ftruncate(g_fd, 0) != 0 || pwrite(g_fd, g_base, g_len, 0) != (ssize_t)g_len)
+            abort();
+        wsp_model *m = NULL;
+        if (wsp_model_load(g_path, &m, NULL) != 0)
+            abort();
+        wsp_model_free(m);
+    }
+    const char *dump = getenv("MDC_FUZZ_DUMP_BASE");
+    if (dump) {
+        FILE *f = fopen(dump, "wb");
+        if (!f || fwrite(g_bases[1], 1, g_lens[1], f) != g_lens[1] || fclose(f) != 0)
+            abort();
+    }
+    g_work = malloc(g_lens[1] > g_lens[0] ? g_lens[1] : g_lens[0]);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    uint32_t cut = 0;
+    if (size >= 4)
+        memcpy(&cut, data, 4);
+    g_base = g_bases[cut >> 31];
+    g_len = g_lens[cut >> 31];
+    cut &= 0x7fffffffu;
     memcpy(g_work, g_base, g_len);
     size_t len = g_len, p = 0;
     if (size >= 4) {
-        uint32_t cut;
-        memcpy(&cut, data, 4);
         cut %= (uint32_t)(g_len + 1);
         if (cut)
             len = cut;
@@ -179,7 +221,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     wsp_model *m = NULL;
     wsp_error err;
-    if (wsp_model_load(g_path, &m, &err) == 0) {
+    const int rc = wsp_model_load(g_path, &m, &err);
+    if (rc == 0) {
         /* a model that loads must be consistent */
         const wsp__vocab *v = wsp__model_vocab(m);
         volatile size_t sum = 0;
@@ -188,6 +231,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sum = sum + strlen(wsp_token_text(m, v->n_vocab - 1));
         (void)sum;
         (void)wsp_model_type_name(m);
+        if (!wsp_model_ftype_name(m))
+            abort(); /* a loaded model has a known weight type */
         /* the per-type table (model info, /v1/models) adds up to the loader's totals */
         wsp_tensor_type_stats ts[WSP_MAX_TENSOR_TYPES];
         const int nt = wsp_model_tensor_types(m, ts, WSP_MAX_TENSOR_TYPES);
@@ -201,8 +246,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tensors != wsp_model_n_tensors(m) || !wsp_model_weight_type(m))
             abort();
         wsp_model_free(m);
-    } else if (m != NULL || err.message[0] == '\0') {
-        abort(); /* a failure leaves no model behind and always explains itself */
+    } else {
+        if (m != NULL || err.message[0] == '\0')
+            abort(); /* a failure leaves no model behind and always explains itself */
+        if (getenv("MDC_FUZZ_VERBOSE"))
+            fprintf(stderr, "load: %s\n", err.message);
     }
     return 0;
 }

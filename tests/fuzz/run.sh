@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Runs a fuzzer:  tests/fuzz/run.sh [audio|multipart] [SECONDS]   (default audio, 600 s)
+# Runs a fuzzer:  tests/fuzz/run.sh [audio|multipart|vad_model] [SECONDS]   (default audio, 600 s)
+#
+# vad_model: fuzz_vad_model (the Silero VAD loader, and vad_detect on what loads).  Inputs
+# are edit scripts applied to a zero-weight file with ggml-silero-v6.2.0.bin's layout;
+# seeds: tests/fuzz/regressions/vad_model/ (test_vad_model replays them on the real file).
 #
 # multipart: fuzz_service_multipart (the upload form and its multipart parser, each input
 # parsed whole and in random chunks, results compared).  Seeds: the hand-made requests of
@@ -15,7 +19,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 TARGET=audio
-case "${1:-}" in audio|multipart) TARGET=$1; shift ;; esac
+case "${1:-}" in audio|multipart|vad_model) TARGET=$1; shift ;; esac
 SECS=${1:-600}
 OUT=${FUZZ_BUILD:-build-fuzz}
 SHARED=${MDC_SHARED_DIR:-$(cd .. && pwd)/shared}
@@ -40,6 +44,15 @@ if [ "$TARGET" = multipart ]; then
   TMPDIR=$OUT/tmp exec nice -n 19 "$OUT/fuzz_service_multipart" "$CORPUS" "$SEEDS" \
     -max_total_time="$SECS" -max_len=16384 -timeout=10 -print_final_stats=1 $FORK \
     -artifact_prefix="$OUT/crashes/multipart/" -close_fd_mask=0
+fi
+
+if [ "$TARGET" = vad_model ]; then
+  CORPUS=$OUT/corpus/vad_model
+  mkdir -p "$CORPUS" "$OUT/crashes/vad_model"
+  [ -x "$OUT/fuzz_vad_model" ] || tests/fuzz/build.sh fuzz_vad_model || exit 1
+  exec nice -n 19 "$OUT/fuzz_vad_model" "$CORPUS" tests/fuzz/regressions/vad_model \
+    -max_total_time="$SECS" -max_len=4096 -timeout=10 -print_final_stats=1 $FORK \
+    -artifact_prefix="$OUT/crashes/vad_model/" -close_fd_mask=0
 fi
 
 SEEDS=$OUT/seeds/audio

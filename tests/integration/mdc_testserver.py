@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -30,6 +31,7 @@ LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")
 # Fields that keep a micro-model transcription short: the clip is too short for
 # language detection, and random weights would otherwise walk every fallback temperature.
 FAST = {"language": "pt", "no_fallback": "true"}
+LONG_CLIP = os.path.join(FIXTURES, "edge_5min_two_utterances.flac")  # ~5 s on the micro model
 
 
 def free_port():
@@ -337,3 +339,127 @@ def require_binary():
     if not os.path.exists(MICRO):
         print("micro model missing at %s" % MICRO)
         sys.exit(77)
+
+
+class RedisServer:
+    """A real redis-server (Debian's) on 127.0.0.1:<free port>, nothing persisted
+    (--save '' --appendonly no), in its own temp dir.  restart() keeps the port."""
+
+    def __init__(self):
+        if not shutil.which("redis-server"):
+            raise RuntimeError("redis-server is missing: run scripts/install-deps.sh")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="mdc-redis-")
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "redis.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--protected-mode", "no"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if self.command("PING") == "PONG":
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not answer PING")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+    def restart(self, down_s=0.0):
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+    def command(self, *args):
+        """One command over RESP; returns a str, int, list or None (errors raise)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            out = b"*%d\r\n" % len(args)
+            for a in args:
+                a = a if isinstance(a, bytes) else str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+            s.sendall(out)
+            f = s.makefile("rb")
+            return _resp(f)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _resp(f):
+    line = f.readline().rstrip(b"\r\n")
+    t, rest = line[:1], line[1:]
+    if t == b"+":
+        return rest.decode()
+    if t == b"-":
+        raise RuntimeError(rest.decode())
+    if t == b":":
+        return int(rest)
+    if t == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode("utf-8", "replace")
+    if t == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp(f) for _ in range(n)]
+    raise RuntimeError("bad RESP reply %r" % line)
+
+
+# ---- jobs (test_jobs_api.py, test_jobs_redis.py, tests/perf/jobs_scaleout.py) ----------
+
+
+def submit(s, clip=SHORT_CLIP):
+    st, h, body = s.upload(clip, FAST, endpoint="/jobs")
+    return st, (json.loads(body).get("id") if st == 202 else None), body
+
+
+def wait_status(s, jid, want, timeout=60):
+    deadline = time.monotonic() + timeout
+    js = {}
+    while time.monotonic() < deadline:
+        st, js = s.get_json("/jobs/" + jid)
+        if st == 200 and want(js):
+            return js
+        time.sleep(0.05)
+    return js
+
+
+class Follower(threading.Thread):
+    """Reads a job's event stream to its end in the background."""
+
+    def __init__(self, port, jid):
+        super().__init__(daemon=True)
+        self.port, self.jid, self.events, self.ended_at = port, jid, [], None
+        self.start()
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.request("GET", "/jobs/%s/events" % self.jid)
+        r = conn.getresponse()
+        ev = None
+        for raw in r:
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                ev = line[6:].strip()
+            elif line.startswith("data:"):
+                self.events.append((ev, json.loads(line[5:])))
+        self.ended_at = time.monotonic()
+        conn.close()

@@ -1,8 +1,10 @@
 """Asynchronous jobs: POST /jobs → 202 {id} at once; GET /jobs/{id}; GET
 /jobs/{id}/events as Server-Sent Events (progress never decreasing, ending with
 `event: done`, a `segment` event with the text of each segment as it is produced, and
-`error` with shutting_down when the server stops under a running job); GET /jobs/{id}/result (Markdown, or JSON with Accept); a failing job
-keeps its JSON error; unknown ids → 404; the upload's temp file is gone afterwards.
+`error` with shutting_down when the server stops under a running job past
+SHUTDOWN_GRACE_SECONDS, `done` when it drains in time); GET /jobs/{id}/result (Markdown,
+or JSON with Accept); a failing job keeps its JSON error; unknown ids → 404; the
+upload's temp file is gone afterwards.  Cancel and list: test_jobs_api.py.
 """
 import http.client
 import json
@@ -97,20 +99,38 @@ with Server(env={"MDC_TEST_LOAD_DELAY_MS": "1500"}) as s:
     c.check(st == 404 and error_code(body) == "not_found", "unknown job events → 404")
     c.check(s.tmp_leftovers() == [], "no temp file left", s.tmp_leftovers())
 
-# the server stops under a running job: its stream ends with an `error` event, not silence
-with Server(env={"MDC_TEST_LOAD_DELAY_MS": "3000"}) as s:
-    st, h, body = s.upload(SHORT_CLIP, FAST, endpoint="/jobs")
-    jid = json.loads(body).get("id", "x") if st == 202 else "x"
-    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=20)
-    conn.request("GET", "/jobs/%s/events" % jid)
-    r = conn.getresponse()
-    first = r.readline()  # the stream is open (retry: line)
-    s.proc.send_signal(15)
-    text = r.read().decode()
-    conn.close()
+
+def sigterm_during_job(env):
+    """Submits a job, follows its events, sends SIGTERM; returns (first line, stream
+    text, seconds from SIGTERM to the stream's end)."""
+    with Server(env=env) as s:
+        st, h, body = s.upload(SHORT_CLIP, FAST, endpoint="/jobs")
+        jid = json.loads(body).get("id", "x") if st == 202 else "x"
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        conn.request("GET", "/jobs/%s/events" % jid)
+        r = conn.getresponse()
+        first = r.readline()  # the stream is open (retry: line)
+        s.proc.send_signal(15)
+        t0 = time.monotonic()
+        text = r.read().decode()
+        conn.close()
+        return first, text, time.monotonic() - t0
+
+
+def last_event(text):
     blocks = [b for b in text.split("\n\n") if "event:" in b]
-    last = blocks[-1] if blocks else ""
-    c.check(first.startswith(b"retry:") and "event: error" in last and '"shutting_down"' in last,
-            "SIGTERM during a job: its events end with `error` shutting_down", text[-300:])
+    return blocks[-1] if blocks else ""
+
+
+# SIGTERM drains: a job that can finish within SHUTDOWN_GRACE_SECONDS ends with `done`
+first, text, dt = sigterm_during_job({"MDC_TEST_LOAD_DELAY_MS": "1500", "SHUTDOWN_GRACE_SECONDS": "20"})
+c.check(first.startswith(b"retry:") and "event: done" in last_event(text),
+        "SIGTERM during a job with grace: it drains, its events end with `done` (%.1f s)" % dt, text[-300:])
+# … and past the grace it is failed: its stream ends with an `error` event, not silence
+first, text, dt = sigterm_during_job({"MDC_TEST_LOAD_DELAY_MS": "4000", "SHUTDOWN_GRACE_SECONDS": "1"})
+last = last_event(text)
+c.check(first.startswith(b"retry:") and "event: error" in last and '"shutting_down"' in last and dt < 3.5,
+        "SIGTERM past SHUTDOWN_GRACE_SECONDS=1: its events end with `error` shutting_down after %.1f s" % dt,
+        text[-300:])
 
 c.finish()

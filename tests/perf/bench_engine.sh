@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Engine benchmark (`make bench`): for tiny-dims and base-dims on jfk.wav (11 s) and
+# Engine benchmark (`make bench`): for tiny-dims and base-dims (and their q5_0 / q8_0
+# files where they exist: build/models/ggml-<model>-random-<type>.bin, made by
+# tests/data/make-models.sh with `md-converter model quantize`; and the pack's micro,
+# micro-q5_0, micro-q8_0) on jfk.wav (11 s) and
 # jfk_x5_60s.wav (60 s), 2 threads, each measurement a separate process
 # (tools/wsp_bench), median of BENCH_RUNS runs (default 5).  Prints a Markdown table:
 # load, mel, encode (windows), decode (steps; ms/step), total ms, peak RSS MiB (VmHWM) and
@@ -7,6 +10,9 @@
 #   BENCH_RUNS=N  BENCH_THREADS=N  BENCH_MODE=transcribe|forward  BUILD=dir
 # transcribe = wsp_transcribe, greedy, language en, no fallback (whisper.cpp's reference
 # run: whisper-cli -t 2 -l en -bs 1 -bo 1 -nf); forward = forward pass only (32 steps).
+# The last columns are whisper.cpp's single runs on this host model (whisper-ref
+# golden/speed/speed_anchors.json, README-round2 §8: whisper-cli, 60 s, greedy) where the
+# pack has one, and our median total / theirs.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -26,23 +32,47 @@ trap 'rm -f "$tmp"' EXIT
 echo "wsp_bench, mode $MODE, $THREADS threads, median of $RUNS runs, $(nproc) cores, kernels: ${MDC_KERNELS:-auto}"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| model | clip | load | mel | encode (windows) | decode (steps; ms/step) | total | peak RSS MiB | CPU ms |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-for model in tiny-dims base-dims; do
+echo "| model | file MiB | clip | load | mel | encode (windows) | decode (steps; ms/step) | total | peak RSS MiB | CPU ms | whisper.cpp total; ms/step; RSS MiB | total ours/theirs |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+model_path() { # preset → file
+  case "$1" in
+    micro) echo "$SHARED/whisper-ref/models/ggml-micro-random.bin" ;;
+    micro-q*) echo "$SHARED/whisper-ref/models/ggml-micro-random-${1#micro-}.bin" ;;
+    *-q*) echo "$MODELS/ggml-${1%-q*}-random-q${1##*-q}.bin" ;;
+    *) echo "$MODELS/ggml-$1-random.bin" ;;
+  esac
+}
+for model in tiny-dims tiny-dims-q5_0 tiny-dims-q8_0 base-dims base-dims-q5_0 base-dims-q8_0 \
+             micro micro-q5_0 micro-q8_0; do
+  file=$(model_path "$model")
+  [ -f "$file" ] || { echo "| $model | | (no $file) | | | | | | | | | |"; continue; }
   for clip in jfk jfk_x5_60s; do
     : >"$tmp"
     for _ in $(seq "$RUNS"); do
-      "$BIN" "$MODELS/ggml-$model-random.bin" "$SHARED/whisper-ref/data/$clip.wav" -t "$THREADS" $EXTRA >>"$tmp" || { echo "wsp_bench failed ($model, $clip)"; exit 1; }
+      "$BIN" "$file" "$SHARED/whisper-ref/data/$clip.wav" -t "$THREADS" $EXTRA >>"$tmp" || { echo "wsp_bench failed ($model, $clip)"; exit 1; }
     done
-    /usr/bin/python3 - "$tmp" "$model" "$clip" <<'PY'
-import statistics, sys
+    /usr/bin/python3 - "$tmp" "$model" "$clip" "$file" "$SHARED/whisper-ref/golden/speed/speed_anchors.json" "$MODE" <<'PY'
+import json, os, statistics, sys
 rows = [dict(kv.split("=", 1) for kv in line.split()) for line in open(sys.argv[1]) if "=" in line]
 med = lambda k: statistics.median(float(r[k]) for r in rows)
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {med('load_ms'):.0f} | {med('mel_ms'):.0f} | "
+model, clip, path, anchors, mode = sys.argv[2:7]
+base, _, qt = model.partition("-q")
+key = f"cli_{base}_{'q' + qt if qt else 'f16'}_x5_greedy"
+ref = ""
+try:
+    run = json.load(open(anchors))["runs"].get(key) if clip == "jfk_x5_60s" and mode == "transcribe" else None
+except OSError:
+    run = None
+if run:
+    ref = (f"{run['total_ms']:.0f}; {run['decode_ms_per_run']:.1f}; {run['peak_rss_mib']:.0f} | "
+           f"{med('total_ms') / run['total_ms']:.2f}")
+else:
+    ref = " | "
+print(f"| {model} | {os.path.getsize(path) / 2**20:.1f} | {clip} | {med('load_ms'):.0f} | {med('mel_ms'):.0f} | "
       f"{med('encode_ms'):.0f} ({rows[0]['n_windows']}) | {med('decode_ms'):.0f} "
       f"({rows[0]['n_steps']}; {med('ms_per_step'):.1f}) | {med('total_ms'):.0f} | {med('peak_rss_mb'):.0f} | "
       f"{med('cpu_ms'):.0f}" + (f" (encode {med('encode_cpu_ms'):.0f}, step {med('step_cpu_ms'):.2f})"
-                                 if 'encode_cpu_ms' in rows[0] else "") + " |")
+                                 if 'encode_cpu_ms' in rows[0] else "") + f" | {ref} |")
 PY
   done
 done

@@ -547,6 +547,41 @@ static void test_no_speech_note(void **state)
     free(md);
 }
 
+/* With voice-activity detection the report says how much speech was kept, and when none
+ * was found it says so in both locales (the decoder did not run). */
+static void test_vad_no_speech_and_speech_time(void **state)
+{
+    (void)state;
+    rpt_transcript tr = {.duration_s = 600, .vad_used = true, .speech_s = 0, .language_prob = -1};
+    rpt_meta pt = {.locale = RPT_LOCALE_PT_BR, .processing_s = -1};
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &pt, &out, &len), 0);
+    assert_non_null(strstr(out, "- **Fala detectada:** 00:00:00 (detecção de atividade de voz)\n"));
+    assert_non_null(strstr(out, "## Transcrição\n\n*Nenhuma fala detectada. O detector"));
+    free(out);
+    rpt_meta en = {.locale = RPT_LOCALE_EN, .processing_s = -1};
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &en, &out, &len), 0);
+    assert_non_null(strstr(out, "*No speech detected. The voice-activity detector found no speech"));
+    free(out);
+    const rpt_segment segs[] = {SEG(6199, 6621, "Hello there.")};
+    tr.segments = segs;
+    tr.n_segments = 1;
+    tr.speech_s = 42.2;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &en, &out, &len), 0);
+    assert_non_null(strstr(out, "- **Speech detected:** 00:00:42 (voice-activity detection)\n"));
+    assert_null(strstr(out, "No speech"));
+    assert_non_null(strstr(out, "**[00:01:01]** Hello there."));
+    free(out);
+    /* without VAD: no speech row, the old sentence */
+    tr.vad_used = false;
+    tr.n_segments = 0;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &en, &out, &len), 0);
+    assert_null(strstr(out, "Speech detected"));
+    assert_non_null(strstr(out, "*No speech detected in the recording.*"));
+    free(out);
+}
+
 static void test_portuguese_words_byte_identical(void **state)
 {
     (void)state;
@@ -615,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_paragraphs_merge_at_pauses),
         cmocka_unit_test(test_toc_only_for_long_meetings),
         cmocka_unit_test(test_no_speech_note),
+        cmocka_unit_test(test_vad_no_speech_and_speech_time),
         cmocka_unit_test(test_portuguese_words_byte_identical),
         cmocka_unit_test(test_parse_helpers),
     };

@@ -70,6 +70,60 @@ static void lm_copy(void *c, int dst, int src, int np)
     wsp__kv_copy(((lmctx *)c)->st, dst, src, np);
 }
 
+/* Quantized goldens (README-round2 §4, §9): greedy sequences are exact up to the first
+ * decision closer than the noise of two whisper.cpp builds (~0.03 nat for micro); q8_0
+ * must match in full.  0 = every token must match. */
+static double noise_margin(const char *preset)
+{
+    if (!strchr(preset, '-') || strstr(preset, "q8_0") || strcmp(preset, "tiny-dims") == 0)
+        return 0.0;
+    return strncmp(preset, "micro", 5) == 0 ? 0.03 : 0.1;
+}
+
+/* decision_margin of window-0 row `row` of jfk.wav (tf_greedy_steps.json), NAN if absent. */
+static double decision_margin(const char *preset, int row)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "whisper-ref/golden/%s/tf_greedy_steps.json", preset);
+    json_error_t jerr;
+    json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
+    if (!root)
+        return NAN;
+    json_t *r = json_array_get(json_object_get(root, "steps"), (size_t)row);
+    json_t *dm = r ? json_object_get(r, "decision_margin") : NULL;
+    const double v = dm ? json_number_value(dm) : NAN;
+    json_decref(root);
+    return v;
+}
+
+/* The smallest decision margin of window 0 over the sampled rows that can hold the first
+ * difference before segment token `flat` (segment tokens are a subsequence of the sampled
+ * ones: timestamp pairs are sampled but listed once). */
+static double w0_margin(json_t *transcript, const char *preset, int flat)
+{
+    json_t *w0 = json_array_get(json_object_get(transcript, "windows"), 0);
+    json_t *sampled = json_object_get(w0, "sampled_tokens_before_last");
+    json_t *segs = json_object_get(transcript, "segments");
+    int row = 0, lo = 0, k = 0;
+    for (size_t i = 0; i < json_array_size(segs) && k <= flat; i++) {
+        json_t *gt = json_object_get(json_array_get(segs, i), "tokens");
+        for (size_t j = 0; j < json_array_size(gt) && k <= flat; j++, k++) {
+            const int id = (int)json_integer_value(json_object_get(json_array_get(gt, j), "id"));
+            while (row < (int)json_array_size(sampled) &&
+                   json_integer_value(json_array_get(sampled, (size_t)row)) != id)
+                row++;
+            if (k < flat)
+                lo = ++row;
+        }
+    }
+    double m = INFINITY;
+    for (int r = lo; r <= row; r++) {
+        const double d = decision_margin(preset, r);
+        m = d < m ? d : m;
+    }
+    return isinf(m) ? NAN : m;
+}
+
 /* Window 0 of jfk.wav decoded with the transcription's own window decoder. */
 static void check_window0(const char *preset)
 {
@@ -123,11 +177,20 @@ static void check_window0(const char *preset)
         assert_int_equal(gold[i], init[i]);
     const int n_cmp = n_gold - n_init; /* all sampled tokens but the last */
     print_message("%s window 0: %d tokens (golden %d + last)\n", preset, w.n_tokens, n_cmp);
-    assert_true(w.n_tokens >= n_cmp + 1);
+    if (noise_margin(preset) == 0.0)
+        assert_true(w.n_tokens >= n_cmp + 1);
     for (int i = 0; i < n_cmp; i++) {
-        if (w.tokens[i].id != gold[n_init + i])
-            fail_msg("%s window 0 token %d: got %d, whisper.cpp %d", preset, i, w.tokens[i].id,
+        if (i < w.n_tokens && w.tokens[i].id == gold[n_init + i])
+            continue;
+        const double dm = decision_margin(preset, i);
+        const int got = i < w.n_tokens ? w.tokens[i].id : -1;
+        print_message("%s window 0 diverges at token %d: got %d, whisper.cpp %d, a %.4f-nat "
+                      "decision (noise below %.3f)\n", preset, i, got, gold[n_init + i], dm,
+                      noise_margin(preset));
+        if (!(dm < noise_margin(preset)))
+            fail_msg("%s window 0 token %d: got %d, whisper.cpp %d", preset, i, got,
                      gold[n_init + i]);
+        break;
     }
     wsp__dws_free(ws);
     free(mel);
@@ -161,7 +224,7 @@ static void check_transcript_as(const char *preset, const char *clip, const char
     json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
     assert_non_null(root);
     json_t *segs = json_object_get(root, "segments");
-    const bool micro = strcmp(preset, "micro") == 0;
+    const bool micro = strncmp(preset, "micro", 5) == 0;
 
     wsp_model *m = NULL;
     wsp_state *st = NULL;
@@ -195,46 +258,29 @@ static void check_transcript_as(const char *preset, const char *clip, const char
         assert_string_equal(r->language, language);
     }
     const int n_gold = (int)json_array_size(segs);
-    int n_cmp = r->n_segments;
-    if (fragile_from >= 0) { /* find where the token streams part */
-        const int32_t beg = wsp_token_beg(m);
-        for (int i = 0; i < r->n_segments && i < n_gold && n_cmp == r->n_segments; i++) {
-            json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
-            for (int k = 0; k < r->segments[i].n_tokens && k < (int)json_array_size(gt); k++) {
-                const int gid = (int)json_integer_value(json_object_get(json_array_get(gt, (size_t)k), "id"));
-                const int id = r->segments[i].tokens[k].id;
-                if (id == gid)
-                    continue;
-                print_message("%s %s: parts from whisper.cpp at segment %d token %d (%d vs %d)\n",
-                              preset, clip, i, k, id, gid);
-                assert_true(i >= fragile_from);
-                assert_true(id >= beg && gid >= beg); /* a timestamp choice, not text */
-                n_cmp = i; /* segments before it are compared in full below */
-                break;
-            }
-        }
-    }
-    if (n_cmp == r->n_segments)
-        assert_int_equal(r->n_segments, n_gold);
-    for (int i = 0; i < n_cmp; i++) {
+    int div_seg = -1, div_tok = -1, flat = 0, flat_div = -1; /* first differing token */
+    int div_id = -1, div_gid = -1;
+    for (int i = 0; i < r->n_segments && i < n_gold && div_seg < 0; i++) {
         const wsp_segment *s = &r->segments[i];
         json_t *g = json_array_get(segs, (size_t)i);
         json_t *gt = json_object_get(g, "tokens");
-        if (s->n_tokens != (int)json_array_size(gt))
-            fail_msg("%s %s segment %d: %d tokens, whisper.cpp %d", preset, clip, i, s->n_tokens,
-                     (int)json_array_size(gt));
-        for (int k = 0; k < s->n_tokens; k++) {
+        const int ng = (int)json_array_size(gt);
+        for (int k = 0; k < s->n_tokens || k < ng; k++, flat++) {
             json_t *tk = json_array_get(gt, (size_t)k);
-            int gid = (int)json_integer_value(json_object_get(tk, "id"));
-            if (s->tokens[k].id != gid)
-                fail_msg("%s %s segment %d token %d: %d vs %d", preset, clip, i, k,
-                         s->tokens[k].id, gid);
+            const int gid = tk ? (int)json_integer_value(json_object_get(tk, "id")) : -1;
+            if (k >= s->n_tokens || k >= ng || s->tokens[k].id != gid) {
+                div_seg = i, div_tok = k, flat_div = flat;
+                div_id = k < s->n_tokens ? s->tokens[k].id : -1, div_gid = gid;
+                break;
+            }
             /* probabilities follow the logits (≈1e-2 agreement): loose check */
             double gplog = json_real_value(json_object_get(tk, "plog"));
             if (fabs(s->tokens[k].plog - gplog) > 0.1)
                 fail_msg("%s %s segment %d token %d: plog %f vs %f", preset, clip, i, k,
                          (double)s->tokens[k].plog, gplog);
         }
+        if (div_seg >= 0)
+            break;
         size_t tl;
         char *text = unhex(json_string_value(json_object_get(g, "text_hex")), &tl);
         assert_int_equal(strlen(s->text), tl);
@@ -247,6 +293,37 @@ static void check_transcript_as(const char *preset, const char *clip, const char
         else
             assert_int_equal(s->t0, g0);
         assert_int_equal(s->t1, g1);
+    }
+    if (div_seg < 0 && r->n_segments != n_gold)
+        div_seg = r->n_segments < n_gold ? r->n_segments : n_gold, div_tok = 0, flat_div = flat;
+    if (div_seg < 0) {
+        print_message("%s %s: identical to whisper.cpp in full (%d segments, %d tokens)\n",
+                      preset, clip, n_gold, flat);
+    } else {
+        /* only a quantized model may diverge, and only at a decision within the noise:
+         * the margins are known for window 0 of jfk.wav (tf_greedy_steps.json) */
+        const int in_w0 = json_array_size(json_object_get(root, "windows")) == 1 ||
+                          (div_seg < r->n_segments && r->segments[div_seg].seek == 0);
+        const double dm = strcmp(clip, "jfk") == 0 && in_w0 ? w0_margin(root, preset, flat_div)
+                                                            : NAN;
+        print_message("%s %s: identical up to segment %d token %d (%d of the golden's tokens "
+                      "before it, %d of %d segments whole); the decision there: %.4f nat "
+                      "(noise below %.3f)\n",
+                      preset, clip, div_seg, div_tok, flat_div, div_seg, n_gold, dm,
+                      noise_margin(preset));
+        /* past window 0 of jfk.wav the pack has no margins: a divergence there is
+         * accepted (and reported) where whisper.cpp's own builds diverge — 4/5-bit types and
+         * tiny-dims q8_0 (README-round2 §4: 0.07 logit spread, a 0.076-nat decision) */
+        const int unknown_ok = isnan(dm) && noise_margin(preset) > 0.0;
+        const int tiny_q8 = strstr(preset, "tiny-dims-q8_0") != NULL && isnan(dm);
+        /* a caller-marked fragile tail (fragile_from: v3tiny's 60 s clip) may part at a
+         * timestamp choice, not at text */
+        const int32_t beg = wsp_token_beg(m);
+        const int fragile_ok = fragile_from >= 0 && div_seg >= fragile_from && div_id >= beg &&
+                               div_gid >= beg;
+        if (!(dm < noise_margin(preset)) && !unknown_ok && !tiny_q8 && !fragile_ok)
+            fail_msg("%s %s: diverges from whisper.cpp at segment %d token %d (%d vs %d)",
+                     preset, clip, div_seg, div_tok, div_id, div_gid);
     }
     wsp_result_free(r);
     json_decref(root);
@@ -299,6 +376,66 @@ static void test_tiny_x5(void **state)
     check_transcript("tiny-dims", "jfk_x5_60s");
 }
 
+#define QUANT_TESTS(T)                                                                     \
+    static void test_micro_##T##_window0(void **state) { (void)state; check_window0("micro-" #T); } \
+    static void test_micro_##T##_jfk(void **state) { (void)state; check_transcript("micro-" #T, "jfk"); } \
+    static void test_micro_##T##_x5(void **state)                                          \
+    {                                                                                      \
+        (void)state;                                                                       \
+        if (sanitize())                                                                    \
+            skip();                                                                        \
+        check_transcript("micro-" #T, "jfk_x5_60s");                                       \
+    }
+QUANT_TESTS(q4_0)
+QUANT_TESTS(q4_1)
+QUANT_TESTS(q5_0)
+QUANT_TESTS(q5_1)
+QUANT_TESTS(q8_0)
+/* 60 s on tiny-dims costs ~10 s per type: make test runs q5_0 and q8_0 (the bench's
+ * types); MDC_GOLDEN_ALL=1 runs all five (the agreement table in docs/perf/engine.md). */
+static bool tiny_x5_wanted(const char *type)
+{
+    const char *all = getenv("MDC_GOLDEN_ALL");
+    if ((all && strcmp(all, "1") == 0) || strcmp(type, "q5_0") == 0 || strcmp(type, "q8_0") == 0)
+        return true;
+    print_message("SKIP: tiny-dims-%s on jfk_x5_60s (MDC_GOLDEN_ALL=1 runs it)\n", type);
+    return false;
+}
+
+#define TINY_QUANT_TESTS(T)                                                                \
+    static void test_tiny_##T##_window0(void **state)                                      \
+    {                                                                                      \
+        (void)state;                                                                       \
+        if (sanitize())                                                                    \
+            skip();                                                                        \
+        check_window0("tiny-dims-" #T);                                                    \
+    }                                                                                      \
+    static void test_tiny_##T##_jfk(void **state)                                          \
+    {                                                                                      \
+        (void)state;                                                                       \
+        if (sanitize())                                                                    \
+            skip();                                                                        \
+        check_transcript("tiny-dims-" #T, "jfk");                                          \
+    }                                                                                      \
+    static void test_tiny_##T##_x5(void **state)                                           \
+    {                                                                                      \
+        (void)state;                                                                       \
+        if (sanitize() || !tiny_x5_wanted(#T))                                             \
+            skip();                                                                        \
+        check_transcript("tiny-dims-" #T, "jfk_x5_60s");                                   \
+    }
+TINY_QUANT_TESTS(q4_0)
+TINY_QUANT_TESTS(q4_1)
+TINY_QUANT_TESTS(q5_0)
+TINY_QUANT_TESTS(q5_1)
+TINY_QUANT_TESTS(q8_0)
+#define TINY_QUANT_ENTRIES(T)                                                              \
+    cmocka_unit_test(test_tiny_##T##_window0), cmocka_unit_test(test_tiny_##T##_jfk),     \
+        cmocka_unit_test(test_tiny_##T##_x5)
+#define QUANT_ENTRIES(T)                                                                   \
+    cmocka_unit_test(test_micro_##T##_window0), cmocka_unit_test(test_micro_##T##_jfk),   \
+        cmocka_unit_test(test_micro_##T##_x5)
+
 /* large-v3 layout (128 mel bands, 51866 tokens, prompt 50258 50259 50360, timestamps on) */
 static void test_v3tiny_window0(void **state)
 {
@@ -350,6 +487,10 @@ static void test_v3tiny_lang_auto(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        QUANT_ENTRIES(q4_0), QUANT_ENTRIES(q4_1), QUANT_ENTRIES(q5_0), QUANT_ENTRIES(q5_1),
+        QUANT_ENTRIES(q8_0),
+        TINY_QUANT_ENTRIES(q4_0), TINY_QUANT_ENTRIES(q4_1), TINY_QUANT_ENTRIES(q5_0),
+        TINY_QUANT_ENTRIES(q5_1), TINY_QUANT_ENTRIES(q8_0),
         cmocka_unit_test(test_micro_window0), cmocka_unit_test(test_micro_jfk),
         cmocka_unit_test(test_micro_x5),      cmocka_unit_test(test_tiny_window0),
         cmocka_unit_test(test_tiny_jfk),      cmocka_unit_test(test_tiny_x5),

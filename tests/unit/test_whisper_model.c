@@ -65,7 +65,12 @@ static int parse(layout *L)
         r->name_off = p + 12 + 4 * (size_t)r->n_dims;
         memcpy(r->name, L->b + r->name_off, (size_t)r->name_len);
         r->data = r->name_off + (size_t)r->name_len;
-        r->nbytes = nel * (r->ttype == 1 ? 2 : 4);
+        /* ggml block sizes: f32, f16, q4_0, q4_1, -, -, q5_0, q5_1, q8_0 */
+        static const int blck[9] = {1, 1, 32, 32, 0, 0, 32, 32, 32};
+        static const int bsz[9] = {4, 2, 18, 20, 0, 0, 22, 24, 34};
+        if (r->ttype < 0 || r->ttype > 8 || !blck[r->ttype])
+            return -1;
+        r->nbytes = nel / (size_t)blck[r->ttype] * (size_t)bsz[r->ttype];
         p = r->data + r->nbytes;
     }
     return p == L->len ? 0 : -1;
@@ -243,7 +248,8 @@ static void test_bad_header(void **state)
         {"n_audio_state != n_text_state", 6, 128, WSP_EHPARAMS, "n_text_state"},
         {"heads do not divide width", 3, 3, WSP_EHPARAMS, "divisible"},
         {"n_mels 81", 9, 81, WSP_EHPARAMS, "n_mels"},
-        {"quantized ftype (q5_0)", 10, 2008, WSP_ETYPE, "quantized"},
+        {"k-quant ftype (q4_K)", 10, 2012, WSP_ETYPE, "q4_k"},
+        {"quantization version 1 (q5_0)", 10, 1008, WSP_ETYPE, "version 1"},
         {"unknown ftype", 10, 7777, WSP_ETYPE, "ftype"},
         {"n_vocab too small", 0, 1000, WSP_EHPARAMS, "n_vocab"},
         {"n_vocab 51866 vs embedding", 0, 51866, WSP_ETENSOR, "decoder.token_embedding.weight"},
@@ -294,22 +300,22 @@ static void test_bad_tensors(void **state)
     free(c);
 
     c = copy();
-    wr(c, t->ttype_off, 7);
-    expect_load("unknown ttype 7", c, L->len, WSP_ETYPE, t->name);
+    wr(c, t->ttype_off, 12);
+    expect_load("k-quant ttype 12 (q4_K)", c, L->len, WSP_ETYPE, "q4_K");
     free(c);
     c = copy();
     wr(c, t->ttype_off, 99);
-    expect_load("unknown ttype 99", c, L->len, WSP_ETYPE, "type 99");
+    expect_load("unknown ttype 99", c, L->len, WSP_ETYPE, "type code 99");
     free(c);
     c = copy();
-    /* f16 matrix stored with type f32: sizes differ, whisper.cpp rejects it too */
+    /* a bias (f32 only) typed f16 */
     const rec *w = NULL;
     for (int i = 0; i < L->n && !w; i++)
-        if (L->r[i].ttype == 1)
+        if (L->r[i].n_dims == 1)
             w = &L->r[i];
     assert_non_null(w);
-    wr(c, w->ttype_off, 0);
-    expect_load("f16 tensor typed f32", c, L->len, WSP_ETYPE, w->name);
+    wr(c, w->ttype_off, 1);
+    expect_load("vector tensor typed f16", c, L->len, WSP_ETYPE, w->name);
     free(c);
 
     c = copy();
@@ -346,6 +352,81 @@ static void test_bad_tensors(void **state)
     free(c);
 }
 
+
+/* The pack's quantized micro files: each loads with its type, and bad variants of
+ * micro-q5_0 (README-round2 §4 layouts) each give a clear error. */
+static void test_quantized(void **state)
+{
+    (void)state;
+    static const char *const types[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0"};
+    char preset[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(preset, sizeof preset, "micro-%s", types[i]);
+        TU_REQUIRE_FILE(tu_model(preset));
+        wsp_model *m = NULL;
+        wsp_error err;
+        if (wsp_model_load(tu_model(preset), &m, &err))
+            fail_msg("%s: %s", preset, err.message);
+        assert_string_equal(wsp_model_ftype_name(m), types[i]);
+        assert_int_equal(wsp_model_n_tensors(m), 89);
+        print_message("%s: %d tensors, %llu tensor bytes of %llu\n", preset, wsp_model_n_tensors(m),
+                      (unsigned long long)wsp_model_tensor_bytes(m),
+                      (unsigned long long)wsp_model_file_bytes(m));
+        wsp_model_free(m);
+    }
+    layout q = {0};
+    q.b = tu_read_file(tu_model("micro-q5_0"), &q.len);
+    assert_non_null(q.b);
+    assert_int_equal(parse(&q), 0);
+    const rec *t = NULL; /* the first quantized matrix */
+    for (int i = 0; i < q.n && !t; i++)
+        if (q.r[i].ttype == 6)
+            t = &q.r[i];
+    assert_non_null(t);
+    uint8_t *c = malloc(q.len);
+    /* the file ends inside a block of the last quantized tensor */
+    const rec *lq = NULL;
+    for (int i = q.n - 1; i >= 0 && !lq; i--)
+        if (q.r[i].ttype == 6)
+            lq = &q.r[i];
+    memcpy(c, q.b, q.len);
+    const size_t cut = lq->data + lq->nbytes - 11; /* half a 22-byte block short */
+    expect_load("quantized tensor not whole blocks", c, cut, WSP_ETRUNC, "q5_0 blocks of 22 bytes");
+    /* a quantized row length that is not a multiple of 32 */
+    memcpy(c, q.b, q.len);
+    wr(c, t->ne0_off, rd(q.b, t->ne0_off) - 16);
+    expect_load("q5_0 row of 48 elements", c, q.len, WSP_ETENSOR, "not a multiple of its block size 32");
+    /* an unknown type code, and a k-quant, on a quantized tensor */
+    memcpy(c, q.b, q.len);
+    wr(c, t->ttype_off, 42);
+    expect_load("q5_0 tensor with type code 42", c, q.len, WSP_ETYPE, "unknown type code 42");
+    memcpy(c, q.b, q.len);
+    wr(c, t->ttype_off, 14);
+    expect_load("q5_0 tensor typed q6_K", c, q.len, WSP_ETYPE, "q6_K (code 14)");
+    /* a k-quant file: header ftype q6_K (2014) */
+    memcpy(c, q.b, q.len);
+    wr(c, 44, 2014);
+    expect_load("k-quant file (ftype 2014)", c, q.len, WSP_ETYPE, "q6_k");
+    /* a quantized conv kernel (rows of 3 elements) and a quantized bias */
+    const rec *conv = NULL, *bias = NULL;
+    for (int i = 0; i < q.n; i++) {
+        if (!conv && strcmp(q.r[i].name, "encoder.conv1.weight") == 0)
+            conv = &q.r[i];
+        if (!bias && q.r[i].n_dims == 1 && rd(q.b, q.r[i].ne0_off) % 32 == 0)
+            bias = &q.r[i];
+    }
+    assert_non_null(conv);
+    assert_non_null(bias);
+    memcpy(c, q.b, q.len);
+    wr(c, conv->ttype_off, 8);
+    expect_load("conv kernel typed q8_0", c, q.len, WSP_ETENSOR, "rows of 3 elements");
+    memcpy(c, q.b, q.len);
+    wr(c, bias->ttype_off, 8);
+    expect_load("bias typed q8_0", c, q.len, WSP_ETYPE, bias->name);
+    free(c);
+    free(q.b);
+    free(q.r);
+}
 
 /* Growable byte buffer for rebuilding model files. */
 typedef struct obuf {
@@ -483,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_bad_tensors),
+        cmocka_unit_test(test_quantized),
         cmocka_unit_test(test_special_token_variants),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

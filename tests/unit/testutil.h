@@ -39,8 +39,19 @@ static inline const char *tu_model(const char *preset)
     char *b = bufs[k++ & 3];
     if (strcmp(preset, "micro") == 0)
         return tu_shared("whisper-ref/models/ggml-micro-random.bin");
+    if (strncmp(preset, "micro-", 6) == 0) { /* the pack's quantized micro files */
+        char rel[128];
+        snprintf(rel, sizeof rel, "whisper-ref/models/ggml-micro-random-%s.bin", preset + 6);
+        snprintf(b, sizeof bufs[0], "%s", tu_shared(rel));
+        return b;
+    }
     const char *dir = getenv("MDC_MODELS_DIR");
-    snprintf(b, sizeof bufs[0], "%s/ggml-%s-random.bin", dir ? dir : "build/models", preset);
+    const char *q = strstr(preset, "-q"); /* "tiny-dims-q8_0" → ggml-tiny-dims-random-q8_0.bin */
+    if (q)
+        snprintf(b, sizeof bufs[0], "%s/ggml-%.*s-random%s.bin", dir ? dir : "build/models",
+                 (int)(q - preset), preset, q);
+    else
+        snprintf(b, sizeof bufs[0], "%s/ggml-%s-random.bin", dir ? dir : "build/models", preset);
     return b;
 }
 
