@@ -3,7 +3,8 @@
  * (../shared/whisper-ref/golden/tiny-dims/timestamps/, README-round2 §3):
  *  - heuristic (token_timestamps, thold_pt = thold_ptsum = 0.01): every token's t0 and
  *    t1 identical, vlen equal, on jfk and jfk_x5_60s (tiny-dims) and jfk_x5_60s on
- *    tiny-dims-q5_0 (segments with several text tokens);
+ *    tiny-dims-q5_0 (segments with several text tokens; compared up to where its greedy
+ *    tokens part from whisper.cpp's, see comparable());
  *  - with token_timestamps off, every token time stays -1.
  * Token ids and segment times are checked by test_whisper_golden_transcript.
  */
@@ -108,6 +109,36 @@ static int free_cache(void **state)
     return 0;
 }
 
+/* Segments to compare: all when the token streams are identical; for a quantized model,
+ * whose greedy decisions may part from whisper.cpp's at a small margin (README-round2 §9:
+ * "exact only up to the first fragile decision"), the segments before the first one
+ * whose tokens differ (for DTW: before that segment's window, whose alignment uses all
+ * of its tokens).  The parting point is printed; the heuristic must compare at least
+ * one segment; DTW may have none left (the caller then skips). */
+static int comparable(const wsp_result *r, json_t *segs, bool quantized, bool whole_window)
+{
+    const int ng = (int)json_array_size(segs);
+    int i = 0;
+    for (; i < r->n_segments && i < ng; i++) {
+        json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
+        bool same = r->segments[i].n_tokens == (int)json_array_size(gt);
+        for (int k = 0; same && k < r->segments[i].n_tokens; k++)
+            same = r->segments[i].tokens[k].id ==
+                   json_integer_value(json_object_get(json_array_get(gt, (size_t)k), "id"));
+        if (!same)
+            break;
+    }
+    if (i == r->n_segments && i == ng)
+        return i;
+    assert_true(quantized); /* f16: the streams must be identical */
+    print_message("tokens part from whisper.cpp at segment %d of %d\n", i, ng);
+    if (whole_window && i < r->n_segments)
+        while (i > 0 && r->segments[i - 1].seek == r->segments[i].seek)
+            i--;
+    assert_true(i > 0 || whole_window);
+    return i;
+}
+
 static void check_heuristic(const char *preset, const char *clip, const char *gfile)
 {
     TU_REQUIRE_FILE(model_path(preset));
@@ -124,9 +155,9 @@ static void check_heuristic(const char *preset, const char *clip, const char *gf
         json_decref(root);
         skip();
     }
-    assert_int_equal(r->n_segments, (int)json_array_size(segs));
+    const int n_cmp = comparable(r, segs, strstr(preset, "-q") != NULL, false);
     int n_tok = 0;
-    for (int i = 0; i < r->n_segments; i++) {
+    for (int i = 0; i < n_cmp; i++) {
         const wsp_segment *s = &r->segments[i];
         json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
         assert_int_equal(s->n_tokens, (int)json_array_size(gt));
@@ -146,8 +177,8 @@ static void check_heuristic(const char *preset, const char *clip, const char *gf
                          (double)s->tokens[k].vlen, gv);
         }
     }
-    print_message("%s %s: %d segments, %d tokens: t0/t1 identical to whisper.cpp\n", preset,
-                  clip, r->n_segments, n_tok);
+    print_message("%s %s: %d segments compared, %d tokens: t0/t1 identical to whisper.cpp\n",
+                  preset, clip, n_cmp, n_tok);
     json_decref(root);
 }
 
@@ -170,10 +201,16 @@ static void check_dtw(const char *preset, const char *clip, const char *gfile)
         json_decref(root);
         skip();
     }
-    assert_int_equal(r->n_segments, (int)json_array_size(segs));
+    const int n_cmp = comparable(r, segs, strstr(preset, "-q") != NULL, true);
+    if (n_cmp == 0) { /* the first window already parts: no window to compare */
+        print_message("SKIP: %s %s: tokens part from whisper.cpp in the first window\n",
+                      preset, clip);
+        json_decref(root);
+        skip();
+    }
     const int32_t eot = wsp_token_eot(m);
     int n_text = 0, n_exact = 0, max_d = 0;
-    for (int i = 0; i < r->n_segments; i++) {
+    for (int i = 0; i < n_cmp; i++) {
         const wsp_segment *s = &r->segments[i];
         json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
         assert_int_equal(s->n_tokens, (int)json_array_size(gt));
