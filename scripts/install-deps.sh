@@ -25,6 +25,7 @@ TEST_PKGS=(
   ffmpeg                              # ffprobe for cross-checking decoded durations
   cmark-gfm                           # Markdown renderer: the report escaping test's oracle
   chromium nodejs                     # the page's browser test (tests/browser, playwright-core)
+                                      # and the OpenAI Node SDK client (tests/clients/openai-node)
   redis-server                        # the Redis job store's tests (started by each test, loopback)
 )
 
@@ -50,7 +51,7 @@ npm_deps() {
   fi
   local here dir
   here="$(cd "$(dirname "$0")/.." && pwd)"
-  for dir in "$here"/tests/browser; do
+  for dir in "$here"/tests/browser "$here"/tests/clients/*; do
     [ -f "$dir/package-lock.json" ] || continue
     if [ -d "$dir/node_modules" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
       continue

@@ -46,7 +46,8 @@ static const char k_usage[] =
     "      -m, --model MODEL      name (tiny, base, small.en, large-v3, ...) resolved to\n"
     "                             $WHISPER_MODELS_DIR/ggml-NAME.bin, or a path\n"
     "                             (default: $WHISPER_MODEL or base)\n"
-    "      -l, --language LANG    ISO code (pt, en, ...) or auto (default: auto)\n"
+    "      -l, --language LANG    ISO code (pt, en, ...), tag (pt-BR), English name\n"
+    "                             (portuguese) or auto (default: auto)\n"
     "      -t, --threads N        compute threads (default: $WHISPER_THREADS or cores)\n"
     "          --beam-size N      beam search with N beams (default: greedy)\n"
     "          --no-fallback      no temperature fallback\n"
@@ -295,6 +296,11 @@ static int cmd_transcribe(int argc, char **argv)
                                        : "transcribe takes exactly one FILE");
     }
     const char *file = argv[optind];
+    char lang_code[8]; /* the pipeline normalises again; this only decides the exit code */
+    if (pipeline_language_parse(req.language, lang_code, sizeof lang_code) != 0)
+        die_usage("unknown language \"%s\": use an ISO 639-1 code (pt, en, es ...), a tag such "
+                  "as pt-BR, an English name such as portuguese, or auto",
+                  req.language);
     if (req.format == RPT_FORMAT_DIARIZED_JSON)
         req.diarize = true;
     if (req.word_timestamps && req.format != RPT_FORMAT_VERBOSE_JSON &&

@@ -37,9 +37,22 @@ typedef struct rpt_segment {
     const char *speaker;
 } rpt_segment;
 
+/* One token's log-probability, for OpenAI's `include[]=logprobs` (json format only). */
+typedef struct rpt_logprob {
+    const char *bytes;      /* the token's raw bytes (a token may end inside a UTF-8
+                               character); not NUL-terminated */
+    size_t n_bytes;
+    float logprob;          /* natural log of the token's probability when it was sampled */
+} rpt_logprob;
+
 typedef struct rpt_transcript {
     const rpt_segment *segments;
     size_t n_segments;
+    /* optional: the text tokens' log-probabilities in order; emitted by JSON as
+     * "logprobs" when with_logprobs is non-zero (an empty array when n_logprobs is 0) */
+    const rpt_logprob *logprobs;
+    size_t n_logprobs;
+    int with_logprobs;
     const char *language;    /* ISO code, e.g. "pt" (NULL = unknown) */
     double language_prob;    /* 0…1, or < 0 if unknown */
     double duration_s;       /* audio duration */
@@ -109,19 +122,34 @@ const char *rpt_format_mime(rpt_format fmt);
  *   TEXT          the segment texts joined by single spaces, plus "\n" ("" when empty).
  *   SRT / VTT     one cue per segment (SRT 1-based numbers, "HH:MM:SS,mmm"; "WEBVTT",
  *                 "HH:MM:SS.mmm", & < > escaped); newlines in text become spaces.
- *   JSON          {"text": …}.
+ *   JSON          {"text": …, "usage": {"type": "duration", "seconds": S}} plus
+ *                 "logprobs": [{token, bytes, logprob}] when tr->with_logprobs (token: the
+ *                 bytes repaired to UTF-8; bytes: the raw bytes as integers 0…255).
  *   VERBOSE_JSON  {task, language (Whisper's lower-case English name, the code if not in
  *                 the table, null if unknown), duration, text, segments: [{id, seek, start,
  *                 end (seconds = cs / 100), text (as given, repaired), tokens, temperature,
  *                 avg_logprob, compression_ratio, no_speech_prob, and "words" / "speaker"
- *                 when the segment has them}]}; with want_words a top-level "words":
+ *                 when the segment has them}], usage}; with want_words a top-level "words":
  *                 [{word, start, end}] (OpenAI's TranscriptionWord, seconds), segments
  *                 then only with want_segments.
+ *   usage.seconds is the duration rounded up to whole seconds, as OpenAI bills and shows
+ *   it (its verbose_json example: duration 8.47 → seconds 9); see rpt_usage_seconds().
  *   DIARIZED_JSON {task: "transcribe", duration, text, segments: [{type:
  *                 "transcript.text.segment", id: "seg_N", start, end, text, speaker}]}
  *                 (OpenAI's TranscriptionDiarized; speaker as given, "?" when NULL). */
 int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, char **out,
                size_t *out_len);
+
+/* Seconds OpenAI's `usage` reports for an audio duration: ceil(duration_s), 0 for a
+ * non-positive or non-finite duration. */
+long rpt_usage_seconds(double duration_s);
+
+/* One segment's text as the text and json formats show it: a malloc'd single line of
+ * valid UTF-8 (invalid bytes → U+FFFD, NUL dropped, controls and line breaks → space,
+ * spaces collapsed, trimmed; NULL → "").  The json "text" is the non-empty lines joined
+ * by one space, so a stream of deltas built the same way adds up to it.  NULL on OOM;
+ * caller frees. */
+char *rpt_clean_line(const char *text);
 
 /* Display name of an ISO 639-1 code in the given locale ("pt" → "Português" / "Portuguese";
  * a region suffix is ignored: "pt-BR" → pt), or NULL when the code is not in the table.

@@ -3,7 +3,10 @@
  * ref: OpenAI API reference, audio/createTranscription: json → {"text": …};
  *      verbose_json → {task, language, duration, text, segments: [{id, seek, start, end,
  *      text, tokens, temperature, avg_logprob, compression_ratio, no_speech_prob}]},
- *      times in seconds, language as Whisper's lower-case English name. */
+ *      times in seconds, language as Whisper's lower-case English name; both carry
+ *      usage {type: "duration", seconds} (TranscriptionVerbose.Usage / Transcription.Duration
+ *      in the official Node SDK's typings) and json carries logprobs [{token, bytes,
+ *      logprob}] on request (Transcription.Logprob). */
 #include "report_internal.h"
 
 #include "mdc/utf8.h"
@@ -125,6 +128,41 @@ static json_t *segment_json(const rpt_segment *s, size_t id)
     return o;
 }
 
+static json_t *usage_json(double duration_s)
+{
+    return json_pack("{s:s, s:I}", "type", "duration", "seconds",
+                     (json_int_t)rpt_usage_seconds(duration_s));
+}
+
+/* [{token, bytes, logprob}]: token is the bytes repaired to UTF-8 (a token that ends inside
+ * a character shows U+FFFD there), bytes the raw bytes, as OpenAI gives both. */
+static json_t *logprobs_json(const rpt_logprob *lp, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        const char *raw = lp[i].bytes ? lp[i].bytes : "";
+        size_t nb = lp[i].bytes ? lp[i].n_bytes : 0;
+        size_t tl = 0;
+        char *tok = mdc_utf8_sanitize(raw, nb, MDC_UTF8_DROP_NUL, &tl);
+        json_t *bytes = json_array();
+        json_t *o = json_object();
+        int rc = !tok || !bytes || !o;
+        for (size_t k = 0; !rc && k < nb; k++)
+            rc |= json_array_append_new(bytes, json_integer((unsigned char)raw[k]));
+        rc |= set(o, "token", tok ? json_stringn(tok, tl) : NULL);
+        rc |= set(o, "bytes", bytes); /* steals bytes, even on failure */
+        rc |= set(o, "logprob", real6(lp[i].logprob));
+        free(tok);
+        if (rc)
+            json_decref(o);
+        if (rc || json_array_append_new(arr, o)) { /* append steals o */
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
     mdc_buf *b = data;
@@ -178,6 +216,10 @@ int rpt__render_json(const rpt_transcript *tr, int verbose, mdc_buf *b)
                 rc |= json_array_append_new(segs, segment_json(&tr->segments[i], i));
         }
     }
+    if (!rc)
+        rc |= set(root, "usage", usage_json(tr->duration_s));
+    if (!rc && !verbose && tr->with_logprobs)
+        rc |= set(root, "logprobs", logprobs_json(tr->logprobs, tr->n_logprobs));
     if (!rc) {
         /* Straight into our buffer: jansson 2.14's json_dumps() ignores a failed append of
          * an object key (the dump comes out without it), while our buffer stays failed

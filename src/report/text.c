@@ -4,6 +4,7 @@
 #include "mdc/utf8.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,4 +109,16 @@ char *rpt__full_text(const rpt_transcript *tr)
         return NULL;
     }
     return b.p;
+}
+
+char *rpt_clean_line(const char *text)
+{
+    return rpt__clean_line(text);
+}
+
+long rpt_usage_seconds(double duration_s)
+{
+    if (!(duration_s > 0) || !isfinite(duration_s))
+        return 0;
+    return (long)ceil(duration_s);
 }

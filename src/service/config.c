@@ -71,6 +71,7 @@ static int h_threads(const setting *s, void *field, const char *v, char *why, si
 static int h_api_key(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_locale(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_log_level(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_cors(const setting *s, void *field, const char *v, char *why, size_t whylen);
 
 #define F(field) .off = offsetof(svc_config, field), .size = sizeof(((svc_config *)0)->field)
 
@@ -91,6 +92,12 @@ static const setting k_settings[] = {
       "Where the upload page (index.html) is read from. Empty = next to the binary "
       "(BINDIR/../web, then BINDIR/../share/md-converter/web)."},
      .type = SET_STRING, F(web_dir), .flags = SET_EMPTY_OK},
+    {.d = {"CORS_ALLOW_ORIGINS", "HTTP", "", "* or a comma-separated list of origins",
+      "Browser apps on these origins may call the API (CORS): * = any origin, or e.g. "
+      "https://app.example.com,http://localhost:5173 (scheme://host[:port], no path). "
+      "Preflights (OPTIONS) need no key; the requests themselves still need API_KEY. "
+      "Empty = CORS off (no Access-Control-* headers, OPTIONS is 405)."},
+     .type = SET_STRING, F(cors_allow_origins), .flags = SET_EMPTY_OK, .hook = h_cors},
     {.d = {"WHISPER_MODEL", "Model (lazy loading)", "base",
       "model name or path to a .bin file",
       "A name, tiny|base|small|medium|large-v1|large-v2|large-v3|large-v3-turbo, optionally "
@@ -461,6 +468,49 @@ static int set_apply(const setting *s, svc_config *cfg, const char *v, char *why
     void *field = (char *)cfg + s->off;
     return s->hook ? s->hook(s, field, v, why, whylen)
                    : set_parse_generic(s, field, v, why, whylen);
+}
+
+/* "*" alone, or a comma-separated list of origins scheme://host[:port] (RFC 6454: no path,
+ * no query).  Stored without spaces or a trailing '/', so it compares with a browser's
+ * Origin header as is. */
+static int h_cors(const setting *s, void *field, const char *v, char *why, size_t whylen)
+{
+    char out[sizeof ((svc_config *)0)->cors_allow_origins];
+    size_t o = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == 0)
+            break;
+        while (n > 1 && p[n - 1] == '/') /* "https://a.example/" → "https://a.example" */
+            n--;
+        bool star = n == 1 && p[0] == '*';
+        const char *host = strstr(p, "://");
+        bool origin = host && host < p + n && host > p && (size_t)(host + 3 - p) < n;
+        for (const char *c = host ? host + 3 : p; origin && c < p + n; c++)
+            if (*c == '/' || *c == '?' || *c == '#' || (unsigned char)*c < 0x21 || *c == 0x7f)
+                origin = false;
+        if ((!star && !origin) || (star && o > 0) || o + n + 2 > sizeof out) {
+            snprintf(why, whylen, "expected * or a comma-separated list of origins such as "
+                                  "https://app.example.com,http://localhost:5173 (scheme://host"
+                                  "[:port], no path)");
+            return -1;
+        }
+        if (o)
+            out[o++] = ',';
+        memcpy(out + o, p, n);
+        o += n;
+        p += strcspn(p, ", ");
+        if (star && strcspn(p, " ,") == 0 && p[strspn(p, " ,")]) {
+            snprintf(why, whylen, "* must stand alone (it already admits every origin)");
+            return -1;
+        }
+    }
+    out[o] = '\0';
+    snprintf(field, s->size, "%s", out);
+    return 0;
 }
 
 /* MDC_* names that belong to the test harness (tests/run.sh), to other modules

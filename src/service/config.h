@@ -68,6 +68,9 @@ typedef struct svc_config {
     int health_port;              /* HEALTH_PORT: second listener for probes (0 = none) */
     char web_dir[1024];           /* WEB_DIR, "" = look next to the binary */
     char env_file[1024];          /* MDC_ENV_FILE, "" = ./.env if present */
+    char cors_allow_origins[1024];/* CORS_ALLOW_ORIGINS: "" = CORS off, "*" = any origin, or
+                                     "https://a.example,http://localhost:5173" (normalised:
+                                     no spaces, no trailing '/') */
     int vad_mode;                 /* WHISPER_VAD: SVC_VAD_AUTO|TRUE|FALSE */
     char vad_model[1024];         /* WHISPER_VAD_MODEL as given, "" = none */
     char vad_model_path[2048];    /* resolved like model_path; "" when vad_model is "" */

@@ -133,19 +133,67 @@ enum MHD_Result http_metrics(svc_server *srv, http_req *req)
     return http_send_owned(req, 200, "text/plain; version=0.0.4; charset=utf-8", txt, len);
 }
 
-enum MHD_Result http_models(svc_server *srv, http_req *req)
+/* OpenAI's alias for its Whisper model: clients configured for OpenAI ask for it. */
+#define HTTP__OPENAI_MODEL_ID "whisper-1"
+
+bool http_model_known(svc_server *srv, const char *id)
+{
+    return strcmp(id, HTTP__OPENAI_MODEL_ID) == 0 || strcmp(id, holder_name(srv->holder)) == 0;
+}
+
+/* OpenAI's model object {id, object: "model", created, owned_by} (ref: the official Node
+ * SDK's resources/models.d.ts `Model`) plus ours: state, file, loads_total, weight_type
+ * (null until the first load).  `created` is the model file's modification time (Unix
+ * seconds), 0 when it cannot be read. */
+static json_t *model_object(svc_server *srv, const char *id)
 {
     holder_state st = holder_get_state(srv->holder);
     const char *path = holder_path(srv->holder);
     const char *base = path ? strrchr(path, '/') : NULL;
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", holder_name(srv->holder),
-                          "object", "model", "owned_by", "md-converter", "state",
+    struct stat sb;
+    json_int_t created = path && stat(path, &sb) == 0 ? (json_int_t)sb.st_mtime : 0;
+    json_t *m = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I}", "id", id, "object", "model",
+                          "created", created, "owned_by", "md-converter", "state",
                           holder_state_name(st), "file", base ? base + 1 : (path ? path : ""),
                           "loads_total", (json_int_t)holder_loads_total(srv->holder));
     const char *wt = holder_weight_type(srv->holder); /* null until the first load */
-    json_object_set_new(m, "weight_type", wt ? json_string(wt) : json_null());
-    json_t *o = json_pack("{s:s, s:[o]}", "object", "list", "data", m);
+    if (m)
+        json_object_set_new(m, "weight_type", wt ? json_string(wt) : json_null());
+    return m;
+}
+
+enum MHD_Result http_models(svc_server *srv, http_req *req)
+{
+    const char *name = holder_name(srv->holder);
+    json_t *data = json_array();
+    if (data)
+        json_array_append_new(data, model_object(srv, name));
+    if (data && strcmp(name, HTTP__OPENAI_MODEL_ID) != 0)
+        json_array_append_new(data, model_object(srv, HTTP__OPENAI_MODEL_ID));
+    json_t *o = data ? json_pack("{s:s, s:o}", "object", "list", "data", data) : NULL;
+    if (!o)
+        return http_send_error(req, 500, "internal_error", "out of memory");
     return http_send_json(req, 200, o);
+}
+
+enum MHD_Result http_model_get(svc_server *srv, http_req *req)
+{
+    if (!http_model_known(srv, req->id))
+        return http_send_model_not_found(req, req->id);
+    json_t *o = model_object(srv, req->id);
+    if (!o)
+        return http_send_error(req, 500, "internal_error", "out of memory");
+    return http_send_json(req, 200, o);
+}
+
+enum MHD_Result http_send_model_not_found(http_req *req, const char *id)
+{
+    /* OpenAI's answer for a model it does not have: 404, code model_not_found */
+    return http_send_error_param(req, 404, "model_not_found", "model",
+                                 "the model \"%.64s\" does not exist: this server runs \"%.64s\" "
+                                 "(also available as \"" HTTP__OPENAI_MODEL_ID "\"; GET /v1/models "
+                                 "lists both)",
+                                 id, holder_name(req->srv->holder));
 }
 
 /* ---- the page's settings ------------------------------------------------------ */

@@ -147,17 +147,18 @@ enum MHD_Result http_answer_mid_body(http_req *req, unsigned status, const char 
 {
     if (req->responded)
         return MHD_YES;
-    json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    json_t *o = http_error_object(status, code, status == 413 ? "file" : NULL, message);
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     const char *reason = MHD_get_reason_phrase_for(status);
-    char head[512];
+    char head[1024], cors[640];
+    http_cors_raw_headers(req, cors, sizeof cors);
     size_t blen = body ? strlen(body) : 2;
     int hl = snprintf(head, sizeof head,
                       "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                      "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+                      "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n%s"
                       "Content-Length: %zu\r\n\r\n",
-                      status, reason && *reason ? reason : "Error", blen + 1);
+                      status, reason && *reason ? reason : "Error", cors, blen + 1);
     int rc = req->fd >= 0 && hl > 0 && (size_t)hl < sizeof head ? send_all(req->fd, head, (size_t)hl) : -1;
     if (rc == 0)
         rc = send_all(req->fd, body ? body : "{}", blen);

@@ -49,17 +49,17 @@ enum MHD_Result http_send_pipeline_error(http_req *req, const pipeline_result *r
         int backoff_s = (req->srv->cfg->load_retry_backoff_ms + 999) / 1000;
         char ra[16];
         snprintf(ra, sizeof ra, "%d", backoff_s < 1 ? 1 : backoff_s);
-        json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
-        char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (txt) {
-            enum MHD_Result r = http_send(req, status, "application/json", txt, strlen(txt),
-                                          MHD_HTTP_HEADER_RETRY_AFTER, ra);
-            free(txt);
-            return r;
-        }
+        return http_send_error_hdr(req, status, MHD_HTTP_HEADER_RETRY_AFTER, ra, code, "%s", msg);
     }
-    return http_send_error(req, status, code, "%s", msg);
+    return http_send_error_param(req, status, code, http_pipeline_error_param(res), "%s", msg);
+}
+
+const char *http_pipeline_error_param(const pipeline_result *res)
+{
+    /* 413/415/422 are about the file; the pipeline's only 400 is the language */
+    if (res->http_status == 413 || res->http_status == 415 || res->http_status == 422)
+        return "file";
+    return res->http_status == 400 ? "language" : NULL;
 }
 
 enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const char *segments_json)
@@ -73,10 +73,17 @@ enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const cha
     return http_send_json(req, 200, o);
 }
 
-/* True when s is a language code the engine knows, or "auto". */
-static bool valid_language(const char *s)
+/* One boolean form field (absent or empty = false).  Returns false after queueing a 400
+ * naming it. */
+static bool bool_field(http_req *req, const char *name, bool *out, enum MHD_Result *ret)
 {
-    return strcasecmp(s, "auto") == 0 || wsp_lang_id(s) >= 0;
+    const char *v = upl_field(req->work.form, name);
+    *out = false;
+    if (!v || !*v || svc_config_parse_bool(v, out) == 0)
+        return true;
+    *ret = http_send_error_param(req, 400, "invalid_field", name,
+                                 "%s must be true or false (got \"%.20s\")", name, v);
+    return false;
 }
 
 /* Fills the fields every transcription shares.  Returns false after queueing a 400. */
@@ -95,31 +102,23 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
     pr->meta.processing_s = -1;
     pr->meta.source_name = pr->source_name;
     const char *lang = upl_field(f, "language");
-    if (lang && *lang) {
-        if (!valid_language(lang)) {
-            *ret = http_send_error(req, 400, "invalid_field",
-                                   "unknown language code \"%.20s\" (use an ISO code such as pt, "
-                                   "en, or auto)",
-                                   lang);
-            return false;
-        }
-        pr->language = strcasecmp(lang, "auto") == 0 ? NULL : lang;
-    }
-    /* md-converter extension, as the CLI's --no-fallback: no temperature fallback */
-    const char *nf = upl_field(f, "no_fallback");
-    if (nf && *nf && svc_config_parse_bool(nf, &pr->no_fallback) != 0) {
-        *ret = http_send_error(req, 400, "invalid_field",
-                               "no_fallback must be true or false (got \"%.20s\")", nf);
+    char code[8];
+    if (lang && pipeline_language_parse(lang, code, sizeof code) != 0) {
+        *ret = http_send_error_param(req, 400, "invalid_field", "language",
+                                     "unknown language \"%.20s\": use an ISO 639-1 code (pt, en, "
+                                     "es …), a tag such as pt-BR or en-US, an English name such as "
+                                     "portuguese, or auto",
+                                     lang);
         return false;
     }
+    pr->language = lang; /* the pipeline normalises it the same way */
+    /* md-converter extension, as the CLI's --no-fallback: no temperature fallback */
+    if (!bool_field(req, "no_fallback", &pr->no_fallback, ret))
+        return false;
     /* md-converter extension (whisper.cpp -di): speakers of a stereo recording by
      * channel energy */
-    const char *di = upl_field(f, "diarize");
-    if (di && *di && svc_config_parse_bool(di, &pr->diarize) != 0) {
-        *ret = http_send_error(req, 400, "invalid_field",
-                               "diarize must be true or false (got \"%.20s\")", di);
+    if (!bool_field(req, "diarize", &pr->diarize, ret))
         return false;
-    }
     /* voice-activity detection: vad=true|false, OpenAI's chunking_strategy, WHISPER_VAD */
     const vad_params server_params = svc_config_vad_params(cfg);
     char why[300];
@@ -143,8 +142,8 @@ bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request 
     rpt_locale loc = srv->cfg->report_locale;
     const char *l = upl_field(f, "report_locale");
     if (l && *l && rpt_locale_parse(l, &loc) != 0) {
-        *ret = http_send_error(req, 400, "invalid_field",
-                               "report_locale must be pt-BR or en (got \"%.20s\")", l);
+        *ret = http_send_error_param(req, 400, "invalid_field", "report_locale",
+                                     "report_locale must be pt-BR or en (got \"%.20s\")", l);
         return false;
     }
     pr->meta.locale = loc;
@@ -184,6 +183,8 @@ static enum MHD_Result submit_or_finish(svc_server *srv, http_req *req)
         req->submitted = true;
         http_req_leave_admission(req); /* the pool counts it now */
     }
+    if (req->stream)
+        return http_stream_answer(req);
     pthread_mutex_lock(&req->mu);
     if (!req->done) {
         req->suspended = true;
@@ -200,7 +201,8 @@ static bool reject_empty(http_req *req, enum MHD_Result *ret)
 {
     if (upl_file_bytes(req->work.form) > 0)
         return false;
-    *ret = http_send_error(req, 422, "empty_file", "the uploaded file is empty (0 bytes)");
+    *ret = http_send_error_param(req, 422, "empty_file", "file",
+                                 "the uploaded file is empty (0 bytes)");
     return true;
 }
 
@@ -220,7 +222,10 @@ enum MHD_Result http_process_meeting(svc_server *srv, http_req *req)
     return submit_or_finish(srv, req);
 }
 
-/* Parses the OpenAI fields into req->work.preq.  Returns false after queueing a 400. */
+/* Parses the OpenAI fields into req->work.preq (ref: OpenAI API reference
+ * audio/createTranscription and createTranslation, and the official Node SDK's
+ * TranscriptionCreateParams / TranslationCreateParams).  Returns false after queueing a
+ * 400/404 naming the field. */
 static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum MHD_Result *ret)
 {
     pipeline_request *pr = &req->work.preq;
@@ -228,6 +233,12 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
         return false;
     upl_form *f = req->work.form;
     pr->translate = translate;
+    /* `model` is optional here (OpenAI requires it): absent = the served model */
+    const char *model = upl_field(f, "model");
+    if (model && *model && !http_model_known(srv, model)) {
+        *ret = http_send_model_not_found(req, model);
+        return false;
+    }
     const char *fmt = upl_field(f, "response_format");
     req->format = RPT_FORMAT_JSON;
     if (fmt && *fmt) {
@@ -237,10 +248,10 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
         for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
             known |= strcmp(fmt, ok[i]) == 0;
         if (!known || rpt_format_parse(fmt, &req->format) != 0) {
-            *ret = http_send_error(req, 400, "invalid_field",
-                                   "response_format must be json, text, srt, vtt, verbose_json "
-                                   "or diarized_json (got \"%.20s\")",
-                                   fmt);
+            *ret = http_send_error_param(req, 400, "invalid_field", "response_format",
+                                         "response_format must be json, text, srt, vtt, "
+                                         "verbose_json or diarized_json (got \"%.20s\")",
+                                         fmt);
             return false;
         }
     }
@@ -252,8 +263,9 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
         char *end = NULL;
         double t = strtod(temp, &end);
         if (!end || *end || !isfinite(t) || t < 0 || t > 1) {
-            *ret = http_send_error(req, 400, "invalid_field",
-                                   "temperature must be a number from 0 to 1 (got \"%.20s\")", temp);
+            *ret = http_send_error_param(req, 400, "invalid_field", "temperature",
+                                         "temperature must be a number from 0 to 1 (got \"%.20s\")",
+                                         temp);
             return false;
         }
         pr->temperature = (float)t;
@@ -265,10 +277,10 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
     for (int i = 0; i < ng; i++) {
         const char *g = upl_field_at(f, "timestamp_granularities[]", i);
         if (strcmp(g, "segment") != 0 && strcmp(g, "word") != 0) {
-            *ret = http_send_error(req, 400, "invalid_field",
-                                   "timestamp_granularities[] must be segment or word (got "
-                                   "\"%.20s\")",
-                                   g);
+            *ret = http_send_error_param(req, 400, "invalid_field", "timestamp_granularities[]",
+                                         "timestamp_granularities[] must be segment or word (got "
+                                         "\"%.20s\")",
+                                         g);
             return false;
         }
         if (strcmp(g, "word") == 0) {
@@ -302,7 +314,41 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
         }
         pr->max_words_per_cue = (int)k;
     }
-    /* `model` is accepted and ignored: the server runs its configured model */
+    /* stream=true: Server-Sent Events (http_stream.c).  OpenAI streams transcriptions in
+     * the json shape only and has no stream parameter for translations. */
+    if (!bool_field(req, "stream", &req->stream, ret))
+        return false;
+    if (req->stream && (translate || req->format != RPT_FORMAT_JSON)) {
+        *ret = http_send_error_param(req, 400, "invalid_field", "stream",
+                                     translate ? "translations do not stream (OpenAI's "
+                                                 "translations have no stream parameter); send "
+                                                 "stream=false"
+                                               : "stream=true needs response_format json (the "
+                                                 "events carry text deltas)");
+        return false;
+    }
+    /* include[]=logprobs: per-token log-probabilities, json only (as OpenAI) */
+    for (int k = 0; k < 2; k++) {
+        const char *name = k == 0 ? "include[]" : "include";
+        int ni = upl_field_count(f, name);
+        for (int i = 0; i < ni; i++) {
+            const char *v = upl_field_at(f, name, i);
+            if (strcmp(v, "logprobs") != 0) {
+                *ret = http_send_error_param(req, 400, "invalid_field", "include",
+                                             "include[] accepts only logprobs (got \"%.20s\")", v);
+                return false;
+            }
+            if (translate || req->format != RPT_FORMAT_JSON) {
+                *ret = http_send_error_param(req, 400, "invalid_field", "include",
+                                             "include[]=logprobs needs response_format json%s",
+                                             translate ? " on /v1/audio/transcriptions "
+                                                         "(translations have no include)"
+                                                       : "");
+                return false;
+            }
+            pr->logprobs = true;
+        }
+    }
     return true;
 }
 
@@ -315,7 +361,7 @@ enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req)
         bool translate = strcmp(req->route->pattern, "/v1/audio/translations") == 0;
         if (!openai_fields(srv, req, translate, &ret))
             return ret;
-        req->want_json = false;
+        req->want_json = false; /* stream=true: the segment hook (server.c) sends events */
     }
     return submit_or_finish(srv, req);
 }

@@ -1,6 +1,7 @@
 /*
- * http_util.c — response helpers shared by the handlers: JSON errors of DESIGN §3,
- * common headers, and the per-route request counter.
+ * http_util.c — response helpers shared by the handlers: JSON errors of DESIGN §3 in
+ * OpenAI's shape, common headers (CORS included, http_cors.c), and the per-route
+ * request counter.
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -34,6 +35,7 @@ static void drop_upload(http_req *req)
 
 static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response *r)
 {
+    http_cors_headers(req, r);
     drop_upload(req);
     /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
      * libmicrohttpd discards the rest of the body, then the connection closes) */
@@ -48,6 +50,7 @@ static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response
 
 enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r)
 {
+    http_cors_headers(req, r);
     drop_upload(req);
     /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
      * libmicrohttpd discards the rest of the body, then the connection closes) */
@@ -89,10 +92,11 @@ enum MHD_Result http_send_json(http_req *req, unsigned status, json_t *value)
 {
     char *txt = value ? json_dumps(value, JSON_COMPACT) : NULL;
     json_decref(value);
-    if (!txt)
-        return http_send(req, 500, "application/json",
-                         "{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}",
-                         63, NULL, NULL);
+    if (!txt) {
+        static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":"
+                                  "\"server_error\",\"code\":\"internal_error\",\"param\":null}}";
+        return http_send(req, 500, "application/json", oom, sizeof oom - 1, NULL, NULL);
+    }
     size_t len = strlen(txt);
     /* a trailing newline makes curl output readable */
     char *withnl = realloc(txt, len + 2);
@@ -105,34 +109,46 @@ enum MHD_Result http_send_json(http_req *req, unsigned status, json_t *value)
     return http_send_owned(req, status, "application/json", txt, len);
 }
 
-static json_t *error_object(const char *code, const char *message)
+const char *http_error_type(unsigned status)
 {
-    return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    /* ref: OpenAI API reference "Error codes": request problems (401 included: OpenAI
+     * answers a wrong key with type invalid_request_error, code invalid_api_key) vs
+     * failures on the server's side */
+    return status >= 500 ? "server_error" : "invalid_request_error";
 }
 
-static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *hname,
-                                    const char *hvalue, const char *code, const char *fmt,
-                                    va_list ap) __attribute__((format(printf, 6, 0)));
-static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *hname,
-                                    const char *hvalue, const char *code, const char *fmt,
-                                    va_list ap)
+json_t *http_error_object(unsigned status, const char *code, const char *param,
+                          const char *message)
+{
+    return json_pack("{s:{s:s, s:s, s:s, s:s?}}", "error", "message", message, "type",
+                     http_error_type(status), "code", code, "param", param);
+}
+
+/* Formats and queues an error; one extra header when hname is set. */
+static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *code,
+                                    const char *param, const char *hname, const char *hval,
+                                    const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+static enum MHD_Result send_error_v(http_req *req, unsigned status, const char *code,
+                                    const char *param, const char *hname, const char *hval,
+                                    const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     /* jansson rejects invalid UTF-8: replace anything odd rather than fail */
-    json_t *o = error_object(code, msg);
+    json_t *o = http_error_object(status, code, param, msg);
     if (!o) {
         for (char *p = msg; *p; p++)
             if ((unsigned char)*p >= 0x80)
                 *p = '?';
-        o = error_object(code, msg);
+        o = http_error_object(status, code, param, msg);
     }
     if (!hname)
         return http_send_json(req, status, o);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     enum MHD_Result r = http_send(req, status, "application/json", txt ? txt : "{}",
-                                  txt ? strlen(txt) : 2, hname, hvalue);
+                                  txt ? strlen(txt) : 2, hname, hval);
     free(txt);
     return r;
 }
@@ -142,7 +158,17 @@ enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code
 {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result r = send_error_v(req, status, NULL, NULL, code, fmt, ap);
+    enum MHD_Result r = send_error_v(req, status, code, NULL, NULL, NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+enum MHD_Result http_send_error_param(http_req *req, unsigned status, const char *code,
+                                      const char *param, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result r = send_error_v(req, status, code, param, NULL, NULL, fmt, ap);
     va_end(ap);
     return r;
 }
@@ -152,9 +178,16 @@ enum MHD_Result http_send_error_hdr(http_req *req, unsigned status, const char *
 {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result r = send_error_v(req, status, hname, hvalue, code, fmt, ap);
+    enum MHD_Result r = send_error_v(req, status, code, NULL, hname, hvalue, fmt, ap);
     va_end(ap);
     return r;
+}
+
+enum MHD_Result http_send_upload_error(http_req *req, const upl_error *e)
+{
+    /* the file is the part at fault for a size or a missing file */
+    const char *param = e->status == 413 || strcmp(e->code, "missing_file") == 0 ? "file" : NULL;
+    return http_send_error_param(req, e->status, e->code, param, "%s", e->message);
 }
 
 enum MHD_Result http_send_queue_full(http_req *req)
@@ -167,14 +200,9 @@ enum MHD_Result http_send_queue_full(http_req *req)
     int secs = est < 1 ? 1 : est > 300 ? 300 : (int)(est + 0.999);
     char ra[16];
     snprintf(ra, sizeof ra, "%d", secs);
-    json_t *o = error_object("queue_full", "all transcription workers are busy and the queue is "
-                                           "full; retry after the number of seconds in Retry-After");
-    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    enum MHD_Result r = http_send(req, 503, "application/json", txt ? txt : "{}",
-                                  txt ? strlen(txt) : 2, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-    free(txt);
-    return r;
+    return http_send_error_hdr(req, 503, MHD_HTTP_HEADER_RETRY_AFTER, ra, "queue_full",
+                               "all transcription workers are busy and the queue is full; "
+                                  "retry after the number of seconds in Retry-After");
 }
 
 const char *http_header(http_req *req, const char *name)

@@ -92,12 +92,66 @@ static void set_error(pipeline_result *res, int status, const char *code, const 
     va_end(ap);
 }
 
+/* ---- languages ---------------------------------------------------------------------- */
+
+/* OpenAI whisper's name aliases (ref: openai/whisper whisper/tokenizer.py TO_LANGUAGE_CODE,
+ * the entries that are not a LANGUAGES name). */
+static const struct {
+    const char *alias, *code;
+} k_lang_aliases[] = {
+    {"burmese", "my"},      {"valencian", "ca"}, {"flemish", "nl"},  {"haitian", "ht"},
+    {"letzeburgesch", "lb"}, {"pushto", "ps"},    {"panjabi", "pa"},  {"moldavian", "ro"},
+    {"moldovan", "ro"},     {"sinhalese", "si"}, {"castilian", "es"}, {"mandarin", "zh"},
+};
+
+int pipeline_language_parse(const char *in, char *code, size_t codelen)
+{
+    char low[48];
+    size_t n = 0;
+    code[0] = '\0';
+    if (!in)
+        return 0;
+    while (*in == ' ' || *in == '\t')
+        in++;
+    for (; in[n] && n < sizeof low - 1; n++)
+        low[n] = (char)((in[n] >= 'A' && in[n] <= 'Z') ? in[n] - 'A' + 'a' : in[n]);
+    if (in[n])
+        return -1; /* longer than any name */
+    while (n > 0 && (low[n - 1] == ' ' || low[n - 1] == '\t'))
+        n--;
+    low[n] = '\0';
+    if (n == 0 || strcmp(low, "auto") == 0)
+        return 0;
+    const char *found = NULL;
+    int id = wsp_lang_id(low); /* a code ("pt") or Whisper's English name ("portuguese") */
+    if (id >= 0)
+        found = wsp_lang_code(id);
+    for (size_t i = 0; !found && i < sizeof k_lang_aliases / sizeof k_lang_aliases[0]; i++)
+        if (strcmp(low, k_lang_aliases[i].alias) == 0)
+            found = k_lang_aliases[i].code;
+    if (!found) {
+        /* BCP-47 tag or POSIX locale: the primary subtag (2-3 letters) before '-' or '_' */
+        size_t k = strcspn(low, "-_");
+        if (k >= 2 && k <= 3 && low[k] && low[k + 1]) {
+            low[k] = '\0';
+            id = wsp_lang_id(low);
+            if (id >= 0)
+                found = wsp_lang_code(id);
+        }
+    }
+    if (!found)
+        return -1;
+    snprintf(code, codelen, "%s", found);
+    return 0;
+}
+
 /* ---- progress ------------------------------------------------------------------------ */
 
 typedef struct progress_ctx {
     const pipeline_request *req;
     int last; /* last percent reported, so the bar never goes backwards */
     double audio_s; /* decoded duration, once known (segment times → percent) */
+    const wsp_model *model; /* held while the engine runs: token texts for logprobs */
     const vad_filtered *vad; /* the engine's audio when the VAD chose it, else NULL */
 } progress_ctx;
 
@@ -120,6 +174,53 @@ static void engine_progress(int percent, void *user)
     report_progress(p, 5 + percent * 95 / 100);
 }
 
+/* ---- log-probabilities --------------------------------------------------------------- */
+
+/* The text tokens (id < <|endoftext|>: no timestamps, no specials) of segs[0..n) as
+ * rpt_logprob entries whose bytes are copied into one block, so they outlive the model.
+ * *lp_out and *blob_out are malloc'd (caller frees both; NULL when there are no tokens).
+ * Returns 0 or -1 on OOM. */
+static int collect_logprobs(const wsp_model *model, const wsp_segment *segs, int n,
+                            rpt_logprob **lp_out, size_t *n_out, char **blob_out)
+{
+    const int32_t eot = wsp_token_eot(model);
+    size_t count = 0, bytes = 0;
+    *lp_out = NULL;
+    *n_out = 0;
+    *blob_out = NULL;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < segs[i].n_tokens; k++)
+            if (segs[i].tokens[k].id < eot) {
+                count++;
+                bytes += strlen(wsp_token_text(model, segs[i].tokens[k].id));
+            }
+    if (count == 0)
+        return 0;
+    rpt_logprob *lp = malloc(count * sizeof *lp);
+    char *blob = malloc(bytes + 1);
+    if (!lp || !blob) {
+        free(lp);
+        free(blob);
+        return -1;
+    }
+    size_t j = 0, off = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < segs[i].n_tokens; k++) {
+            const wsp_token *t = &segs[i].tokens[k];
+            if (t->id >= eot)
+                continue;
+            const char *txt = wsp_token_text(model, t->id);
+            size_t l = strlen(txt);
+            memcpy(blob + off, txt, l);
+            lp[j++] = (rpt_logprob){.bytes = blob + off, .n_bytes = l, .logprob = t->plog};
+            off += l;
+        }
+    *lp_out = lp;
+    *n_out = count;
+    *blob_out = blob;
+    return 0;
+}
+
 /* Engine new-segment callback: hands the segment on and moves the progress to the
  * segment's end (finer than the engine's once-per-30-s-window percent; capped at 99
  * until the result is rendered). */
@@ -129,13 +230,23 @@ static void engine_segment(const wsp_segment *seg, int index, void *user)
     int64_t t0, t1; /* on the recording's timeline (mapped back when the VAD chose the audio) */
     transcript_segment_times(seg, p->vad, p->audio_s, &t0, &t1);
     if (p->req->segment_cb) {
+        rpt_logprob *lp = NULL;
+        char *blob = NULL;
+        size_t n_lp = 0;
+        /* out of memory here only costs this event its logprobs; the result keeps them */
+        if (p->req->logprobs && collect_logprobs(p->model, seg, 1, &lp, &n_lp, &blob) != 0)
+            n_lp = 0;
         pipeline_segment ps = {
             .index = index,
             .text = seg->text ? seg->text : "",
             .t0_s = (double)t0 / 100.0,
             .t1_s = (double)t1 / 100.0,
+            .logprobs = lp,
+            .n_logprobs = n_lp,
         };
         p->req->segment_cb(&ps, p->req->user);
+        free(lp);
+        free(blob);
     }
     if (p->audio_s > 0) {
         int pct = 5 + (int)(95.0 * ((double)t1 / 100.0) / p->audio_s);
@@ -323,6 +434,9 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     const wsp_model *model = NULL;
     wsp_state *st = NULL;
     wsp_result *wr = NULL;
+    rpt_logprob *lps = NULL;
+    size_t n_lps = 0;
+    char *lp_blob = NULL;
     vad_filtered filtered = {0};
     double speech_s = 0;
     svc_transcript tx = {0};
@@ -332,15 +446,15 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         set_error(res, 500, "internal_error", "pipeline called without a model or a file");
         goto done;
     }
-    const char *lang = req->language;
-    if (lang && (lang[0] == '\0' || strcasecmp(lang, "auto") == 0))
-        lang = NULL;
-    if (lang && wsp_lang_id(lang) < 0) {
+    char lang_code[8];
+    if (pipeline_language_parse(req->language, lang_code, sizeof lang_code) != 0) {
         set_error(res, 400, "bad_request",
-                  "unknown language \"%.32s\": use an ISO 639-1 code such as pt, en, es, or auto",
-                  lang);
+                  "unknown language \"%.32s\": use an ISO 639-1 code such as pt, en, es, a tag "
+                  "such as pt-BR, an English name such as portuguese, or auto",
+                  req->language);
         goto done;
     }
+    const char *lang = lang_code[0] ? lang_code : NULL;
     report_progress(&prog, 0);
 
     /* 1. decode (limits enforced while decoding) */
@@ -406,7 +520,12 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         engine_abort_ctx actx = {.req = req, .model = model};
         p.abort_cb = engine_abort;
         p.abort_user_data = &actx;
+        prog.model = model;
         rc = wsp_transcribe(st, samples, n_samples, &p, &wr, &werr);
+        /* token texts live in the model: copy them before it is released */
+        if (rc == 0 && req->logprobs &&
+            collect_logprobs(model, wr->segments, wr->n_segments, &lps, &n_lps, &lp_blob) != 0)
+            rc = WSP_ENOMEM;
         /* words need the vocabulary: joined while the model is held (times mapped and
          * clamped by the transcript stage) */
         if (rc == 0 && p.token_timestamps && trw_words_build(model, wr, INT64_MAX / 4, &words))
@@ -463,7 +582,10 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         set_error(res, 500, "internal_error", "out of memory");
         goto done;
     }
-    const rpt_transcript tr = tx.tr;
+    rpt_transcript tr = tx.tr;
+    tr.logprobs = lps;
+    tr.n_logprobs = n_lps;
+    tr.with_logprobs = req->logprobs;
     rpt_meta meta = req->meta;
     meta.model = base_name(holder_path(holder));
     if (!meta.source_name)
@@ -498,6 +620,8 @@ done:
     transcript_free(&tx); /* before the result and the words it points into */
     trw_free(&words);
     wsp_result_free(wr);
+    free(lps);
+    free(lp_blob);
     vad_filtered_free(&filtered);
     aud_pcm_free(&pcm);
     res->processing_seconds = mdc_now_s() - t0;

@@ -29,6 +29,9 @@ typedef struct pipeline_segment {
     const char *text;             /* the engine's text (valid UTF-8, Whisper's leading space) */
     double t0_s, t1_s;            /* seconds on the recording's timeline (mapped back when
                                      the VAD chose the audio), clamped like the report's */
+    const rpt_logprob *logprobs;  /* its text tokens' log-probabilities when the request
+                                     asked for them (logprobs); NULL when there are none */
+    size_t n_logprobs;
 } pipeline_segment;
 
 typedef struct pipeline_request {
@@ -54,6 +57,8 @@ typedef struct pipeline_request {
     bool diarize;                 /* stereo speaker turns by channel energy (whisper.cpp
                                      -di: the sum L+R is transcribed); mono → no labels */
     rpt_format format;
+    bool logprobs;                /* JSON: add every text token's log-probability
+                                     (OpenAI include[]=logprobs) */
     rpt_meta meta;                /* title, date, participants, locale; model, container,
                                      codec, processing_s filled in by the pipeline */
     /* progress 0…100, never decreasing (decode counts as the first 5 %), called on the
@@ -101,6 +106,15 @@ void pipeline_result_free(pipeline_result *res);
 /* JSON array [{"start":1.23,"end":4.5,"text":"…"}] of report segments (times in seconds,
  * text made valid UTF-8).  malloc'd, caller frees; NULL on OOM. */
 char *pipeline_segments_json(const rpt_segment *segs, size_t n);
+
+/* Normalises a client's language: "" / "auto" → "" (detect); an ISO 639-1 code in any
+ * case, or a BCP-47 tag / locale whose primary subtag is one ("pt-BR", "PT", "pt_br",
+ * "en-US", "zh-Hant" → its primary subtag); Whisper's English names in any case
+ * ("portuguese", "Haitian Creole") and OpenAI whisper's aliases ("castilian", "flemish",
+ * "mandarin" …; ref: openai/whisper tokenizer.py TO_LANGUAGE_CODE).  Writes the code
+ * ("pt") into code (at least 8 bytes).  Returns 0, or -1 when the language is unknown
+ * (code then ""). */
+int pipeline_language_parse(const char *in, char *code, size_t codelen);
 
 /* Maps engine/audio error codes to {HTTP status, JSON code} (one table each); unknown
  * codes → 500 "internal_error".  json_code may be NULL. */

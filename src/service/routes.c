@@ -19,6 +19,7 @@ static const http_route k_routes[] = {
     {"POST", "/v1/audio/transcriptions", http_openai_transcribe, ROUTE_UPLOAD, "transcriptions"},
     {"POST", "/v1/audio/translations", http_openai_transcribe, ROUTE_UPLOAD, "translations"},
     {"GET", "/v1/models", http_models, 0, NULL},
+    {"GET", "/v1/models/{id}", http_model_get, 0, NULL},
     {"POST", "/jobs", http_jobs_create, ROUTE_UPLOAD, "jobs"},
     {"GET", "/jobs", http_jobs_list, 0, NULL},
     {"DELETE", "/jobs/{id}", http_jobs_delete, 0, NULL},

@@ -24,6 +24,7 @@
 #include "holder.h"
 #include "jobs.h"
 #include "mdc/metrics.h"
+#include "mdc/strbuf.h"
 #include "pipeline.h"
 #include "service_metrics.h"
 #include "upload.h"
@@ -106,6 +107,8 @@ struct http_req {
 
     /* body: multipart state (ROUTE_UPLOAD) in work.form, NULL otherwise */
     bool early_response;       /* answer decided during the upload (413, 400) */
+    bool unauthorized;         /* upload without the key: 401 once the body is read */
+    bool preflight;            /* CORS preflight (OPTIONS), answered by http_cors.c */
     bool admitted;             /* counted in srv->uploads_spooling (MHD thread only) */
     unsigned long long discarded; /* body bytes ignored after an upload error */
     unsigned long long body_bytes; /* body bytes received so far */
@@ -121,6 +124,13 @@ struct http_req {
     pipeline_result result;    /* moved in by the worker before done = true */
     rpt_format format;         /* response format (OpenAI endpoints) */
     bool want_json;            /* process-meeting: Accept: application/json */
+
+    /* stream=true (http_stream.c); guarded by mu */
+    bool stream;               /* answer with Server-Sent Events */
+    bool stream_ended;         /* the final event (done or error) is in `sse` */
+    int n_deltas;              /* non-empty deltas queued so far */
+    mdc_buf sse;               /* event bytes not yet sent; sse_off of them are */
+    size_t sse_off;
 };
 
 /* Drops one reference; the last one frees the request (closes and unlinks its upload,
@@ -154,15 +164,50 @@ enum MHD_Result http_send_owned(http_req *req, unsigned status, const char *cont
 /* Serialises a jansson value (reference stolen) as application/json. */
 struct json_t;
 enum MHD_Result http_send_json(http_req *req, unsigned status, struct json_t *value);
-/* {"error":{"code":…,"message":…}} with status; message is printf-style. */
+/* Error answers: {"error":{"message", "type", "code", "param"}} — OpenAI's error object
+ * (ref: OpenAI API reference; the official SDKs read message/type/code/param from it and
+ * pick their error class from the status).  `code` is ours (DESIGN §3: "file_too_large",
+ * "invalid_field" …), `type` follows the status (http_error_type), `param` names the form
+ * field at fault or is null.  The message is printf-style (cut at 1 KiB; invalid UTF-8
+ * becomes '?'). */
 enum MHD_Result http_send_error(http_req *req, unsigned status, const char *code,
                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Same, naming the field at fault (param may be NULL). */
+enum MHD_Result http_send_error_param(http_req *req, unsigned status, const char *code,
+                                      const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* An upload's error state (413 and a missing file name param "file"). */
+enum MHD_Result http_send_upload_error(http_req *req, const upl_error *e);
+/* OpenAI's error type for a status: "invalid_request_error" (4xx) or "server_error"
+ * (5xx).  Static string. */
+const char *http_error_type(unsigned status);
+/* A new {"error": {...}} object as above (NULL on OOM or invalid UTF-8); caller owns it. */
+struct json_t *http_error_object(unsigned status, const char *code, const char *param,
+                                 const char *message);
 /* http_send_error plus one header (hname: hvalue), e.g. Allow on a 405. */
 enum MHD_Result http_send_error_hdr(http_req *req, unsigned status, const char *hname,
                                     const char *hvalue, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 /* 503 queue_full with Retry-After estimated from the queue and recent durations. */
 enum MHD_Result http_send_queue_full(http_req *req);
+
+/* ---- CORS (http_cors.c); MHD thread ----------------------------------------------- */
+
+/* Adds Access-Control-Allow-Origin (the request's Origin) and Access-Control-Expose-
+ * Headers when CORS_ALLOW_ORIGINS admits that origin, and Vary: Origin whenever CORS is
+ * on.  Nothing when CORS is off or the origin is refused.  Called for every response. */
+void http_cors_headers(http_req *req, struct MHD_Response *r);
+/* The same headers as raw "Name: value\r\n" lines, for answers written straight to the
+ * socket (http_answer_mid_body); "" when CORS is off.  buf ≥ 512 bytes. */
+void http_cors_raw_headers(http_req *req, char *buf, size_t len);
+/* True when CORS_ALLOW_ORIGINS is set and the request is a preflight (OPTIONS). */
+bool http_cors_is_preflight(svc_server *srv, const char *method);
+/* Answers a preflight for url: 204 with Allow-Origin, Allow-Methods (the methods routed
+ * for the path), Allow-Headers (the requested ones, when they are plain header names),
+ * Max-Age for an admitted origin; 403 cors_origin_refused without CORS headers for a
+ * refused one; 404 for an unknown path.  Needs no API key: a preflight carries none. */
+enum MHD_Result http_cors_preflight(svc_server *srv, http_req *req, const char *url);
+
 /* ---- framing (http_framing.c) ------------------------------------------------ */
 
 /* Checks the request's framing headers before anything else: a Transfer-Encoding other
@@ -195,6 +240,7 @@ enum MHD_Result http_metrics(svc_server *srv, http_req *req);
 enum MHD_Result http_web_file(svc_server *srv, http_req *req);
 enum MHD_Result http_config(svc_server *srv, http_req *req);
 enum MHD_Result http_models(svc_server *srv, http_req *req);
+enum MHD_Result http_model_get(svc_server *srv, http_req *req);
 
 /* Why the model file at `path` cannot be used right now ("file not found", "not a
  * regular file", strerror of access(R_OK)), or NULL when it can be read: a stat +
@@ -215,8 +261,29 @@ enum MHD_Result http_jobs_list(svc_server *srv, http_req *req);
  * returns false. */
 bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request *pr,
                                enum MHD_Result *ret);
+/* The form field a failed pipeline result is about ("file", "language") or NULL. */
+const char *http_pipeline_error_param(const pipeline_result *res);
+
+/* ---- streamed transcriptions (http_stream.c) ---------------------------------- */
+
+/* The segment hook of a stream=true request (user = the http_req): queues a
+ * `transcript.text.delta` event {type, delta, logprobs?} and wakes the connection.  The
+ * deltas add up to the json "text" (each is the segment's cleaned text, with one space
+ * before all but the first; blank segments send none).  Worker thread. */
+void http_stream_segment(const pipeline_segment *seg, void *user);
+/* MHD thread, after the request was submitted: waits (suspended) for the first event or
+ * the end; a failure before any event is answered as a plain JSON error with its status;
+ * otherwise queues the 200 text/event-stream response, which sends the deltas as they
+ * come and ends with `transcript.text.done` {type, text, usage, logprobs?} or, for a
+ * failure after the stream started, an `error` event {type: "error", error: {...}}. */
+enum MHD_Result http_stream_answer(http_req *req);
+
 /* Answers 200 {"markdown": md, "segments": [...]} (segments_json may be NULL). */
 enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const char *segments_json);
+/* True when `id` names the served model: "whisper-1" or its own name (http_basic.c). */
+bool http_model_known(svc_server *srv, const char *id);
+/* 404 model_not_found naming param "model" and the models that exist. */
+enum MHD_Result http_send_model_not_found(http_req *req, const char *id);
 /* Answers a failed pipeline result as its JSON error. */
 enum MHD_Result http_send_pipeline_error(http_req *req, const pipeline_result *res);
 /* Records a finished transcription in the metrics and the Retry-After estimate. */

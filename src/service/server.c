@@ -122,9 +122,18 @@ static bool req_should_stop(void *owner)
     return gone;
 }
 
+/* A new segment: a stream=true request sends it as an event (http_stream.c). */
+static void req_segment(const pipeline_segment *seg, void *owner)
+{
+    http_req *req = owner;
+    if (req->stream)
+        http_stream_segment(seg, req);
+}
+
 const work_hooks http_req_work_hooks = {
     .retain = req_retain,
     .release = req_release,
+    .segment = req_segment,
     .should_stop = req_should_stop,
     .finished = req_finished,
 };
@@ -159,6 +168,7 @@ void http_req_unref(http_req *req)
         return;
     work_destroy(&req->work);
     pipeline_result_free(&req->result);
+    free(req->sse.p);
     pthread_mutex_destroy(&req->mu);
     free(req);
 }
@@ -184,6 +194,13 @@ static bool authorized(svc_server *srv, struct MHD_Connection *conn)
     return diff == 0;
 }
 
+static enum MHD_Result send_unauthorized(http_req *req)
+{
+    req->early_response = true;
+    return http_send_error_hdr(req, 401, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", "unauthorized",
+                               "missing or wrong API key");
+}
+
 /* First call for a request: route, authenticate, and set up the upload. */
 static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *url,
                                   const char *method)
@@ -192,6 +209,10 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
     if (http_framing_refuse(req, &fret)) { /* before routing: the body's extent is unclear */
         req->early_response = true;
         return fret;
+    }
+    if (http_cors_is_preflight(srv, method)) { /* before the key check: preflights carry none */
+        req->preflight = true; /* answered on the next call: MHD then keeps the connection */
+        return MHD_YES;
     }
     bool known = false;
     cg_phase_set(req->cg, CG_BODY); /* headers complete; a body (if any) follows */
@@ -218,18 +239,15 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         return http_send_error(req, 404, "not_found", "no route for %.10s %.100s", method, url);
     }
     if (!(req->route->flags & ROUTE_PUBLIC) && !authorized(srv, req->conn)) {
-        req->early_response = true;
-        static const char body[] =
-            "{\"error\":{\"code\":\"unauthorized\",\"message\":\"missing or wrong API key\"}}\n";
-        struct MHD_Response *r =
-            MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
-        if (!r)
-            return MHD_NO;
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-        enum MHD_Result ret = http_send_response(req, 401, r);
-        MHD_destroy_response(r);
-        return ret;
+        if (req->route->flags & ROUTE_UPLOAD) {
+            /* Answered once the body is in (read and dropped, never stored; at most what
+             * an upload with the key may send): answering and closing while the client
+             * still sends makes clients such as Node's fetch (the OpenAI SDK) see a reset
+             * connection instead of the 401. */
+            req->unauthorized = true;
+            return MHD_YES;
+        }
+        return send_unauthorized(req);
     }
     if (!(req->route->flags & ROUTE_UPLOAD))
         return MHD_YES;
@@ -246,10 +264,15 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
         if (end && *end == '\0' && n > cfg->max_upload_bytes) { /* the body bounds the file */
+            /* answered now, before the body, but as a mid-body answer (written, FIN, the
+             * body drained up to a bound): a queued answer would close the connection
+             * under a client still sending, and Node's fetch (the OpenAI SDK) then sees
+             * EPIPE instead of the 413 */
             req->early_response = true;
-            return http_send_error(req, 413, "file_too_large",
-                                   "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)", n,
-                                   (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
+            char msg[160];
+            snprintf(msg, sizeof msg, "the upload (%llu bytes) is larger than MAX_UPLOAD_MB (%llu MB)",
+                     n, (unsigned long long)(cfg->max_upload_bytes / (1024 * 1024)));
+            return http_answer_mid_body(req, 413, "file_too_large", msg);
         }
     }
     /* Admission, from the headers alone: every upload being spooled counts like a queued
@@ -271,7 +294,7 @@ static enum MHD_Result first_call(svc_server *srv, http_req *req, const char *ur
                         cfg->max_upload_bytes, cfg->tmp_dir, &err);
     if (!req->work.form) {
         req->early_response = true;
-        return http_send_error(req, err.status, err.code, "%s", err.message);
+        return http_send_upload_error(req, &err);
     }
     req->admitted = true;
     atomic_fetch_add(&srv->uploads_spooling, 1);
@@ -297,6 +320,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size > 0) {
         cg_body_bytes(req->cg, *upload_data_size);
+        if (req->unauthorized && !req->answered_raw) {
+            req->discarded += *upload_data_size;
+            *upload_data_size = 0;
+            if (req->discarded > srv->cfg->max_upload_bytes) /* enough: answer now, mid-body */
+                return http_answer_mid_body(req, 401, "unauthorized", "missing or wrong API key");
+            return MHD_YES;
+        }
         /* a response queued early (413, 401 …) makes MHD discard the body itself */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -327,13 +357,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->answered_raw)
         return MHD_NO; /* the answer went out mid-body: close */
     cg_phase_set(req->cg, CG_BUSY); /* the whole request is in: no client deadline now */
+    if (req->preflight && !req->responded)
+        return http_cors_preflight(srv, req, url);
     if (req->responded || !req->route)
         return MHD_YES;
+    if (req->unauthorized)
+        return send_unauthorized(req);
     if (req->work.form && !req->submitted && !req->early_response) {
         req->early_response = true; /* finish once */
         if (upl_finish(req->work.form) != 0) {
-            const upl_error *e = upl_error_get(req->work.form);
-            return http_send_error(req, e->status, e->code, "%s", e->message);
+            return http_send_upload_error(req, upl_error_get(req->work.form));
         }
     }
     return req->route->handler(srv, req);

@@ -224,10 +224,6 @@ void wsp__mat_row(const wsp__mat *m, int r, float *dst)
     wsp__kern()->types[m->type].to_float((const uint8_t *)m->data + rb * (size_t)r, dst, m->cols);
 }
 
-/* Stack scratch for the quantized activation rows of one matvec call: at least one row
- * of the widest matrix (4 · MAX_STATE = 32768 columns → 1024 q8_1 blocks of 36 bytes). */
-#define ACT_SCRATCH 40960
-
 void wsp__matvec_rows(const wsp__mat *W, const wsp__mat *bias, const float *X, int n_x,
                       int ldx, float *Y, int ldy, int r0, int r1)
 {
@@ -240,9 +236,9 @@ void wsp__matvec_rows(const wsp__mat *W, const wsp__mat *bias, const float *X, i
     if (!act->from_float) {
         tr->matvec(w, rb, r1 - r0, X, 4 * (size_t)ldx, n_x, n, Y + r0, ldy);
     } else {
-        _Alignas(64) uint8_t buf[ACT_SCRATCH];
+        _Alignas(64) uint8_t buf[WSP__ACT_SCRATCH];
         const size_t qb = wsp__row_bytes(wsp__type_info_of(tr->vec_dot_type), n);
-        const int g = qb <= ACT_SCRATCH ? (int)(ACT_SCRATCH / qb) : 1; /* loader bounds n */
+        const int g = (int)(WSP__ACT_SCRATCH / qb); /* >= 1: the loader bounds n */
         for (int i0 = 0; i0 < n_x; i0 += g) {
             const int gi = n_x - i0 < g ? n_x - i0 : g;
             for (int i = 0; i < gi; i++)

@@ -184,6 +184,10 @@ static inline float wsp__ldf(const void *p, size_t i)
  * ref: Hendrycks & Gimpel 2016, eq. for the tanh approximation; ggml/src/ggml-cpu/vec.h. */
 float wsp__gelu_ref(float x);
 
+/* Bytes of stack scratch for quantized activation rows: at least one row of the widest
+ * matrix the loader accepts (4 · 8192 columns → 1024 q8_1 blocks of 36 bytes). */
+#define WSP__ACT_SCRATCH 40960
+
 /* Row r of a matrix as float32 into dst[m->cols] (the type's to_float). */
 void wsp__mat_row(const wsp__mat *m, int r, float *dst);
 

@@ -127,7 +127,7 @@ static void fakequant_task(void *p, int ith, int nth)
     const linear_job *j = p;
     const wsp__type_traits *act = &wsp__kern()->types[wsp__kern()->types[j->W->type].vec_dot_type];
     const int K = j->W->cols;
-    _Alignas(64) uint8_t q[40960]; /* one row of at most 4·MAX_STATE columns (q8_1) */
+    _Alignas(64) uint8_t q[WSP__ACT_SCRATCH];
     int b, e;
     wsp__split(j->M, ith, nth, &b, &e);
     for (int i = b; i < e; i++) {

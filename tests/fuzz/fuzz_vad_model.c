@@ -23,6 +23,7 @@
 
 #include "mdc/log.h"
 #include "mdc/vad.h"
+#include "fuzz_edits.h"
 
 static uint8_t *g_base, *g_work;
 static size_t g_len, g_cap;
@@ -110,29 +111,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    memcpy(g_work, g_base, g_len);
-    size_t len = g_len, p = 0;
-    if (size >= 4) {
-        uint32_t cut;
-        memcpy(&cut, data, 4);
-        cut %= (uint32_t)(g_len + 1);
-        if (cut)
-            len = cut;
-        p = 4;
-    }
-    while (p + 5 <= size) {
-        uint32_t off;
-        memcpy(&off, data + p, 4);
-        size_t n = data[p + 4];
-        p += 5;
-        if (n > size - p)
-            n = size - p;
-        off %= (uint32_t)g_len;
-        if (n > g_len - off)
-            n = g_len - off;
-        memcpy(g_work + off, data + p, n);
-        p += n;
-    }
+    const size_t len = fuzz_apply_edits(g_base, g_len, data, size, g_work);
     if (ftruncate(g_fd, 0) != 0 || pwrite(g_fd, g_work, len, 0) != (ssize_t)len)
         return 0;
     vad_model *m = NULL;

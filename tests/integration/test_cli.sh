@@ -76,8 +76,8 @@ has tr_srt out " --> "
 run tr_vtt 0 "$BIN" transcribe "$JFK" "${T[@]}" -f vtt
 head -n 1 "$TMP/tr_vtt.out" | grep -q '^WEBVTT' && ok "vtt header" || bad "vtt lacks WEBVTT header"
 run tr_json 0 "$BIN" transcribe "$JFK" "${T[@]}" -f json
-"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d["text"], str)' \
-    "$TMP/tr_json.out" && ok "json has text" || bad "json output invalid"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d["text"], str); assert d["usage"] == {"type": "duration", "seconds": 11}, d["usage"]' \
+    "$TMP/tr_json.out" && ok "json has text and usage (11 s)" || bad "json output invalid"
 run tr_verbose 0 "$BIN" transcribe "$JFK" "${T[@]}" -f verbose_json -o "$TMP/v.json"
 [ -s "$TMP/tr_verbose.out" ] && bad "-o: stdout should be empty" || ok "-o leaves stdout empty"
 "$PY" -m json.tool "$TMP/v.json" >/dev/null && ok "verbose_json parses (json.tool)" || bad "verbose_json does not parse"
@@ -119,8 +119,16 @@ run tr_named_model 1 env WHISPER_MODELS_DIR="$TMP/models" "$BIN" transcribe "$JF
 has tr_named_model err "$TMP/models/ggml-tiny.bin"
 run tr_truncated_model 1 "$BIN" transcribe "$JFK" -m "$TMP/truncated.bin"
 has tr_truncated_model err "$TMP/truncated.bin"
-run tr_bad_lang 1 "$BIN" transcribe "$JFK" -m "$MICRO" -l xx
+run tr_bad_lang 2 "$BIN" transcribe "$JFK" -m "$MICRO" -l xx   # a usage error, before any work
 has tr_bad_lang err "unknown language"
+has tr_bad_lang err "pt-BR"
+# the server's language forms: a BCP-47 tag in any case, a full name
+run tr_lang_tag 0 "$BIN" transcribe "$JFK" -m "$MICRO" -l EN-us --no-fallback -t 2 -f verbose_json
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["language"] == "english", d["language"]' \
+    "$TMP/tr_lang_tag.out" && ok "-l EN-us transcribes as english" || bad "-l EN-us not honoured"
+run tr_lang_name 0 "$BIN" transcribe "$JFK" -m "$MICRO" -l Portuguese --no-fallback -t 2 -f verbose_json
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["language"] == "portuguese", d["language"]' \
+    "$TMP/tr_lang_name.out" && ok "-l Portuguese transcribes as portuguese" || bad "-l Portuguese not honoured"
 
 # ---- transcribe reads the same settings table as serve: .env, environment, validation ----
 mkdir -p "$TMP/envdir"

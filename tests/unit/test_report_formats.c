@@ -166,8 +166,49 @@ static void test_text_and_json(void **state)
     json_error_t err;
     json_t *j = json_loads(js, 0, &err);
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 1);
+    assert_int_equal(json_object_size(j), 2); /* text, usage; no logprobs unless asked */
     assert_string_equal(json_string_value(json_object_get(j, "text")), k_full);
+    json_t *u = json_object_get(j, "usage");
+    assert_string_equal(json_string_value(json_object_get(u, "type")), "duration");
+    assert_int_equal(json_integer_value(json_object_get(u, "seconds")), 3663); /* ceil(3662.5) */
+    json_decref(j);
+    free(js);
+
+    /* include[]=logprobs: token (repaired UTF-8), raw bytes, logprob */
+    static const char tok_a[] = " Ol\xc3\xa1", tok_b[] = "\xc3"; /* "b" ends mid-character */
+    const rpt_logprob lps[] = {{tok_a, sizeof tok_a - 1, -0.25f}, {tok_b, 1, -1.5f}};
+    tr.logprobs = lps;
+    tr.n_logprobs = 2;
+    tr.with_logprobs = 1;
+    js = render(RPT_FORMAT_JSON, &tr);
+    j = json_loads(js, 0, &err);
+    assert_non_null(j);
+    json_t *arr = json_object_get(j, "logprobs");
+    assert_int_equal(json_array_size(arr), 2);
+    json_t *a = json_array_get(arr, 0), *b = json_array_get(arr, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "token")), " Ol\xc3\xa1");
+    assert_int_equal(json_array_size(json_object_get(a, "bytes")), 5);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(a, "bytes"), 3)), 0xc3);
+    assert_true(fabs(json_number_value(json_object_get(a, "logprob")) + 0.25) < 1e-9);
+    assert_string_equal(json_string_value(json_object_get(b, "token")), "\xef\xbf\xbd");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(b, "bytes"), 0)), 0xc3);
+    json_decref(j);
+    free(js);
+    /* asked for, none produced: an empty array, not a missing key */
+    tr.n_logprobs = 0;
+    js = render(RPT_FORMAT_JSON, &tr);
+    j = json_loads(js, 0, &err);
+    assert_true(json_is_array(json_object_get(j, "logprobs")));
+    assert_int_equal(json_array_size(json_object_get(j, "logprobs")), 0);
+    json_decref(j);
+    free(js);
+    /* verbose_json never carries logprobs (OpenAI: json only) but has usage */
+    tr.with_logprobs = 1;
+    js = render(RPT_FORMAT_VERBOSE_JSON, &tr);
+    j = json_loads(js, 0, &err);
+    assert_null(json_object_get(j, "logprobs"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "usage"), "seconds")),
+                     3663);
     json_decref(j);
     free(js);
 }
@@ -241,6 +282,24 @@ static void test_verbose_json_fields(void **state)
     free(js);
 }
 
+static void test_usage_seconds_and_clean_line(void **state)
+{
+    (void)state;
+    assert_int_equal(rpt_usage_seconds(8.47), 9); /* OpenAI's verbose_json example */
+    assert_int_equal(rpt_usage_seconds(11.0), 11);
+    assert_int_equal(rpt_usage_seconds(0.01), 1);
+    assert_int_equal(rpt_usage_seconds(0), 0);
+    assert_int_equal(rpt_usage_seconds(-3), 0);
+    assert_int_equal(rpt_usage_seconds(NAN), 0);
+    assert_int_equal(rpt_usage_seconds(INFINITY), 0);
+    char *c = rpt_clean_line("  Ol\xc3\xa1,\n  mundo \t ");
+    assert_string_equal(c, "Ol\xc3\xa1, mundo");
+    free(c);
+    c = rpt_clean_line(NULL);
+    assert_string_equal(c, "");
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_empty_transcript_formats),
         cmocka_unit_test(test_text_and_json),
         cmocka_unit_test(test_verbose_json_fields),
+        cmocka_unit_test(test_usage_seconds_and_clean_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,11 @@ static void run_oom_loop(rpt_format fmt)
         {.t0_cs = 350, .t1_cs = 600, .text = " Broken \xC3 text."},
         {.t0_cs = 70000, .t1_cs = 70500, .text = " Depois da pausa, ações."},
     };
+    /* logprobs too (json emits them; a token may end inside a character) */
+    static const rpt_logprob k_lps[] = {{" Bom", 4, -0.5f}, {" reuni\xC3", 7, -1.25f}, {"\xA3o", 2, -2}};
     rpt_transcript tr = {.segments = k_segs, .n_segments = 3, .language = "pt",
-                         .language_prob = 0.8, .duration_s = 700, .task = "transcribe"};
+                         .language_prob = 0.8, .duration_s = 700, .task = "transcribe",
+                         .logprobs = k_lps, .n_logprobs = 3, .with_logprobs = 1};
     rpt_meta meta = {.title = "Título", .date = "hoje", .participants = "Ana, Bruno",
                      .model = "ggml-base.bin", .source_name = "a.mp4", .processing_s = 3};
     /* warm-up: one-time initialisation (jansson's hash seed reads /dev/urandom); the

@@ -311,11 +311,40 @@ static void test_micro_jfk_every_format(void **state)
     holder_free(h);
 }
 
+static void test_language_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *code;
+    } ok[] = {
+        {"pt", "pt"},         {"PT", "pt"},        {"pt-BR", "pt"},      {"pt_br", "pt"},
+        {"PT-br", "pt"},      {"en-US", "en"},     {"zh-Hant-TW", "zh"}, {"portuguese", "pt"},
+        {"Portuguese", "pt"}, {" en ", "en"},      {"haitian creole", "ht"}, {"castilian", "es"},
+        {"Mandarin", "zh"},   {"yue", "yue"},      {"auto", ""},         {"AUTO", ""},
+        {"", ""},
+    };
+    char code[8];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int rc = pipeline_language_parse(ok[i].in, code, sizeof code);
+        if (rc != 0 || strcmp(code, ok[i].code) != 0)
+            fail_msg("\"%s\": rc %d code \"%s\", want \"%s\"", ok[i].in, rc, code, ok[i].code);
+    }
+    assert_int_equal(pipeline_language_parse(NULL, code, sizeof code), 0);
+    assert_string_equal(code, "");
+    static const char *const bad[] = {"xx", "klingon", "p", "pt-", "-BR", "xx-BR", "ptBR",
+                                      "english-US", "a-very-long-language-name-that-is-not-one"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (pipeline_language_parse(bad[i], code, sizeof code) != -1 || code[0])
+            fail_msg("\"%s\" accepted as \"%s\"", bad[i], code);
+    }
+}
+
 int main(void)
 {
     mdc_log_set_sink(quiet, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_tables),
+        cmocka_unit_test(test_language_forms),
         cmocka_unit_test(test_segments_json),
         cmocka_unit_test(test_bad_input_never_loads_the_model),
         cmocka_unit_test(test_missing_model_is_503),

@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include "mdc/vad.h"
+#include "../fuzz/fuzz_edits.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -223,34 +224,12 @@ static void test_corrupt_fields(void **state)
     free(c);
 }
 
-/* fuzz_vad_model's input format: u32 cut length, then (u32 offset, u8 n, n bytes) edits,
- * applied here to the real model (the harness's zero-weight file has its layout). */
+/* fuzz_vad_model's input (fuzz_edits.h), applied here to the real model (the harness's
+ * zero-weight file has its layout). */
 static int apply_edits(const uint8_t *data, size_t size)
 {
     uint8_t *w = malloc(g_len);
-    memcpy(w, g_file, g_len);
-    size_t len = g_len, p = 0;
-    if (size >= 4) {
-        uint32_t cut;
-        memcpy(&cut, data, 4);
-        cut %= (uint32_t)(g_len + 1);
-        if (cut)
-            len = cut;
-        p = 4;
-    }
-    while (p + 5 <= size) {
-        uint32_t off;
-        memcpy(&off, data + p, 4);
-        size_t n = data[p + 4];
-        p += 5;
-        if (n > size - p)
-            n = size - p;
-        off %= (uint32_t)g_len;
-        if (n > g_len - off)
-            n = g_len - off;
-        memcpy(w + off, data + p, n);
-        p += n;
-    }
+    const size_t len = fuzz_apply_edits(g_file, g_len, data, size, w);
     int rc = load_bytes(w, len, NULL, 0);
     if (rc == 0) { /* what loads must also run: NaN/inf weights included */
         vad_model *m = NULL;
