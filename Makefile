@@ -55,7 +55,8 @@ BIN := $(BUILD)/md-converter
 PLUGIN := $(BUILD)/mdc-audio.so
 AUDIO_PIC_OBJS := $(patsubst src/%.c,$(BUILD)/obj-pic/%.o,$(wildcard src/audio/*.c))
 BIN_LIBS := $(foreach m,$(filter-out audio,$(MODULES)),$(call lib_of,$(m)))
-BIN_OBJS := $(BUILD)/obj/main.o $(BUILD)/obj/audio/plugin/loader.o $(BUILD)/obj/audio/errors.o
+BIN_OBJS := $(BUILD)/obj/main.o $(BUILD)/obj/audio/plugin/loader.o $(BUILD)/obj/audio/errors.o \
+            $(BUILD)/obj/audio/channels.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c)

@@ -55,12 +55,17 @@ static const char k_usage[] =
     "          --no-timestamps    no timestamp tokens\n"
     "          --prompt TEXT      initial prompt (names, vocabulary)\n"
     "          --translate        translate to English\n"
+    "          --words            word times (whisper.cpp token timestamps): words[] in\n"
+    "                             verbose_json\n"
+    "          --max-words-per-cue N  srt/vtt cues of at most N words (like -ml 1 -sow)\n"
+    "          --diarize          stereo recording: speaker per segment by channel energy\n"
+    "                             (whisper.cpp -di; transcribes L+R)\n"
     "          --vad, --no-vad    transcribe only the speech a Silero voice-activity\n"
     "                             detector finds (default: $WHISPER_VAD, auto = on when\n"
     "                             the VAD model file is there)\n"
     "          --vad-model M      VAD model name (silero-v6.2.0) or path\n"
     "                             (default: $WHISPER_VAD_MODEL)\n"
-    "      -f, --format FMT       md|txt|srt|vtt|json|verbose_json (default: md)\n"
+    "      -f, --format FMT       md|txt|srt|vtt|json|verbose_json|diarized_json (default: md)\n"
     "      -o, --output FILE      write there instead of standard output\n"
     "          --title T --date D --participants P   report metadata\n"
     "          --locale pt-BR|en  report language (default: $REPORT_LOCALE or pt-BR)\n"
@@ -214,7 +219,8 @@ static int cmd_transcribe(int argc, char **argv)
 {
     enum {
         O_BEAM = 256, O_NO_FALLBACK, O_NO_TS, O_PROMPT, O_TRANSLATE, O_TITLE, O_DATE,
-        O_PARTICIPANTS, O_LOCALE, O_VAD, O_NO_VAD, O_VAD_MODEL, O_SEED
+        O_PARTICIPANTS, O_LOCALE, O_VAD, O_NO_VAD, O_VAD_MODEL, O_SEED, O_WORDS, O_MAX_WORDS,
+        O_DIARIZE
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -226,6 +232,9 @@ static int cmd_transcribe(int argc, char **argv)
         {"no-timestamps", no_argument, NULL, O_NO_TS},
         {"prompt", required_argument, NULL, O_PROMPT},
         {"translate", no_argument, NULL, O_TRANSLATE},
+        {"words", no_argument, NULL, O_WORDS},
+        {"max-words-per-cue", required_argument, NULL, O_MAX_WORDS},
+        {"diarize", no_argument, NULL, O_DIARIZE},
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
         {"title", required_argument, NULL, O_TITLE},
@@ -262,9 +271,15 @@ static int cmd_transcribe(int argc, char **argv)
         case O_NO_TS: req.no_timestamps = true; break;
         case O_PROMPT: req.prompt = optarg; break;
         case O_TRANSLATE: req.translate = true; break;
+        case O_WORDS: req.word_timestamps = true; break;
+        case O_MAX_WORDS:
+            req.max_words_per_cue = parse_int_opt("--max-words-per-cue", optarg, 1, 100);
+            break;
+        case O_DIARIZE: req.diarize = true; break;
         case 'f':
             if (rpt_format_parse(optarg, &req.format) != 0)
-                die_usage("unknown format \"%s\" (md|txt|srt|vtt|json|verbose_json)", optarg);
+                die_usage("unknown format \"%s\" (md|txt|srt|vtt|json|verbose_json|"
+                          "diarized_json)", optarg);
             break;
         case 'o': out_path = optarg; break;
         case O_TITLE: req.meta.title = optarg; break;
@@ -289,6 +304,15 @@ static int cmd_transcribe(int argc, char **argv)
         die_usage("unknown language \"%s\": use an ISO 639-1 code (pt, en, es ...), a tag such "
                   "as pt-BR, an English name such as portuguese, or auto",
                   req.language);
+    if (req.format == RPT_FORMAT_DIARIZED_JSON)
+        req.diarize = true;
+    if (req.word_timestamps && req.format != RPT_FORMAT_VERBOSE_JSON &&
+        req.format != RPT_FORMAT_MARKDOWN)
+        die_usage("--words needs -f verbose_json (srt/vtt: --max-words-per-cue)");
+    if (req.max_words_per_cue > 0 && req.format != RPT_FORMAT_SRT && req.format != RPT_FORMAT_VTT)
+        die_usage("--max-words-per-cue needs -f srt or -f vtt");
+    if (req.word_timestamps)
+        req.want_segments = true; /* the CLI keeps the segments beside the words */
     req.meta.locale = cfg.report_locale;
     req.vad = vad_choice < 0 ? svc_config_vad_default_on(&cfg) : vad_choice == 1;
     if (req.vad && !cfg.vad_model_path[0])

@@ -16,6 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One word (tokens joined as whisper.cpp joins them; see the service's transcript stage). */
+typedef struct rpt_word {
+    int64_t t0_cs, t1_cs;   /* centiseconds; t0 <= t1, monotonic along the transcript */
+    const char *text;       /* UTF-8, with its leading space as Whisper writes it */
+} rpt_word;
+
 typedef struct rpt_segment {
     int64_t t0_cs, t1_cs;   /* centiseconds from the start of the audio */
     const char *text;       /* UTF-8 (invalid bytes tolerated) */
@@ -24,6 +30,11 @@ typedef struct rpt_segment {
     int n_tokens;
     int seek;               /* window start, 10 ms frames */
     float temperature, avg_logprob, compression_ratio, no_speech_prob;
+    /* optional word times (NULL/0 when not computed) */
+    const rpt_word *words;
+    int n_words;
+    /* optional speaker label ("0", "1", "?" for stereo channel turns; NULL = none) */
+    const char *speaker;
 } rpt_segment;
 
 /* One token's log-probability, for OpenAI's `include[]=logprobs` (json format only). */
@@ -46,6 +57,12 @@ typedef struct rpt_transcript {
     double language_prob;    /* 0…1, or < 0 if unknown */
     double duration_s;       /* audio duration */
     const char *task;        /* "transcribe" or "translate" (verbose_json) */
+    /* verbose_json: include the top-level "words" array (timestamp_granularities[]
+     * word) and/or "segments" (segment; both false = segments, OpenAI's default) */
+    int want_words, want_segments;
+    /* SRT/VTT: > 0 = cues of at most this many words each (from the segments' words;
+     * segments without words keep one cue); 0 = one cue per segment */
+    int max_words_per_cue;
     /* Voice-activity detection (filled by the service; the report knows no model):
      * vad_used = the segments come only from the speech a detector found, speech_s =
      * the seconds of audio it kept.  With vad_used and no segments the Markdown says
@@ -76,9 +93,10 @@ typedef enum rpt_format {
     RPT_FORMAT_VTT,
     RPT_FORMAT_JSON,          /* {"text": …} (OpenAI "json") */
     RPT_FORMAT_VERBOSE_JSON,  /* OpenAI verbose_json */
+    RPT_FORMAT_DIARIZED_JSON, /* OpenAI diarized_json (segments with speaker) */
 } rpt_format;
 
-/* Parses "md|markdown|txt|text|srt|vtt|json|verbose_json"; returns 0 or -1. */
+/* Parses "md|markdown|txt|text|srt|vtt|json|verbose_json|diarized_json"; returns 0 or -1. */
 int rpt_format_parse(const char *s, rpt_format *out);
 /* Parses "pt-BR|pt|en" (case-insensitive); returns 0 or -1. */
 int rpt_locale_parse(const char *s, rpt_locale *out);
@@ -110,9 +128,15 @@ const char *rpt_format_mime(rpt_format fmt);
  *   VERBOSE_JSON  {task, language (Whisper's lower-case English name, the code if not in
  *                 the table, null if unknown), duration, text, segments: [{id, seek, start,
  *                 end (seconds = cs / 100), text (as given, repaired), tokens, temperature,
- *                 avg_logprob, compression_ratio, no_speech_prob}], usage}.
+ *                 avg_logprob, compression_ratio, no_speech_prob, and "words" / "speaker"
+ *                 when the segment has them}], usage}; with want_words a top-level "words":
+ *                 [{word, start, end}] (OpenAI's TranscriptionWord, seconds), segments
+ *                 then only with want_segments.
  *   usage.seconds is the duration rounded up to whole seconds, as OpenAI bills and shows
- *   it (its verbose_json example: duration 8.47 → seconds 9); see rpt_usage_seconds(). */
+ *   it (its verbose_json example: duration 8.47 → seconds 9); see rpt_usage_seconds().
+ *   DIARIZED_JSON {task: "transcribe", duration, text, segments: [{type:
+ *                 "transcript.text.segment", id: "seg_N", start, end, text, speaker}]}
+ *                 (OpenAI's TranscriptionDiarized; speaker as given, "?" when NULL). */
 int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, char **out,
                size_t *out_len);
 

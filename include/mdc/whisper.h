@@ -151,6 +151,32 @@ typedef void (*wsp_segment_cb)(const struct wsp_segment *segment, int index, voi
  * (wsp_transcribe then returns WSP_ECANCELED). */
 typedef bool (*wsp_abort_cb)(void *user_data);
 
+/* Cross-attention alignment heads for DTW token times, one preset per official model
+ * size (ref: whisper.cpp whisper_alignment_heads_preset and its g_aheads_* tables, from
+ * OpenAI's _ALIGNMENT_HEADS).  NONE = DTW off. */
+typedef enum wsp_aheads_preset {
+    WSP_AHEADS_NONE = 0,
+    WSP_AHEADS_TINY_EN,
+    WSP_AHEADS_TINY,
+    WSP_AHEADS_BASE_EN,
+    WSP_AHEADS_BASE,
+    WSP_AHEADS_SMALL_EN,
+    WSP_AHEADS_SMALL,
+    WSP_AHEADS_MEDIUM_EN,
+    WSP_AHEADS_MEDIUM,
+    WSP_AHEADS_LARGE_V1,
+    WSP_AHEADS_LARGE_V2,
+    WSP_AHEADS_LARGE_V3,
+    WSP_AHEADS_LARGE_V3_TURBO,
+} wsp_aheads_preset;
+
+/* "none", "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium",
+ * "medium.en", "large-v1", "large-v2", "large-v3", "large-v3-turbo" → *out; 0, or
+ * WSP_EINVAL for any other string. */
+int wsp_aheads_preset_parse(const char *name, wsp_aheads_preset *out);
+/* The name of a preset (as parsed above), or "?" outside the enum. */
+const char *wsp_aheads_preset_name(wsp_aheads_preset preset);
+
 typedef struct wsp_params {
     wsp_sampling strategy; /* default GREEDY */
     int n_threads;         /* default: cores available to the process */
@@ -193,6 +219,18 @@ typedef struct wsp_params {
     /* whisper.cpp forces no_timestamps for models with n_text_layer == 2 and
      * n_vocab != 51866 (distil-whisper heuristic).  Default true, to match it. */
     bool distil_no_timestamps_heuristic;
+    /* token-level times from the timestamp-token probabilities (wsp_token t0/t1/vlen),
+     * whisper.cpp's experimental heuristic (README-round2 §3).  Default false, as
+     * whisper.cpp.  A token takes the time of its most probable timestamp when
+     * pt > thold_pt and ptsum > thold_ptsum (both default 0.01, whisper.cpp's). */
+    bool token_timestamps;
+    float thold_pt;
+    float thold_ptsum;
+    /* DTW token times (wsp_token t_dtw) from these alignment heads' cross-attention,
+     * as whisper.cpp's dtw_token_timestamps (README-round2 §3).  Default NONE (off).
+     * A preset whose heads the model does not have gives WSP_EINVAL.  Costs one extra
+     * batched decoder pass per 30 s window and n_heads·tokens·n_audio_ctx floats. */
+    wsp_aheads_preset dtw_aheads_preset;
 
     wsp_progress_cb progress_cb;
     void *progress_user_data;
@@ -213,6 +251,10 @@ typedef struct wsp_token {
     float plog;     /* log-probability of id */
     float pt;       /* probability of tid */
     float ptsum;    /* total probability mass of all timestamp tokens */
+    int64_t t0, t1; /* token_timestamps: centiseconds from the start of the audio;
+                       -1 when not computed */
+    int64_t t_dtw;  /* cross-attention DTW time, centiseconds; -1 when not computed */
+    float vlen;     /* token_timestamps: whisper.cpp's voice length of the token text */
 } wsp_token;
 
 typedef struct wsp_segment {

@@ -77,6 +77,8 @@ typedef struct aud__mixer {
     float *buf;             /* [cap] output samples, malloc'd */
     size_t n, cap;          /* samples written, capacity */
     size_t max_samples;     /* stop once n exceeds it; SIZE_MAX = unlimited */
+    bool keep_stereo;       /* asked: keep two channels when the first frame has two */
+    int out_ch;             /* 1, or 2 (buf interleaved L R; n counts frames) */
 } aud__mixer;
 
 #define AUD__MAX_CHANNELS 64     /* more is refused as corrupt */
@@ -92,7 +94,8 @@ void aud__mixer_init(aud__mixer *m, size_t max_samples);
 int aud__mixer_push(aud__mixer *m, const AVFrame *frame);
 /* Drains the resampler's delay line; same returns as push. */
 int aud__mixer_flush(aud__mixer *m);
-/* Hands the buffer to the caller (shrunk to n; NULL when n == 0) and resets m. */
+/* Hands the buffer to the caller (shrunk to n·out_ch floats; NULL when n == 0) and
+ * resets m (out_ch stays readable until the next init). */
 float *aud__mixer_take(aud__mixer *m, size_t *n);
 void aud__mixer_free(aud__mixer *m);
 

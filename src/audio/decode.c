@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -334,6 +335,32 @@ static size_t max_samples_for(const aud_limits *limits)
     return (size_t)s;
 }
 
+/* Interleaved L R frames in out->samples → left, right and samples = L + R (float).
+ * Peak memory 3 floats per frame: right is compacted inside the interleaved buffer. */
+static int split_stereo(aud_pcm *out)
+{
+    const size_t n = out->n_samples;
+    float *lr = out->samples;
+    out->samples = NULL;
+    out->left = malloc(sizeof(float) * n);
+    if (!out->left) {
+        out->samples = lr;
+        return AUD_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        out->left[i] = lr[2 * i];
+    for (size_t i = 0; i < n; i++) /* 2i + 1 >= i: reads stay ahead of writes */
+        lr[i] = lr[2 * i + 1];
+    float *r = realloc(lr, sizeof(float) * n);
+    out->right = r ? r : lr;
+    out->samples = malloc(sizeof(float) * n);
+    if (!out->samples)
+        return AUD_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        out->samples[i] = out->left[i] + out->right[i];
+    return 0;
+}
+
 static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_cb abort_cb,
                          void *abort_user, aud_pcm *out, aud_error *err)
 {
@@ -343,6 +370,7 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
     c.abort_cb = abort_cb;
     c.abort_user = abort_user;
     aud__mixer_init(&c.mix, max_samples_for(limits));
+    c.mix.keep_stereo = limits && limits->keep_stereo;
     aud_info info;
     memset(&info, 0, sizeof info);
     info.declared_s = -1;
@@ -377,6 +405,10 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
     }
     if (!rc) {
         out->samples = aud__mixer_take(&c.mix, &out->n_samples);
+        if (c.mix.out_ch == 2 && split_stereo(out) != 0)
+            rc = aud__fail(err, AUD_ENOMEM, "out of memory for the two channels");
+    }
+    if (!rc) {
         info.duration_s = (double)out->n_samples / AUD_SAMPLE_RATE;
         bool estimated = c.fmt->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
         if (strcmp(info.container, "wav") == 0) {
@@ -401,6 +433,8 @@ static int decode_source(aud__source *src, const aud_limits *limits, aud_abort_c
             err->message[0] = '\0';
         }
     }
+    if (rc)
+        aud_pcm_free(out); /* nothing survives a failed call */
     ctx_free(&c);
     return rc;
 }
@@ -447,5 +481,7 @@ void aud_pcm_free(aud_pcm *pcm)
     if (!pcm)
         return;
     free(pcm->samples);
+    free(pcm->left);
+    free(pcm->right);
     memset(pcm, 0, sizeof *pcm);
 }

@@ -25,6 +25,7 @@ void aud__mixer_init(aud__mixer *m, size_t max_samples)
     memset(m, 0, sizeof *m);
     m->in_format = -1;
     m->max_samples = max_samples;
+    m->out_ch = 1;
 }
 
 void aud__mixer_free(aud__mixer *m)
@@ -41,7 +42,8 @@ void aud__mixer_free(aud__mixer *m)
  * but, under a limit, never goes far past max_samples + the request. */
 static int reserve(aud__mixer *m, size_t extra)
 {
-    if (extra > SIZE_MAX / sizeof(float) - m->n)
+    const size_t k = (size_t)m->out_ch;
+    if (extra > SIZE_MAX / sizeof(float) / 2 - m->n)
         return AUD_ENOMEM;
     size_t need = m->n + extra;
     if (need <= m->cap)
@@ -52,7 +54,7 @@ static int reserve(aud__mixer *m, size_t extra)
     if (m->max_samples != SIZE_MAX && cap > m->max_samples + extra + 1 &&
         m->max_samples + extra + 1 >= need)
         cap = m->max_samples + extra + 1;
-    float *nb = realloc(m->buf, cap * sizeof(float));
+    float *nb = realloc(m->buf, cap * k * sizeof(float));
     if (!nb)
         return AUD_ENOMEM;
     m->buf = nb;
@@ -70,20 +72,27 @@ static int configure(aud__mixer *m, const AVFrame *f)
         return AUD_ECORRUPT;
     }
     swr_free(&m->swr);
+    /* two output channels only if asked and the stream starts as stereo (a later
+     * change of layout keeps two outputs, each the average of all channels) */
+    if (m->keep_stereo && m->in_format < 0 && nch == 2)
+        m->out_ch = 2;
     /* The layout only has to carry the channel count: the matrix below ignores
      * positions. */
     AVChannelLayout in_layout = {0};
     av_channel_layout_default(&in_layout, nch);
     AVChannelLayout out_layout = AV_CHANNEL_LAYOUT_MONO;
+    if (m->out_ch == 2)
+        out_layout = (AVChannelLayout)AV_CHANNEL_LAYOUT_STEREO;
     int rc = swr_alloc_set_opts2(&m->swr, &out_layout, AV_SAMPLE_FMT_FLT, AUD_SAMPLE_RATE,
                                  &in_layout, (enum AVSampleFormat)f->format, f->sample_rate,
                                  0, NULL);
     av_channel_layout_uninit(&in_layout);
     if (rc < 0 || !m->swr)
         return rc == AVERROR(ENOMEM) ? AUD_ENOMEM : AUD_ECORRUPT;
-    double matrix[AUD__MAX_CHANNELS]; /* [1 output][nch inputs] */
-    for (int c = 0; c < nch; c++)
-        matrix[c] = 1.0 / nch;
+    double matrix[2 * AUD__MAX_CHANNELS]; /* [out_ch outputs][nch inputs] */
+    for (int o = 0; o < m->out_ch; o++)
+        for (int c = 0; c < nch; c++)
+            matrix[o * nch + c] = m->out_ch == 2 && nch == 2 ? (c == o ? 1.0 : 0.0) : 1.0 / nch;
     rc = swr_set_matrix(m->swr, matrix, nch);
     if (rc >= 0)
         rc = swr_init(m->swr);
@@ -113,7 +122,7 @@ int aud__mixer_flush(aud__mixer *m)
         int rc = reserve(m, (size_t)room);
         if (rc)
             return rc;
-        uint8_t *out = (uint8_t *)(m->buf + m->n);
+        uint8_t *out = (uint8_t *)(m->buf + m->n * (size_t)m->out_ch);
         int got = swr_convert(m->swr, &out, room, NULL, 0);
         if (got < 0)
             return AUD_ECORRUPT;
@@ -149,7 +158,7 @@ int aud__mixer_push(aud__mixer *m, const AVFrame *f)
         room = (int)(m->max_samples - m->n + 1);
     if ((rc = reserve(m, (size_t)room)))
         return rc;
-    uint8_t *out = (uint8_t *)(m->buf + m->n);
+    uint8_t *out = (uint8_t *)(m->buf + m->n * (size_t)m->out_ch);
     int got = swr_convert(m->swr, &out, room, (const uint8_t **)f->extended_data,
                           f->nb_samples);
     if (got < 0)
@@ -166,7 +175,7 @@ float *aud__mixer_take(aud__mixer *m, size_t *n)
         free(buf);
         buf = NULL;
     } else if (m->cap > m->n) {
-        float *shrunk = realloc(buf, m->n * sizeof(float));
+        float *shrunk = realloc(buf, m->n * (size_t)m->out_ch * sizeof(float));
         if (shrunk)
             buf = shrunk;
     }

@@ -1,4 +1,5 @@
-/* json.c — OpenAI-compatible "json" and "verbose_json" transcription responses.
+/* json.c — OpenAI-compatible "json", "verbose_json" and "diarized_json" responses.
+ * verbose = 0 json, 1 verbose_json, 2 diarized_json.
  * ref: OpenAI API reference, audio/createTranscription: json → {"text": …};
  *      verbose_json → {task, language, duration, text, segments: [{id, seek, start, end,
  *      text, tokens, temperature, avg_logprob, compression_ratio, no_speech_prob}]},
@@ -31,6 +32,64 @@ static int set(json_t *obj, const char *key, json_t *v)
     return v ? json_object_set_new(obj, key, v) : -1;
 }
 
+/* Seconds of a centisecond time (negative clamped to 0). */
+static json_t *secs(int64_t cs) { return json_real((double)(cs > 0 ? cs : 0) / 100.0); }
+
+/* Repaired text as a JSON string (Whisper's leading space kept, as OpenAI does). */
+static json_t *text_json(const char *raw)
+{
+    raw = raw ? raw : "";
+    char *t = mdc_utf8_sanitize(raw, strlen(raw), MDC_UTF8_DROP_NUL, NULL);
+    json_t *j = t ? json_stringn(t, strlen(t)) : NULL;
+    free(t);
+    return j;
+}
+
+/* {word, start, end} (OpenAI TranscriptionWord). */
+static json_t *word_json(const rpt_word *w)
+{
+    json_t *o = json_object();
+    int rc = !o;
+    rc |= !o || set(o, "word", text_json(w->text));
+    rc |= !o || set(o, "start", secs(w->t0_cs));
+    rc |= !o || set(o, "end", secs(w->t1_cs > w->t0_cs ? w->t1_cs : w->t0_cs));
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int append_words(json_t *arr, const rpt_segment *s)
+{
+    int rc = 0;
+    for (int i = 0; !rc && s->words && i < s->n_words; i++)
+        rc |= json_array_append_new(arr, word_json(&s->words[i]));
+    return rc;
+}
+
+/* diarized_json segment (OpenAI TranscriptionDiarizedSegment). */
+static json_t *diarized_json(const rpt_segment *s, size_t id)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    char sid[32];
+    snprintf(sid, sizeof sid, "seg_%zu", id);
+    int64_t t1 = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
+    int rc = set(o, "type", json_string("transcript.text.segment"));
+    rc |= set(o, "id", json_string(sid));
+    rc |= set(o, "start", secs(s->t0_cs));
+    rc |= set(o, "end", secs(t1));
+    rc |= set(o, "text", text_json(s->text));
+    rc |= set(o, "speaker", text_json(s->speaker ? s->speaker : "?"));
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static json_t *segment_json(const rpt_segment *s, size_t id)
 {
     json_t *o = json_object();
@@ -54,6 +113,13 @@ static json_t *segment_json(const rpt_segment *s, size_t id)
     rc |= set(o, "avg_logprob", real6(s->avg_logprob));
     rc |= set(o, "compression_ratio", real6(s->compression_ratio));
     rc |= set(o, "no_speech_prob", real6(s->no_speech_prob));
+    if (!rc && s->words && s->n_words > 0) {
+        json_t *w = json_array();
+        rc |= set(o, "words", w);
+        rc |= rc || append_words(w, s);
+    }
+    if (!rc && s->speaker)
+        rc |= set(o, "speaker", text_json(s->speaker));
     free(t);
     if (rc) {
         json_decref(o);
@@ -108,6 +174,7 @@ static int dump_cb(const char *buffer, size_t size, void *data)
  * 83.450000000000003). */
 int rpt__render_json(const rpt_transcript *tr, int verbose, mdc_buf *b)
 {
+    const int diarized = verbose == 2;
     char *text = rpt__full_text(tr);
     json_t *root = json_object();
     int rc = !text || !root;
@@ -119,20 +186,35 @@ int rpt__render_json(const rpt_transcript *tr, int verbose, mdc_buf *b)
             lang = code;
             rc |= !code;
         }
-        rc |= set(root, "task", json_string(tr->task && !strcmp(tr->task, "translate")
+        rc |= set(root, "task", json_string(!diarized && tr->task &&
+                                                    !strcmp(tr->task, "translate")
                                                 ? "translate" : "transcribe"));
-        rc |= set(root, "language", lang ? json_string(lang) : json_null());
+        if (!diarized)
+            rc |= set(root, "language", lang ? json_string(lang) : json_null());
         double dur = tr->duration_s > 0 && isfinite(tr->duration_s) ? tr->duration_s : 0;
         rc |= set(root, "duration", json_real(round(dur * 1000) / 1000));
         free(code);
     }
     if (!rc)
         rc |= set(root, "text", json_string(text));
-    if (!rc && verbose) {
+    if (!rc && diarized) {
         json_t *segs = json_array();
         rc |= set(root, "segments", segs);
         for (size_t i = 0; !rc && i < tr->n_segments; i++)
-            rc |= json_array_append_new(segs, segment_json(&tr->segments[i], i));
+            rc |= json_array_append_new(segs, diarized_json(&tr->segments[i], i));
+    } else if (!rc && verbose) {
+        if (tr->want_words) {
+            json_t *words = json_array();
+            rc |= set(root, "words", words);
+            for (size_t i = 0; !rc && i < tr->n_segments; i++)
+                rc |= append_words(words, &tr->segments[i]);
+        }
+        if (tr->want_segments || !tr->want_words) {
+            json_t *segs = json_array();
+            rc |= set(root, "segments", segs);
+            for (size_t i = 0; !rc && i < tr->n_segments; i++)
+                rc |= json_array_append_new(segs, segment_json(&tr->segments[i], i));
+        }
     }
     if (!rc)
         rc |= set(root, "usage", usage_json(tr->duration_s));

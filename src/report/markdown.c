@@ -21,6 +21,7 @@
 typedef struct {
     const char *title, *date, *duration, *language, *model, *processing, *source;
     const char *participants, *toc, *transcript, *no_speech, *unknown, *probability;
+    const char *speakers, *speaker, *unknown_speaker;
     const char *speech, *vad, *no_speech_vad;
     char decimal;
 } strings;
@@ -43,6 +44,9 @@ static const strings k_pt = {
                      "na gravação; nada foi transcrito.",
     .unknown = "desconhecido",
     .probability = "probabilidade",
+    .speakers = "Tempo de fala",
+    .speaker = "Falante",
+    .unknown_speaker = "indefinido",
     .decimal = ',',
 };
 static const strings k_en = {
@@ -63,6 +67,9 @@ static const strings k_en = {
                      "recording; nothing was transcribed.",
     .unknown = "unknown",
     .probability = "probability",
+    .speakers = "Talk time",
+    .speaker = "Speaker",
+    .unknown_speaker = "undetermined",
     .decimal = '.',
 };
 
@@ -229,6 +236,52 @@ static int put_header(mdc_buf *b, const rpt_transcript *tr, const rpt_meta *m,
     return rc;
 }
 
+/* "Speaker 0" / "Falante 1" / "Speaker ?" label of a segment's speaker. */
+static void put_speaker(mdc_buf *b, const char *spk, const strings *S)
+{
+    mdc_buf_printf(b, "%s ", S->speaker);
+    if (!strcmp(spk, "?"))
+        mdc_buf_puts(b, S->unknown_speaker);
+    else
+        put_md(b, spk);
+}
+
+/* Talk time per speaker (sum of the labelled segments' spans), in first-seen order:
+ * "- **Talk time:** Speaker 0 00:00:09, Speaker 1 00:00:03". */
+static void put_talk_time(mdc_buf *b, const rpt_transcript *tr, char **clean, const strings *S)
+{
+    enum { MAX_SPK = 16 };
+    const char *name[MAX_SPK];
+    int64_t cs[MAX_SPK];
+    int n = 0;
+    for (size_t i = 0; i < tr->n_segments; i++) {
+        const rpt_segment *s = &tr->segments[i];
+        if (!s->speaker || !clean[i][0])
+            continue;
+        int k = 0;
+        while (k < n && strcmp(name[k], s->speaker))
+            k++;
+        if (k == n) {
+            if (n == MAX_SPK)
+                continue;
+            name[n] = s->speaker;
+            cs[n++] = 0;
+        }
+        cs[k] += s->t1_cs > s->t0_cs ? s->t1_cs - s->t0_cs : 0;
+    }
+    if (n == 0)
+        return;
+    char ts[32];
+    mdc_buf_printf(b, "- **%s:** ", S->speakers);
+    for (int k = 0; k < n; k++) {
+        if (k)
+            mdc_buf_puts(b, ", ");
+        put_speaker(b, name[k], S);
+        mdc_buf_printf(b, " %s", rpt__timestamp(cs[k], 0, ts, sizeof ts));
+    }
+    mdc_buf_puts(b, "\n");
+}
+
 static int put_participants(mdc_buf *b, const char *list, const strings *S)
 {
     if (!has_text(list))
@@ -300,7 +353,10 @@ int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b
                          ? (int64_t)llround(tr->duration_s * 100) : 0;
     if (np > 0 && par[np - 1].t1_cs > dur_cs && dur_cs == 0)
         dur_cs = par[np - 1].t1_cs;
-    if (put_header(b, tr, m, S, dur_cs) || put_participants(b, m->participants, S))
+    if (put_header(b, tr, m, S, dur_cs))
+        goto out;
+    put_talk_time(b, tr, clean, S);
+    if (put_participants(b, m->participants, S))
         goto out;
 
     char ts[32];
@@ -324,6 +380,11 @@ int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b
         if (i)
             mdc_buf_puts(b, "\n");
         mdc_buf_printf(b, "**[%s]**", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
+        if (tr->segments[par[i].first].speaker) {
+            mdc_buf_puts(b, " **");
+            put_speaker(b, tr->segments[par[i].first].speaker, S);
+            mdc_buf_puts(b, ":**");
+        }
         for (size_t k = par[i].first; k <= par[i].last; k++) {
             if (!clean[k][0])
                 continue;

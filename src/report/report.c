@@ -16,6 +16,7 @@ static const struct {
     {"txt", RPT_FORMAT_TEXT},      {"text", RPT_FORMAT_TEXT},
     {"srt", RPT_FORMAT_SRT},       {"vtt", RPT_FORMAT_VTT},
     {"json", RPT_FORMAT_JSON},     {"verbose_json", RPT_FORMAT_VERBOSE_JSON},
+    {"diarized_json", RPT_FORMAT_DIARIZED_JSON},
 };
 
 int rpt_format_parse(const char *s, rpt_format *out)
@@ -61,7 +62,8 @@ const char *rpt_format_mime(rpt_format fmt)
     case RPT_FORMAT_SRT: return "application/x-subrip; charset=utf-8";
     case RPT_FORMAT_VTT: return "text/vtt; charset=utf-8";
     case RPT_FORMAT_JSON:
-    case RPT_FORMAT_VERBOSE_JSON: return "application/json";
+    case RPT_FORMAT_VERBOSE_JSON:
+    case RPT_FORMAT_DIARIZED_JSON: return "application/json";
     }
     return "application/octet-stream";
 }
@@ -88,6 +90,7 @@ int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, c
     case RPT_FORMAT_VTT: rc = rpt__render_vtt(tr, &b); break;
     case RPT_FORMAT_JSON: rc = rpt__render_json(tr, 0, &b); break;
     case RPT_FORMAT_VERBOSE_JSON: rc = rpt__render_json(tr, 1, &b); break;
+    case RPT_FORMAT_DIARIZED_JSON: rc = rpt__render_json(tr, 2, &b); break;
     default: errno = EINVAL; return -1;
     }
     mdc_buf_puts(&b, ""); /* an empty result is still a valid string */

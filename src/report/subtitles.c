@@ -32,10 +32,49 @@ static void put_cue_text(mdc_buf *b, const char *s, int vtt)
     mdc_buf_puts(b, run);
 }
 
+/* One cue [t0, t1] with raw text (cleaned to one line; blank text writes nothing). */
+static int put_cue(mdc_buf *b, int vtt, int *cue, int64_t t0, int64_t t1, const char *raw)
+{
+    char a[32], z[32];
+    const char sep = vtt ? '.' : ',';
+    char *c = rpt__clean_line(raw);
+    if (!c)
+        return -1;
+    if (c[0]) {
+        if (vtt)
+            mdc_buf_puts(b, "\n");
+        else
+            mdc_buf_printf(b, "%s%d\n", *cue ? "\n" : "", *cue + 1);
+        (*cue)++;
+        mdc_buf_printf(b, "%s --> %s\n", rpt__timestamp(t0, sep, a, sizeof a),
+                       rpt__timestamp(t1 > t0 ? t1 : t0, sep, z, sizeof z));
+        put_cue_text(b, c, vtt);
+        mdc_buf_puts(b, "\n");
+    }
+    free(c);
+    return 0;
+}
+
+/* Cues of at most k words of one segment (word-level subtitles, like whisper-cli -ml). */
+static int word_cues(mdc_buf *b, int vtt, int *cue, const rpt_segment *s, int k)
+{
+    for (int w0 = 0; w0 < s->n_words; w0 += k) {
+        const int w1 = w0 + k < s->n_words ? w0 + k : s->n_words;
+        mdc_buf txt = {0};
+        for (int w = w0; w < w1; w++)
+            mdc_buf_puts(&txt, s->words[w].text ? s->words[w].text : "");
+        mdc_buf_puts(&txt, "");
+        int rc = txt.oom ? -1 : put_cue(b, vtt, cue, s->words[w0].t0_cs, s->words[w1 - 1].t1_cs,
+                                        txt.p);
+        free(txt.p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int render_cues(const rpt_transcript *tr, mdc_buf *b, int vtt)
 {
-    char t0[32], t1[32];
-    char sep = vtt ? '.' : ',';
     int cue = 0;
     if (vtt)
         mdc_buf_puts(b, "WEBVTT\n");
@@ -43,22 +82,11 @@ static int render_cues(const rpt_transcript *tr, mdc_buf *b, int vtt)
         mdc_buf_puts(b, "");
     for (size_t i = 0; i < tr->n_segments; i++) {
         const rpt_segment *s = &tr->segments[i];
-        char *c = rpt__clean_line(s->text);
-        if (!c)
-            return -1;
-        if (c[0]) {
-            int64_t end = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
-            if (vtt)
-                mdc_buf_puts(b, "\n");
-            else
-                mdc_buf_printf(b, "%s%d\n", cue ? "\n" : "", cue + 1);
-            cue++;
-            mdc_buf_printf(b, "%s --> %s\n", rpt__timestamp(s->t0_cs, sep, t0, sizeof t0),
-                        rpt__timestamp(end, sep, t1, sizeof t1));
-            put_cue_text(b, c, vtt);
-            mdc_buf_puts(b, "\n");
-        }
-        free(c);
+        int rc = tr->max_words_per_cue > 0 && s->words && s->n_words > 0
+                     ? word_cues(b, vtt, &cue, s, tr->max_words_per_cue)
+                     : put_cue(b, vtt, &cue, s->t0_cs, s->t1_cs, s->text);
+        if (rc)
+            return rc;
     }
     return 0;
 }

@@ -70,7 +70,12 @@ long rpt__paragraphs(const rpt_transcript *tr, char **clean, rpt__para **out)
         const rpt_segment *s = &tr->segments[i];
         int64_t t1 = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
         rpt__para *p = n ? &v[n - 1] : NULL;
-        if (p && s->t0_cs - p->t1_cs < RPT__PAUSE_CS && p->t1_cs - p->t0_cs < RPT__PARA_MAX_CS) {
+        /* a change of speaker always starts a new paragraph */
+        const rpt_segment *ps = p ? &tr->segments[p->last] : NULL;
+        const int same_speaker = !ps || (!ps->speaker && !s->speaker) ||
+                                 (ps->speaker && s->speaker && !strcmp(ps->speaker, s->speaker));
+        if (p && same_speaker && s->t0_cs - p->t1_cs < RPT__PAUSE_CS &&
+            p->t1_cs - p->t0_cs < RPT__PARA_MAX_CS) {
             p->last = i;
             if (t1 > p->t1_cs)
                 p->t1_cs = t1;

@@ -132,6 +132,10 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
         }
         pr->seed = (uint32_t)s;
     }
+    /* md-converter extension (whisper.cpp -di): speakers of a stereo recording by
+     * channel energy */
+    if (!bool_field(req, "diarize", &pr->diarize, ret))
+        return false;
     /* voice-activity detection: vad=true|false, OpenAI's chunking_strategy, WHISPER_VAD */
     const vad_params server_params = svc_config_vad_params(cfg);
     char why[300];
@@ -255,19 +259,22 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
     const char *fmt = upl_field(f, "response_format");
     req->format = RPT_FORMAT_JSON;
     if (fmt && *fmt) {
-        static const char *const ok[] = {"json", "text", "srt", "vtt", "verbose_json"};
+        static const char *const ok[] = {"json", "text", "srt", "vtt", "verbose_json",
+                                         "diarized_json"};
         bool known = false;
         for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
             known |= strcmp(fmt, ok[i]) == 0;
         if (!known || rpt_format_parse(fmt, &req->format) != 0) {
             *ret = http_send_error_param(req, 400, "invalid_field", "response_format",
-                                         "response_format must be json, text, srt, vtt or "
-                                         "verbose_json (got \"%.20s\")",
+                                         "response_format must be json, text, srt, vtt, "
+                                         "verbose_json or diarized_json (got \"%.20s\")",
                                          fmt);
             return false;
         }
     }
     pr->format = req->format;
+    if (req->format == RPT_FORMAT_DIARIZED_JSON)
+        pr->diarize = true; /* the format exists to carry the speakers */
     const char *temp = upl_field(f, "temperature");
     if (temp && *temp) {
         char *end = NULL;
@@ -293,7 +300,36 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
                                          g);
             return false;
         }
-        /* "word" is accepted; the engine reports segment times only */
+        if (strcmp(g, "word") == 0) {
+            /* OpenAI: timestamp granularities need response_format verbose_json */
+            if (req->format != RPT_FORMAT_VERBOSE_JSON) {
+                *ret = http_send_error(req, 400, "invalid_field",
+                                       "timestamp_granularities[]=word needs response_format "
+                                       "verbose_json (got \"%.20s\")", fmt ? fmt : "json");
+                return false;
+            }
+            pr->word_timestamps = true;
+        } else {
+            pr->want_segments = true;
+        }
+    }
+    /* md-converter extension: word-level subtitle cues (whisper-cli -ml 1 -sow) */
+    const char *mw = upl_field(f, "max_words_per_cue");
+    if (mw && *mw) {
+        char *end = NULL;
+        long k = strtol(mw, &end, 10);
+        if (!end || *end || k < 1 || k > 100) {
+            *ret = http_send_error(req, 400, "invalid_field",
+                                   "max_words_per_cue must be an integer from 1 to 100 (got "
+                                   "\"%.20s\")", mw);
+            return false;
+        }
+        if (req->format != RPT_FORMAT_SRT && req->format != RPT_FORMAT_VTT) {
+            *ret = http_send_error(req, 400, "invalid_field",
+                                   "max_words_per_cue needs response_format srt or vtt");
+            return false;
+        }
+        pr->max_words_per_cue = (int)k;
     }
     /* stream=true: Server-Sent Events (http_stream.c).  OpenAI streams transcriptions in
      * the json shape only and has no stream parameter for translations. */

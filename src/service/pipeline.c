@@ -14,6 +14,7 @@
  */
 #include "pipeline.h"
 #include "transcript.h"
+#include "words.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -274,6 +275,22 @@ static bool engine_abort(void *user)
 
 /* ---- result conversion ----------------------------------------------------------------- */
 
+/* [{word, start, end}] of a segment, or NULL (OOM). */
+static json_t *words_json(const rpt_segment *s)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < s->n_words; i++) {
+        const rpt_word *w = &s->words[i];
+        json_t *o = json_pack("{s:s,s:f,s:f}", "word", w->text, "start", (double)w->t0_cs / 100.0,
+                              "end", (double)w->t1_cs / 100.0);
+        if (!o || json_array_append_new(a, o)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 char *pipeline_segments_json(const rpt_segment *segs, size_t n)
 {
     json_t *arr = json_array();
@@ -287,7 +304,10 @@ char *pipeline_segments_json(const rpt_segment *segs, size_t n)
         if (!clean || !o ||
             json_object_set_new(o, "start", json_real((double)segs[i].t0_cs / 100.0)) ||
             json_object_set_new(o, "end", json_real((double)segs[i].t1_cs / 100.0)) ||
-            json_object_set_new(o, "text", json_stringn(clean, tl)) || json_array_append_new(arr, o)) {
+            json_object_set_new(o, "text", json_stringn(clean, tl)) ||
+            (segs[i].speaker && json_object_set_new(o, "speaker", json_string(segs[i].speaker))) ||
+            (segs[i].words && json_object_set_new(o, "words", words_json(&segs[i]))) ||
+            json_array_append_new(arr, o)) {
             free(clean);
             json_decref(o);
             json_decref(arr);
@@ -326,6 +346,7 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
     if (req->no_fallback)
         p.temperature_inc = 0;
     p.seed = req->seed;
+    p.token_timestamps = req->word_timestamps || req->max_words_per_cue > 0;
     p.progress_cb = engine_progress;
     p.progress_user_data = prog;
     p.segment_cb = engine_segment;
@@ -333,6 +354,12 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
     p.abort_cb = req->abort_cb;
     p.abort_user_data = req->user;
     return p;
+}
+
+/* The words the transcript stage gets: only when they were computed. */
+static const trw_words *p_words(const pipeline_request *req, const trw_words *w)
+{
+    return req->word_timestamps || req->max_words_per_cue > 0 ? w : NULL;
 }
 
 static bool vad_aborted(void *user)
@@ -414,6 +441,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     vad_filtered filtered = {0};
     double speech_s = 0;
     svc_transcript tx = {0};
+    trw_words words = {0};
 
     if (!holder || !req || !req->audio_path) {
         set_error(res, 500, "internal_error", "pipeline called without a model or a file");
@@ -432,7 +460,9 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
 
     /* 1. decode (limits enforced while decoding) */
     aud_error aerr = {0};
-    int rc = aud_decode_file(req->audio_path, &req->limits, req->abort_cb, req->user, &pcm, &aerr);
+    aud_limits limits = req->limits;
+    limits.keep_stereo = req->diarize; /* the channels, for the speakers */
+    int rc = aud_decode_file(req->audio_path, &limits, req->abort_cb, req->user, &pcm, &aerr);
     if (rc != 0) {
         const char *code = NULL;
         int status = pipeline_http_status_for_audio(rc, &code);
@@ -460,7 +490,8 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         samples = filtered.samples;
         n_samples = filtered.n_samples;
         prog.vad = &filtered;
-        aud_pcm_free(&pcm); /* the engine sees the filtered copy only */
+        if (!req->diarize)
+            aud_pcm_free(&pcm); /* the engine sees the filtered copy only */
     }
     if (aborted(req)) {
         set_error(res, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed", "the request was cancelled");
@@ -496,6 +527,10 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         if (rc == 0 && req->logprobs &&
             collect_logprobs(model, wr->segments, wr->n_segments, &lps, &n_lps, &lp_blob) != 0)
             rc = WSP_ENOMEM;
+        /* words need the vocabulary: joined while the model is held (times mapped and
+         * clamped by the transcript stage) */
+        if (rc == 0 && p.token_timestamps && trw_words_build(model, wr, INT64_MAX / 4, &words))
+            rc = WSP_ENOMEM;
         /* The model's soundness decides whether the result counts: a file changed or
          * truncated during the run → 503, the model is retired and the next request
          * loads the file afresh.  The state goes back to the holder before the release
@@ -527,7 +562,9 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     } else if (lang) {
         snprintf(res->language, sizeof res->language, "%s", lang);
     }
-    aud_pcm_free(&pcm); /* the samples are not needed any more */
+    if (!req->diarize)
+        aud_pcm_free(&pcm); /* the samples are not needed any more (diarize: the
+                               channels are, by the transcript stage) */
 
     /* 5. assemble and render */
     const double audio_s = info.duration_s > 0 ? info.duration_s : (wr ? wr->duration_s : 0);
@@ -539,6 +576,11 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         .audio_s = audio_s,
         .language = lang,
         .translate = req->translate,
+        .words = p_words(req, &words),
+        .stereo = req->diarize ? &pcm : NULL,
+        .want_words = req->word_timestamps,
+        .want_segments = req->want_segments,
+        .max_words_per_cue = req->max_words_per_cue,
     };
     if (transcript_build(&tin, &tx) != 0) {
         set_error(res, 500, "internal_error", "out of memory");
@@ -579,7 +621,8 @@ done:
     holder_return_state(holder, model, st, false);
     if (model)
         holder_release(holder, model);
-    transcript_free(&tx); /* before the result it points into */
+    transcript_free(&tx); /* before the result and the words it points into */
+    trw_free(&words);
     wsp_result_free(wr);
     free(lps);
     free(lp_blob);

@@ -50,7 +50,13 @@ typedef struct pipeline_request {
                                      vad_holder); false = the whole recording, as before */
     model_holder *vad_holder;     /* holder_kind_vad holder; may be NULL when !vad */
     vad_params vad_params;        /* segment rules (validated by the caller) */
-    aud_limits limits;
+    aud_limits limits;            /* keep_stereo is set by the pipeline from diarize */
+    bool word_timestamps;         /* words (token_timestamps): verbose_json words[], words
+                                     in the segments JSON; also on for max_words_per_cue */
+    bool want_segments;           /* verbose_json with words: also the segments array */
+    int max_words_per_cue;        /* SRT/VTT: word-level cues (0 = one cue per segment) */
+    bool diarize;                 /* stereo speaker turns by channel energy (whisper.cpp
+                                     -di: the sum L+R is transcribed); mono → no labels */
     rpt_format format;
     bool logprobs;                /* JSON: add every text token's log-probability
                                      (OpenAI include[]=logprobs) */
@@ -77,8 +83,9 @@ typedef struct pipeline_result {
     char error_message[640];
     char *body;                   /* rendered output (malloc'd) on success */
     size_t body_len;
-    char *segments_json;          /* on success: JSON array [{"start":s,"end":s,"text":…}],
-                                     seconds (malloc'd) — for {"markdown":…,"segments":…} */
+    char *segments_json;          /* on success: JSON array [{"start":s,"end":s,"text":…,
+                                     "speaker"?, "words"?: [{word, start, end}]}], seconds
+                                     (malloc'd) — for {"markdown":…,"segments":…} */
     double audio_seconds;
     double processing_seconds;
     char language[8];

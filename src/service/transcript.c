@@ -12,6 +12,7 @@ void transcript_free(svc_transcript *t)
         return;
     free(t->segs);
     free(t->ids);
+    free(t->words);
     memset(t, 0, sizeof *t);
 }
 
@@ -29,6 +30,34 @@ void transcript_segment_times(const wsp_segment *s, const vad_filtered *vad, dou
         vad_map_segment(vad, &t0, &t1); /* filtered → recording timeline */
     *t1_out = t1 < end_cs ? t1 : end_cs;
     *t0_out = t0 < 0 ? 0 : (t0 < *t1_out ? t0 : *t1_out);
+}
+
+/* The input's words on the recording's timeline (vad_map_time), clamped to its end,
+ * monotonic (t0 >= the previous t0, t1 >= t0), attached to out's segments. */
+static int map_words(const transcript_input *in, svc_transcript *out)
+{
+    const trw_words *w = in->words;
+    const int64_t end_cs = in->audio_s > 0 ? (int64_t)(in->audio_s * 100.0 + 0.5) : INT64_MAX;
+    out->words = calloc(w->n ? w->n : 1, sizeof *out->words);
+    if (!out->words)
+        return -1;
+    int64_t last = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        int64_t t0 = w->words[i].t0_cs, t1 = w->words[i].t1_cs;
+        if (in->vad) {
+            t0 = vad_map_time(in->vad, t0);
+            t1 = vad_map_time(in->vad, t1);
+        }
+        t0 = t0 < last ? last : (t0 > end_cs ? end_cs : t0);
+        t1 = t1 < t0 ? t0 : (t1 > end_cs ? end_cs : t1);
+        out->words[i] = (rpt_word){.t0_cs = t0, .t1_cs = t1, .text = w->words[i].text};
+        last = t0;
+    }
+    for (int i = 0; i < in->result->n_segments; i++) {
+        out->segs[i].words = out->words + w->first[i];
+        out->segs[i].n_words = w->first[i + 1] - w->first[i];
+    }
+    return 0;
 }
 
 int transcript_build(const transcript_input *in, svc_transcript *out)
@@ -66,6 +95,15 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
             d->avg_logprob = s->avg_logprob;
             d->compression_ratio = s->compression_ratio;
             d->no_speech_prob = s->no_speech_prob;
+            if (in->stereo && in->stereo->left) {
+                static const char *const k_label[3] = {"?", "0", "1"};
+                d->speaker = k_label[aud_stereo_speaker(in->stereo, d->t0_cs, d->t1_cs, NULL,
+                                                        NULL) + 1];
+            }
+        }
+        if (in->words && map_words(in, out) != 0) {
+            transcript_free(out);
+            return -1;
         }
     }
     out->tr = (rpt_transcript){
@@ -77,6 +115,9 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
         .task = in->translate ? "translate" : "transcribe",
         .vad_used = in->vad_used,
         .speech_s = in->speech_s,
+        .want_words = in->want_words,
+        .want_segments = in->want_segments,
+        .max_words_per_cue = in->max_words_per_cue,
     };
     return 0;
 }

@@ -29,7 +29,18 @@ typedef struct attn_job {
     int N, n, H, n_past;
     int causal;         /* row i sees keys [0, n_past + i]; else all `len` keys */
     int len;
+    const int16_t *cap_slot; /* cross-attention capture: [H] slots (-1 = not captured) */
+    float *cap;              /* [n_slots][N][len], or NULL */
 } attn_job;
+
+/* Copies the probabilities p[0..T) of query row i, head h into the capture, if asked. */
+static inline void capture(float *cap, const int16_t *slot, int h, int N, int i, int T,
+                           const float *p)
+{
+    if (cap && slot[h] >= 0)
+        memcpy(cap + ((size_t)slot[h] * (size_t)N + (size_t)i) * (size_t)T, p,
+               sizeof(float) * (size_t)T);
+}
 
 /* Query row i, head h of an attention job (sc: this thread's scratch row). */
 static void attn_one(const attn_job *j, int i, int h, float *sc)
@@ -43,6 +54,7 @@ static void attn_one(const attn_job *j, int i, int h, float *sc)
         wsp__kern()->attn_f16(j->k16 + (size_t)h * dh * (size_t)len, (size_t)len,
                               j->v16 + (size_t)h * dh * (size_t)len, (size_t)len, len, dh, q,
                               scale, sc, j->o + (size_t)i * j->n + (size_t)h * dh);
+        capture(j->cap, j->cap_slot, h, j->N, i, len, sc); /* sc holds the softmax */
         return;
     }
     /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */
@@ -118,6 +130,8 @@ typedef struct xattn_job {
     const float *q, *kt, *v;
     float *o, *scratch;
     int N, T, n, H, rb;
+    const int16_t *cap_slot; /* as attn_job */
+    float *cap;
 } xattn_job;
 
 static void xattn_task(void *p, int ith, int nth)
@@ -134,8 +148,10 @@ static void xattn_task(void *p, int ith, int nth)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, j->T, dh, 1.0f,
                     j->q + (size_t)r0 * j->n + (size_t)h * dh, j->n,
                     j->kt + (size_t)h * dh * (size_t)j->T, j->T, 0.0f, sc, j->T);
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) {
             wsp__softmax(sc + (size_t)r * j->T, j->T, scale);
+            capture(j->cap, j->cap_slot, h, j->N, r0 + r, j->T, sc + (size_t)r * j->T);
+        }
         /* values stored transposed, Vt_h [dh][T]: O = P · Vt_hᵀ */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, dh, j->T, 1.0f, sc, j->T,
                     j->v + (size_t)h * dh * (size_t)j->T, j->T, 0.0f,
@@ -225,10 +241,12 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
         /* cross-attention on this window's encoder output */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->xattn_ln_w, &bl->xattn_ln_b);
         const uint16_t *k16 = s->cross_k + (size_t)l * T * n, *v16 = s->cross_v + (size_t)l * T * n;
+        const int16_t *cap_slot = s->xcap ? s->xcap_slot + (size_t)l * H : NULL;
         if (N == 1) {
             head_job hj = {.a = {.q = s->d_q, .k16 = k16, .v16 = v16, .o = s->d_o,
                                  .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = 1,
-                                 .n = n, .H = H, .causal = 0, .len = T},
+                                 .n = n, .H = H, .causal = 0, .len = T,
+                                 .cap_slot = cap_slot, .cap = s->xcap},
                            .X = h, .q_w = &bl->xattn.q_w, .q_b = &bl->xattn.q_b};
             wsp__pool_run_n(pool, head_task, &hj, H);
             goto cross_out;
@@ -239,12 +257,13 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
             wsp__pool_run(pool, xcvt_task, &cj);
             xattn_job gj = {.q = s->d_q, .kt = s->e_k, .v = s->e_v, .o = s->d_o,
                             .scratch = s->e_scores, .N = N, .T = T, .n = n, .H = H,
-                            .rb = WSP__ATT_ROWS};
+                            .rb = WSP__ATT_ROWS, .cap_slot = cap_slot, .cap = s->xcap};
             wsp__pool_run_n(pool, xattn_task, &gj, H * ((N + WSP__ATT_ROWS - 1) / WSP__ATT_ROWS));
         } else {
             attn_job xj = {.q = s->d_q, .k16 = k16, .v16 = v16, .o = s->d_o,
                            .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = N, .n = n,
-                           .H = H, .causal = 0, .len = T};
+                           .H = H, .causal = 0, .len = T, .cap_slot = cap_slot,
+                           .cap = s->xcap};
             wsp__pool_run(pool, attn_task, &xj);
         }
     cross_out:

@@ -71,6 +71,14 @@ int wsp__n_decoders(const wsp_state *state);
 int wsp__decode(wsp_state *state, int decoder, const int32_t *tokens, int n_tokens, int n_past,
                 int n_threads, float *logits);
 
+/* Cross-attention capture for DTW: while set, every wsp__decode() also writes the
+ * post-softmax cross-attention weights of each (layer l, head h) with
+ * slot[l·n_text_head + h] = k >= 0 to cap[(k·N + i)·n_audio_ctx + t] for query row
+ * i < N (that call's n_tokens) and audio position t.  cap must hold n_slots·N·n_audio_ctx
+ * floats for the calls made while set; both arrays stay owned by the caller and must
+ * outlive the capture.  wsp__set_xattn_capture(state, NULL, NULL) turns it off. */
+void wsp__set_xattn_capture(wsp_state *state, const int16_t *slot, float *cap);
+
 /* Beam reassignment: afterwards decoder j (j < n, parent[j] >= 0) holds the cache that
  * decoder parent[j] held before the call (positions [0, n_past)).  The first child of a
  * parent takes over its cache slot (an index swap, no copy); only further children of

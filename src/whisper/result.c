@@ -155,6 +155,10 @@ int wsp__result_add_segment(wsp_result *r, int *cap, const wsp_segment *seg)
         if (!dst->tokens)
             return WSP_ENOMEM;
         memcpy(dst->tokens, seg->tokens, sizeof *dst->tokens * (size_t)seg->n_tokens);
+        for (int i = 0; i < seg->n_tokens; i++) { /* times are filled later, if asked */
+            dst->tokens[i].t0 = dst->tokens[i].t1 = dst->tokens[i].t_dtw = -1;
+            dst->tokens[i].vlen = 0.0f;
+        }
     }
     return r->n_segments++;
 }

@@ -207,3 +207,8 @@ void wsp__kv_reorder(wsp_state *s, const int *parent, int n, int n_past)
     memcpy(s->kv_slot, neu, sizeof neu);
 }
 
+void wsp__set_xattn_capture(wsp_state *s, const int16_t *slot, float *cap)
+{
+    s->xcap_slot = cap ? slot : NULL;
+    s->xcap = slot ? cap : NULL;
+}

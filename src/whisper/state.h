@@ -55,6 +55,11 @@ struct wsp_state {
     float *d_x, *d_h, *d_q, *d_k, *d_v, *d_o; /* [C][n] each */
     float *d_mlp;    /* [C][4n] */
     float *d_scores; /* [WSP__MAX_THREADS][max(T, C)] per-thread attention row */
+
+    /* optional cross-attention capture (DTW alignment heads; see engine.h
+     * wsp__set_xattn_capture): NULL = off, the decoder then only tests the pointer */
+    const int16_t *xcap_slot; /* [L][H]: capture slot of (layer, head), or -1 */
+    float *xcap;              /* [n_slots][N][T] post-softmax rows of the last decode */
 };
 
 /* Makes sure the pool has n_threads threads (recreates it if not).  An engine state

@@ -18,8 +18,10 @@
 #include "mdc/clock.h"
 #include "mdc/log.h"
 #include "whisper/decoding.h"
+#include "whisper/dtw.h"
 #include "whisper/result.h"
 #include "whisper/state.h"
+#include "whisper/timestamps.h"
 #include "whisper/tokenizer.h"
 
 #define WSP__DELTA_MIN 10      /* frames: less than 100 ms left → stop (whisper.cpp) */
@@ -83,6 +85,14 @@ typedef struct job {
     int n_calls, n_windows, last_pct;
     int32_t init[4];   /* task tokens */
     int n_init;
+    float *energy;     /* token_timestamps: [n_energy] smoothed |x| of the whole input */
+    int n_energy;
+    wsp__tt_state tt;
+    int16_t *xslot;    /* DTW: [L][H] capture slots */
+    int n_xheads;
+    float *xcap;       /* [n_xheads][n_text_ctx][n_audio_ctx] */
+    float *xlogits;    /* [n_vocab] (unused output of the DTW pass) */
+    int32_t *xtok;     /* [n_text_ctx] */
 } job;
 
 /* Frees everything a call owns (accepts a partly built job). */
@@ -92,6 +102,11 @@ static void job_free(job *j)
     free(j->mel);
     wsp__dws_free(j->ws);
     free(j->past);
+    free(j->energy);
+    free(j->xslot);
+    free(j->xcap);
+    free(j->xlogits);
+    free(j->xtok);
     wsp__text_free(&j->tx);
 }
 
@@ -135,7 +150,8 @@ static int detect_language(wsp_state *state, const wsp__vocab *v, const wsp__lm 
 }
 
 /* Appends one segment of window tokens tk[i0..i1] and fires the segment callback. */
-static int emit_segment(job *j, const wsp_params *p, const wsp__window_out *w, int seek,
+static int emit_segment(job *j, const wsp__vocab *v, const wsp_params *p,
+                        const wsp__window_out *w, int seek,
                         int64_t t0, int64_t t1, int i0, int i1)
 {
     wsp_segment seg = {
@@ -157,6 +173,9 @@ static int emit_segment(job *j, const wsp_params *p, const wsp__window_out *w, i
         free(seg.text);
         return idx;
     }
+    if (j->energy) /* whisper.cpp: on each new segment, before the callback */
+        wsp__tt_segment(&j->r->segments[idx], v, j->energy, j->n_energy, p->thold_pt,
+                        p->thold_ptsum, &j->tt);
     if (p->segment_cb)
         p->segment_cb(&j->r->segments[idx], idx, p->segment_user_data);
     return 0;
@@ -193,7 +212,7 @@ static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
                 i++;
             i--;
             if (raw > 0) {
-                int rc = emit_segment(j, p, w, seek, t0, t1, i0, i_cut);
+                int rc = emit_segment(j, v, p, w, seek, t0, t1, i0, i_cut);
                 if (rc)
                     return rc;
             }
@@ -205,8 +224,49 @@ static int cut_segments(job *j, const wsp__vocab *v, const wsp_params *p,
         }
     }
     if (raw > 0)
-        return emit_segment(j, p, w, seek, t0, seek + seek_delta, i0, n - 1);
+        return emit_segment(j, v, p, w, seek, t0, seek + seek_delta, i0, n - 1);
     return 0;
+}
+
+/* DTW times for the segments [first, n_segments) of the window at `seek` (ref: whisper.cpp
+ * whisper_full_with_state, "dtw_token_timestamps": once per window after its segments):
+ * decodes [sot, (lang), <|notimestamps|>, text tokens, eot] in one batch on decoder 0
+ * from an empty cache with the alignment heads captured, over n_frames =
+ * min(3000, seek_delta, seek_end − seek) mel frames.  A window too long for the text
+ * context or too short for the median filter keeps t_dtw = -1 (whisper.cpp asserts). */
+static int dtw_window(job *j, wsp_state *state, lm_ctx *lc, const wsp__vocab *v, int lang_tok,
+                      int seek, int n_frames, int first, int *n_calls)
+{
+    const wsp_hparams *hp = wsp_model_hparams(wsp__state_model(state));
+    int N = 0;
+    j->xtok[N++] = v->sot;
+    if (lang_tok >= 0)
+        j->xtok[N++] = lang_tok;
+    const int n_sot = N;
+    j->xtok[N++] = v->notimestamps;
+    for (int s = first; s < j->r->n_segments; s++)
+        for (int k = 0; k < j->r->segments[s].n_tokens; k++) {
+            const int32_t id = j->r->segments[s].tokens[k].id;
+            if (id >= v->eot)
+                continue;
+            if (N + 1 >= hp->n_text_ctx)
+                return 0;
+            j->xtok[N++] = id;
+        }
+    j->xtok[N++] = v->eot;
+    if (n_frames / 2 <= 7)
+        return 0;
+    wsp__set_xattn_capture(state, j->xslot, j->xcap);
+    const double t0 = mdc_now_ms();
+    int rc = wsp__decode(state, 0, j->xtok, N, 0, lc->n_threads, j->xlogits);
+    lc->decode_ms += mdc_now_ms() - t0;
+    (*n_calls)++;
+    wsp__set_xattn_capture(state, NULL, NULL);
+    if (rc)
+        return rc;
+    rc = wsp__dtw_window(j->xcap, j->n_xheads, N, hp->n_audio_ctx, n_sot, n_frames / 2, seek,
+                         j->r->segments + first, j->r->n_segments - first, v);
+    return rc == WSP_EINVAL ? 0 : rc;
 }
 
 /* Keeps past[n_past − keep …) and appends add[0..n_add), bounded by past_cap (oldest
@@ -294,8 +354,9 @@ static int make_plan(wsp_state *state, const wsp_params *p, plan *pl, wsp_error 
     return 0;
 }
 
-/* 2. Prepare: the result, the log-mel spectrogram (on the state's pool), the seek range,
- * the decoders' workspace and the past-prompt buffer with the initial prompt. */
+/* 2. Prepare: the result, the signal energy (token_timestamps) and the DTW capture
+ * buffers (dtw_aheads_preset), the log-mel spectrogram (on the state's pool), the seek
+ * range, the decoders' workspace and the past-prompt buffer with the initial prompt. */
 static int prepare(wsp_state *state, const plan *pl, const float *samples, size_t n_samples,
                    job *j, wsp_error *err)
 {
@@ -305,6 +366,35 @@ static int prepare(wsp_state *state, const plan *pl, const float *samples, size_
     j->r = wsp__result_new();
     if (!j->r)
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the result");
+    const wsp_hparams *hp = pl->hp;
+    if (p->token_timestamps) { /* hw 32 samples: whisper.cpp whisper_full_with_state */
+        if (n_samples > INT32_MAX)
+            return wsp__fail(err, WSP_EINVAL, "token_timestamps: input longer than %d samples",
+                             INT32_MAX);
+        j->energy = wsp__tt_energy(samples, n_samples, 32);
+        j->n_energy = (int)n_samples;
+        if (!j->energy)
+            return wsp__fail(err, WSP_ENOMEM,
+                             "out of memory for the signal energy (%zu samples)", n_samples);
+    }
+    if (p->dtw_aheads_preset != WSP_AHEADS_NONE) {
+        const size_t L = (size_t)hp->n_text_layer, H = (size_t)hp->n_text_head;
+        j->xslot = malloc(sizeof(int16_t) * L * H);
+        if (!j->xslot)
+            return wsp__fail(err, WSP_ENOMEM, "out of memory for the alignment heads");
+        j->n_xheads = wsp__dtw_slots(p->dtw_aheads_preset, (int)L, (int)H, j->xslot);
+        if (j->n_xheads <= 0)
+            return wsp__fail(err, WSP_EINVAL,
+                             "alignment heads \"%s\" do not fit this model (%d text layers, "
+                             "%d heads)",
+                             wsp_aheads_preset_name(p->dtw_aheads_preset), (int)L, (int)H);
+        j->xcap = malloc(sizeof(float) * (size_t)j->n_xheads * (size_t)hp->n_text_ctx *
+                         (size_t)hp->n_audio_ctx);
+        j->xlogits = malloc(sizeof(float) * (size_t)hp->n_vocab);
+        j->xtok = malloc(sizeof(int32_t) * (size_t)hp->n_text_ctx);
+        if (!j->xcap || !j->xlogits || !j->xtok)
+            return wsp__fail(err, WSP_ENOMEM, "out of memory for the DTW attention capture");
+    }
     int n_len_org = 0;
     const double t = mdc_now_ms();
     int rc = wsp__mel_compute(pl->model, samples, n_samples, state->pool, &j->mel, &j->n_frames,
@@ -392,8 +482,9 @@ static int language_and_task(wsp_state *state, plan *pl, const wsp__lm *lm, job 
     return 0;
 }
 
-/* 4. The windows: encode, decode (all fallback temperatures as needed), cut segments,
- * update the past prompt, advance the seek (ref: whisper.cpp whisper_full_with_state). */
+/* 4. The windows: encode, decode (all fallback temperatures as needed), cut segments
+ * (then DTW token times for them when asked), update the past prompt, advance the seek
+ * (ref: whisper.cpp whisper_full_with_state). */
 static int run_windows(wsp_state *state, const plan *pl, const wsp__lm *lm, job *j,
                        wsp_error *err)
 {
@@ -455,7 +546,14 @@ static int run_windows(wsp_state *state, const plan *pl, const wsp__lm *lm, job 
             j->n_past = 0;
         int seek_delta = w.seek_delta;
         if (w.n_tokens > 0 && !no_speech) {
+            const int first = j->r->n_segments;
             rc = cut_segments(j, v, p, &w, seek, seek_delta);
+            if (!rc && j->xcap && j->r->n_segments > first) {
+                int nf = seek_delta < WSP_N_FRAMES_CHUNK ? seek_delta : WSP_N_FRAMES_CHUNK;
+                nf = seek_end - seek < nf ? seek_end - seek : nf;
+                rc = dtw_window(j, state, (lm_ctx *)lm->ctx, v, pl->multi ? j->init[1] : -1,
+                                seek, nf, first, &j->n_calls);
+            }
             if (rc)
                 break;
         }

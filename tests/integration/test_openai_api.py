@@ -116,7 +116,7 @@ def error_checks(c, s):
                 and isinstance(e.get("message"), str) and e.get("code"),
                 "%s %s → %d {message, type, code, param=%s}" % (method, path, want, param), (st, b[:200]))
     for fields, param, what in [
-        ({"response_format": "diarized_json"}, "response_format", "unknown response_format"),
+        ({"response_format": "srt_karaoke"}, "response_format", "unknown response_format"),
         ({"language": "klingon"}, "language", "unknown language"),
         ({"temperature": "7"}, "temperature", "temperature out of range"),
         ({"model": "gpt-4o-transcribe"}, "model", "unknown model"),

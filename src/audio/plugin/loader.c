@@ -10,8 +10,8 @@
  * by whichever thread gets there first.
  *
  * This file provides the aud_* entry points of include/mdc/audio.h that need FFmpeg and
- * forwards them to the plugin; aud_strerror/aud_err_name come from src/audio/errors.c,
- * linked statically.  Unit tests and tools link libmdc_audio.a directly and never use
+ * forwards them to the plugin; aud_strerror/aud_err_name come from src/audio/errors.c and
+ * aud_stereo_speaker from src/audio/channels.c, linked statically.  Unit tests and tools link libmdc_audio.a directly and never use
  * this file.
  *
  * Plugin search order: $MDC_AUDIO_PLUGIN; <dir of the executable>/mdc-audio.so;
@@ -141,5 +141,7 @@ void aud_pcm_free(aud_pcm *pcm)
     if (!pcm)
         return;
     free(pcm->samples); /* same libc as the plugin's malloc */
+    free(pcm->left);
+    free(pcm->right);
     memset(pcm, 0, sizeof *pcm);
 }

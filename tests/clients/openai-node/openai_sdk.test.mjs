@@ -245,9 +245,9 @@ describe('include: ["logprobs"]', () => {
 describe('errors map to the SDK error classes', () => {
   test('400 unknown response_format → BadRequestError, param response_format', async () => {
     await assert.rejects(
-      client.audio.transcriptions.create({ file: await file(SHORT), model: 'whisper-1', response_format: 'diarized_json' }),
+      client.audio.transcriptions.create({ file: await file(SHORT), model: 'whisper-1', response_format: 'srt_karaoke' }),
       (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'response_format' &&
-        e.type === 'invalid_request_error' && /json, text, srt, vtt or verbose_json/.test(e.message),
+        e.type === 'invalid_request_error' && /json, text, srt, vtt, verbose_json or diarized_json/.test(e.message),
     );
   });
 
