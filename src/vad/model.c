@@ -11,6 +11,7 @@
  */
 #include "vad/vad_internal.h"
 
+#include "mdc/half.h"
 #include "mdc/log.h"
 
 #include <errno.h>
@@ -78,24 +79,6 @@ static void set_expect(expect *e, const char *name, int64_t ne0, int64_t ne1, in
     e->found = 0;
 }
 
-float vad__f16_to_f32(uint16_t h)
-{
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    uint32_t f;
-    if (exp == 0) {
-        float v = (float)mant * 0x1p-24f;
-        memcpy(&f, &v, 4);
-        f |= sign;
-    } else if (exp == 31) {
-        f = sign | 0x7f800000u | (mant << 13);
-    } else {
-        f = sign | ((exp + 112u) << 23) | (mant << 13);
-    }
-    float r;
-    memcpy(&r, &f, 4);
-    return r;
-}
 
 /* Converts n elements of type ttype (0 f32, 1 f16) at p into dst. */
 static void convert(const uint8_t *p, int ttype, size_t n, float *dst)
@@ -107,7 +90,7 @@ static void convert(const uint8_t *p, int ttype, size_t n, float *dst)
     for (size_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, p + 2 * i, 2);
-        dst[i] = vad__f16_to_f32(h);
+        dst[i] = mdc_f16_to_f32(h);
     }
 }
 

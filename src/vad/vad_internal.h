@@ -53,6 +53,5 @@ float vad__dot32_fma_avx2(const float *x, const float *y, int n);
 
 /* Rounds to IEEE half and back (ggml's im2col stores conv inputs as f16). */
 float vad__f16_round(float x);
-float vad__f16_to_f32(uint16_t h);
 
 #endif

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdc/half.h"
+
 /* Per weight type, one ISA's kernels (ggml's type_traits_cpu).  Every matrix product goes
  * through these, so no kernel branches on a weight's type.  A weight row of n elements
  * (n a multiple of the type's block size, wsp__type_info_of(type)->blck) is
@@ -150,25 +152,8 @@ static inline uint16_t wsp__f32_to_f16(float f)
     return (uint16_t)(sign | h);
 }
 
-/* IEEE half → float (any value, subnormals included). */
-static inline float wsp__f16_to_f32(uint16_t h)
-{
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    uint32_t f;
-    if (exp == 0) {
-        float v = (float)mant * 0x1p-24f; /* zero or subnormal */
-        __builtin_memcpy(&f, &v, 4);
-        f |= sign;
-    } else if (exp == 31) {
-        f = sign | 0x7f800000u | (mant << 13);
-    } else {
-        f = sign | ((exp + 112u) << 23) | (mant << 13);
-    }
-    float r;
-    __builtin_memcpy(&r, &f, 4);
-    return r;
-}
+/* IEEE half → float (any value, subnormals included): the one shared conversion. */
+static inline float wsp__f16_to_f32(uint16_t h) { return mdc_f16_to_f32(h); }
 
 /* Unaligned f32 load of element i. */
 static inline float wsp__ldf(const void *p, size_t i)

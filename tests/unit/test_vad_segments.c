@@ -8,6 +8,7 @@
  */
 #include "testutil.h"
 
+#include "mdc/half.h"
 #include "mdc/vad.h"
 #include "vad/vad_internal.h"
 
@@ -232,11 +233,11 @@ static void test_f16_round(void **state)
     (void)state;
     /* every half value round-trips; midpoints go to the even neighbour */
     for (uint32_t h = 0; h < 0x7c00; h++) {
-        float v = vad__f16_to_f32((uint16_t)h);
+        float v = mdc_f16_to_f32((uint16_t)h);
         assert_true(vad__f16_round(v) == v);
         assert_true(vad__f16_round(-v) == -v);
         if (h + 1 < 0x7c00) {
-            float w = vad__f16_to_f32((uint16_t)(h + 1));
+            float w = mdc_f16_to_f32((uint16_t)(h + 1));
             float mid = v + (w - v) / 2; /* exact in float */
             float r = vad__f16_round(mid);
             assert_true(r == ((h & 1) ? w : v));
