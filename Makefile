@@ -38,7 +38,7 @@ LDFLAGS += -fsanitize=thread
 endif
 
 ISA_avx2 := -mavx2 -mfma -mf16c
-ISA_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
+ISA_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c
 
 # Link order: dependencies point down (service → metrics/report/audio/whisper/vad → common).
 MODULES := service metrics report audio whisper vad common

@@ -148,25 +148,38 @@ int wsp__cpu_f16c(void)
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
 
-static void resolve(void)
+int wsp__kern_usable(const wsp__kern_ops *k)
 {
     __builtin_cpu_init();
-    const int f16c = wsp__cpu_f16c();
-    const int has512 = __builtin_cpu_supports("avx512f") && f16c && __builtin_cpu_supports("fma");
-    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                     wsp__cpu_f16c();
+    if (k == &wsp__kern_scalar)
+        return 1;
+    if (k == &wsp__kern_avx2)
+        return has2;
+    if (k == &wsp__kern_avx512) /* the quantized kernels need BW (byte ops) and VNNI */
+        return has2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vnni");
+    return 0;
+}
+
+static void resolve(void)
+{
+    const wsp__kern_ops *const best[] = {&wsp__kern_avx512, &wsp__kern_avx2, &wsp__kern_scalar};
     const char *force = getenv("MDC_KERNELS");
     g_ops = &wsp__kern_scalar;
-    if (force && strcmp(force, "scalar") == 0)
-        return;
-    if (force && strcmp(force, "avx2") == 0) {
-        if (has2)
-            g_ops = &wsp__kern_avx2;
-        return;
-    }
-    if (has512)
-        g_ops = &wsp__kern_avx512;
-    else if (has2)
-        g_ops = &wsp__kern_avx2;
+    for (size_t i = 0; i < sizeof best / sizeof best[0]; i++)
+        if (force && strcmp(force, best[i]->name) == 0) {
+            if (wsp__kern_usable(best[i]))
+                g_ops = best[i];
+            return; /* a forced variant the CPU lacks: scalar */
+        }
+    for (size_t i = 0; i < sizeof best / sizeof best[0]; i++)
+        if (wsp__kern_usable(best[i])) {
+            g_ops = best[i];
+            return;
+        }
 }
 
 const wsp__kern_ops *wsp__kern(void)

@@ -3,8 +3,8 @@
  *
  * Weights are read in place from the (unaligned) model mapping: every kernel that takes a
  * `const void *` weight pointer uses unaligned loads.  The baseline (kernels.c) is plain
- * C for any x86-64; kernels_avx2.c (AVX2+FMA+F16C) and kernels_avx512.c (AVX-512F) are
- * chosen once at run time with __builtin_cpu_supports().  Thread-safe (no state besides
+ * C for any x86-64; kernels_avx2.c (AVX2+FMA+F16C) and kernels_avx512.c (AVX-512 with
+ * VNNI) are chosen once at run time (wsp__kern_usable).  Thread-safe (no state besides
  * the dispatch table, set once).
  */
 #ifndef MDC_WHISPER_KERNELS_H
@@ -67,8 +67,14 @@ typedef struct wsp__kern_ops {
 } wsp__kern_ops;
 
 /* The best implementation for this CPU (resolved on first call; never NULL).
- * MDC_KERNELS=scalar|avx2|avx512 in the environment forces a variant (tests, benches). */
+ * MDC_KERNELS=scalar|avx2|avx512 in the environment forces a variant (tests, benches);
+ * forcing one the CPU lacks gives the scalar kernels. */
 const wsp__kern_ops *wsp__kern(void);
+
+/* 1 if this CPU can run variant k: avx2 needs AVX2, FMA and F16C; avx512 also needs
+ * AVX-512 F, BW, VL, DQ and VNNI (its integer kernels use vpdpbusd; an AVX-512 CPU
+ * without VNNI gets the avx2 variant). */
+int wsp__kern_usable(const wsp__kern_ops *k);
 
 /* 1 if the CPU has F16C (half ↔ float conversion instructions). */
 int wsp__cpu_f16c(void);
@@ -78,9 +84,9 @@ extern const wsp__kern_ops wsp__kern_scalar;
 extern const wsp__kern_ops wsp__kern_avx2;
 extern const wsp__kern_ops wsp__kern_avx512;
 
-/* Per-type tables of each ISA (quants.c, quants_avx2.c, kernels_avx512.c).  AVX-512 has
- * its own f16/f32 entries; its quantized entries are the AVX2 ones (no AVX-512/VNNI
- * integer kernels yet). */
+/* Per-type tables of each ISA (quants.c, quants_avx2.c, quants_avx512.c).  Every table
+ * computes the same numbers for a quantized type, bit for bit (quants.c's contract);
+ * AVX-512 uses the AVX2 activation quantizers. */
 extern const wsp__type_traits wsp__types_scalar[WSP__N_TYPES];
 extern const wsp__type_traits wsp__types_avx2[WSP__N_TYPES];
 extern const wsp__type_traits wsp__types_avx512[WSP__N_TYPES];

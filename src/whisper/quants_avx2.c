@@ -4,6 +4,7 @@
  * the arithmetic): integer block dots with maddubs/madd, fma of the lane sums with the
  * product of the two block scales, ggml's lane order.  Dequantization uses the scalar
  * code (it runs once per weight row per matrix product, off the hot path).
+ * The activation quantizers are also the AVX-512 table's (quants_avx512.c).
  * ref: ggml-cpu/arch/x86/quants.c (quantize_row_q8_0/q8_1, ggml_vec_dot_q*_q8_*). */
 #include "whisper/kernels.h"
 #include "whisper/quants.h"
@@ -18,14 +19,6 @@ void wsp__avx2_matvec_f16(const void *w, size_t row_bytes, int nrows, const void
                           int n_x, int n, float *Y, int ldy);
 void wsp__avx2_matvec_f32(const void *w, size_t row_bytes, int nrows, const void *x, size_t ldx,
                           int n_x, int n, float *Y, int ldy);
-
-void wsp__avx512_row_f16(const void *src, float *dst, int n);
-float wsp__avx512_vdot_f16(const void *w, const void *x, int n);
-float wsp__avx512_vdot_f32(const void *w, const void *x, int n);
-void wsp__avx512_matvec_f16(const void *w, size_t row_bytes, int nrows, const void *x, size_t ldx,
-                            int n_x, int n, float *Y, int ldy);
-void wsp__avx512_matvec_f32(const void *w, size_t row_bytes, int nrows, const void *x, size_t ldx,
-                            int n_x, int n, float *Y, int ldy);
 
 static inline float h2f(const void *p)
 {
@@ -79,7 +72,7 @@ static inline float quant_block(const float *x, int8_t *q, int *sum)
     return amax;
 }
 
-static void quant_q8_0(const float *x, void *dst, int n)
+void wsp__avx2_quant_q8_0(const float *x, void *dst, int n)
 {
     wsp__block_q8_0 *y = dst;
     for (int i = 0; i < n / WSP__QK; i++) {
@@ -88,7 +81,7 @@ static void quant_q8_0(const float *x, void *dst, int n)
     }
 }
 
-static void quant_q8_1(const float *x, void *dst, int n)
+void wsp__avx2_quant_q8_1(const float *x, void *dst, int n)
 {
     wsp__block_q8_1 *y = dst;
     for (int i = 0; i < n / WSP__QK; i++) {
@@ -217,26 +210,13 @@ WSP__MATVEC_OF(dot_q5_0)
 WSP__MATVEC_OF(dot_q5_1)
 WSP__MATVEC_OF(dot_q8_0)
 
-/* Quantized entries shared with the AVX-512 table. */
-#define QUANT_ENTRIES                                                                           \
-    [WSP__T_Q4_0] = {WSP__T_Q8_0, wsp__deq_q4_0, NULL, dot_q4_0, matvec_dot_q4_0},             \
-    [WSP__T_Q4_1] = {WSP__T_Q8_1, wsp__deq_q4_1, NULL, dot_q4_1, matvec_dot_q4_1},             \
-    [WSP__T_Q5_0] = {WSP__T_Q8_0, wsp__deq_q5_0, NULL, dot_q5_0, matvec_dot_q5_0},             \
-    [WSP__T_Q5_1] = {WSP__T_Q8_1, wsp__deq_q5_1, NULL, dot_q5_1, matvec_dot_q5_1},             \
-    [WSP__T_Q8_0] = {WSP__T_Q8_0, wsp__deq_q8_0, quant_q8_0, dot_q8_0, matvec_dot_q8_0},       \
-    [WSP__T_Q8_1] = {WSP__T_Q8_1, wsp__deq_q8_1, quant_q8_1, NULL, NULL}
-
 const wsp__type_traits wsp__types_avx2[WSP__N_TYPES] = {
     [WSP__T_F32] = {WSP__T_F32, wsp__row_f32, NULL, wsp__avx2_vdot_f32, wsp__avx2_matvec_f32},
     [WSP__T_F16] = {WSP__T_F32, wsp__avx2_row_f16, NULL, wsp__avx2_vdot_f16, wsp__avx2_matvec_f16},
-    QUANT_ENTRIES,
-};
-
-/* AVX-512 keeps its own f16/f32 kernels (kernels_avx512.c) and uses these quantized
- * ones (no AVX-512/VNNI integer kernels; this file only takes their addresses). */
-const wsp__type_traits wsp__types_avx512[WSP__N_TYPES] = {
-    [WSP__T_F32] = {WSP__T_F32, wsp__row_f32, NULL, wsp__avx512_vdot_f32, wsp__avx512_matvec_f32},
-    [WSP__T_F16] = {WSP__T_F32, wsp__avx512_row_f16, NULL, wsp__avx512_vdot_f16,
-                    wsp__avx512_matvec_f16},
-    QUANT_ENTRIES,
+    [WSP__T_Q4_0] = {WSP__T_Q8_0, wsp__deq_q4_0, NULL, dot_q4_0, matvec_dot_q4_0},
+    [WSP__T_Q4_1] = {WSP__T_Q8_1, wsp__deq_q4_1, NULL, dot_q4_1, matvec_dot_q4_1},
+    [WSP__T_Q5_0] = {WSP__T_Q8_0, wsp__deq_q5_0, NULL, dot_q5_0, matvec_dot_q5_0},
+    [WSP__T_Q5_1] = {WSP__T_Q8_1, wsp__deq_q5_1, NULL, dot_q5_1, matvec_dot_q5_1},
+    [WSP__T_Q8_0] = {WSP__T_Q8_0, wsp__deq_q8_0, wsp__avx2_quant_q8_0, dot_q8_0, matvec_dot_q8_0},
+    [WSP__T_Q8_1] = {WSP__T_Q8_1, wsp__deq_q8_1, wsp__avx2_quant_q8_1, NULL, NULL},
 };

@@ -21,7 +21,7 @@ LDFLAGS="-fsanitize=fuzzer,address,undefined"
 isa_flags() {
   case "$1" in
     *_avx2.c) echo "-mavx2 -mfma -mf16c" ;;
-    *_avx512.c) echo "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c" ;;
+    *_avx512.c) echo "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c" ;;
   esac
 }
 mkdir -p "$OUT/obj"

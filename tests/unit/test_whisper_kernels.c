@@ -44,11 +44,9 @@ static int setup(void **state)
 {
     (void)state;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        wsp__cpu_f16c())
+    if (wsp__kern_usable(&wsp__kern_avx2))
         variants[n_variants++] = &wsp__kern_avx2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma") &&
-        wsp__cpu_f16c())
+    if (wsp__kern_usable(&wsp__kern_avx512))
         variants[n_variants++] = &wsp__kern_avx512;
     return 0;
 }

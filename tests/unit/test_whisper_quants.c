@@ -46,9 +46,9 @@ static int setup(void **state)
 {
     (void)state;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && wsp__cpu_f16c())
+    if (wsp__kern_usable(&wsp__kern_avx2))
         variants[n_variants++] = &wsp__kern_avx2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma") && wsp__cpu_f16c())
+    if (wsp__kern_usable(&wsp__kern_avx512))
         variants[n_variants++] = &wsp__kern_avx512;
     return 0;
 }
@@ -232,7 +232,9 @@ static void test_simd_vs_scalar(void **state)
         print_message("SKIP: no SIMD variant on this CPU\n");
         skip();
     }
-    enum { ROWS = 37, NX = 3 };
+    /* ROWS: 9 groups of 4 and one short group; NX 1…9: every activation-group size of
+     * the multi-row kernels (groups of up to 4) and a remainder */
+    enum { ROWS = 37, NX = 9 };
     const int ns[] = {32, 64, 384, 1536};
     for (int t = 0; t < N_QTYPES; t++) {
         const int type = QTYPES[t];
@@ -255,11 +257,19 @@ static void test_simd_vs_scalar(void **state)
                 for (int i = 0; i < NX; i++)
                     variants[v]->types[vdt].from_float(x + (size_t)i * n, xq2 + (size_t)i * qb, n);
                 assert_memory_equal(xq, xq2, qb * NX);
-                tr->matvec(w, rb, ROWS, xq, qb, NX, n, y1, ROWS);
-                for (int i = 0; i < ROWS * NX; i++)
-                    if (memcmp(&y0[i], &y1[i], 4) != 0)
-                        fail_msg("%s %s n=%d out %d: %.9g vs scalar %.9g", variants[v]->name,
-                                 wsp__type_info_of(type)->name, n, i, (double)y1[i], (double)y0[i]);
+                for (int nx = 1; nx <= NX; nx++)
+                    for (int nr = ROWS; nr >= ROWS - 4; nr--) { /* every short last group */
+                        for (int i = 0; i < ROWS * NX; i++)
+                            y1[i] = -1e30f;
+                        tr->matvec(w, rb, nr, xq, qb, nx, n, y1, ROWS);
+                        for (int i = 0; i < ROWS * NX; i++) {
+                            const int in = i / ROWS < nx && i % ROWS < nr;
+                            if (in ? memcmp(&y0[i], &y1[i], 4) != 0 : y1[i] != -1e30f)
+                                fail_msg("%s %s n=%d rows=%d n_x=%d out %d: %.9g vs scalar %.9g",
+                                         variants[v]->name, wsp__type_info_of(type)->name, n, nr,
+                                         nx, i, (double)y1[i], in ? (double)y0[i] : -1e30);
+                        }
+                    }
                 const float d = tr->vec_dot(w + rb, xq + qb, n);
                 assert_memory_equal(&d, &y0[ROWS + 1], 4);
             }
