@@ -1,14 +1,16 @@
 /*
  * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
  *
- *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N]
+ *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--repeat R]
  *
  * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
  * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
  * -bo 1 -nf`), and prints load_ms, mel_ms, encode_ms (n_windows), decode_ms (n_steps,
  * ms_per_step), total_ms (load to result) and peak_rss_mb (VmHWM).
  * --forward: the forward pass alone — mel, encode of every 30 s window, then a 3-token
- * prompt batch and N (default 32) single-token steps on window 0 feeding back the argmax.
+ * prompt batch and N (default 32) single-token steps on window 0 feeding back the argmax;
+ * --repeat R runs those N steps R times (positions 3 … N+2 each time; the figures per
+ * step are over all R·N steps: steadier numbers, and a profile dominated by the decoder).
  * Run it once per process (tests/perf/bench_engine.sh does), so peak RSS is per run.
  * WAV: PCM 16-bit mono 16 kHz.
  */
@@ -84,7 +86,7 @@ static double cpu_ms(void)
 }
 
 static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int threads,
-                   int steps, double t_start, double load_ms)
+                   int steps, int repeat, double t_start, double load_ms)
 {
     double t = mdc_now_ms(), c = cpu_ms();
     float *mel = NULL;
@@ -113,14 +115,15 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
         steps = max_steps;
     t = mdc_now_ms();
     c = cpu_ms();
-    for (int i = 0; i < steps; i++) {
+    for (int i = 0; i < steps * repeat; i++) {
         int32_t best = 0;
         for (int32_t k = 1; k < v->n_vocab; k++)
             if (logits[k] > logits[best])
                 best = k;
-        if (wsp__decode(st, 0, &best, 1, 3 + i, threads, logits))
+        if (wsp__decode(st, 0, &best, 1, 3 + i % steps, threads, logits))
             return 1;
     }
+    steps *= repeat;
     const double dec_ms = mdc_now_ms() - t, dec_cpu = cpu_ms() - c;
     printf("mode=forward load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d batch_ms=%.1f "
            "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
@@ -136,12 +139,14 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *wav = NULL;
-    int threads = 2, steps = 32, fwd = 0;
+    int threads = 2, steps = 32, fwd = 0, repeat = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
             steps = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+            repeat = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--forward") == 0)
             fwd = 1;
         else if (!model_path)
@@ -149,8 +154,8 @@ int main(int argc, char **argv)
         else
             wav = argv[i];
     }
-    if (!model_path || !wav || threads < 1) {
-        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N]\n");
+    if (!model_path || !wav || threads < 1 || repeat < 1) {
+        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--repeat R]\n");
         return 2;
     }
     size_t n = 0;
@@ -174,7 +179,7 @@ int main(int argc, char **argv)
     }
     int rc;
     if (fwd) {
-        rc = forward(m, st, pcm, n, threads, steps, t_start, load_ms);
+        rc = forward(m, st, pcm, n, threads, steps, repeat, t_start, load_ms);
     } else {
         wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
         p.n_threads = threads;

@@ -38,7 +38,7 @@ void wsp__avx2_quant_q8_0(const float *x, void *dst, int n);
 void wsp__avx2_quant_q8_1(const float *x, void *dst, int n);
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-#define PF_GROUPS 4 /* prefetch distance, in groups of 4 rows */
+#define PF_GROUPS 16 /* prefetch distance, in groups of 4 rows */
 
 /* The layout facts of one weight type (compile-time constants after inlining). */
 typedef struct qlay {
