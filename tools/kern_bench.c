@@ -7,7 +7,8 @@
  *   kern_bench TYPE ROWS COLS [-x N_X] [-t THREADS] [-r REPS] [-c COPIES]
  *
  * TYPE: f32 f16 q4_0 q4_1 q5_0 q5_1 q8_0.  N_X (default 1): activation rows per call
- * (1…15; beams batched in one call).  MDC_KERNELS=scalar|avx2|avx512 picks the kernels
+ * (2…15: beams batched in one call; >= 16: an encoder-style batch, wsp__linear's GEMM
+ * path — MDC_QGEMM=rows forces the integer kernels there too).  MDC_KERNELS=scalar|avx2|avx512 picks the kernels
  * as for the engine.  The weights are pseudo-random bytes with fixed, sane scales (the
  * values do not change the time of an integer kernel).  COPIES (default: enough for
  * 256 MB) copies of the matrix are used in turn, so that (as in a decoder step, whose
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "-c") == 0)
             copies = atoi(argv[i + 1]);
     }
-    if (type < 0 || rows < 1 || cols < 32 || cols % 32 || nx < 1 || nx > 15 || threads < 1 ||
+    if (type < 0 || rows < 1 || cols < 32 || cols % 32 || nx < 1 || nx > 1 << 14 || threads < 1 ||
         reps < 1 || copies < 0) {
         fprintf(stderr, "kern_bench: bad arguments\n");
         return 2;
@@ -69,7 +70,10 @@ int main(int argc, char **argv)
     float *x = malloc(sizeof(float) * (size_t)nx * (size_t)cols);
     float *y = malloc(sizeof(float) * (size_t)nx * (size_t)rows);
     double *t = malloc(sizeof(double) * (size_t)reps);
-    if (!w || !x || !y || !t)
+    /* wsp__linear's scratch for M >= 16 (as the state's wbuf): W as f32, and a block of
+     * quantized-and-widened activations */
+    float *wbuf = malloc(sizeof(float) * ((size_t)rows + WSP__QGEMM_ROWS) * (size_t)cols);
+    if (!w || !x || !y || !t || !wbuf)
         return 1;
     uint64_t s = 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < bytes; i++) {
@@ -99,13 +103,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < copies + 2; i++) { /* warm-up: page faults, pool start */
         const wsp__mat W = {.data = w + (size_t)(i % copies) * bytes, .type = type,
                             .rows = rows, .cols = cols};
-        wsp__linear(pool, &W, NULL, x, nx, cols, y, rows, NULL);
+        wsp__linear(pool, &W, NULL, x, nx, cols, y, rows, wbuf);
     }
     for (int i = 0; i < reps; i++) {
         const wsp__mat W = {.data = w + (size_t)(i % copies) * bytes, .type = type,
                             .rows = rows, .cols = cols};
         const double t0 = mdc_now_ms();
-        wsp__linear(pool, &W, NULL, x, nx, cols, y, rows, NULL);
+        wsp__linear(pool, &W, NULL, x, nx, cols, y, rows, wbuf);
         t[i] = mdc_now_ms() - t0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_d);
@@ -119,5 +123,6 @@ int main(int argc, char **argv)
     free(x);
     free(y);
     free(t);
+    free(wbuf);
     return 0;
 }
