@@ -1,8 +1,9 @@
 /*
  * kern_bench — times one weight-type matrix × activations product through wsp__linear
  * (the decoder's path for M < 16: the type's matvec kernel, rows split over the pool),
- * and prints one line of key=value: the median, min ms per product and the weight
- * bandwidth (weight bytes / median time) in GB/s.
+ * and prints one line of key=value: the median and min ms per product, the median CPU
+ * time of the calling thread per product (with -t 1: the cost of the product on a shared,
+ * busy host), and the weight bandwidth (weight bytes / median time) in GB/s.
  *
  *   kern_bench TYPE ROWS COLS [-x N_X] [-t THREADS] [-r REPS] [-c COPIES]
  *
@@ -22,9 +23,20 @@
 #include "whisper/quants.h"
 #include "whisper/threadpool.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* CPU time of the calling thread, ms: with -t 1 every product runs on it, so this is the
+ * product's cost without the time other processes hold the core (a busy shared host). */
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -69,11 +81,11 @@ int main(int argc, char **argv)
     uint8_t *w = malloc(bytes * (size_t)copies);
     float *x = malloc(sizeof(float) * (size_t)nx * (size_t)cols);
     float *y = malloc(sizeof(float) * (size_t)nx * (size_t)rows);
-    double *t = malloc(sizeof(double) * (size_t)reps);
+    double *t = malloc(sizeof(double) * (size_t)reps), *tc = malloc(sizeof(double) * (size_t)reps);
     /* wsp__linear's scratch for M >= 16 (as the state's wbuf): W as f32, and a block of
      * quantized-and-widened activations */
     float *wbuf = malloc(sizeof(float) * ((size_t)rows + WSP__QGEMM_ROWS) * (size_t)cols);
-    if (!w || !x || !y || !t || !wbuf)
+    if (!w || !x || !y || !t || !tc || !wbuf)
         return 1;
     uint64_t s = 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < bytes; i++) {
@@ -99,6 +111,7 @@ int main(int argc, char **argv)
         memcpy(w + (size_t)c * bytes, w, bytes);
     for (int i = 0; i < nx * cols; i++)
         x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    openblas_set_num_threads(1); /* as the engine: the pool runs single-threaded sgemms */
     wsp__pool *pool = threads > 1 ? wsp__pool_new(threads) : NULL;
     for (int i = 0; i < copies + 2; i++) { /* warm-up: page faults, pool start */
         const wsp__mat W = {.data = w + (size_t)(i % copies) * bytes, .type = type,
@@ -108,21 +121,24 @@ int main(int argc, char **argv)
     for (int i = 0; i < reps; i++) {
         const wsp__mat W = {.data = w + (size_t)(i % copies) * bytes, .type = type,
                             .rows = rows, .cols = cols};
-        const double t0 = mdc_now_ms();
+        const double t0 = mdc_now_ms(), c0 = thread_cpu_ms();
         wsp__linear(pool, &W, NULL, x, nx, cols, y, rows, wbuf);
         t[i] = mdc_now_ms() - t0;
+        tc[i] = thread_cpu_ms() - c0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_d);
+    qsort(tc, (size_t)reps, sizeof *tc, cmp_d);
     const double med = t[reps / 2];
     printf("kernels=%s type=%s rows=%d cols=%d n_x=%d threads=%d copies=%d median_ms=%.3f min_ms=%.3f "
-           "weight_mb=%.1f gb_s=%.1f check=%.6g\n",
-           wsp__kern()->name, ti->name, rows, cols, nx, threads, copies, med, t[0], (double)bytes / 1e6,
+           "cpu_median_ms=%.3f weight_mb=%.1f gb_s=%.1f check=%.6g\n",
+           wsp__kern()->name, ti->name, rows, cols, nx, threads, copies, med, t[0], tc[reps / 2], (double)bytes / 1e6,
            (double)bytes / 1e6 / med, (double)y[(size_t)(nx - 1) * (size_t)rows + rows / 2]);
     wsp__pool_free(pool);
     free(w);
     free(x);
     free(y);
     free(t);
+    free(tc);
     free(wbuf);
     return 0;
 }

@@ -125,6 +125,7 @@ static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, 
 const wsp__kern_ops wsp__kern_scalar = {
     .name = "scalar",
     .types = wsp__types_scalar,
+    .qgemm_int = 0,
     .dot_f16 = dot_f16_scalar,
     .dot_f32 = dot_f32_scalar,
     .cvt_f16 = cvt_f16_scalar,

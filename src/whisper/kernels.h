@@ -43,6 +43,10 @@ typedef struct wsp__type_traits {
 typedef struct wsp__kern_ops {
     const char *name;                                     /* "scalar", "avx2", "avx512" */
     const wsp__type_traits *types;                        /* [WSP__N_TYPES], by type code */
+    /* 1: batches on quantized weights take the integer kernels (wsp__linear), because
+     * this ISA's are faster than dequantize + sgemm (AVX-512 VNNI); 0: dequantize + sgemm
+     * for q8_0-activation types. */
+    int qgemm_int;
     float (*dot_f16)(const void *w, const float *x, int n); /* Σ f16 w[i] · x[i] */
     float (*dot_f32)(const void *w, const float *x, int n); /* Σ f32 w[i] · x[i] (w unaligned) */
     void (*cvt_f16)(const void *src, float *dst, size_t n); /* f16 → f32 */
@@ -204,17 +208,28 @@ void wsp__softmax(float *x, int n, float scale);
 #include "whisper/threadpool.h"
 
 /* Y[M][N] = X[M][K] · Wᵀ + b, with W [N][K] (any weight type, in the mapping) and b [N] or
- * NULL.  M >= 16: W is converted to f32 into wbuf (N·K floats) and multiplied with
- * single-threaded OpenBLAS sgemm calls on blocks of X's rows, spread over the pool (so
- * OpenBLAS's own threads stay idle: set openblas_set_num_threads(1)).  For W of a type
- * with q8_0 activations (q4_0, q5_0, q8_0), X is quantized to q8_0 and widened back to
- * f32 in blocks of WSP__QGEMM_ROWS rows (into wbuf + N·K: WSP__QGEMM_ROWS·K more floats),
- * so the product is ggml's integer block product up to the f32 rounding of the sum.  Otherwise (M < 16, q4_1/q5_1, or
- * MDC_QGEMM=rows) rows are read in place by the type's matvec kernel, rows of W split
- * across the pool. */
+ * NULL.  M < 16: rows of W are read in place by the type's matvec kernel, split across the
+ * pool.  M >= 16 (wbuf: at least (N + WSP__QGEMM_ROWS)·K floats of scratch):
+ *  - f16/f32 W: converted to f32 into wbuf and multiplied with single-threaded OpenBLAS
+ *    sgemm calls on blocks of X's rows, spread over the pool (so OpenBLAS's own threads
+ *    stay idle: set openblas_set_num_threads(1));
+ *  - quantized W, integer path (wsp__linear_int_gemm): X is quantized once into wbuf,
+ *    then the type's matvec kernel runs over tiles of X for chunks of W's rows — every
+ *    output is bit-identical to the M = 1 path, i.e. ggml's integer block product;
+ *  - quantized W, sgemm path (q4_0/q5_0/q8_0 where the integer kernels are slower): W
+ *    dequantized to f32 into wbuf, X quantized to q8_0 and widened back to f32 in blocks of
+ *    WSP__QGEMM_ROWS rows (into wbuf + N·K), then sgemm: ggml's integer block product up
+ *    to the f32 rounding of the sum. */
 #define WSP__QGEMM_ROWS 512
 void wsp__linear(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                  int M, int ldx, float *Y, int ldy, float *wbuf);
+/* 1 if wsp__linear multiplies batches (M >= 16) on weights of `type` with the integer
+ * kernels: q4_1/q5_1 always, q4_0/q5_0/q8_0 where the ISA says so (qgemm_int), unless
+ * MDC_QGEMM=rows (always) or MDC_QGEMM=sgemm (never) in the environment; 0 for f16/f32. */
+int wsp__linear_int_gemm(int type);
+/* Overrides MDC_QGEMM for the process: 1 integer, 0 sgemm, < 0 the ISA default (tests,
+ * benchmarks; not thread-safe against concurrent wsp__linear calls changing paths). */
+void wsp__linear_force_qgemm(int mode);
 /* Three wsp__linear calls on the same X (e.g. q, k, v), as ONE pool job when M < 16
  * (a decoder step then waits at one barrier instead of three).  b[k] may be NULL. */
 void wsp__linear3(wsp__pool *pool, const wsp__mat *const W[3], const wsp__mat *const b[3],

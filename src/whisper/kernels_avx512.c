@@ -215,6 +215,7 @@ void wsp__avx512_matvec_f32(const void *w, size_t row_bytes, int nrows, const vo
 const wsp__kern_ops wsp__kern_avx512 = {
     .name = "avx512",
     .types = wsp__types_avx512,
+    .qgemm_int = 1,
     .dot_f16 = dot_f16,
     .dot_f32 = dot_f32,
     .cvt_f16 = cvt_f16,

@@ -2,7 +2,7 @@
 #include "whisper/kernels.h"
 
 #include <cblas.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +15,8 @@ typedef struct linear_job {
     float *Y;
     const float *wf; /* f32 weights (GEMM path) */
     float *xf;       /* GEMM path, quantized W: X quantized to q8 and back ([M][K]) */
+    uint8_t *xq;     /* integer GEMM path: X in the weight type's vec_dot_type, [M][qb] */
+    size_t qb;       /* bytes of one quantized row of X */
     int gelu;
 } linear_job;
 
@@ -136,14 +138,82 @@ static void fakequant_task(void *p, int ith, int nth)
     }
 }
 
-/* MDC_QGEMM=rows: quantized weights take the integer matvec kernels for every M (an
- * integer GEMM by rows) instead of dequantize + sgemm; for benchmarks (docs/perf). */
-static int g_qgemm_rows;
-static pthread_once_t g_qgemm_once = PTHREAD_ONCE_INIT;
-static void qgemm_resolve(void)
+/* Integer GEMM path: X rows → the weight type's q8 activation blocks, once per batch. */
+static void quantx_task(void *p, int ith, int nth)
 {
-    const char *v = getenv("MDC_QGEMM");
-    g_qgemm_rows = v && strcmp(v, "rows") == 0;
+    const linear_job *j = p;
+    const wsp__type_traits *act = &wsp__kern()->types[wsp__kern()->types[j->W->type].vec_dot_type];
+    int b, e;
+    wsp__split(j->M, ith, nth, &b, &e);
+    for (int i = b; i < e; i++)
+        act->from_float(j->X + (size_t)i * (size_t)j->ldx, j->xq + (size_t)i * j->qb, j->W->cols);
+}
+
+/* Rows [b, e) of W (a multiple of 4 wide) against every quantized row of X: tiles of
+ * ~64 KiB of activations, so a tile and the chunk's weight rows stay in L2 while the
+ * type's matvec kernel loads each weight block once per 4 activation rows. */
+#define QGEMM_TILE_BYTES (64u << 10)
+
+static void qgemm_task(void *p, int ith, int nth)
+{
+    const linear_job *j = p;
+    const int rows = j->W->rows, K = j->W->cols;
+    int b, e;
+    wsp__split((rows + 3) / 4, ith, nth, &b, &e);
+    b *= 4;
+    e = 4 * e < rows ? 4 * e : rows;
+    if (b >= e)
+        return;
+    const wsp__type_traits *tr = &wsp__kern()->types[j->W->type];
+    const size_t rb = wsp__row_bytes(wsp__type_info_of(j->W->type), K);
+    int tile = (int)(QGEMM_TILE_BYTES / j->qb) & ~3;
+    if (tile < 4)
+        tile = 4;
+    for (int i0 = 0; i0 < j->M; i0 += tile) {
+        const int nx = j->M - i0 < tile ? j->M - i0 : tile;
+        tr->matvec((const uint8_t *)j->W->data + (size_t)b * rb, rb, e - b,
+                   j->xq + (size_t)i0 * j->qb, j->qb, nx, K,
+                   j->Y + (size_t)i0 * (size_t)j->ldy + b, j->ldy);
+    }
+    add_bias_gelu(j, 0, j->M, b, e);
+}
+
+/* MDC_QGEMM=rows|sgemm: how batches (M >= 16) on quantized weights are multiplied —
+ * the integer kernels or dequantize + sgemm (for q8_0-activation types; q8_1 ones are
+ * always integer) — instead of the ISA's default (wsp__kern_ops.qgemm_int); for
+ * benchmarks (docs/perf/engine.md).  wsp__linear_force_qgemm overrides it (tests). */
+static _Atomic int g_qgemm_force = -2; /* -2: not resolved, -1: ISA default, 0: sgemm, 1: integer */
+
+void wsp__linear_force_qgemm(int mode) { g_qgemm_force = mode < 0 ? -1 : mode > 0; }
+
+static int qgemm_mode(void)
+{
+    int m = g_qgemm_force;
+    if (m == -2) {
+        const char *v = getenv("MDC_QGEMM");
+        m = v && strcmp(v, "rows") == 0 ? 1 : v && strcmp(v, "sgemm") == 0 ? 0 : -1;
+        int expect = -2;
+        atomic_compare_exchange_strong(&g_qgemm_force, &expect, m); /* a forced mode wins */
+        m = g_qgemm_force;
+    }
+    return m;
+}
+
+int wsp__linear_int_gemm(int type)
+{
+    const wsp__kern_ops *k = wsp__kern();
+    if (type < 0 || type >= WSP__N_TYPES || !wsp__type_info_of(type))
+        return 0;
+    const int vdt = k->types[type].vec_dot_type;
+    if (vdt == WSP__T_F32)
+        return 0;
+    /* q4_1/q5_1 (q8_1 activations): ggml adds m·s with s = f16(d·Σq) per block, which a
+     * product of widened matrices cannot reproduce (0.016 logit error on micro-q4_1), so
+     * they always take the integer kernels. */
+    if (vdt == WSP__T_Q8_1)
+        return 1;
+    const int m = qgemm_mode();
+    return m >= 0 ? m : k->qgemm_int;
 }
 
 static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
@@ -152,12 +222,25 @@ static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, c
     linear_job j = {.W = W, .b = b, .X = X, .M = M, .ldx = ldx, .ldy = ldy, .Y = Y,
                     .gelu = gelu};
     const int vdt = wsp__kern()->types[W->type].vec_dot_type, quant = vdt != WSP__T_F32;
-    pthread_once(&g_qgemm_once, qgemm_resolve);
-    /* q4_1/q5_1 (q8_1 activations): ggml adds m·s with s = f16(d·Σq) per block, which a
-     * product of widened matrices cannot reproduce (0.016 logit error on micro-q4_1), so
-     * they always take the integer kernels. */
-    if (M < GEMM_MIN_ROWS || (quant && (g_qgemm_rows || vdt == WSP__T_Q8_1))) {
+    if (M < GEMM_MIN_ROWS) {
         wsp__pool_run(pool, matvec_task, &j);
+        return;
+    }
+    if (quant && wsp__linear_int_gemm(W->type)) {
+        /* X quantized once into wbuf, in blocks of as many rows as the scratch holds
+         * ((N + WSP__QGEMM_ROWS)·K floats: >= 1820 rows), then rows of W over the pool */
+        const int K = W->cols;
+        j.qb = wsp__row_bytes(wsp__type_info_of(vdt), K);
+        j.xq = (uint8_t *)wbuf;
+        const size_t cap = ((size_t)W->rows + WSP__QGEMM_ROWS) * (size_t)K * sizeof(float) / j.qb;
+        for (int b0 = 0; b0 < M; b0 += (int)cap) {
+            linear_job sj = j;
+            sj.M = (size_t)(M - b0) < cap ? M - b0 : (int)cap;
+            sj.X = X + (size_t)b0 * (size_t)ldx;
+            sj.Y = Y + (size_t)b0 * (size_t)ldy;
+            wsp__pool_run(pool, quantx_task, &sj);
+            wsp__pool_run(pool, qgemm_task, &sj);
+        }
         return;
     }
     cvt_job c = {.W = W, .dst = wbuf};

