@@ -204,19 +204,151 @@ static float dot_q5_1(const void *w, const void *x, int n)
     return hsum8(acc) + summs;
 }
 
-WSP__MATVEC_OF(dot_q4_0)
-WSP__MATVEC_OF(dot_q4_1)
-WSP__MATVEC_OF(dot_q5_0)
-WSP__MATVEC_OF(dot_q5_1)
-WSP__MATVEC_OF(dot_q8_0)
+/* ---- multi-row matvec ----------------------------------------------------------------
+ * 4 weight rows × up to 2 activation rows per pass: each weight block is loaded and
+ * unpacked once for both activations, the 4 rows' f16 scales are converted with one
+ * vcvtph2ps, the activation codes and scales once per block for the 4 rows, and each
+ * (row, activation) keeps one 8-lane accumulator summed once at the end — the same
+ * numbers as the single-row dots above (same lane partials, same order), fewer
+ * instructions.  Rows 4 groups ahead are prefetched. */
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define PF_GROUPS 4
+
+typedef struct qlay {
+    int bs, qoff, hoff, k, has_m, xs, xoff; /* as quants_avx512.c */
+} qlay;
+static const qlay L_Q4_0 = {18, 2, -1, 8, 0, 34, 2};
+static const qlay L_Q4_1 = {20, 4, -1, 0, 1, 36, 4};
+static const qlay L_Q5_0 = {22, 6, 2, 16, 0, 34, 2};
+static const qlay L_Q5_1 = {24, 8, 4, 0, 1, 36, 4};
+static const qlay L_Q8_0 = {34, 2, -1, 128, 0, 34, 2};
+
+static ALWAYS_INLINE uint32_t ld32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The signed codes (q8_0) or unsigned codes (others) of one block. */
+static ALWAYS_INLINE __m256i codes(const qlay L, const uint8_t *b)
+{
+    if (L.bs == 34)
+        return _mm256_loadu_si256((const __m256i *)(b + L.qoff));
+    __m256i q = nibbles32(b + L.qoff);
+    if (L.hoff >= 0)
+        q = _mm256_or_si256(q, _mm256_and_si256(bits32(b + L.hoff), _mm256_set1_epi8(0x10)));
+    return q;
+}
+
+/* 8 lanes of 4-product sums Σ w·x of one block: q8_0 by the sign trick (dot_ss), the
+ * nibble types as unsigned codes (dot_us's integers) minus K·Σx (corr, per activation). */
+static ALWAYS_INLINE __m256i lanes(const qlay L, __m256i w, __m256i x, __m256i corr)
+{
+    if (L.bs == 34)
+        return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)),
+                                 _mm256_set1_epi16(1));
+    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+    return L.k ? _mm256_sub_epi32(p, corr) : p;
+}
+
+static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const r[4],
+                                const uint8_t *pf, size_t rb, int nb, const uint8_t *x,
+                                size_t ldx, float out[2][4])
+{
+    __m256 acc[4][2];
+    __m128 summ[2];
+    for (int i = 0; i < NX; i++) {
+        for (int k = 0; k < 4; k++)
+            acc[k][i] = _mm256_setzero_ps();
+        summ[i] = _mm_setzero_ps();
+    }
+    for (int b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * (size_t)L.bs;
+        if (!(b & 1))
+            for (int k = 0; k < 4; k++)
+                _mm_prefetch((const char *)pf + (size_t)k * rb + o, _MM_HINT_T0);
+        /* [d0, m0, d1, m1, d2, m2, d3, m3] */
+        const __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(r[0] + o), (int)ld32(r[1] + o),
+                                                         (int)ld32(r[2] + o), (int)ld32(r[3] + o)));
+        __m128 mv = _mm_setzero_ps();
+        if (L.has_m)
+            mv = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(dm, _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7)));
+        __m256i xv[2], corr[2];
+        __m256 dx[2];
+        for (int i = 0; i < NX; i++) {
+            const uint8_t *xb = x + (size_t)i * ldx + (size_t)b * (size_t)L.xs;
+            xv[i] = _mm256_loadu_si256((const __m256i *)(xb + L.xoff));
+            corr[i] = _mm256_setzero_si256();
+            if (L.k && L.bs != 34) /* K·Σ of each lane's 4 activation codes */
+                corr[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8((char)L.k), xv[i]),
+                                            _mm256_set1_epi16(1));
+            dx[i] = _mm256_set1_ps(h2f(xb));
+            if (L.has_m)
+                summ[i] = _mm_add_ps(summ[i], _mm_mul_ps(mv, _mm_set1_ps(h2f(xb + 2))));
+        }
+        for (int k = 0; k < 4; k++) {
+            const __m256i w = codes(L, r[k] + o);
+            const __m256 dk = _mm256_permutevar8x32_ps(dm, _mm256_set1_epi32(2 * k));
+            for (int i = 0; i < NX; i++)
+                acc[k][i] = _mm256_fmadd_ps(_mm256_mul_ps(dk, dx[i]),
+                                            _mm256_cvtepi32_ps(lanes(L, w, xv[i], corr[i])), acc[k][i]);
+        }
+    }
+    for (int i = 0; i < NX; i++) {
+        float m[4];
+        _mm_storeu_ps(m, summ[i]);
+        for (int k = 0; k < 4; k++)
+            out[i][k] = L.has_m ? hsum8(acc[k][i]) + m[k] : hsum8(acc[k][i]);
+    }
+}
+
+static ALWAYS_INLINE void matvec_q(const qlay L, const void *w, size_t rb, int nrows,
+                                   const void *x, size_t ldx, int n_x, int n, float *Y, int ldy)
+{
+    const uint8_t *base = w;
+    const int nb = n / WSP__QK;
+    for (int r0 = 0; r0 < nrows; r0 += 4) {
+        const int nr = nrows - r0 < 4 ? nrows - r0 : 4;
+        const uint8_t *r[4];
+        for (int k = 0; k < 4; k++) /* a short last group repeats its last row */
+            r[k] = base + (size_t)(r0 + (k < nr ? k : nr - 1)) * rb;
+        const uint8_t *pf = base + (size_t)(r0 + 4 * PF_GROUPS) * rb; /* never dereferenced */
+        for (int i0 = 0; i0 < n_x; i0 += 2) {
+            const uint8_t *xi = (const uint8_t *)x + (size_t)i0 * ldx;
+            float out[2][4];
+            if (n_x - i0 == 1)
+                group(L, 1, r, pf, rb, nb, xi, ldx, out);
+            else
+                group(L, 2, r, pf, rb, nb, xi, ldx, out);
+            const int gi = n_x - i0 < 2 ? n_x - i0 : 2;
+            for (int i = 0; i < gi; i++)
+                for (int k = 0; k < nr; k++)
+                    Y[(size_t)(i0 + i) * (size_t)ldy + (size_t)(r0 + k)] = out[i][k];
+        }
+    }
+}
+
+#define QMATVEC(name, lay)                                                                   \
+    static void matvec_##name(const void *w, size_t rb, int nr, const void *x, size_t ldx,  \
+                              int nx, int n, float *Y, int ldy)                              \
+    {                                                                                        \
+        matvec_q(lay, w, rb, nr, x, ldx, nx, n, Y, ldy);                                     \
+    }
+QMATVEC(q4_0, L_Q4_0)
+QMATVEC(q4_1, L_Q4_1)
+QMATVEC(q5_0, L_Q5_0)
+QMATVEC(q5_1, L_Q5_1)
+QMATVEC(q8_0, L_Q8_0)
 
 const wsp__type_traits wsp__types_avx2[WSP__N_TYPES] = {
     [WSP__T_F32] = {WSP__T_F32, wsp__row_f32, NULL, wsp__avx2_vdot_f32, wsp__avx2_matvec_f32},
     [WSP__T_F16] = {WSP__T_F32, wsp__avx2_row_f16, NULL, wsp__avx2_vdot_f16, wsp__avx2_matvec_f16},
-    [WSP__T_Q4_0] = {WSP__T_Q8_0, wsp__deq_q4_0, NULL, dot_q4_0, matvec_dot_q4_0},
-    [WSP__T_Q4_1] = {WSP__T_Q8_1, wsp__deq_q4_1, NULL, dot_q4_1, matvec_dot_q4_1},
-    [WSP__T_Q5_0] = {WSP__T_Q8_0, wsp__deq_q5_0, NULL, dot_q5_0, matvec_dot_q5_0},
-    [WSP__T_Q5_1] = {WSP__T_Q8_1, wsp__deq_q5_1, NULL, dot_q5_1, matvec_dot_q5_1},
-    [WSP__T_Q8_0] = {WSP__T_Q8_0, wsp__deq_q8_0, wsp__avx2_quant_q8_0, dot_q8_0, matvec_dot_q8_0},
+    [WSP__T_Q4_0] = {WSP__T_Q8_0, wsp__deq_q4_0, NULL, dot_q4_0, matvec_q4_0},
+    [WSP__T_Q4_1] = {WSP__T_Q8_1, wsp__deq_q4_1, NULL, dot_q4_1, matvec_q4_1},
+    [WSP__T_Q5_0] = {WSP__T_Q8_0, wsp__deq_q5_0, NULL, dot_q5_0, matvec_q5_0},
+    [WSP__T_Q5_1] = {WSP__T_Q8_1, wsp__deq_q5_1, NULL, dot_q5_1, matvec_q5_1},
+    [WSP__T_Q8_0] = {WSP__T_Q8_0, wsp__deq_q8_0, wsp__avx2_quant_q8_0, dot_q8_0, matvec_q8_0},
     [WSP__T_Q8_1] = {WSP__T_Q8_1, wsp__deq_q8_1, wsp__avx2_quant_q8_1, NULL, NULL},
 };
