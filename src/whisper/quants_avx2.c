@@ -266,9 +266,11 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
     }
     for (int b = 0; b < nb; b++) {
         const size_t o = (size_t)b * (size_t)L.bs;
-        if (!(b & 1))
-            for (int k = 0; k < 4; k++)
-                _mm_prefetch((const char *)pf + (size_t)k * rb + o, _MM_HINT_T0);
+        /* every block (< 64 bytes): a row's blocks straddle lines, and a line left to the
+         * hardware prefetcher costs (every other block: 1.9 vs 1.2 ms for the base-dims
+         * logits on one thread) */
+        for (int k = 0; k < 4; k++)
+            _mm_prefetch((const char *)pf + (size_t)k * rb + o, _MM_HINT_T0);
         /* [d0, m0, d1, m1, d2, m2, d3, m3] */
         const __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(r[0] + o), (int)ld32(r[1] + o),
                                                          (int)ld32(r[2] + o), (int)ld32(r[3] + o)));
