@@ -2,7 +2,8 @@
  * dequantize a row, quantize an activation row to q8_0 / q8_1, dot products of a weight
  * row with a quantized activation row.  See quants.h (layouts) and kernels.h (traits).
  *
- * Arithmetic contract (the AVX2 file computes exactly the same numbers):
+ * Arithmetic contract (quants_avx2.c and quants_avx512.c compute exactly the same numbers;
+ * test_whisper_quants checks it bit for bit):
  *  - activations: per block of 32, amax = max |x|, d = amax / 127 (stored as f16),
  *    id = 127 / amax (0 if amax = 0), q = round-half-even(x · id); for q8_1 also
  *    s = f16(d · Σq) with the f32 d.  This is ggml's AVX2 quantize_row_q8_0/q8_1 (not
