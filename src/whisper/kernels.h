@@ -43,9 +43,11 @@ typedef struct wsp__type_traits {
 typedef struct wsp__kern_ops {
     const char *name;                                     /* "scalar", "avx2", "avx512" */
     const wsp__type_traits *types;                        /* [WSP__N_TYPES], by type code */
-    /* 1: batches on quantized weights take the integer kernels (wsp__linear), because
-     * this ISA's are faster than dequantize + sgemm (AVX-512 VNNI); 0: dequantize + sgemm
-     * for q8_0-activation types. */
+    /* 1: batches on quantized weights take the integer kernels (wsp__linear): ggml's own
+     * arithmetic, the same bits on every ISA that sets it, and no f32 copy of W (AVX-512
+     * VNNI: also faster than dequantize + sgemm; AVX2: 1.3–1.7× the products' CPU, chosen
+     * for those two reasons — docs/perf/engine.md); 0 (scalar): dequantize + sgemm for
+     * q8_0-activation types. */
     int qgemm_int;
     float (*dot_f16)(const void *w, const float *x, int n); /* Σ f16 w[i] · x[i] */
     float (*dot_f32)(const void *w, const float *x, int n); /* Σ f32 w[i] · x[i] (w unaligned) */
@@ -216,7 +218,7 @@ void wsp__softmax(float *x, int n, float scale);
  *  - quantized W, integer path (wsp__linear_int_gemm): X is quantized once into wbuf,
  *    then the type's matvec kernel runs over tiles of X for chunks of W's rows — every
  *    output is bit-identical to the M = 1 path, i.e. ggml's integer block product;
- *  - quantized W, sgemm path (q4_0/q5_0/q8_0 where the integer kernels are slower): W
+ *  - quantized W, sgemm path (q4_0/q5_0/q8_0 with the scalar kernels, or MDC_QGEMM=sgemm): W
  *    dequantized to f32 into wbuf, X quantized to q8_0 and widened back to f32 in blocks of
  *    WSP__QGEMM_ROWS rows (into wbuf + N·K), then sgemm: ggml's integer block product up
  *    to the f32 rounding of the sum. */

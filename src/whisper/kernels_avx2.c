@@ -278,7 +278,7 @@ void wsp__avx2_matvec_f32(const void *w, size_t row_bytes, int nrows, const void
 const wsp__kern_ops wsp__kern_avx2 = {
     .name = "avx2",
     .types = wsp__types_avx2,
-    .qgemm_int = 0,
+    .qgemm_int = 1,
     .dot_f16 = dot_f16,
     .dot_f32 = dot_f32,
     .cvt_f16 = cvt_f16,
