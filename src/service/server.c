@@ -167,11 +167,80 @@ void http_req_unref(http_req *req)
     pthread_mutex_unlock(&req->mu);
     if (left > 0)
         return;
+    if (req->off_resp)
+        MHD_destroy_response(req->off_resp);
     work_destroy(&req->work);
     pipeline_result_free(&req->result);
     free(req->sse.p);
     pthread_mutex_destroy(&req->mu);
     free(req);
+}
+
+/* ---- store handlers off the polling thread ------------------------------------------ */
+
+/* The I/O thread's task: runs the suspended request's handler (its answer is kept,
+ * routes.h), then resumes the connection so the polling thread queues that answer. */
+static void offload_run(void *arg)
+{
+    http_req *req = arg;
+    req->capture = true;
+    enum MHD_Result ret = req->route->handler(req->srv, req);
+    req->capture = false;
+    pthread_mutex_lock(&req->mu);
+    req->off_ret = ret;
+    req->off_state = HTTP_OFF_DONE;
+    pthread_mutex_unlock(&req->mu);
+    MHD_resume_connection(req->conn); /* MHD cannot close it while suspended */
+    http_req_unref(req);
+}
+
+/* Polling thread: suspends the request and hands its handler to the I/O thread; when
+ * the I/O queue is full (every connection waiting on a stalled store), answers 503
+ * jobs_unavailable at once.  Returns MHD_YES. */
+static enum MHD_Result offload_start(svc_server *srv, http_req *req)
+{
+    pthread_mutex_lock(&req->mu);
+    req->off_state = HTTP_OFF_RUNNING;
+    req->refs++; /* the task's */
+    pthread_mutex_unlock(&req->mu);
+    MHD_suspend_connection(req->conn);
+    if (wrk_submit(srv->io, offload_run, req) == 0)
+        return MHD_YES;
+    req->capture = true;
+    req->off_ret = http_send_error(req, 503, "jobs_unavailable",
+                                   "too many requests wait for the job store (Redis); retry shortly");
+    req->capture = false;
+    pthread_mutex_lock(&req->mu);
+    req->off_state = HTTP_OFF_DONE;
+    req->refs--; /* MHD's reference remains */
+    pthread_mutex_unlock(&req->mu);
+    MHD_resume_connection(req->conn);
+    return MHD_YES;
+}
+
+/* Polling thread, after the resume: queues the answer the handler left. */
+static enum MHD_Result offload_deliver(http_req *req)
+{
+    struct MHD_Response *r = req->off_resp;
+    req->off_resp = NULL;
+    if (!r)
+        return req->off_ret; /* the handler failed without an answer: MHD closes */
+    return http_send_response(req, req->off_status, r);
+}
+
+/* Runs the request's handler: inline, or on the I/O thread for a store that blocks. */
+static enum MHD_Result dispatch(svc_server *srv, http_req *req)
+{
+    pthread_mutex_lock(&req->mu);
+    int st = req->off_state;
+    pthread_mutex_unlock(&req->mu);
+    if (st == HTTP_OFF_DONE)
+        return offload_deliver(req);
+    if (st == HTTP_OFF_RUNNING)
+        return MHD_YES; /* not resumed yet */
+    if ((req->route->flags & ROUTE_STORE) && srv->io)
+        return offload_start(srv, req);
+    return req->route->handler(srv, req);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
@@ -370,7 +439,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return http_send_upload_error(req, upl_error_get(req->work.form));
         }
     }
-    return req->route->handler(srv, req);
+    return dispatch(srv, req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -500,15 +569,32 @@ static void wait_workers_idle(wrk_pool *pool, int ms)
 }
 
 /* mdconv_jobs{state}: the store's jobs by status. */
+static void count_jobs(void *arg)
+{
+    svc_server *srv = arg;
+    int counts[JOB_N_STATUS];
+    if (jobs_count(srv->jobs, counts) == 0)
+        for (int i = 0; i < JOB_N_STATUS; i++) {
+            const char *lv[] = {job_status_name((job_status)i)};
+            met_set(srv->metrics.jobs, lv, counts[i]);
+        }
+    atomic_store(&srv->counts_pending, false);
+}
+
+/* Refreshes mdconv_jobs: on the I/O thread when the store may block (the main thread
+ * keeps its tick: deadlines, signals), at most one refresh queued at a time. */
 static void publish_job_counts(svc_server *srv)
 {
-    int counts[JOB_N_STATUS];
-    if (!srv->metrics.jobs || jobs_count(srv->jobs, counts) != 0)
+    if (!srv->metrics.jobs)
         return;
-    for (int i = 0; i < JOB_N_STATUS; i++) {
-        const char *lv[] = {job_status_name((job_status)i)};
-        met_set(srv->metrics.jobs, lv, counts[i]);
+    if (!srv->io) {
+        count_jobs(srv);
+        return;
     }
+    if (atomic_exchange(&srv->counts_pending, true))
+        return;
+    if (wrk_submit(srv->io, count_jobs, srv) != 0)
+        atomic_store(&srv->counts_pending, false);
 }
 
 /* SIGHUP: the model file may have been replaced; drop the mapping when no transcription
@@ -652,6 +738,17 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     } else {
         srv.jobs = jobs_mem_new(cfg->jobs_ttl_seconds, cfg->jobs_max);
     }
+    /* A store that waits on the network gets its own thread, so that a slow or stopped
+     * Redis never stalls the polling thread (/health, uploads, every other connection).
+     * One thread: the store's commands share one connection anyway.  Its queue holds a
+     * task per connection at most (each waits suspended), and the gauge refresh. */
+    if (srv.jobs && srv.jobs->ops->blocking) {
+        srv.io = wrk_pool_new(1, SVC__MAX_CONNECTIONS + SVC__PROBE_CONN_LIMIT + 1, NULL);
+        if (!srv.io) {
+            MDC_LOG_ERROR("cannot start the job store's I/O thread");
+            goto out;
+        }
+    }
     cg_options gopt = {
         .headers_timeout_s = cfg->headers_timeout_s,
         .body_min_bps = cfg->upload_min_bps,
@@ -786,6 +883,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     rc = 0;
 out:
     jobs_stop(srv.jobs); /* the store's threads resume connections: before MHD stops */
+    wrk_pool_free(srv.io); /* runs what is queued: every offloaded request is resumed */
     if (srv.probe_daemon)
         MHD_stop_daemon(srv.probe_daemon);
     if (srv.daemon)
