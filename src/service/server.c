@@ -245,19 +245,71 @@ static enum MHD_Result dispatch(svc_server *srv, http_req *req)
 
 /* ---- dispatch ------------------------------------------------------------------- */
 
-/* Constant-time comparison of the Authorization header with "Bearer KEY". */
+/* Finds the header after the one whose value is at `value` (wire order). */
+typedef struct next_header {
+    const char *value;
+    const char *next_key; /* NULL: that header is the last one */
+    bool seen;
+} next_header;
+
+static enum MHD_Result find_next_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind, (void)key_size, (void)value_size;
+    next_header *n = cls;
+    if (n->seen) {
+        n->next_key = key;
+        return MHD_NO; /* stop */
+    }
+    n->seen = value == n->value;
+    return MHD_YES;
+}
+
+/* True when the header value MHD returned (value[len]) is all that was sent on its line.
+ * libmicrohttpd 0.9.75 parses header lines in place and cuts a value at an embedded NUL,
+ * reporting only the bytes before it — MHD_lookup_connection_value_n's length too — so
+ * "Bearer KEY\0junk" would read as "Bearer KEY" (RFC 9110 §5.5: a field value with NUL
+ * must be rejected).  Its read buffer keeps the line: the terminator (CR LF or LF) is
+ * overwritten with NULs and the next header line follows at once.  So the value is whole
+ * when value[len] ends it and what follows is that terminator: the next header's first
+ * byte one or two bytes on (LF / CR LF), or, for the last header, the NUL of the blank
+ * line.  Only bytes inside the parsed header block are read (a following line or the
+ * blank line always exists).  Not told apart: a value that only ends in one NUL before
+ * a bare LF (or, as the last header, before its line end) — it leaves the same bytes as
+ * CR LF, and hides nothing after it.  A library that reports the full length shows the
+ * NUL within value[len] instead, which the caller refuses too. */
+static bool header_value_whole(struct MHD_Connection *conn, const char *value, size_t len)
+{
+    next_header n = {.value = value};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, find_next_header, &n);
+    const char *after = value + len + 1; /* past the NUL that ends the value */
+    if (!n.seen)
+        return true; /* not found: nothing to compare with (not expected) */
+    if (!n.next_key)
+        return *after == '\0'; /* the last header: the blank line follows */
+    return after == n.next_key || (*after == '\0' && after + 1 == n.next_key);
+}
+
+/* Constant-time comparison of the Authorization header with "Bearer KEY".  The value's
+ * length is libmicrohttpd's, and a value with an embedded NUL ("Bearer KEY\0junk") is
+ * refused: a C-string comparison would stop at the NUL and accept it. */
 static bool authorized(svc_server *srv, struct MHD_Connection *conn)
 {
     const char *key = srv->cfg->api_key;
     if (!key[0])
         return true;
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    const char *h = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+                                      sizeof MHD_HTTP_HEADER_AUTHORIZATION - 1, &h, &len) != MHD_YES ||
+        !h || memchr(h, '\0', len) || !header_value_whole(conn, h, len) || len < 7 ||
+        strncasecmp(h, "Bearer ", 7) != 0)
         return false;
+    const char *end = h + len;
     h += 7;
-    while (*h == ' ')
+    while (h < end && *h == ' ')
         h++;
-    size_t hl = strlen(h), kl = strlen(key);
+    size_t hl = (size_t)(end - h), kl = strlen(key);
     unsigned char diff = hl != kl;
     for (size_t i = 0; i < kl; i++)
         diff |= (unsigned char)(key[i] ^ (i < hl ? h[i] : 0));
