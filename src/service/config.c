@@ -199,8 +199,9 @@ static const setting k_settings[] = {
     {.d = {"JOBS_REDIS_URL", "Jobs", "", "redis://[user:pass@]host:port/db",
       "Empty = jobs live in this process. Set = jobs (record, events, upload, result) live in "
       "Redis with their TTL and any replica sharing it answers, runs and finishes any job "
-      "(docs/DEPLOY.md, Scaling out). rediss:// (TLS) is refused: Debian's hiredis 0.14 has "
-      "no TLS."},
+      "(docs/DEPLOY.md, Scaling out). rediss:// (TLS) is refused at start: Debian's hiredis "
+      "0.14 has no TLS; point redis:// at a TLS-terminating sidecar (stunnel, a service mesh) "
+      "instead."},
      .type = SET_STRING, F(jobs_redis_url), .flags = SET_EMPTY_OK | SET_SECRET},
     {.d = {"JOBS_ROLE", "Jobs", "both", NULL,
       "With JOBS_REDIS_URL: api = accepts and answers jobs but never runs one; worker = runs "

@@ -776,10 +776,10 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                      "unless a request asks for it (vad=true)", cfg->vad_model_path);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
     if (cfg->jobs_redis_url[0]) {
-        char why[256] = "";
+        char why[512] = "";
         srv.jobs = srv.pool ? jobs_redis_new(&srv, why, sizeof why) : NULL;
         if (!srv.jobs && why[0]) {
-            MDC_LOG_ERROR("invalid JOBS_REDIS_URL: %s", why);
+            MDC_LOG_ERROR("cannot use JOBS_REDIS_URL: %s", why);
             goto out;
         }
     } else if (cfg->jobs_role != SVC_ROLE_BOTH) {

@@ -157,8 +157,10 @@ with RedisServer() as rs:
 
 # settings that cannot work stop start-up with a message naming them
 for env_bad, want in (({"JOBS_ROLE": "api"}, "JOBS_ROLE=api needs JOBS_REDIS_URL"),
-                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"}, "TLS"),
-                      ({"JOBS_REDIS_URL": "redis://127.0.0.1:0/0"}, "invalid JOBS_REDIS_URL")):
+                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"},
+                       "cannot use JOBS_REDIS_URL: rediss:// (TLS) is not supported: this build's hiredis 0.14"),
+                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"}, "TLS-terminating sidecar"),
+                      ({"JOBS_REDIS_URL": "redis://127.0.0.1:0/0"}, "cannot use JOBS_REDIS_URL: port must be 1-65535")):
     s = Server(env=env_bad, wait=False, name="bad")
     try:
         rc = s.proc.wait(timeout=10)
