@@ -3,7 +3,9 @@
  * table, runs the idle-unload/job-expiry ticker on the main thread, and shuts down on
  * SIGINT/SIGTERM.
  *
- * Threads: MHD's one internal polling thread (epoll) runs every handler; the worker
+ * Threads: MHD's one internal polling thread (epoll) runs every handler — except the
+ * ROUTE_STORE ones when the job store may block (Redis), which run on the one-thread
+ * I/O pool `srv.io` with their connection suspended (offload_*, routes.h); the worker
  * pool runs transcriptions; the holder's preload thread (WHISPER_PRELOAD) loads the
  * model after the listener is up; the main thread waits for signals and ticks.
  * SIGINT/SIGTERM/SIGHUP are blocked in every thread and taken with sigtimedwait() here
