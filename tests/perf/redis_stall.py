@@ -89,9 +89,10 @@ def main():
             os.kill(rs.proc.pid, signal.SIGCONT)
         by = collections.Counter(code for code, _ in seen)
         slow = [dt for _, dt in seen]
-        print("GET /jobs/ID during the stall: %s; answer time p50 %.0f ms, max %.0f ms"
-              % (dict(by), percentile(slow, 50) * 1000 if slow else 0,
-                 max(slow) * 1000 if slow else 0), flush=True)
+        print("GET /jobs/ID during the stall: %s; answer time p50 %.0f ms, max %.0f ms, "
+              "%d over 500 ms" % (dict(by), percentile(slow, 50) * 1000 if slow else 0,
+                                  max(slow) * 1000 if slow else 0,
+                                  sum(1 for dt in slow if dt > 0.5)), flush=True)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and s.request("GET", "/jobs/" + jid)[0] != 200:
             time.sleep(0.1)
