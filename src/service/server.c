@@ -304,7 +304,7 @@ static bool authorized(svc_server *srv, struct MHD_Connection *conn)
     size_t len = 0;
     if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
                                       sizeof MHD_HTTP_HEADER_AUTHORIZATION - 1, &h, &len) != MHD_YES ||
-        !h || memchr(h, '\0', len) || !header_value_whole(conn, h, len) || len < 7 ||
+        !h || len < 7 || memchr(h, '\0', len) || !header_value_whole(conn, h, len) ||
         strncasecmp(h, "Bearer ", 7) != 0)
         return false;
     const char *end = h + len;
