@@ -89,6 +89,17 @@ static bool bool_field(http_req *req, const char *name, bool *out, enum MHD_Resu
     return false;
 }
 
+/* An explicit speaker_turns must apply to the request (pipeline_turns_check).  Returns
+ * false after queueing a 400. */
+static bool check_turns(http_req *req, const pipeline_request *pr, enum MHD_Result *ret)
+{
+    const char *why = pipeline_turns_check(pr->speaker_turns, pr->diarize, pr->format);
+    if (!why)
+        return true;
+    *ret = http_send_error_param(req, 400, "invalid_field", "speaker_turns", "%s", why);
+    return false;
+}
+
 /* Fills the fields every transcription shares.  Returns false after queueing a 400. */
 static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
                           enum MHD_Result *ret)
@@ -136,6 +147,15 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
      * channel energy */
     if (!bool_field(req, "diarize", &pr->diarize, ret))
         return false;
+    /* md-converter extension: where the report's / diarized_json's speakers come from
+     * (checked against the format by check_turns once it is known) */
+    const char *turns = upl_field(f, "speaker_turns");
+    if (turns && *turns && pipeline_turns_parse(turns, &pr->speaker_turns) != 0) {
+        *ret = http_send_error_param(req, 400, "invalid_field", "speaker_turns",
+                                     "speaker_turns must be auto, segment or audio (got "
+                                     "\"%.20s\")", turns);
+        return false;
+    }
     /* voice-activity detection: vad=true|false, OpenAI's chunking_strategy, WHISPER_VAD */
     const vad_params server_params = svc_config_vad_params(cfg);
     char why[300];
@@ -167,7 +187,7 @@ bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request 
     pr->meta.title = upl_field(f, "title");
     pr->meta.date = upl_field(f, "date");
     pr->meta.participants = upl_field(f, "participants");
-    return true;
+    return check_turns(req, pr, ret);
 }
 
 /* Answers a finished transcription. */
@@ -275,6 +295,8 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
     pr->format = req->format;
     if (req->format == RPT_FORMAT_DIARIZED_JSON)
         pr->diarize = true; /* the format exists to carry the speakers */
+    if (!check_turns(req, pr, ret))
+        return false;
     const char *temp = upl_field(f, "temperature");
     if (temp && *temp) {
         char *end = NULL;

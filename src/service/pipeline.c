@@ -291,7 +291,47 @@ static json_t *words_json(const rpt_segment *s)
     return a;
 }
 
-char *pipeline_segments_json(const rpt_segment *segs, size_t n)
+int pipeline_turns_parse(const char *s, pipeline_turns *out)
+{
+    static const char *const names[] = {"auto", "segment", "audio"};
+    for (int i = 0; s && i < 3; i++)
+        if (!strcmp(s, names[i])) {
+            *out = (pipeline_turns)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt)
+{
+    if (t == PIPELINE_TURNS_AUTO)
+        return NULL;
+    if (!diarize)
+        return "speaker_turns needs diarize=true (or response_format diarized_json)";
+    if (fmt != RPT_FORMAT_MARKDOWN && fmt != RPT_FORMAT_DIARIZED_JSON)
+        return "speaker_turns applies to the Markdown report and diarized_json only (the "
+               "other formats carry whisper.cpp's per-segment labels)";
+    return NULL;
+}
+
+/* Turns measured on the audio for this request (see pipeline_turns). */
+static bool audio_turns(const pipeline_request *req)
+{
+    if (!req->diarize)
+        return false;
+    if (req->speaker_turns == PIPELINE_TURNS_AUTO)
+        return req->format == RPT_FORMAT_MARKDOWN;
+    return req->speaker_turns == PIPELINE_TURNS_AUDIO &&
+           (req->format == RPT_FORMAT_MARKDOWN || req->format == RPT_FORMAT_DIARIZED_JSON);
+}
+
+/* Word times are needed: asked for, word cues, or to split text at speaker turns. */
+static bool need_words(const pipeline_request *req)
+{
+    return req->word_timestamps || req->max_words_per_cue > 0 || audio_turns(req);
+}
+
+char *pipeline_segments_json(const rpt_segment *segs, size_t n, bool with_words)
 {
     json_t *arr = json_array();
     if (!arr)
@@ -306,7 +346,8 @@ char *pipeline_segments_json(const rpt_segment *segs, size_t n)
             json_object_set_new(o, "end", json_real((double)segs[i].t1_cs / 100.0)) ||
             json_object_set_new(o, "text", json_stringn(clean, tl)) ||
             (segs[i].speaker && json_object_set_new(o, "speaker", json_string(segs[i].speaker))) ||
-            (segs[i].words && json_object_set_new(o, "words", words_json(&segs[i]))) ||
+            (with_words && segs[i].words &&
+             json_object_set_new(o, "words", words_json(&segs[i]))) ||
             json_array_append_new(arr, o)) {
             free(clean);
             json_decref(o);
@@ -346,7 +387,7 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
     if (req->no_fallback)
         p.temperature_inc = 0;
     p.seed = req->seed;
-    p.token_timestamps = req->word_timestamps || req->max_words_per_cue > 0;
+    p.token_timestamps = need_words(req);
     p.progress_cb = engine_progress;
     p.progress_user_data = prog;
     p.segment_cb = engine_segment;
@@ -359,7 +400,7 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
 /* The words the transcript stage gets: only when they were computed. */
 static const trw_words *p_words(const pipeline_request *req, const trw_words *w)
 {
-    return req->word_timestamps || req->max_words_per_cue > 0 ? w : NULL;
+    return need_words(req) ? w : NULL;
 }
 
 static bool vad_aborted(void *user)
@@ -578,6 +619,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         .translate = req->translate,
         .words = p_words(req, &words),
         .stereo = req->diarize ? &pcm : NULL,
+        .audio_turns = audio_turns(req),
         .want_words = req->word_timestamps,
         .want_segments = req->want_segments,
         .max_words_per_cue = req->max_words_per_cue,
@@ -603,7 +645,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         set_error(res, 500, "internal_error", "cannot render the report (out of memory)");
         goto done;
     }
-    res->segments_json = pipeline_segments_json(tx.segs, tr.n_segments);
+    res->segments_json = pipeline_segments_json(tx.segs, tr.n_segments, req->word_timestamps);
     if (!res->segments_json) {
         free(res->body);
         res->body = NULL;

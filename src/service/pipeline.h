@@ -34,6 +34,23 @@ typedef struct pipeline_segment {
     size_t n_logprobs;
 } pipeline_segment;
 
+/* Where the Markdown report and diarized_json take a stereo recording's speakers from
+ * (pipeline_request.speaker_turns; form field speaker_turns, CLI --speaker-turns). */
+typedef enum pipeline_turns {
+    PIPELINE_TURNS_AUTO = 0, /* AUDIO for the Markdown report, SEGMENT for diarized_json */
+    PIPELINE_TURNS_SEGMENT,  /* whisper.cpp -di: one speaker per engine segment, by channel
+                                energy over its span; talk time = the segments' spans */
+    PIPELINE_TURNS_AUDIO,    /* turns measured on the channels (aud_stereo_turns); text split
+                                at the words where the turn changes (word times are computed
+                                for it); talk time = the turns' spans */
+} pipeline_turns;
+
+/* Parses "auto|segment|audio" into *out; returns 0 or -1. */
+int pipeline_turns_parse(const char *s, pipeline_turns *out);
+/* Checks an explicit speaker_turns choice against the request: NULL when it applies,
+ * else a static message (it needs diarize and the Markdown report or diarized_json). */
+const char *pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt);
+
 typedef struct pipeline_request {
     const char *audio_path;       /* spooled upload or CLI file */
     const char *source_name;      /* sanitised display name (may be NULL) */
@@ -57,6 +74,7 @@ typedef struct pipeline_request {
     int max_words_per_cue;        /* SRT/VTT: word-level cues (0 = one cue per segment) */
     bool diarize;                 /* stereo speaker turns by channel energy (whisper.cpp
                                      -di: the sum L+R is transcribed); mono → no labels */
+    pipeline_turns speaker_turns; /* with diarize: see pipeline_turns */
     rpt_format format;
     bool logprobs;                /* JSON: add every text token's log-probability
                                      (OpenAI include[]=logprobs) */
@@ -104,9 +122,10 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
 /* Frees body and segments_json.  Accepts NULL; safe to call twice. */
 void pipeline_result_free(pipeline_result *res);
 
-/* JSON array [{"start":1.23,"end":4.5,"text":"…"}] of report segments (times in seconds,
- * text made valid UTF-8).  malloc'd, caller frees; NULL on OOM. */
-char *pipeline_segments_json(const rpt_segment *segs, size_t n);
+/* JSON array [{"start":1.23,"end":4.5,"text":"…","speaker"?,"words"?}] of report
+ * segments (times in seconds, text made valid UTF-8; "words" only with with_words and
+ * when the segment has them).  malloc'd, caller frees; NULL on OOM. */
+char *pipeline_segments_json(const rpt_segment *segs, size_t n, bool with_words);
 
 /* Normalises a client's language: "" / "auto" → "" (detect); an ISO 639-1 code in any
  * case, or a BCP-47 tag / locale whose primary subtag is one ("pt-BR", "PT", "pt_br",
