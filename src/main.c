@@ -60,6 +60,9 @@ static const char k_usage[] =
     "          --max-words-per-cue N  srt/vtt cues of at most N words (like -ml 1 -sow)\n"
     "          --diarize          stereo recording: speaker per segment by channel energy\n"
     "                             (whisper.cpp -di; transcribes L+R)\n"
+    "          --dtw PRESET       word times by cross-attention DTW: off, auto (the\n"
+    "                             model's size) or tiny|tiny.en|base|...|large-v3-turbo\n"
+    "                             (default: $WHISPER_DTW or off)\n"
     "          --speaker-turns T  with --diarize, md and diarized_json: auto (audio for\n"
     "                             md, segment for diarized_json), segment (-di's label\n"
     "                             per segment) or audio (turns measured on the channels,\n"
@@ -224,7 +227,7 @@ static int cmd_transcribe(int argc, char **argv)
     enum {
         O_BEAM = 256, O_NO_FALLBACK, O_NO_TS, O_PROMPT, O_TRANSLATE, O_TITLE, O_DATE,
         O_PARTICIPANTS, O_LOCALE, O_VAD, O_NO_VAD, O_VAD_MODEL, O_SEED, O_WORDS, O_MAX_WORDS,
-        O_DIARIZE, O_TURNS
+        O_DIARIZE, O_TURNS, O_DTW
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -240,6 +243,7 @@ static int cmd_transcribe(int argc, char **argv)
         {"max-words-per-cue", required_argument, NULL, O_MAX_WORDS},
         {"diarize", no_argument, NULL, O_DIARIZE},
         {"speaker-turns", required_argument, NULL, O_TURNS},
+        {"dtw", required_argument, NULL, O_DTW},
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
         {"title", required_argument, NULL, O_TITLE},
@@ -281,6 +285,7 @@ static int cmd_transcribe(int argc, char **argv)
             req.max_words_per_cue = parse_int_opt("--max-words-per-cue", optarg, 1, 100);
             break;
         case O_DIARIZE: req.diarize = true; break;
+        case O_DTW: set_or_die(&cfg, "WHISPER_DTW", optarg, "--dtw"); break;
         case O_TURNS:
             if (pipeline_turns_parse(optarg, &req.speaker_turns) != 0)
                 die_usage("--speaker-turns must be auto, segment or audio (got \"%s\")", optarg);
@@ -318,6 +323,8 @@ static int cmd_transcribe(int argc, char **argv)
     const char *turns_why = pipeline_turns_check(req.speaker_turns, req.diarize, req.format);
     if (turns_why)
         die_usage("--%s", turns_why + strlen("speaker_"));
+    if (pipeline_dtw_parse(cfg.dtw, &req.dtw) != 0)
+        die_usage("WHISPER_DTW: \"%s\" is not off, auto or a preset", cfg.dtw);
     if (req.word_timestamps && req.format != RPT_FORMAT_VERBOSE_JSON &&
         req.format != RPT_FORMAT_MARKDOWN)
         die_usage("--words needs -f verbose_json (srt/vtt: --max-words-per-cue)");

@@ -51,6 +51,15 @@ int pipeline_turns_parse(const char *s, pipeline_turns *out);
  * else a static message (it needs diarize and the Markdown report or diarized_json). */
 const char *pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt);
 
+/* Word times from cross-attention DTW (pipeline_request.dtw; setting WHISPER_DTW, form
+ * field dtw, CLI --dtw): PIPELINE_DTW_OFF = the timestamp-token heuristic,
+ * PIPELINE_DTW_AUTO = the alignment heads of the loaded model's size
+ * (wsp_aheads_preset_for_model), or a wsp_aheads_preset (> 0). */
+#define PIPELINE_DTW_OFF 0
+#define PIPELINE_DTW_AUTO (-1)
+/* Parses "off|auto|<preset>" (presets as wsp_aheads_preset_parse: tiny, base.en, …,
+ * large-v3-turbo; "none" = off) into *out; returns 0 or -1. */
+int pipeline_dtw_parse(const char *s, int *out);
 typedef struct pipeline_request {
     const char *audio_path;       /* spooled upload or CLI file */
     const char *source_name;      /* sanitised display name (may be NULL) */
@@ -72,6 +81,10 @@ typedef struct pipeline_request {
                                      in the segments JSON; also on for max_words_per_cue */
     bool want_segments;           /* verbose_json with words: also the segments array */
     int max_words_per_cue;        /* SRT/VTT: word-level cues (0 = one cue per segment) */
+    int dtw;                      /* word times by DTW: PIPELINE_DTW_* or a preset; used
+                                     only when words are computed (pipeline_needs_words).
+                                     A preset whose heads the model lacks, or auto on a
+                                     size without one preset → 400 (param "dtw") */
     bool diarize;                 /* stereo speaker turns by channel energy (whisper.cpp
                                      -di: the sum L+R is transcribed); mono → no labels */
     pipeline_turns speaker_turns; /* with diarize: see pipeline_turns */
@@ -91,6 +104,10 @@ typedef struct pipeline_request {
     void *user;
 } pipeline_request;
 
+/* True when the request computes word times (words asked for, word-level cues, or
+ * speaker turns split at words): the only results dtw changes. */
+bool pipeline_needs_words(const pipeline_request *req);
+
 typedef struct pipeline_result {
     int http_status;              /* 200 on success; 400 bad language, 413, 415, 422 audio,
                                      499 cancelled, 503 model_unavailable (Whisper or VAD
@@ -99,6 +116,8 @@ typedef struct pipeline_result {
                                      "unsupported_media", "unprocessable_audio",
                                      "model_unavailable", "client_closed", "internal_error" */
     char error_message[640];
+    char error_param[24];         /* the form field at fault for a 400 ("language", "dtw");
+                                     "" = none / the file */
     char *body;                   /* rendered output (malloc'd) on success */
     size_t body_len;
     char *segments_json;          /* on success: JSON array [{"start":s,"end":s,"text":…,
