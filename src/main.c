@@ -266,6 +266,7 @@ static int cmd_transcribe(int argc, char **argv)
     const char *out_path = NULL;
     bool verbose = false;
     int vad_choice = -1; /* -1: $WHISPER_VAD; 0 --no-vad; 1 --vad */
+    bool dtw_opt = false; /* --dtw given (WHISPER_DTW alone applies only where words are) */
     pipeline_request req = {.temperature = -1, .format = RPT_FORMAT_MARKDOWN};
     int c;
     optind = 1;
@@ -285,7 +286,10 @@ static int cmd_transcribe(int argc, char **argv)
             req.max_words_per_cue = parse_int_opt("--max-words-per-cue", optarg, 1, 100);
             break;
         case O_DIARIZE: req.diarize = true; break;
-        case O_DTW: set_or_die(&cfg, "WHISPER_DTW", optarg, "--dtw"); break;
+        case O_DTW:
+            set_or_die(&cfg, "WHISPER_DTW", optarg, "--dtw");
+            dtw_opt = true;
+            break;
         case O_TURNS:
             if (pipeline_turns_parse(optarg, &req.speaker_turns) != 0)
                 die_usage("--speaker-turns must be auto, segment or audio (got \"%s\")", optarg);
@@ -320,11 +324,17 @@ static int cmd_transcribe(int argc, char **argv)
                   req.language);
     if (req.format == RPT_FORMAT_DIARIZED_JSON)
         req.diarize = true;
-    const char *turns_why = pipeline_turns_check(req.speaker_turns, req.diarize, req.format);
+    const int turns_why = pipeline_turns_check(req.speaker_turns, req.diarize, req.format);
+    if (turns_why == PIPELINE_TURNS_NEED_DIARIZE)
+        die_usage("--speaker-turns needs --diarize (or -f diarized_json)");
     if (turns_why)
-        die_usage("--%s", turns_why + strlen("speaker_"));
+        die_usage("--speaker-turns applies to -f md and -f diarized_json only (the other "
+                  "formats carry whisper.cpp's per-segment labels)");
     if (pipeline_dtw_parse(cfg.dtw, &req.dtw) != 0)
         die_usage("WHISPER_DTW: \"%s\" is not off, auto or a preset", cfg.dtw);
+    if (dtw_opt && req.dtw != PIPELINE_DTW_OFF && !pipeline_needs_words(&req))
+        die_usage("--dtw sets word times: add --words (-f verbose_json), --max-words-per-cue "
+                  "or --diarize (md)");
     if (req.word_timestamps && req.format != RPT_FORMAT_VERBOSE_JSON &&
         req.format != RPT_FORMAT_MARKDOWN)
         die_usage("--words needs -f verbose_json (srt/vtt: --max-words-per-cue)");

@@ -96,9 +96,15 @@ static bool bool_field(http_req *req, const char *name, bool *out, enum MHD_Resu
  * a 400. */
 static bool check_turns(http_req *req, const pipeline_request *pr, enum MHD_Result *ret)
 {
-    const char *why = pipeline_turns_check(pr->speaker_turns, pr->diarize, pr->format);
+    const int why = pipeline_turns_check(pr->speaker_turns, pr->diarize, pr->format);
     if (why) {
-        *ret = http_send_error_param(req, 400, "invalid_field", "speaker_turns", "%s", why);
+        *ret = http_send_error_param(req, 400, "invalid_field", "speaker_turns", "%s",
+                                     why == PIPELINE_TURNS_NEED_DIARIZE
+                                         ? "speaker_turns needs diarize=true (or "
+                                           "response_format diarized_json)"
+                                         : "speaker_turns applies to the Markdown report and "
+                                           "diarized_json only (the other formats carry "
+                                           "whisper.cpp's per-segment labels)");
         return false;
     }
     const char *dtw = upl_field(req->work.form, "dtw");

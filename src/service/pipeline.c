@@ -302,16 +302,15 @@ int pipeline_turns_parse(const char *s, pipeline_turns *out)
     return -1;
 }
 
-const char *pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt)
+int pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt)
 {
     if (t == PIPELINE_TURNS_AUTO)
-        return NULL;
+        return 0;
     if (!diarize)
-        return "speaker_turns needs diarize=true (or response_format diarized_json)";
+        return PIPELINE_TURNS_NEED_DIARIZE;
     if (fmt != RPT_FORMAT_MARKDOWN && fmt != RPT_FORMAT_DIARIZED_JSON)
-        return "speaker_turns applies to the Markdown report and diarized_json only (the "
-               "other formats carry whisper.cpp's per-segment labels)";
-    return NULL;
+        return PIPELINE_TURNS_NEED_FORMAT;
+    return 0;
 }
 
 /* Turns measured on the audio for this request (see pipeline_turns). */

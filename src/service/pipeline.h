@@ -47,9 +47,11 @@ typedef enum pipeline_turns {
 
 /* Parses "auto|segment|audio" into *out; returns 0 or -1. */
 int pipeline_turns_parse(const char *s, pipeline_turns *out);
-/* Checks an explicit speaker_turns choice against the request: NULL when it applies,
- * else a static message (it needs diarize and the Markdown report or diarized_json). */
-const char *pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt);
+/* Checks an explicit speaker_turns choice against the request: 0 when it applies (or is
+ * AUTO), PIPELINE_TURNS_NEED_DIARIZE without diarize, PIPELINE_TURNS_NEED_FORMAT with a
+ * format other than the Markdown report and diarized_json. */
+enum { PIPELINE_TURNS_NEED_DIARIZE = 1, PIPELINE_TURNS_NEED_FORMAT = 2 };
+int pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt);
 
 /* Word times from cross-attention DTW (pipeline_request.dtw; setting WHISPER_DTW, form
  * field dtw, CLI --dtw): PIPELINE_DTW_OFF = the timestamp-token heuristic,
