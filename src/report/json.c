@@ -213,9 +213,10 @@ int rpt__render_json(const rpt_transcript *tr, int verbose, mdc_buf *b)
         rc |= set(root, "text", json_string(text));
     if (!rc && diarized) {
         json_t *segs = json_array();
+        rc |= set(root, "segments", segs); /* steals segs, even on failure */
         rpt__unit *u = NULL;
-        const long nu = rpt__units(tr, &u);
-        rc |= nu < 0 || set(root, "segments", segs);
+        const long nu = rc ? -1 : rpt__units(tr, &u);
+        rc |= nu < 0;
         for (long i = 0; !rc && i < nu; i++)
             rc |= json_array_append_new(segs, diarized_json(&u[i], (size_t)i));
         rpt__units_free(u, nu > 0 ? (size_t)nu : 0);
