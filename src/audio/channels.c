@@ -7,6 +7,21 @@
 
 #include "mdc/audio.h"
 
+/* Σ|L[j]| and Σ|R[j]| over [j0, j1), in double and in order (whisper-cli -di). */
+static void sum_abs(const aud_pcm *pcm, size_t j0, size_t j1, double *a, double *b)
+{
+    double x = 0.0, y = 0.0;
+    for (size_t j = j0; j < j1; j++) {
+        x += fabs((double)pcm->left[j]);
+        y += fabs((double)pcm->right[j]);
+    }
+    *a = x;
+    *b = y;
+}
+
+/* whisper-cli -di's rule: 0 if E0 > 1.1·E1, 1 if E1 > 1.1·E0, else -1 ("?"). */
+static int dominant(double e0, double e1) { return e0 > 1.1 * e1 ? 0 : (e1 > 1.1 * e0 ? 1 : -1); }
+
 int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0, int64_t t1, double *e0, double *e1)
 {
     double a = 0.0, b = 0.0;
@@ -15,10 +30,8 @@ int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0, int64_t t1, double *e0, d
         int64_t is0 = t0 * AUD_SAMPLE_RATE / 100, is1 = t1 * AUD_SAMPLE_RATE / 100;
         is0 = is0 < 0 ? 0 : (is0 > n - 1 ? n - 1 : is0);
         is1 = is1 < 0 ? 0 : (is1 > n - 1 ? n - 1 : is1);
-        for (int64_t j = is0; j < is1; j++) {
-            a += fabs((double)pcm->left[j]);
-            b += fabs((double)pcm->right[j]);
-        }
+        if (is1 > is0)
+            sum_abs(pcm, (size_t)is0, (size_t)is1, &a, &b);
     }
     if (e0)
         *e0 = a;
@@ -26,7 +39,7 @@ int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0, int64_t t1, double *e0, d
         *e1 = b;
     if (!pcm || !pcm->left)
         return -1;
-    return a > 1.1 * b ? 0 : (b > 1.1 * a ? 1 : -1);
+    return dominant(a, b);
 }
 
 /* Frame labels for aud_stereo_turns: 0/1 speaker, -1 "?", -2 silence. */
@@ -35,15 +48,12 @@ int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0, int64_t t1, double *e0, d
 
 static int frame_label(const aud_pcm *pcm, size_t j0, size_t j1)
 {
-    double a = 0.0, b = 0.0;
-    for (size_t j = j0; j < j1; j++) {
-        a += fabs((double)pcm->left[j]);
-        b += fabs((double)pcm->right[j]);
-    }
+    double a, b;
+    sum_abs(pcm, j0, j1, &a, &b);
     const double n = (double)(j1 - j0);
     if (a < AUD_TURN_SILENCE * n && b < AUD_TURN_SILENCE * n)
         return TURN_SILENT;
-    return a > 1.1 * b ? 0 : (b > 1.1 * a ? 1 : TURN_UNSURE);
+    return dominant(a, b);
 }
 
 int aud_stereo_turns(const aud_pcm *pcm, aud_turn **out, size_t *n_out)
