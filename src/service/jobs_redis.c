@@ -285,7 +285,8 @@ static int redis_submit(job_store *bs, job *j)
     char *bytes = read_file(upl_file_path(j->work.form), size);
     if (!bytes)
         return JOBS_E_FULL;
-    char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8];
+    char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8], spk[16],
+        dtw[16];
     jr__key(kh, sizeof kh, j->id, "");
     jr__key(ku, sizeof ku, j->id, ":up");
     jr__key(ke, sizeof ke, j->id, ":ev");
@@ -300,6 +301,9 @@ static int redis_submit(job_store *bs, job *j)
     snprintf(created, sizeof created, "%.6f", j->created_wall_s);
     snprintf(nofb, sizeof nofb, "%d", p->no_fallback ? 1 : 0);
     snprintf(loc, sizeof loc, "%d", (int)p->meta.locale);
+    /* speakers: diarize + speaker_turns ("D,T"), and the word-time source (dtw) */
+    snprintf(spk, sizeof spk, "%d,%d", p->diarize ? 1 : 0, (int)p->speaker_turns);
+    snprintf(dtw, sizeof dtw, "%d", p->dtw);
     const char *argv[40];
     int argc = 0;
 #define KV(k, v) (argv[argc++] = (k), argv[argc++] = (v))
@@ -315,6 +319,8 @@ static int redis_submit(job_store *bs, job *j)
     KV("lang", p->language ? p->language : "");
     KV("nofb", nofb);
     KV("loc", loc);
+    KV("spk", spk);
+    KV("dtw", dtw);
     if (p->meta.title)
         KV("title", p->meta.title);
     if (p->meta.date)
