@@ -57,17 +57,17 @@ int main(int argc, char **argv)
         if (ti && ti->weight && strcmp(ti->name, argv[1]) == 0)
             type = c;
     }
-    const int rows = atoi(argv[2]), cols = atoi(argv[3]);
+    const int rows = (int)strtol(argv[2], NULL, 10), cols = (int)strtol(argv[3], NULL, 10);
     int nx = 1, threads = 1, reps = 50, copies = 0;
     for (int i = 4; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "-x") == 0)
-            nx = atoi(argv[i + 1]);
+            nx = (int)strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "-t") == 0)
-            threads = atoi(argv[i + 1]);
+            threads = (int)strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "-r") == 0)
-            reps = atoi(argv[i + 1]);
+            reps = (int)strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "-c") == 0)
-            copies = atoi(argv[i + 1]);
+            copies = (int)strtol(argv[i + 1], NULL, 10);
     }
     if (type < 0 || rows < 1 || cols < 32 || cols % 32 || nx < 1 || nx > 1 << 14 || threads < 1 ||
         reps < 1 || copies < 0) {
