@@ -546,13 +546,15 @@ static void set_probs(float *l, const int32_t *ids, const float *p, int n)
         l[ids[i]] = logf(p[i]);
 }
 
-static int sfake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_past, float *l)
+/* One decoder row (token at position pos of decoder d); logits (may be NULL) get the
+ * scripted distribution of the sequence ending there. */
+static void sfake_row(sfake *f, int d, int pos, int32_t token, float *l)
 {
-    sfake *f = ctx;
-    memcpy(f->hist[d] + n_past, tokens, sizeof(int32_t) * (size_t)n);
-    const int len = n_past + n;
-    f->calls_at[len - 1]++;
-    const int step = len - f->np; /* tokens sampled so far */
+    f->hist[d][pos] = token;
+    f->calls_at[pos]++;
+    if (!l)
+        return;
+    const int step = pos + 1 - f->np; /* tokens sampled so far */
     const int32_t *s = f->hist[d] + f->np;
     if (step == 0) { /* A = 1000 (p 0.6), B = 1001 (p 0.4) */
         const int32_t ids[2] = {1000, 1001};
@@ -565,6 +567,13 @@ static int sfake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_pa
         const int32_t id = s[0] == 1000 || step == 4 ? g_sv.eot : 2000 + step - 1;
         set_probs(l, &id, (const float[]){1.0f}, 1);
     }
+}
+
+/* The wsp__lm seam: tokens[0..n) of decoder d from position n_past, logits of the last. */
+static int sfake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_past, float *l)
+{
+    for (int k = 0; k < n; k++)
+        sfake_row(ctx, d, n_past + k, tokens[k], k == n - 1 ? l : NULL);
     return 0;
 }
 
