@@ -15,6 +15,7 @@ requests overlapped is only reported.
 """
 import json
 import os
+import re
 import sys
 import threading
 
@@ -90,6 +91,9 @@ def together(s, names):
 
 
 with Server(env=ENV, name="4 concurrent") as s:
+    c.check(re.search(r"MAX_CONCURRENT_TRANSCRIPTIONS=4 x WHISPER_THREADS=1 = 4 compute threads",
+                      s.logtext()) is not None,
+            "the server runs 4 transcriptions at once (split logged)", s.logtext()[-600:])
     print("beam_size is checked before any work")
     for bad in ("0", "8", "-1", "five", "5x"):
         for ep in (EP, "/relatorio/process-meeting"):
