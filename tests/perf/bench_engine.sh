@@ -11,10 +11,12 @@
 # transcribe = wsp_transcribe, greedy, language en, no fallback (whisper.cpp's reference
 # run: whisper-cli -t 2 -l en -bs 1 -bo 1 -nf); forward = forward pass only (32 steps);
 # beam = base-dims f16 / q5_0 / q8_0 on jfk_x5_60s only, greedy and beam 5 (whisper-cli
-# -bs 5 -nf) side by side with whisper.cpp's two runs from golden/speed: total and per
-# decoder row (ours: decode ms / decoder calls, one row each; whisper.cpp: decode ms /
-# runs for greedy, batchd ms / batchd tokens for beam 5, its beams go in one batch),
-# because sampled and top-k beams decode different numbers of tokens.
+# -bs 5 -nf) side by side with whisper.cpp's two runs from golden/speed: total, whole
+# decode phase, and per decoder call / row, because sampled and top-k beams decode
+# different numbers of tokens (ours: decode ms / decoder calls — one call is one beam's
+# row while beams are decoded one by one, one step of all live beams once they are
+# batched; whisper.cpp: decode ms / runs for greedy, batchd ms / batchd tokens = per row
+# for beam 5, whose steps decode all live beams in one batch).
 # The last columns are whisper.cpp's single runs on this host model (whisper-ref
 # golden/speed/speed_anchors.json, README-round2 §8: whisper-cli, 60 s, greedy) where the
 # pack has one, and our median total / theirs.
@@ -52,7 +54,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 if [ "$MODE" = beam ]; then
-  echo "| model | decoding | encode (windows) | decode (calls; ms/call) | tokens kept | total | peak RSS MiB | CPU ms | whisper.cpp total; decode (rows; ms/row) | total ours/theirs | ms/row ours/theirs |"
+  echo "| model | decoding | encode (windows) | decode (calls; ms/call) | tokens kept | total | peak RSS MiB | CPU ms | whisper.cpp total; decode (rows; ms/row) | total ours/theirs | decode ours/theirs |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for model in base-dims base-dims-q5_0 base-dims-q8_0; do
     file=$(model_path "$model")
@@ -79,10 +81,13 @@ ms_row = med("ms_per_step")
 ref = " | | "
 if run:
     # greedy: single-token decodes; beam 5: every live beam in one batch ("batchd",
-    # runs = tokens); the prompt batches of both are left out of the per-row figure
+    # runs = tokens); the prompt batches of both are left out of the per-row figure but
+    # not of the whole decode phase (last column: ours decode_ms against whisper.cpp's
+    # decode + batchd + prompt)
     d_ms, d_n = (run["decode_ms"], run["decode_runs"]) if dec == "greedy" else (run["batchd_ms"], run["batchd_runs"])
+    all_ms = run["decode_ms"] + run["batchd_ms"] + run["prompt_ms"]
     ref = (f"{run['total_ms']:.0f}; {d_ms:.0f} ({d_n}; {d_ms / d_n:.2f}) | "
-           f"{med('total_ms') / run['total_ms']:.2f} | {ms_row / (d_ms / d_n):.2f}")
+           f"{med('total_ms') / run['total_ms']:.2f} | {med('decode_ms') / all_ms:.2f}")
 print(f"| {model} | {dec} | {med('encode_ms'):.0f} ({rows[0]['n_windows']}) | {med('decode_ms'):.0f} "
       f"({rows[0]['n_steps']}; {ms_row:.2f}) | {rows[0]['n_tokens']} | {med('total_ms'):.0f} | "
       f"{med('peak_rss_mb'):.0f} | {med('cpu_ms'):.0f} | {ref} |")
