@@ -282,7 +282,8 @@ static int redis_submit(job_store *bs, job *j)
     char *bytes = read_file(upl_file_path(j->work.form), size);
     if (!bytes)
         return JOBS_E_FULL;
-    char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8];
+    char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8], beam[8],
+        seed[16];
     jr__key(kh, sizeof kh, j->id, "");
     jr__key(ku, sizeof ku, j->id, ":up");
     jr__key(ke, sizeof ke, j->id, ":ev");
@@ -297,6 +298,8 @@ static int redis_submit(job_store *bs, job *j)
     snprintf(created, sizeof created, "%.6f", j->created_wall_s);
     snprintf(nofb, sizeof nofb, "%d", p->no_fallback ? 1 : 0);
     snprintf(loc, sizeof loc, "%d", (int)p->meta.locale);
+    snprintf(beam, sizeof beam, "%d", p->beam_size);
+    snprintf(seed, sizeof seed, "%u", (unsigned)p->seed);
     const char *argv[40];
     int argc = 0;
 #define KV(k, v) (argv[argc++] = (k), argv[argc++] = (v))
@@ -312,6 +315,8 @@ static int redis_submit(job_store *bs, job *j)
     KV("lang", p->language ? p->language : "");
     KV("nofb", nofb);
     KV("loc", loc);
+    KV("beam", beam); /* decoding: beam_size (0 greedy) and the sampling seed */
+    KV("seed", seed);
     if (p->meta.title)
         KV("title", p->meta.title);
     if (p->meta.date)
