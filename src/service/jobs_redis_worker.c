@@ -313,6 +313,10 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
     const char *lang = jr__field(o, "lang");
     p->language = lang && *lang ? lang : NULL;
     p->no_fallback = (v = jr__field(o, "nofb")) && v[0] == '1';
+    p->beam_size = (v = jr__field(o, "beam")) ? (int)strtol(v, NULL, 10) : 0;
+    if (p->beam_size < 0 || p->beam_size > PIPELINE_MAX_BEAMS)
+        p->beam_size = 0; /* not written by an API replica of ours */
+    p->seed = (v = jr__field(o, "seed")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
     p->temperature = -1;
     p->n_threads = cfg->threads;
     p->limits.max_seconds = cfg->max_audio_seconds;
@@ -332,6 +336,23 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
                                ? (pipeline_turns)turns : PIPELINE_TURNS_AUTO;
     }
     p->dtw = (v = jr__field(o, "dtw")) ? (int)strtol(v, NULL, 10) : PIPELINE_DTW_OFF;
+    /* voice activity as the API replica decided it (a record without the field — an older
+     * replica — or with rules that no longer validate runs without VAD, logged) */
+    if ((v = jr__field(o, "vad")) && v[0] == '1') {
+        vad_params vp = vad_default_params();
+        int on = 0;
+        if (sscanf(v, "%d,%g,%d,%d,%g,%d,%g", &on, &vp.threshold, &vp.min_speech_duration_ms,
+                   &vp.min_silence_duration_ms, &vp.max_speech_duration_s, &vp.speech_pad_ms,
+                   &vp.samples_overlap) == 7 &&
+            vad_params_validate(&vp, NULL) == 0 && s->srv->vad_holder) {
+            p->vad = true;
+            p->vad_params = vp;
+            p->vad_holder = s->srv->vad_holder;
+        } else {
+            MDC_LOG_WARN("job %s: VAD requested but not available on this replica (%s)", id,
+                         s->srv->vad_holder ? "bad rules" : "no VAD model");
+        }
+    }
     j->want_json = (v = jr__field(o, "want_json")) && v[0] == '1';
     j->work.audio_tmp = path;
     pthread_mutex_lock(&s->mu);
