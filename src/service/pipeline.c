@@ -577,7 +577,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         .language = lang,
         .translate = req->translate,
         .words = p_words(req, &words),
-        .stereo = req->diarize ? &pcm : NULL,
+        .stereo = req->diarize ? &pcm.energy : NULL,
         .want_words = req->word_timestamps,
         .want_segments = req->want_segments,
         .max_words_per_cue = req->max_words_per_cue,

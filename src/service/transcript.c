@@ -95,7 +95,7 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
             d->avg_logprob = s->avg_logprob;
             d->compression_ratio = s->compression_ratio;
             d->no_speech_prob = s->no_speech_prob;
-            if (in->stereo && in->stereo->left) {
+            if (in->stereo && in->stereo->n_samples > 0) {
                 static const char *const k_label[3] = {"?", "0", "1"};
                 d->speaker = k_label[aud_stereo_speaker(in->stereo, d->t0_cs, d->t1_cs, NULL,
                                                         NULL) + 1];
