@@ -15,6 +15,9 @@
  *               call malloc.  Used by one thread at a time; reusable for many calls.
  *   wsp_result  what wsp_transcribe() returns; owned by the caller, freed with
  *               wsp_result_free().
+ *   wsp_session one transcription of audio that arrives in pieces (begin → feed → end),
+ *               in memory that does not grow with the recording; wsp_transcribe() is
+ *               one such session fed the whole buffer at once.
  *
  * Errors: functions return 0 on success or a negative WSP_E* code; the optional
  * wsp_error out-parameter then carries a message naming the problem (tensor name,
@@ -330,6 +333,83 @@ size_t wsp_state_bytes(const wsp_state *state);
  * after the failure is decided. */
 int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
                    const wsp_params *params, wsp_result **out, wsp_error *err);
+
+/* ---- streaming: a session for audio that arrives in pieces ------------------ */
+/* begin → feed (any number of times, any chunk size) → end → free.  Each 30 s window is
+ * encoded and decoded inside wsp_session_feed() as soon as its samples and the look-ahead
+ * the seek rules need are there: the window's 3000 mel frames plus 11 frames (110 ms)
+ * more, so the decoder knows the audio does not end inside the window (with
+ * token_timestamps: also the first 62 s, see below); the last windows run in
+ * wsp_session_end().  Language detection (first window), the previous-text prompt,
+ * temperature fallback, timestamps, segment callbacks and progress carry across
+ * windows exactly as in one wsp_transcribe() call — which is begin, one feed, end.
+ *
+ * Memory: the session holds the samples and mel frames the seek can still reach (about
+ * 31 s of samples and 30 s of mel frames), one window's normalised mel, the decoders'
+ * workspace and, with token_timestamps, the signal energy of the first 62 s; nothing
+ * grows with the recording's length except the result's segments (wsp_session_stats
+ * bytes_held counts it).
+ *
+ * Log-mel clamp: whisper.cpp and OpenAI clamp the log-mel at (max over the whole
+ * recording) − 8; a session cannot know the whole recording's maximum, so the window at
+ * seek clamps at (max over mel frames [0, seek + 3000)) − 8 — the same value whenever
+ * no later frame is louder than everything up to the window's end (docs/whisper.md
+ * "Streaming" states exactly where results can differ).
+ *
+ * Thread-safety: a session uses its state exclusively from begin to free (no other
+ * session or wsp_transcribe on that state meanwhile); feed and end may be called from
+ * any thread but not concurrently; the callbacks run on the thread calling feed/end. */
+typedef struct wsp_session wsp_session;
+
+/* Starts a session on `state` (which must outlive it) with a copy of *params (strings
+ * are used during this call only: the language is resolved and initial_prompt
+ * tokenised here; callbacks and user_data pointers are kept).  On success *out is a new
+ * session owned by the caller (free with wsp_session_free).  Errors as wsp_transcribe's
+ * parameter checks: WSP_EINVAL (NULL arguments, n_threads not the engine's, alignment
+ * heads that do not fit the model), WSP_ELANG, WSP_ENOMEM; *out is then NULL. */
+int wsp_session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
+                      wsp_error *err);
+
+/* Optional: the number of samples the whole stream is expected to have (e.g. a
+ * container's stated duration), used only to compute progress percentages before the
+ * end is known (capped at 99 until wsp_session_end).  Without it a session reports
+ * progress only at its end (100).  A wrong hint changes no result.  wsp_transcribe sets
+ * it to n_samples, so its progress callbacks are as before. */
+void wsp_session_set_expected_samples(wsp_session *session, uint64_t n_samples);
+
+/* Appends n float32 samples at 16 kHz mono (values in [-1, 1]; n may be 0 and chunks any
+ * size, results do not depend on how the audio is cut) and encodes/decodes every window
+ * that became complete; segment and progress callbacks fire from inside this call.
+ * The samples are copied; pcm may be reused on return.  Errors: WSP_EINVAL (NULL
+ * session, pcm NULL with n > 0, the session already ended, more than 2^31 10 ms frames
+ * in total), WSP_ECANCELED (abort_cb), WSP_ENOMEM, WSP_EINTERNAL.  A failure is final:
+ * every later feed/end returns WSP_EINVAL ("session failed") and no callback fires
+ * again; only wsp_session_free remains. */
+int wsp_session_feed(wsp_session *session, const float *pcm, size_t n, wsp_error *err);
+
+/* Marks the end of the audio, runs the remaining windows and hands over the result:
+ * on success *out is a new result owned by the caller (free with wsp_result_free),
+ * identical to what wsp_transcribe returns for the concatenated samples.  Errors:
+ * WSP_ENOAUDIO (no sample was fed), WSP_EINVAL (ended or failed before), and the feed
+ * errors; *out is then NULL.  The session is ended either way: free it next. */
+int wsp_session_end(wsp_session *session, wsp_result **out, wsp_error *err);
+
+/* Frees a session and everything it holds (an unfinished result included).  Accepts
+ * NULL and a session in any phase (e.g. to abandon one mid-stream). */
+void wsp_session_free(wsp_session *session);
+
+typedef struct wsp_session_stats {
+    uint64_t samples_fed;  /* samples passed to wsp_session_feed so far */
+    uint64_t samples_done; /* audio decoded so far: the seek position × 160 samples */
+    int n_windows;         /* windows encoded and decoded so far */
+    int n_segments;        /* segments in the result so far */
+    size_t bytes_held;     /* heap bytes the session holds (sample and mel rings,
+                              window mel, decoders' workspace, prompt, DTW/energy
+                              buffers), excluding the result's segments and the state */
+} wsp_session_stats;
+
+/* Fills *out with the session's counters (cheap; no callback).  NULL-safe on both. */
+void wsp_session_get_stats(const wsp_session *session, wsp_session_stats *out);
 
 /* Text of a token id (raw bytes, possibly a partial UTF-8 character), special tokens
  * as "[_SOT_]", "<|0.00|>" etc.  Never NULL.  Valid while the model lives. */
