@@ -168,6 +168,20 @@ void aud_stream_take_energy(aud_stream *st, aud_energy *out);
  * NULL. */
 void aud_stream_close(aud_stream *st);
 
+/* Demuxes the whole file without decoding it and adds up the chosen audio stream's
+ * packet durations: what the data present will decode to, at about the cost of reading
+ * the file (no decoder, no resampler) — so an over-long upload is refused before any
+ * decoding or model work, whatever its header claims.  *seconds = the sum, or -1 when a
+ * packet carries no duration (then nothing is refused here).  The sum counts encoder
+ * priming that decoders drop (tens of ms), so AUD_ETOOLONG needs more than
+ * limits->max_seconds + AUD_MEASURE_SLACK_S; closer cases, and files whose packet
+ * durations lie, are decided by aud_stream_read's count of decoded samples.
+ * Returns 0, AUD_ETOOLONG (as soon as the sum passes), AUD_ECANCELED, AUD_ENOMEM, or
+ * any aud_stream_open error (the file is opened and probed the same way). */
+#define AUD_MEASURE_SLACK_S 1.0 /* seconds */
+int aud_measure_file(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
+                     void *abort_user_data, double *seconds, aud_error *err);
+
 /* ---- whole-file decode ------------------------------------------------------------ */
 
 /* Decodes the best audio stream of the file at `path` into *out (caller frees with

@@ -612,3 +612,54 @@ void aud_stream_take_energy(aud_stream *st, aud_energy *out)
     *out = st->c.energy;
     memset(&st->c.energy, 0, sizeof st->c.energy);
 }
+
+int aud_measure_file(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
+                     void *abort_user_data, double *seconds, aud_error *err)
+{
+    if (seconds)
+        *seconds = -1;
+    if (!seconds)
+        return aud__fail(err, AUD_EINVAL, NULL);
+    aud_stream *st = NULL;
+    int rc = aud_stream_open(path, limits, abort_cb, abort_user_data, &st, err);
+    if (rc)
+        return rc;
+    decode_ctx *c = &st->c;
+    const AVStream *as = c->fmt->streams[c->stream_index];
+    const double tb = av_q2d(as->time_base);
+    const double max = limits && limits->max_seconds > 0 ? limits->max_seconds + AUD_MEASURE_SLACK_S
+                                                         : -1;
+    double sum = 0;
+    bool known = tb > 0;
+    for (;;) {
+        if (poll_abort(c)) {
+            rc = aud__fail(err, AUD_ECANCELED, NULL);
+            break;
+        }
+        int r = av_read_frame(c->fmt, c->pkt);
+        if (r < 0) {
+            if (c->canceled || r == AVERROR_EXIT)
+                rc = aud__fail(err, AUD_ECANCELED, NULL);
+            else if (r == AVERROR(ENOMEM))
+                rc = aud__fail(err, AUD_ENOMEM, NULL);
+            break; /* end of input (or a read error: the decoder will judge the data) */
+        }
+        if (c->pkt->stream_index == c->stream_index) {
+            if (c->pkt->duration > 0)
+                sum += (double)c->pkt->duration * tb;
+            else
+                known = false;
+        }
+        av_packet_unref(c->pkt);
+        if (known && max > 0 && sum > max) {
+            rc = aud__fail(err, AUD_ETOOLONG,
+                           "the audio is longer than the maximum of %.0f s (its packets add "
+                           "up to more than %.0f s)", limits->max_seconds, max);
+            break;
+        }
+    }
+    if (!rc)
+        *seconds = known ? sum : -1;
+    aud_stream_close(st);
+    return rc;
+}

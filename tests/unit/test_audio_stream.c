@@ -9,6 +9,9 @@
  *  - a WebM without duration and a FLAC whose STREAMINFO lies about its length (short
  *    and absurdly long; patched here) report progress that grows, and stop at
  *    max_seconds while streaming, with the samples before the limit delivered;
+ *  - aud_measure_file (packet durations, no decoding) agrees with the decoded length on
+ *    every fixture it can measure, ignores the lying headers, and refuses an over-long
+ *    file early (more than AUD_MEASURE_SLACK_S past the limit);
  *  - end, errors and cancellation are sticky; bad arguments are refused.
  */
 #include <dirent.h>
@@ -353,6 +356,65 @@ static void test_flac_header_lies(void **state)
     }
 }
 
+static void test_measure(void **state)
+{
+    (void)state;
+    const char *dir = tu_shared("fixtures/audio");
+    DIR *d = opendir(dir);
+    if (!d) {
+        print_message("SKIP: %s not found\n", dir);
+        skip();
+    }
+    struct dirent *e;
+    char path[2048];
+    int measured = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "MANIFEST.md") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        aud_pcm pcm;
+        const int rc = aud_decode_file(path, NULL, NULL, NULL, &pcm, NULL);
+        double sec = -2;
+        const int mrc = aud_measure_file(path, NULL, NULL, NULL, &sec, NULL);
+        print_message("%-50s decoded %d %9.3f s, measured %d %9.3f s\n", e->d_name, rc,
+                      pcm.info.duration_s, mrc, sec);
+        if (rc == 0) {
+            assert_int_equal(mrc, 0);
+            if (sec >= 0) {
+                /* priming and padding differ by tens of ms; a damaged packet may be
+                 * counted but not decoded */
+                assert_true(fabs(sec - pcm.info.duration_s) < 0.2 ||
+                            (pcm.info.truncated && sec >= pcm.info.duration_s));
+                measured++;
+            }
+        } else if (mrc == 0) {
+            assert_true(rc == AUD_ENOSAMPLES || rc == AUD_ECORRUPT); /* found by decoding */
+        } else {
+            assert_int_equal(mrc, rc); /* refused when opening, the same way */
+        }
+        aud_pcm_free(&pcm);
+    }
+    closedir(d);
+    assert_true(measured >= 15);
+    /* early refusal: the 170 s WebM under 60 s; not under 169.5 s (within the slack) */
+    const char *webm = tu_shared("fixtures/audio/meeting_ptbr_mediarecorder_opus.webm");
+    aud_limits lim = {.max_seconds = 60};
+    aud_error err;
+    double sec = 0;
+    assert_int_equal(aud_measure_file(webm, &lim, NULL, NULL, &sec, &err), AUD_ETOOLONG);
+    assert_true(sec == -1);
+    assert_non_null(strstr(err.message, "longer than the maximum of 60 s"));
+    lim.max_seconds = 169.5;
+    assert_int_equal(aud_measure_file(webm, &lim, NULL, NULL, &sec, &err), 0);
+    assert_true(fabs(sec - 170.078) < 0.1);
+    /* a header claiming 49.7 days over 1 s of frames: measured as the 1 s */
+    lim.max_seconds = 10;
+    assert_int_equal(aud_measure_file(tu_shared("fixtures/audio/bad_flac_claims_49_days.flac"), &lim,
+                                      NULL, NULL, &sec, &err), 0);
+    assert_true(fabs(sec - 1.0) < 0.2);
+    assert_int_equal(aud_measure_file(webm, NULL, NULL, NULL, NULL, &err), AUD_EINVAL);
+}
+
 typedef struct {
     int polls, cancel_at;
 } poll_count;
@@ -445,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_whole_equals_old_decoder),
         cmocka_unit_test(test_webm_without_duration),
         cmocka_unit_test(test_flac_header_lies),
+        cmocka_unit_test(test_measure),
         cmocka_unit_test(test_sticky_end_cancel_and_args),
         cmocka_unit_test(test_memory_stream),
     };

@@ -46,6 +46,8 @@ typedef const aud_info *(*stream_info_fn)(const aud_stream *);
 typedef double (*stream_progress_fn)(const aud_stream *);
 typedef void (*stream_take_energy_fn)(aud_stream *, aud_energy *);
 typedef void (*stream_close_fn)(aud_stream *);
+typedef int (*measure_file_fn)(const char *, const aud_limits *, aud_abort_cb, void *, double *,
+                               aud_error *);
 typedef void (*init_fn)(void);
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -60,6 +62,7 @@ static struct {
     stream_progress_fn stream_progress;
     stream_take_energy_fn stream_take_energy;
     stream_close_fn stream_close;
+    measure_file_fn measure_file;
     init_fn init;
     char error[600];
 } g_plugin;
@@ -81,11 +84,12 @@ static int try_open(const char *path)
     g_plugin.stream_progress = (stream_progress_fn)dlsym(h, "aud_stream_progress");
     g_plugin.stream_take_energy = (stream_take_energy_fn)dlsym(h, "aud_stream_take_energy");
     g_plugin.stream_close = (stream_close_fn)dlsym(h, "aud_stream_close");
+    g_plugin.measure_file = (measure_file_fn)dlsym(h, "aud_measure_file");
     g_plugin.init = (init_fn)dlsym(h, "aud_init");
     if (!g_plugin.decode_file || !g_plugin.decode_memory || !g_plugin.stream_open ||
         !g_plugin.stream_open_memory || !g_plugin.stream_read || !g_plugin.stream_info ||
         !g_plugin.stream_progress || !g_plugin.stream_take_energy || !g_plugin.stream_close ||
-        !g_plugin.init) {
+        !g_plugin.measure_file || !g_plugin.init) {
         snprintf(g_plugin.error, sizeof g_plugin.error, "%.400s: missing aud_* symbols", path);
         dlclose(h);
         return 0;
@@ -187,6 +191,18 @@ int aud_stream_open_memory(const void *data, size_t len, const aud_limits *limit
         return unavailable(err);
     }
     return g_plugin.stream_open_memory(data, len, limits, abort_cb, abort_user_data, out, err);
+}
+
+int aud_measure_file(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
+                     void *abort_user_data, double *seconds, aud_error *err)
+{
+    aud_init();
+    if (!g_plugin.handle) {
+        if (seconds)
+            *seconds = -1;
+        return unavailable(err);
+    }
+    return g_plugin.measure_file(path, limits, abort_cb, abort_user_data, seconds, err);
 }
 
 /* A stream exists only when the plugin loaded: the rest forward unconditionally
