@@ -6,11 +6,18 @@
  * channel and resamples to 16 kHz).  Input is a seekable file (uploads are spooled to a
  * private temp file first), so MP4/M4A with the moov atom at the end works.
  *
+ * Two ways to get the samples: a pull reader (aud_stream_*: chunks of the caller's size,
+ * memory that does not grow with the recording — what the service uses) and one whole
+ * buffer (aud_decode_file, a loop over the reader: tools and tests).  Both give the same
+ * samples bit for bit.  aud_measure_file() adds up packet durations without decoding,
+ * for refusing an over-long file before any work.
+ *
  * Limits are enforced while decoding: decoding stops as soon as the decoded duration
  * passes max_seconds (AUD_ETOOLONG), and no buffer is ever sized from a duration the
  * container claims.  Truncated files: see aud_decode_file().
  *
- * Thread-safety: all functions are thread-safe; calls are independent.
+ * Thread-safety: all functions are thread-safe; calls are independent (one aud_stream
+ * is used by one thread at a time).
  * FFmpeg's own log is routed to mdc_log (warnings and errors only, rate-limited).
  */
 #ifndef MDC_AUDIO_H

@@ -452,6 +452,7 @@ static int pipe_pump(audio_pipe *ap, pipe_sink sink, void *user, pipeline_result
     }
     if (rc == 0) {
         ap->info = *aud_stream_info(ap->st);
+        res->audio_seconds = ap->info.duration_s;
         if (ap->energy.n_samples == 0) {
             aud_energy_free(&ap->energy);
             aud_stream_take_energy(ap->st, &ap->energy);

@@ -12,18 +12,9 @@
 #include "mdc/audio.h"
 #include "mdc/vad.h"
 
-static uint32_t xorshift(uint32_t *s)
-{
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
 static size_t chunk_size(uint32_t *seed, size_t max)
 {
-    const uint32_t r = xorshift(seed);
+    const uint32_t r = tu_xorshift32(seed);
     size_t k = r % 8 == 0 ? 1 + (r >> 8) % 3 : 1 + (r >> 8) % max;
     return k;
 }
@@ -148,13 +139,13 @@ static void test_cutter_random_spans(void **state)
     uint32_t seed = 4242;
     for (int round = 0; round < 300; round++) {
         vad_span spans[12];
-        size_t ns = 1 + xorshift(&seed) % 12;
-        int64_t t = (int64_t)(xorshift(&seed) % 300);
+        size_t ns = 1 + tu_xorshift32(&seed) % 12;
+        int64_t t = (int64_t)(tu_xorshift32(&seed) % 300);
         for (size_t i = 0; i < ns; i++) {
-            const int64_t len = (int64_t)(xorshift(&seed) % 400);
+            const int64_t len = (int64_t)(tu_xorshift32(&seed) % 400);
             spans[i].t0_cs = t;
             spans[i].t1_cs = t + len;
-            t += len + (int64_t)(xorshift(&seed) % 300);
+            t += len + (int64_t)(tu_xorshift32(&seed) % 300);
         }
         if (round % 7 == 0)
             spans[ns - 1].t1_cs = 100000; /* past the end: capped at n − 1 */
