@@ -61,12 +61,18 @@ cli_peak() {  # binary file → "peak_MiB wall_s"
 
 server_peak() {  # file concurrent(1|2) → "peak_MiB wall_s"
   local file=$1 n=$2 log=$DIR/server.log
+  local per=$((THREADS / n)); [ "$per" -ge 1 ] || per=1  # the cores shared, as WHISPER_THREADS=0
   MDC_AUDIO_PLUGIN=$ROOT/$BUILD/mdc-audio.so PORT=$PORT HOST=127.0.0.1 WHISPER_MODEL=$MODEL \
-    WHISPER_THREADS=$THREADS MAX_CONCURRENT_TRANSCRIPTIONS=$n MAX_AUDIO_SECONDS=36000 \
+    WHISPER_THREADS=$per MAX_CONCURRENT_TRANSCRIPTIONS=$n MAX_AUDIO_SECONDS=36000 \
     MAX_UPLOAD_MB=2000 REQUEST_TIMEOUT_SECONDS=36000 WHISPER_VAD=false TMPDIR=$ROOT/$DIR MDC_ENV_FILE=/dev/null \
     "$BIN" serve >"$log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "server did not start: $(tail -1 "$log")" >&2
+    echo "- -"
+    return
+  fi
   local t0 pids=() i
   t0=$(date +%s.%N)
   for i in $(seq "$n"); do
