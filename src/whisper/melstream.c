@@ -166,6 +166,23 @@ size_t wsp__ms_push(wsp__melstream *ms, const float *x, size_t n, wsp__pool *poo
 
 void wsp__ms_end(wsp__melstream *ms) { ms->ended = true; }
 
+int wsp__ms_max_all(wsp__melstream *ms, wsp__pool *pool, float *max_out)
+{
+    wsp__ms_end(ms);
+    ms->keep = INT64_MAX;
+    const int64_t total = (int64_t)((ms->n_in + WSP_N_SAMPLES_CHUNK) / WSP_HOP_LENGTH);
+    while (ms->f_end < total) {
+        const int k = compute_frames(ms, total, pool);
+        if (k < 0)
+            return k;
+        if (k == 0)
+            return WSP_EINTERNAL;
+    }
+    drop_frames(ms);
+    *max_out = ms->max_before;
+    return 0;
+}
+
 void wsp__ms_release(wsp__melstream *ms, int64_t seek)
 {
     if (seek > ms->keep)

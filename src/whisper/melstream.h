@@ -69,6 +69,11 @@ bool wsp__ms_has_frames(const wsp__melstream *ms, int64_t t);
 int wsp__ms_window(wsp__melstream *ms, int64_t seek, const float *fixed_max, wsp__pool *pool,
                    float *dst);
 
+/* Ends the stream and computes every frame the whole-buffer mel has ((n + 480000)/160,
+ * the zero tail included), dropping them; *max_out = their maximum (wsp_mel_peak).
+ * 0 or a wsp__mel_frames error. */
+int wsp__ms_max_all(wsp__melstream *ms, wsp__pool *pool, float *max_out);
+
 /* The next window starts at `seek` or later: frames below it may be dropped. */
 void wsp__ms_release(wsp__melstream *ms, int64_t seek);
 
