@@ -345,8 +345,10 @@ void wsp_state_free(wsp_state *state);
 /* Bytes the state allocated (for metrics and benchmarks). */
 size_t wsp_state_bytes(const wsp_state *state);
 
-/* Transcribes `n_samples` float32 samples at 16 kHz mono (values in [-1, 1]).
- * On success *out is a new result owned by the caller.  On failure returns a
+/* Transcribes `n_samples` float32 samples at 16 kHz mono (values in [-1, 1]): one
+ * session (begin, one feed of the whole buffer, end); with params->mel_clamp GLOBAL (the
+ * default) after a first pass for the buffer's log-mel maximum (≈ one extra mel
+ * computation, no copy).  On success *out is a new result owned by the caller.  On failure returns a
  * WSP_E* code (WSP_ECANCELED if abort_cb asked), *out is NULL, no callback fires
  * after the failure is decided. */
 int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
@@ -362,11 +364,11 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
  * temperature fallback, timestamps, segment callbacks and progress carry across
  * windows exactly as in one wsp_transcribe() call — which is begin, one feed, end.
  *
- * Memory: the session holds the samples and mel frames the seek can still reach (about
- * 31 s of samples and 30 s of mel frames), one window's normalised mel, the decoders'
- * workspace and, with token_timestamps, the signal energy of the first 62 s; nothing
- * grows with the recording's length except the result's segments (wsp_session_stats
- * bytes_held counts it).
+ * Memory: the session holds the mel frames the seek can still reach (30.6 s), the
+ * samples not yet turned into frames, one window's normalised mel, the decoders'
+ * workspace and, with token_timestamps, the first 62 s of samples and their energy;
+ * nothing grows with the recording's length except the result's segments (about 2 MB
+ * for 80 mel bands; wsp_session_get_stats bytes_held).
  *
  * Log-mel clamp: whisper.cpp and OpenAI clamp the log-mel at (max over the whole
  * recording) − 8, which a single pass cannot know before its first window.  With
@@ -429,9 +431,10 @@ typedef struct wsp_session_stats {
     uint64_t samples_done; /* audio decoded so far: the seek position × 160 samples */
     int n_windows;         /* windows encoded and decoded so far */
     int n_segments;        /* segments in the result so far */
-    size_t bytes_held;     /* heap bytes the session holds (sample and mel rings,
-                              window mel, decoders' workspace, prompt, DTW/energy
-                              buffers), excluding the result's segments and the state */
+    size_t bytes_held;     /* heap bytes of the session's own buffers (sample and mel
+                              rings, window mel, prompt, DTW/energy buffers); not
+                              counted: the decoders' workspace (fixed size, allocated at
+                              begin), the result's segments and the state */
 } wsp_session_stats;
 
 /* Fills *out with the session's counters (cheap; no callback).  NULL-safe on both. */
