@@ -32,12 +32,16 @@ for ((r = 0; r < RUNS; r++)); do
   done
 done
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-field() { grep -o "$1=[0-9.]*" "$2" | cut -d= -f2 | median; }
+field() {
+  local v
+  v=$(grep -o "$1=[0-9.]*" "$2" | cut -d= -f2 | median)
+  echo "${v:--}"
+}
 printf '%-8s %10s %10s %9s %9s %10s %8s  (%s runs, %s x %s, load %s)\n' variant total_ms cpu_ms mel_ms peak_ms encode_ms rss_mb \
   "$RUNS" "$(basename "$WAV")" "$REPEAT" "$(cut -d' ' -f1 /proc/loadavg)"
 for v in "${ORDER[@]}"; do
   printf '%-8s %10s %10s %9s %9s %10s %8s\n' "$v" "$(field total_ms "$TMP/$v")" "$(field cpu_ms "$TMP/$v")" \
-    "$(field mel_ms "$TMP/$v")" "$(field peak_ms "$TMP/$v" 2>/dev/null || echo -)" \
+    "$(field mel_ms "$TMP/$v")" "$(field peak_ms "$TMP/$v")" \
     "$(field encode_ms "$TMP/$v")" "$(field peak_rss_mb "$TMP/$v")"
 done
 grep -ho 'segments=[0-9]*' "$TMP"/* | sort | uniq -c | sed 's/^/  /'

@@ -382,7 +382,7 @@ static void test_mel_clamp_every_clip(void **state)
         }
         wsp_model_free(m);
     }
-    assert_true(n_clips >= 4);
+    assert_true(n_clips >= (quick() ? 1 : 4));
 }
 
 /* Quiet speech (gain 0.01), silence, then the same speech at full level after the first
