@@ -110,9 +110,11 @@ int wsp__ms_new(const wsp_model *model, int64_t keep_from, size_t extra_samples,
     ms->width = 2 * hp->n_audio_ctx > WSP_N_FRAMES_CHUNK ? 2 * hp->n_audio_ctx
                                                           : WSP_N_FRAMES_CHUNK;
     ms->f_cap = ms->width + WSP__MS_SLACK_FRAMES;
-    /* samples of the slack frames plus one frame's reach: with a full ring and a full
-     * buffer the look-ahead of the next window is always there (melstream.h) */
-    ms->x_cap = (size_t)WSP__MS_SLACK_FRAMES * WSP_HOP_LENGTH + 2 * WSP_N_FFT + extra_samples;
+    /* a window's samples plus its look-ahead: the frames of a window are then computed
+     * in one batch by wsp__ms_window (on the pool's threads) rather than a few at a time
+     * to make room while pushing; and with a full ring and a full buffer the look-ahead
+     * of the next window is always there (melstream.h) */
+    ms->x_cap = (size_t)ms->f_cap * WSP_HOP_LENGTH + 2 * WSP_N_FFT + extra_samples;
     ms->x = malloc(sizeof(float) * ms->x_cap);
     ms->raw = malloc(sizeof(float) * (size_t)ms->n_mels * (size_t)ms->f_cap);
     ms->fmax = malloc(sizeof(float) * (size_t)ms->f_cap);

@@ -2,8 +2,8 @@
  * melstream.h — the streaming session's signal front end (internal, prefix wsp__ms_):
  * samples in, one window's normalised log-mel out, in memory bounded by a window.
  *
- * It keeps the samples whose mel frames are not computed yet (a linear buffer,
- * compacted as frames are computed) and the raw log10 frames [f_base, f_end) the seek can
+ * It keeps the samples whose mel frames are not computed yet (a linear buffer of one
+ * window and its look-ahead, about 31 s, compacted as frames are computed) and the raw log10 frames [f_base, f_end) the seek can
  * still reach (a ring of W + 64 frames per band, W = frames one window reads, compacted
  * as the seek advances), plus each frame's maximum over the bands, so the clamp of the
  * window at seek can use the maximum over frames [0, seek + W) exactly, however the

@@ -9,6 +9,7 @@
 #   session  --session 16000: wsp_mel_peak pass + session fed 1 s chunks (two-pass service)
 #   running  --session 16000 --running: single pass, RUNNING clamp
 # Usage: [OLD_BENCH=path] [BENCH_RUNS=5] [REPEAT=1] tests/perf/bench_session.sh [MODEL] [WAV]
+# (REPEAT > 1 repeats the clip for the new binary only: give the old one a long WAV.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -27,7 +28,7 @@ trap 'rm -rf "$TMP"' EXIT
 for ((r = 0; r < RUNS; r++)); do
   for v in "${ORDER[@]}"; do
     extra=""
-    [ "$REPEAT" -gt 1 ] && extra="--repeat $REPEAT"
+    [ "$REPEAT" -gt 1 ] && [ "$v" != old ] && extra="--repeat $REPEAT"
     ${CMD[$v]} "$MODEL" "$WAV" -t 2 $extra 2>/dev/null >>"$TMP/$v"
   done
 done
