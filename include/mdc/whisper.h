@@ -365,10 +365,10 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
  * windows exactly as in one wsp_transcribe() call — which is begin, one feed, end.
  *
  * Memory: the session holds the mel frames the seek can still reach (30.6 s), the
- * samples not yet turned into frames, one window's normalised mel, the decoders'
- * workspace and, with token_timestamps, the first 62 s of samples and their energy;
- * nothing grows with the recording's length except the result's segments (about 2 MB
- * for 80 mel bands; wsp_session_get_stats bytes_held).
+ * samples not yet turned into frames (as many), one window's normalised mel, the
+ * decoders' workspace and, with token_timestamps, the first 62 s of samples and their
+ * energy — about 4 MB for 80 mel bands (wsp_session_get_stats bytes_held); nothing
+ * grows with the recording's length except the result's segments.
  *
  * Log-mel clamp: whisper.cpp and OpenAI clamp the log-mel at (max over the whole
  * recording) − 8, which a single pass cannot know before its first window.  With
@@ -442,8 +442,8 @@ void wsp_session_get_stats(const wsp_session *session, wsp_session_stats *out);
 
 /* The first pass of a GLOBAL session: the maximum of a stream's raw log10 log-mel (the
  * frames wsp_transcribe's mel has, the 30 s zero tail included), fed in pieces, in
- * memory of about 1 MB whatever the length.  Runs on the calling thread (≈ 1 s of CPU
- * per audio hour).  new: 0, WSP_EINVAL or WSP_ENOMEM.  feed: any chunk sizes, 0 or
+ * memory of about 3 MB whatever the length.  Runs on the calling thread (a few seconds
+ * of one core per audio hour: 2.1 s for 30 min on a loaded 2-core VM).  new: 0, WSP_EINVAL or WSP_ENOMEM.  feed: any chunk sizes, 0 or
  * WSP_EINVAL (NULL, after end) / WSP_ENOMEM.  end: *max_out = the maximum to pass to
  * wsp_session_set_mel_max; 0, WSP_EINVAL (NULL, no sample, already ended).  free accepts
  * NULL.  Thread-safety: one thread at a time per object; the model is shared. */
