@@ -180,6 +180,14 @@ int wsp_aheads_preset_parse(const char *name, wsp_aheads_preset *out);
 /* The name of a preset (as parsed above), or "?" outside the enum. */
 const char *wsp_aheads_preset_name(wsp_aheads_preset preset);
 
+/* Which maximum the log-mel clamp (max − 8, ref: OpenAI whisper/audio.py
+ * log_mel_spectrogram) uses; see wsp_params.mel_clamp and docs/whisper.md "Streaming". */
+typedef enum wsp_mel_clamp {
+    WSP_MEL_CLAMP_GLOBAL = 0,  /* max over the whole recording's mel, as whisper.cpp and
+                                  OpenAI (default) */
+    WSP_MEL_CLAMP_RUNNING = 1, /* window at seek: max over mel frames [0, seek + 3000) */
+} wsp_mel_clamp;
+
 typedef struct wsp_params {
     wsp_sampling strategy; /* default GREEDY */
     int n_threads;         /* default: cores available to the process */
@@ -234,6 +242,16 @@ typedef struct wsp_params {
      * A preset whose heads the model does not have gives WSP_EINVAL.  Costs one extra
      * batched decoder pass per 30 s window and n_heads·tokens·n_audio_ctx floats. */
     wsp_aheads_preset dtw_aheads_preset;
+    /* Log-mel clamp (docs/whisper.md "Streaming").  GLOBAL (default): whisper.cpp's
+     * whole-recording maximum, so results equal whisper.cpp's on any input;
+     * wsp_transcribe computes it in a first mel pass over its buffer (no copy kept); a
+     * session needs it from the caller before its first feed (wsp_session_set_mel_max,
+     * from a wsp_mel_peak pass over the same samples, e.g. a first decode of the
+     * upload).  RUNNING: what a single pass can know (live audio) — the window at seek
+     * clamps at the max over frames [0, seek + 3000); differs from GLOBAL only when a
+     * later part is louder than everything up to the end of a window that also holds
+     * mel values below (global max − 8): e.g. multilingual.mp3 from its first window. */
+    wsp_mel_clamp mel_clamp;
 
     wsp_progress_cb progress_cb;
     void *progress_user_data;
@@ -327,8 +345,10 @@ void wsp_state_free(wsp_state *state);
 /* Bytes the state allocated (for metrics and benchmarks). */
 size_t wsp_state_bytes(const wsp_state *state);
 
-/* Transcribes `n_samples` float32 samples at 16 kHz mono (values in [-1, 1]).
- * On success *out is a new result owned by the caller.  On failure returns a
+/* Transcribes `n_samples` float32 samples at 16 kHz mono (values in [-1, 1]): one
+ * session (begin, one feed of the whole buffer, end); with params->mel_clamp GLOBAL (the
+ * default) after a first pass for the buffer's log-mel maximum (≈ one extra mel
+ * computation, no copy).  On success *out is a new result owned by the caller.  On failure returns a
  * WSP_E* code (WSP_ECANCELED if abort_cb asked), *out is NULL, no callback fires
  * after the failure is decided. */
 int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
@@ -344,17 +364,19 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
  * temperature fallback, timestamps, segment callbacks and progress carry across
  * windows exactly as in one wsp_transcribe() call — which is begin, one feed, end.
  *
- * Memory: the session holds the samples and mel frames the seek can still reach (about
- * 31 s of samples and 30 s of mel frames), one window's normalised mel, the decoders'
- * workspace and, with token_timestamps, the signal energy of the first 62 s; nothing
- * grows with the recording's length except the result's segments (wsp_session_stats
- * bytes_held counts it).
+ * Memory: the session holds the mel frames the seek can still reach (30.6 s), the
+ * samples not yet turned into frames (as many), one window's normalised mel, the
+ * decoders' workspace and, with token_timestamps, the first 62 s of samples and their
+ * energy — about 4 MB for 80 mel bands (wsp_session_get_stats bytes_held); nothing
+ * grows with the recording's length except the result's segments.
  *
  * Log-mel clamp: whisper.cpp and OpenAI clamp the log-mel at (max over the whole
- * recording) − 8; a session cannot know the whole recording's maximum, so the window at
- * seek clamps at (max over mel frames [0, seek + 3000)) − 8 — the same value whenever
- * no later frame is louder than everything up to the window's end (docs/whisper.md
- * "Streaming" states exactly where results can differ).
+ * recording) − 8, which a single pass cannot know before its first window.  With
+ * params.mel_clamp = GLOBAL (default) the caller gives that maximum before the first
+ * feed (wsp_session_set_mel_max; a wsp_mel_peak pass over the same samples computes it
+ * in flat memory) and results equal wsp_transcribe's exactly; with RUNNING the window
+ * at seek clamps at (max over mel frames [0, seek + 3000)) − 8, no first pass needed
+ * (live audio), and results can differ (docs/whisper.md "Streaming").
  *
  * Thread-safety: a session uses its state exclusively from begin to free (no other
  * session or wsp_transcribe on that state meanwhile); feed and end may be called from
@@ -369,6 +391,12 @@ typedef struct wsp_session wsp_session;
  * heads that do not fit the model), WSP_ELANG, WSP_ENOMEM; *out is then NULL. */
 int wsp_session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
                       wsp_error *err);
+
+/* params.mel_clamp = GLOBAL: the maximum of the whole recording's raw log10 mel (from
+ * wsp_mel_peak_end over the same samples), before the first feed.  0, or WSP_EINVAL
+ * (NULL, not finite, after a feed, or the session's clamp is RUNNING).  Feeding a GLOBAL
+ * session without it fails with WSP_EINVAL (no silent fallback to RUNNING). */
+int wsp_session_set_mel_max(wsp_session *session, float max, wsp_error *err);
 
 /* Optional: the number of samples the whole stream is expected to have (e.g. a
  * container's stated duration), used only to compute progress percentages before the
@@ -403,13 +431,27 @@ typedef struct wsp_session_stats {
     uint64_t samples_done; /* audio decoded so far: the seek position × 160 samples */
     int n_windows;         /* windows encoded and decoded so far */
     int n_segments;        /* segments in the result so far */
-    size_t bytes_held;     /* heap bytes the session holds (sample and mel rings,
-                              window mel, decoders' workspace, prompt, DTW/energy
-                              buffers), excluding the result's segments and the state */
+    size_t bytes_held;     /* heap bytes of the session's own buffers (sample and mel
+                              rings, window mel, prompt, DTW/energy buffers); not
+                              counted: the decoders' workspace (fixed size, allocated at
+                              begin), the result's segments and the state */
 } wsp_session_stats;
 
 /* Fills *out with the session's counters (cheap; no callback).  NULL-safe on both. */
 void wsp_session_get_stats(const wsp_session *session, wsp_session_stats *out);
+
+/* The first pass of a GLOBAL session: the maximum of a stream's raw log10 log-mel (the
+ * frames wsp_transcribe's mel has, the 30 s zero tail included), fed in pieces, in
+ * memory of about 3 MB whatever the length.  Runs on the calling thread (a few seconds
+ * of one core per audio hour: 2.1 s for 30 min on a loaded 2-core VM).  new: 0, WSP_EINVAL or WSP_ENOMEM.  feed: any chunk sizes, 0 or
+ * WSP_EINVAL (NULL, after end) / WSP_ENOMEM.  end: *max_out = the maximum to pass to
+ * wsp_session_set_mel_max; 0, WSP_EINVAL (NULL, no sample, already ended).  free accepts
+ * NULL.  Thread-safety: one thread at a time per object; the model is shared. */
+typedef struct wsp_mel_peak wsp_mel_peak;
+int wsp_mel_peak_new(const wsp_model *model, wsp_mel_peak **out, wsp_error *err);
+int wsp_mel_peak_feed(wsp_mel_peak *peak, const float *pcm, size_t n, wsp_error *err);
+int wsp_mel_peak_end(wsp_mel_peak *peak, float *max_out, wsp_error *err);
+void wsp_mel_peak_free(wsp_mel_peak *peak);
 
 /* Text of a token id (raw bytes, possibly a partial UTF-8 character), special tokens
  * as "[_SOT_]", "<|0.00|>" etc.  Never NULL.  Valid while the model lives. */

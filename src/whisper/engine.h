@@ -59,6 +59,11 @@ int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samp
 int wsp__mel_frames(const wsp_model *model, const float *x, uint64_t x_base, size_t x_len,
                     uint64_t n_total, int64_t t0, int n, wsp__pool *pool, float *dst,
                     size_t dst_stride, float *fmax, float *max_out);
+/* Max over bands and frames of the raw log10 mel of a whole buffer (the frames
+ * wsp__mel_compute computes: (n_samples + 480000)/160), in batches of scratch memory
+ * (nothing the size of the input).  0, WSP_EINVAL or WSP_ENOMEM. */
+int wsp__mel_max(const wsp_model *model, const float *samples, size_t n_samples,
+                 wsp__pool *pool, float *max_out);
 /* The clamp and scale of OpenAI's log_mel_spectrogram: dst = (max(raw, max − 8) + 4) / 4
  * over [n_rows][n_cols] (dst may be raw). */
 void wsp__mel_normalize(float *dst, const float *raw, int n_rows, int n_cols,

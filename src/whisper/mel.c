@@ -208,6 +208,32 @@ void wsp__mel_normalize(float *dst, const float *raw, int n_rows, int n_cols,
     }
 }
 
+int wsp__mel_max(const wsp_model *model, const float *samples, size_t n_samples,
+                 wsp__pool *pool, float *max_out)
+{
+    if (!model || (!samples && n_samples) || !max_out)
+        return WSP_EINVAL;
+    enum { BATCH = 4096 }; /* frames per pass: 1.3 MB of scratch for 80 bands */
+    const int n_mels = model->hp.n_mels;
+    const int64_t n_frames = (int64_t)((n_samples + WSP_N_SAMPLES_CHUNK) / WSP_HOP_LENGTH);
+    float *scratch = malloc(sizeof(float) * (size_t)n_mels * BATCH);
+    if (!scratch)
+        return WSP_ENOMEM;
+    float max = -INFINITY;
+    int rc = 0;
+    for (int64_t t = 0; t < n_frames && !rc; t += BATCH) {
+        const int n = n_frames - t < BATCH ? (int)(n_frames - t) : BATCH;
+        float m;
+        rc = wsp__mel_frames(model, samples, 0, n_samples, n_samples, t, n, pool, scratch,
+                             BATCH, NULL, &m);
+        if (m > max)
+            max = m;
+    }
+    free(scratch);
+    *max_out = max;
+    return rc;
+}
+
 int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samples,
                      wsp__pool *pool, float **mel_out, int *n_frames_out, int *n_len_org)
 {

@@ -110,9 +110,11 @@ int wsp__ms_new(const wsp_model *model, int64_t keep_from, size_t extra_samples,
     ms->width = 2 * hp->n_audio_ctx > WSP_N_FRAMES_CHUNK ? 2 * hp->n_audio_ctx
                                                           : WSP_N_FRAMES_CHUNK;
     ms->f_cap = ms->width + WSP__MS_SLACK_FRAMES;
-    /* samples of the slack frames plus one frame's reach: with a full ring and a full
-     * buffer the look-ahead of the next window is always there (melstream.h) */
-    ms->x_cap = (size_t)WSP__MS_SLACK_FRAMES * WSP_HOP_LENGTH + 2 * WSP_N_FFT + extra_samples;
+    /* a window's samples plus its look-ahead: the frames of a window are then computed
+     * in one batch by wsp__ms_window (on the pool's threads) rather than a few at a time
+     * to make room while pushing; and with a full ring and a full buffer the look-ahead
+     * of the next window is always there (melstream.h) */
+    ms->x_cap = (size_t)ms->f_cap * WSP_HOP_LENGTH + 2 * WSP_N_FFT + extra_samples;
     ms->x = malloc(sizeof(float) * ms->x_cap);
     ms->raw = malloc(sizeof(float) * (size_t)ms->n_mels * (size_t)ms->f_cap);
     ms->fmax = malloc(sizeof(float) * (size_t)ms->f_cap);
@@ -165,6 +167,23 @@ size_t wsp__ms_push(wsp__melstream *ms, const float *x, size_t n, wsp__pool *poo
 }
 
 void wsp__ms_end(wsp__melstream *ms) { ms->ended = true; }
+
+int wsp__ms_max_all(wsp__melstream *ms, wsp__pool *pool, float *max_out)
+{
+    wsp__ms_end(ms);
+    ms->keep = INT64_MAX;
+    const int64_t total = (int64_t)((ms->n_in + WSP_N_SAMPLES_CHUNK) / WSP_HOP_LENGTH);
+    while (ms->f_end < total) {
+        const int k = compute_frames(ms, total, pool);
+        if (k < 0)
+            return k;
+        if (k == 0)
+            return WSP_EINTERNAL;
+    }
+    drop_frames(ms);
+    *max_out = ms->max_before;
+    return 0;
+}
 
 void wsp__ms_release(wsp__melstream *ms, int64_t seek)
 {

@@ -2,8 +2,8 @@
  * melstream.h — the streaming session's signal front end (internal, prefix wsp__ms_):
  * samples in, one window's normalised log-mel out, in memory bounded by a window.
  *
- * It keeps the samples whose mel frames are not computed yet (a linear buffer,
- * compacted as frames are computed) and the raw log10 frames [f_base, f_end) the seek can
+ * It keeps the samples whose mel frames are not computed yet (a linear buffer of one
+ * window and its look-ahead, about 31 s, compacted as frames are computed) and the raw log10 frames [f_base, f_end) the seek can
  * still reach (a ring of W + 64 frames per band, W = frames one window reads, compacted
  * as the seek advances), plus each frame's maximum over the bands, so the clamp of the
  * window at seek can use the maximum over frames [0, seek + W) exactly, however the
@@ -68,6 +68,11 @@ bool wsp__ms_has_frames(const wsp__melstream *ms, int64_t t);
  * 0, WSP_EINVAL (seek behind the ring, frames not there) or a wsp__mel_frames error. */
 int wsp__ms_window(wsp__melstream *ms, int64_t seek, const float *fixed_max, wsp__pool *pool,
                    float *dst);
+
+/* Ends the stream and computes every frame the whole-buffer mel has ((n + 480000)/160,
+ * the zero tail included), dropping them; *max_out = their maximum (wsp_mel_peak).
+ * 0 or a wsp__mel_frames error. */
+int wsp__ms_max_all(wsp__melstream *ms, wsp__pool *pool, float *max_out);
 
 /* The next window starts at `seek` or later: frames below it may be dropped. */
 void wsp__ms_release(wsp__melstream *ms, int64_t seek);

@@ -493,6 +493,8 @@ struct wsp_session {
     int seek;              /* next window */
     int phase;             /* S_OPEN, S_ENDED, S_FAILED */
     bool started;          /* language and task tokens done */
+    bool fixed_clamp;      /* mel_clamp GLOBAL and the maximum known: clamp at fixed_max */
+    float fixed_max;
     bool done;             /* no window left */
     size_t bytes_fixed;    /* heap bytes allocated at begin (see wsp_session_get_stats) */
     double t_start;
@@ -554,7 +556,8 @@ static int load_window(wsp_session *s, int seek, wsp_error *err)
     if (s->win_seek == seek)
         return 0;
     const double t = mdc_now_ms();
-    int rc = wsp__ms_window(s->ms, seek, NULL, s->state->pool, s->win);
+    int rc = wsp__ms_window(s->ms, seek, s->fixed_clamp ? &s->fixed_max : NULL,
+                            s->state->pool, s->win);
     s->j.r->timings.mel_ms += mdc_now_ms() - t;
     if (rc)
         return wsp__fail(err, rc, "log-mel spectrogram failed at %.2f s: %s", seek * 0.01,
@@ -751,13 +754,10 @@ static void finish(wsp_session *s)
     j->r->timings.total_ms = mdc_now_ms() - s->t_start;
 }
 
-int wsp_session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
-                      wsp_error *err)
+/* wsp_session_begin after the argument checks. */
+static int session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
+                         wsp_error *err)
 {
-    if (out)
-        *out = NULL;
-    if (!state || !params || !out)
-        return wsp__fail(err, WSP_EINVAL, "wsp_session_begin: NULL state, params or out");
     wsp_session *s = calloc(1, sizeof *s);
     if (!s)
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the session");
@@ -807,6 +807,44 @@ int wsp_session_begin(wsp_state *state, const wsp_params *params, wsp_session **
     return 0;
 }
 
+int wsp_session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
+                      wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!state || !params || !out)
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_begin: NULL state, params or out");
+    if (params->mel_clamp != WSP_MEL_CLAMP_RUNNING && params->mel_clamp != WSP_MEL_CLAMP_GLOBAL)
+        return wsp__fail(err, WSP_EINVAL, "mel_clamp: unknown value %d", (int)params->mel_clamp);
+    return session_begin(state, params, out, err);
+}
+
+int wsp_session_set_mel_max(wsp_session *s, float max, wsp_error *err)
+{
+    if (!s || !isfinite(max))
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_set_mel_max: NULL session or %g", (double)max);
+    if (s->p.mel_clamp != WSP_MEL_CLAMP_GLOBAL)
+        return wsp__fail(err, WSP_EINVAL,
+                         "wsp_session_set_mel_max: the session's mel_clamp is running");
+    if (s->n_fed > 0 || s->phase != S_OPEN)
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_set_mel_max: after the first feed");
+    s->fixed_clamp = true;
+    s->fixed_max = max;
+    return 0;
+}
+
+/* A GLOBAL session may not feed before it knows the maximum (no silent RUNNING). */
+static int need_max(const wsp_session *s, const char *fn, wsp_error *err)
+{
+    if (s->p.mel_clamp == WSP_MEL_CLAMP_GLOBAL && !s->fixed_clamp)
+        return wsp__fail(err, WSP_EINVAL,
+                         "%s: mel_clamp global needs the recording's mel maximum first "
+                         "(wsp_session_set_mel_max from a wsp_mel_peak pass), or set "
+                         "mel_clamp running",
+                         fn);
+    return 0;
+}
+
 void wsp_session_set_expected_samples(wsp_session *s, uint64_t n_samples)
 {
     if (s)
@@ -826,6 +864,8 @@ int wsp_session_feed(wsp_session *s, const float *pcm, size_t n, wsp_error *err)
         return wsp__fail(err, WSP_EINVAL, "wsp_session_feed: NULL session or samples");
     if (s->phase != S_OPEN)
         return not_open(s, "wsp_session_feed", err);
+    if (n > 0 && need_max(s, "wsp_session_feed", err))
+        return WSP_EINVAL;
     if (n > WSP__MAX_SAMPLES - s->n_fed) {
         s->phase = S_FAILED;
         return wsp__fail(err, WSP_EINVAL, "wsp_session_feed: more than %llu samples",
@@ -841,7 +881,9 @@ int wsp_session_feed(wsp_session *s, const float *pcm, size_t n, wsp_error *err)
     int rc = 0;
     while (!rc && n > 0 && !s->done) {
         int mrc = 0, ran = 0;
+        const double t = mdc_now_ms();
         const size_t took = wsp__ms_push(s->ms, pcm, n, s->state->pool, &mrc);
+        s->j.r->timings.mel_ms += mdc_now_ms() - t;
         pcm += took;
         n -= took;
         if (mrc) {
@@ -869,6 +911,8 @@ int wsp_session_end(wsp_session *s, wsp_result **out, wsp_error *err)
     s->phase = S_ENDED;
     if (s->n_fed == 0)
         return wsp__fail(err, WSP_ENOAUDIO, "wsp_session_end: no audio samples");
+    if (need_max(s, "wsp_session_end", err))
+        return WSP_EINVAL;
     wsp__ms_end(s->ms);
     wsp__set_abort(s->state, s->p.abort_cb, s->p.abort_user_data);
     int ran = 0;
@@ -921,10 +965,83 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
     int rc = wsp_session_begin(state, params, &s, err);
     if (rc)
         return rc;
+    if (params->mel_clamp == WSP_MEL_CLAMP_GLOBAL) { /* whisper.cpp's whole-mel maximum */
+        const double t = mdc_now_ms();
+        float max = 0.0f;
+        rc = wsp__mel_max(s->pl.model, samples, n_samples, state->pool, &max);
+        s->j.r->timings.mel_ms += mdc_now_ms() - t;
+        if (rc) {
+            wsp_session_free(s);
+            return wsp__fail(err, rc, "log-mel maximum failed: %s", wsp_strerror(rc));
+        }
+        s->fixed_clamp = true;
+        s->fixed_max = max;
+    }
     wsp_session_set_expected_samples(s, n_samples);
     rc = wsp_session_feed(s, samples, n_samples, err);
     if (!rc)
         rc = wsp_session_end(s, out, err);
     wsp_session_free(s);
     return rc;
+}
+
+/* ---- the first pass of a GLOBAL session: the stream's mel maximum ---------------- */
+
+struct wsp_mel_peak {
+    wsp__melstream *ms; /* every frame dropped once computed: only its maximum stays */
+    bool ended;
+};
+
+int wsp_mel_peak_new(const wsp_model *model, wsp_mel_peak **out, wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!model || !out)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_new: NULL model or out");
+    wsp_mel_peak *pk = calloc(1, sizeof *pk);
+    if (!pk || wsp__ms_new(model, INT64_MAX, 0, &pk->ms)) {
+        free(pk);
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the mel peak");
+    }
+    *out = pk;
+    return 0;
+}
+
+int wsp_mel_peak_feed(wsp_mel_peak *pk, const float *pcm, size_t n, wsp_error *err)
+{
+    if (!pk || (!pcm && n) || pk->ended)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_feed: NULL, or after end");
+    if (n > WSP__MAX_SAMPLES - pk->ms->n_in)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_feed: more than %llu samples",
+                         (unsigned long long)WSP__MAX_SAMPLES);
+    while (n > 0) {
+        int rc = 0;
+        const size_t took = wsp__ms_push(pk->ms, pcm, n, NULL, &rc);
+        if (rc)
+            return wsp__fail(err, rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
+        if (took == 0)
+            return wsp__fail(err, WSP_EINTERNAL, "wsp_mel_peak_feed: buffer full");
+        pcm += took;
+        n -= took;
+    }
+    return 0;
+}
+
+int wsp_mel_peak_end(wsp_mel_peak *pk, float *max_out, wsp_error *err)
+{
+    if (!pk || !max_out || pk->ended || pk->ms->n_in == 0)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_end: NULL, no samples or ended");
+    pk->ended = true;
+    int rc = wsp__ms_max_all(pk->ms, NULL, max_out);
+    if (rc)
+        return wsp__fail(err, rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
+    return 0;
+}
+
+void wsp_mel_peak_free(wsp_mel_peak *pk)
+{
+    if (!pk)
+        return;
+    wsp__ms_free(pk->ms);
+    free(pk);
 }
