@@ -3,9 +3,11 @@
  *
  * The audio is piped, never held: the upload's file (or the CLI's) is the only full copy
  * of the recording.  aud_measure_file() refuses an over-long file from its packet
- * durations first (no decoding, no model); then the decoder stream (aud_stream_*) hands
- * out 1 s chunks that go straight into the engine session (wsp_session_feed), which
- * encodes each 30 s window as soon as its samples are there.  Memory: a chunk, the
+ * durations first (no decoding, no model); a first decoding pass computes the whole
+ * recording's log-mel maximum (wsp_mel_peak: whisper.cpp clamps the mel at it − 8); then
+ * the decoder stream (aud_stream_*) hands out 1 s chunks that go straight into the
+ * engine session (wsp_session_feed), which encodes each 30 s window as soon as its
+ * samples are there.  Memory: a chunk, the
  * session's ring of the last ~31 s, the stereo energies with diarize (16 B per 10 ms),
  * the result's segments — nothing else grows with the recording.  Progress comes from
  * the decoder's position in the file (aud_stream_progress), so it moves for containers
@@ -14,8 +16,8 @@
  * With voice-activity detection (req->vad) the file is decoded twice: pass 1 feeds the
  * VAD detector only (probabilities: 4 bytes per 32 ms) and plans the audio whisper.cpp's
  * whisper_full(vad = true) transcribes (vad_filter_plan: speech spans + 0.1 s overlap +
- * 0.1 s of silence, and its time table); pass 2 decodes again and a vad_cutter cuts that
- * audio out of the stream into the session — so the previous-text prompt carries across
+ * 0.1 s of silence, and its time table); pass 2 cuts that audio out of the stream into
+ * wsp_mel_peak (its maximum), pass 3 decodes again and a vad_cutter cuts it into the session — so the previous-text prompt carries across
  * spans exactly as in whisper.cpp — and transcript.c maps every time back to the
  * recording.  No span: no Whisper model, no decoder, an empty transcript that says so.
  *
@@ -576,6 +578,60 @@ static int engine_sink(const float *x, size_t n, void *user)
     return vad_cutter_feed(ef->cut, x, n, session_emit, ef) ? -1 : 0;
 }
 
+/* ---- the log-mel maximum: a decoding pass before the session ------------------------- */
+
+typedef struct peak_feed {
+    wsp_mel_peak *peak;
+    int rc;          /* the first engine error, 0 while fine */
+    wsp_error err;
+    vad_cutter *cut; /* with VAD: the same planned audio the session will get */
+} peak_feed;
+
+static int peak_emit(const float *x, size_t n, void *user)
+{
+    peak_feed *pf = user;
+    pf->rc = wsp_mel_peak_feed(pf->peak, x, n, &pf->err);
+    return pf->rc ? -1 : 0;
+}
+
+static int peak_sink(const float *x, size_t n, void *user)
+{
+    peak_feed *pf = user;
+    if (!pf->cut)
+        return peak_emit(x, n, user);
+    return vad_cutter_feed(pf->cut, x, n, peak_emit, pf) ? -1 : 0;
+}
+
+/* whisper.cpp clamps the log-mel at (the whole recording's maximum) − 8, so the session
+ * needs that maximum before its first window (wsp_params.mel_clamp GLOBAL): one decoding
+ * pass through wsp_mel_peak (with VAD: through a cutter of the plan, the audio the
+ * engine will see), then the stream is reopened for the session.  *max on success.
+ * Returns 0; -1 with res filled (audio); or a WSP_E* code with *werr (engine). */
+static int mel_peak_pass(audio_pipe *ap, const wsp_model *model, const vad_filtered *plan,
+                         float *max, wsp_error *werr, pipeline_result *res)
+{
+    peak_feed pf = {0};
+    pf.rc = wsp_mel_peak_new(model, &pf.peak, &pf.err);
+    if (pf.rc == 0 && plan && vad_cutter_new(plan, &pf.cut) != 0)
+        pf.rc = WSP_ENOMEM;
+    int prc = pf.rc ? -2 : pipe_pump(ap, peak_sink, &pf, res);
+    if (prc == -2 && pf.rc == 0) {
+        pf.rc = WSP_EINTERNAL;
+        snprintf(pf.err.message, sizeof pf.err.message,
+                 "the mel pass did not give the audio the VAD pass planned");
+    }
+    if (prc == 0 && pf.rc == 0)
+        pf.rc = wsp_mel_peak_end(pf.peak, max, &pf.err);
+    wsp_mel_peak_free(pf.peak);
+    vad_cutter_free(pf.cut);
+    *werr = pf.err;
+    if (prc == -1)
+        return -1;
+    if (pf.rc == 0 && pipe_open(ap, false, res) != 0)
+        return -1;
+    return pf.rc;
+}
+
 void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -657,8 +713,23 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
             goto done;
         }
 
-        /* 4. transcribe: the decoder feeds the session chunk by chunk */
-        int rc = holder_lease_state(holder, model, &st, &werr);
+        /* 4. the log-mel maximum (a decoding pass), then transcribe: the decoder feeds
+         *    the session chunk by chunk */
+        float mel_max = 0;
+        ap->pct_hi = ap->pct_lo + 10;
+        int rc = mel_peak_pass(ap, model, req->vad ? &plan : NULL, &mel_max, &werr, res);
+        if (rc == -1)
+            goto done;
+        if (rc != 0) {
+            const char *code = NULL;
+            int status = pipeline_http_status_for_whisper(rc, &code);
+            set_error(res, status, code, "cannot compute the log-mel maximum: %s",
+                      werr.message[0] ? werr.message : wsp_strerror(rc));
+            goto done;
+        }
+        ap->pct_lo = ap->pct_hi;
+        ap->pct_hi = 99;
+        rc = holder_lease_state(holder, model, &st, &werr);
         if (rc != 0) {
             const char *code = NULL;
             int status = pipeline_http_status_for_whisper(rc, &code);
@@ -672,6 +743,8 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         p.abort_user_data = &actx;
         prog.model = model;
         ef.rc = wsp_session_begin(st, &p, &ef.sess, &ef.err);
+        if (ef.rc == 0)
+            ef.rc = wsp_session_set_mel_max(ef.sess, mel_max, &ef.err);
         if (ef.rc == 0 && req->vad && vad_cutter_new(&plan, &ef.cut) != 0)
             ef.rc = WSP_ENOMEM;
         int prc = ef.rc ? -2 : pipe_pump(ap, engine_sink, &ef, res);

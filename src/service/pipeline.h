@@ -67,7 +67,8 @@ typedef struct pipeline_request {
                                      codec, processing_s filled in by the pipeline */
     /* progress 0…100, never decreasing, called on the pipeline's thread: the decoder's
      * position in the file (bytes, so it moves whatever the container declares) scaled
-     * to 0…99 (with VAD: 0…10 for pass 1, 10…99 for pass 2), 100 once rendered; cancel
+     * to 0…99 (the log-mel-maximum pass 0…10, the transcription 10…99; with VAD: the
+     * VAD pass 0…10, the mel pass 10…20, the transcription 20…99), 100 once rendered; cancel
      * polled throughout (decode and engine) */
     void (*progress_cb)(int percent, void *user);
     bool (*abort_cb)(void *user);

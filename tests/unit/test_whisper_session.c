@@ -56,8 +56,7 @@ static float *load_audio(const char *path, size_t *n)
     aud_pcm pcm = {0};
     if (aud_decode_file(path, &lim, NULL, NULL, &pcm, NULL) != 0)
         return NULL;
-    free(pcm.left);
-    free(pcm.right);
+    aud_energy_free(&pcm.energy); /* none without keep_stereo; the samples are kept */
     *n = pcm.n_samples;
     return pcm.samples;
 }
