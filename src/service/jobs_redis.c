@@ -286,7 +286,7 @@ static int redis_submit(job_store *bs, job *j)
     if (!bytes)
         return JOBS_E_FULL;
     char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8], spk[16],
-        dtw[16], beam[8], seed[16];
+        dtw[16], beam[8], seed[16], vad[160];
     jr__key(kh, sizeof kh, j->id, "");
     jr__key(ku, sizeof ku, j->id, ":up");
     jr__key(ke, sizeof ke, j->id, ":ev");
@@ -306,6 +306,12 @@ static int redis_submit(job_store *bs, job *j)
     snprintf(dtw, sizeof dtw, "%d", p->dtw);
     snprintf(beam, sizeof beam, "%d", p->beam_size);
     snprintf(seed, sizeof seed, "%u", (unsigned)p->seed);
+    /* voice activity: on/off and the validated segment rules, "V,thr,speech,silence,max,pad,
+     * overlap" (%.9g keeps every float exact; FLT_MAX for "no maximum" included) */
+    const vad_params *vp = &p->vad_params;
+    snprintf(vad, sizeof vad, "%d,%.9g,%d,%d,%.9g,%d,%.9g", p->vad ? 1 : 0, vp->threshold,
+             vp->min_speech_duration_ms, vp->min_silence_duration_ms, vp->max_speech_duration_s,
+             vp->speech_pad_ms, vp->samples_overlap);
     const char *argv[40];
     int argc = 0;
 #define KV(k, v) (argv[argc++] = (k), argv[argc++] = (v))
@@ -325,6 +331,7 @@ static int redis_submit(job_store *bs, job *j)
     KV("dtw", dtw);
     KV("beam", beam); /* decoding: beam_size (0 greedy) and the sampling seed */
     KV("seed", seed);
+    KV("vad", vad);
     if (p->meta.title)
         KV("title", p->meta.title);
     if (p->meta.date)

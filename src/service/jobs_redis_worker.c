@@ -336,6 +336,23 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
                                ? (pipeline_turns)turns : PIPELINE_TURNS_AUTO;
     }
     p->dtw = (v = jr__field(o, "dtw")) ? (int)strtol(v, NULL, 10) : PIPELINE_DTW_OFF;
+    /* voice activity as the API replica decided it (a record without the field — an older
+     * replica — or with rules that no longer validate runs without VAD, logged) */
+    if ((v = jr__field(o, "vad")) && v[0] == '1') {
+        vad_params vp = vad_default_params();
+        int on = 0;
+        if (sscanf(v, "%d,%g,%d,%d,%g,%d,%g", &on, &vp.threshold, &vp.min_speech_duration_ms,
+                   &vp.min_silence_duration_ms, &vp.max_speech_duration_s, &vp.speech_pad_ms,
+                   &vp.samples_overlap) == 7 &&
+            vad_params_validate(&vp, NULL) == 0 && s->srv->vad_holder) {
+            p->vad = true;
+            p->vad_params = vp;
+            p->vad_holder = s->srv->vad_holder;
+        } else {
+            MDC_LOG_WARN("job %s: VAD requested but not available on this replica (%s)", id,
+                         s->srv->vad_holder ? "bad rules" : "no VAD model");
+        }
+    }
     j->want_json = (v = jr__field(o, "want_json")) && v[0] == '1';
     j->work.audio_tmp = path;
     pthread_mutex_lock(&s->mu);

@@ -3,6 +3,8 @@ redis-server on a free loopback port (nothing persisted):
   - submit on A, follow the events and fetch the result on B;
   - the speaker fields travel with the job: diarize=true, speaker_turns on the stereo
     reference clip give B's result both speakers;
+  - voice activity travels with the job: vad=true (and chunking_strategy's rules) on one
+    second of silence runs no decoder window on the worker, vad=false does;
   - kill -9 A in the middle of a transcription: B takes the job over, re-runs it, stores
     its result once, and the client following on B sees it complete;
   - cancel on B a job running on A (it stops within a second);
@@ -17,7 +19,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FAST, LONG_CLIP, SHARED, SHORT_CLIP, Checks, Follower,  # noqa: E402
+from mdc_testserver import (FAST, FIXTURES, LONG_CLIP, SHARED, SHORT_CLIP, Checks, Follower,  # noqa: E402
                             RedisServer, Server, error_code, metric, require_binary, submit,
                             wait_status)
 
@@ -25,8 +27,11 @@ require_binary()
 c = Checks("test_jobs_redis")
 
 
+SILERO = os.path.join(SHARED, "whisper-ref", "models", "ggml-silero-v6.2.0.bin")
+
+
 def env(rs, **kw):
-    e = {"JOBS_REDIS_URL": rs.url, "MAX_CONCURRENT_TRANSCRIPTIONS": "1", "QUEUE_LENGTH": "2",
+    e = {"JOBS_REDIS_URL": rs.url, "WHISPER_VAD_MODEL": SILERO, "WHISPER_VAD": "false", "MAX_CONCURRENT_TRANSCRIPTIONS": "1", "QUEUE_LENGTH": "2",
          "JOBS_CLAIM_AFTER_SECONDS": "2"}
     e.update(kw)
     return e
@@ -70,6 +75,27 @@ with RedisServer() as rs:
                         and (b"**Speaker 1:**" in body) == want,
                         "the job kept diarize and speaker_turns=%s through Redis" % turns,
                         body[:500])
+        silence = os.path.join(FIXTURES, "edge_silence_1s.wav")
+
+        def windows_on_a():
+            return metric(a.metrics(), "mdconv_decoder_windows_total") or 0
+        for vad_fields, decodes in (({"vad": "true"}, False),
+                                    ({"chunking_strategy": json.dumps(
+                                        {"type": "server_vad", "threshold": 0.6})}, False),
+                                    ({"vad": "false"}, True)):
+            before = windows_on_a()
+            st, h, body = b.upload(silence, dict(FAST, report_locale="en", **vad_fields),
+                                   endpoint="/jobs")
+            jid4 = json.loads(body).get("id") if st == 202 else None
+            c.check(st == 202 and jid4, "silence job %s accepted" % vad_fields, body)
+            if jid4:
+                wait_status(b, jid4, lambda js: js.get("status") in ("done", "failed"))
+                st, h, body = b.request("GET", "/jobs/%s/result" % jid4)
+                ran = windows_on_a() - before
+                c.check(st == 200 and (ran > 0) == decodes
+                        and (b"No speech detected." in body) == (not decodes),
+                        "%s kept through Redis: %d decoder windows on A" % (vad_fields, ran),
+                        body[:300])
         ma = a.metrics()
         c.check(metric(ma, "mdconv_job_claims_total") >= 1, "A counted its claims", metric(ma, "mdconv_job_claims_total"))
         c.check(metric(b.metrics(), "mdconv_job_claims_total") in (0, None), "B (api) claimed nothing")
