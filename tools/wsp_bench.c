@@ -2,12 +2,17 @@
  * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
  *
  *   wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] [--forward] [--steps N]
- *             [--repeat R]
+ *             [--session CHUNK [--running]] [--repeat K]
  *
  * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
  * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
  * -bo 1 -nf`), and prints load_ms, mel_ms, encode_ms (n_windows), decode_ms (n_steps,
  * ms_per_step), total_ms (load to result) and peak_rss_mb (VmHWM).
+ * --session CHUNK: the same transcription through the streaming session API, fed CHUNK
+ * samples at a time, after a wsp_mel_peak pass over the same chunks (the GLOBAL clamp,
+ * as a two-pass service does); with --running, no peak pass (mel_clamp running).
+ * peak_ms is the first pass's time.  --repeat K: the clip K times in a row (longer audio;
+ * with --forward it repeats the steps instead, see below).
  * --beam N: beam search with N beams instead of greedy (whisper-cli -bs N -nf), same
  * output; n_steps then counts decoder calls (one per live beam per step, plus the prompt
  * batches) and n_tokens the sampled tokens of the kept sequences.
@@ -141,10 +146,43 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     return 0;
 }
 
+/* --session: [peak pass], begin, feeds of `chunk` samples, end. */
+static int via_session(wsp_state *st, wsp_params *p, const float *pcm, size_t n, size_t chunk,
+                       int running, double *peak_ms, wsp_result **out, wsp_error *err)
+{
+    float max = 0.0f;
+    if (running) {
+        p->mel_clamp = WSP_MEL_CLAMP_RUNNING;
+    } else {
+        const double t = mdc_now_ms();
+        wsp_mel_peak *pk = NULL;
+        int rc = wsp_mel_peak_new(wsp__state_model(st), &pk, err);
+        for (size_t off = 0; !rc && off < n; off += chunk)
+            rc = wsp_mel_peak_feed(pk, pcm + off, n - off < chunk ? n - off : chunk, err);
+        if (!rc)
+            rc = wsp_mel_peak_end(pk, &max, err);
+        wsp_mel_peak_free(pk);
+        *peak_ms = mdc_now_ms() - t;
+        if (rc)
+            return rc;
+    }
+    wsp_session *s = NULL;
+    int rc = wsp_session_begin(st, p, &s, err);
+    if (!rc && !running)
+        rc = wsp_session_set_mel_max(s, max, err);
+    for (size_t off = 0; !rc && off < n; off += chunk)
+        rc = wsp_session_feed(s, pcm + off, n - off < chunk ? n - off : chunk, err);
+    if (!rc)
+        rc = wsp_session_end(s, out, err);
+    wsp_session_free(s);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *wav = NULL;
-    int threads = 2, steps = 32, fwd = 0, beam = 0, segs = 0, repeat = 1;
+    int threads = 2, steps = 32, fwd = 0, running = 0, repeat = 1, beam = 0, segs = 0;
+    long chunk = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
@@ -158,14 +196,19 @@ int main(int argc, char **argv)
             segs = 1;
         else if (strcmp(argv[i], "--forward") == 0)
             fwd = 1;
+        else if (strcmp(argv[i], "--session") == 0 && i + 1 < argc)
+            chunk = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--running") == 0)
+            running = 1;
         else if (!model_path)
             model_path = argv[i];
         else
             wav = argv[i];
     }
-    if (!model_path || !wav || threads < 1 || repeat < 1 || beam < 0 || (beam > 0 && fwd)) {
+    if (!model_path || !wav || threads < 1 || chunk < 0 || repeat < 1 || (running && !chunk) ||
+        beam < 0 || (beam > 0 && fwd)) {
         fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] "
-                        "[--forward] [--steps N] [--repeat R]\n");
+                        "[--forward] [--steps N] [--session CHUNK [--running]] [--repeat K]\n");
         return 2;
     }
     size_t n = 0;
@@ -173,6 +216,16 @@ int main(int argc, char **argv)
     if (!pcm) {
         fprintf(stderr, "wsp_bench: cannot read %s (PCM16 WAV expected)\n", wav);
         return 1;
+    }
+    if (repeat > 1 && !fwd) { /* --forward repeats its steps instead */
+        float *r = malloc(sizeof(float) * n * (size_t)repeat);
+        if (!r)
+            return 1;
+        for (int k = 0; k < repeat; k++)
+            memcpy(r + (size_t)k * n, pcm, sizeof(float) * n);
+        free(pcm);
+        pcm = r;
+        n *= (size_t)repeat;
     }
     const double t_start = mdc_now_ms();
     wsp_model *m = NULL;
@@ -200,7 +253,11 @@ int main(int argc, char **argv)
         p.temperature_inc = 0;
         p.best_of = 1;
         wsp_result *r = NULL;
-        rc = wsp_transcribe(st, pcm, n, &p, &r, &err);
+        double peak_ms = 0.0;
+        if (chunk)
+            rc = via_session(st, &p, pcm, n, (size_t)chunk, running, &peak_ms, &r, &err);
+        else
+            rc = wsp_transcribe(st, pcm, n, &p, &r, &err);
         if (rc) {
             fprintf(stderr, "wsp_bench: transcribe: %s\n", err.message);
         } else {
@@ -215,11 +272,12 @@ int main(int argc, char **argv)
             }
             printf("mode=%s load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d "
                    "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
-                   "segments=%d n_tokens=%d cpu_ms=%.0f\n",
+                   "segments=%d n_tokens=%d cpu_ms=%.0f peak_ms=%.1f\n",
                    beam > 0 ? "beam" : "transcribe", load_ms, tm->mel_ms, tm->encode_ms,
                    tm->n_windows, tm->decode_ms, tm->n_decode_steps,
                    tm->n_decode_steps ? tm->decode_ms / tm->n_decode_steps : 0.0,
-                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments, n_tokens, cpu_ms());
+                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments, n_tokens, cpu_ms(),
+                   peak_ms);
             wsp_result_free(r);
         }
     }

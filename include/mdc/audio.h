@@ -6,11 +6,18 @@
  * channel and resamples to 16 kHz).  Input is a seekable file (uploads are spooled to a
  * private temp file first), so MP4/M4A with the moov atom at the end works.
  *
+ * Two ways to get the samples: a pull reader (aud_stream_*: chunks of the caller's size,
+ * memory that does not grow with the recording — what the service uses) and one whole
+ * buffer (aud_decode_file, a loop over the reader: tools and tests).  Both give the same
+ * samples bit for bit.  aud_measure_file() adds up packet durations without decoding,
+ * for refusing an over-long file before any work.
+ *
  * Limits are enforced while decoding: decoding stops as soon as the decoded duration
  * passes max_seconds (AUD_ETOOLONG), and no buffer is ever sized from a duration the
  * container claims.  Truncated files: see aud_decode_file().
  *
- * Thread-safety: all functions are thread-safe; calls are independent.
+ * Thread-safety: all functions are thread-safe; calls are independent (one aud_stream
+ * is used by one thread at a time).
  * FFmpeg's own log is routed to mdc_log (warnings and errors only, rate-limited).
  */
 #ifndef MDC_AUDIO_H
@@ -53,17 +60,17 @@ typedef struct aud_error {
 } aud_error;
 
 typedef struct aud_limits {
-    double max_seconds; /* decoded-duration limit; <= 0 = unlimited (memory then grows
-                           with the decoded audio, 64 KB per second: a small file can
-                           decode to hours, so set it for untrusted input) */
+    double max_seconds; /* decoded-duration limit; <= 0 = unlimited (a small file can
+                           decode to hours, so set it for untrusted input; a stream holds
+                           no more than one decoded frame, aud_decode_file 64 KB per
+                           second) */
     uint64_t max_bytes; /* input file size limit; 0 = unlimited */
     /* Not a limit but the decoder's one output option (the struct is what every
-     * decode call takes): keep_stereo = true keeps the two channels of a stream that
-     * starts with exactly two (aud_pcm.left/right), for speaker turns by channel
-     * energy; samples is then L + R (the sum, as whisper-cli -di transcribes it,
-     * README-round2 §7), not the average.  Other channel counts decode as usual
-     * (left/right NULL).  Memory: 3 × 4 bytes per sample instead of 4, also at the peak
-     * (an hour of stereo: 0.69 GB instead of 0.23 GB); max_seconds bounds it. */
+     * decode call takes): keep_stereo = true keeps, for a stream that starts with
+     * exactly two channels, their per-10 ms energies (aud_energy) for speaker turns by
+     * channel energy; the samples are then L + R (the sum, as whisper-cli -di
+     * transcribes it, README-round2 §7), not the average.  Other channel counts decode
+     * as usual (no energies).  Memory: 16 bytes per 10 ms (5.8 MB per hour). */
     bool keep_stereo;
 } aud_limits;
 
@@ -73,18 +80,37 @@ typedef struct aud_info {
     char codec[64];      /* e.g. "aac", "opus", "pcm_s16le" */
     int sample_rate;     /* of the source stream, Hz */
     int channels;        /* of the source stream */
-    double duration_s;   /* decoded duration (n_samples / 16000), seconds */
+    double duration_s;   /* decoded duration (n_samples / 16000), seconds; for a stream:
+                            what it delivered so far */
     double declared_s;   /* duration the container claims, or -1 if none */
     int64_t bit_rate;    /* bits/s if known, else 0 */
     bool truncated;      /* data missing or damaged; output is the decodable part
-                            (see aud_decode_file) */
+                            (see aud_decode_file); for a stream: final at its end */
 } aud_info;
+
+/* The two channels of a stereo source, reduced to what whisper-cli's -di rule needs:
+ * per 10 ms block of 160 samples (16 kHz), the sums Σ|L| and Σ|R| in double (each sum
+ * accumulated sample by sample in order, as whisper.cpp does over its span).  Small and
+ * flat: 16 bytes per 10 ms, 5.8 MB per audio hour. */
+#define AUD_ENERGY_BLOCK 160 /* samples per block: 10 ms, the centisecond of segment times */
+typedef struct aud_energy {
+    double *sums;        /* [n_blocks][2]: Σ|L|, Σ|R| over samples [160k, 160k + 160)
+                            (the last block may be partial); malloc'd, NULL when empty */
+    size_t n_blocks;
+    size_t n_samples;    /* samples accumulated (n_blocks = ceil(n_samples / 160)) */
+    double last_excl[2]; /* the last block's sums without its final sample (the -di rule
+                            clamps a span's end to sample n − 1, exclusive) */
+    size_t cap;          /* blocks allocated */
+} aud_energy;
+
+/* Frees e->sums and zeroes *e.  Accepts NULL and an empty struct. */
+void aud_energy_free(aud_energy *e);
 
 typedef struct aud_pcm {
     float *samples;     /* [n_samples] mono, 16 kHz, nominally in [-1, 1]; malloc'd */
     size_t n_samples;
-    float *left, *right; /* [n_samples] each, 16 kHz, when keep_stereo kept two channels;
-                            else NULL.  malloc'd, freed by aud_pcm_free() */
+    aud_energy energy;  /* when keep_stereo kept two channels (samples = L + R); else
+                           empty (n_samples 0).  Freed by aud_pcm_free() */
     aud_info info;
 } aud_pcm;
 
@@ -92,8 +118,81 @@ typedef struct aud_pcm {
  * return true to cancel (→ AUD_ECANCELED).  Runs on the decoding thread. */
 typedef bool (*aud_abort_cb)(void *user_data);
 
+/* ---- streaming decode ---------------------------------------------------------- */
+
+/* A pull reader over one input: decoded, downmixed, resampled 16 kHz mono float32 in
+ * chunks of the caller's size.  It holds the FFmpeg objects and at most one decoded
+ * frame (plus the resampler's delay line), never the recording: memory does not grow
+ * with the input's length (except aud_energy with keep_stereo, 16 bytes per 10 ms).
+ * Reading a stream to its end in chunks of any sizes yields exactly the samples
+ * aud_decode_file returns (which is a loop over this reader).
+ * Thread-safety: one stream is used by one thread at a time; streams are independent. */
+typedef struct aud_stream aud_stream;
+
+/* Opens the file at `path`, probes it, picks the audio stream and starts its decoder
+ * (every check of aud_decode_file up to the first decoded frame: format, streams,
+ * plausibility, max_bytes; see there).  On success *out is a new stream (close with
+ * aud_stream_close) and aud_stream_info() holds the source fields (container, codec,
+ * rate, channels, declared_s, bit_rate).  On failure returns a negative AUD_E* code,
+ * *out is NULL, err->message says why (err may be NULL).  abort_cb (may be NULL) is
+ * polled as in aud_decode_file, during the open and every later read. */
+int aud_stream_open(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
+                    void *abort_user_data, aud_stream **out, aud_error *err);
+/* The same over `len` bytes in memory (borrowed: must stay valid until the stream is
+ * closed). */
+int aud_stream_open_memory(const void *data, size_t len, const aud_limits *limits,
+                           aud_abort_cb abort_cb, void *abort_user_data, aud_stream **out,
+                           aud_error *err);
+
+/* Decodes up to `max` samples into dst[0 … max).  Returns 0 with *n_read > 0 samples
+ * written, 0 with *n_read == 0 at the end of the input (only then are info.truncated
+ * and the final declared_s set), or a negative AUD_E* code with *n_read == 0 and err
+ * filled: AUD_ETOOLONG as soon as the decoded duration passes limits->max_seconds (the
+ * samples before the limit may already have been delivered), AUD_ECANCELED, AUD_ENOMEM,
+ * AUD_ECORRUPT (parameters that cannot be converted; or nothing decodable at all),
+ * AUD_ENOSAMPLES (the stream ended without a sample), AUD_EINVAL.  A stream that failed
+ * or ended returns the same again.  Fewer than max samples may come back before the end
+ * (at most what one decoded frame gives at a time is buffered). */
+int aud_stream_read(aud_stream *st, float *dst, size_t max, size_t *n_read, aud_error *err);
+
+/* What the stream knows about its source (see aud_info); duration_s is what it has
+ * delivered so far.  Valid until aud_stream_close.  NULL for NULL. */
+const aud_info *aud_stream_info(const aud_stream *st);
+
+/* How far through its input the decoder is, 0 … 1: the byte offset of the last demuxed
+ * packet over the input's size (so it advances even when the container declares no
+ * duration or a false one — browser WebM, a FLAC header that lies); never decreases;
+ * 1 at the end.  0 for NULL. */
+double aud_stream_progress(const aud_stream *st);
+
+/* Moves the channel energies accumulated so far (keep_stereo with a two-channel
+ * source; else an empty struct) into *out; the caller frees them with
+ * aud_energy_free().  Call after the last read; later reads accumulate into a fresh
+ * (empty) struct. */
+void aud_stream_take_energy(aud_stream *st, aud_energy *out);
+
+/* Releases the stream and everything it holds (an energy not taken included).  Accepts
+ * NULL. */
+void aud_stream_close(aud_stream *st);
+
+/* Demuxes the whole file without decoding it and adds up the chosen audio stream's
+ * packet durations: what the data present will decode to, at about the cost of reading
+ * the file (no decoder, no resampler) — so an over-long upload is refused before any
+ * decoding or model work, whatever its header claims.  *seconds = the sum, or -1 when a
+ * packet carries no duration (then nothing is refused here).  The sum counts encoder
+ * priming that decoders drop (tens of ms), so AUD_ETOOLONG needs more than
+ * limits->max_seconds + AUD_MEASURE_SLACK_S; closer cases, and files whose packet
+ * durations lie, are decided by aud_stream_read's count of decoded samples.
+ * Returns 0, AUD_ETOOLONG (as soon as the sum passes), AUD_ECANCELED, AUD_ENOMEM, or
+ * any aud_stream_open error (the file is opened and probed the same way). */
+#define AUD_MEASURE_SLACK_S 1.0 /* seconds */
+int aud_measure_file(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
+                     void *abort_user_data, double *seconds, aud_error *err);
+
+/* ---- whole-file decode ------------------------------------------------------------ */
+
 /* Decodes the best audio stream of the file at `path` into *out (caller frees with
- * aud_pcm_free()).
+ * aud_pcm_free()): aud_stream_open + aud_stream_read to the end into one buffer.
  *
  * Format: probed from the bytes only (the name is never shown to libavformat);
  * probing reads at most AUD_PROBE_BYTES and AUD_PROBE_SECONDS of media.  Demuxers
@@ -142,7 +241,7 @@ int aud_decode_memory(const void *data, size_t len, const aud_limits *limits,
                       aud_abort_cb abort_cb, void *abort_user_data, aud_pcm *out,
                       aud_error *err);
 
-/* Releases out->samples (and left/right) and zeroes *out.  Accepts NULL and an empty
+/* Releases out->samples (and the energies) and zeroes *out.  Accepts NULL and an empty
  * struct. */
 void aud_pcm_free(aud_pcm *pcm);
 
@@ -150,8 +249,12 @@ void aud_pcm_free(aud_pcm *pcm);
  * exactly as whisper-cli -di (examples/cli estimate_diarization_speaker, README-round2
  * §7): is0/is1 = clamp(t·16000/100, 0, n − 1), E0 = Σ_{is0 ≤ j < is1} |L[j]|, E1 the
  * same over R, in double; 0 if E0 > 1.1·E1, 1 if E1 > 1.1·E0, else -1 ("?").  The
- * energies go to *e0 / *e1 when non-NULL.  -1 as well when pcm holds no channels. */
-int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0_cs, int64_t t1_cs, double *e0,
+ * energies go to *e0 / *e1 when non-NULL.  -1 as well when e holds no samples.
+ * From the 10 ms sums: is0 and is1 fall on block boundaries (t·160) except where clamped
+ * to n − 1 (last_excl), so the span is a run of whole blocks; E is the sum of the
+ * blocks' sums, equal to whisper.cpp's one running sum up to double rounding (relative
+ * ~1e-15; the labels can differ only for a ratio within that of 1.1). */
+int aud_stereo_speaker(const aud_energy *e, int64_t t0_cs, int64_t t1_cs, double *e0,
                        double *e1);
 
 /* Speaker turns of a stereo decode measured on the channels' activity, independent of
@@ -159,8 +262,8 @@ int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0_cs, int64_t t1_cs, double 
  * phone calls, two-microphone interviews).  md-converter's own rule, not whisper.cpp's:
  *  1. frames of AUD_TURN_FRAME_CS; a frame is silent when the mean |x| of both channels
  *     is below AUD_TURN_SILENCE, else it takes whisper-cli -di's label over the frame
- *     (0 if E0 > 1.1·E1, 1 if E1 > 1.1·E0, else "?": E = Σ|x| in double, as
- *     aud_stereo_speaker);
+ *     (0 if E0 > 1.1·E1, 1 if E1 > 1.1·E0, else "?": E = Σ|x| in double, the frame's
+ *     ten 10 ms block sums of e added, as aud_stereo_speaker);
  *  2. debouncing: the current state (silence, speaker 0 or 1) changes only when another
  *     state holds for AUD_TURN_MIN_CS of frames in a row ("?" frames belong to nobody:
  *     they neither extend nor break a run); the change is dated at the run's first frame;
@@ -168,8 +271,8 @@ int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0_cs, int64_t t1_cs, double 
  * So a turn lasts at least AUD_TURN_MIN_CS (the last one may be cut by the end) and
  * crosstalk or a short backchannel does not split the other party's turn.
  * *out: malloc'd [*n] turns in time order, non-overlapping, in [0, n_samples/160] cs
- * (caller frees; NULL with *n = 0 when there are none).  Returns 0, or -1 when pcm holds
- * no channels or on out-of-memory (*out NULL, *n 0). */
+ * (caller frees; NULL with *n = 0 when there are none).  Returns 0, or -1 when e holds
+ * no samples or on out-of-memory (*out NULL, *n 0). */
 typedef struct aud_turn {
     int64_t t0_cs, t1_cs; /* [t0, t1), centiseconds from the start of the recording */
     int speaker;          /* 0 = left channel, 1 = right */
@@ -177,7 +280,7 @@ typedef struct aud_turn {
 #define AUD_TURN_FRAME_CS 10   /* 100 ms frames */
 #define AUD_TURN_MIN_CS 30     /* a change of speaker must hold 300 ms */
 #define AUD_TURN_SILENCE 1e-3f /* mean |x| below −60 dBFS on both channels: silence */
-int aud_stereo_turns(const aud_pcm *pcm, aud_turn **out, size_t *n);
+int aud_stereo_turns(const aud_energy *e, aud_turn **out, size_t *n);
 
 /* Routes FFmpeg's av_log to mdc_log: warnings and errors only, at most
  * AUD_LOG_BURST lines per AUD_LOG_WINDOW_S seconds (process-wide; the number of

@@ -88,6 +88,26 @@ typedef bool (*vad_abort_cb)(void *user_data);
 int vad_detect(const vad_model *model, const float *samples, size_t n_samples, float **probs,
                size_t *n_probs, vad_abort_cb abort_cb, void *abort_user, vad_error *err);
 
+/* The same computation over audio that arrives in pieces: feed any chunk sizes in order,
+ * finish, and the probabilities are bit-identical to vad_detect over the concatenation
+ * (the LSTM state carries across feeds; an incomplete 512-sample chunk waits for the
+ * next feed, the last one is zero-padded by finish).  Memory: one chunk of samples and
+ * the probabilities (4 bytes per 32 ms: 0.45 MB per audio hour).  abort_cb (may be NULL)
+ * is polled every 64 chunks → VAD_ECANCELED.  A failed detector stays failed
+ * (every later call returns its code); a finished one accepts no more feeds. */
+typedef struct vad_detector vad_detector;
+/* *out: a new detector on `model` (which must outlive it); VAD_EINVAL or VAD_ENOMEM. */
+int vad_detector_new(const vad_model *model, vad_abort_cb abort_cb, void *abort_user,
+                     vad_detector **out, vad_error *err);
+/* Runs the network on every chunk the samples complete.  0, VAD_EINVAL, VAD_ENOMEM,
+ * VAD_ECANCELED. */
+int vad_detector_feed(vad_detector *d, const float *samples, size_t n, vad_error *err);
+/* Runs the zero-padded last chunk and hands over the probabilities (*probs malloc'd,
+ * caller frees; NULL when nothing was fed): *n_probs = ceil(samples fed / 512). */
+int vad_detector_finish(vad_detector *d, float **probs, size_t *n_probs, vad_error *err);
+/* Accepts NULL. */
+void vad_detector_free(vad_detector *d);
+
 /* ---- segment rules (pure) --------------------------------------------------------------- */
 typedef struct vad_params {
     float threshold;             /* speech starts at p >= threshold; default 0.5 */
@@ -124,12 +144,21 @@ typedef struct vad_map_point {
     int64_t original_cs;  /* the same instant in the input */
 } vad_map_point;
 
+/* One piece of the filtered audio: input samples [a, b), then `silence` zeros. */
+typedef struct vad_piece {
+    int64_t a, b;       /* input sample indices, 0 <= a < b <= the input's length */
+    int64_t silence;    /* zeros after the piece: 0.1 s (1600) between spans, 0 at the end */
+} vad_piece;
+
 typedef struct vad_filtered {
     float *samples;     /* speech spans, each but the last followed by samples_overlap s
-                           of the input and 0.1 s of zeros; malloc'd */
+                           of the input and 0.1 s of zeros; malloc'd.  NULL for a plan
+                           (vad_filter_plan): the pieces say what it would hold */
     size_t n_samples;
     vad_map_point *map; /* sorted by processed_cs, no duplicate processed_cs; malloc'd */
     size_t n_map;
+    vad_piece *pieces;  /* [n_pieces] in output order; malloc'd */
+    size_t n_pieces;
 } vad_filtered;
 
 /* Builds what whisper_full(vad = true) builds: span i copies input samples
@@ -139,8 +168,35 @@ typedef struct vad_filtered {
  * span is empty), VAD_EINVAL or VAD_ENOMEM; on failure *out is zeroed. */
 int vad_filter_audio(const float *samples, size_t n_samples, const vad_span *spans,
                      size_t n_spans, float samples_overlap, vad_filtered *out);
+/* The same layout without the samples: map, pieces and n_samples (the filtered length)
+ * for an input of n_samples samples, from the spans alone — so the audio can be cut
+ * while it streams (vad_cutter) instead of being held whole.  out->samples stays NULL.
+ * Returns 0, VAD_EINVAL or VAD_ENOMEM; on failure *out is zeroed. */
+int vad_filter_plan(size_t n_samples, const vad_span *spans, size_t n_spans,
+                    float samples_overlap, vad_filtered *out);
 /* Frees and zeroes.  Accepts NULL. */
 void vad_filtered_free(vad_filtered *f);
+
+/* Cuts the filtered audio of a plan out of the input as it streams: feed the input in
+ * order from its first sample, in any chunk sizes, and emit() receives the filtered
+ * samples in order, in pieces (a concatenation equal to vad_filter_audio's samples).
+ * Memory: the input samples a later piece can still need once they have passed (the
+ * overlap of consecutive pieces: samples_overlap plus a centisecond's rounding for
+ * vad_segments_from_probs' spans), allocated by vad_cutter_new. */
+typedef struct vad_cutter vad_cutter;
+/* Called with consecutive runs of filtered samples (valid during the call only);
+ * return 0 to go on, anything else to stop: the feed returns that value. */
+typedef int (*vad_emit_cb)(const float *samples, size_t n, void *user);
+/* *out: a cutter for `plan` (borrowed: must outlive the cutter).  VAD_EINVAL, VAD_ENOMEM. */
+int vad_cutter_new(const vad_filtered *plan, vad_cutter **out);
+/* The next n input samples.  Returns 0, emit()'s non-zero value, or VAD_EINVAL. */
+int vad_cutter_feed(vad_cutter *c, const float *samples, size_t n, vad_emit_cb emit,
+                    void *user);
+/* End of input: 0 when every piece was emitted, VAD_EINVAL when the input ended before
+ * the plan's last sample (an input shorter than the plan's n_samples). */
+int vad_cutter_finish(const vad_cutter *c);
+/* Accepts NULL. */
+void vad_cutter_free(vad_cutter *c);
 
 /* One processed-timeline time → original timeline: linear interpolation between table
  * entries with C integer division (whisper.cpp map_processed_to_original_time); clamps

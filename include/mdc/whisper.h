@@ -15,6 +15,9 @@
  *               call malloc.  Used by one thread at a time; reusable for many calls.
  *   wsp_result  what wsp_transcribe() returns; owned by the caller, freed with
  *               wsp_result_free().
+ *   wsp_session one transcription of audio that arrives in pieces (begin → feed → end),
+ *               in memory that does not grow with the recording; wsp_transcribe() is
+ *               one such session fed the whole buffer at once.
  *
  * Errors: functions return 0 on success or a negative WSP_E* code; the optional
  * wsp_error out-parameter then carries a message naming the problem (tensor name,
@@ -185,6 +188,14 @@ int wsp_aheads_preset_for_model(const wsp_model *model, wsp_aheads_preset *out);
  * that does not fit makes wsp_transcribe fail with WSP_EINVAL. */
 bool wsp_aheads_preset_fits(const wsp_model *model, wsp_aheads_preset preset);
 
+/* Which maximum the log-mel clamp (max − 8, ref: OpenAI whisper/audio.py
+ * log_mel_spectrogram) uses; see wsp_params.mel_clamp and docs/whisper.md "Streaming". */
+typedef enum wsp_mel_clamp {
+    WSP_MEL_CLAMP_GLOBAL = 0,  /* max over the whole recording's mel, as whisper.cpp and
+                                  OpenAI (default) */
+    WSP_MEL_CLAMP_RUNNING = 1, /* window at seek: max over mel frames [0, seek + 3000) */
+} wsp_mel_clamp;
+
 typedef struct wsp_params {
     wsp_sampling strategy; /* default GREEDY */
     int n_threads;         /* default: cores available to the process */
@@ -239,6 +250,16 @@ typedef struct wsp_params {
      * A preset whose heads the model does not have gives WSP_EINVAL.  Costs one extra
      * batched decoder pass per 30 s window and n_heads·tokens·n_audio_ctx floats. */
     wsp_aheads_preset dtw_aheads_preset;
+    /* Log-mel clamp (docs/whisper.md "Streaming").  GLOBAL (default): whisper.cpp's
+     * whole-recording maximum, so results equal whisper.cpp's on any input;
+     * wsp_transcribe computes it in a first mel pass over its buffer (no copy kept); a
+     * session needs it from the caller before its first feed (wsp_session_set_mel_max,
+     * from a wsp_mel_peak pass over the same samples, e.g. a first decode of the
+     * upload).  RUNNING: what a single pass can know (live audio) — the window at seek
+     * clamps at the max over frames [0, seek + 3000); differs from GLOBAL only when a
+     * later part is louder than everything up to the end of a window that also holds
+     * mel values below (global max − 8): e.g. multilingual.mp3 from its first window. */
+    wsp_mel_clamp mel_clamp;
 
     wsp_progress_cb progress_cb;
     void *progress_user_data;
@@ -332,12 +353,113 @@ void wsp_state_free(wsp_state *state);
 /* Bytes the state allocated (for metrics and benchmarks). */
 size_t wsp_state_bytes(const wsp_state *state);
 
-/* Transcribes `n_samples` float32 samples at 16 kHz mono (values in [-1, 1]).
- * On success *out is a new result owned by the caller.  On failure returns a
+/* Transcribes `n_samples` float32 samples at 16 kHz mono (values in [-1, 1]): one
+ * session (begin, one feed of the whole buffer, end); with params->mel_clamp GLOBAL (the
+ * default) after a first pass for the buffer's log-mel maximum (≈ one extra mel
+ * computation, no copy).  On success *out is a new result owned by the caller.  On failure returns a
  * WSP_E* code (WSP_ECANCELED if abort_cb asked), *out is NULL, no callback fires
  * after the failure is decided. */
 int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
                    const wsp_params *params, wsp_result **out, wsp_error *err);
+
+/* ---- streaming: a session for audio that arrives in pieces ------------------ */
+/* begin → feed (any number of times, any chunk size) → end → free.  Each 30 s window is
+ * encoded and decoded inside wsp_session_feed() as soon as its samples and the look-ahead
+ * the seek rules need are there: the window's 3000 mel frames plus 11 frames (110 ms)
+ * more, so the decoder knows the audio does not end inside the window (with
+ * token_timestamps: also the first 62 s, see below); the last windows run in
+ * wsp_session_end().  Language detection (first window), the previous-text prompt,
+ * temperature fallback, timestamps, segment callbacks and progress carry across
+ * windows exactly as in one wsp_transcribe() call — which is begin, one feed, end.
+ *
+ * Memory: the session holds the mel frames the seek can still reach (30.6 s), the
+ * samples not yet turned into frames (as many), one window's normalised mel, the
+ * decoders' workspace and, with token_timestamps, the first 62 s of samples and their
+ * energy — about 4 MB for 80 mel bands (wsp_session_get_stats bytes_held); nothing
+ * grows with the recording's length except the result's segments.
+ *
+ * Log-mel clamp: whisper.cpp and OpenAI clamp the log-mel at (max over the whole
+ * recording) − 8, which a single pass cannot know before its first window.  With
+ * params.mel_clamp = GLOBAL (default) the caller gives that maximum before the first
+ * feed (wsp_session_set_mel_max; a wsp_mel_peak pass over the same samples computes it
+ * in flat memory) and results equal wsp_transcribe's exactly; with RUNNING the window
+ * at seek clamps at (max over mel frames [0, seek + 3000)) − 8, no first pass needed
+ * (live audio), and results can differ (docs/whisper.md "Streaming").
+ *
+ * Thread-safety: a session uses its state exclusively from begin to free (no other
+ * session or wsp_transcribe on that state meanwhile); feed and end may be called from
+ * any thread but not concurrently; the callbacks run on the thread calling feed/end. */
+typedef struct wsp_session wsp_session;
+
+/* Starts a session on `state` (which must outlive it) with a copy of *params (strings
+ * are used during this call only: the language is resolved and initial_prompt
+ * tokenised here; callbacks and user_data pointers are kept).  On success *out is a new
+ * session owned by the caller (free with wsp_session_free).  Errors as wsp_transcribe's
+ * parameter checks: WSP_EINVAL (NULL arguments, n_threads not the engine's, alignment
+ * heads that do not fit the model), WSP_ELANG, WSP_ENOMEM; *out is then NULL. */
+int wsp_session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
+                      wsp_error *err);
+
+/* params.mel_clamp = GLOBAL: the maximum of the whole recording's raw log10 mel (from
+ * wsp_mel_peak_end over the same samples), before the first feed.  0, or WSP_EINVAL
+ * (NULL, not finite, after a feed, or the session's clamp is RUNNING).  Feeding a GLOBAL
+ * session without it fails with WSP_EINVAL (no silent fallback to RUNNING). */
+int wsp_session_set_mel_max(wsp_session *session, float max, wsp_error *err);
+
+/* Optional: the number of samples the whole stream is expected to have (e.g. a
+ * container's stated duration), used only to compute progress percentages before the
+ * end is known (capped at 99 until wsp_session_end).  Without it a session reports
+ * progress only at its end (100).  A wrong hint changes no result.  wsp_transcribe sets
+ * it to n_samples, so its progress callbacks are as before. */
+void wsp_session_set_expected_samples(wsp_session *session, uint64_t n_samples);
+
+/* Appends n float32 samples at 16 kHz mono (values in [-1, 1]; n may be 0 and chunks any
+ * size, results do not depend on how the audio is cut) and encodes/decodes every window
+ * that became complete; segment and progress callbacks fire from inside this call.
+ * The samples are copied; pcm may be reused on return.  Errors: WSP_EINVAL (NULL
+ * session, pcm NULL with n > 0, the session already ended, more than 2^31 10 ms frames
+ * in total), WSP_ECANCELED (abort_cb), WSP_ENOMEM, WSP_EINTERNAL.  A failure is final:
+ * every later feed/end returns WSP_EINVAL ("session failed") and no callback fires
+ * again; only wsp_session_free remains. */
+int wsp_session_feed(wsp_session *session, const float *pcm, size_t n, wsp_error *err);
+
+/* Marks the end of the audio, runs the remaining windows and hands over the result:
+ * on success *out is a new result owned by the caller (free with wsp_result_free),
+ * identical to what wsp_transcribe returns for the concatenated samples.  Errors:
+ * WSP_ENOAUDIO (no sample was fed), WSP_EINVAL (ended or failed before), and the feed
+ * errors; *out is then NULL.  The session is ended either way: free it next. */
+int wsp_session_end(wsp_session *session, wsp_result **out, wsp_error *err);
+
+/* Frees a session and everything it holds (an unfinished result included).  Accepts
+ * NULL and a session in any phase (e.g. to abandon one mid-stream). */
+void wsp_session_free(wsp_session *session);
+
+typedef struct wsp_session_stats {
+    uint64_t samples_fed;  /* samples passed to wsp_session_feed so far */
+    uint64_t samples_done; /* audio decoded so far: the seek position × 160 samples */
+    int n_windows;         /* windows encoded and decoded so far */
+    int n_segments;        /* segments in the result so far */
+    size_t bytes_held;     /* heap bytes of the session's own buffers (sample and mel
+                              rings, window mel, prompt, DTW/energy buffers); not
+                              counted: the decoders' workspace (fixed size, allocated at
+                              begin), the result's segments and the state */
+} wsp_session_stats;
+
+/* Fills *out with the session's counters (cheap; no callback).  NULL-safe on both. */
+void wsp_session_get_stats(const wsp_session *session, wsp_session_stats *out);
+
+/* The first pass of a GLOBAL session: the maximum of a stream's raw log10 log-mel (the
+ * frames wsp_transcribe's mel has, the 30 s zero tail included), fed in pieces, in
+ * memory of about 3 MB whatever the length.  Runs on the calling thread (a few seconds
+ * of one core per audio hour: 2.1 s for 30 min on a loaded 2-core VM).  new: 0, WSP_EINVAL or WSP_ENOMEM.  feed: any chunk sizes, 0 or
+ * WSP_EINVAL (NULL, after end) / WSP_ENOMEM.  end: *max_out = the maximum to pass to
+ * wsp_session_set_mel_max; 0, WSP_EINVAL (NULL, no sample, already ended).  free accepts
+ * NULL.  Thread-safety: one thread at a time per object; the model is shared. */
+typedef struct wsp_mel_peak wsp_mel_peak;
+int wsp_mel_peak_new(const wsp_model *model, wsp_mel_peak **out, wsp_error *err);
+int wsp_mel_peak_feed(wsp_mel_peak *peak, const float *pcm, size_t n, wsp_error *err);
+int wsp_mel_peak_end(wsp_mel_peak *peak, float *max_out, wsp_error *err);
+void wsp_mel_peak_free(wsp_mel_peak *peak);
 
 /* Text of a token id (raw bytes, possibly a partial UTF-8 character), special tokens
  * as "[_SOT_]", "<|0.00|>" etc.  Never NULL.  Valid while the model lives. */

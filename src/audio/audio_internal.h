@@ -6,8 +6,10 @@
  *   source.c   byte sources (file descriptor or memory) as seekable AVIOContexts
  *   riff.c     the data length a WAV header declares (libavformat clamps it)
  *   mixer.c    downmix (equal-weight average of all channels) + resample to 16 kHz
- *              mono float into a geometrically grown buffer
- *   decode.c   probe → pick stream → decode loop → limits → aud_pcm
+ *              mono float, one frame at a time into a small pending buffer
+ *   channels.c per-10 ms channel energies (aud_energy) and the -di speaker rule
+ *   stream.c   probe → pick stream → pull decode → limits (aud_stream_*)
+ *   decode.c   whole-file decode: the stream read to its end into one aud_pcm
  */
 #ifndef MDC_AUDIO_INTERNAL_H
 #define MDC_AUDIO_INTERNAL_H
@@ -70,13 +72,16 @@ double aud__riff_declared_seconds(const aud__source *src);
 /* ---- mixer.c ----------------------------------------------------------------- */
 
 /* Converts decoded frames of any format/rate/channel count to 16 kHz mono float.
- * Reconfigures itself (after flushing) when a frame's parameters change. */
+ * Reconfigures itself (after flushing) when a frame's parameters change.  Output goes
+ * to a pending buffer (one frame's worth) that the caller hands out from off to n and
+ * then resets with aud__mixer_drained() before the next push. */
 typedef struct aud__mixer {
     struct SwrContext *swr;
     int in_format, in_rate, in_channels; /* parameters swr was built for */
-    float *buf;             /* [cap] output samples, malloc'd */
-    size_t n, cap;          /* samples written, capacity */
-    size_t max_samples;     /* stop once n exceeds it; SIZE_MAX = unlimited */
+    float *buf;             /* [cap · out_ch] pending output samples, malloc'd */
+    size_t off, n, cap;     /* handed out, written, capacity (frames of out_ch) */
+    size_t total;           /* samples converted since init (the limit counts these) */
+    size_t max_samples;     /* stop once total exceeds it; SIZE_MAX = unlimited */
     bool keep_stereo;       /* asked: keep two channels when the first frame has two */
     int out_ch;             /* 1, or 2 (buf interleaved L R; n counts frames) */
 } aud__mixer;
@@ -86,17 +91,24 @@ typedef struct aud__mixer {
 #define AUD__MIN_RATE 1000       /* Hz; lower rates are refused as corrupt: no real
                                     recording has them, and upsampling 16 Hz to 16 kHz
                                     (found by the fuzzer) costs 1000x per input byte */
-#define AUD__INITIAL_CAP 65536   /* samples (4.1 s): first allocation, then doubling */
+#define AUD__INITIAL_CAP 8192    /* samples (0.5 s): first pending buffer, doubled when a
+                                    frame converts to more */
 
 void aud__mixer_init(aud__mixer *m, size_t max_samples);
-/* Adds one frame.  Returns 0, AUD_ETOOLONG (n > max_samples), AUD_ENOMEM or
- * AUD_ECORRUPT (parameters swresample cannot take). */
+/* Converts one frame, appending to the pending samples.  Returns 0, AUD_ETOOLONG
+ * (total > max_samples), AUD_ENOMEM or AUD_ECORRUPT (parameters swresample cannot
+ * take). */
 int aud__mixer_push(aud__mixer *m, const AVFrame *frame);
-/* Drains the resampler's delay line; same returns as push. */
+/* Drains the resampler's delay line into the pending samples; same returns as push. */
 int aud__mixer_flush(aud__mixer *m);
-/* Hands the buffer to the caller (shrunk to n·out_ch floats; NULL when n == 0) and
- * resets m (out_ch stays readable until the next init). */
-float *aud__mixer_take(aud__mixer *m, size_t *n);
+/* The pending samples were handed out: off = n = 0 (the buffer is kept). */
+void aud__mixer_drained(aud__mixer *m);
 void aud__mixer_free(aud__mixer *m);
+
+/* ---- channels.c -------------------------------------------------------------- */
+
+/* Adds n interleaved L R frames to the per-10 ms sums.  0 or AUD_ENOMEM (e unchanged
+ * for the frame that failed; earlier frames stay added). */
+int aud__energy_add(aud_energy *e, const float *lr, size_t n);
 
 #endif

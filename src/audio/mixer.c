@@ -1,6 +1,7 @@
 /*
  * mixer.c — decoded frames (any sample format, rate, channel count) → 16 kHz mono
- * float32, appended to a buffer that grows by doubling.
+ * float32 (or interleaved L R), one frame at a time into a small pending buffer that the
+ * stream (stream.c) drains before the next frame is converted.
  *
  * Downmix: a custom swresample matrix gives every input channel the weight 1/N, so
  * every channel reaches the output (a call with one speaker per channel keeps both; a
@@ -35,11 +36,11 @@ void aud__mixer_free(aud__mixer *m)
     swr_free(&m->swr);
     free(m->buf);
     m->buf = NULL;
-    m->n = m->cap = 0;
+    m->off = m->n = m->cap = 0;
 }
 
-/* Makes room for `extra` more samples.  Capacity doubles (amortised O(1) per sample)
- * but, under a limit, never goes far past max_samples + the request. */
+/* Makes room for `extra` more pending samples.  The buffer holds one frame's output
+ * (a few thousand samples), so it only grows to the largest frame seen. */
 static int reserve(aud__mixer *m, size_t extra)
 {
     const size_t k = (size_t)m->out_ch;
@@ -50,10 +51,7 @@ static int reserve(aud__mixer *m, size_t extra)
         return 0;
     size_t cap = m->cap ? m->cap : AUD__INITIAL_CAP;
     while (cap < need)
-        cap = cap > SIZE_MAX / sizeof(float) / 2 ? need : cap * 2;
-    if (m->max_samples != SIZE_MAX && cap > m->max_samples + extra + 1 &&
-        m->max_samples + extra + 1 >= need)
-        cap = m->max_samples + extra + 1;
+        cap = cap > SIZE_MAX / sizeof(float) / 4 ? need : cap * 2;
     float *nb = realloc(m->buf, cap * k * sizeof(float));
     if (!nb)
         return AUD_ENOMEM;
@@ -108,7 +106,7 @@ static int configure(aud__mixer *m, const AVFrame *f)
 
 static int check_limit(const aud__mixer *m)
 {
-    return m->n > m->max_samples ? AUD_ETOOLONG : 0;
+    return m->total > m->max_samples ? AUD_ETOOLONG : 0;
 }
 
 int aud__mixer_flush(aud__mixer *m)
@@ -129,6 +127,7 @@ int aud__mixer_flush(aud__mixer *m)
         if (got == 0)
             return 0;
         m->n += (size_t)got;
+        m->total += (size_t)got;
         if ((rc = check_limit(m)))
             return rc;
     }
@@ -153,9 +152,9 @@ int aud__mixer_push(aud__mixer *m, const AVFrame *f)
         return AUD_ECORRUPT;
     /* Under a limit, ask for no more than one sample past it: swresample keeps the rest
      * of the frame buffered, and the limit then trips without converting it. */
-    if (m->max_samples != SIZE_MAX && m->n <= m->max_samples &&
-        (size_t)room > m->max_samples - m->n + 1)
-        room = (int)(m->max_samples - m->n + 1);
+    if (m->max_samples != SIZE_MAX && m->total <= m->max_samples &&
+        (size_t)room > m->max_samples - m->total + 1)
+        room = (int)(m->max_samples - m->total + 1);
     if ((rc = reserve(m, (size_t)room)))
         return rc;
     uint8_t *out = (uint8_t *)(m->buf + m->n * (size_t)m->out_ch);
@@ -164,22 +163,11 @@ int aud__mixer_push(aud__mixer *m, const AVFrame *f)
     if (got < 0)
         return AUD_ECORRUPT;
     m->n += (size_t)got;
+    m->total += (size_t)got;
     return check_limit(m);
 }
 
-float *aud__mixer_take(aud__mixer *m, size_t *n)
+void aud__mixer_drained(aud__mixer *m)
 {
-    float *buf = m->buf;
-    *n = m->n;
-    if (m->n == 0) {
-        free(buf);
-        buf = NULL;
-    } else if (m->cap > m->n) {
-        float *shrunk = realloc(buf, m->n * (size_t)m->out_ch * sizeof(float));
-        if (shrunk)
-            buf = shrunk;
-    }
-    m->buf = NULL;
-    m->n = m->cap = 0;
-    return buf;
+    m->n = m->off = 0;
 }

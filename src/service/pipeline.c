@@ -1,16 +1,29 @@
 /*
  * pipeline.c — one recording → transcript → rendered output (see pipeline.h).
  *
- * Order matters for memory: the decoded PCM is freed as soon as the engine is done,
- * the engine state is freed before the model reference is released (an idle unload may
- * free the model right after the release), and rendering runs without the model.
+ * The audio is piped, never held: the upload's file (or the CLI's) is the only full copy
+ * of the recording.  aud_measure_file() refuses an over-long file from its packet
+ * durations first (no decoding, no model); a first decoding pass computes the whole
+ * recording's log-mel maximum (wsp_mel_peak: whisper.cpp clamps the mel at it − 8); then
+ * the decoder stream (aud_stream_*) hands out 1 s chunks that go straight into the
+ * engine session (wsp_session_feed), which encodes each 30 s window as soon as its
+ * samples are there.  Memory: a chunk, the
+ * session's ring of the last ~31 s, the stereo energies with diarize (16 B per 10 ms),
+ * the result's segments — nothing else grows with the recording.  Progress comes from
+ * the decoder's position in the file (aud_stream_progress), so it moves for containers
+ * that declare no duration (browser WebM) or a false one.
  *
- * With voice-activity detection (req->vad): the VAD model runs on the decoded PCM, the
- * speech spans are concatenated the way whisper.cpp's whisper_full(vad = true) does
- * (vad_filter_audio: spans + 0.1 s overlap + 0.1 s of silence), the engine transcribes
- * that one buffer — so the previous-text prompt carries across spans exactly as in
- * whisper.cpp — and transcript.c maps every time back to the recording.  No span: no
- * Whisper model, no decoder, an empty transcript that says so.
+ * With voice-activity detection (req->vad) the file is decoded twice: pass 1 feeds the
+ * VAD detector only (probabilities: 4 bytes per 32 ms) and plans the audio whisper.cpp's
+ * whisper_full(vad = true) transcribes (vad_filter_plan: speech spans + 0.1 s overlap +
+ * 0.1 s of silence, and its time table); pass 2 cuts that audio out of the stream into
+ * wsp_mel_peak (its maximum), pass 3 decodes again and a vad_cutter cuts it into the session — so the previous-text prompt carries across
+ * spans exactly as in whisper.cpp — and transcript.c maps every time back to the
+ * recording.  No span: no Whisper model, no decoder, an empty transcript that says so.
+ *
+ * Order matters for memory: the engine state is freed before the model reference is
+ * released (an idle unload may free the model right after the release), and rendering
+ * runs without the model.
  */
 #include "pipeline.h"
 #include "transcript.h"
@@ -150,9 +163,11 @@ int pipeline_language_parse(const char *in, char *code, size_t codelen)
 typedef struct progress_ctx {
     const pipeline_request *req;
     int last; /* last percent reported, so the bar never goes backwards */
-    double audio_s; /* decoded duration, once known (segment times → percent) */
+    double audio_s; /* the recording's duration once known (0 while streaming: segment
+                       times are then not clamped, and need not be — a window the
+                       session runs inside a feed ends before the audio fed so far) */
     const wsp_model *model; /* held while the engine runs: token texts for logprobs */
-    const vad_filtered *vad; /* the engine's audio when the VAD chose it, else NULL */
+    const vad_filtered *vad; /* the engine's audio plan when the VAD chose it, else NULL */
 } progress_ctx;
 
 static void report_progress(progress_ctx *p, int percent)
@@ -163,15 +178,6 @@ static void report_progress(progress_ctx *p, int percent)
         return;
     p->last = percent;
     p->req->progress_cb(percent, p->req->user);
-}
-
-/* Engine progress 0…100 → overall 5…100 (decoding is the first 5 %). */
-static void engine_progress(int percent, void *user)
-{
-    progress_ctx *p = user;
-    if (percent < 0)
-        percent = 0;
-    report_progress(p, 5 + percent * 95 / 100);
 }
 
 /* ---- log-probabilities --------------------------------------------------------------- */
@@ -221,9 +227,8 @@ static int collect_logprobs(const wsp_model *model, const wsp_segment *segs, int
     return 0;
 }
 
-/* Engine new-segment callback: hands the segment on and moves the progress to the
- * segment's end (finer than the engine's once-per-30-s-window percent; capped at 99
- * until the result is rendered). */
+/* Engine new-segment callback: hands the segment on (progress comes from the decoder's
+ * position, see pipe_pump). */
 static void engine_segment(const wsp_segment *seg, int index, void *user)
 {
     progress_ctx *p = user;
@@ -247,10 +252,6 @@ static void engine_segment(const wsp_segment *seg, int index, void *user)
         p->req->segment_cb(&ps, p->req->user);
         free(lp);
         free(blob);
-    }
-    if (p->audio_s > 0) {
-        int pct = 5 + (int)(95.0 * ((double)t1 / 100.0) / p->audio_s);
-        report_progress(p, pct > 99 ? 99 : pct);
     }
 }
 
@@ -440,8 +441,6 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
         p.temperature_inc = 0;
     p.seed = req->seed;
     p.token_timestamps = need_words(req);
-    p.progress_cb = engine_progress;
-    p.progress_user_data = prog;
     p.segment_cb = engine_segment;
     p.segment_user_data = prog;
     p.abort_cb = req->abort_cb;
@@ -461,12 +460,131 @@ static bool vad_aborted(void *user)
     return aborted(req);
 }
 
-/* Runs the VAD model over the PCM and builds the audio the engine will see (*out; empty
- * when no speech).  Returns 0, or -1 with res filled (503 when the VAD model cannot be
- * loaded, 499 when cancelled, 500 otherwise). */
-static int run_vad(const pipeline_request *req, const aud_pcm *pcm, vad_filtered *out,
-                   double *speech_s, pipeline_result *res)
+/* ---- the audio pipe: decoder stream → sink, chunk by chunk --------------------------- */
+
+#define PIPE_CHUNK 16000 /* samples per read: 1 s at 16 kHz (64 KB) */
+
+typedef struct audio_pipe {
+    const pipeline_request *req;
+    progress_ctx *prog;
+    aud_limits limits;    /* the request's, keep_stereo = diarize */
+    aud_stream *st;       /* open between pipe_open and the end of pipe_pump */
+    float buf[PIPE_CHUNK];
+    size_t n_buf;         /* prefetched samples in buf, not yet given to a sink */
+    uint64_t n_total;     /* samples the last pass decoded */
+    aud_info info;        /* of the last pass, final once it ended */
+    aud_energy energy;    /* diarize: the channels' energies (the first pass's) */
+    int pct_lo, pct_hi;   /* the pass's share of the progress bar */
+} audio_pipe;
+
+/* 0, or -1 after the sink recorded its own error. */
+typedef int (*pipe_sink)(const float *x, size_t n, void *user);
+
+static int audio_failed(pipeline_result *res, int rc, const aud_error *e)
 {
+    const char *code = NULL;
+    int status = pipeline_http_status_for_audio(rc, &code);
+    set_error(res, status, code, "%s", e->message[0] ? e->message : aud_strerror(rc));
+    return -1;
+}
+
+/* Opens the decoder on the request's file (measured first when `measure`: an over-long
+ * file is refused here from its packet durations, before anything is decoded).
+ * 0, or -1 with res filled. */
+static int pipe_open(audio_pipe *ap, bool measure, pipeline_result *res)
+{
+    const pipeline_request *req = ap->req;
+    aud_error e = {0};
+    int rc = 0;
+    if (measure) {
+        double measured = -1;
+        rc = aud_measure_file(req->audio_path, &ap->limits, req->abort_cb, req->user, &measured,
+                              &e);
+    }
+    if (!rc)
+        rc = aud_stream_open(req->audio_path, &ap->limits, req->abort_cb, req->user, &ap->st, &e);
+    return rc ? audio_failed(res, rc, &e) : 0;
+}
+
+/* Decodes the first chunk into ap->buf (so a file that decodes to nothing fails before
+ * a model is loaded).  0, or -1 with res filled. */
+static int pipe_prefetch(audio_pipe *ap, pipeline_result *res)
+{
+    aud_error e = {0};
+    int rc = aud_stream_read(ap->st, ap->buf, PIPE_CHUNK, &ap->n_buf, &e);
+    return rc ? audio_failed(res, rc, &e) : 0;
+}
+
+/* Decodes the rest of the stream (after any prefetched chunk) into sink, reporting the
+ * decoder's position as progress in [pct_lo, pct_hi]; then closes the stream, keeping
+ * its final info (and its energies, if none were kept yet).
+ * 0; -1 with res filled (audio error); -2 when the sink failed (its error is its own). */
+static int pipe_pump(audio_pipe *ap, pipe_sink sink, void *user, pipeline_result *res)
+{
+    aud_error e = {0};
+    int rc = 0;
+    ap->n_total = 0;
+    for (;;) {
+        if (ap->n_buf == 0) {
+            rc = aud_stream_read(ap->st, ap->buf, PIPE_CHUNK, &ap->n_buf, &e);
+            if (rc) {
+                audio_failed(res, rc, &e);
+                rc = -1;
+                break;
+            }
+            if (ap->n_buf == 0)
+                break; /* the end */
+        }
+        const size_t n = ap->n_buf;
+        ap->n_buf = 0;
+        ap->n_total += n;
+        if (sink(ap->buf, n, user) != 0) {
+            rc = -2;
+            break;
+        }
+        const double f = aud_stream_progress(ap->st);
+        report_progress(ap->prog, ap->pct_lo + (int)((ap->pct_hi - ap->pct_lo) * f));
+    }
+    if (rc == 0) {
+        ap->info = *aud_stream_info(ap->st);
+        res->audio_seconds = ap->info.duration_s;
+        if (ap->energy.n_samples == 0) {
+            aud_energy_free(&ap->energy);
+            aud_stream_take_energy(ap->st, &ap->energy);
+        }
+    }
+    aud_stream_close(ap->st);
+    ap->st = NULL;
+    return rc;
+}
+
+static void pipe_free(audio_pipe *ap)
+{
+    aud_stream_close(ap->st);
+    ap->st = NULL;
+    aud_energy_free(&ap->energy);
+}
+
+/* ---- pass 1 with VAD: probabilities → spans → the plan of the engine's audio ---------- */
+
+typedef struct detector_feed {
+    vad_detector *det;
+    vad_error err; /* the detector's error, when it failed */
+} detector_feed;
+
+static int detector_sink(const float *x, size_t n, void *user)
+{
+    detector_feed *df = user;
+    return vad_detector_feed(df->det, x, n, &df->err) ? -1 : 0;
+}
+
+/* Decodes the whole recording through the VAD detector (the audio itself is not kept)
+ * and plans what the engine will see (*plan: map and pieces, no samples; empty when no
+ * speech).  0, or -1 with res filled (503 when the VAD model cannot be loaded, 499 when
+ * cancelled, 4xx for the audio, 500 otherwise). */
+static int vad_pass(audio_pipe *ap, vad_filtered *plan, double *speech_s, pipeline_result *res)
+{
+    const pipeline_request *req = ap->req;
     wsp_error herr = {0};
     const vad_model *vm = holder_acquire_vad(req->vad_holder, &herr);
     if (!vm) {
@@ -474,14 +592,24 @@ static int run_vad(const pipeline_request *req, const aud_pcm *pcm, vad_filtered
                   herr.message[0] ? herr.message : "no VAD model is configured (WHISPER_VAD_MODEL)");
         return -1;
     }
-    float *probs = NULL;
-    size_t n_probs = 0;
+    const int n_window = vad_model_n_window(vm);
+    detector_feed df = {0};
     vad_error verr = {0};
     double t0 = mdc_now_ms();
-    int rc = vad_detect(vm, pcm->samples, pcm->n_samples, &probs, &n_probs, vad_aborted,
-                        (void *)req, &verr);
-    const int n_window = vad_model_n_window(vm);
+    float *probs = NULL;
+    size_t n_probs = 0;
+    int rc = vad_detector_new(vm, vad_aborted, (void *)req, &df.det, &verr);
+    int prc = rc ? -2 : pipe_pump(ap, detector_sink, &df, res);
+    if (prc == -2 && !rc) { /* the detector's own error */
+        rc = df.err.code ? df.err.code : VAD_ENOMEM;
+        verr = df.err;
+    }
+    if (prc == 0)
+        rc = vad_detector_finish(df.det, &probs, &n_probs, &verr);
+    vad_detector_free(df.det);
     holder_release(req->vad_holder, vm);
+    if (prc == -1)
+        return -1; /* the audio's error */
     if (rc != 0) {
         free(probs);
         if (rc == VAD_ECANCELED)
@@ -496,8 +624,8 @@ static int run_vad(const pipeline_request *req, const aud_pcm *pcm, vad_filtered
     rc = vad_segments_from_probs(probs, n_probs, n_window, &req->vad_params, &spans, &n_spans);
     free(probs);
     if (rc == 0)
-        rc = vad_filter_audio(pcm->samples, pcm->n_samples, spans, n_spans,
-                              req->vad_params.samples_overlap, out);
+        rc = vad_filter_plan((size_t)ap->n_total, spans, n_spans, req->vad_params.samples_overlap,
+                             plan);
     double kept_cs = 0;
     for (size_t i = 0; i < n_spans; i++)
         kept_cs += (double)(spans[i].t1_cs - spans[i].t0_cs);
@@ -509,13 +637,92 @@ static int run_vad(const pipeline_request *req, const aud_pcm *pcm, vad_filtered
         return -1;
     }
     /* spans may end past the audio (whisper.cpp measures it as n_probs · 512 samples) */
+    const double dur = ap->info.duration_s;
     *speech_s = kept_cs / 100.0;
-    if (*speech_s > pcm->info.duration_s && pcm->info.duration_s > 0)
-        *speech_s = pcm->info.duration_s;
+    if (*speech_s > dur && dur > 0)
+        *speech_s = dur;
     MDC_LOG_INFO("voice-activity detection: %zu speech span(s), %.1f s of %.1f s kept, %zu "
-                 "samples to transcribe (%.1f ms)", n_spans, *speech_s, pcm->info.duration_s,
-                 out->n_samples, mdc_now_ms() - t0);
+                 "samples to transcribe (%.1f ms)", n_spans, *speech_s, dur, plan->n_samples,
+                 mdc_now_ms() - t0);
     return 0;
+}
+
+/* ---- the engine session as the pipe's sink ------------------------------------------- */
+
+typedef struct engine_feed {
+    wsp_session *sess;
+    int rc;          /* the first engine error, 0 while fine */
+    wsp_error err;
+    vad_cutter *cut; /* with VAD: cuts the planned audio out of the decoded stream */
+} engine_feed;
+
+static int session_emit(const float *x, size_t n, void *user)
+{
+    engine_feed *ef = user;
+    ef->rc = wsp_session_feed(ef->sess, x, n, &ef->err);
+    return ef->rc ? -1 : 0;
+}
+
+static int engine_sink(const float *x, size_t n, void *user)
+{
+    engine_feed *ef = user;
+    if (!ef->cut)
+        return session_emit(x, n, user);
+    return vad_cutter_feed(ef->cut, x, n, session_emit, ef) ? -1 : 0;
+}
+
+/* ---- the log-mel maximum: a decoding pass before the session ------------------------- */
+
+typedef struct peak_feed {
+    wsp_mel_peak *peak;
+    int rc;          /* the first engine error, 0 while fine */
+    wsp_error err;
+    vad_cutter *cut; /* with VAD: the same planned audio the session will get */
+} peak_feed;
+
+static int peak_emit(const float *x, size_t n, void *user)
+{
+    peak_feed *pf = user;
+    pf->rc = wsp_mel_peak_feed(pf->peak, x, n, &pf->err);
+    return pf->rc ? -1 : 0;
+}
+
+static int peak_sink(const float *x, size_t n, void *user)
+{
+    peak_feed *pf = user;
+    if (!pf->cut)
+        return peak_emit(x, n, user);
+    return vad_cutter_feed(pf->cut, x, n, peak_emit, pf) ? -1 : 0;
+}
+
+/* whisper.cpp clamps the log-mel at (the whole recording's maximum) − 8, so the session
+ * needs that maximum before its first window (wsp_params.mel_clamp GLOBAL): one decoding
+ * pass through wsp_mel_peak (with VAD: through a cutter of the plan, the audio the
+ * engine will see), then the stream is reopened for the session.  *max on success.
+ * Returns 0; -1 with res filled (audio); or a WSP_E* code with *werr (engine). */
+static int mel_peak_pass(audio_pipe *ap, const wsp_model *model, const vad_filtered *plan,
+                         float *max, wsp_error *werr, pipeline_result *res)
+{
+    peak_feed pf = {0};
+    pf.rc = wsp_mel_peak_new(model, &pf.peak, &pf.err);
+    if (pf.rc == 0 && plan && vad_cutter_new(plan, &pf.cut) != 0)
+        pf.rc = WSP_ENOMEM;
+    int prc = pf.rc ? -2 : pipe_pump(ap, peak_sink, &pf, res);
+    if (prc == -2 && pf.rc == 0) {
+        pf.rc = WSP_EINTERNAL;
+        snprintf(pf.err.message, sizeof pf.err.message,
+                 "the mel pass did not give the audio the VAD pass planned");
+    }
+    if (prc == 0 && pf.rc == 0)
+        pf.rc = wsp_mel_peak_end(pf.peak, max, &pf.err);
+    wsp_mel_peak_free(pf.peak);
+    vad_cutter_free(pf.cut);
+    *werr = pf.err;
+    if (prc == -1)
+        return -1;
+    if (pf.rc == 0 && pipe_open(ap, false, res) != 0)
+        return -1;
+    return pf.rc;
 }
 
 void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_result *res)
@@ -524,17 +731,18 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     res->http_status = 500;
     double t0 = mdc_now_s();
     progress_ctx prog = {.req = req, .last = -1};
-    aud_pcm pcm = {0};
+    audio_pipe *ap = NULL;
     const wsp_model *model = NULL;
     wsp_state *st = NULL;
     wsp_result *wr = NULL;
     rpt_logprob *lps = NULL;
     size_t n_lps = 0;
     char *lp_blob = NULL;
-    vad_filtered filtered = {0};
+    vad_filtered plan = {0};
     double speech_s = 0;
     svc_transcript tx = {0};
     trw_words words = {0};
+    engine_feed ef = {0};
 
     if (!holder || !req || !req->audio_path) {
         set_error(res, 500, "internal_error", "pipeline called without a model or a file");
@@ -550,49 +758,46 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     }
     const char *lang = lang_code[0] ? lang_code : NULL;
     report_progress(&prog, 0);
-
-    /* 1. decode (limits enforced while decoding) */
-    aud_error aerr = {0};
-    aud_limits limits = req->limits;
-    limits.keep_stereo = req->diarize; /* the channels, for the speakers */
-    int rc = aud_decode_file(req->audio_path, &limits, req->abort_cb, req->user, &pcm, &aerr);
-    if (rc != 0) {
-        const char *code = NULL;
-        int status = pipeline_http_status_for_audio(rc, &code);
-        set_error(res, status, code, "%s", aerr.message[0] ? aerr.message : aud_strerror(rc));
+    ap = calloc(1, sizeof *ap);
+    if (!ap) {
+        set_error(res, 500, "internal_error", "out of memory");
         goto done;
     }
-    res->audio_seconds = pcm.info.duration_s;
-    prog.audio_s = pcm.info.duration_s;
-    aud_info info = pcm.info; /* kept for the report after the samples are freed */
-    report_progress(&prog, 5);
-    if (aborted(req)) {
-        set_error(res, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed", "the request was cancelled");
-        goto done;
-    }
+    ap->req = req;
+    ap->prog = &prog;
+    ap->limits = req->limits;
+    ap->limits.keep_stereo = req->diarize; /* the channels, for the speakers */
+    ap->pct_lo = 0;
+    ap->pct_hi = 99; /* 100 once the report is rendered */
 
-    /* 2. voice-activity detection: the spans of speech, and the audio the engine sees */
-    const float *samples = pcm.samples;
-    size_t n_samples = pcm.n_samples;
-    wsp_error werr = {0};
+    /* 1. the decoder: measured (limits before any work), opened, first chunk decoded */
+    if (pipe_open(ap, true, res) != 0)
+        goto done;
+    /* 2. voice-activity detection: pass 1 over the whole recording plans the engine's
+     *    audio; pass 2 (below) decodes it again through the cutter */
     if (req->vad) {
-        if (run_vad(req, &pcm, &filtered, &speech_s, res) != 0)
+        ap->pct_hi = 10;
+        if (vad_pass(ap, &plan, &speech_s, res) != 0)
             goto done;
         res->vad_used = true;
         res->speech_seconds = speech_s;
-        samples = filtered.samples;
-        n_samples = filtered.n_samples;
-        prog.vad = &filtered;
-        if (!req->diarize)
-            aud_pcm_free(&pcm); /* the engine sees the filtered copy only */
+        res->audio_seconds = ap->info.duration_s;
+        prog.vad = &plan;
+        prog.audio_s = ap->info.duration_s;
+        ap->pct_lo = 10;
+        ap->pct_hi = 99;
+        if (plan.n_samples > 0 && pipe_open(ap, false, res) != 0)
+            goto done;
     }
+    if (!req->vad && pipe_prefetch(ap, res) != 0)
+        goto done;
     if (aborted(req)) {
         set_error(res, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed", "the request was cancelled");
         goto done;
     }
 
-    if (!req->vad || n_samples > 0) { /* without VAD an empty input still reaches the
-                                          engine (WSP_ENOAUDIO → 422, as before) */
+    wsp_error werr = {0};
+    if (!req->vad || plan.n_samples > 0) {
         /* 3. the model (lazy: the first request loads it) */
         model = holder_acquire(holder, &werr);
         if (!model) {
@@ -601,10 +806,25 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
             goto done;
         }
 
-        /* 4. transcribe */
+        /* 4. the log-mel maximum (a decoding pass), then transcribe: the decoder feeds
+         *    the session chunk by chunk */
         wsp_aheads_preset heads;
         if (dtw_preset(req, model, &heads, res) != 0)
             goto done;
+        float mel_max = 0;
+        ap->pct_hi = ap->pct_lo + 10;
+        int rc = mel_peak_pass(ap, model, req->vad ? &plan : NULL, &mel_max, &werr, res);
+        if (rc == -1)
+            goto done;
+        if (rc != 0) {
+            const char *code = NULL;
+            int status = pipeline_http_status_for_whisper(rc, &code);
+            set_error(res, status, code, "cannot compute the log-mel maximum: %s",
+                      werr.message[0] ? werr.message : wsp_strerror(rc));
+            goto done;
+        }
+        ap->pct_lo = ap->pct_hi;
+        ap->pct_hi = 99;
         rc = holder_lease_state(holder, model, &st, &werr);
         if (rc != 0) {
             const char *code = NULL;
@@ -619,21 +839,45 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         p.abort_cb = engine_abort;
         p.abort_user_data = &actx;
         prog.model = model;
-        rc = wsp_transcribe(st, samples, n_samples, &p, &wr, &werr);
+        ef.rc = wsp_session_begin(st, &p, &ef.sess, &ef.err);
+        if (ef.rc == 0)
+            ef.rc = wsp_session_set_mel_max(ef.sess, mel_max, &ef.err);
+        if (ef.rc == 0 && req->vad && vad_cutter_new(&plan, &ef.cut) != 0)
+            ef.rc = WSP_ENOMEM;
+        int prc = ef.rc ? -2 : pipe_pump(ap, engine_sink, &ef, res);
+        if (prc == -2 && ef.rc == 0) { /* the cutter failed: the plan and pass 2 disagree */
+            ef.rc = WSP_EINTERNAL;
+            snprintf(ef.err.message, sizeof ef.err.message,
+                     "the second decoding pass did not give the audio the VAD pass planned");
+        }
+        if (prc == 0 && ef.cut && vad_cutter_finish(ef.cut) != 0) {
+            ef.rc = WSP_EINTERNAL;
+            snprintf(ef.err.message, sizeof ef.err.message,
+                     "the second decoding pass ended before the audio the VAD pass planned");
+        }
+        if (prc == 0 && ef.rc == 0) {
+            prog.audio_s = ap->info.duration_s; /* the last windows are clamped to it */
+            ef.rc = wsp_session_end(ef.sess, &wr, &ef.err);
+        }
+        wsp_session_free(ef.sess);
+        ef.sess = NULL;
+        rc = prc == -1 ? 0 : ef.rc; /* an audio error is already in res */
+        werr = ef.err;
         /* token texts live in the model: copy them before it is released */
-        if (rc == 0 && req->logprobs &&
+        if (prc == 0 && rc == 0 && req->logprobs &&
             collect_logprobs(model, wr->segments, wr->n_segments, &lps, &n_lps, &lp_blob) != 0)
             rc = WSP_ENOMEM;
         /* words need the vocabulary: joined while the model is held (times mapped and
          * clamped by the transcript stage) */
-        if (rc == 0 && p.token_timestamps && trw_words_build(model, wr, INT64_MAX / 4, heads != WSP_AHEADS_NONE, &words))
+        if (prc == 0 && rc == 0 && p.token_timestamps &&
+            trw_words_build(model, wr, INT64_MAX / 4, heads != WSP_AHEADS_NONE, &words))
             rc = WSP_ENOMEM;
         /* The model's soundness decides whether the result counts: a file changed or
          * truncated during the run → 503, the model is retired and the next request
          * loads the file afresh.  The state goes back to the holder before the release
          * (the model may be unloaded after it), kept for the next request only after a
-         * finished run on an intact model (a failed or suspect one may hold numbers from
-         * a lost mapping). */
+         * run on an intact model that the engine did not fail (a failed or suspect one
+         * may hold numbers from a lost mapping; an audio error leaves it sound). */
         char why[256];
         const bool intact = holder_model_intact(holder, model, why, sizeof why);
         holder_return_state(holder, model, st, rc == 0 && intact);
@@ -646,6 +890,8 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         }
         holder_release(holder, model);
         model = NULL;
+        if (prc == -1)
+            goto done;
         if (rc != 0) {
             const char *code = NULL;
             int status = pipeline_http_status_for_whisper(rc, &code);
@@ -659,22 +905,21 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
     } else if (lang) {
         snprintf(res->language, sizeof res->language, "%s", lang);
     }
-    if (!req->diarize)
-        aud_pcm_free(&pcm); /* the samples are not needed any more (diarize: the
-                               channels are, by the transcript stage) */
 
     /* 5. assemble and render */
+    const aud_info info = ap->info;
+    res->audio_seconds = info.duration_s;
     const double audio_s = info.duration_s > 0 ? info.duration_s : (wr ? wr->duration_s : 0);
     const transcript_input tin = {
         .result = wr,
-        .vad = req->vad ? &filtered : NULL,
+        .vad = req->vad ? &plan : NULL,
         .vad_used = req->vad,
         .speech_s = speech_s,
         .audio_s = audio_s,
         .language = lang,
         .translate = req->translate,
         .words = p_words(req, &words),
-        .stereo = req->diarize ? &pcm : NULL,
+        .stereo = req->diarize ? &ap->energy : NULL,
         .audio_turns = audio_turns(req),
         .want_words = req->word_timestamps,
         .want_segments = req->want_segments,
@@ -716,6 +961,8 @@ done:
     if (res->http_status != 200 && res->http_status != PIPELINE_STATUS_CLIENT_CLOSED)
         MDC_LOG_WARN("%s: %d %s: %s", req && req->source_name ? req->source_name : "request",
                      res->http_status, res->error_code, res->error_message);
+    wsp_session_free(ef.sess);
+    vad_cutter_free(ef.cut);
     holder_return_state(holder, model, st, false);
     if (model)
         holder_release(holder, model);
@@ -724,8 +971,11 @@ done:
     wsp_result_free(wr);
     free(lps);
     free(lp_blob);
-    vad_filtered_free(&filtered);
-    aud_pcm_free(&pcm);
+    vad_filtered_free(&plan);
+    if (ap) {
+        pipe_free(ap);
+        free(ap);
+    }
     res->processing_seconds = mdc_now_s() - t0;
 }
 

@@ -2,10 +2,13 @@
  * pipeline.h — one meeting recording → transcript → rendered output.  Used by the HTTP
  * handlers (on worker threads) and by `md-converter transcribe`.
  *
- * Steps: aud_decode_file() (limits enforced while decoding) → [voice-activity detection:
- * holder_acquire_vad() → vad_detect() → vad_segments_from_probs() → vad_filter_audio()] →
- * holder_acquire() → wsp_transcribe() → holder_release() → transcript_build() (times
- * mapped back to the recording) → rpt_render().  Errors come back as an HTTP
+ * Steps: aud_measure_file() (an over-long file refused before any work) →
+ * aud_stream_open() → [voice-activity detection, pass 1: the decoded stream through
+ * vad_detector → vad_segments_from_probs() → vad_filter_plan()] → holder_acquire() →
+ * wsp_session_begin() → the decoded stream (pass 2 through a vad_cutter with VAD) fed
+ * chunk by chunk → wsp_session_end() → holder_release() → transcript_build() (times
+ * mapped back to the recording) → rpt_render().  The recording is never held in memory:
+ * the file is its only full copy.  Errors come back as an HTTP
  * status + JSON error code + message (DESIGN §3), so the CLI and the server agree.
  */
 #ifndef MDC_SERVICE_PIPELINE_H
@@ -99,8 +102,11 @@ typedef struct pipeline_request {
                                      (OpenAI include[]=logprobs) */
     rpt_meta meta;                /* title, date, participants, locale; model, container,
                                      codec, processing_s filled in by the pipeline */
-    /* progress 0…100, never decreasing (decode counts as the first 5 %), called on the
-     * pipeline's thread; cancel polled throughout (decode and engine) */
+    /* progress 0…100, never decreasing, called on the pipeline's thread: the decoder's
+     * position in the file (bytes, so it moves whatever the container declares) scaled
+     * to 0…99 (the log-mel-maximum pass 0…10, the transcription 10…99; with VAD: the
+     * VAD pass 0…10, the mel pass 10…20, the transcription 20…99), 100 once rendered; cancel
+     * polled throughout (decode and engine) */
     void (*progress_cb)(int percent, void *user);
     bool (*abort_cb)(void *user);
     /* called on the pipeline's thread once per new segment while the engine runs (the

@@ -64,12 +64,12 @@ static int map_words(const transcript_input *in, svc_transcript *out)
 static const char *const k_label[3] = {"?", "0", "1"};
 
 /* The channels' speaker turns as report turns (labels as the segments'). */
-static int map_turns(const aud_pcm *pcm, svc_transcript *out, size_t *n_out)
+static int map_turns(const aud_energy *energy, svc_transcript *out, size_t *n_out)
 {
     aud_turn *t = NULL;
     size_t n = 0;
     *n_out = 0;
-    if (aud_stereo_turns(pcm, &t, &n) != 0)
+    if (aud_stereo_turns(energy, &t, &n) != 0)
         return -1;
     out->turns = calloc(n ? n : 1, sizeof *out->turns);
     if (!out->turns) {
@@ -119,7 +119,7 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
             d->avg_logprob = s->avg_logprob;
             d->compression_ratio = s->compression_ratio;
             d->no_speech_prob = s->no_speech_prob;
-            if (in->stereo && in->stereo->left) {
+            if (in->stereo && in->stereo->n_samples > 0) {
                 d->speaker = k_label[aud_stereo_speaker(in->stereo, d->t0_cs, d->t1_cs, NULL,
                                                         NULL) + 1];
             }
@@ -130,7 +130,8 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
         }
     }
     size_t n_turns = 0;
-    if (in->audio_turns && in->stereo && in->stereo->left && map_turns(in->stereo, out, &n_turns)) {
+    if (in->audio_turns && in->stereo && in->stereo->n_samples > 0 &&
+        map_turns(in->stereo, out, &n_turns)) {
         transcript_free(out);
         return -1;
     }

@@ -34,10 +34,10 @@ typedef struct transcript_input {
     /* words of the result (trw_words_build on the engine's timeline; NULL = none): mapped
      * back through vad like the segments, clamped to the audio, kept monotonic */
     const trw_words *words;
-    /* diarize: the decoded recording with its two channels (NULL = no speakers; a mono
-     * decode gives none either): each segment's speaker by channel energy over its
+    /* diarize: the recording's two channels as per-10 ms energies (NULL = no speakers; a
+     * mono decode keeps none either): each segment's speaker by channel energy over its
      * recording-timeline [t0, t1] (aud_stereo_speaker, whisper-cli -di's rule) */
-    const aud_pcm *stereo;
+    const aud_energy *stereo;
     /* with stereo: also the speaker turns measured on the channels (aud_stereo_turns) for
      * the report (rpt_transcript.turns; labels "0"/"1" like the segments') */
     bool audio_turns;

@@ -245,6 +245,125 @@ static float chunk_prob(const vad_model *m, const float *chunk, float *h, float 
     return sigmoidf(g_ops.dot(r, m->out_w, VAD__HIDDEN) + m->out_b);
 }
 
+struct vad_detector {
+    const vad_model *model;
+    float h[VAD__HIDDEN], c[VAD__HIDDEN]; /* LSTM state, zero at the start */
+    float part[VAD__N_WINDOW];            /* the incomplete chunk's samples */
+    size_t n_part;
+    float *probs;                         /* [cap] one per completed chunk, malloc'd */
+    size_t n_probs, cap;
+    vad_abort_cb abort_cb;
+    void *abort_user;
+    int failed;                           /* sticky error */
+};
+
+static int det_fail(vad_detector *d, vad_error *err, int code, const char *msg)
+{
+    if (d)
+        d->failed = code;
+    if (err) {
+        err->code = code;
+        snprintf(err->message, sizeof err->message, "%s", msg);
+    }
+    return code;
+}
+
+int vad_detector_new(const vad_model *m, vad_abort_cb abort_cb, void *abort_user,
+                     vad_detector **out, vad_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!m || !out)
+        return det_fail(NULL, err, VAD_EINVAL, "vad_detector_new: invalid argument");
+    pthread_once(&g_ops_once, pick_ops);
+    vad_detector *d = calloc(1, sizeof *d);
+    if (!d)
+        return det_fail(NULL, err, VAD_ENOMEM, "out of memory for the VAD detector");
+    d->model = m;
+    d->abort_cb = abort_cb;
+    d->abort_user = abort_user;
+    *out = d;
+    return 0;
+}
+
+void vad_detector_free(vad_detector *d)
+{
+    if (!d)
+        return;
+    free(d->probs);
+    free(d);
+}
+
+/* One complete chunk → one probability (polling abort every POLL_CHUNKS chunks). */
+static int det_chunk(vad_detector *d, const float *chunk, vad_error *err)
+{
+    if (d->n_probs % POLL_CHUNKS == 0 && d->abort_cb && d->abort_cb(d->abort_user))
+        return det_fail(d, err, VAD_ECANCELED, vad_strerror(VAD_ECANCELED));
+    if (d->n_probs == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 1024; /* 1024 chunks = 33 s */
+        float *np = realloc(d->probs, cap * sizeof *np);
+        if (!np)
+            return det_fail(d, err, VAD_ENOMEM, "out of memory for the VAD probabilities");
+        d->probs = np;
+        d->cap = cap;
+    }
+    d->probs[d->n_probs++] = chunk_prob(d->model, chunk, d->h, d->c);
+    return 0;
+}
+
+int vad_detector_feed(vad_detector *d, const float *x, size_t n, vad_error *err)
+{
+    if (!d || (!x && n > 0))
+        return det_fail(NULL, err, VAD_EINVAL, "vad_detector_feed: invalid argument");
+    if (d->failed)
+        return det_fail(d, err, d->failed, "the VAD detector failed before");
+    size_t i = 0;
+    int rc;
+    if (d->n_part > 0) { /* complete the pending chunk first */
+        size_t k = VAD__N_WINDOW - d->n_part;
+        k = k < n ? k : n;
+        memcpy(d->part + d->n_part, x, k * sizeof(float));
+        d->n_part += k;
+        i = k;
+        if (d->n_part < VAD__N_WINDOW)
+            return 0;
+        d->n_part = 0;
+        if ((rc = det_chunk(d, d->part, err)))
+            return rc;
+    }
+    for (; i + VAD__N_WINDOW <= n; i += VAD__N_WINDOW)
+        if ((rc = det_chunk(d, x + i, err)))
+            return rc;
+    memcpy(d->part, x + i, (n - i) * sizeof(float));
+    d->n_part = n - i;
+    return 0;
+}
+
+int vad_detector_finish(vad_detector *d, float **probs, size_t *n_probs, vad_error *err)
+{
+    if (probs)
+        *probs = NULL;
+    if (n_probs)
+        *n_probs = 0;
+    if (!d || !probs || !n_probs)
+        return det_fail(NULL, err, VAD_EINVAL, "vad_detector_finish: invalid argument");
+    if (d->failed)
+        return det_fail(d, err, d->failed, "the VAD detector failed before");
+    int rc;
+    if (d->n_part > 0) { /* the last chunk, zero-padded */
+        memset(d->part + d->n_part, 0, (VAD__N_WINDOW - d->n_part) * sizeof(float));
+        d->n_part = 0;
+        if ((rc = det_chunk(d, d->part, err)))
+            return rc;
+    }
+    *probs = d->probs;
+    *n_probs = d->n_probs;
+    d->probs = NULL;
+    d->n_probs = d->cap = 0;
+    d->failed = VAD_EINVAL; /* finished: nothing more to feed */
+    return 0;
+}
+
 int vad_detect(const vad_model *m, const float *x, size_t n, float **probs, size_t *n_probs,
                vad_abort_cb abort_cb, void *abort_user, vad_error *err)
 {
@@ -252,45 +371,14 @@ int vad_detect(const vad_model *m, const float *x, size_t n, float **probs, size
         *probs = NULL;
     if (n_probs)
         *n_probs = 0;
-    if (!m || !probs || !n_probs || (!x && n > 0)) {
-        if (err) {
-            err->code = VAD_EINVAL;
-            snprintf(err->message, sizeof err->message, "vad_detect: invalid argument");
-        }
-        return VAD_EINVAL;
-    }
-    const size_t nc = (n + VAD__N_WINDOW - 1) / VAD__N_WINDOW;
-    if (nc == 0)
-        return 0;
-    pthread_once(&g_ops_once, pick_ops);
-    float *p = malloc(nc * sizeof *p);
-    if (!p) {
-        if (err) {
-            err->code = VAD_ENOMEM;
-            snprintf(err->message, sizeof err->message, "out of memory for %zu VAD chunks", nc);
-        }
-        return VAD_ENOMEM;
-    }
-    float h[VAD__HIDDEN] = {0}, c[VAD__HIDDEN] = {0};
-    for (size_t i = 0; i < nc; i++) {
-        if (i % POLL_CHUNKS == 0 && abort_cb && abort_cb(abort_user)) {
-            free(p);
-            if (err) {
-                err->code = VAD_ECANCELED;
-                snprintf(err->message, sizeof err->message, "%s", vad_strerror(VAD_ECANCELED));
-            }
-            return VAD_ECANCELED;
-        }
-        const size_t start = i * VAD__N_WINDOW;
-        if (start + VAD__N_WINDOW <= n) {
-            p[i] = chunk_prob(m, x + start, h, c);
-        } else { /* the last chunk, zero-padded */
-            float last[VAD__N_WINDOW] = {0};
-            memcpy(last, x + start, (n - start) * sizeof(float));
-            p[i] = chunk_prob(m, last, h, c);
-        }
-    }
-    *probs = p;
-    *n_probs = nc;
-    return 0;
+    if (!m || !probs || !n_probs || (!x && n > 0))
+        return det_fail(NULL, err, VAD_EINVAL, "vad_detect: invalid argument");
+    vad_detector *d = NULL;
+    int rc = vad_detector_new(m, abort_cb, abort_user, &d, err);
+    if (!rc)
+        rc = vad_detector_feed(d, x, n, err);
+    if (!rc)
+        rc = vad_detector_finish(d, probs, n_probs, err);
+    vad_detector_free(d);
+    return rc;
 }

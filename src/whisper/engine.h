@@ -47,6 +47,27 @@ const wsp__model_tables *wsp__model_tables_of(const wsp_model *model);
 typedef struct wsp__pool wsp__pool;
 int wsp__mel_compute(const wsp_model *model, const float *samples, size_t n_samples,
                      wsp__pool *pool, float **mel_out, int *n_frames, int *n_len_org);
+/* Raw log10 mel of frames [t0, t0 + n) of a stream, before the clamp and the (x+4)/4:
+ * frame t covers stream samples [160t − 200, 160t + 200), reflected in front (x[200] …
+ * x[1]) and zero at and after sample n_total (UINT64_MAX while unknown).  x holds the
+ * stream samples [x_base, x_base + x_len) and must contain every sample below n_total
+ * those frames read (x_base = 0 for frames 0 and 1).  dst: [n_mels] rows of dst_stride
+ * floats, frame t0 + i at column i; fmax (may be NULL): [n] max over bands per frame;
+ * *max_out: the max over all n frames (-inf for n = 0).  Each frame is computed the same
+ * way whatever the batch or thread count (bit-identical to wsp__mel_compute's).
+ * 0, WSP_EINVAL or WSP_ENOMEM. */
+int wsp__mel_frames(const wsp_model *model, const float *x, uint64_t x_base, size_t x_len,
+                    uint64_t n_total, int64_t t0, int n, wsp__pool *pool, float *dst,
+                    size_t dst_stride, float *fmax, float *max_out);
+/* Max over bands and frames of the raw log10 mel of a whole buffer (the frames
+ * wsp__mel_compute computes: (n_samples + 480000)/160), in batches of scratch memory
+ * (nothing the size of the input).  0, WSP_EINVAL or WSP_ENOMEM. */
+int wsp__mel_max(const wsp_model *model, const float *samples, size_t n_samples,
+                 wsp__pool *pool, float *max_out);
+/* The clamp and scale of OpenAI's log_mel_spectrogram: dst = (max(raw, max − 8) + 4) / 4
+ * over [n_rows][n_cols] (dst may be raw). */
+void wsp__mel_normalize(float *dst, const float *raw, int n_rows, int n_cols,
+                        size_t dst_stride, size_t raw_stride, float max);
 /* The mel's one-time set-up (FFTW plan, Hann window); called by wsp__lib_init.
  * Thread-safe, idempotent.  0 or WSP_ENOMEM. */
 int wsp__mel_init(void);

@@ -45,6 +45,7 @@ wsp_params wsp_default_params(wsp_sampling strategy)
         .thold_pt = 0.01f,
         .thold_ptsum = 0.01f,
         .dtw_aheads_preset = WSP_AHEADS_NONE,
+        .mel_clamp = WSP_MEL_CLAMP_GLOBAL,
         .progress_cb = NULL,
         .progress_user_data = NULL,
         .segment_cb = NULL,

@@ -1,6 +1,9 @@
 /*
- * transcribe.c — wsp_transcribe(): mel → language → 30 s windows → segments.
+ * transcribe.c — the streaming session (wsp_session_*) and wsp_transcribe() over it:
+ * samples → per-window mel (melstream.c) → language → 30 s windows → segments.
  *
+ * A window runs as soon as its mel frames and the look-ahead the seek rules need are
+ * there (see window_ready); wsp_transcribe() is begin, one feed, end.
  * Per window: encode at `seek`, decode (decoding.c, with temperature fallback), cut the
  * tokens into segments at timestamps, advance seek, feed the window's tokens to the next
  * prompt.  ref: whisper.cpp whisper_full_with_state (main loop, segment cutting, seek,
@@ -8,7 +11,8 @@
  * detection, condition_on_previous_text, no-speech skip); ../shared/whisper-ref/README.md
  * (window/seek rules, t0/t1 in 10 ms units).
  *
- * Thread-safety: one call per wsp_state at a time; callbacks run on the calling thread.
+ * Thread-safety: one session or call per wsp_state at a time; callbacks run on the thread
+ * calling feed/end.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include "mdc/log.h"
 #include "whisper/decoding.h"
 #include "whisper/dtw.h"
+#include "whisper/melstream.h"
 #include "whisper/result.h"
 #include "whisper/state.h"
 #include "whisper/timestamps.h"
@@ -27,6 +32,14 @@
 #define WSP__DELTA_MIN 10      /* frames: less than 100 ms left → stop (whisper.cpp) */
 #define WSP__SHORT_TAIL 500    /* frames: < 5 s left → drop the past prompt (whisper.cpp) */
 #define WSP__MAX_TEMPS 64
+/* frames past a window the decoder's end rules look at (at_end: seek + seek_delta + 10 >=
+ * seek_end with seek_delta <= 3000): a window waits for seek + 3000 + 11 frames of audio,
+ * so an end not yet seen cannot change its decisions */
+#define WSP__LOOKAHEAD (WSP_N_FRAMES_CHUNK + WSP__DELTA_MIN + 1)
+/* token_timestamps: the signal energy is kept for the first 62 s of the input only (see
+ * docs/whisper.md "Streaming": whisper.cpp indexes it from sample 0 for every segment) */
+#define WSP__TT_SAMPLES ((size_t)2 * WSP_N_SAMPLES_CHUNK + 2 * WSP_SAMPLE_RATE)
+#define WSP__TT_HW 32 /* energy half window, samples (whisper.cpp) */
 
 /* wsp__lm adapter over the engine: wsp__decode / wsp__kv_reorder on one state, with the
  * time spent in the forward pass accumulated in decode_ms (milliseconds). */
@@ -74,9 +87,10 @@ typedef struct plan {
 typedef struct job {
     wsp_result *r;
     int seg_cap;
-    float *mel;
-    int n_frames, seek_start, seek_end;
+    int seek_start, seek_end;
     wsp__dws *ws;
+    const float *win;  /* the current window's normalised mel [n_mels][win_w] */
+    int win_w;
     int32_t *past;     /* [past_cap] */
     int n_past, past_cap;
     wsp__text tx;
@@ -85,7 +99,7 @@ typedef struct job {
     int n_calls, n_windows, last_pct;
     int32_t init[4];   /* task tokens */
     int n_init;
-    float *energy;     /* token_timestamps: [n_energy] smoothed |x| of the whole input */
+    float *energy;     /* token_timestamps: [n_energy] smoothed |x| of the first samples */
     int n_energy;
     wsp__tt_state tt;
     int16_t *xslot;    /* DTW: [L][H] capture slots */
@@ -99,7 +113,6 @@ typedef struct job {
 static void job_free(job *j)
 {
     wsp_result_free(j->r);
-    free(j->mel);
     wsp__dws_free(j->ws);
     free(j->past);
     free(j->energy);
@@ -354,11 +367,10 @@ static int make_plan(wsp_state *state, const wsp_params *p, plan *pl, wsp_error 
     return 0;
 }
 
-/* 2. Prepare: the result, the signal energy (token_timestamps) and the DTW capture
- * buffers (dtw_aheads_preset), the log-mel spectrogram (on the state's pool), the seek
- * range, the decoders' workspace and the past-prompt buffer with the initial prompt. */
-static int prepare(wsp_state *state, const plan *pl, const float *samples, size_t n_samples,
-                   job *j, wsp_error *err)
+/* 2. Prepare: the result, the DTW capture buffers (dtw_aheads_preset), the seek start,
+ * the decoders' workspace and the past-prompt buffer with the initial prompt.  (The
+ * signal energy of token_timestamps comes with the first window: energy_ready.) */
+static int prepare(const plan *pl, job *j, wsp_error *err)
 {
     const wsp_params *p = pl->p;
     j->encoded_seek = -1;
@@ -367,16 +379,6 @@ static int prepare(wsp_state *state, const plan *pl, const float *samples, size_
     if (!j->r)
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the result");
     const wsp_hparams *hp = pl->hp;
-    if (p->token_timestamps) { /* hw 32 samples: whisper.cpp whisper_full_with_state */
-        if (n_samples > INT32_MAX)
-            return wsp__fail(err, WSP_EINVAL, "token_timestamps: input longer than %d samples",
-                             INT32_MAX);
-        j->energy = wsp__tt_energy(samples, n_samples, 32);
-        j->n_energy = (int)n_samples;
-        if (!j->energy)
-            return wsp__fail(err, WSP_ENOMEM,
-                             "out of memory for the signal energy (%zu samples)", n_samples);
-    }
     if (p->dtw_aheads_preset != WSP_AHEADS_NONE) {
         const size_t L = (size_t)hp->n_text_layer, H = (size_t)hp->n_text_head;
         j->xslot = malloc(sizeof(int16_t) * L * H);
@@ -395,22 +397,8 @@ static int prepare(wsp_state *state, const plan *pl, const float *samples, size_
         if (!j->xcap || !j->xlogits || !j->xtok)
             return wsp__fail(err, WSP_ENOMEM, "out of memory for the DTW attention capture");
     }
-    int n_len_org = 0;
-    const double t = mdc_now_ms();
-    int rc = wsp__mel_compute(pl->model, samples, n_samples, state->pool, &j->mel, &j->n_frames,
-                              &n_len_org);
-    j->r->timings.mel_ms = mdc_now_ms() - t;
-    if (rc)
-        return wsp__fail(err, rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
     j->seek_start = p->offset_ms > 0 ? p->offset_ms / 10 : 0;
-    j->seek_end = n_len_org;
-    if (p->duration_ms > 0 && j->seek_start + p->duration_ms / 10 < j->seek_end)
-        j->seek_end = j->seek_start + p->duration_ms / 10;
-    j->r->duration_s =
-        (p->offset_ms > 0 || p->duration_ms > 0)
-            ? (j->seek_end > j->seek_start ? (j->seek_end - j->seek_start) * 0.01 : 0.0)
-            : (double)n_samples / WSP_SAMPLE_RATE;
-    rc = wsp__dws_new(pl->v, pl->hp->n_text_ctx, pl->n_dec, p->seed, &j->ws);
+    int rc = wsp__dws_new(pl->v, pl->hp->n_text_ctx, pl->n_dec, p->seed, &j->ws);
     j->past_cap = 2 * pl->hp->n_text_ctx;
     j->past = malloc(sizeof(int32_t) * (size_t)j->past_cap);
     if (rc || !j->past)
@@ -429,13 +417,13 @@ static int prepare(wsp_state *state, const plan *pl, const float *samples, size_
     return 0;
 }
 
-/* Encodes window `seek` unless the state already holds it. */
+/* Encodes window `seek` (its mel in j->win) unless the state already holds it. */
 static int encode_window(wsp_state *state, const plan *pl, job *j, int seek)
 {
     if (j->encoded_seek == seek)
         return 0;
     const double t = mdc_now_ms();
-    int rc = wsp__encode(state, j->mel, j->n_frames, seek, pl->n_threads);
+    int rc = wsp__encode(state, j->win, j->win_w, 0, pl->n_threads);
     j->encode_ms += mdc_now_ms() - t;
     if (!rc)
         j->encoded_seek = seek;
@@ -482,15 +470,129 @@ static int language_and_task(wsp_state *state, plan *pl, const wsp__lm *lm, job 
     return 0;
 }
 
-/* 4. The windows: encode, decode (all fallback temperatures as needed), cut segments
- * (then DTW token times for them when asked), update the past prompt, advance the seek
- * (ref: whisper.cpp whisper_full_with_state). */
-static int run_windows(wsp_state *state, const plan *pl, const wsp__lm *lm, job *j,
-                       wsp_error *err)
+/* ---- the session ------------------------------------------------------------- */
+
+enum { S_OPEN = 0, S_ENDED, S_FAILED };
+
+struct wsp_session {
+    wsp_state *state;
+    wsp_params p;          /* the caller's parameters (strings cleared after begin) */
+    plan pl;
+    job j;
+    lm_ctx lc;
+    wsp__lm lm;
+    wsp__window_opts wo;   /* built once the task tokens are known (start) */
+    wsp__melstream *ms;
+    float *win;            /* [n_mels][W] normalised mel of the window at win_seek */
+    int win_seek;          /* -1: none */
+    float *tt_x;           /* token_timestamps: the first tt_n <= WSP__TT_SAMPLES + 32
+                              samples, until the energy is computed from them */
+    size_t tt_n;
+    uint64_t n_fed;        /* samples fed so far */
+    uint64_t expected;     /* progress hint (0: none) */
+    int seek;              /* next window */
+    int phase;             /* S_OPEN, S_ENDED, S_FAILED */
+    bool started;          /* language and task tokens done */
+    bool fixed_clamp;      /* mel_clamp GLOBAL and the maximum known: clamp at fixed_max */
+    float fixed_max;
+    bool done;             /* no window left */
+    size_t bytes_fixed;    /* heap bytes allocated at begin (see wsp_session_get_stats) */
+    double t_start;
+};
+
+#define WSP__TT_TOTAL (WSP__TT_SAMPLES + WSP__TT_HW)
+/* samples a session accepts: every frame index and seek + window stays an int */
+#define WSP__MAX_SAMPLES ((uint64_t)(INT32_MAX - 8 * WSP_N_FRAMES_CHUNK) * WSP_HOP_LENGTH)
+
+/* Frames that carry audio for n samples (whisper.cpp's n_len_org; n < 200 gives 0/1). */
+static int64_t len_org(uint64_t n) { return 1 + ((int64_t)n + 200 - WSP_N_FFT) / WSP_HOP_LENGTH; }
+
+/* The end of the seek range (10 ms frames): exact once decidable (*known), else a lower
+ * bound (the audio pushed so far). */
+static int sess_seek_end(const wsp_session *s, uint64_t n, bool ended, bool *known)
 {
-    const wsp_params *p = pl->p;
-    const wsp__vocab *v = pl->v;
-    wsp__window_opts wo = {
+    const int64_t cap = s->p.duration_ms > 0 ? s->j.seek_start + s->p.duration_ms / 10 : INT64_MAX;
+    const int64_t lo = len_org(n);
+    *known = ended || lo >= cap;
+    return (int)(lo < cap ? lo : cap);
+}
+
+/* token_timestamps: the energy of the first samples once they are all there (or the
+ * stream ended).  whisper.cpp computes it over the whole input; entries [0, 62 s) are the
+ * same when the input is longer (each reads ±32 samples). */
+static int energy_ready(wsp_session *s, wsp_error *err)
+{
+    if (!s->tt_x)
+        return 0;
+    const bool ended = s->ms->ended;
+    if (!ended && s->tt_n < WSP__TT_TOTAL)
+        return 0;
+    s->j.energy = wsp__tt_energy(s->tt_x, s->tt_n, WSP__TT_HW);
+    if (!s->j.energy)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the signal energy");
+    s->j.n_energy = ended && s->n_fed <= WSP__TT_TOTAL ? (int)s->tt_n : (int)WSP__TT_SAMPLES;
+    free(s->tt_x);
+    s->tt_x = NULL;
+    return 0;
+}
+
+/* A window at seek can run: its mel frames are there, and either the end of the audio
+ * is known or it is more than WSP__LOOKAHEAD frames away (then no rule can tell it from
+ * a later end), and the token-timestamp energy is there. */
+static bool window_ready(const wsp_session *s, int seek, bool known, int seek_end)
+{
+    if (s->ms->ended)
+        return true;
+    if (s->tt_x && s->tt_n < WSP__TT_TOTAL)
+        return false;
+    if (!known && seek_end < seek + WSP__LOOKAHEAD)
+        return false;
+    return wsp__ms_has_frames(s->ms, (int64_t)seek + s->ms->width);
+}
+
+/* The normalised mel of the window at seek into s->win (once per seek). */
+static int load_window(wsp_session *s, int seek, wsp_error *err)
+{
+    if (s->win_seek == seek)
+        return 0;
+    const double t = mdc_now_ms();
+    int rc = wsp__ms_window(s->ms, seek, s->fixed_clamp ? &s->fixed_max : NULL,
+                            s->state->pool, s->win);
+    s->j.r->timings.mel_ms += mdc_now_ms() - t;
+    if (rc)
+        return wsp__fail(err, rc, "log-mel spectrogram failed at %.2f s: %s", seek * 0.01,
+                         wsp_strerror(rc));
+    s->win_seek = seek;
+    return 0;
+}
+
+/* Progress after a window: against the end when known, else against the hint (at most
+ * 99 until the end), else nothing. */
+static void sess_progress(wsp_session *s, bool known, int seek_end)
+{
+    int end = seek_end, cap = 100;
+    if (!known) {
+        if (!s->expected)
+            return;
+        bool k;
+        end = sess_seek_end(s, s->expected, true, &k);
+        cap = 99;
+    }
+    if (end <= s->j.seek_start)
+        return;
+    int pct = (int)(100LL * (s->seek - s->j.seek_start) / (end - s->j.seek_start));
+    progress(&s->p, pct > cap ? cap : pct, &s->j.last_pct);
+}
+
+/* Language and task tokens (on the first window), then the decoding options. */
+static int start(wsp_session *s, wsp_error *err)
+{
+    const plan *pl = &s->pl;
+    const wsp_params *p = &s->p;
+    int rc = language_and_task(s->state, &s->pl, &s->lm, &s->j, err);
+    if (rc)
+        return rc;
+    s->wo = (wsp__window_opts){
         .strategy = p->strategy,
         .best_of = p->best_of > 0 ? p->best_of : 1,
         .beam_size = p->beam_size > 0 ? p->beam_size : 1,
@@ -509,94 +611,345 @@ static int run_windows(wsp_state *state, const plan *pl, const wsp__lm *lm, job 
                    .blank_id = pl->mt->blank_id,
                    .suppress_ids = p->suppress_non_speech_tokens ? pl->mt->non_speech : NULL,
                    .n_suppress_ids = p->suppress_non_speech_tokens ? pl->mt->n_non_speech : 0},
-        .seek_end = j->seek_end,
         .n_max_text_ctx = p->n_max_text_ctx,
-        .init = j->init,
-        .n_init = j->n_init,
+        .init = s->j.init,
+        .n_init = s->j.n_init,
         .abort_cb = p->abort_cb,
         .abort_user_data = p->abort_user_data,
     };
-    const int seek_start = j->seek_start, seek_end = j->seek_end;
-    const bool too_short = seek_end < seek_start + WSP__DELTA_MIN;
-    int seek = seek_start, rc = 0;
-    while (!too_short && seek + WSP__DELTA_MIN < seek_end) {
-        if (p->abort_cb && p->abort_cb(p->abort_user_data)) {
-            rc = WSP_ECANCELED;
-            break;
+    s->seek = s->j.seek_start;
+    s->started = true;
+    return 0;
+}
+
+/* 4. One window at s->seek: encode, decode (all fallback temperatures as needed), cut
+ * segments (then DTW token times for them when asked), update the past prompt, advance
+ * the seek (ref: whisper.cpp whisper_full_with_state).  seek_end as sess_seek_end. */
+static int window_step(wsp_session *s, bool known, int seek_end, wsp_error *err)
+{
+    const wsp_params *p = &s->p;
+    const plan *pl = &s->pl;
+    const wsp__vocab *v = pl->v;
+    job *j = &s->j;
+    const int seek_start = j->seek_start, seek = s->seek;
+    int rc = 0;
+    if (p->abort_cb && p->abort_cb(p->abort_user_data))
+        return wsp__fail(err, WSP_ECANCELED, "transcription cancelled");
+    rc = load_window(s, seek, err);
+    if (rc)
+        return rc;
+    rc = encode_window(s->state, pl, j, seek);
+    if (rc)
+        goto fail;
+    j->n_windows++;
+    if (seek > seek_start && seek + WSP__SHORT_TAIL >= seek_end)
+        j->n_past = 0; /* short tail: the past prompt tends to make it hallucinate */
+    s->wo.seek = seek;
+    s->wo.seek_end = seek_end;
+    s->wo.past = j->past;
+    s->wo.n_past = j->n_past;
+    wsp__window_out w;
+    rc = wsp__decode_window(j->ws, &s->lm, &s->wo, &w);
+    j->n_calls += w.n_decode_calls;
+    if (rc)
+        goto fail;
+    const bool no_speech = w.no_speech_prob > p->no_speech_thold &&
+                           w.avg_logprobs < p->logprob_thold;
+    /* next prompt: the part of the past this window used + its result tokens */
+    past_update(j, w.n_past_used, w.tokens, no_speech ? 0 : w.result_len);
+    if (!p->condition_on_previous_text)
+        j->n_past = 0;
+    int seek_delta = w.seek_delta;
+    if (w.n_tokens > 0 && !no_speech) {
+        const int first = j->r->n_segments;
+        rc = cut_segments(j, v, p, &w, seek, seek_delta);
+        if (!rc && j->xcap && j->r->n_segments > first) {
+            int nf = seek_delta < WSP_N_FRAMES_CHUNK ? seek_delta : WSP_N_FRAMES_CHUNK;
+            nf = seek_end - seek < nf ? seek_end - seek : nf;
+            rc = dtw_window(j, s->state, &s->lc, v, pl->multi ? j->init[1] : -1, seek, nf,
+                            first, &j->n_calls);
         }
-        rc = encode_window(state, pl, j, seek);
         if (rc)
-            break;
-        j->n_windows++;
-        if (seek > seek_start && seek + WSP__SHORT_TAIL >= seek_end)
-            j->n_past = 0; /* short tail: the past prompt tends to make it hallucinate */
-        wo.seek = seek;
-        wo.past = j->past;
-        wo.n_past = j->n_past;
-        wsp__window_out w;
-        rc = wsp__decode_window(j->ws, lm, &wo, &w);
-        j->n_calls += w.n_decode_calls;
-        if (rc)
-            break;
-        const bool no_speech = w.no_speech_prob > p->no_speech_thold &&
-                               w.avg_logprobs < p->logprob_thold;
-        /* next prompt: the part of the past this window used + its result tokens */
-        past_update(j, w.n_past_used, w.tokens, no_speech ? 0 : w.result_len);
-        if (!p->condition_on_previous_text)
-            j->n_past = 0;
-        int seek_delta = w.seek_delta;
-        if (w.n_tokens > 0 && !no_speech) {
-            const int first = j->r->n_segments;
-            rc = cut_segments(j, v, p, &w, seek, seek_delta);
-            if (!rc && j->xcap && j->r->n_segments > first) {
-                int nf = seek_delta < WSP_N_FRAMES_CHUNK ? seek_delta : WSP_N_FRAMES_CHUNK;
-                nf = seek_end - seek < nf ? seek_end - seek : nf;
-                rc = dtw_window(j, state, (lm_ctx *)lm->ctx, v, pl->multi ? j->init[1] : -1,
-                                seek, nf, first, &j->n_calls);
-            }
-            if (rc)
-                break;
-        }
-        /* "single timestamp ending": text then one timestamp → skip the whole window
-         * (ref: whisper.cpp PR 2629) */
-        if (w.n_tokens > 1 && w.tokens[w.n_tokens - 2].id < v->beg &&
-            w.tokens[w.n_tokens - 1].id > v->beg) {
-            seek_delta = seek_end - seek < WSP_N_FRAMES_CHUNK ? seek_end - seek : WSP_N_FRAMES_CHUNK;
-        }
-        if (seek_delta <= 0)
-            seek_delta = WSP_N_FRAMES_CHUNK; /* never loop on the same window */
-        seek += seek_delta;
-        progress(p, (int)(100LL * (seek - seek_start) / (seek_end - seek_start)), &j->last_pct);
+            goto fail;
     }
+    /* "single timestamp ending": text then one timestamp → skip the whole window
+     * (ref: whisper.cpp PR 2629) */
+    if (w.n_tokens > 1 && w.tokens[w.n_tokens - 2].id < v->beg &&
+        w.tokens[w.n_tokens - 1].id > v->beg) {
+        seek_delta = seek_end - seek < WSP_N_FRAMES_CHUNK ? seek_end - seek : WSP_N_FRAMES_CHUNK;
+    }
+    if (seek_delta <= 0)
+        seek_delta = WSP_N_FRAMES_CHUNK; /* never loop on the same window */
+    s->seek = seek + seek_delta;
+    wsp__ms_release(s->ms, s->seek);
+    sess_progress(s, known, seek_end);
+    return 0;
+fail:
     if (rc == WSP_ECANCELED)
         return wsp__fail(err, rc, "transcription cancelled");
-    if (rc)
-        return wsp__fail(err, rc, "transcription failed at %.2f s: %s", seek * 0.01,
-                         wsp_strerror(rc));
+    return wsp__fail(err, rc, "transcription failed at %.2f s: %s", seek * 0.01,
+                     wsp_strerror(rc));
+}
+
+/* Runs every window that can run now (all remaining ones once the stream ended);
+ * *ran counts them. */
+static int run_ready(wsp_session *s, int *ran, wsp_error *err)
+{
+    const bool ended = s->ms->ended;
+    while (!s->done) {
+        bool known;
+        const int seek_end = sess_seek_end(s, ended ? s->n_fed : s->ms->n_in, ended, &known);
+        s->j.seek_end = seek_end;
+        const int seek = s->started ? s->seek : s->j.seek_start;
+        if (known && (seek_end < s->j.seek_start + WSP__DELTA_MIN ||
+                      seek + WSP__DELTA_MIN >= seek_end)) {
+            int rc = s->started ? 0 : start(s, err); /* too short: no detection */
+            s->done = true;
+            return rc;
+        }
+        if (!window_ready(s, seek, known, seek_end))
+            return 0;
+        int rc = energy_ready(s, err);
+        if (!rc && !s->started) {
+            rc = load_window(s, seek, err);
+            if (!rc)
+                rc = start(s, err);
+        }
+        if (!rc)
+            rc = window_step(s, known, seek_end, err);
+        if (rc)
+            return rc;
+        (*ran)++;
+    }
     return 0;
 }
 
 /* 5. Finish: an unfinished UTF-8 sequence at the very end becomes U+FFFD in the last
- * segment; timings; 100 %. */
-static void finish(const plan *pl, job *j, double t_start, double decode_ms)
+ * segment; duration; timings; 100 %. */
+static void finish(wsp_session *s)
 {
+    job *j = &s->j;
     if (j->tx.n_carry > 0 && j->r->n_segments > 0) {
         wsp__text_flush(&j->tx);
         wsp_segment *last = &j->r->segments[j->r->n_segments - 1];
         size_t a = strlen(last->text), b = j->tx.len;
-        char *s = realloc(last->text, a + b + 1);
-        if (s) {
-            memcpy(s + a, j->tx.buf, b);
-            s[a + b] = '\0';
-            last->text = s;
+        char *t = realloc(last->text, a + b + 1);
+        if (t) {
+            memcpy(t + a, j->tx.buf, b);
+            t[a + b] = '\0';
+            last->text = t;
         }
     }
-    progress(pl->p, 100, &j->last_pct);
+    bool known;
+    const int seek_end = sess_seek_end(s, s->n_fed, true, &known);
+    j->r->duration_s =
+        (s->p.offset_ms > 0 || s->p.duration_ms > 0)
+            ? (seek_end > j->seek_start ? (seek_end - j->seek_start) * 0.01 : 0.0)
+            : (double)s->n_fed / WSP_SAMPLE_RATE;
+    progress(&s->p, 100, &j->last_pct);
     j->r->timings.encode_ms = j->encode_ms;
-    j->r->timings.decode_ms = decode_ms;
+    j->r->timings.decode_ms = s->lc.decode_ms;
     j->r->timings.n_windows = j->n_windows;
     j->r->timings.n_decode_steps = j->n_calls;
-    j->r->timings.total_ms = mdc_now_ms() - t_start;
+    j->r->timings.total_ms = mdc_now_ms() - s->t_start;
+}
+
+/* wsp_session_begin after the argument checks. */
+static int session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
+                         wsp_error *err)
+{
+    wsp_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the session");
+    s->t_start = mdc_now_ms();
+    s->state = state;
+    s->p = *params;
+    s->win_seek = -1;
+    int rc = make_plan(state, &s->p, &s->pl, err);
+    if (!rc)
+        rc = prepare(&s->pl, &s->j, err);
+    if (rc) {
+        wsp_session_free(s);
+        return rc;
+    }
+    s->lc = (lm_ctx){state, s->pl.n_threads, 0.0};
+    s->lm = (wsp__lm){lm_decode, lm_kv_reorder, &s->lc, wsp__n_decoders(state),
+                      s->pl.hp->n_text_ctx};
+    const bool tt = s->p.token_timestamps;
+    rc = wsp__ms_new(s->pl.model, s->j.seek_start, tt ? WSP__TT_TOTAL : 0, &s->ms);
+    if (!rc) {
+        s->win = malloc(sizeof(float) * (size_t)s->ms->n_mels * (size_t)s->ms->width);
+        s->j.win = s->win;
+        s->j.win_w = s->ms->width;
+        if (tt)
+            s->tt_x = malloc(sizeof(float) * WSP__TT_TOTAL);
+        if (!s->win || (tt && !s->tt_x))
+            rc = WSP_ENOMEM;
+    }
+    if (rc) {
+        wsp_session_free(s);
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the session's audio buffers");
+    }
+    /* the strings were used by make_plan/prepare only */
+    s->p.language = NULL;
+    s->p.initial_prompt = NULL;
+    const wsp_hparams *hp = s->pl.hp;
+    s->bytes_fixed = sizeof *s + s->ms->bytes +
+                     sizeof(float) * (size_t)s->ms->n_mels * (size_t)s->ms->width +
+                     sizeof(int32_t) * (size_t)s->j.past_cap;
+    if (s->j.xcap)
+        s->bytes_fixed += sizeof(int16_t) * (size_t)hp->n_text_layer * (size_t)hp->n_text_head +
+                          sizeof(float) * ((size_t)s->j.n_xheads * (size_t)hp->n_text_ctx *
+                                               (size_t)hp->n_audio_ctx +
+                                           (size_t)hp->n_vocab) +
+                          sizeof(int32_t) * (size_t)hp->n_text_ctx;
+    *out = s;
+    return 0;
+}
+
+int wsp_session_begin(wsp_state *state, const wsp_params *params, wsp_session **out,
+                      wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!state || !params || !out)
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_begin: NULL state, params or out");
+    if (params->mel_clamp != WSP_MEL_CLAMP_RUNNING && params->mel_clamp != WSP_MEL_CLAMP_GLOBAL)
+        return wsp__fail(err, WSP_EINVAL, "mel_clamp: unknown value %d", (int)params->mel_clamp);
+    return session_begin(state, params, out, err);
+}
+
+int wsp_session_set_mel_max(wsp_session *s, float max, wsp_error *err)
+{
+    if (!s || !isfinite(max))
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_set_mel_max: NULL session or %g", (double)max);
+    if (s->p.mel_clamp != WSP_MEL_CLAMP_GLOBAL)
+        return wsp__fail(err, WSP_EINVAL,
+                         "wsp_session_set_mel_max: the session's mel_clamp is running");
+    if (s->n_fed > 0 || s->phase != S_OPEN)
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_set_mel_max: after the first feed");
+    s->fixed_clamp = true;
+    s->fixed_max = max;
+    return 0;
+}
+
+/* A GLOBAL session may not feed before it knows the maximum (no silent RUNNING). */
+static int need_max(const wsp_session *s, const char *fn, wsp_error *err)
+{
+    if (s->p.mel_clamp == WSP_MEL_CLAMP_GLOBAL && !s->fixed_clamp)
+        return wsp__fail(err, WSP_EINVAL,
+                         "%s: mel_clamp global needs the recording's mel maximum first "
+                         "(wsp_session_set_mel_max from a wsp_mel_peak pass), or set "
+                         "mel_clamp running",
+                         fn);
+    return 0;
+}
+
+void wsp_session_set_expected_samples(wsp_session *s, uint64_t n_samples)
+{
+    if (s)
+        s->expected = n_samples;
+}
+
+/* The error of a call on a session that is not open. */
+static int not_open(const wsp_session *s, const char *fn, wsp_error *err)
+{
+    return wsp__fail(err, WSP_EINVAL, "%s: session %s", fn,
+                     s->phase == S_ENDED ? "already ended" : "failed");
+}
+
+int wsp_session_feed(wsp_session *s, const float *pcm, size_t n, wsp_error *err)
+{
+    if (!s || (!pcm && n))
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_feed: NULL session or samples");
+    if (s->phase != S_OPEN)
+        return not_open(s, "wsp_session_feed", err);
+    if (n > 0 && need_max(s, "wsp_session_feed", err))
+        return WSP_EINVAL;
+    if (n > WSP__MAX_SAMPLES - s->n_fed) {
+        s->phase = S_FAILED;
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_feed: more than %llu samples",
+                         (unsigned long long)WSP__MAX_SAMPLES);
+    }
+    if (s->tt_x && s->tt_n < WSP__TT_TOTAL) {
+        const size_t c = n < WSP__TT_TOTAL - s->tt_n ? n : WSP__TT_TOTAL - s->tt_n;
+        memcpy(s->tt_x + s->tt_n, pcm, sizeof(float) * c);
+        s->tt_n += c;
+    }
+    s->n_fed += n;
+    wsp__set_abort(s->state, s->p.abort_cb, s->p.abort_user_data);
+    int rc = 0;
+    while (!rc && n > 0 && !s->done) {
+        int mrc = 0, ran = 0;
+        const double t = mdc_now_ms();
+        const size_t took = wsp__ms_push(s->ms, pcm, n, s->state->pool, &mrc);
+        s->j.r->timings.mel_ms += mdc_now_ms() - t;
+        pcm += took;
+        n -= took;
+        if (mrc) {
+            rc = wsp__fail(err, mrc, "log-mel spectrogram failed: %s", wsp_strerror(mrc));
+            break;
+        }
+        rc = run_ready(s, &ran, err);
+        if (!rc && took == 0 && ran == 0 && !s->done)
+            rc = wsp__fail(err, WSP_EINTERNAL, "session buffer full with no window ready");
+    }
+    wsp__set_abort(s->state, NULL, NULL);
+    if (rc)
+        s->phase = S_FAILED;
+    return rc;
+}
+
+int wsp_session_end(wsp_session *s, wsp_result **out, wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!s || !out)
+        return wsp__fail(err, WSP_EINVAL, "wsp_session_end: NULL session or out");
+    if (s->phase != S_OPEN)
+        return not_open(s, "wsp_session_end", err);
+    s->phase = S_ENDED;
+    if (s->n_fed == 0)
+        return wsp__fail(err, WSP_ENOAUDIO, "wsp_session_end: no audio samples");
+    if (need_max(s, "wsp_session_end", err))
+        return WSP_EINVAL;
+    wsp__ms_end(s->ms);
+    wsp__set_abort(s->state, s->p.abort_cb, s->p.abort_user_data);
+    int ran = 0;
+    int rc = run_ready(s, &ran, err);
+    wsp__set_abort(s->state, NULL, NULL);
+    if (rc)
+        return rc;
+    finish(s);
+    *out = s->j.r;
+    s->j.r = NULL;
+    return 0;
+}
+
+void wsp_session_free(wsp_session *s)
+{
+    if (!s)
+        return;
+    job_free(&s->j);
+    wsp__ms_free(s->ms);
+    free(s->win);
+    free(s->tt_x);
+    free(s);
+}
+
+void wsp_session_get_stats(const wsp_session *s, wsp_session_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return;
+    out->samples_fed = s->n_fed;
+    out->samples_done = s->started ? (uint64_t)s->seek * WSP_HOP_LENGTH : 0;
+    out->n_windows = s->j.n_windows;
+    out->n_segments = s->j.r ? s->j.r->n_segments : 0;
+    out->bytes_held = s->bytes_fixed + s->j.tx.cap + (s->tt_x ? sizeof(float) * WSP__TT_TOTAL : 0) +
+                      (s->j.energy ? sizeof(float) * (size_t)s->j.n_energy : 0);
 }
 
 int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
@@ -608,28 +961,87 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
         return wsp__fail(err, WSP_EINVAL, "wsp_transcribe: NULL state, params, samples or out");
     if (n_samples == 0)
         return wsp__fail(err, WSP_ENOAUDIO, "wsp_transcribe: no audio samples");
-    const double t_start = mdc_now_ms();
-    plan pl;
-    int rc = make_plan(state, params, &pl, err);
+    wsp_session *s = NULL;
+    int rc = wsp_session_begin(state, params, &s, err);
     if (rc)
         return rc;
-    job j = {0};
-    lm_ctx lc = {state, pl.n_threads, 0.0};
-    const wsp__lm lm = {lm_decode, lm_kv_reorder, &lc, wsp__n_decoders(state), pl.hp->n_text_ctx};
-    wsp__set_abort(state, params->abort_cb, params->abort_user_data);
-    rc = prepare(state, &pl, samples, n_samples, &j, err);
-    if (!rc)
-        rc = language_and_task(state, &pl, &lm, &j, err);
-    if (!rc)
-        rc = run_windows(state, &pl, &lm, &j, err);
-    wsp__set_abort(state, NULL, NULL);
-    if (rc) {
-        job_free(&j);
-        return rc;
+    if (params->mel_clamp == WSP_MEL_CLAMP_GLOBAL) { /* whisper.cpp's whole-mel maximum */
+        const double t = mdc_now_ms();
+        float max = 0.0f;
+        rc = wsp__mel_max(s->pl.model, samples, n_samples, state->pool, &max);
+        s->j.r->timings.mel_ms += mdc_now_ms() - t;
+        if (rc) {
+            wsp_session_free(s);
+            return wsp__fail(err, rc, "log-mel maximum failed: %s", wsp_strerror(rc));
+        }
+        s->fixed_clamp = true;
+        s->fixed_max = max;
     }
-    finish(&pl, &j, t_start, lc.decode_ms);
-    *out = j.r;
-    j.r = NULL;
-    job_free(&j);
+    wsp_session_set_expected_samples(s, n_samples);
+    rc = wsp_session_feed(s, samples, n_samples, err);
+    if (!rc)
+        rc = wsp_session_end(s, out, err);
+    wsp_session_free(s);
+    return rc;
+}
+
+/* ---- the first pass of a GLOBAL session: the stream's mel maximum ---------------- */
+
+struct wsp_mel_peak {
+    wsp__melstream *ms; /* every frame dropped once computed: only its maximum stays */
+    bool ended;
+};
+
+int wsp_mel_peak_new(const wsp_model *model, wsp_mel_peak **out, wsp_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!model || !out)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_new: NULL model or out");
+    wsp_mel_peak *pk = calloc(1, sizeof *pk);
+    if (!pk || wsp__ms_new(model, INT64_MAX, 0, &pk->ms)) {
+        free(pk);
+        return wsp__fail(err, WSP_ENOMEM, "out of memory for the mel peak");
+    }
+    *out = pk;
     return 0;
+}
+
+int wsp_mel_peak_feed(wsp_mel_peak *pk, const float *pcm, size_t n, wsp_error *err)
+{
+    if (!pk || (!pcm && n) || pk->ended)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_feed: NULL, or after end");
+    if (n > WSP__MAX_SAMPLES - pk->ms->n_in)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_feed: more than %llu samples",
+                         (unsigned long long)WSP__MAX_SAMPLES);
+    while (n > 0) {
+        int rc = 0;
+        const size_t took = wsp__ms_push(pk->ms, pcm, n, NULL, &rc);
+        if (rc)
+            return wsp__fail(err, rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
+        if (took == 0)
+            return wsp__fail(err, WSP_EINTERNAL, "wsp_mel_peak_feed: buffer full");
+        pcm += took;
+        n -= took;
+    }
+    return 0;
+}
+
+int wsp_mel_peak_end(wsp_mel_peak *pk, float *max_out, wsp_error *err)
+{
+    if (!pk || !max_out || pk->ended || pk->ms->n_in == 0)
+        return wsp__fail(err, WSP_EINVAL, "wsp_mel_peak_end: NULL, no samples or ended");
+    pk->ended = true;
+    int rc = wsp__ms_max_all(pk->ms, NULL, max_out);
+    if (rc)
+        return wsp__fail(err, rc, "log-mel spectrogram failed: %s", wsp_strerror(rc));
+    return 0;
+}
+
+void wsp_mel_peak_free(wsp_mel_peak *pk)
+{
+    if (!pk)
+        return;
+    wsp__ms_free(pk->ms);
+    free(pk);
 }

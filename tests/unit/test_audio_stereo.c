@@ -1,7 +1,10 @@
 /*
  * test_audio_stereo.c — keep_stereo decoding and whisper-cli's -di speaker rule against
  * ../shared/whisper-ref/golden/stereo/ (README-round2 §7):
- *  - stereo_diarization.wav keeps both channels; samples = L + R exactly;
+ *  - stereo_diarization.wav keeps both channels' per-10 ms energies; samples = L + R
+ *    exactly (the WAV's s16 pairs read here);
+ *  - the block sums give whisper.cpp's one running double sum (up to rounding) and its
+ *    label over many spans, the clamp at sample n − 1 included;
  *  - the speaker of every window of speaker_grid.json ("0", "1" and "?") and of the
  *    -di transcript's segment (cli_td_stereo_di.energies.json), with the energies equal
  *    to the pack's recomputation (double sums; printed);
@@ -13,6 +16,7 @@
  */
 #include "testutil.h"
 
+#include "audio/audio_internal.h" /* aud__energy_add: synthetic channels */
 #include "mdc/audio.h"
 #include "mdc/whisper.h"
 
@@ -21,7 +25,7 @@
 
 static const char *label(int s) { return s == 0 ? "0" : (s == 1 ? "1" : "?"); }
 
-static void check_windows(const aud_pcm *pcm, const char *rel, const char *key,
+static void check_windows(const aud_energy *en, const char *rel, const char *key,
                           const char *want_key)
 {
     TU_REQUIRE_FILE(tu_shared(rel));
@@ -39,7 +43,7 @@ static void check_windows(const aud_pcm *pcm, const char *rel, const char *key,
         const double g1 = json_number_value(json_object_get(w, "energy1_right"));
         const char *want = json_string_value(json_object_get(w, want_key));
         double e0, e1;
-        const int s = aud_stereo_speaker(pcm, t0, t1, &e0, &e1);
+        const int s = aud_stereo_speaker(en, t0, t1, &e0, &e1);
         print_message("[%lld, %lld] cs: speaker %s (whisper-cli %s), E0 %.6f / %.6f, "
                       "E1 %.6f / %.6f\n", (long long)t0, (long long)t1, label(s), want, e0,
                       g0, e1, g1);
@@ -53,6 +57,46 @@ static void check_windows(const aud_pcm *pcm, const char *rel, const char *key,
     json_decref(root);
 }
 
+/* The s16 stereo WAV's samples as float channels (x / 32768, what FFmpeg gives for
+ * pcm_s16le); 44-byte header.  *l, *r malloc'd. */
+static size_t read_wav_channels(const char *path, float **l, float **r)
+{
+    size_t len = 0;
+    unsigned char *raw = tu_read_file(path, &len);
+    assert_non_null(raw);
+    assert_true(len >= 48);
+    const size_t n = len < 48 ? 1 : (len - 44) / 4;
+    *l = malloc(n * sizeof(float));
+    *r = malloc(n * sizeof(float));
+    assert_non_null(*l);
+    assert_non_null(*r);
+    for (size_t i = 0; i < n; i++) {
+        const int16_t a = (int16_t)(raw[44 + 4 * i] | raw[45 + 4 * i] << 8);
+        const int16_t b = (int16_t)(raw[46 + 4 * i] | raw[47 + 4 * i] << 8);
+        (*l)[i] = (float)a / 32768.0f;
+        (*r)[i] = (float)b / 32768.0f;
+    }
+    free(raw);
+    return n;
+}
+
+/* whisper-cli's estimate_diarization_speaker over the full channels, for comparison. */
+static int direct_speaker(const float *l, const float *r, int64_t n, int64_t t0, int64_t t1,
+                          double *e0, double *e1)
+{
+    int64_t is0 = t0 * 16000 / 100, is1 = t1 * 16000 / 100;
+    is0 = is0 < 0 ? 0 : (is0 > n - 1 ? n - 1 : is0);
+    is1 = is1 < 0 ? 0 : (is1 > n - 1 ? n - 1 : is1);
+    double a = 0, b = 0;
+    for (int64_t j = is0; j < is1; j++) {
+        a += fabs((double)l[j]);
+        b += fabs((double)r[j]);
+    }
+    *e0 = a;
+    *e1 = b;
+    return a > 1.1 * b ? 0 : (b > 1.1 * a ? 1 : -1);
+}
+
 static void test_stereo_golden(void **state)
 {
     (void)state;
@@ -62,23 +106,87 @@ static void test_stereo_golden(void **state)
     aud_pcm pcm;
     aud_error err;
     assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &pcm, &err), 0);
-    assert_non_null(pcm.left);
-    assert_non_null(pcm.right);
     assert_int_equal(pcm.n_samples, 80000);
+    assert_int_equal(pcm.energy.n_samples, 80000);
+    assert_int_equal(pcm.energy.n_blocks, 500);
+    float *l, *r;
+    const size_t n = read_wav_channels(wav, &l, &r);
+    assert_int_equal(n, 80000);
     for (size_t i = 0; i < pcm.n_samples; i++)
-        assert_true(pcm.samples[i] == pcm.left[i] + pcm.right[i]);
-    check_windows(&pcm, "whisper-ref/golden/stereo/speaker_grid.json", "windows", "speaker");
-    check_windows(&pcm, "whisper-ref/golden/stereo/cli_td_stereo_di.energies.json", "segments",
-                  "speaker_whisper_cli");
+        assert_true(pcm.samples[i] == l[i] + r[i]);
+    check_windows(&pcm.energy, "whisper-ref/golden/stereo/speaker_grid.json", "windows", "speaker");
+    check_windows(&pcm.energy, "whisper-ref/golden/stereo/cli_td_stereo_di.energies.json",
+                  "segments", "speaker_whisper_cli");
+    /* spans of every kind: aligned, empty, reversed, negative, past the end (clamped to
+     * n − 1), inside the last block */
+    unsigned seed = 12345;
+    int agree = 0;
+    for (int k = 0; k < 4000; k++) {
+        seed = seed * 1103515245u + 12345u;
+        int64_t t0 = (int64_t)(seed >> 8) % 560 - 20;
+        seed = seed * 1103515245u + 12345u;
+        int64_t t1 = t0 + (int64_t)(seed >> 8) % 200 - 10;
+        if (k == 0)
+            t0 = 0, t1 = 500;
+        if (k == 1)
+            t0 = 499, t1 = 100000;
+        double a0, a1, b0, b1;
+        const int want = direct_speaker(l, r, (int64_t)n, t0, t1, &a0, &a1);
+        const int got = aud_stereo_speaker(&pcm.energy, t0, t1, &b0, &b1);
+        assert_int_equal(got, want);
+        assert_true(fabs(a0 - b0) <= 1e-12 * (1.0 + a0));
+        assert_true(fabs(a1 - b1) <= 1e-12 * (1.0 + a1));
+        agree += a0 == b0 && a1 == b1;
+    }
+    print_message("4000 spans: labels equal; energies bit-equal to the running sum in %d\n",
+                  agree);
+    free(l);
+    free(r);
     aud_pcm_free(&pcm);
-    assert_null(pcm.left);
+    assert_null(pcm.energy.sums);
 
-    /* default: one averaged channel, no per-channel copies */
+    /* default: one averaged channel, no energies */
     lim.keep_stereo = false;
     assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &pcm, &err), 0);
-    assert_null(pcm.left);
-    assert_int_equal(aud_stereo_speaker(&pcm, 0, 100, NULL, NULL), -1);
+    assert_int_equal(pcm.energy.n_samples, 0);
+    assert_null(pcm.energy.sums);
+    assert_int_equal(aud_stereo_speaker(&pcm.energy, 0, 100, NULL, NULL), -1);
     aud_pcm_free(&pcm);
+}
+
+/* The stream read in odd chunk sizes gives the same sum samples and the same energies. */
+static void test_stereo_streamed(void **state)
+{
+    (void)state;
+    const char *wav = tu_shared("whisper-ref/data/stereo_diarization.wav");
+    TU_REQUIRE_FILE(wav);
+    aud_limits lim = {.max_seconds = 60, .keep_stereo = true};
+    aud_pcm whole;
+    assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &whole, NULL), 0);
+    aud_stream *st = NULL;
+    assert_int_equal(aud_stream_open(wav, &lim, NULL, NULL, &st, NULL), 0);
+    float *buf = malloc(whole.n_samples * sizeof(float));
+    assert_non_null(buf);
+    size_t n = 0, got = 0, step = 1;
+    do {
+        assert_int_equal(aud_stream_read(st, buf + n, step, &got, NULL), 0);
+        n += got;
+        step = step * 7 % 1231 + 1; /* 1, 8, 57, 400, … */
+        if (step > whole.n_samples - n)
+            step = whole.n_samples - n + 1;
+    } while (got > 0);
+    assert_int_equal(n, whole.n_samples);
+    assert_memory_equal(buf, whole.samples, n * sizeof(float));
+    aud_energy en;
+    aud_stream_take_energy(st, &en);
+    aud_stream_close(st);
+    assert_int_equal(en.n_samples, whole.energy.n_samples);
+    assert_int_equal(en.n_blocks, whole.energy.n_blocks);
+    assert_memory_equal(en.sums, whole.energy.sums, 2 * en.n_blocks * sizeof(double));
+    assert_memory_equal(en.last_excl, whole.energy.last_excl, sizeof en.last_excl);
+    aud_energy_free(&en);
+    free(buf);
+    aud_pcm_free(&whole);
 }
 
 static void test_mono_keeps_nothing(void **state)
@@ -89,10 +197,10 @@ static void test_mono_keeps_nothing(void **state)
     aud_limits lim = {.max_seconds = 60, .keep_stereo = true};
     aud_pcm pcm;
     assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &pcm, NULL), 0);
-    assert_null(pcm.left);
-    assert_null(pcm.right);
+    assert_null(pcm.energy.sums);
+    assert_int_equal(pcm.energy.n_samples, 0);
     assert_int_equal(pcm.n_samples, 176000);
-    assert_int_equal(aud_stereo_speaker(&pcm, 0, 100, NULL, NULL), -1);
+    assert_int_equal(aud_stereo_speaker(&pcm.energy, 0, 100, NULL, NULL), -1);
     aud_pcm_free(&pcm);
 }
 
@@ -107,7 +215,7 @@ static void test_stereo_limit(void **state)
     aud_error err;
     assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &pcm, &err), AUD_ETOOLONG);
     assert_null(pcm.samples);
-    assert_null(pcm.left);
+    assert_null(pcm.energy.sums);
 }
 
 /* What -di transcribes: the engine on samples (= L + R) gives whisper.cpp's transcript of
@@ -153,7 +261,7 @@ static void test_stereo_sum_transcript(void **state)
         for (int k = 0; k < r->segments[i].n_tokens; k++)
             assert_int_equal(r->segments[i].tokens[k].id,
                              json_integer_value(json_object_get(json_array_get(gt, (size_t)k), "id")));
-        const int spk = aud_stereo_speaker(&pcm, r->segments[i].t0, r->segments[i].t1, NULL, NULL);
+        const int spk = aud_stereo_speaker(&pcm.energy, r->segments[i].t0, r->segments[i].t1, NULL, NULL);
         print_message("segment %d [%lld, %lld]: speaker %s\n", i, (long long)r->segments[i].t0,
                       (long long)r->segments[i].t1, label(spk));
         assert_string_equal(label(spk), "0");
@@ -166,16 +274,36 @@ static void test_stereo_sum_transcript(void **state)
 }
 
 /* L and R of n_cs centiseconds; amp(t) per channel filled by the caller. */
-static void synth(aud_pcm *pcm, int64_t n_cs)
+typedef struct two_channels {
+    float *left, *right;
+    size_t n_samples;
+} two_channels;
+
+static void synth(two_channels *c, int64_t n_cs)
 {
-    memset(pcm, 0, sizeof *pcm);
-    pcm->n_samples = (size_t)(n_cs * 160);
-    pcm->left = calloc(pcm->n_samples, sizeof(float));
-    pcm->right = calloc(pcm->n_samples, sizeof(float));
-    pcm->samples = calloc(pcm->n_samples, sizeof(float));
-    assert_non_null(pcm->left);
-    assert_non_null(pcm->right);
-    assert_non_null(pcm->samples);
+    c->n_samples = (size_t)(n_cs * 160);
+    c->left = calloc(c->n_samples, sizeof(float));
+    c->right = calloc(c->n_samples, sizeof(float));
+    assert_non_null(c->left);
+    assert_non_null(c->right);
+}
+
+/* Their per-10 ms energies, as the decoder stream accumulates them. */
+static void energies(const two_channels *c, aud_energy *e)
+{
+    memset(e, 0, sizeof *e);
+    float lr[2];
+    for (size_t j = 0; j < c->n_samples; j++) {
+        lr[0] = c->left[j];
+        lr[1] = c->right[j];
+        assert_int_equal(aud__energy_add(e, lr, 1), 0);
+    }
+}
+
+static void synth_free(two_channels *c)
+{
+    free(c->left);
+    free(c->right);
 }
 
 static void put(float *ch, int64_t t0_cs, int64_t t1_cs, float amp)
@@ -187,7 +315,8 @@ static void put(float *ch, int64_t t0_cs, int64_t t1_cs, float amp)
 static void test_turns_synthetic(void **state)
 {
     (void)state;
-    aud_pcm pcm;
+    two_channels pcm;
+    aud_energy en;
     synth(&pcm, 1000);
     put(pcm.left, 0, 300, 0.2f);     /* left talks 0–3 s */
     put(pcm.right, 150, 170, 0.5f);  /* a 0.2 s backchannel on the right: no turn */
@@ -199,7 +328,9 @@ static void test_turns_synthetic(void **state)
     put(pcm.left, 800, 1000, 0.3f);  /* left 8–10 s */
     aud_turn *t = NULL;
     size_t n = 0;
-    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), 0);
+    energies(&pcm, &en);
+    assert_int_equal(aud_stereo_turns(&en, &t, &n), 0);
+    aud_energy_free(&en);
     for (size_t i = 0; i < n; i++)
         print_message("turn %zu: [%lld, %lld) speaker %d\n", i, (long long)t[i].t0_cs,
                       (long long)t[i].t1_cs, t[i].speaker);
@@ -217,15 +348,14 @@ static void test_turns_synthetic(void **state)
     /* all silent: no turns */
     memset(pcm.left, 0, pcm.n_samples * sizeof(float));
     memset(pcm.right, 0, pcm.n_samples * sizeof(float));
-    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), 0);
+    energies(&pcm, &en);
+    assert_int_equal(aud_stereo_turns(&en, &t, &n), 0);
     assert_int_equal(n, 0);
     assert_null(t);
+    aud_energy_free(&en);
     /* a mono decode has no channels */
-    float *l = pcm.left;
-    pcm.left = NULL;
-    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), -1);
-    pcm.left = l;
-    aud_pcm_free(&pcm);
+    assert_int_equal(aud_stereo_turns(&en, &t, &n), -1);
+    synth_free(&pcm);
 }
 
 /* The reference recording: the right party is active from ~0.4 s to ~2.1 s over the left
@@ -241,7 +371,7 @@ static void test_turns_reference(void **state)
     assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &pcm, NULL), 0);
     aud_turn *t = NULL;
     size_t n = 0;
-    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), 0);
+    assert_int_equal(aud_stereo_turns(&pcm.energy, &t, &n), 0);
     int64_t talk[2] = {0, 0}, last = 0;
     for (size_t i = 0; i < n; i++) {
         print_message("turn %zu: [%lld, %lld) speaker %d\n", i, (long long)t[i].t0_cs,
@@ -265,6 +395,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stereo_golden),
+        cmocka_unit_test(test_stereo_streamed),
         cmocka_unit_test(test_mono_keeps_nothing),
         cmocka_unit_test(test_stereo_limit),
         cmocka_unit_test(test_stereo_sum_transcript),

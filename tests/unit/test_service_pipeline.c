@@ -286,13 +286,14 @@ static void test_micro_jfk_every_format(void **state)
             assert_true(fabs(json_number_value(json_object_get(o, "end")) - pl.segs[i].end) < 1e-9);
             if (strlen(json_string_value(json_object_get(o, "text"))) < sizeof pl.segs[0].text - 1)
                 assert_string_equal(json_string_value(json_object_get(o, "text")), pl.segs[i].text);
-            assert_true(pl.segs[i].progress_before >= 5 && pl.segs[i].progress_before < 100);
+            assert_true(pl.segs[i].progress_before > 0 && pl.segs[i].progress_before < 100);
         }
         json_decref(segs);
-        /* progress: starts at 0, decode ends at 5, never decreases, ends at 100 */
-        assert_true(pl.n >= 3);
+        /* progress: starts at 0, follows the decoder's position in the file (11 chunks
+         * of 1 s), never decreases, ends at 100 */
+        assert_true(pl.n >= 5);
         assert_int_equal(pl.values[0], 0);
-        assert_int_equal(pl.values[1], 5);
+        assert_true(pl.values[1] > 0 && pl.values[1] < 99);
         for (int i = 1; i < pl.n; i++)
             assert_true(pl.values[i] > pl.values[i - 1]);
         assert_int_equal(pl.values[pl.n - 1], 100);
@@ -301,12 +302,13 @@ static void test_micro_jfk_every_format(void **state)
     assert_int_equal(holder_loads_total(h), 1); /* the model loaded once, then reused */
     assert_int_equal(holder_refs(h), 0);        /* every run released its reference */
 
-    /* cancelled inside the engine: 499, reference released */
+    /* cancelled while the model is held (the decoder or the engine notices first: both
+     * are streaming): 499, reference released */
     progress_log pl = {.cancel_in_engine = h};
     pipeline_request req = {.audio_path = jfk(), .temperature = -1, .no_fallback = true,
                             .progress_cb = on_progress, .abort_cb = abort_in_engine,
                             .user = &pl};
-    expect_error(h, &req, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed", "transcription");
+    expect_error(h, &req, PIPELINE_STATUS_CLIENT_CLOSED, "client_closed", "cancelled");
     assert_int_equal(holder_refs(h), 0);
     holder_free(h);
 }

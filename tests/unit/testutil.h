@@ -55,6 +55,16 @@ static inline const char *tu_model(const char *preset)
     return b;
 }
 
+/* xorshift32: a small deterministic generator for random chunk sizes; *s != 0. */
+static inline uint32_t tu_xorshift32(uint32_t *s)
+{
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
 static inline int tu_exists(const char *path)
 {
     struct stat st;

@@ -11,7 +11,7 @@
  *
  * This file provides the aud_* entry points of include/mdc/audio.h that need FFmpeg and
  * forwards them to the plugin; aud_strerror/aud_err_name come from src/audio/errors.c and
- * aud_stereo_speaker from src/audio/channels.c, linked statically.  Unit tests and tools link libmdc_audio.a directly and never use
+ * aud_stereo_speaker/aud_energy_free from src/audio/channels.c, linked statically.  Unit tests and tools link libmdc_audio.a directly and never use
  * this file.
  *
  * Plugin search order: $MDC_AUDIO_PLUGIN; <dir of the executable>/mdc-audio.so;
@@ -37,7 +37,17 @@ typedef int (*decode_file_fn)(const char *, const aud_limits *, aud_abort_cb, vo
                               aud_error *);
 typedef int (*decode_memory_fn)(const void *, size_t, const aud_limits *, aud_abort_cb, void *,
                                 aud_pcm *, aud_error *);
-typedef void (*pcm_free_fn)(aud_pcm *);
+typedef int (*stream_open_fn)(const char *, const aud_limits *, aud_abort_cb, void *,
+                              aud_stream **, aud_error *);
+typedef int (*stream_open_memory_fn)(const void *, size_t, const aud_limits *, aud_abort_cb,
+                                     void *, aud_stream **, aud_error *);
+typedef int (*stream_read_fn)(aud_stream *, float *, size_t, size_t *, aud_error *);
+typedef const aud_info *(*stream_info_fn)(const aud_stream *);
+typedef double (*stream_progress_fn)(const aud_stream *);
+typedef void (*stream_take_energy_fn)(aud_stream *, aud_energy *);
+typedef void (*stream_close_fn)(aud_stream *);
+typedef int (*measure_file_fn)(const char *, const aud_limits *, aud_abort_cb, void *, double *,
+                               aud_error *);
 typedef void (*init_fn)(void);
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -45,7 +55,14 @@ static struct {
     void *handle;
     decode_file_fn decode_file;
     decode_memory_fn decode_memory;
-    pcm_free_fn pcm_free;
+    stream_open_fn stream_open;
+    stream_open_memory_fn stream_open_memory;
+    stream_read_fn stream_read;
+    stream_info_fn stream_info;
+    stream_progress_fn stream_progress;
+    stream_take_energy_fn stream_take_energy;
+    stream_close_fn stream_close;
+    measure_file_fn measure_file;
     init_fn init;
     char error[600];
 } g_plugin;
@@ -60,9 +77,19 @@ static int try_open(const char *path)
     }
     g_plugin.decode_file = (decode_file_fn)dlsym(h, "aud_decode_file");
     g_plugin.decode_memory = (decode_memory_fn)dlsym(h, "aud_decode_memory");
-    g_plugin.pcm_free = (pcm_free_fn)dlsym(h, "aud_pcm_free");
+    g_plugin.stream_open = (stream_open_fn)dlsym(h, "aud_stream_open");
+    g_plugin.stream_open_memory = (stream_open_memory_fn)dlsym(h, "aud_stream_open_memory");
+    g_plugin.stream_read = (stream_read_fn)dlsym(h, "aud_stream_read");
+    g_plugin.stream_info = (stream_info_fn)dlsym(h, "aud_stream_info");
+    g_plugin.stream_progress = (stream_progress_fn)dlsym(h, "aud_stream_progress");
+    g_plugin.stream_take_energy = (stream_take_energy_fn)dlsym(h, "aud_stream_take_energy");
+    g_plugin.stream_close = (stream_close_fn)dlsym(h, "aud_stream_close");
+    g_plugin.measure_file = (measure_file_fn)dlsym(h, "aud_measure_file");
     g_plugin.init = (init_fn)dlsym(h, "aud_init");
-    if (!g_plugin.decode_file || !g_plugin.decode_memory || !g_plugin.pcm_free || !g_plugin.init) {
+    if (!g_plugin.decode_file || !g_plugin.decode_memory || !g_plugin.stream_open ||
+        !g_plugin.stream_open_memory || !g_plugin.stream_read || !g_plugin.stream_info ||
+        !g_plugin.stream_progress || !g_plugin.stream_take_energy || !g_plugin.stream_close ||
+        !g_plugin.measure_file || !g_plugin.init) {
         snprintf(g_plugin.error, sizeof g_plugin.error, "%.400s: missing aud_* symbols", path);
         dlclose(h);
         return 0;
@@ -103,10 +130,9 @@ static void load_once(void)
     MDC_LOG_ERROR("cannot load the audio decoder plugin mdc-audio.so: %s", g_plugin.error);
 }
 
-static int unavailable(aud_pcm *out, aud_error *err)
+/* The plugin did not load: every decode is AUD_EIO (our fault, 500). */
+static int unavailable(aud_error *err)
 {
-    if (out)
-        memset(out, 0, sizeof *out);
     if (err) {
         err->code = AUD_EIO;
         snprintf(err->message, sizeof err->message,
@@ -121,8 +147,11 @@ int aud_decode_file(const char *path, const aud_limits *limits, aud_abort_cb abo
                     void *abort_user_data, aud_pcm *out, aud_error *err)
 {
     aud_init();
-    if (!g_plugin.handle)
-        return unavailable(out, err);
+    if (!g_plugin.handle) {
+        if (out)
+            memset(out, 0, sizeof *out);
+        return unavailable(err);
+    }
     return g_plugin.decode_file(path, limits, abort_cb, abort_user_data, out, err);
 }
 
@@ -131,9 +160,85 @@ int aud_decode_memory(const void *data, size_t len, const aud_limits *limits,
                       aud_error *err)
 {
     aud_init();
-    if (!g_plugin.handle)
-        return unavailable(out, err);
+    if (!g_plugin.handle) {
+        if (out)
+            memset(out, 0, sizeof *out);
+        return unavailable(err);
+    }
     return g_plugin.decode_memory(data, len, limits, abort_cb, abort_user_data, out, err);
+}
+
+int aud_stream_open(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
+                    void *abort_user_data, aud_stream **out, aud_error *err)
+{
+    aud_init();
+    if (!g_plugin.handle) {
+        if (out)
+            *out = NULL;
+        return unavailable(err);
+    }
+    return g_plugin.stream_open(path, limits, abort_cb, abort_user_data, out, err);
+}
+
+int aud_stream_open_memory(const void *data, size_t len, const aud_limits *limits,
+                           aud_abort_cb abort_cb, void *abort_user_data, aud_stream **out,
+                           aud_error *err)
+{
+    aud_init();
+    if (!g_plugin.handle) {
+        if (out)
+            *out = NULL;
+        return unavailable(err);
+    }
+    return g_plugin.stream_open_memory(data, len, limits, abort_cb, abort_user_data, out, err);
+}
+
+int aud_measure_file(const char *path, const aud_limits *limits, aud_abort_cb abort_cb,
+                     void *abort_user_data, double *seconds, aud_error *err)
+{
+    aud_init();
+    if (!g_plugin.handle) {
+        if (seconds)
+            *seconds = -1;
+        return unavailable(err);
+    }
+    return g_plugin.measure_file(path, limits, abort_cb, abort_user_data, seconds, err);
+}
+
+/* A stream exists only when the plugin loaded: the rest forward unconditionally
+ * (NULL streams are handled by the plugin's functions). */
+int aud_stream_read(aud_stream *st, float *dst, size_t max, size_t *n_read, aud_error *err)
+{
+    if (!g_plugin.handle) {
+        if (n_read)
+            *n_read = 0;
+        return unavailable(err);
+    }
+    return g_plugin.stream_read(st, dst, max, n_read, err);
+}
+
+const aud_info *aud_stream_info(const aud_stream *st)
+{
+    return g_plugin.handle ? g_plugin.stream_info(st) : NULL;
+}
+
+double aud_stream_progress(const aud_stream *st)
+{
+    return g_plugin.handle ? g_plugin.stream_progress(st) : 0.0;
+}
+
+void aud_stream_take_energy(aud_stream *st, aud_energy *out)
+{
+    if (g_plugin.handle)
+        g_plugin.stream_take_energy(st, out);
+    else if (out)
+        memset(out, 0, sizeof *out);
+}
+
+void aud_stream_close(aud_stream *st)
+{
+    if (g_plugin.handle)
+        g_plugin.stream_close(st);
 }
 
 void aud_pcm_free(aud_pcm *pcm)
@@ -141,7 +246,6 @@ void aud_pcm_free(aud_pcm *pcm)
     if (!pcm)
         return;
     free(pcm->samples); /* same libc as the plugin's malloc */
-    free(pcm->left);
-    free(pcm->right);
+    aud_energy_free(&pcm->energy);
     memset(pcm, 0, sizeof *pcm);
 }
