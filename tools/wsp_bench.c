@@ -1,13 +1,17 @@
 /*
  * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
  *
- *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--session CHUNK [--running]]
- *             [--repeat K]
+ *   wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] [--forward] [--steps N]
+ *             [--session CHUNK [--running]] [--repeat K]
  *
  * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
  * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
  * -bo 1 -nf`), and prints load_ms, mel_ms, encode_ms (n_windows), decode_ms (n_steps,
  * ms_per_step), total_ms (load to result) and peak_rss_mb (VmHWM).
+ * --beam N: beam search with N beams instead of greedy (whisper-cli -bs N -nf), same
+ * output; n_steps then counts decoder calls (one per live beam per step, plus the prompt
+ * batches) and n_tokens the sampled tokens of the kept sequences.
+ * --segments: also print each segment ("seg t0 t1 n_tokens text") to stderr.
  * --session CHUNK: the same transcription through the streaming session API, fed CHUNK
  * samples at a time, after a wsp_mel_peak pass over the same chunks (the GLOBAL clamp,
  * as a two-pass service does); with --running, no peak pass (mel_clamp running).
@@ -173,13 +177,17 @@ static int via_session(wsp_state *st, wsp_params *p, const float *pcm, size_t n,
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *wav = NULL;
-    int threads = 2, steps = 32, fwd = 0, running = 0, repeat = 1;
+    int threads = 2, steps = 32, fwd = 0, beam = 0, segs = 0, running = 0, repeat = 1;
     long chunk = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
             steps = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--beam") == 0 && i + 1 < argc)
+            beam = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--segments") == 0)
+            segs = 1;
         else if (strcmp(argv[i], "--forward") == 0)
             fwd = 1;
         else if (strcmp(argv[i], "--session") == 0 && i + 1 < argc)
@@ -193,9 +201,10 @@ int main(int argc, char **argv)
         else
             wav = argv[i];
     }
-    if (!model_path || !wav || threads < 1 || chunk < 0 || repeat < 1 || (running && !chunk)) {
-        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] "
-                        "[--session CHUNK [--running]] [--repeat K]\n");
+    if (!model_path || !wav || threads < 1 || beam < 0 || (beam > 0 && fwd) || chunk < 0 ||
+        repeat < 1 || (running && !chunk)) {
+        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] "
+                        "[--forward] [--steps N] [--session CHUNK [--running]] [--repeat K]\n");
         return 2;
     }
     size_t n = 0;
@@ -231,7 +240,9 @@ int main(int argc, char **argv)
     if (fwd) {
         rc = forward(m, st, pcm, n, threads, steps, t_start, load_ms);
     } else {
-        wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+        wsp_params p = wsp_default_params(beam > 0 ? WSP_SAMPLING_BEAM_SEARCH : WSP_SAMPLING_GREEDY);
+        if (beam > 0)
+            p.beam_size = beam;
         p.n_threads = threads;
         p.language = "en";
         p.temperature = 0;
@@ -247,12 +258,22 @@ int main(int argc, char **argv)
             fprintf(stderr, "wsp_bench: transcribe: %s\n", err.message);
         } else {
             const wsp_timings *tm = &r->timings;
-            printf("mode=transcribe load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d "
+            int n_tokens = 0;
+            for (int s = 0; s < r->n_segments; s++) {
+                n_tokens += r->segments[s].n_tokens;
+                if (segs)
+                    fprintf(stderr, "seg %lld %lld %d %s\n", (long long)r->segments[s].t0,
+                            (long long)r->segments[s].t1, r->segments[s].n_tokens,
+                            r->segments[s].text);
+            }
+            printf("mode=%s load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d "
                    "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
-                   "segments=%d cpu_ms=%.0f peak_ms=%.1f\n",
-                   load_ms, tm->mel_ms, tm->encode_ms, tm->n_windows, tm->decode_ms,
-                   tm->n_decode_steps, tm->n_decode_steps ? tm->decode_ms / tm->n_decode_steps : 0.0,
-                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments, cpu_ms(), peak_ms);
+                   "segments=%d n_tokens=%d cpu_ms=%.0f peak_ms=%.1f\n",
+                   beam > 0 ? "beam" : "transcribe", load_ms, tm->mel_ms, tm->encode_ms,
+                   tm->n_windows, tm->decode_ms, tm->n_decode_steps,
+                   tm->n_decode_steps ? tm->decode_ms / tm->n_decode_steps : 0.0,
+                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments, n_tokens, cpu_ms(),
+                   peak_ms);
             wsp_result_free(r);
         }
     }

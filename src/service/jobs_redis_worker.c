@@ -313,6 +313,10 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
     const char *lang = jr__field(o, "lang");
     p->language = lang && *lang ? lang : NULL;
     p->no_fallback = (v = jr__field(o, "nofb")) && v[0] == '1';
+    p->beam_size = (v = jr__field(o, "beam")) ? (int)strtol(v, NULL, 10) : 0;
+    if (p->beam_size < 0 || p->beam_size > PIPELINE_MAX_BEAMS)
+        p->beam_size = 0; /* not written by an API replica of ours */
+    p->seed = (v = jr__field(o, "seed")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
     p->temperature = -1;
     p->n_threads = cfg->threads;
     p->limits.max_seconds = cfg->max_audio_seconds;
@@ -324,6 +328,14 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
     p->meta.title = jr__field(o, "title");
     p->meta.date = jr__field(o, "date");
     p->meta.participants = jr__field(o, "part");
+    if ((v = jr__field(o, "spk"))) {
+        char *end = NULL;
+        p->diarize = strtol(v, &end, 10) == 1;
+        const long turns = end && *end == ',' ? strtol(end + 1, NULL, 10) : 0;
+        p->speaker_turns = turns >= PIPELINE_TURNS_AUTO && turns <= PIPELINE_TURNS_AUDIO
+                               ? (pipeline_turns)turns : PIPELINE_TURNS_AUTO;
+    }
+    p->dtw = (v = jr__field(o, "dtw")) ? (int)strtol(v, NULL, 10) : PIPELINE_DTW_OFF;
     j->want_json = (v = jr__field(o, "want_json")) && v[0] == '1';
     j->work.audio_tmp = path;
     pthread_mutex_lock(&s->mu);

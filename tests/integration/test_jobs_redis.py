@@ -1,6 +1,8 @@
 """Jobs shared through Redis by two md-converter processes (A and B) and a real
 redis-server on a free loopback port (nothing persisted):
   - submit on A, follow the events and fetch the result on B;
+  - the speaker fields travel with the job: diarize=true, speaker_turns on the stereo
+    reference clip give B's result both speakers;
   - kill -9 A in the middle of a transcription: B takes the job over, re-runs it, stores
     its result once, and the client following on B sees it complete;
   - cancel on B a job running on A (it stops within a second);
@@ -15,8 +17,9 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FAST, LONG_CLIP, SHORT_CLIP, Checks, Follower, RedisServer,  # noqa: E402
-                            Server, error_code, metric, require_binary, submit, wait_status)
+from mdc_testserver import (FAST, LONG_CLIP, SHARED, SHORT_CLIP, Checks, Follower,  # noqa: E402
+                            RedisServer, Server, error_code, metric, require_binary, submit,
+                            wait_status)
 
 require_binary()
 c = Checks("test_jobs_redis")
@@ -54,6 +57,19 @@ with RedisServer() as rs:
         st, h, body = b.upload(SHORT_CLIP, FAST, endpoint="/jobs")
         st2, jid2, _ = submit(b)
         c.check(st2 == 202, "an api replica accepts uploads (A runs them)")
+        stereo = os.path.join(SHARED, "whisper-ref", "data", "stereo_diarization.wav")
+        for turns, want in (("audio", True), ("segment", False)):
+            st, h, body = b.upload(stereo, dict(FAST, diarize="true", speaker_turns=turns,
+                                                report_locale="en"), endpoint="/jobs")
+            jid3 = json.loads(body).get("id") if st == 202 else None
+            c.check(st == 202 and jid3, "stereo job (speaker_turns=%s) accepted" % turns, body)
+            if jid3:
+                wait_status(b, jid3, lambda js: js.get("status") in ("done", "failed"))
+                st, h, body = b.request("GET", "/jobs/%s/result" % jid3)
+                c.check(st == 200 and b"**Speaker 0:**" in body
+                        and (b"**Speaker 1:**" in body) == want,
+                        "the job kept diarize and speaker_turns=%s through Redis" % turns,
+                        body[:500])
         ma = a.metrics()
         c.check(metric(ma, "mdconv_job_claims_total") >= 1, "A counted its claims", metric(ma, "mdconv_job_claims_total"))
         c.check(metric(b.metrics(), "mdconv_job_claims_total") in (0, None), "B (api) claimed nothing")
@@ -155,10 +171,41 @@ with RedisServer() as rs:
         c.check((metric(mb, "mdconv_redis_errors_total") or 0) >= 1, "Redis errors were counted (%s)" % metric(mb, "mdconv_redis_errors_total"))
         time.sleep(0.5)
 
+    # ---- the decoding fields travel with the job (beam_size, seed) -----------------
+    rs.command("FLUSHALL")
+    with Server(env=env(rs), name="A") as a, Server(env=env(rs, JOBS_ROLE="api"), name="B") as b:
+        acc = {"Accept": "application/json"}
+
+        def sync_segments(fields, clip=os.path.join(SHARED, "whisper-ref", "data", "jfk.wav")):
+            st, _, body = a.upload(clip, fields, headers=acc)
+            return json.loads(body)["segments"] if st == 200 else body
+
+        def job_segments(fields, clip=os.path.join(SHARED, "whisper-ref", "data", "jfk.wav")):
+            st, _, body = b.upload(clip, fields, endpoint="/jobs", headers=acc)
+            jid = json.loads(body).get("id") if st == 202 else None
+            js = wait_status(b, jid, lambda js: js.get("status") in ("done", "failed")) if jid else {}
+            st, _, body = b.request("GET", "/jobs/%s/result" % jid, headers=acc)
+            return json.loads(body)["segments"] if st == 200 and js.get("status") == "done" else body
+
+        beam = {"language": "en", "no_fallback": "true", "beam_size": "3"}
+        greedy = {"language": "en", "no_fallback": "true"}
+        want = sync_segments(beam)
+        c.check(want != sync_segments(greedy), "beam_size 3 decodes differently from greedy here")
+        c.check(job_segments(beam) == want,
+                "a beam_size 3 job submitted on B and run on A gives the synchronous answer")
+        seeded = {"language": "pt", "seed": "5"}  # micro model: every fallback temperature
+        want = sync_segments(seeded, SHORT_CLIP)
+        c.check(want != sync_segments({"language": "pt", "seed": "6"}, SHORT_CLIP),
+                "the seed changes the fallback's sampled tokens here")
+        c.check(job_segments(seeded, SHORT_CLIP) == want,
+                "a seeded job run through Redis gives the synchronous answer")
+
 # settings that cannot work stop start-up with a message naming them
 for env_bad, want in (({"JOBS_ROLE": "api"}, "JOBS_ROLE=api needs JOBS_REDIS_URL"),
-                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"}, "TLS"),
-                      ({"JOBS_REDIS_URL": "redis://127.0.0.1:0/0"}, "invalid JOBS_REDIS_URL")):
+                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"},
+                       "cannot use JOBS_REDIS_URL: rediss:// (TLS) is not supported: this build's hiredis 0.14"),
+                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"}, "TLS-terminating sidecar"),
+                      ({"JOBS_REDIS_URL": "redis://127.0.0.1:0/0"}, "cannot use JOBS_REDIS_URL: port must be 1-65535")):
     s = Server(env=env_bad, wait=False, name="bad")
     try:
         rc = s.proc.wait(timeout=10)
