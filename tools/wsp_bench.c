@@ -105,7 +105,10 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     float *logits = malloc(sizeof(float) * (size_t)v->n_vocab);
     int32_t prompt[3] = {v->sot, v->lang_first, v->transcribe};
     t = mdc_now_ms();
-    if (!logits || wsp__decode(st, 0, prompt, 3, 0, threads, logits))
+    wsp__row prow[3];
+    for (int i = 0; i < 3; i++)
+        prow[i] = (wsp__row){.token = prompt[i], .pos = i, .seq = 0, .logits = i == 2 ? logits : NULL};
+    if (!logits || wsp__decode_batch(st, prow, 3, threads))
         return 1;
     const double batch_ms = mdc_now_ms() - t;
     const int max_steps = wsp_model_hparams(m)->n_text_ctx - 3;
@@ -118,7 +121,8 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
         for (int32_t k = 1; k < v->n_vocab; k++)
             if (logits[k] > logits[best])
                 best = k;
-        if (wsp__decode(st, 0, &best, 1, 3 + i, threads, logits))
+        const wsp__row r = {.token = best, .pos = 3 + i, .seq = 0, .logits = logits};
+        if (wsp__decode_batch(st, &r, 1, threads))
             return 1;
     }
     const double dec_ms = mdc_now_ms() - t, dec_cpu = cpu_ms() - c;

@@ -146,6 +146,14 @@ static void qgemm_resolve(void)
     g_qgemm_rows = v && strcmp(v, "rows") == 0;
 }
 
+void wsp__linear_rows(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                      int M, int ldx, float *Y, int ldy, int gelu)
+{
+    linear_job j = {.W = W, .b = b, .X = X, .M = M, .ldx = ldx, .ldy = ldy, .Y = Y,
+                    .gelu = gelu};
+    wsp__pool_run(pool, matvec_task, &j);
+}
+
 static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                         int M, int ldx, float *Y, int ldy, float *wbuf, int gelu)
 {
@@ -157,7 +165,7 @@ static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, c
      * product of widened matrices cannot reproduce (0.016 logit error on micro-q4_1), so
      * they always take the integer kernels. */
     if (M < GEMM_MIN_ROWS || (quant && (g_qgemm_rows || vdt == WSP__T_Q8_1))) {
-        wsp__pool_run(pool, matvec_task, &j);
+        wsp__linear_rows(pool, W, b, X, M, ldx, Y, ldy, gelu);
         return;
     }
     cvt_job c = {.W = W, .dst = wbuf};

@@ -16,6 +16,17 @@
 #define WSP__MAX_THREADS 64
 #define WSP__MAX_MAPS 32 /* buffers of one state (each its own anonymous mapping) */
 #define WSP__ATT_ROWS 64 /* query rows per encoder attention work item */
+#define WSP__LOGIT_ROWS 16 /* rows per pass over the vocabulary matrix (d_logits) */
+#define WSP__MERGE_ROWS 64 /* rows of one merged pass across states (wsp__decode_merged) */
+
+/* A decoder row resolved to its owner (engine.h wsp__row after the checks). */
+typedef struct wsp__drow {
+    const wsp_state *st; /* owner: its KV caches and encoder K/V */
+    int slot;                   /* its sequence's cache slot (st->kv_slot[seq]) */
+    int pos;
+    int32_t token;
+    float *out;                 /* logits [n_vocab] or NULL */
+} wsp__drow;
 
 struct wsp_state {
     const wsp_model *model;
@@ -55,6 +66,9 @@ struct wsp_state {
     float *d_x, *d_h, *d_q, *d_k, *d_v, *d_o; /* [C][n] each */
     float *d_mlp;    /* [C][4n] */
     float *d_scores; /* [WSP__MAX_THREADS][max(T, C)] per-thread attention row */
+    float *d_logits; /* [WSP__LOGIT_ROWS][n_vocab] logits of several rows */
+    int d_out_row[WSP__LOGIT_ROWS];
+    wsp__drow *d_rows; /* [max(C, WSP__MERGE_ROWS)] the rows of a pass */
 
     /* optional cross-attention capture (DTW alignment heads; see engine.h
      * wsp__set_xattn_capture): NULL = off, the decoder then only tests the pointer */
@@ -70,6 +84,17 @@ int wsp__state_pool(wsp_state *s, int n_threads);
 /* One-time library set-up (OpenBLAS single-threaded, the mel's FFTW plan), run once
  * per process however many callers race (pthread_once).  0 or WSP_ENOMEM. */
 int wsp__lib_init(void);
+
+/* Checks rows as wsp__decode_batch does, without decoding.  0 or WSP_EINVAL. */
+int wsp__decode_check(const wsp_state *s, const wsp__row *rows, int n_rows);
+
+/* One rows-mode pass (decoder.c) over the batches rows[q][0..n_rows[q]) of states st[q]
+ * (q < k; same model as run, no capture set, <= WSP__MERGE_ROWS rows in all), on run's
+ * pool and scratch.  Each row's result is bit-identical to decoding its batch alone (the
+ * rows mode of wsp__decode_batch), which is what makes merging safe.  The callers of
+ * st[q] (q != run) must not touch them meanwhile.  0 or WSP_EINVAL. */
+int wsp__decode_merged(wsp_state *run, wsp_state *const *st, const wsp__row *const *rows,
+                       const int *n_rows, int k);
 
 /* Takes a free pool of the engine (waits while all are taken); returns its slot index
  * for wsp__engine_give.  Thread-safe. */

@@ -59,23 +59,40 @@ typedef struct fake {
     int32_t prompt[CTX]; /* the last prompt batch */
     int32_t hist[8][CTX];
     int len[8];
-    int calls, copies;
+    int calls, copies, rows, max_rows;
 } fake;
 
-static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_past, float *l)
+/* The scripted logits of decoder d after `step` generated tokens (its history). */
+static void fake_logits(fake *f, int d, int step, float *l);
+
+static int fake_decode(void *ctx, const wsp__row *rows, int n)
 {
     fake *f = ctx;
     f->calls++;
-    if (n_past == 0) { /* prompt head (… <|startoftranscript|>) */
+    f->rows += n;
+    if (n > f->max_rows)
+        f->max_rows = n;
+    if (rows[0].pos == 0) { /* prompt head (… <|startoftranscript|>) */
         f->n_prompt = n;
-        memcpy(f->prompt, tokens, sizeof(int32_t) * (size_t)n);
-    } else if (n > 1) { /* prompt tail: the task tokens */
-        memcpy(f->prompt + n_past, tokens, sizeof(int32_t) * (size_t)n);
-        f->n_prompt = n_past + n;
+        for (int i = 0; i < n; i++)
+            f->prompt[i] = rows[i].token;
+    } else if (n > 1 && rows[0].seq == rows[n - 1].seq) { /* prompt tail: the task tokens */
+        for (int i = 0; i < n; i++)
+            f->prompt[rows[i].pos] = rows[i].token;
+        f->n_prompt = rows[n - 1].pos + 1;
     }
-    memcpy(f->hist[d] + n_past, tokens, sizeof(int32_t) * (size_t)n);
-    f->len[d] = n_past + n;
-    const int step = f->len[d] - f->n_prompt; /* tokens generated so far */
+    for (int i = 0; i < n; i++) {
+        f->hist[rows[i].seq][rows[i].pos] = rows[i].token;
+        f->len[rows[i].seq] = rows[i].pos + 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (rows[i].logits) /* step: tokens generated so far */
+            fake_logits(f, rows[i].seq, rows[i].pos + 1 - f->n_prompt, rows[i].logits);
+    return 0;
+}
+
+static void fake_logits(fake *f, int d, int step, float *l)
+{
     for (int i = 0; i < NV; i++)
         l[i] = -20.0f;
     if (f->script == SCRIPT_TS) {
@@ -108,7 +125,6 @@ static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_pas
             l[g_v.eot] = 20.0f;
         }
     }
-    return 0;
 }
 
 /* The seam's contract on the scripted caches (histories): decoder j gets parent[j]'s.
@@ -396,9 +412,9 @@ static void micro_close(micro *mc)
 typedef struct lmc {
     wsp_state *st;
 } lmc;
-static int real_decode(void *c, int d, const int32_t *t, int n, int np, float *l)
+static int real_decode(void *c, const wsp__row *rows, int n)
 {
-    return wsp__decode(((lmc *)c)->st, d, t, n, np, 2, l);
+    return wsp__decode_batch(((lmc *)c)->st, rows, n, 2);
 }
 static void real_copy(void *c, const int *parent, int n, int np)
 {

@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include "whisper/engine.h"
+#include "tu_whisper.h"
 
 #include <jansson.h>
 #include <zlib.h>
@@ -160,9 +161,9 @@ static void check_tf(wsp_state *st, const char *preset, const char *kind, int n_
     }
 
     float *logits = malloc(sizeof(float) * (size_t)rows * (size_t)n_vocab);
-    assert_int_equal(wsp__decode(st, 0, tok, P, 0, n_threads, logits), 0);
+    assert_int_equal(tu_decode_seq(st, 0, tok, P, 0, n_threads, logits), 0);
     for (int r = 1; r < rows; r++)
-        assert_int_equal(wsp__decode(st, 0, &tok[P - 1 + r], 1, P - 1 + r, n_threads,
+        assert_int_equal(tu_decode_seq(st, 0, &tok[P - 1 + r], 1, P - 1 + r, n_threads,
                                      logits + (size_t)r * n_vocab),
                          0);
     double mx = 0, rms = 0;
@@ -195,10 +196,10 @@ static void check_tf(wsp_state *st, const char *preset, const char *kind, int n_
         float *batch = malloc(sizeof(float) * (size_t)n_vocab);
         const float *want = logits + (size_t)(L - P) * n_vocab;
         double bmx, brms, cmx, crms;
-        assert_int_equal(wsp__decode(st, 1, tok, L, 0, n_threads, batch), 0);
+        assert_int_equal(tu_decode_seq(st, 1, tok, L, 0, n_threads, batch), 0);
         diff_stats(batch, want, (size_t)n_vocab, &bmx, &brms);
-        assert_int_equal(wsp__decode(st, 2, tok, P, 0, n_threads, batch), 0);
-        assert_int_equal(wsp__decode(st, 2, tok + P, L - P, P, n_threads, batch), 0);
+        assert_int_equal(tu_decode_seq(st, 2, tok, P, 0, n_threads, batch), 0);
+        assert_int_equal(tu_decode_seq(st, 2, tok + P, L - P, P, n_threads, batch), 0);
         diff_stats(batch, want, (size_t)n_vocab, &cmx, &crms);
         print_message("%s tf_%s batch of %d vs single steps: max abs %.3g; %d after the prompt: "
                       "max abs %.3g\n", preset, kind, L, bmx, L - P, cmx);
@@ -361,12 +362,12 @@ static void test_f32_model(void **state)
     const int L = (int)(bytes / 4);
     float *a = malloc(sizeof(float) * (size_t)hp->n_vocab), *b = malloc(sizeof(float) * (size_t)hp->n_vocab);
     /* the whole sequence as one batch, then one more single token (GEMM and matvec paths) */
-    assert_int_equal(wsp__decode(s16, 0, tok, L - 1, 0, 2, a), 0);
-    assert_int_equal(wsp__decode(s32, 0, tok, L - 1, 0, 2, b), 0);
+    assert_int_equal(tu_decode_seq(s16, 0, tok, L - 1, 0, 2, a), 0);
+    assert_int_equal(tu_decode_seq(s32, 0, tok, L - 1, 0, 2, b), 0);
     diff_stats(a, b, (size_t)hp->n_vocab, &mx, &rms);
     assert_true(mx <= 1e-4);
-    assert_int_equal(wsp__decode(s16, 0, tok + L - 1, 1, L - 1, 2, a), 0);
-    assert_int_equal(wsp__decode(s32, 0, tok + L - 1, 1, L - 1, 2, b), 0);
+    assert_int_equal(tu_decode_seq(s16, 0, tok + L - 1, 1, L - 1, 2, a), 0);
+    assert_int_equal(tu_decode_seq(s32, 0, tok + L - 1, 1, L - 1, 2, b), 0);
     double mx1;
     diff_stats(a, b, (size_t)hp->n_vocab, &mx1, &rms);
     print_message("f32 copy of micro vs f16: logits max abs %.3g (batch), %.3g (single)\n", mx, mx1);
@@ -403,7 +404,7 @@ static void *race_worker(void *p)
     if (!a->rc)
         a->rc = wsp__encode(st, mel, n_frames, 0, 2);
     if (!a->rc)
-        a->rc = wsp__decode(st, 0, a->tok, a->n_tok, 0, 2, a->logits);
+        a->rc = tu_decode_seq(st, 0, a->tok, a->n_tok, 0, 2, a->logits);
     free(mel);
     wsp_state_free(st);
     return NULL;
