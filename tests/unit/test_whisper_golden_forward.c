@@ -57,15 +57,6 @@ static int argmax(const float *x, int n)
     return best;
 }
 
-/* IEEE half → float, written independently of the engine's conversion. */
-static float wsp__f16_to_f32_ref(uint16_t h)
-{
-    const int e = (h >> 10) & 31, m = h & 1023;
-    const float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY)
-                                                            : ldexpf((float)(1024 + m), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
 static float *g_samples;
 static size_t g_n_samples;
 
@@ -277,54 +268,6 @@ static void check_model(const char *preset, tol t)
     wsp_model_free(m);
 }
 
-/* Writes an all-f32 copy of the f16 model at `src` (ftype 0, every f16 tensor widened):
- * the same numbers, so the f32 code paths must reproduce the f16 model's outputs. */
-static int write_f32_copy(const char *src, const char *dst)
-{
-    size_t len;
-    uint8_t *b = tu_read_file(src, &len);
-    FILE *f = fopen(dst, "wb");
-    if (!b || !f) {
-        free(b);
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    const int32_t v = 0; /* ftype f32 */
-    size_t p = tu_ggml_first_tensor(b);
-    fwrite(b, 1, 44, f);
-    fwrite(&v, 4, 1, f);
-    fwrite(b + 48, 1, p - 48, f);
-    while (p < len) {
-        int32_t n_dims, name_len, ttype, ne[4] = {1, 1, 1, 1};
-        memcpy(&n_dims, b + p, 4);
-        memcpy(&name_len, b + p + 4, 4);
-        memcpy(&ttype, b + p + 8, 4);
-        memcpy(ne, b + p + 12, 4 * (size_t)n_dims);
-        const size_t hdr = 12 + 4 * (size_t)n_dims + (size_t)name_len;
-        const size_t nel = (size_t)ne[0] * ne[1] * ne[2] * ne[3];
-        const int32_t f32 = 0;
-        fwrite(b + p, 1, 8, f);
-        fwrite(&f32, 4, 1, f);
-        fwrite(b + p + 12, 1, hdr - 12, f);
-        p += hdr;
-        for (size_t i = 0; i < nel; i++) {
-            float x;
-            if (ttype == 1) {
-                uint16_t h;
-                memcpy(&h, b + p + 2 * i, 2);
-                x = wsp__f16_to_f32_ref(h);
-            } else {
-                memcpy(&x, b + p + 4 * i, 4);
-            }
-            fwrite(&x, 4, 1, f);
-        }
-        p += nel * (ttype == 1 ? 2 : 4);
-    }
-    free(b);
-    return fclose(f);
-}
-
 static void test_f32_model(void **state)
 {
     (void)state;
@@ -333,7 +276,7 @@ static void test_f32_model(void **state)
     char dir[] = "/tmp/mdc-f32-XXXXXX", path[64];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/micro-f32.bin", dir);
-    assert_int_equal(write_f32_copy(tu_model("micro"), path), 0);
+    assert_int_equal(tu_write_f32_copy(tu_model("micro"), path), 0);
     wsp_model *m16 = NULL, *m32 = NULL;
     wsp_state *s16 = NULL, *s32 = NULL;
     wsp_error err;

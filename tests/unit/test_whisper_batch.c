@@ -1,0 +1,196 @@
+/*
+ * test_whisper_batch.c — the row-batched decoder (engine.h wsp__decode_batch): a batch of
+ * rows from different sequences (different lengths and positions, a prompt of several
+ * positions of one sequence next to single rows of others, rows in any order) gives each
+ * row the logits of decoding its sequence alone, one token at a time:
+ *  - below 16 rows (the rows mode, every sampling step): the same bits (so within 1e-5):
+ *    each row's arithmetic is its own, at equal thread counts (chunk boundaries of the
+ *    vectorised GELU move with the thread count, ~1e-6; every pool of an engine has the
+ *    same size);
+ *  - 16 rows or more (the gemm mode, prompts): within the batch-vs-single tolerance of
+ *    test_whisper_golden_forward (1e-3 for f16/f32, the quantization noise for q*);
+ * for the micro model in f16, its all-f32 copy and two quantized files; and bad rows
+ * (duplicate position, sequence, token, position out of range, no encoder output) give
+ * WSP_EINVAL.
+ */
+#include "testutil.h"
+#include "tu_whisper.h"
+
+#include <math.h>
+#include <unistd.h>
+
+#include "whisper/state.h"
+
+enum { NSEQ = 4, LEN = 24 };
+static const int g_seq[NSEQ] = {0, 1, 2, 5}; /* decoder indices (not contiguous) */
+static const int g_len[NSEQ] = {21, 5, 9, 3};
+
+/* Token p of sequence q: the task prompt, then ids spread over the text vocabulary. */
+static int32_t tok(const wsp__vocab *v, int q, int p)
+{
+    const int32_t init[4] = {v->sot, v->lang_first, v->transcribe, v->notimestamps};
+    return p < 4 ? init[p] : (int32_t)((1000 + 7919 * (q + 1) * p) % v->eot);
+}
+
+static float max_diff(const float *a, const float *b, int n)
+{
+    float m = 0.0f;
+    for (int i = 0; i < n; i++)
+        m = fabsf(a[i] - b[i]) > m ? fabsf(a[i] - b[i]) : m;
+    return m;
+}
+
+/* One model: reference logits of every position of every sequence decoded alone (single
+ * rows), then mixed batches on another state (both 2 threads). */
+static void check_model(const char *path, double gemm_tol)
+{
+    TU_REQUIRE_FILE(path);
+    TU_REQUIRE_FILE(tu_shared("whisper-ref/data/jfk.wav"));
+    wsp_model *m = NULL;
+    wsp_state *ref = NULL, *st = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(path, &m, &err), 0);
+    assert_int_equal(wsp_state_new(m, &ref, &err), 0);
+    assert_int_equal(wsp_state_new(m, &st, &err), 0);
+    const wsp__vocab *v = wsp__model_vocab(m);
+    const int nv = v->n_vocab;
+    size_t ns = 0;
+    float *pcm = tu_read_wav_pcm16(tu_shared("whisper-ref/data/jfk.wav"), &ns);
+    float *mel = NULL;
+    int nf = 0;
+    assert_non_null(pcm);
+    assert_int_equal(wsp__mel_compute(m, pcm, ns, NULL, &mel, &nf, NULL), 0);
+
+    /* not encoded yet: refused */
+    float *out = malloc(sizeof(float) * (size_t)nv * NSEQ * LEN);
+    float *want = malloc(sizeof(float) * (size_t)nv * NSEQ * LEN);
+    assert_non_null(out);
+    assert_non_null(want);
+    wsp__row r1 = {.token = v->sot, .pos = 0, .seq = 0, .logits = out};
+    assert_int_equal(wsp__decode_batch(st, &r1, 1, 2), WSP_EINVAL);
+    assert_int_equal(wsp__encode(ref, mel, nf, 0, 2), 0);
+    assert_int_equal(wsp__encode(st, mel, nf, 0, 2), 0);
+
+#define AT(buf, q, p) ((buf) + ((size_t)(q) * LEN + (size_t)(p)) * (size_t)nv)
+    for (int q = 0; q < NSEQ; q++)
+        for (int p = 0; p < g_len[q]; p++) {
+            const wsp__row r = {.token = tok(v, q, p), .pos = p, .seq = g_seq[q],
+                                .logits = AT(want, q, p)};
+            assert_int_equal(wsp__decode_batch(ref, &r, 1, 2), 0);
+        }
+
+    /* three passes: rows mode (13 rows, then 8), then gemm mode (17 rows); [q, p0, p1) */
+    static const int plan[3][NSEQ][2] = {
+        {{0, 7}, {0, 1}, {0, 3}, {0, 2}},
+        {{7, 8}, {1, 5}, {3, 4}, {2, 3}},
+        {{8, 21}, {5, 5}, {4, 8}, {3, 3}},
+    };
+    wsp__row rows[64];
+    for (int pass = 0; pass < 3; pass++) {
+        int n = 0;
+        /* interleaved: one row of each sequence in turn, sequence 2 first */
+        for (int k = 0, more = 1; more; k++) {
+            more = 0;
+            for (int qq = 0; qq < NSEQ; qq++) {
+                const int q = (qq + 2) % NSEQ, p = plan[pass][q][0] + k;
+                if (p >= plan[pass][q][1])
+                    continue;
+                more = 1;
+                rows[n++] = (wsp__row){.token = tok(v, q, p), .pos = p, .seq = g_seq[q],
+                                       .logits = AT(out, q, p)};
+            }
+        }
+        assert_int_equal(wsp__decode_batch(st, rows, n, 2), 0);
+        float mx = 0.0f;
+        for (int i = 0; i < n; i++) {
+            int q = 0;
+            while (g_seq[q] != rows[i].seq)
+                q++;
+            const float d = max_diff(rows[i].logits, AT(want, q, rows[i].pos), nv);
+            mx = d > mx ? d : mx;
+        }
+        print_message("%s: pass %d, %d rows (%s mode): max |logit − alone| = %.3g\n", path,
+                      pass, n, n < 16 ? "rows" : "gemm", (double)mx);
+        if (n < 16)
+            assert_true(mx == 0.0f); /* what continuous batching relies on */
+        else
+            assert_true(mx <= gemm_tol);
+    }
+
+    /* a row without logits writes none; bad rows are refused before any work */
+    memset(out, 0x7f, sizeof(float) * (size_t)nv);
+    wsp__row r2 = {.token = tok(v, 1, 5), .pos = 5, .seq = g_seq[1], .logits = NULL};
+    assert_int_equal(wsp__decode_batch(st, &r2, 1, 2), 0);
+    assert_true(out[0] == out[nv - 1]);
+    wsp__row bad[2] = {{.token = v->sot, .pos = 3, .seq = 4, .logits = out},
+                       {.token = v->sot, .pos = 3, .seq = 4, .logits = NULL}};
+    assert_int_equal(wsp__decode_batch(st, bad, 2, 2), WSP_EINVAL); /* (seq, pos) twice */
+    bad[1].pos = 4;
+    assert_int_equal(wsp__decode_batch(st, bad, 2, 2), 0);
+    bad[0].seq = wsp__n_decoders(st);
+    assert_int_equal(wsp__decode_batch(st, bad, 1, 2), WSP_EINVAL);
+    bad[0].seq = 0;
+    bad[0].token = nv;
+    assert_int_equal(wsp__decode_batch(st, bad, 1, 2), WSP_EINVAL);
+    bad[0].token = -1;
+    assert_int_equal(wsp__decode_batch(st, bad, 1, 2), WSP_EINVAL);
+    bad[0].token = v->sot;
+    bad[0].pos = wsp_model_hparams(m)->n_text_ctx;
+    assert_int_equal(wsp__decode_batch(st, bad, 1, 2), WSP_EINVAL);
+    bad[0].pos = -1;
+    assert_int_equal(wsp__decode_batch(st, bad, 1, 2), WSP_EINVAL);
+    assert_int_equal(wsp__decode_batch(st, bad, 0, 2), WSP_EINVAL);
+    assert_int_equal(wsp__decode_batch(st, NULL, 1, 2), WSP_EINVAL);
+#undef AT
+    free(out);
+    free(want);
+    free(mel);
+    free(pcm);
+    wsp_state_free(st);
+    wsp_state_free(ref);
+    wsp_model_free(m);
+}
+
+static void test_batch_f16(void **state)
+{
+    (void)state;
+    check_model(tu_model("micro"), 1e-3);
+}
+
+static void test_batch_f32(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(tu_model("micro"));
+    char dir[] = "/tmp/mdc-batch-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/micro-f32.bin", dir);
+    assert_int_equal(tu_write_f32_copy(tu_model("micro"), path), 0);
+    check_model(path, 1e-3);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* quantized: gemm mode quantizes activations in blocks, so a 1e-7 change of an input
+ * flips int8 codes (README-round2 §9; test_whisper_golden_forward QMICRO_TOL) */
+static void test_batch_q8_0(void **state)
+{
+    (void)state;
+    check_model(tu_model("micro-q8_0"), 0.03);
+}
+
+static void test_batch_q4_1(void **state)
+{
+    (void)state;
+    check_model(tu_model("micro-q4_1"), 0.03);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_f16),
+        cmocka_unit_test(test_batch_f32),
+        cmocka_unit_test(test_batch_q8_0),
+        cmocka_unit_test(test_batch_q4_1),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
