@@ -205,6 +205,11 @@ typedef struct wsp_params {
                                whisper.cpp's generator of a fresh state.  Beam search is
                                deterministic top-k and draws nothing. */
 
+    bool batch_decoders;    /* beam search / best-of: every step decodes all live
+                               candidates in ONE batched decoder pass (default true);
+                               false = one pass per candidate, the unbatched reference
+                               path — same tokens, bit for bit, only slower */
+
     /* fallback thresholds (ref: OpenAI transcribe.py) */
     float compression_ratio_threshold; /* gzip ratio above which to retry; default 2.4 */
     float entropy_thold;    /* whisper.cpp's token-entropy substitute; default 2.4 */

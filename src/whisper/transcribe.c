@@ -514,7 +514,7 @@ static int run_windows(wsp_state *state, const plan *pl, const wsp__lm *lm, job 
         .n_max_text_ctx = p->n_max_text_ctx,
         .init = j->init,
         .n_init = j->n_init,
-        .batch_rows = 1,
+        .batch_rows = p->batch_decoders ? WSP__N_DECODERS : 1,
         .abort_cb = p->abort_cb,
         .abort_user_data = p->abort_user_data,
     };

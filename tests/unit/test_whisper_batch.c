@@ -12,6 +12,11 @@
  * for the micro model in f16, its all-f32 copy and two quantized files; and bad rows
  * (duplicate position, sequence, token, position out of range, no encoder output) give
  * WSP_EINVAL.
+ * Beam search and best-of decode all live candidates of a step in one batched pass
+ * (params.batch_decoders, default): the same segments — token ids, probabilities, text
+ * bytes, times, bit for bit — as one pass per candidate, over the reference models and
+ * clips (beam 5 on f16 and q5_0, over 3 windows with past prompts; best-of 5 through three
+ * fallback temperatures), in fewer decoder passes.
  */
 #include "testutil.h"
 #include "tu_whisper.h"
@@ -184,6 +189,97 @@ static void test_batch_q4_1(void **state)
     check_model(tu_model("micro-q4_1"), 0.03);
 }
 
+/* Equal results, bit for bit (floats compared as bytes). */
+static void assert_same_result(const wsp_result *a, const wsp_result *b)
+{
+    assert_string_equal(a->language, b->language);
+    assert_int_equal(a->n_segments, b->n_segments);
+    for (int i = 0; i < a->n_segments; i++) {
+        const wsp_segment *x = &a->segments[i], *y = &b->segments[i];
+        assert_int_equal(x->t0, y->t0);
+        assert_int_equal(x->t1, y->t1);
+        assert_string_equal(x->text, y->text);
+        assert_int_equal(x->seek, y->seek);
+        assert_memory_equal(&x->temperature, &y->temperature, sizeof(float));
+        assert_memory_equal(&x->avg_logprob, &y->avg_logprob, sizeof(float));
+        assert_memory_equal(&x->compression_ratio, &y->compression_ratio, sizeof(float));
+        assert_memory_equal(&x->no_speech_prob, &y->no_speech_prob, sizeof(float));
+        assert_int_equal(x->n_tokens, y->n_tokens);
+        for (int k = 0; k < x->n_tokens; k++) {
+            const wsp_token *s1 = &x->tokens[k], *s2 = &y->tokens[k];
+            assert_int_equal(s1->id, s2->id);
+            assert_int_equal(s1->tid, s2->tid);
+            assert_memory_equal(&s1->p, &s2->p, sizeof(float));
+            assert_memory_equal(&s1->plog, &s2->plog, sizeof(float));
+            assert_memory_equal(&s1->pt, &s2->pt, sizeof(float));
+            assert_memory_equal(&s1->ptsum, &s2->ptsum, sizeof(float));
+        }
+    }
+}
+
+static void check_batched_equals_unbatched(const char *preset, const char *clip, wsp_params p)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "whisper-ref/data/%s.wav", clip);
+    TU_REQUIRE_FILE(tu_model(preset));
+    TU_REQUIRE_FILE(tu_shared(rel));
+    wsp_model *m = NULL;
+    wsp_state *st = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model(preset), &m, &err), 0);
+    assert_int_equal(wsp_state_new(m, &st, &err), 0);
+    size_t ns = 0;
+    float *pcm = tu_read_wav_pcm16(tu_shared(rel), &ns);
+    assert_non_null(pcm);
+    wsp_result *r[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        p.batch_decoders = k == 0;
+        if (wsp_transcribe(st, pcm, ns, &p, &r[k], &err) != 0)
+            fail_msg("%s %s: %s", preset, clip, err.message);
+    }
+    print_message("%s %s %s: %d windows, %d segments; %d decoder passes batched, %d "
+                  "unbatched; decode %.0f vs %.0f ms\n", preset, clip,
+                  p.strategy == WSP_SAMPLING_BEAM_SEARCH ? "beam" : "best-of",
+                  r[0]->timings.n_windows, r[0]->n_segments, r[0]->timings.n_decode_steps,
+                  r[1]->timings.n_decode_steps, r[0]->timings.decode_ms,
+                  r[1]->timings.decode_ms);
+    assert_same_result(r[0], r[1]);
+    assert_true(r[0]->n_segments > 0);
+    assert_true(r[0]->timings.n_decode_steps < r[1]->timings.n_decode_steps);
+    wsp_result_free(r[0]);
+    wsp_result_free(r[1]);
+    free(pcm);
+    wsp_state_free(st);
+    wsp_model_free(m);
+}
+
+static void test_beam_batched_equals_unbatched(void **state)
+{
+    (void)state;
+    wsp_params p = wsp_default_params(WSP_SAMPLING_BEAM_SEARCH);
+    p.language = "en";
+    p.n_threads = 2;
+    p.beam_size = 5;
+    p.temperature_inc = 0.0f; /* the pack's beam runs (README-round2 §2) */
+    check_batched_equals_unbatched("tiny-dims", "jfk", p);
+    check_batched_equals_unbatched("tiny-dims", "jfk_x5_60s", p); /* past prompts */
+    check_batched_equals_unbatched("tiny-dims-q5_0", "jfk", p); /* integer kernels */
+}
+
+static void test_bestof_batched_equals_unbatched(void **state)
+{
+    (void)state;
+    wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+    p.language = "en";
+    p.n_threads = 2;
+    p.best_of = 5;
+    p.temperature_inc = 0.2f;
+    p.condition_on_previous_text = false; /* the pack's best-of run … */
+    p.temperature = 0.6f; /* … from its 4th temperature: 0.6, 0.8, 1.0 all tried */
+    p.seed = 12345;
+    check_batched_equals_unbatched("tiny-dims", "jfk", p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +287,8 @@ int main(void)
         cmocka_unit_test(test_batch_f32),
         cmocka_unit_test(test_batch_q8_0),
         cmocka_unit_test(test_batch_q4_1),
+        cmocka_unit_test(test_beam_batched_equals_unbatched),
+        cmocka_unit_test(test_bestof_batched_equals_unbatched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

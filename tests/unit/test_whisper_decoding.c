@@ -237,7 +237,8 @@ static void test_repetition_loop_fails_and_falls_back(void **state)
     wsp__dws_free(ws);
 }
 
-static void run_beam(int strategy, int beam_size, wsp__window_out *w, wsp__dws **ws, fake *f)
+static void run_beam_rows(int strategy, int beam_size, int batch_rows, wsp__window_out *w,
+                          wsp__dws **ws, fake *f)
 {
     static const int32_t init[4] = {50258, 50259, 50359, 50363};
     static const float t0 = 0.0f;
@@ -246,7 +247,13 @@ static void run_beam(int strategy, int beam_size, wsp__window_out *w, wsp__dws *
     wsp__window_opts o = base_opts(&t0, 1, init);
     o.strategy = (wsp_sampling)strategy;
     o.beam_size = beam_size;
+    o.batch_rows = batch_rows;
     assert_int_equal(wsp__decode_window(*ws, &lm, &o, w), 0);
+}
+
+static void run_beam(int strategy, int beam_size, wsp__window_out *w, wsp__dws **ws, fake *f)
+{
+    run_beam_rows(strategy, beam_size, 1, w, ws, f);
 }
 
 static void test_beam_search_scripted(void **state)
@@ -273,6 +280,20 @@ static void test_beam_search_scripted(void **state)
      * 1 renames cache slots and copies nothing (it took 3 copies through a spare cache
      * before slots were renamed) */
     assert_int_equal(fb.copies, 2);
+    assert_int_equal(fb.max_rows, 3); /* the task tokens after <|sot|>; steps: 1 row a call */
+    /* batched: each step's live beams in one call, the same tokens in fewer calls */
+    wsp__dws *wr = NULL;
+    wsp__window_out br;
+    fake fr = {.script = SCRIPT_BEAM};
+    run_beam_rows(WSP_SAMPLING_BEAM_SEARCH, 2, 8, &br, &wr, &fr);
+    assert_int_equal(br.n_tokens, b.n_tokens);
+    for (int i = 0; i < b.n_tokens; i++)
+        assert_int_equal(br.tokens[i].id, b.tokens[i].id);
+    assert_true(br.avg_logprobs == b.avg_logprobs);
+    assert_int_equal(fr.rows, fb.rows);
+    assert_true(fr.calls < fb.calls);
+    assert_int_equal(fr.copies, fb.copies);
+    wsp__dws_free(wr);
     /* beam 1 = greedy */
     assert_int_equal(b1.n_tokens, g.n_tokens);
     for (int i = 0; i < g.n_tokens; i++)
