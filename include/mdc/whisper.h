@@ -309,6 +309,14 @@ void wsp_engine_free(wsp_engine *engine);
 /* Threads of each pool / number of pools (slots). */
 int wsp_engine_threads(const wsp_engine *engine);
 int wsp_engine_slots(const wsp_engine *engine);
+/* Continuous batching across transcriptions (default on): the decoder steps of states on
+ * this engine that are decoding at the same time on the same model go through one
+ * batched pass (weights read once for all of them), run on one of their pools.  It never
+ * changes a result: every row of a merged pass is computed exactly as alone.  A step
+ * waits at most 2 ms for the others.  Off: each transcription decodes on its own pool
+ * only.  Thread-safe; takes effect from the next decoder step. */
+void wsp_engine_set_batching(wsp_engine *engine, bool on);
+bool wsp_engine_batching(const wsp_engine *engine);
 
 /* ---- per-transcription state ----------------------------------------------- */
 typedef struct wsp_state wsp_state;

@@ -370,6 +370,7 @@ int wsp__decode_batch(wsp_state *s, const wsp__row *rows, int n_rows, int n_thre
 {
     if (!s)
         return WSP_EINVAL;
+    wsp__engine_leave(s); /* not a continuous-batching step (engine.c) */
     int rc = make_rows(s, rows, n_rows, s->d_rows);
     if (rc)
         return rc;

@@ -118,6 +118,7 @@ void wsp_state_free(wsp_state *s)
 {
     if (!s)
         return;
+    wsp__engine_leave(s);
     if (s->engine)
         wsp__engine_give(s->engine, s->slot);
     else

@@ -34,6 +34,9 @@ struct wsp_state {
                         the caller's thread count */
     wsp_engine *engine; /* NULL for wsp_state_new() states */
     int slot;           /* the engine pool this state holds */
+    bool batch_member;  /* stepping in the engine's continuous batching (engine.c);
+                           written by this state's own thread only, under the engine's
+                           batching lock */
     wsp_abort_cb abort_cb;
     void *abort_user_data;
     int encoded;     /* a wsp__encode() has filled cross_k/cross_v */
@@ -95,6 +98,23 @@ int wsp__decode_check(const wsp_state *s, const wsp__row *rows, int n_rows);
  * st[q] (q != run) must not touch them meanwhile.  0 or WSP_EINVAL. */
 int wsp__decode_merged(wsp_state *run, wsp_state *const *st, const wsp__row *const *rows,
                        const int *n_rows, int k);
+
+/* Continuous batching (engine.c).  wsp__engine_decode: as wsp__decode_batch, but a
+ * step of < 16 rows on an engine state with batching on goes through one batched pass
+ * with the concurrent steps of the engine's other states on the same model (each row's
+ * result the same bits as alone); anything else runs alone.  0 or a WSP_E* code.
+ * wsp__engine_leave: s is no longer stepping (it encodes, runs another batch, or is
+ * done): the others stop waiting for it.  No-op for states without an engine. */
+int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_threads);
+void wsp__engine_leave(wsp_state *s);
+
+/* Counters of the merged passes since the engine started. */
+typedef struct wsp__batch_stats {
+    long passes;        /* batched passes run by wsp__engine_decode */
+    long merged_passes; /* of which held the steps of >= 2 states */
+    long steps, rows;   /* steps (one state's batch) and rows they held */
+} wsp__batch_stats;
+void wsp__engine_stats(wsp_engine *e, wsp__batch_stats *out);
 
 /* Takes a free pool of the engine (waits while all are taken); returns its slot index
  * for wsp__engine_give.  Thread-safe. */

@@ -28,8 +28,9 @@
 #define WSP__SHORT_TAIL 500    /* frames: < 5 s left → drop the past prompt (whisper.cpp) */
 #define WSP__MAX_TEMPS 64
 
-/* wsp__lm adapter over the engine: wsp__decode_batch / wsp__kv_reorder on one state, with
- * the time spent in the forward pass accumulated in decode_ms (milliseconds). */
+/* wsp__lm adapter over the engine: wsp__engine_decode (continuous batching with the
+ * engine's other transcriptions, state.h) / wsp__kv_reorder on one state, with the time
+ * spent in the forward pass accumulated in decode_ms (milliseconds). */
 typedef struct lm_ctx {
     wsp_state *state;
     int n_threads;
@@ -40,7 +41,7 @@ static int lm_decode(void *ctx, const wsp__row *rows, int n_rows)
 {
     lm_ctx *c = ctx;
     const double t0 = mdc_now_ms();
-    int rc = wsp__decode_batch(c->state, rows, n_rows, c->n_threads);
+    int rc = wsp__engine_decode(c->state, rows, n_rows, c->n_threads);
     c->decode_ms += mdc_now_ms() - t0;
     return rc;
 }
@@ -624,6 +625,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
         rc = language_and_task(state, &pl, &lm, &j, err);
     if (!rc)
         rc = run_windows(state, &pl, &lm, &j, err);
+    wsp__engine_leave(state);
     wsp__set_abort(state, NULL, NULL);
     if (rc) {
         job_free(&j);

@@ -15,13 +15,18 @@
  * Beam search and best-of decode all live candidates of a step in one batched pass
  * (params.batch_decoders, default): the same segments — token ids, probabilities, text
  * bytes, times, bit for bit — as one pass per candidate, over the reference models and
- * clips (beam 5 on f16 and q5_0, over 3 windows with past prompts; best-of 5 through three
+ * clips (beam 5 on f16 and q5_0, over 2 windows with a past prompt; best-of 5 through three
  * fallback temperatures), in fewer decoder passes.
+ * Continuous batching: 4 transcriptions (greedy, beam 5, best-of 5, an offset with an
+ * initial prompt) running at once on one engine and model, their steps merged into shared
+ * passes, give byte-identical results to the same requests run one by one with batching
+ * off.
  */
 #include "testutil.h"
 #include "tu_whisper.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "whisper/state.h"
@@ -262,7 +267,9 @@ static void test_beam_batched_equals_unbatched(void **state)
     p.beam_size = 5;
     p.temperature_inc = 0.0f; /* the pack's beam runs (README-round2 §2) */
     check_batched_equals_unbatched("tiny-dims", "jfk", p);
-    check_batched_equals_unbatched("tiny-dims", "jfk_x5_60s", p); /* past prompts */
+    p.duration_ms = 33000; /* 2 windows: the second with the first's tokens as prompt */
+    check_batched_equals_unbatched("tiny-dims", "jfk_x5_60s", p);
+    p.duration_ms = 0;
     check_batched_equals_unbatched("tiny-dims-q5_0", "jfk", p); /* integer kernels */
 }
 
@@ -280,6 +287,103 @@ static void test_bestof_batched_equals_unbatched(void **state)
     check_batched_equals_unbatched("tiny-dims", "jfk", p);
 }
 
+enum { NREQ = 4 };
+typedef struct req {
+    const wsp_model *m;
+    wsp_engine *e;
+    const float *pcm;
+    size_t n;
+    wsp_params p;
+    pthread_barrier_t *start;
+    wsp_result *r;
+    int rc;
+} req;
+
+static void *req_run(void *arg)
+{
+    req *q = arg;
+    wsp_state *st = NULL;
+    wsp_error err;
+    q->rc = wsp_state_new_on(q->e, q->m, &st, &err);
+    if (q->start)
+        pthread_barrier_wait(q->start);
+    if (!q->rc)
+        q->rc = wsp_transcribe(st, q->pcm, q->n, &q->p, &q->r, &err);
+    wsp_state_free(st);
+    return NULL;
+}
+
+static void test_continuous_batching_changes_nothing(void **state)
+{
+    (void)state;
+    TU_REQUIRE_FILE(tu_model("tiny-dims"));
+    TU_REQUIRE_FILE(tu_shared("whisper-ref/data/jfk.wav"));
+    wsp_model *m = NULL;
+    wsp_engine *e = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model("tiny-dims"), &m, &err), 0);
+    assert_int_equal(wsp_engine_new(NREQ, 1, &e, &err), 0);
+    assert_true(wsp_engine_batching(e)); /* the default */
+    size_t ns = 0;
+    float *pcm = tu_read_wav_pcm16(tu_shared("whisper-ref/data/jfk.wav"), &ns);
+    assert_non_null(pcm);
+    req q[NREQ];
+    for (int i = 0; i < NREQ; i++) {
+        q[i] = (req){.m = m, .e = e, .pcm = pcm, .n = ns};
+        q[i].p = wsp_default_params(i == 1 ? WSP_SAMPLING_BEAM_SEARCH : WSP_SAMPLING_GREEDY);
+        q[i].p.language = "en";
+        q[i].p.n_threads = 1;
+        q[i].p.temperature_inc = 0.0f;
+    }
+    q[1].p.beam_size = 5;
+    q[2].p.temperature = 0.6f; /* best-of 5 sampling, fallback to 0.8, 1.0 */
+    q[2].p.temperature_inc = 0.2f;
+    q[2].p.seed = 7;
+    q[3].p.offset_ms = 2000;
+    q[3].p.initial_prompt = "The president speaks to the nation.";
+
+    /* one by one, batching off */
+    wsp_engine_set_batching(e, false);
+    wsp_result *want[NREQ];
+    for (int i = 0; i < NREQ; i++) {
+        req_run(&q[i]);
+        assert_int_equal(q[i].rc, 0);
+        want[i] = q[i].r;
+        q[i].r = NULL;
+    }
+    /* all at once, batching on */
+    wsp_engine_set_batching(e, true);
+    wsp__batch_stats s0, s1;
+    wsp__engine_stats(e, &s0);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, NREQ);
+    pthread_t th[NREQ];
+    for (int i = 0; i < NREQ; i++) {
+        q[i].start = &start;
+        assert_int_equal(pthread_create(&th[i], NULL, req_run, &q[i]), 0);
+    }
+    for (int i = 0; i < NREQ; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    wsp__engine_stats(e, &s1);
+    print_message("4 concurrent: %ld batched passes, %ld held >= 2 transcriptions, %ld steps, "
+                  "%ld rows (%.2f rows a pass)\n", s1.passes - s0.passes,
+                  s1.merged_passes - s0.merged_passes, s1.steps - s0.steps, s1.rows - s0.rows,
+                  (double)(s1.rows - s0.rows) / (double)(s1.passes - s0.passes));
+    for (int i = 0; i < NREQ; i++) {
+        assert_int_equal(q[i].rc, 0);
+        print_message("request %d: %d segments, %d decoder passes: identical\n", i,
+                      q[i].r->n_segments, q[i].r->timings.n_decode_steps);
+        assert_same_result(q[i].r, want[i]);
+        wsp_result_free(q[i].r);
+        wsp_result_free(want[i]);
+    }
+    assert_true(s1.merged_passes > s0.merged_passes); /* steps really were shared */
+    free(pcm);
+    wsp_engine_free(e);
+    wsp_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_batch_q4_1),
         cmocka_unit_test(test_beam_batched_equals_unbatched),
         cmocka_unit_test(test_bestof_batched_equals_unbatched),
+        cmocka_unit_test(test_continuous_batching_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
