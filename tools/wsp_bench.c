@@ -1,7 +1,7 @@
 /*
  * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
  *
- *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N]
+ *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--rows R]
  *
  * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
  * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
@@ -9,6 +9,9 @@
  * ms_per_step), total_ms (load to result) and peak_rss_mb (VmHWM).
  * --forward: the forward pass alone — mel, encode of every 30 s window, then a 3-token
  * prompt batch and N (default 32) single-token steps on window 0 feeding back the argmax.
+ * --rows R: the row-batched decoder step — window 0 encoded, a 3-token prompt forked to R
+ * sequences, then N (default 32) passes of R rows (one per sequence, each feeding back its
+ * argmax); prints the median ms per pass over the N passes (the argmax excluded).
  * Run it once per process (tests/perf/bench_engine.sh does), so peak RSS is per run.
  * WAV: PCM 16-bit mono 16 kHz.
  */
@@ -137,10 +140,66 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int rows_bench(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int threads,
+                      int steps, int R)
+{
+    float *mel = NULL;
+    int n_frames = 0, n_len = 0;
+    if (R < 1 || R > wsp__n_decoders(st) || wsp__state_pool(st, threads) ||
+        wsp__mel_compute(m, pcm, n, st->pool, &mel, &n_frames, &n_len) ||
+        wsp__encode(st, mel, n_frames, 0, threads))
+        return 1;
+    const wsp__vocab *v = wsp__model_vocab(m);
+    const int max_steps = wsp_model_hparams(m)->n_text_ctx - 3;
+    if (steps > max_steps)
+        steps = max_steps;
+    float *logits = malloc(sizeof(float) * (size_t)v->n_vocab * (size_t)R);
+    double *ms = malloc(sizeof(double) * (size_t)(steps > 0 ? steps : 1));
+    wsp__row rows[WSP__N_DECODERS];
+    int32_t prompt[3] = {v->sot, v->lang_first, v->transcribe};
+    for (int i = 0; i < 3; i++)
+        rows[i] = (wsp__row){.token = prompt[i], .pos = i, .seq = 0,
+                             .logits = i == 2 ? logits : NULL};
+    if (!logits || !ms || wsp__decode_batch(st, rows, 3, threads))
+        return 1;
+    int zero[WSP__N_DECODERS] = {0};
+    wsp__kv_reorder(st, zero, R, 3);
+    for (int j = 1; j < R; j++)
+        memcpy(logits + (size_t)j * v->n_vocab, logits, sizeof(float) * (size_t)v->n_vocab);
+    for (int i = 0; i < steps; i++) {
+        for (int j = 0; j < R; j++) {
+            const float *l = logits + (size_t)j * v->n_vocab;
+            int32_t best = 0;
+            for (int32_t k = 1; k < v->n_vocab; k++)
+                if (l[k] > l[best])
+                    best = k;
+            rows[j] = (wsp__row){.token = (best + j) % v->n_vocab, .pos = 3 + i, .seq = j,
+                                 .logits = logits + (size_t)j * v->n_vocab};
+        }
+        const double t = mdc_now_ms();
+        if (wsp__decode_batch(st, rows, R, threads))
+            return 1;
+        ms[i] = mdc_now_ms() - t;
+    }
+    qsort(ms, (size_t)steps, sizeof *ms, cmp_double);
+    printf("mode=rows rows=%d n_steps=%d ms_per_pass=%.3f ms_per_row=%.3f peak_rss_mb=%.1f\n", R,
+           steps, steps ? ms[steps / 2] : 0.0, steps ? ms[steps / 2] / R : 0.0, peak_rss_mb());
+    free(ms);
+    free(logits);
+    free(mel);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *wav = NULL;
-    int threads = 2, steps = 32, fwd = 0;
+    int threads = 2, steps = 32, fwd = 0, nrows = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
@@ -148,13 +207,15 @@ int main(int argc, char **argv)
             steps = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--forward") == 0)
             fwd = 1;
+        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+            nrows = (int)strtol(argv[++i], NULL, 10);
         else if (!model_path)
             model_path = argv[i];
         else
             wav = argv[i];
     }
     if (!model_path || !wav || threads < 1) {
-        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N]\n");
+        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--rows R]\n");
         return 2;
     }
     size_t n = 0;
@@ -177,7 +238,9 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc;
-    if (fwd) {
+    if (nrows > 0) {
+        rc = rows_bench(m, st, pcm, n, threads, steps, nrows);
+    } else if (fwd) {
         rc = forward(m, st, pcm, n, threads, steps, t_start, load_ms);
     } else {
         wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
