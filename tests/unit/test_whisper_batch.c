@@ -258,15 +258,25 @@ static void check_batched_equals_unbatched(const char *preset, const char *clip,
     wsp_model_free(m);
 }
 
+/* TSan (tests/sanitize.sh) runs this file for the engine's batching threads only. */
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_TSAN() skip()
+#else
+#define SKIP_UNDER_TSAN() (void)0
+#endif
+
 static void test_beam_batched_equals_unbatched(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     wsp_params p = wsp_default_params(WSP_SAMPLING_BEAM_SEARCH);
     p.language = "en";
     p.n_threads = 2;
     p.beam_size = 5;
     p.temperature_inc = 0.0f; /* the pack's beam runs (README-round2 §2) */
     check_batched_equals_unbatched("tiny-dims", "jfk", p);
+    if (getenv("MDC_SANITIZE"))
+        return; /* tests/sanitize.sh: one run is enough (minutes under ASan) */
     p.duration_ms = 33000; /* 2 windows: the second with the first's tokens as prompt */
     check_batched_equals_unbatched("tiny-dims", "jfk_x5_60s", p);
     p.duration_ms = 0;
@@ -276,6 +286,7 @@ static void test_beam_batched_equals_unbatched(void **state)
 static void test_bestof_batched_equals_unbatched(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
     p.language = "en";
     p.n_threads = 2;
@@ -316,12 +327,15 @@ static void *req_run(void *arg)
 static void test_continuous_batching_changes_nothing(void **state)
 {
     (void)state;
-    TU_REQUIRE_FILE(tu_model("tiny-dims"));
+    /* under the sanitizers (TSan: tests/sanitize.sh) the small micro model, fewer beams */
+    const bool san = getenv("MDC_SANITIZE") != NULL;
+    const char *preset = san ? "micro" : "tiny-dims";
+    TU_REQUIRE_FILE(tu_model(preset));
     TU_REQUIRE_FILE(tu_shared("whisper-ref/data/jfk.wav"));
     wsp_model *m = NULL;
     wsp_engine *e = NULL;
     wsp_error err;
-    assert_int_equal(wsp_model_load(tu_model("tiny-dims"), &m, &err), 0);
+    assert_int_equal(wsp_model_load(tu_model(preset), &m, &err), 0);
     assert_int_equal(wsp_engine_new(NREQ, 1, &e, &err), 0);
     assert_true(wsp_engine_batching(e)); /* the default */
     size_t ns = 0;
@@ -335,9 +349,10 @@ static void test_continuous_batching_changes_nothing(void **state)
         q[i].p.n_threads = 1;
         q[i].p.temperature_inc = 0.0f;
     }
-    q[1].p.beam_size = 5;
+    q[1].p.beam_size = san ? 2 : 5;
     q[2].p.temperature = 0.6f; /* best-of 5 sampling, fallback to 0.8, 1.0 */
-    q[2].p.temperature_inc = 0.2f;
+    q[2].p.temperature_inc = san ? 0.0f : 0.2f;
+    q[2].p.best_of = san ? 2 : 5;
     q[2].p.seed = 7;
     q[3].p.offset_ms = 2000;
     q[3].p.initial_prompt = "The president speaks to the nation.";
