@@ -2,6 +2,7 @@
  * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
  *
  *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--rows R]
+ *             [--concurrent K [--no-batching] [--beam B]]
  *
  * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
  * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
@@ -12,6 +13,10 @@
  * --rows R: the row-batched decoder step — window 0 encoded, a 3-token prompt forked to R
  * sequences, then N (default 32) passes of R rows (one per sequence, each feeding back its
  * argmax); prints the median ms per pass over the N passes (the argmax excluded).
+ * --concurrent K: K transcriptions of WAV at once on one engine of K pools of THREADS
+ * threads (the service's MAX_CONCURRENT_TRANSCRIPTIONS = K), greedy or --beam B, with
+ * continuous batching (default) or --no-batching; prints the wall time, audio seconds per
+ * wall second, and the engine's merged-pass counters.
  * Run it once per process (tests/perf/bench_engine.sh does), so peak RSS is per run.
  * WAV: PCM 16-bit mono 16 kHz.
  */
@@ -20,6 +25,7 @@
 #include "whisper/engine.h"
 #include "whisper/state.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +116,8 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     t = mdc_now_ms();
     wsp__row prow[3];
     for (int i = 0; i < 3; i++)
-        prow[i] = (wsp__row){.token = prompt[i], .pos = i, .seq = 0, .logits = i == 2 ? logits : NULL};
+        prow[i] = (wsp__row){.token = prompt[i], .pos = i, .seq = 0,
+                             .logits = i == 2 ? logits : NULL};
     if (!logits || wsp__decode_batch(st, prow, 3, threads))
         return 1;
     const double batch_ms = mdc_now_ms() - t;
@@ -196,10 +203,75 @@ static int rows_bench(wsp_model *m, wsp_state *st, const float *pcm, size_t n, i
     return 0;
 }
 
+typedef struct conc_arg {
+    wsp_engine *e;
+    const wsp_model *m;
+    const float *pcm;
+    size_t n;
+    wsp_params p;
+    pthread_barrier_t *start;
+    int rc;
+} conc_arg;
+
+static void *conc_run(void *arg)
+{
+    conc_arg *a = arg;
+    wsp_state *st = NULL;
+    wsp_result *r = NULL;
+    a->rc = wsp_state_new_on(a->e, a->m, &st, NULL);
+    pthread_barrier_wait(a->start);
+    if (!a->rc)
+        a->rc = wsp_transcribe(st, a->pcm, a->n, &a->p, &r, NULL);
+    wsp_result_free(r);
+    wsp_state_free(st);
+    return NULL;
+}
+
+static int concurrent(const wsp_model *m, const float *pcm, size_t n, int threads, int K,
+                      int batching, int beam)
+{
+    enum { KMAX = 16 };
+    wsp_engine *e = NULL;
+    if (K < 1 || K > KMAX || wsp_engine_new(K, threads, &e, NULL))
+        return 1;
+    wsp_engine_set_batching(e, batching);
+    conc_arg a[KMAX];
+    pthread_t th[KMAX];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)K + 1);
+    for (int i = 0; i < K; i++) {
+        a[i] = (conc_arg){.e = e, .m = m, .pcm = pcm, .n = n, .start = &start};
+        a[i].p = wsp_default_params(beam > 0 ? WSP_SAMPLING_BEAM_SEARCH : WSP_SAMPLING_GREEDY);
+        a[i].p.n_threads = threads;
+        a[i].p.language = "en";
+        a[i].p.temperature_inc = 0;
+        a[i].p.beam_size = beam > 0 ? beam : 5;
+        pthread_create(&th[i], NULL, conc_run, &a[i]);
+    }
+    pthread_barrier_wait(&start);
+    const double t = mdc_now_ms(), c = cpu_ms();
+    int rc = 0;
+    for (int i = 0; i < K; i++) {
+        pthread_join(th[i], NULL);
+        rc |= a[i].rc;
+    }
+    const double wall = mdc_now_ms() - t;
+    wsp__batch_stats bs;
+    wsp__engine_stats(e, &bs);
+    printf("mode=concurrent k=%d threads=%d batching=%d beam=%d wall_ms=%.0f "
+           "audio_s_per_s=%.2f cpu_ms=%.0f passes=%ld merged_passes=%ld rows_per_pass=%.2f\n",
+           K, threads, batching, beam, wall, (double)K * (double)n / WSP_SAMPLE_RATE / (wall / 1e3),
+           cpu_ms() - c, bs.passes, bs.merged_passes,
+           bs.passes ? (double)bs.rows / (double)bs.passes : 0.0);
+    pthread_barrier_destroy(&start);
+    wsp_engine_free(e);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *wav = NULL;
-    int threads = 2, steps = 32, fwd = 0, nrows = 0;
+    int threads = 2, steps = 32, fwd = 0, nrows = 0, conc = 0, batching = 1, beam = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
@@ -209,13 +281,20 @@ int main(int argc, char **argv)
             fwd = 1;
         else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
             nrows = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--concurrent") == 0 && i + 1 < argc)
+            conc = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--beam") == 0 && i + 1 < argc)
+            beam = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--no-batching") == 0)
+            batching = 0;
         else if (!model_path)
             model_path = argv[i];
         else
             wav = argv[i];
     }
     if (!model_path || !wav || threads < 1) {
-        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--rows R]\n");
+        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] "
+                        "[--rows R] [--concurrent K [--no-batching] [--beam B]]\n");
         return 2;
     }
     size_t n = 0;
@@ -238,7 +317,9 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc;
-    if (nrows > 0) {
+    if (conc > 0) {
+        rc = concurrent(m, pcm, n, threads, conc, batching, beam);
+    } else if (nrows > 0) {
         rc = rows_bench(m, st, pcm, n, threads, steps, nrows);
     } else if (fwd) {
         rc = forward(m, st, pcm, n, threads, steps, t_start, load_ms);

@@ -12,12 +12,18 @@
  * waits until every member has posted one (they step in lock-step) or WSP__MERGE_WAIT_US
  * passed; then the poster that finds the set complete runs one rows-mode pass for all
  * pending steps of its model on its own pool (decoder.c wsp__decode_merged: each row's
- * result is the same bits as alone, so merging never changes any transcription).  Passes
- * of disjoint sets may run at once, each on its runner's pool.  The wait bounds what a
- * member busy elsewhere (segment callbacks between windows) can cost the others.
+ * result is the same bits as alone, so merging never changes any transcription).  The
+ * other posters of the pass help it as guests of the runner's pool (threadpool.h) instead
+ * of sleeping, so a merged pass runs on all their threads (the decoder's jobs give the
+ * same bits whatever the chunk count); the runner returns only once its guests left, so
+ * they never touch its later jobs.  Passes of disjoint sets may run at once.  The wait
+ * bounds what a member busy elsewhere (segment callbacks between windows) can cost the
+ * others.
  */
 #include <errno.h>
+#include <immintrin.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -37,7 +43,9 @@ typedef struct step_req {
     const wsp__row *rows;
     int n;
     int rc;
-    bool done, taken;
+    bool taken;
+    atomic_bool done;  /* set under bmu; read by a helping guest without it */
+    wsp__pool *pool;   /* the pool of the pass that took it (guests help there) */
     struct step_req *next;
 } step_req;
 
@@ -193,6 +201,7 @@ static int take_steps(wsp_engine *e, const wsp_state *run, step_req **taken, wsp
         }
         *pp = r->next;
         r->taken = true;
+        r->pool = run->pool;
         e->n_pending--;
         taken[k] = r;
         st[k] = r->st;
@@ -207,7 +216,8 @@ static int take_steps(wsp_engine *e, const wsp_state *run, step_req **taken, wsp
 int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_threads)
 {
     wsp_engine *e = s ? s->engine : NULL;
-    if (!e || !atomic_load(&e->batching) || n_rows >= WSP__MERGE_MIN_ROWS || n_rows > WSP__MERGE_ROWS || s->xcap)
+    if (!e || !atomic_load(&e->batching) || n_rows >= WSP__MERGE_MIN_ROWS ||
+        n_rows > WSP__MERGE_ROWS || s->xcap)
         return wsp__decode_batch(s, rows, n_rows, n_threads); /* leaves, see decoder.c */
     int rc = wsp__decode_check(s, rows, n_rows);
     if (!rc && wsp__state_pool(s, n_threads))
@@ -218,6 +228,7 @@ int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_thr
         return WSP_ECANCELED;
 
     step_req me = {.st = s, .rows = rows, .n = n_rows};
+    atomic_init(&me.done, false);
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_nsec += WSP__MERGE_WAIT_US * 1000L;
@@ -236,8 +247,8 @@ int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_thr
     *tail = &me;
     e->n_pending++;
     pthread_cond_broadcast(&e->bcv);
-    bool timed_out = false;
-    while (!me.done) {
+    bool timed_out = false, helped = false;
+    while (!atomic_load(&me.done)) {
         if (!me.taken && (e->n_pending >= e->n_members || timed_out)) {
             step_req *taken[WSP__MERGE_ROWS];
             wsp_state *st[WSP__MERGE_ROWS];
@@ -251,7 +262,7 @@ int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_thr
                 int total = 0;
                 for (int q = 0; q < k; q++) {
                     taken[q]->rc = rc;
-                    taken[q]->done = true;
+                    atomic_store(&taken[q]->done, true);
                     total += nn[q];
                 }
                 e->stats.passes++;
@@ -259,8 +270,33 @@ int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_thr
                 e->stats.steps += k;
                 e->stats.rows += total;
                 pthread_cond_broadcast(&e->bcv);
+                /* guests saw done (seq_cst: either they see it or we see them) */
+                while (wsp__pool_guests(s->pool) > 0) {
+                    pthread_mutex_unlock(&e->bmu);
+                    sched_yield();
+                    pthread_mutex_lock(&e->bmu);
+                }
                 continue;
             }
+        }
+        if (me.taken && !helped) {
+            /* our step is in another state's pass: lend our thread to its pool */
+            wsp__pool *pp = me.pool;
+            helped = true;
+            pthread_mutex_unlock(&e->bmu);
+            const int tid = wsp__pool_guest_enter(pp);
+            if (tid >= 0) {
+                for (int spins = 0; !atomic_load(&me.done); spins++) {
+                    wsp__pool_guest_help(pp, tid);
+                    if (spins & 63) /* mostly spin (jobs of a pass are microseconds */
+                        _mm_pause(); /* apart), yield now and then on a busy machine */
+                    else
+                        sched_yield();
+                }
+                wsp__pool_guest_leave(pp, tid);
+            }
+            pthread_mutex_lock(&e->bmu);
+            continue;
         }
         if (timed_out || me.taken) {
             pthread_cond_wait(&e->bcv, &e->bmu);

@@ -31,15 +31,18 @@ static void add_bias_gelu(const linear_job *j, int m0, int m1, int r0, int r1)
     }
 }
 
-/* matvec path: chunks of W's rows (multiples of 4 for the dot4 kernel) */
+/* matvec path: chunks of W's rows (multiples of 4 for the dot4 kernel; of 8 with GELU,
+ * whose vector kernel has a scalar tail of other rounding: every chunk boundary is then
+ * a multiple of 8, so the result does not depend on the chunk count, i.e. on how many
+ * threads run the job — the decoder's continuous batching relies on it) */
 static void matvec_task(void *p, int ith, int nth)
 {
     const linear_job *j = p;
-    const int rows = j->W->rows;
+    const int rows = j->W->rows, unit = j->gelu ? 8 : 4;
     int b, e;
-    wsp__split((rows + 3) / 4, ith, nth, &b, &e);
-    b *= 4;
-    e *= 4;
+    wsp__split((rows + unit - 1) / unit, ith, nth, &b, &e);
+    b *= unit;
+    e *= unit;
     if (e > rows)
         e = rows;
     if (b >= e)

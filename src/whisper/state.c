@@ -105,7 +105,7 @@ int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
     s->d_scores = alloc_f(s, (size_t)WSP__MAX_THREADS * (T > C ? T : C), &ok);
     s->d_logits = alloc_f(s, (size_t)WSP__LOGIT_ROWS * (size_t)hp->n_vocab, &ok);
     const size_t nr = C > WSP__MERGE_ROWS ? C : WSP__MERGE_ROWS;
-    s->d_rows = (wsp__drow *)alloc_f(s, (nr * sizeof(wsp__drow) + sizeof(float) - 1) / sizeof(float), &ok);
+    s->d_rows = (wsp__drow *)alloc_f(s, (nr * sizeof(wsp__drow) + 3) / sizeof(float), &ok);
     if (!ok) {
         wsp_state_free(s);
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the state buffers");
