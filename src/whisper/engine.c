@@ -9,8 +9,8 @@
  * decoding at the same time go through ONE batched pass.  A state becomes a member when
  * it posts a mergeable step (< 16 rows, no attention capture) and stops being one when
  * it encodes, runs any other decoder batch, or its transcription ends.  A posted step
- * waits until every member has posted one (they step in lock-step) or WSP__MERGE_WAIT_US
- * passed; then the poster that finds the set complete runs one rows-mode pass for all
+ * waits until every member on the same model has posted one (they step in lock-step) or
+ * WSP__MERGE_WAIT_US passed; then the poster that finds the set complete runs one rows-mode pass for all
  * pending steps of its model on its own pool (decoder.c wsp__decode_merged: each row's
  * result is the same bits as alone, so merging never changes any transcription).  The
  * other posters of the pass help it as guests of the runner's pool (threadpool.h) instead
@@ -60,7 +60,7 @@ struct wsp_engine {
     pthread_mutex_t bmu;
     pthread_cond_t bcv; /* a step was posted, a member left, or a pass finished */
     step_req *pending;  /* FIFO of steps not yet taken by a pass */
-    int n_members, n_pending;
+    wsp_state *members; /* states stepping in lock-step (list through batch_next) */
     wsp__batch_stats stats;
 };
 
@@ -182,7 +182,11 @@ void wsp__engine_leave(wsp_state *s)
     wsp_engine *e = s->engine;
     pthread_mutex_lock(&e->bmu);
     s->batch_member = false;
-    e->n_members--;
+    for (wsp_state **pp = &e->members; *pp; pp = &(*pp)->batch_next)
+        if (*pp == s) {
+            *pp = s->batch_next;
+            break;
+        }
     pthread_cond_broadcast(&e->bcv); /* the others may now be complete */
     pthread_mutex_unlock(&e->bmu);
 }
@@ -202,7 +206,6 @@ static int take_steps(wsp_engine *e, const wsp_state *run, step_req **taken, wsp
         *pp = r->next;
         r->taken = true;
         r->pool = run->pool;
-        e->n_pending--;
         taken[k] = r;
         st[k] = r->st;
         rows[k] = r->rows;
@@ -211,6 +214,18 @@ static int take_steps(wsp_engine *e, const wsp_state *run, step_req **taken, wsp
         k++;
     }
     return k;
+}
+
+/* Whether every member on `model` has a step pending (members of other models are
+ * never merged with them, so they are not waited for).  Under bmu. */
+static bool all_posted(const wsp_engine *e, const wsp_model *model)
+{
+    int members = 0, pending = 0;
+    for (const wsp_state *m = e->members; m; m = m->batch_next)
+        members += m->model == model;
+    for (const step_req *r = e->pending; r; r = r->next)
+        pending += r->st->model == model;
+    return pending >= members;
 }
 
 int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_threads)
@@ -239,17 +254,17 @@ int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_thr
     pthread_mutex_lock(&e->bmu);
     if (!s->batch_member) {
         s->batch_member = true;
-        e->n_members++;
+        s->batch_next = e->members;
+        e->members = s;
     }
     step_req **tail = &e->pending;
     while (*tail)
         tail = &(*tail)->next;
     *tail = &me;
-    e->n_pending++;
     pthread_cond_broadcast(&e->bcv);
     bool timed_out = false, helped = false;
     while (!atomic_load(&me.done)) {
-        if (!me.taken && (e->n_pending >= e->n_members || timed_out)) {
+        if (!me.taken && (timed_out || all_posted(e, s->model))) {
             step_req *taken[WSP__MERGE_ROWS];
             wsp_state *st[WSP__MERGE_ROWS];
             const wsp__row *rr[WSP__MERGE_ROWS];

@@ -37,6 +37,7 @@ struct wsp_state {
     bool batch_member;  /* stepping in the engine's continuous batching (engine.c);
                            written by this state's own thread only, under the engine's
                            batching lock */
+    struct wsp_state *batch_next; /* the engine's list of such states (under that lock) */
     wsp_abort_cb abort_cb;
     void *abort_user_data;
     int encoded;     /* a wsp__encode() has filled cross_k/cross_v */

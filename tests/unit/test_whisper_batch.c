@@ -399,6 +399,70 @@ static void test_continuous_batching_changes_nothing(void **state)
     wsp_model_free(m);
 }
 
+/* Two models on one engine at once: steps are merged only with the same model's (and a
+ * member of the other model is not waited for); results unchanged. */
+static void test_continuous_batching_two_models(void **state)
+{
+    (void)state;
+    SKIP_UNDER_TSAN();
+    TU_REQUIRE_FILE(tu_model("tiny-dims"));
+    TU_REQUIRE_FILE(tu_model("micro"));
+    TU_REQUIRE_FILE(tu_shared("whisper-ref/data/jfk.wav"));
+    wsp_model *m[2] = {NULL, NULL};
+    wsp_engine *e = NULL;
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model("tiny-dims"), &m[0], &err), 0);
+    assert_int_equal(wsp_model_load(tu_model("micro"), &m[1], &err), 0);
+    assert_int_equal(wsp_engine_new(3, 1, &e, &err), 0);
+    size_t ns = 0;
+    float *pcm = tu_read_wav_pcm16(tu_shared("whisper-ref/data/jfk.wav"), &ns);
+    assert_non_null(pcm);
+    enum { N = 3 };
+    req q[N];
+    wsp_result *want[N];
+    for (int i = 0; i < N; i++) {
+        q[i] = (req){.m = m[i == 2], .e = e, .pcm = pcm, .n = ns};
+        q[i].p = wsp_default_params(WSP_SAMPLING_BEAM_SEARCH);
+        q[i].p.language = "en";
+        q[i].p.n_threads = 1;
+        q[i].p.temperature_inc = 0.0f;
+        q[i].p.beam_size = 2 + i;
+    }
+    wsp_engine_set_batching(e, false);
+    for (int i = 0; i < N; i++) {
+        req_run(&q[i]);
+        assert_int_equal(q[i].rc, 0);
+        want[i] = q[i].r;
+        q[i].r = NULL;
+    }
+    wsp_engine_set_batching(e, true);
+    wsp__batch_stats s0, s1;
+    wsp__engine_stats(e, &s0);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, N);
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        q[i].start = &start;
+        assert_int_equal(pthread_create(&th[i], NULL, req_run, &q[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    wsp__engine_stats(e, &s1);
+    print_message("tiny-dims x2 + micro: %ld passes, %ld merged\n", s1.passes - s0.passes,
+                  s1.merged_passes - s0.merged_passes);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(q[i].rc, 0);
+        assert_same_result(q[i].r, want[i]);
+        wsp_result_free(q[i].r);
+        wsp_result_free(want[i]);
+    }
+    free(pcm);
+    wsp_engine_free(e);
+    wsp_model_free(m[0]);
+    wsp_model_free(m[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_beam_batched_equals_unbatched),
         cmocka_unit_test(test_bestof_batched_equals_unbatched),
         cmocka_unit_test(test_continuous_batching_changes_nothing),
+        cmocka_unit_test(test_continuous_batching_two_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
