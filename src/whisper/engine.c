@@ -10,9 +10,10 @@
  * it posts a mergeable step (< 16 rows, no attention capture) and stops being one when
  * it encodes, runs any other decoder batch, or its transcription ends.  A posted step
  * waits until every member on the same model has posted one (they step in lock-step) or
- * WSP__MERGE_WAIT_US passed; then the poster that finds the set complete runs one rows-mode pass for all
- * pending steps of its model on its own pool (decoder.c wsp__decode_merged: each row's
- * result is the same bits as alone, so merging never changes any transcription).  The
+ * WSP__MERGE_WAIT_US passed; then the poster that finds the set complete runs one
+ * rows-mode pass for all pending steps of its model on its own pool (decoder.c
+ * wsp__decode_merged: each row's result is the same bits as alone, so merging never
+ * changes any transcription).  The
  * other posters of the pass help it as guests of the runner's pool (threadpool.h) instead
  * of sleeping, so a merged pass runs on all their threads (the decoder's jobs give the
  * same bits whatever the chunk count); the runner returns only once its guests left, so
