@@ -13,13 +13,12 @@
  * WSP__MERGE_WAIT_US passed; then the poster that finds the set complete runs one
  * rows-mode pass for all pending steps of its model on its own pool (decoder.c
  * wsp__decode_merged: each row's result is the same bits as alone, so merging never
- * changes any transcription).  The
- * other posters of the pass help it as guests of the runner's pool (threadpool.h) instead
- * of sleeping, so a merged pass runs on all their threads (the decoder's jobs give the
- * same bits whatever the chunk count); the runner returns only once its guests left, so
- * they never touch its later jobs.  Passes of disjoint sets may run at once.  The wait
- * bounds what a member busy elsewhere (segment callbacks between windows) can cost the
- * others.
+ * changes any transcription).  The other posters of the pass help it as guests of the
+ * runner's pool (threadpool.h) instead of sleeping, so a merged pass runs on all their
+ * threads (the decoder's jobs give the same bits whatever the chunk count); the runner
+ * returns only once its guests left, so they never touch its later jobs.  Passes of
+ * disjoint sets may run at once.  The wait bounds what a member busy elsewhere (segment
+ * callbacks between windows) can cost the others.
  */
 #include <errno.h>
 #include <immintrin.h>
