@@ -60,6 +60,13 @@ static const char k_usage[] =
     "          --max-words-per-cue N  srt/vtt cues of at most N words (like -ml 1 -sow)\n"
     "          --diarize          stereo recording: speaker per segment by channel energy\n"
     "                             (whisper.cpp -di; transcribes L+R)\n"
+    "          --dtw PRESET       word times by cross-attention DTW: off, auto (the\n"
+    "                             model's size) or tiny|tiny.en|base|...|large-v3-turbo\n"
+    "                             (default: $WHISPER_DTW or off)\n"
+    "          --speaker-turns T  with --diarize, md and diarized_json: auto (audio for\n"
+    "                             md, segment for diarized_json), segment (-di's label\n"
+    "                             per segment) or audio (turns measured on the channels,\n"
+    "                             text split at the words where the turn changes)\n"
     "          --vad, --no-vad    transcribe only the speech a Silero voice-activity\n"
     "                             detector finds (default: $WHISPER_VAD, auto = on when\n"
     "                             the VAD model file is there)\n"
@@ -220,7 +227,7 @@ static int cmd_transcribe(int argc, char **argv)
     enum {
         O_BEAM = 256, O_NO_FALLBACK, O_NO_TS, O_PROMPT, O_TRANSLATE, O_TITLE, O_DATE,
         O_PARTICIPANTS, O_LOCALE, O_VAD, O_NO_VAD, O_VAD_MODEL, O_SEED, O_WORDS, O_MAX_WORDS,
-        O_DIARIZE
+        O_DIARIZE, O_TURNS, O_DTW
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -235,6 +242,8 @@ static int cmd_transcribe(int argc, char **argv)
         {"words", no_argument, NULL, O_WORDS},
         {"max-words-per-cue", required_argument, NULL, O_MAX_WORDS},
         {"diarize", no_argument, NULL, O_DIARIZE},
+        {"speaker-turns", required_argument, NULL, O_TURNS},
+        {"dtw", required_argument, NULL, O_DTW},
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
         {"title", required_argument, NULL, O_TITLE},
@@ -257,6 +266,7 @@ static int cmd_transcribe(int argc, char **argv)
     const char *out_path = NULL;
     bool verbose = false;
     int vad_choice = -1; /* -1: $WHISPER_VAD; 0 --no-vad; 1 --vad */
+    bool dtw_opt = false; /* --dtw given (WHISPER_DTW alone applies only where words are) */
     pipeline_request req = {.temperature = -1, .format = RPT_FORMAT_MARKDOWN};
     int c;
     optind = 1;
@@ -276,6 +286,14 @@ static int cmd_transcribe(int argc, char **argv)
             req.max_words_per_cue = parse_int_opt("--max-words-per-cue", optarg, 1, 100);
             break;
         case O_DIARIZE: req.diarize = true; break;
+        case O_DTW:
+            set_or_die(&cfg, "WHISPER_DTW", optarg, "--dtw");
+            dtw_opt = true;
+            break;
+        case O_TURNS:
+            if (pipeline_turns_parse(optarg, &req.speaker_turns) != 0)
+                die_usage("--speaker-turns must be auto, segment or audio (got \"%s\")", optarg);
+            break;
         case 'f':
             if (rpt_format_parse(optarg, &req.format) != 0)
                 die_usage("unknown format \"%s\" (md|txt|srt|vtt|json|verbose_json|"
@@ -306,6 +324,17 @@ static int cmd_transcribe(int argc, char **argv)
                   req.language);
     if (req.format == RPT_FORMAT_DIARIZED_JSON)
         req.diarize = true;
+    const int turns_why = pipeline_turns_check(req.speaker_turns, req.diarize, req.format);
+    if (turns_why == PIPELINE_TURNS_NEED_DIARIZE)
+        die_usage("--speaker-turns needs --diarize (or -f diarized_json)");
+    if (turns_why)
+        die_usage("--speaker-turns applies to -f md and -f diarized_json only (the other "
+                  "formats carry whisper.cpp's per-segment labels)");
+    if (pipeline_dtw_parse(cfg.dtw, &req.dtw) != 0)
+        die_usage("WHISPER_DTW: \"%s\" is not off, auto or a preset", cfg.dtw);
+    if (dtw_opt && req.dtw != PIPELINE_DTW_OFF && !pipeline_needs_words(&req))
+        die_usage("--dtw sets word times: add --words (-f verbose_json), --max-words-per-cue "
+                  "or --diarize (md)");
     if (req.word_timestamps && req.format != RPT_FORMAT_VERBOSE_JSON &&
         req.format != RPT_FORMAT_MARKDOWN)
         die_usage("--words needs -f verbose_json (srt/vtt: --max-words-per-cue)");

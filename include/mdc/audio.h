@@ -154,6 +154,31 @@ void aud_pcm_free(aud_pcm *pcm);
 int aud_stereo_speaker(const aud_pcm *pcm, int64_t t0_cs, int64_t t1_cs, double *e0,
                        double *e1);
 
+/* Speaker turns of a stereo decode measured on the channels' activity, independent of
+ * how the engine cut its segments (a recording where each party has its own channel:
+ * phone calls, two-microphone interviews).  md-converter's own rule, not whisper.cpp's:
+ *  1. frames of AUD_TURN_FRAME_CS; a frame is silent when the mean |x| of both channels
+ *     is below AUD_TURN_SILENCE, else it takes whisper-cli -di's label over the frame
+ *     (0 if E0 > 1.1·E1, 1 if E1 > 1.1·E0, else "?": E = Σ|x| in double, as
+ *     aud_stereo_speaker);
+ *  2. debouncing: the current state (silence, speaker 0 or 1) changes only when another
+ *     state holds for AUD_TURN_MIN_CS of frames in a row ("?" frames belong to nobody:
+ *     they neither extend nor break a run); the change is dated at the run's first frame;
+ *  3. a turn = a stretch of one speaker between changes; silence is no turn.
+ * So a turn lasts at least AUD_TURN_MIN_CS (the last one may be cut by the end) and
+ * crosstalk or a short backchannel does not split the other party's turn.
+ * *out: malloc'd [*n] turns in time order, non-overlapping, in [0, n_samples/160] cs
+ * (caller frees; NULL with *n = 0 when there are none).  Returns 0, or -1 when pcm holds
+ * no channels or on out-of-memory (*out NULL, *n 0). */
+typedef struct aud_turn {
+    int64_t t0_cs, t1_cs; /* [t0, t1), centiseconds from the start of the recording */
+    int speaker;          /* 0 = left channel, 1 = right */
+} aud_turn;
+#define AUD_TURN_FRAME_CS 10   /* 100 ms frames */
+#define AUD_TURN_MIN_CS 30     /* a change of speaker must hold 300 ms */
+#define AUD_TURN_SILENCE 1e-3f /* mean |x| below −60 dBFS on both channels: silence */
+int aud_stereo_turns(const aud_pcm *pcm, aud_turn **out, size_t *n);
+
 /* Routes FFmpeg's av_log to mdc_log: warnings and errors only, at most
  * AUD_LOG_BURST lines per AUD_LOG_WINDOW_S seconds (process-wide; the number of
  * dropped lines is reported once the window reopens).  Idempotent (pthread_once);

@@ -37,6 +37,13 @@ typedef struct rpt_segment {
     const char *speaker;
 } rpt_segment;
 
+/* A speaker turn measured on the audio (the service's channel-activity turns of a stereo
+ * recording), independent of how the text was cut into segments. */
+typedef struct rpt_turn {
+    int64_t t0_cs, t1_cs;   /* [t0, t1), centiseconds; turns in time order, disjoint */
+    const char *speaker;    /* label, as the segments' ("0", "1") */
+} rpt_turn;
+
 /* One token's log-probability, for OpenAI's `include[]=logprobs` (json format only). */
 typedef struct rpt_logprob {
     const char *bytes;      /* the token's raw bytes (a token may end inside a UTF-8
@@ -69,6 +76,14 @@ typedef struct rpt_transcript {
      * that no speech was detected (and the decoder did not run). */
     bool vad_used;
     double speech_s;
+    /* Speaker turns measured on the audio (NULL/0 = none).  With turns, the Markdown
+     * report and diarized_json take each speaker from the turns instead of the
+     * segments' own labels: a segment with word times is split at the words where the
+     * turn changes (a word belongs to the turn it overlaps most, else the nearest), one
+     * without words takes the turn it overlaps most; the Markdown talk time is then the
+     * sum of the turns' spans.  The other formats keep the segments' labels. */
+    const rpt_turn *turns;
+    size_t n_turns;
 } rpt_transcript;
 
 typedef enum rpt_locale { RPT_LOCALE_PT_BR = 0, RPT_LOCALE_EN = 1 } rpt_locale;
@@ -116,8 +131,11 @@ const char *rpt_format_mime(rpt_format fmt);
  *                 probability, model, processing time, source file (container, codec)),
  *                 "Participantes" list split at commas, "Sumário"/"Contents" (every ~5 min)
  *                 when the audio is longer than 10 min, then "Transcrição"/"Transcript":
- *                 paragraphs "**[HH:MM:SS]** text" — a new one after a pause ≥ 2 s or once
- *                 a paragraph spans 60 s; an italic "no speech detected" note when empty.
+ *                 paragraphs "**[HH:MM:SS]** text" — a new one at a change of speaker
+ *                 ("**Speaker 0:**" after the time), after a pause ≥ 2 s or once a
+ *                 paragraph spans 60 s; "Talk time" per speaker in the header when
+ *                 there are speakers (see turns above); an italic "no speech detected"
+ *                 note when empty.
  *                 All text is one line per field and escaped (see src/report/markdown.c).
  *   TEXT          the segment texts joined by single spaces, plus "\n" ("" when empty).
  *   SRT / VTT     one cue per segment (SRT 1-based numbers, "HH:MM:SS,mmm"; "WEBVTT",
@@ -135,8 +153,13 @@ const char *rpt_format_mime(rpt_format fmt);
  *   usage.seconds is the duration rounded up to whole seconds, as OpenAI bills and shows
  *   it (its verbose_json example: duration 8.47 → seconds 9); see rpt_usage_seconds().
  *   DIARIZED_JSON {task: "transcribe", duration, text, segments: [{type:
- *                 "transcript.text.segment", id: "seg_N", start, end, text, speaker}]}
- *                 (OpenAI's TranscriptionDiarized; speaker as given, "?" when NULL). */
+ *                 "transcript.text.segment", id: "seg_N", start, end, text, speaker}],
+ *                 usage} (OpenAI's TranscriptionDiarized): one segment per non-blank
+ *                 segment, or per run of words in one turn when tr->turns is set.
+ *                 speaker: OpenAI labels speakers with capital letters, so a label that
+ *                 is a number n (the service's channel: "0" left, "1" right) becomes
+ *                 the letter 'A' + n ("A", "B"), "?" (no channel dominates) and a
+ *                 missing label become "unknown", any other label is kept. */
 int rpt_render(rpt_format fmt, const rpt_transcript *tr, const rpt_meta *meta, char **out,
                size_t *out_len);
 

@@ -176,6 +176,14 @@ typedef enum wsp_aheads_preset {
 int wsp_aheads_preset_parse(const char *name, wsp_aheads_preset *out);
 /* The name of a preset (as parsed above), or "?" outside the enum. */
 const char *wsp_aheads_preset_name(wsp_aheads_preset preset);
+/* The preset of the model's size (wsp_model_type_name, ".en" for an English-only
+ * vocabulary): 0 and *out set, or WSP_EINVAL when the size names no single preset (an
+ * unknown size, or 80-band "large", which can be large-v1 or large-v2). */
+int wsp_aheads_preset_for_model(const wsp_model *model, wsp_aheads_preset *out);
+/* True when every alignment head of the preset exists in the model (text layer <
+ * n_text_layer, head < n_text_head); false for NONE and out-of-range values.  A preset
+ * that does not fit makes wsp_transcribe fail with WSP_EINVAL. */
+bool wsp_aheads_preset_fits(const wsp_model *model, wsp_aheads_preset preset);
 
 typedef struct wsp_params {
     wsp_sampling strategy; /* default GREEDY */

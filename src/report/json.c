@@ -68,21 +68,35 @@ static int append_words(json_t *arr, const rpt_segment *s)
     return rc;
 }
 
+/* OpenAI's speaker label for ours (see report.h DIARIZED_JSON): "0" → "A", "1" → "B"
+ * (channel n → 'A' + n, up to "Z"), "?" / NULL → "unknown", anything else as given. */
+static json_t *diarized_speaker(const char *spk)
+{
+    if (!spk || !strcmp(spk, "?"))
+        return json_string("unknown");
+    char *end = NULL;
+    const long n = strtol(spk, &end, 10);
+    if (spk[0] >= '0' && spk[0] <= '9' && end && !*end && n >= 0 && n < 26) {
+        const char letter[2] = {(char)('A' + n), '\0'};
+        return json_string(letter);
+    }
+    return text_json(spk);
+}
+
 /* diarized_json segment (OpenAI TranscriptionDiarizedSegment). */
-static json_t *diarized_json(const rpt_segment *s, size_t id)
+static json_t *diarized_json(const rpt__unit *u, size_t id)
 {
     json_t *o = json_object();
     if (!o)
         return NULL;
     char sid[32];
     snprintf(sid, sizeof sid, "seg_%zu", id);
-    int64_t t1 = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
     int rc = set(o, "type", json_string("transcript.text.segment"));
     rc |= set(o, "id", json_string(sid));
-    rc |= set(o, "start", secs(s->t0_cs));
-    rc |= set(o, "end", secs(t1));
-    rc |= set(o, "text", text_json(s->text));
-    rc |= set(o, "speaker", text_json(s->speaker ? s->speaker : "?"));
+    rc |= set(o, "start", secs(u->t0_cs));
+    rc |= set(o, "end", secs(u->t1_cs));
+    rc |= set(o, "text", json_string(u->text));
+    rc |= set(o, "speaker", diarized_speaker(u->speaker));
     if (rc) {
         json_decref(o);
         return NULL;
@@ -199,9 +213,13 @@ int rpt__render_json(const rpt_transcript *tr, int verbose, mdc_buf *b)
         rc |= set(root, "text", json_string(text));
     if (!rc && diarized) {
         json_t *segs = json_array();
-        rc |= set(root, "segments", segs);
-        for (size_t i = 0; !rc && i < tr->n_segments; i++)
-            rc |= json_array_append_new(segs, diarized_json(&tr->segments[i], i));
+        rc |= set(root, "segments", segs); /* steals segs, even on failure */
+        rpt__unit *u = NULL;
+        const long nu = rc ? -1 : rpt__units(tr, &u);
+        rc |= nu < 0;
+        for (long i = 0; !rc && i < nu; i++)
+            rc |= json_array_append_new(segs, diarized_json(&u[i], (size_t)i));
+        rpt__units_free(u, nu > 0 ? (size_t)nu : 0);
     } else if (!rc && verbose) {
         if (tr->want_words) {
             json_t *words = json_array();

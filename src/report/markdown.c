@@ -246,28 +246,34 @@ static void put_speaker(mdc_buf *b, const char *spk, const strings *S)
         put_md(b, spk);
 }
 
-/* Talk time per speaker (sum of the labelled segments' spans), in first-seen order:
- * "- **Talk time:** Speaker 0 00:00:09, Speaker 1 00:00:03". */
-static void put_talk_time(mdc_buf *b, const rpt_transcript *tr, char **clean, const strings *S)
+/* Talk time per speaker, in first-seen order: with speaker turns the sum of the turns'
+ * spans (what the channels show, however the text was cut), else the sum of the
+ * labelled units' spans: "- **Talk time:** Speaker 0 00:00:09, Speaker 1 00:00:03". */
+static void put_talk_time(mdc_buf *b, const rpt_transcript *tr, const rpt__unit *u, size_t nu,
+                          const strings *S)
 {
     enum { MAX_SPK = 16 };
     const char *name[MAX_SPK];
     int64_t cs[MAX_SPK];
     int n = 0;
-    for (size_t i = 0; i < tr->n_segments; i++) {
-        const rpt_segment *s = &tr->segments[i];
-        if (!s->speaker || !clean[i][0])
+    const int turns = tr->turns && tr->n_turns > 0;
+    const size_t count = turns ? tr->n_turns : nu;
+    for (size_t i = 0; i < count; i++) {
+        const char *spk = turns ? tr->turns[i].speaker : u[i].speaker;
+        const int64_t t0 = turns ? tr->turns[i].t0_cs : u[i].t0_cs;
+        const int64_t t1 = turns ? tr->turns[i].t1_cs : u[i].t1_cs;
+        if (!spk)
             continue;
         int k = 0;
-        while (k < n && strcmp(name[k], s->speaker))
+        while (k < n && strcmp(name[k], spk))
             k++;
         if (k == n) {
             if (n == MAX_SPK)
                 continue;
-            name[n] = s->speaker;
+            name[n] = spk;
             cs[n++] = 0;
         }
-        cs[k] += s->t1_cs > s->t0_cs ? s->t1_cs - s->t0_cs : 0;
+        cs[k] += t1 > t0 ? t1 - t0 : 0;
     }
     if (n == 0)
         return;
@@ -337,16 +343,14 @@ static void put_preview(mdc_buf *b, const char *text)
 int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b)
 {
     const strings *S = m->locale == RPT_LOCALE_EN ? &k_en : &k_pt;
-    char **clean = calloc(tr->n_segments ? tr->n_segments : 1, sizeof *clean);
+    rpt__unit *u = NULL;
     rpt__para *par = NULL;
     long np = -1;
     int rc = -1;
-    if (!clean)
+    const long nu = rpt__units(tr, &u);
+    if (nu < 0)
         return -1;
-    for (size_t i = 0; i < tr->n_segments; i++)
-        if (!(clean[i] = rpt__clean_line(tr->segments[i].text)))
-            goto out;
-    if ((np = rpt__paragraphs(tr, clean, &par)) < 0)
+    if ((np = rpt__paragraphs(u, (size_t)nu, &par)) < 0)
         goto out;
 
     int64_t dur_cs = tr->duration_s > 0 && isfinite(tr->duration_s)
@@ -355,7 +359,7 @@ int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b
         dur_cs = par[np - 1].t1_cs;
     if (put_header(b, tr, m, S, dur_cs))
         goto out;
-    put_talk_time(b, tr, clean, S);
+    put_talk_time(b, tr, u, (size_t)nu, S);
     if (put_participants(b, m->participants, S))
         goto out;
 
@@ -367,7 +371,7 @@ int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b
             if (par[i].t0_cs < next)
                 continue;
             mdc_buf_printf(b, "- **[%s]** ", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
-            put_preview(b, clean[par[i].first]);
+            put_preview(b, u[par[i].first].text);
             mdc_buf_puts(b, "\n");
             next = (par[i].t0_cs / TOC_STEP_CS + 1) * TOC_STEP_CS;
         }
@@ -380,24 +384,20 @@ int rpt__render_markdown(const rpt_transcript *tr, const rpt_meta *m, mdc_buf *b
         if (i)
             mdc_buf_puts(b, "\n");
         mdc_buf_printf(b, "**[%s]**", rpt__timestamp(par[i].t0_cs, 0, ts, sizeof ts));
-        if (tr->segments[par[i].first].speaker) {
+        if (u[par[i].first].speaker) {
             mdc_buf_puts(b, " **");
-            put_speaker(b, tr->segments[par[i].first].speaker, S);
+            put_speaker(b, u[par[i].first].speaker, S);
             mdc_buf_puts(b, ":**");
         }
         for (size_t k = par[i].first; k <= par[i].last; k++) {
-            if (!clean[k][0])
-                continue;
             mdc_buf_puts(b, " ");
-            put_md(b, clean[k]);
+            put_md(b, u[k].text);
         }
         mdc_buf_puts(b, "\n");
     }
     rc = 0;
 out:
-    for (size_t i = 0; i < tr->n_segments; i++)
-        free(clean[i]);
-    free(clean);
+    rpt__units_free(u, (size_t)nu);
     free(par);
     return rc;
 }

@@ -25,18 +25,34 @@ char *rpt__timestamp(int64_t cs, char sep, char *buf, size_t len);
 const char *rpt__lang_name(const char *code, rpt_locale loc);
 const char *rpt__lang_openai_name(const char *code);
 
-/* A paragraph: segments [first, last] merged at pauses (see markdown.c). */
+/* A unit of transcript text with one speaker: a non-blank segment, or — with speaker
+ * turns (tr->turns) and word times — a run of a segment's words that fall in one turn.
+ * speaker: the segment's own label without turns; with turns, the turn the span
+ * overlaps most (ties: the earlier one; no overlap: the nearest turn).  text is cleaned
+ * (rpt__clean_line), malloc'd and never empty. */
+typedef struct rpt__unit {
+    char *text;
+    int64_t t0_cs, t1_cs;     /* t0 <= t1 */
+    const char *speaker;      /* NULL = none */
+} rpt__unit;
+
+/* The units of tr in transcript order; *out is malloc'd (free with rpt__units_free).
+ * Returns the count, or -1 on OOM (*out NULL). */
+long rpt__units(const rpt_transcript *tr, rpt__unit **out);
+void rpt__units_free(rpt__unit *u, size_t n);
+
+/* A paragraph: units [first, last] merged at pauses (see markdown.c). */
 typedef struct rpt__para {
     size_t first, last;
     int64_t t0_cs, t1_cs;
 } rpt__para;
 
-/* Splits the non-empty segments into paragraphs: a new one starts after a pause of at
- * least RPT__PAUSE_CS or once the current one spans RPT__PARA_MAX_CS.  *out is
+/* Groups units into paragraphs: a new one starts at a change of speaker, after a pause of
+ * at least RPT__PAUSE_CS or once the current one spans RPT__PARA_MAX_CS.  *out is
  * malloc'd (caller frees); returns the count, or -1 on OOM. */
 #define RPT__PAUSE_CS 200
 #define RPT__PARA_MAX_CS 6000
-long rpt__paragraphs(const rpt_transcript *tr, char **clean, rpt__para **out);
+long rpt__paragraphs(const rpt__unit *u, size_t n_units, rpt__para **out);
 
 /* The whole transcript text: the cleaned segment texts joined by single spaces
  * (malloc'd; NULL on OOM). */

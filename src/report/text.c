@@ -57,30 +57,25 @@ char *rpt__timestamp(int64_t cs, char sep, char *buf, size_t len)
     return buf;
 }
 
-long rpt__paragraphs(const rpt_transcript *tr, char **clean, rpt__para **out)
+long rpt__paragraphs(const rpt__unit *u, size_t n_units, rpt__para **out)
 {
     *out = NULL;
-    rpt__para *v = malloc((tr->n_segments ? tr->n_segments : 1) * sizeof *v);
+    rpt__para *v = malloc((n_units ? n_units : 1) * sizeof *v);
     if (!v)
         return -1;
     long n = 0;
-    for (size_t i = 0; i < tr->n_segments; i++) {
-        if (!clean[i][0])
-            continue;
-        const rpt_segment *s = &tr->segments[i];
-        int64_t t1 = s->t1_cs > s->t0_cs ? s->t1_cs : s->t0_cs;
+    for (size_t i = 0; i < n_units; i++) {
         rpt__para *p = n ? &v[n - 1] : NULL;
         /* a change of speaker always starts a new paragraph */
-        const rpt_segment *ps = p ? &tr->segments[p->last] : NULL;
-        const int same_speaker = !ps || (!ps->speaker && !s->speaker) ||
-                                 (ps->speaker && s->speaker && !strcmp(ps->speaker, s->speaker));
-        if (p && same_speaker && s->t0_cs - p->t1_cs < RPT__PAUSE_CS &&
+        const char *ps = p ? u[p->last].speaker : NULL, *s = u[i].speaker;
+        const int same_speaker = !p || ps == s || (ps && s && !strcmp(ps, s));
+        if (p && same_speaker && u[i].t0_cs - p->t1_cs < RPT__PAUSE_CS &&
             p->t1_cs - p->t0_cs < RPT__PARA_MAX_CS) {
             p->last = i;
-            if (t1 > p->t1_cs)
-                p->t1_cs = t1;
+            if (u[i].t1_cs > p->t1_cs)
+                p->t1_cs = u[i].t1_cs;
         } else {
-            v[n++] = (rpt__para){.first = i, .last = i, .t0_cs = s->t0_cs, .t1_cs = t1};
+            v[n++] = (rpt__para){.first = i, .last = i, .t0_cs = u[i].t0_cs, .t1_cs = u[i].t1_cs};
         }
     }
     *out = v;

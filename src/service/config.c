@@ -72,6 +72,7 @@ static int h_api_key(const setting *s, void *field, const char *v, char *why, si
 static int h_locale(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_log_level(const setting *s, void *field, const char *v, char *why, size_t whylen);
 static int h_cors(const setting *s, void *field, const char *v, char *why, size_t whylen);
+static int h_dtw(const setting *s, void *field, const char *v, char *why, size_t whylen);
 
 #define F(field) .off = offsetof(svc_config, field), .size = sizeof(((svc_config *)0)->field)
 
@@ -135,6 +136,16 @@ static const setting k_settings[] = {
       "After a failed model load, requests get the kept error at once for this long (ms); "
       "the next request after it retries the load."},
      .type = SET_INT, F(load_retry_backoff_ms), .lo = 0, .hi = 3600000},
+    {.d = {"WHISPER_DTW", "Model (lazy loading)", "off",
+      "off, auto, or tiny|tiny.en|base|base.en|small|small.en|medium|medium.en|large-v1|"
+      "large-v2|large-v3|large-v3-turbo",
+      "Word times (timestamp_granularities[]=word, max_words_per_cue, a diarized report's "
+      "turns) from cross-attention DTW over these alignment heads (whisper.cpp's -dtw / "
+      "dtw_aheads_preset) instead of the timestamp-token heuristic: auto = the preset of the "
+      "loaded model's size; a preset the model does not have (or auto on a size without "
+      "one, e.g. 80-band large) makes such requests fail with 400. Costs one extra batched "
+      "decoder pass per 30 s window. Requests override it with the form field dtw."},
+     .type = SET_STRING, F(dtw), .flags = SET_CLI, .hook = h_dtw},
     {.d = {"WHISPER_VAD", "Voice-activity detection", "auto", NULL,
       "Transcribe only the speech a Silero voice-activity detector finds (whisper.cpp's "
       "--vad): auto = on when WHISPER_VAD_MODEL is set and its file exists at start-up, "
@@ -205,8 +216,9 @@ static const setting k_settings[] = {
     {.d = {"JOBS_REDIS_URL", "Jobs", "", "redis://[user:pass@]host:port/db",
       "Empty = jobs live in this process. Set = jobs (record, events, upload, result) live in "
       "Redis with their TTL and any replica sharing it answers, runs and finishes any job "
-      "(docs/DEPLOY.md, Scaling out). rediss:// (TLS) is refused: Debian's hiredis 0.14 has "
-      "no TLS."},
+      "(docs/DEPLOY.md, Scaling out). rediss:// (TLS) is refused at start: Debian's hiredis "
+      "0.14 has no TLS; point redis:// at a TLS-terminating sidecar (stunnel, a service mesh) "
+      "instead."},
      .type = SET_STRING, F(jobs_redis_url), .flags = SET_EMPTY_OK | SET_SECRET},
     {.d = {"JOBS_ROLE", "Jobs", "both", NULL,
       "With JOBS_REDIS_URL: api = accepts and answers jobs but never runs one; worker = runs "
@@ -460,6 +472,17 @@ static int h_locale(const setting *s, void *field, const char *v, char *why, siz
         return -1;
     }
     return 0;
+}
+
+/* off | auto | a preset name (the engine's own parser). */
+static int h_dtw(const setting *s, void *field, const char *v, char *why, size_t whylen)
+{
+    wsp_aheads_preset p;
+    if (strcmp(v, "off") != 0 && strcmp(v, "auto") != 0 && wsp_aheads_preset_parse(v, &p) != 0) {
+        snprintf(why, whylen, "expected %s", s->d.allowed);
+        return -1;
+    }
+    return set_parse_generic(s, field, v, why, whylen);
 }
 
 /* The log module's own parser. */

@@ -74,6 +74,8 @@ typedef struct svc_config {
     char cors_allow_origins[1024];/* CORS_ALLOW_ORIGINS: "" = CORS off, "*" = any origin, or
                                      "https://a.example,http://localhost:5173" (normalised:
                                      no spaces, no trailing '/') */
+    char dtw[32];                 /* WHISPER_DTW: "off", "auto" or an alignment-head preset
+                                     name (pipeline_dtw_parse) */
     int vad_mode;                 /* WHISPER_VAD: SVC_VAD_AUTO|TRUE|FALSE */
     char vad_model[1024];         /* WHISPER_VAD_MODEL as given, "" = none */
     char vad_model_path[2048];    /* resolved like model_path; "" when vad_model is "" */

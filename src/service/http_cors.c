@@ -123,7 +123,5 @@ enum MHD_Result http_cors_preflight(svc_server *srv, http_req *req, const char *
         MHD_add_response_header(r, "Access-Control-Max-Age", CORS__MAX_AGE);
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = http_send_response(req, 204, r); /* adds Allow-Origin and Vary */
-    MHD_destroy_response(r);
-    return ret;
+    return http_send_response(req, 204, r); /* adds Allow-Origin and Vary */
 }

@@ -101,9 +101,7 @@ enum MHD_Result http_jobs_events(svc_server *srv, http_req *req)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    ret = http_send_response(req, 200, r);
-    MHD_destroy_response(r);
-    return ret;
+    return http_send_response(req, 200, r);
 }
 
 enum MHD_Result http_jobs_result(svc_server *srv, http_req *req)

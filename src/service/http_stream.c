@@ -206,7 +206,5 @@ enum MHD_Result http_stream_answer(http_req *req)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = http_send_response(req, 200, r);
-    MHD_destroy_response(r);
-    return ret;
+    return http_send_response(req, 200, r);
 }

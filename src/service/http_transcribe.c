@@ -59,10 +59,12 @@ enum MHD_Result http_send_pipeline_error(http_req *req, const pipeline_result *r
 
 const char *http_pipeline_error_param(const pipeline_result *res)
 {
-    /* 413/415/422 are about the file; the pipeline's only 400 is the language */
+    /* 413/415/422 are about the file; a 400 names its field (language when unsaid) */
     if (res->http_status == 413 || res->http_status == 415 || res->http_status == 422)
         return "file";
-    return res->http_status == 400 ? "language" : NULL;
+    if (res->http_status == 400)
+        return res->error_param[0] ? res->error_param : "language";
+    return NULL;
 }
 
 enum MHD_Result http_send_markdown_json(http_req *req, const char *md, const char *segments_json)
@@ -87,6 +89,33 @@ static bool bool_field(http_req *req, const char *name, bool *out, enum MHD_Resu
     *ret = http_send_error_param(req, 400, "invalid_field", name,
                                  "%s must be true or false (got \"%.20s\")", name, v);
     return false;
+}
+
+/* An explicit speaker_turns must apply to the request (pipeline_turns_check), and so
+ * must a dtw the form names (it only changes word times).  Returns false after queueing
+ * a 400. */
+static bool check_turns(http_req *req, const pipeline_request *pr, enum MHD_Result *ret)
+{
+    const int why = pipeline_turns_check(pr->speaker_turns, pr->diarize, pr->format);
+    if (why) {
+        *ret = http_send_error_param(req, 400, "invalid_field", "speaker_turns", "%s",
+                                     why == PIPELINE_TURNS_NEED_DIARIZE
+                                         ? "speaker_turns needs diarize=true (or "
+                                           "response_format diarized_json)"
+                                         : "speaker_turns applies to the Markdown report and "
+                                           "diarized_json only (the other formats carry "
+                                           "whisper.cpp's per-segment labels)");
+        return false;
+    }
+    const char *dtw = upl_field(req->work.form, "dtw");
+    if (dtw && *dtw && pr->dtw != PIPELINE_DTW_OFF && !pipeline_needs_words(pr)) {
+        *ret = http_send_error_param(req, 400, "invalid_field", "dtw",
+                                     "dtw sets word times: ask for words too "
+                                     "(timestamp_granularities[]=word with verbose_json, "
+                                     "max_words_per_cue, or diarize with speaker turns)");
+        return false;
+    }
+    return true;
 }
 
 /* Fills the fields every transcription shares.  Returns false after queueing a 400. */
@@ -136,6 +165,26 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
      * channel energy */
     if (!bool_field(req, "diarize", &pr->diarize, ret))
         return false;
+    /* md-converter extension: where the report's / diarized_json's speakers come from
+     * (checked against the format by check_turns once it is known) */
+    const char *turns = upl_field(f, "speaker_turns");
+    if (turns && *turns && pipeline_turns_parse(turns, &pr->speaker_turns) != 0) {
+        *ret = http_send_error_param(req, 400, "invalid_field", "speaker_turns",
+                                     "speaker_turns must be auto, segment or audio (got "
+                                     "\"%.20s\")", turns);
+        return false;
+    }
+    /* md-converter extension (whisper.cpp -dtw): word times by cross-attention DTW;
+     * the server's WHISPER_DTW unless the form names one (checked by check_dtw) */
+    const char *dtw = upl_field(f, "dtw");
+    if (pipeline_dtw_parse(dtw && *dtw ? dtw : cfg->dtw, &pr->dtw) != 0) {
+        *ret = http_send_error_param(req, 400, "invalid_field", "dtw",
+                                     "dtw must be off, auto or an alignment-head preset (tiny, "
+                                     "tiny.en, base, base.en, small, small.en, medium, "
+                                     "medium.en, large-v1, large-v2, large-v3, large-v3-turbo; "
+                                     "got \"%.20s\")", dtw);
+        return false;
+    }
     /* voice-activity detection: vad=true|false, OpenAI's chunking_strategy, WHISPER_VAD */
     const vad_params server_params = svc_config_vad_params(cfg);
     char why[300];
@@ -167,7 +216,7 @@ bool http_build_report_request(svc_server *srv, http_req *req, pipeline_request 
     pr->meta.title = upl_field(f, "title");
     pr->meta.date = upl_field(f, "date");
     pr->meta.participants = upl_field(f, "participants");
-    return true;
+    return check_turns(req, pr, ret);
 }
 
 /* Answers a finished transcription. */
@@ -366,7 +415,7 @@ static bool openai_fields(svc_server *srv, http_req *req, bool translate, enum M
             pr->logprobs = true;
         }
     }
-    return true;
+    return check_turns(req, pr, ret);
 }
 
 enum MHD_Result http_openai_transcribe(svc_server *srv, http_req *req)

@@ -33,8 +33,15 @@ static void drop_upload(http_req *req)
     }
 }
 
-static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response *r)
+enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r)
 {
+    if (req->capture) { /* a store handler on the I/O thread: the polling thread queues it */
+        if (req->off_resp)
+            MHD_destroy_response(req->off_resp);
+        req->off_resp = r;
+        req->off_status = status;
+        return MHD_YES;
+    }
     http_cors_headers(req, r);
     drop_upload(req);
     /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
@@ -42,20 +49,6 @@ static enum MHD_Result queue(http_req *req, unsigned status, struct MHD_Response
     cg_phase_set(req->cg, CG_BUSY);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
-    req->responded = true;
-    svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
-                     mdc_now_s() - req->start_s);
-    return ret;
-}
-
-enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r)
-{
-    http_cors_headers(req, r);
-    drop_upload(req);
-    /* answered: no client deadline from here (an early answer — 401, 413 — is sent while
-     * libmicrohttpd discards the rest of the body, then the connection closes) */
-    cg_phase_set(req->cg, CG_BUSY);
-    enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     req->responded = true;
     svc_metrics_http(&req->srv->metrics, req->route ? req->route->pattern : "unmatched", status,
                      mdc_now_s() - req->start_s);
@@ -73,7 +66,7 @@ enum MHD_Result http_send(http_req *req, unsigned status, const char *content_ty
     common_headers(r, content_type);
     if (extra_name && extra_value)
         MHD_add_response_header(r, extra_name, extra_value);
-    return queue(req, status, r);
+    return http_send_response(req, status, r);
 }
 
 enum MHD_Result http_send_owned(http_req *req, unsigned status, const char *content_type,
@@ -85,7 +78,7 @@ enum MHD_Result http_send_owned(http_req *req, unsigned status, const char *cont
         return MHD_NO;
     }
     common_headers(r, content_type);
-    return queue(req, status, r);
+    return http_send_response(req, status, r);
 }
 
 enum MHD_Result http_send_json(http_req *req, unsigned status, json_t *value)

@@ -129,6 +129,10 @@ typedef struct job_store_ops {
      * worker pool: admission of POST /jobs then counts only the uploads being received
      * here, not the local pool's tasks. */
     bool own_queue;
+    /* True when the calls below may wait on the network (up to the backend's timeout):
+     * the HTTP layer then makes them on its I/O thread, never on the polling thread
+     * (routes.h, ROUTE_STORE).  healthy() and each() must not wait in any backend. */
+    bool blocking;
     /* Keeps j (id, seq, times, work.form and work.preq set; one reference for the
      * caller) and schedules it to run.  Returns JOBS_OK (the store holds what it
      * needs; j's upload may have been consumed), or a JOBS_E_* error (j untouched). */
@@ -153,7 +157,8 @@ typedef struct job_store_ops {
     int (*count)(job_store *s, int counts[JOB_N_STATUS]);
     /* Periodic upkeep (expiry), on the main thread. */
     void (*expire)(job_store *s, double now_s);
-    /* Optional: false when the store cannot take or answer jobs now (/ready). */
+    /* Optional: false when the store cannot take or answer jobs now (/ready); answers
+     * from what the backend last saw, without a round trip. */
     bool (*healthy)(job_store *s);
     /* Optional: stops the backend's threads (before the worker pool is freed). */
     void (*stop)(job_store *s);

@@ -34,10 +34,13 @@
  * jobs_unavailable (the client's reconnect then gets 503 until Redis is back).
  *
  * Connections (hiredis is not thread-safe): `cmd`, shared under its mutex by the HTTP
- * handlers, the workers' hooks and the main thread; `claim` for the claimer thread;
- * `poll` for the poller thread.  Every command has a timeout (RDS__TIMEOUT_MS) and a
- * dropped connection reconnects with back-off (rds.h): Redis being down costs a
- * request at most that timeout, never a crash.
+ * handlers (on the server's I/O thread, never on libmicrohttpd's polling thread: the
+ * ops are `blocking`, routes.h) and the workers' hooks; `claim` for the claimer thread;
+ * `poll` for the poller thread, which also PINGs every RDS__PING_S so /ready answers
+ * from memory.  Every command has a timeout (RDS__TIMEOUT_MS) and a dropped connection
+ * reconnects with back-off (rds.h): Redis being down or stalled costs a /jobs request
+ * at most that timeout (then 503 jobs_unavailable), never a crash, and never delays
+ * /health or any other connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -282,7 +285,8 @@ static int redis_submit(job_store *bs, job *j)
     char *bytes = read_file(upl_file_path(j->work.form), size);
     if (!bytes)
         return JOBS_E_FULL;
-    char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8];
+    char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8], spk[16],
+        dtw[16];
     jr__key(kh, sizeof kh, j->id, "");
     jr__key(ku, sizeof ku, j->id, ":up");
     jr__key(ke, sizeof ke, j->id, ":ev");
@@ -297,6 +301,9 @@ static int redis_submit(job_store *bs, job *j)
     snprintf(created, sizeof created, "%.6f", j->created_wall_s);
     snprintf(nofb, sizeof nofb, "%d", p->no_fallback ? 1 : 0);
     snprintf(loc, sizeof loc, "%d", (int)p->meta.locale);
+    /* speakers: diarize + speaker_turns ("D,T"), and the word-time source (dtw) */
+    snprintf(spk, sizeof spk, "%d,%d", p->diarize ? 1 : 0, (int)p->speaker_turns);
+    snprintf(dtw, sizeof dtw, "%d", p->dtw);
     const char *argv[40];
     int argc = 0;
 #define KV(k, v) (argv[argc++] = (k), argv[argc++] = (v))
@@ -312,6 +319,8 @@ static int redis_submit(job_store *bs, job *j)
     KV("lang", p->language ? p->language : "");
     KV("nofb", nofb);
     KV("loc", loc);
+    KV("spk", spk);
+    KV("dtw", dtw);
     if (p->meta.title)
         KV("title", p->meta.title);
     if (p->meta.date)
@@ -620,9 +629,24 @@ static void redis_expire(job_store *bs, double now)
     (void)now; /* Redis expires the keys itself */
 }
 
+/* /ready, on the polling thread: what the poller's last PING saw (no round trip). */
 static bool redis_healthy(job_store *bs)
 {
-    return rds_up(&((redis_store *)bs)->cmd);
+    return atomic_load(&((redis_store *)bs)->reachable);
+}
+
+/* The poller's reachability check: a PING on its own connection every RDS__PING_S
+ * (a stalled Redis costs this thread the command timeout, nobody else). */
+static void check_reachable(redis_store *s, bool force)
+{
+    double now = mdc_now_s();
+    if (!force && now - s->last_ping_s < RDS__PING_S)
+        return;
+    s->last_ping_s = now;
+    redisReply *r = jr__cmdv(&s->poll, 0, "PING", NULL);
+    atomic_store(&s->reachable, jr__ok_reply(r, "PING"));
+    if (r)
+        freeReplyObject(r);
 }
 
 /* ---- the poller: live events for followed jobs ---------------------------------- */
@@ -640,6 +664,7 @@ static void *poller_main(void *arg)
     redis_store *s = arg;
     double last_lost_check = 0;
     while (!atomic_load(&s->stop)) {
+        check_reachable(s, false);
         follow f[RDS__MAX_FOLLOW];
         job *drop[RDS__MAX_FOLLOW];
         int n = 0, n_drop = 0;
@@ -681,6 +706,7 @@ static void *poller_main(void *arg)
             argv[argc++] = f[i].last;
         redisReply *r = rds_cmd_block(&s->poll, RDS__BLOCK_MS, argc, argv, NULL);
         if (!r) {
+            atomic_store(&s->reachable, false);
             for (int i = 0; i < n; i++)
                 jr__fail_local(f[i].j, 503, "jobs_unavailable",
                            "the job store (Redis) cannot be reached; reconnect to follow the job");
@@ -761,6 +787,7 @@ static void redis_destroy(job_store *bs)
 static const job_store_ops k_redis_ops = {
     .name = "redis",
     .own_queue = true,
+    .blocking = true,
     .submit = redis_submit,
     .find = redis_find,
     .remove = redis_remove,
@@ -806,6 +833,7 @@ job_store *jobs_redis_new(struct svc_server *srv, char *why, size_t whylen)
     rds_init(&s->cmd, &url, RDS__TIMEOUT_MS, &s->errors);
     rds_init(&s->claim, &url, RDS__TIMEOUT_MS, &s->errors);
     rds_init(&s->poll, &url, RDS__TIMEOUT_MS, &s->errors);
+    check_reachable(s, true); /* /ready's first answer; at most the timeout, before listening */
     if (pthread_create(&s->poller, NULL, poller_main, s) != 0) {
         snprintf(why, whylen, "cannot start the event poller thread");
         redis_destroy(&s->base);

@@ -18,6 +18,7 @@
 #define RDS__BLOCK_MS 300        /* XREAD/XREADGROUP block, so threads see `stop` soon */
 #define RDS__HEARTBEAT_S 0.5
 #define RDS__LOST_CHECK_S 1.0
+#define RDS__PING_S 1.0          /* the poller's reachability PING (/ready) */
 #define RDS__MAX_FOLLOW 256
 #define RDS__SCAN_PAGE 100
 
@@ -38,6 +39,8 @@ typedef struct redis_store {
     pthread_t claimer, poller;
     bool claimer_started, poller_started;
     atomic_bool stop;
+    atomic_bool reachable;       /* the poller's last PING got through (/ready) */
+    double last_ping_s;          /* poller thread only (and start-up) */
     pthread_mutex_t mu;          /* guards fol[] and run[] */
     follow fol[RDS__MAX_FOLLOW];
     int n_fol;

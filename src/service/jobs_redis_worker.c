@@ -324,6 +324,14 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
     p->meta.title = jr__field(o, "title");
     p->meta.date = jr__field(o, "date");
     p->meta.participants = jr__field(o, "part");
+    if ((v = jr__field(o, "spk"))) {
+        char *end = NULL;
+        p->diarize = strtol(v, &end, 10) == 1;
+        const long turns = end && *end == ',' ? strtol(end + 1, NULL, 10) : 0;
+        p->speaker_turns = turns >= PIPELINE_TURNS_AUTO && turns <= PIPELINE_TURNS_AUDIO
+                               ? (pipeline_turns)turns : PIPELINE_TURNS_AUTO;
+    }
+    p->dtw = (v = jr__field(o, "dtw")) ? (int)strtol(v, NULL, 10) : PIPELINE_DTW_OFF;
     j->want_json = (v = jr__field(o, "want_json")) && v[0] == '1';
     j->work.audio_tmp = path;
     pthread_mutex_lock(&s->mu);

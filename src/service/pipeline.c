@@ -291,7 +291,99 @@ static json_t *words_json(const rpt_segment *s)
     return a;
 }
 
-char *pipeline_segments_json(const rpt_segment *segs, size_t n)
+int pipeline_turns_parse(const char *s, pipeline_turns *out)
+{
+    static const char *const names[] = {"auto", "segment", "audio"};
+    for (int i = 0; s && i < 3; i++)
+        if (!strcmp(s, names[i])) {
+            *out = (pipeline_turns)i;
+            return 0;
+        }
+    return -1;
+}
+
+int pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt)
+{
+    if (t == PIPELINE_TURNS_AUTO)
+        return 0;
+    if (!diarize)
+        return PIPELINE_TURNS_NEED_DIARIZE;
+    if (fmt != RPT_FORMAT_MARKDOWN && fmt != RPT_FORMAT_DIARIZED_JSON)
+        return PIPELINE_TURNS_NEED_FORMAT;
+    return 0;
+}
+
+/* Turns measured on the audio for this request (see pipeline_turns). */
+static bool audio_turns(const pipeline_request *req)
+{
+    if (!req->diarize)
+        return false;
+    if (req->speaker_turns == PIPELINE_TURNS_AUTO)
+        return req->format == RPT_FORMAT_MARKDOWN;
+    return req->speaker_turns == PIPELINE_TURNS_AUDIO &&
+           (req->format == RPT_FORMAT_MARKDOWN || req->format == RPT_FORMAT_DIARIZED_JSON);
+}
+
+/* Word times are needed: asked for, word cues, or to split text at speaker turns. */
+static bool need_words(const pipeline_request *req)
+{
+    return req->word_timestamps || req->max_words_per_cue > 0 || audio_turns(req);
+}
+
+bool pipeline_needs_words(const pipeline_request *req) { return need_words(req); }
+
+int pipeline_dtw_parse(const char *s, int *out)
+{
+    wsp_aheads_preset p;
+    if (!s)
+        return -1;
+    if (!strcmp(s, "off")) {
+        *out = PIPELINE_DTW_OFF;
+        return 0;
+    }
+    if (!strcmp(s, "auto")) {
+        *out = PIPELINE_DTW_AUTO;
+        return 0;
+    }
+    if (wsp_aheads_preset_parse(s, &p) != 0)
+        return -1;
+    *out = (int)p;
+    return 0;
+}
+
+/* The alignment heads for this request on this model (*out NONE = DTW off).  Returns 0,
+ * or -1 with a 400 in res (auto on a size without one preset, heads the model lacks). */
+static int dtw_preset(const pipeline_request *req, const wsp_model *model,
+                      wsp_aheads_preset *out, pipeline_result *res)
+{
+    *out = WSP_AHEADS_NONE;
+    if (req->dtw == PIPELINE_DTW_OFF || !need_words(req))
+        return 0;
+    wsp_aheads_preset p = (wsp_aheads_preset)req->dtw;
+    if (req->dtw == PIPELINE_DTW_AUTO && wsp_aheads_preset_for_model(model, &p) != 0) {
+        set_error(res, 400, "bad_request",
+                  "dtw=auto: the model's size (%s%s) has no single alignment-head preset; "
+                  "name one (tiny, tiny.en, base, base.en, small, small.en, medium, "
+                  "medium.en, large-v1, large-v2, large-v3, large-v3-turbo) or use dtw=off",
+                  wsp_model_type_name(model), wsp_model_is_multilingual(model) ? "" : ".en");
+        snprintf(res->error_param, sizeof res->error_param, "dtw");
+        return -1;
+    }
+    if (!wsp_aheads_preset_fits(model, p)) {
+        const wsp_hparams *hp = wsp_model_hparams(model);
+        set_error(res, 400, "bad_request",
+                  "dtw=%s: the alignment heads of %s do not fit this model (%d text layers, "
+                  "%d heads per layer); use the preset of the model's size, auto or off",
+                  wsp_aheads_preset_name(p), wsp_aheads_preset_name(p), hp->n_text_layer,
+                  hp->n_text_head);
+        snprintf(res->error_param, sizeof res->error_param, "dtw");
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+char *pipeline_segments_json(const rpt_segment *segs, size_t n, bool with_words)
 {
     json_t *arr = json_array();
     if (!arr)
@@ -306,7 +398,8 @@ char *pipeline_segments_json(const rpt_segment *segs, size_t n)
             json_object_set_new(o, "end", json_real((double)segs[i].t1_cs / 100.0)) ||
             json_object_set_new(o, "text", json_stringn(clean, tl)) ||
             (segs[i].speaker && json_object_set_new(o, "speaker", json_string(segs[i].speaker))) ||
-            (segs[i].words && json_object_set_new(o, "words", words_json(&segs[i]))) ||
+            (with_words && segs[i].words &&
+             json_object_set_new(o, "words", words_json(&segs[i]))) ||
             json_array_append_new(arr, o)) {
             free(clean);
             json_decref(o);
@@ -346,7 +439,7 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
     if (req->no_fallback)
         p.temperature_inc = 0;
     p.seed = req->seed;
-    p.token_timestamps = req->word_timestamps || req->max_words_per_cue > 0;
+    p.token_timestamps = need_words(req);
     p.progress_cb = engine_progress;
     p.progress_user_data = prog;
     p.segment_cb = engine_segment;
@@ -359,7 +452,7 @@ static wsp_params engine_params(const pipeline_request *req, const char *lang, p
 /* The words the transcript stage gets: only when they were computed. */
 static const trw_words *p_words(const pipeline_request *req, const trw_words *w)
 {
-    return req->word_timestamps || req->max_words_per_cue > 0 ? w : NULL;
+    return need_words(req) ? w : NULL;
 }
 
 static bool vad_aborted(void *user)
@@ -509,6 +602,9 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         }
 
         /* 4. transcribe */
+        wsp_aheads_preset heads;
+        if (dtw_preset(req, model, &heads, res) != 0)
+            goto done;
         rc = holder_lease_state(holder, model, &st, &werr);
         if (rc != 0) {
             const char *code = NULL;
@@ -518,6 +614,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
             goto done;
         }
         wsp_params p = engine_params(req, lang, &prog);
+        p.dtw_aheads_preset = heads;
         engine_abort_ctx actx = {.req = req, .model = model};
         p.abort_cb = engine_abort;
         p.abort_user_data = &actx;
@@ -529,7 +626,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
             rc = WSP_ENOMEM;
         /* words need the vocabulary: joined while the model is held (times mapped and
          * clamped by the transcript stage) */
-        if (rc == 0 && p.token_timestamps && trw_words_build(model, wr, INT64_MAX / 4, &words))
+        if (rc == 0 && p.token_timestamps && trw_words_build(model, wr, INT64_MAX / 4, heads != WSP_AHEADS_NONE, &words))
             rc = WSP_ENOMEM;
         /* The model's soundness decides whether the result counts: a file changed or
          * truncated during the run → 503, the model is retired and the next request
@@ -578,6 +675,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         .translate = req->translate,
         .words = p_words(req, &words),
         .stereo = req->diarize ? &pcm : NULL,
+        .audio_turns = audio_turns(req),
         .want_words = req->word_timestamps,
         .want_segments = req->want_segments,
         .max_words_per_cue = req->max_words_per_cue,
@@ -603,7 +701,7 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         set_error(res, 500, "internal_error", "cannot render the report (out of memory)");
         goto done;
     }
-    res->segments_json = pipeline_segments_json(tx.segs, tr.n_segments);
+    res->segments_json = pipeline_segments_json(tx.segs, tr.n_segments, req->word_timestamps);
     if (!res->segments_json) {
         free(res->body);
         res->body = NULL;

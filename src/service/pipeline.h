@@ -34,6 +34,34 @@ typedef struct pipeline_segment {
     size_t n_logprobs;
 } pipeline_segment;
 
+/* Where the Markdown report and diarized_json take a stereo recording's speakers from
+ * (pipeline_request.speaker_turns; form field speaker_turns, CLI --speaker-turns). */
+typedef enum pipeline_turns {
+    PIPELINE_TURNS_AUTO = 0, /* AUDIO for the Markdown report, SEGMENT for diarized_json */
+    PIPELINE_TURNS_SEGMENT,  /* whisper.cpp -di: one speaker per engine segment, by channel
+                                energy over its span; talk time = the segments' spans */
+    PIPELINE_TURNS_AUDIO,    /* turns measured on the channels (aud_stereo_turns); text split
+                                at the words where the turn changes (word times are computed
+                                for it); talk time = the turns' spans */
+} pipeline_turns;
+
+/* Parses "auto|segment|audio" into *out; returns 0 or -1. */
+int pipeline_turns_parse(const char *s, pipeline_turns *out);
+/* Checks an explicit speaker_turns choice against the request: 0 when it applies (or is
+ * AUTO), PIPELINE_TURNS_NEED_DIARIZE without diarize, PIPELINE_TURNS_NEED_FORMAT with a
+ * format other than the Markdown report and diarized_json. */
+enum { PIPELINE_TURNS_NEED_DIARIZE = 1, PIPELINE_TURNS_NEED_FORMAT = 2 };
+int pipeline_turns_check(pipeline_turns t, bool diarize, rpt_format fmt);
+
+/* Word times from cross-attention DTW (pipeline_request.dtw; setting WHISPER_DTW, form
+ * field dtw, CLI --dtw): PIPELINE_DTW_OFF = the timestamp-token heuristic,
+ * PIPELINE_DTW_AUTO = the alignment heads of the loaded model's size
+ * (wsp_aheads_preset_for_model), or a wsp_aheads_preset (> 0). */
+#define PIPELINE_DTW_OFF 0
+#define PIPELINE_DTW_AUTO (-1)
+/* Parses "off|auto|<preset>" (presets as wsp_aheads_preset_parse: tiny, base.en, …,
+ * large-v3-turbo; "none" = off) into *out; returns 0 or -1. */
+int pipeline_dtw_parse(const char *s, int *out);
 typedef struct pipeline_request {
     const char *audio_path;       /* spooled upload or CLI file */
     const char *source_name;      /* sanitised display name (may be NULL) */
@@ -55,8 +83,13 @@ typedef struct pipeline_request {
                                      in the segments JSON; also on for max_words_per_cue */
     bool want_segments;           /* verbose_json with words: also the segments array */
     int max_words_per_cue;        /* SRT/VTT: word-level cues (0 = one cue per segment) */
+    int dtw;                      /* word times by DTW: PIPELINE_DTW_* or a preset; used
+                                     only when words are computed (pipeline_needs_words).
+                                     A preset whose heads the model lacks, or auto on a
+                                     size without one preset → 400 (param "dtw") */
     bool diarize;                 /* stereo speaker turns by channel energy (whisper.cpp
                                      -di: the sum L+R is transcribed); mono → no labels */
+    pipeline_turns speaker_turns; /* with diarize: see pipeline_turns */
     rpt_format format;
     bool logprobs;                /* JSON: add every text token's log-probability
                                      (OpenAI include[]=logprobs) */
@@ -73,6 +106,10 @@ typedef struct pipeline_request {
     void *user;
 } pipeline_request;
 
+/* True when the request computes word times (words asked for, word-level cues, or
+ * speaker turns split at words): the only results dtw changes. */
+bool pipeline_needs_words(const pipeline_request *req);
+
 typedef struct pipeline_result {
     int http_status;              /* 200 on success; 400 bad language, 413, 415, 422 audio,
                                      499 cancelled, 503 model_unavailable (Whisper or VAD
@@ -81,6 +118,8 @@ typedef struct pipeline_result {
                                      "unsupported_media", "unprocessable_audio",
                                      "model_unavailable", "client_closed", "internal_error" */
     char error_message[640];
+    char error_param[24];         /* the form field at fault for a 400 ("language", "dtw");
+                                     "" = none / the file */
     char *body;                   /* rendered output (malloc'd) on success */
     size_t body_len;
     char *segments_json;          /* on success: JSON array [{"start":s,"end":s,"text":…,
@@ -104,9 +143,10 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
 /* Frees body and segments_json.  Accepts NULL; safe to call twice. */
 void pipeline_result_free(pipeline_result *res);
 
-/* JSON array [{"start":1.23,"end":4.5,"text":"…"}] of report segments (times in seconds,
- * text made valid UTF-8).  malloc'd, caller frees; NULL on OOM. */
-char *pipeline_segments_json(const rpt_segment *segs, size_t n);
+/* JSON array [{"start":1.23,"end":4.5,"text":"…","speaker"?,"words"?}] of report
+ * segments (times in seconds, text made valid UTF-8; "words" only with with_words and
+ * when the segment has them).  malloc'd, caller frees; NULL on OOM. */
+char *pipeline_segments_json(const rpt_segment *segs, size_t n, bool with_words);
 
 /* Normalises a client's language: "" / "auto" → "" (detect); an ISO 639-1 code in any
  * case, or a BCP-47 tag / locale whose primary subtag is one ("pt-BR", "PT", "pt_br",

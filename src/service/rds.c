@@ -18,8 +18,14 @@ int rds_url_parse(const char *url, rds_url *out, char *why, size_t whylen)
     memset(out, 0, sizeof *out);
     out->port = 6379;
     if (strncmp(url, "rediss://", 9) == 0) {
-        snprintf(why, whylen, "rediss:// (TLS) is not supported: Debian's hiredis 0.14 has no TLS; "
-                              "use redis:// on a private network or a TLS proxy");
+        /* TLS came with hiredis 1.0 (hiredis_ssl); Debian bookworm ships 0.14.1 */
+        snprintf(why, whylen,
+                 "rediss:// (TLS) is not supported: this build's hiredis %d.%d.%d (Debian "
+                 "bookworm's libhiredis) has no TLS client. Use redis:// to a TLS-terminating "
+                 "sidecar next to each replica (stunnel or ghostunnel in client mode on "
+                 "127.0.0.1, or a service mesh's mTLS), or redis:// on a private network "
+                 "(docs/DEPLOY.md, Scaling out)",
+                 HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
         return -1;
     }
     if (strncmp(url, "redis://", 8) != 0) {

@@ -31,8 +31,8 @@ typedef struct rds_url {
     int db;                 /* default 0 */
 } rds_url;
 
-/* Parses url into *out.  Returns 0, or -1 with why (e.g. "rediss:// needs TLS, which
- * this build's hiredis (0.14) lacks"). */
+/* Parses url into *out.  Returns 0, or -1 with why (a malformed URL, or rediss://: TLS,
+ * which this build's hiredis 0.14 lacks — the text says what to use instead). */
 int rds_url_parse(const char *url, rds_url *out, char *why, size_t whylen);
 
 typedef struct rds_conn {

@@ -20,12 +20,12 @@ static const http_route k_routes[] = {
     {"POST", "/v1/audio/translations", http_openai_transcribe, ROUTE_UPLOAD, "translations"},
     {"GET", "/v1/models", http_models, 0, NULL},
     {"GET", "/v1/models/{id}", http_model_get, 0, NULL},
-    {"POST", "/jobs", http_jobs_create, ROUTE_UPLOAD, "jobs"},
-    {"GET", "/jobs", http_jobs_list, 0, NULL},
-    {"DELETE", "/jobs/{id}", http_jobs_delete, 0, NULL},
-    {"GET", "/jobs/{id}", http_jobs_status, 0, NULL},
-    {"GET", "/jobs/{id}/events", http_jobs_events, 0, NULL},
-    {"GET", "/jobs/{id}/result", http_jobs_result, 0, NULL},
+    {"POST", "/jobs", http_jobs_create, ROUTE_UPLOAD | ROUTE_STORE, "jobs"},
+    {"GET", "/jobs", http_jobs_list, ROUTE_STORE, NULL},
+    {"DELETE", "/jobs/{id}", http_jobs_delete, ROUTE_STORE, NULL},
+    {"GET", "/jobs/{id}", http_jobs_status, ROUTE_STORE, NULL},
+    {"GET", "/jobs/{id}/events", http_jobs_events, ROUTE_STORE, NULL},
+    {"GET", "/jobs/{id}/result", http_jobs_result, ROUTE_STORE, NULL},
 };
 
 /* Matches url against pattern; "{id}" takes one non-empty segment.  The query string

@@ -6,7 +6,13 @@
  * Threads: every handler runs on libmicrohttpd's one internal polling thread (epoll),
  * the thread that also answers /health, so a handler never blocks: transcriptions are
  * handed to the worker pool (workers.h) and the connection is suspended until a worker
- * resumes it.
+ * resumes it.  The one exception, ROUTE_STORE handlers when the job store may block
+ * (job_store_ops.blocking: Redis), runs whole on the I/O thread (svc_server.io) with
+ * its connection suspended — the libuv/Redis rule of never waiting on the network in
+ * the event loop: there a handler reads the request (headers, arguments, the upload:
+ * MHD leaves a suspended connection's parsed request alone) and builds its answer,
+ * which http_send_response() keeps; the dispatcher queues it on the polling thread
+ * after the resume (server.c, offload_*).
  *
  * Lifetime of an http_req: created by the dispatcher (server.c) on the handler's first
  * call for a request, reference-counted (one reference for MHD, one per worker task
@@ -53,6 +59,9 @@ typedef struct svc_server {
     svc_metrics metrics;
     wrk_pool *pool;
     job_store *jobs;
+    wrk_pool *io;             /* one thread for ROUTE_STORE handlers and the job gauges,
+                                 when the store blocks (Redis); NULL otherwise */
+    atomic_bool counts_pending; /* a job-gauge refresh is queued on io */
     double exec_start_s;      /* mdc_now_s() at exec */
     atomic_bool stopping;     /* set on SIGINT/SIGTERM: new work refused, running work drains */
     atomic_bool grace_over;   /* SHUTDOWN_GRACE_SECONDS passed: running work is aborted */
@@ -72,6 +81,7 @@ enum {
     ROUTE_PUBLIC = 1 << 0, /* no API_KEY needed (/health, /ready, /config, the page) */
     ROUTE_UPLOAD = 1 << 1, /* multipart/form-data body streamed by upload.c */
     ROUTE_PROBE = 1 << 2,  /* also served on HEALTH_PORT (/health, /ready, /metrics) */
+    ROUTE_STORE = 1 << 3,  /* calls the job store: off the polling thread when it may block */
 };
 
 typedef struct http_route {
@@ -131,7 +141,16 @@ struct http_req {
     int n_deltas;              /* non-empty deltas queued so far */
     mdc_buf sse;               /* event bytes not yet sent; sse_off of them are */
     size_t sse_off;
+
+    /* a ROUTE_STORE handler run on the I/O thread (server.c); off_state is guarded by mu,
+     * the rest belongs to whichever thread runs the handler (the connection is suspended) */
+    int off_state;             /* HTTP_OFF_NONE, HTTP_OFF_RUNNING, HTTP_OFF_DONE */
+    bool capture;              /* the handler runs there: http_send_response keeps its answer */
+    struct MHD_Response *off_resp; /* the kept answer (owned), or NULL */
+    unsigned off_status;
+    enum MHD_Result off_ret;   /* the handler's result (MHD_NO: close) */
 };
+enum { HTTP_OFF_NONE = 0, HTTP_OFF_RUNNING, HTTP_OFF_DONE };
 
 /* Drops one reference; the last one frees the request (closes and unlinks its upload,
  * frees the result).  Thread-safe. */
@@ -155,8 +174,10 @@ void http_req_leave_admission(http_req *req);
 enum MHD_Result http_send(http_req *req, unsigned status, const char *content_type,
                           const char *body, size_t len, const char *extra_name,
                           const char *extra_value);
-/* Queues a ready-made response (not destroyed: the caller still owns its reference)
- * and counts it. */
+/* Queues a ready-made response, taking the caller's reference to it (destroyed here,
+ * also on failure), and counts it.  In a ROUTE_STORE handler running on the I/O thread
+ * (req->capture) the response is kept instead, and the polling thread queues it after
+ * the resume. */
 enum MHD_Result http_send_response(http_req *req, unsigned status, struct MHD_Response *r);
 /* Like http_send but takes ownership of a malloc'd body. */
 enum MHD_Result http_send_owned(http_req *req, unsigned status, const char *content_type,

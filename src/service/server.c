@@ -3,7 +3,9 @@
  * table, runs the idle-unload/job-expiry ticker on the main thread, and shuts down on
  * SIGINT/SIGTERM.
  *
- * Threads: MHD's one internal polling thread (epoll) runs every handler; the worker
+ * Threads: MHD's one internal polling thread (epoll) runs every handler — except the
+ * ROUTE_STORE ones when the job store may block (Redis), which run on the one-thread
+ * I/O pool `srv.io` with their connection suspended (offload_*, routes.h); the worker
  * pool runs transcriptions; the holder's preload thread (WHISPER_PRELOAD) loads the
  * model after the listener is up; the main thread waits for signals and ticks.
  * SIGINT/SIGTERM/SIGHUP are blocked in every thread and taken with sigtimedwait() here
@@ -167,6 +169,8 @@ void http_req_unref(http_req *req)
     pthread_mutex_unlock(&req->mu);
     if (left > 0)
         return;
+    if (req->off_resp)
+        MHD_destroy_response(req->off_resp);
     work_destroy(&req->work);
     pipeline_result_free(&req->result);
     free(req->sse.p);
@@ -174,21 +178,140 @@ void http_req_unref(http_req *req)
     free(req);
 }
 
+/* ---- store handlers off the polling thread ------------------------------------------ */
+
+/* The I/O thread's task: runs the suspended request's handler (its answer is kept,
+ * routes.h), then resumes the connection so the polling thread queues that answer. */
+static void offload_run(void *arg)
+{
+    http_req *req = arg;
+    req->capture = true;
+    enum MHD_Result ret = req->route->handler(req->srv, req);
+    req->capture = false;
+    pthread_mutex_lock(&req->mu);
+    req->off_ret = ret;
+    req->off_state = HTTP_OFF_DONE;
+    pthread_mutex_unlock(&req->mu);
+    MHD_resume_connection(req->conn); /* MHD cannot close it while suspended */
+    http_req_unref(req);
+}
+
+/* Polling thread: suspends the request and hands its handler to the I/O thread; when
+ * the I/O queue is full (every connection waiting on a stalled store), answers 503
+ * jobs_unavailable at once.  Returns MHD_YES. */
+static enum MHD_Result offload_start(svc_server *srv, http_req *req)
+{
+    pthread_mutex_lock(&req->mu);
+    req->off_state = HTTP_OFF_RUNNING;
+    req->refs++; /* the task's */
+    pthread_mutex_unlock(&req->mu);
+    MHD_suspend_connection(req->conn);
+    if (wrk_submit(srv->io, offload_run, req) == 0)
+        return MHD_YES;
+    req->capture = true;
+    req->off_ret = http_send_error(req, 503, "jobs_unavailable",
+                                   "too many requests wait for the job store (Redis); retry shortly");
+    req->capture = false;
+    pthread_mutex_lock(&req->mu);
+    req->off_state = HTTP_OFF_DONE;
+    req->refs--; /* MHD's reference remains */
+    pthread_mutex_unlock(&req->mu);
+    MHD_resume_connection(req->conn);
+    return MHD_YES;
+}
+
+/* Polling thread, after the resume: queues the answer the handler left. */
+static enum MHD_Result offload_deliver(http_req *req)
+{
+    struct MHD_Response *r = req->off_resp;
+    req->off_resp = NULL;
+    if (!r)
+        return req->off_ret; /* the handler failed without an answer: MHD closes */
+    return http_send_response(req, req->off_status, r);
+}
+
+/* Runs the request's handler: inline, or on the I/O thread for a store that blocks. */
+static enum MHD_Result dispatch(svc_server *srv, http_req *req)
+{
+    pthread_mutex_lock(&req->mu);
+    int st = req->off_state;
+    pthread_mutex_unlock(&req->mu);
+    if (st == HTTP_OFF_DONE)
+        return offload_deliver(req);
+    if (st == HTTP_OFF_RUNNING)
+        return MHD_YES; /* not resumed yet */
+    if ((req->route->flags & ROUTE_STORE) && srv->io)
+        return offload_start(srv, req);
+    return req->route->handler(srv, req);
+}
+
 /* ---- dispatch ------------------------------------------------------------------- */
 
-/* Constant-time comparison of the Authorization header with "Bearer KEY". */
+/* Finds the header after the one whose value is at `value` (wire order). */
+typedef struct next_header {
+    const char *value;
+    const char *next_key; /* NULL: that header is the last one */
+    bool seen;
+} next_header;
+
+static enum MHD_Result find_next_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind, (void)key_size, (void)value_size;
+    next_header *n = cls;
+    if (n->seen) {
+        n->next_key = key;
+        return MHD_NO; /* stop */
+    }
+    n->seen = value == n->value;
+    return MHD_YES;
+}
+
+/* True when the header value MHD returned (value[len]) is all that was sent on its line.
+ * libmicrohttpd 0.9.75 parses header lines in place and cuts a value at an embedded NUL,
+ * reporting only the bytes before it — MHD_lookup_connection_value_n's length too — so
+ * "Bearer KEY\0junk" would read as "Bearer KEY" (RFC 9110 §5.5: a field value with NUL
+ * must be rejected).  Its read buffer keeps the line: the terminator (CR LF or LF) is
+ * overwritten with NULs and the next header line follows at once.  So the value is whole
+ * when value[len] ends it and what follows is that terminator: the next header's first
+ * byte one or two bytes on (LF / CR LF), or, for the last header, the NUL of the blank
+ * line.  Only bytes inside the parsed header block are read (a following line or the
+ * blank line always exists).  Not told apart: a value that only ends in one NUL before
+ * a bare LF (or, as the last header, before its line end) — it leaves the same bytes as
+ * CR LF, and hides nothing after it.  A library that reports the full length shows the
+ * NUL within value[len] instead, which the caller refuses too. */
+static bool header_value_whole(struct MHD_Connection *conn, const char *value, size_t len)
+{
+    next_header n = {.value = value};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, find_next_header, &n);
+    const char *after = value + len + 1; /* past the NUL that ends the value */
+    if (!n.seen)
+        return true; /* not found: nothing to compare with (not expected) */
+    if (!n.next_key)
+        return *after == '\0'; /* the last header: the blank line follows */
+    return after == n.next_key || (*after == '\0' && after + 1 == n.next_key);
+}
+
+/* Constant-time comparison of the Authorization header with "Bearer KEY".  The value's
+ * length is libmicrohttpd's, and a value with an embedded NUL ("Bearer KEY\0junk") is
+ * refused: a C-string comparison would stop at the NUL and accept it. */
 static bool authorized(svc_server *srv, struct MHD_Connection *conn)
 {
     const char *key = srv->cfg->api_key;
     if (!key[0])
         return true;
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    const char *h = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+                                      sizeof MHD_HTTP_HEADER_AUTHORIZATION - 1, &h, &len) != MHD_YES ||
+        !h || len < 7 || memchr(h, '\0', len) || !header_value_whole(conn, h, len) ||
+        strncasecmp(h, "Bearer ", 7) != 0)
         return false;
+    const char *end = h + len;
     h += 7;
-    while (*h == ' ')
+    while (h < end && *h == ' ')
         h++;
-    size_t hl = strlen(h), kl = strlen(key);
+    size_t hl = (size_t)(end - h), kl = strlen(key);
     unsigned char diff = hl != kl;
     for (size_t i = 0; i < kl; i++)
         diff |= (unsigned char)(key[i] ^ (i < hl ? h[i] : 0));
@@ -370,7 +493,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return http_send_upload_error(req, upl_error_get(req->work.form));
         }
     }
-    return req->route->handler(srv, req);
+    return dispatch(srv, req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -500,15 +623,32 @@ static void wait_workers_idle(wrk_pool *pool, int ms)
 }
 
 /* mdconv_jobs{state}: the store's jobs by status. */
+static void count_jobs(void *arg)
+{
+    svc_server *srv = arg;
+    int counts[JOB_N_STATUS];
+    if (jobs_count(srv->jobs, counts) == 0)
+        for (int i = 0; i < JOB_N_STATUS; i++) {
+            const char *lv[] = {job_status_name((job_status)i)};
+            met_set(srv->metrics.jobs, lv, counts[i]);
+        }
+    atomic_store(&srv->counts_pending, false);
+}
+
+/* Refreshes mdconv_jobs: on the I/O thread when the store may block (the main thread
+ * keeps its tick: deadlines, signals), at most one refresh queued at a time. */
 static void publish_job_counts(svc_server *srv)
 {
-    int counts[JOB_N_STATUS];
-    if (!srv->metrics.jobs || jobs_count(srv->jobs, counts) != 0)
+    if (!srv->metrics.jobs)
         return;
-    for (int i = 0; i < JOB_N_STATUS; i++) {
-        const char *lv[] = {job_status_name((job_status)i)};
-        met_set(srv->metrics.jobs, lv, counts[i]);
+    if (!srv->io) {
+        count_jobs(srv);
+        return;
     }
+    if (atomic_exchange(&srv->counts_pending, true))
+        return;
+    if (wrk_submit(srv->io, count_jobs, srv) != 0)
+        atomic_store(&srv->counts_pending, false);
 }
 
 /* SIGHUP: the model file may have been replaced; drop the mapping when no transcription
@@ -640,10 +780,10 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
                      "unless a request asks for it (vad=true)", cfg->vad_model_path);
     srv.pool = wrk_pool_new(cfg->max_concurrent, cfg->queue_length, srv.metrics.queue_depth);
     if (cfg->jobs_redis_url[0]) {
-        char why[256] = "";
+        char why[512] = "";
         srv.jobs = srv.pool ? jobs_redis_new(&srv, why, sizeof why) : NULL;
         if (!srv.jobs && why[0]) {
-            MDC_LOG_ERROR("invalid JOBS_REDIS_URL: %s", why);
+            MDC_LOG_ERROR("cannot use JOBS_REDIS_URL: %s", why);
             goto out;
         }
     } else if (cfg->jobs_role != SVC_ROLE_BOTH) {
@@ -653,6 +793,17 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         goto out;
     } else {
         srv.jobs = jobs_mem_new(cfg->jobs_ttl_seconds, cfg->jobs_max);
+    }
+    /* A store that waits on the network gets its own thread, so that a slow or stopped
+     * Redis never stalls the polling thread (/health, uploads, every other connection).
+     * One thread: the store's commands share one connection anyway.  Its queue holds a
+     * task per connection at most (each waits suspended), and the gauge refresh. */
+    if (srv.jobs && srv.jobs->ops->blocking) {
+        srv.io = wrk_pool_new(1, SVC__MAX_CONNECTIONS + SVC__PROBE_CONN_LIMIT + 1, NULL);
+        if (!srv.io) {
+            MDC_LOG_ERROR("cannot start the job store's I/O thread");
+            goto out;
+        }
     }
     cg_options gopt = {
         .headers_timeout_s = cfg->headers_timeout_s,
@@ -788,6 +939,7 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
     rc = 0;
 out:
     jobs_stop(srv.jobs); /* the store's threads resume connections: before MHD stops */
+    wrk_pool_free(srv.io); /* runs what is queued: every offloaded request is resumed */
     if (srv.probe_daemon)
         MHD_stop_daemon(srv.probe_daemon);
     if (srv.daemon)

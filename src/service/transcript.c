@@ -13,6 +13,7 @@ void transcript_free(svc_transcript *t)
     free(t->segs);
     free(t->ids);
     free(t->words);
+    free(t->turns);
     memset(t, 0, sizeof *t);
 }
 
@@ -60,6 +61,29 @@ static int map_words(const transcript_input *in, svc_transcript *out)
     return 0;
 }
 
+static const char *const k_label[3] = {"?", "0", "1"};
+
+/* The channels' speaker turns as report turns (labels as the segments'). */
+static int map_turns(const aud_pcm *pcm, svc_transcript *out, size_t *n_out)
+{
+    aud_turn *t = NULL;
+    size_t n = 0;
+    *n_out = 0;
+    if (aud_stereo_turns(pcm, &t, &n) != 0)
+        return -1;
+    out->turns = calloc(n ? n : 1, sizeof *out->turns);
+    if (!out->turns) {
+        free(t);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        out->turns[i] = (rpt_turn){.t0_cs = t[i].t0_cs, .t1_cs = t[i].t1_cs,
+                                   .speaker = k_label[t[i].speaker + 1]};
+    free(t);
+    *n_out = n;
+    return 0;
+}
+
 int transcript_build(const transcript_input *in, svc_transcript *out)
 {
     memset(out, 0, sizeof *out);
@@ -96,7 +120,6 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
             d->compression_ratio = s->compression_ratio;
             d->no_speech_prob = s->no_speech_prob;
             if (in->stereo && in->stereo->left) {
-                static const char *const k_label[3] = {"?", "0", "1"};
                 d->speaker = k_label[aud_stereo_speaker(in->stereo, d->t0_cs, d->t1_cs, NULL,
                                                         NULL) + 1];
             }
@@ -105,6 +128,11 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
             transcript_free(out);
             return -1;
         }
+    }
+    size_t n_turns = 0;
+    if (in->audio_turns && in->stereo && in->stereo->left && map_turns(in->stereo, out, &n_turns)) {
+        transcript_free(out);
+        return -1;
     }
     out->tr = (rpt_transcript){
         .segments = out->segs,
@@ -118,6 +146,8 @@ int transcript_build(const transcript_input *in, svc_transcript *out)
         .want_words = in->want_words,
         .want_segments = in->want_segments,
         .max_words_per_cue = in->max_words_per_cue,
+        .turns = out->turns,
+        .n_turns = n_turns,
     };
     return 0;
 }

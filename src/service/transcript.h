@@ -38,6 +38,9 @@ typedef struct transcript_input {
      * decode gives none either): each segment's speaker by channel energy over its
      * recording-timeline [t0, t1] (aud_stereo_speaker, whisper-cli -di's rule) */
     const aud_pcm *stereo;
+    /* with stereo: also the speaker turns measured on the channels (aud_stereo_turns) for
+     * the report (rpt_transcript.turns; labels "0"/"1" like the segments') */
+    bool audio_turns;
     int want_words, want_segments, max_words_per_cue; /* copied to the rpt_transcript */
 } transcript_input;
 
@@ -47,6 +50,7 @@ typedef struct svc_transcript {
     rpt_segment *segs;        /* malloc'd */
     int32_t *ids;             /* token ids of every segment, one malloc'd block */
     rpt_word *words;          /* mapped words (texts point into the input's words) */
+    rpt_turn *turns;          /* speaker turns (audio_turns), malloc'd */
 } svc_transcript;
 
 /* One engine segment's [t0, t1] on the recording's timeline, centiseconds: mapped back

@@ -21,7 +21,20 @@ void trw_free(trw_words *w)
 
 static int64_t clamp(int64_t t, int64_t lo, int64_t hi) { return t < lo ? lo : (t > hi ? hi : t); }
 
-int trw_words_build(const wsp_model *model, const wsp_result *r, int64_t end_cs, trw_words *out)
+/* DTW: the t_dtw of the first text token after token k of segment i, in the same 30 s
+ * window (seek); -1 when there is none (the window's last word). */
+static int64_t next_dtw(const wsp_result *r, int i, int k, int32_t eot)
+{
+    const int seek = r->segments[i].seek;
+    for (; i < r->n_segments && r->segments[i].seek == seek; i++, k = -1)
+        for (int j = k + 1; j < r->segments[i].n_tokens; j++)
+            if (r->segments[i].tokens[j].id < eot)
+                return r->segments[i].tokens[j].t_dtw;
+    return -1;
+}
+
+int trw_words_build(const wsp_model *model, const wsp_result *r, int64_t end_cs, bool dtw,
+                    trw_words *out)
 {
     memset(out, 0, sizeof *out);
     const int32_t eot = wsp_token_eot(model);
@@ -83,8 +96,15 @@ int trw_words_build(const wsp_model *model, const wsp_result *r, int64_t end_cs,
             rpt_word *w = &out->words[out->n++];
             w->text = out->pool + pos;
             pos += cl + 1;
-            int64_t t0 = s->tokens[k0].t0 >= 0 ? s->tokens[k0].t0 : s->t0;
-            int64_t t1 = s->tokens[kl].t1 >= 0 ? s->tokens[kl].t1 : s->t1;
+            int64_t t0, t1;
+            if (dtw) {
+                const int64_t nx = next_dtw(r, i, kl, eot);
+                t0 = s->tokens[k0].t_dtw >= 0 ? s->tokens[k0].t_dtw : s->t0;
+                t1 = nx >= 0 ? nx : s->t1;
+            } else {
+                t0 = s->tokens[k0].t0 >= 0 ? s->tokens[k0].t0 : s->t0;
+                t1 = s->tokens[kl].t1 >= 0 ? s->tokens[kl].t1 : s->t1;
+            }
             t0 = clamp(t0, last_t0, end_cs);
             t1 = clamp(t1, t0, end_cs);
             w->t0_cs = t0;

@@ -11,6 +11,7 @@
  */
 #include "vad/vad_internal.h"
 
+#include "mdc/cursor.h"
 #include "mdc/half.h"
 #include "mdc/log.h"
 
@@ -33,20 +34,6 @@
 static const int k_enc_in[VAD__N_LAYERS] = {VAD__N_BINS, 128, 64, 64};
 static const int k_enc_out[VAD__N_LAYERS] = {128, 64, 64, 128};
 static const int k_enc_stride[VAD__N_LAYERS] = {1, 2, 2, 1}; /* whisper_vad_build_encoder_layer */
-
-typedef struct cursor {
-    const uint8_t *base;
-    uint64_t len, pos;
-} cursor;
-
-static int rd_i32(cursor *c, int32_t *v)
-{
-    if (c->len - c->pos < 4)
-        return -1;
-    memcpy(v, c->base + c->pos, 4);
-    c->pos += 4;
-    return 0;
-}
 
 static int fail(vad_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(vad_error *err, int code, const char *fmt, ...)
@@ -94,32 +81,30 @@ static void convert(const uint8_t *p, int ttype, size_t n, float *dst)
     }
 }
 
-static int parse(vad_model *m, cursor *c, vad_error *err)
+static int parse(vad_model *m, mdc_cursor *c, vad_error *err)
 {
-    uint32_t magic = 0;
-    if (c->len < 4)
+    int32_t magic = 0;
+    if (mdc_cur_i32(c, &magic))
         return fail(err, VAD_ETRUNC, "VAD model file is %llu bytes: too short for a header",
                     (unsigned long long)c->len);
-    memcpy(&magic, c->base, 4);
-    c->pos = 4;
-    if (magic != GGML_MAGIC)
-        return fail(err, VAD_EMAGIC, "bad magic 0x%08x (expected 0x%08x \"ggml\")", magic,
-                    GGML_MAGIC);
+    if ((uint32_t)magic != GGML_MAGIC)
+        return fail(err, VAD_EMAGIC, "bad magic 0x%08x (expected 0x%08x \"ggml\")",
+                    (unsigned)magic, GGML_MAGIC);
     int32_t tlen = 0;
-    if (rd_i32(c, &tlen))
+    if (mdc_cur_i32(c, &tlen))
         return fail(err, VAD_ETRUNC, "truncated before the model type at offset %llu",
                     (unsigned long long)c->pos);
     if (tlen <= 0 || tlen > MAX_TYPE_LEN)
         return fail(err, VAD_EHPARAMS, "model type length %d out of range 1..%d: not a Silero "
                     "VAD model (a Whisper model file? set WHISPER_VAD_MODEL to ggml-silero-*.bin)",
                     tlen, MAX_TYPE_LEN);
-    if (c->len - c->pos < (uint64_t)tlen)
+    const uint8_t *tp = mdc_cur_take(c, (uint64_t)tlen);
+    if (!tp)
         return fail(err, VAD_ETRUNC, "truncated inside the model type at offset %llu",
                     (unsigned long long)c->pos);
     char type[MAX_TYPE_LEN + 1];
-    memcpy(type, c->base + c->pos, (size_t)tlen);
+    memcpy(type, tp, (size_t)tlen);
     type[tlen] = '\0';
-    c->pos += (uint64_t)tlen;
     for (int i = 0; i < tlen; i++)
         if ((unsigned char)type[i] < 0x20 || (unsigned char)type[i] > 0x7e)
             return fail(err, VAD_EHPARAMS, "model type holds a non-printable byte at %d", i);
@@ -131,7 +116,7 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
     const char *const hp_names[] = {"version major", "version minor", "version patch",
                                     "n_window", "n_context", "n_encoder_layers"};
     for (size_t i = 0; i < 6; i++) {
-        if (rd_i32(c, &hp[i]))
+        if (mdc_cur_i32(c, &hp[i]))
             return fail(err, VAD_ETRUNC, "truncated before %s", hp_names[i]);
     }
     if (hp[0] < 0 || hp[1] < 0 || hp[2] < 0 || hp[0] > 1000 || hp[1] > 1000 || hp[2] > 1000)
@@ -143,7 +128,7 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
         return fail(err, VAD_EHPARAMS, "n_encoder_layers %d (expected %d)", hp[5], VAD__N_LAYERS);
     for (int l = 0; l < VAD__N_LAYERS; l++) {
         int32_t in = 0, out = 0, k = 0;
-        if (rd_i32(c, &in) || rd_i32(c, &out) || rd_i32(c, &k))
+        if (mdc_cur_i32(c, &in) || mdc_cur_i32(c, &out) || mdc_cur_i32(c, &k))
             return fail(err, VAD_ETRUNC, "truncated inside encoder layer %d's sizes", l);
         if (in != k_enc_in[l] || out != k_enc_out[l] || k != VAD__KERNEL)
             return fail(err, VAD_EHPARAMS, "encoder layer %d is %d→%d kernel %d (expected "
@@ -153,7 +138,7 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
         m->enc_stride[l] = k_enc_stride[l];
     }
     int32_t lstm_in = 0, lstm_hidden = 0, fin = 0, fout = 0;
-    if (rd_i32(c, &lstm_in) || rd_i32(c, &lstm_hidden) || rd_i32(c, &fin) || rd_i32(c, &fout))
+    if (mdc_cur_i32(c, &lstm_in) || mdc_cur_i32(c, &lstm_hidden) || mdc_cur_i32(c, &fin) || mdc_cur_i32(c, &fout))
         return fail(err, VAD_ETRUNC, "truncated inside the LSTM/output sizes");
     if (lstm_in != VAD__HIDDEN || lstm_hidden != VAD__HIDDEN || fin != VAD__HIDDEN || fout != 1)
         return fail(err, VAD_EHPARAMS, "lstm %d/%d, final conv %d→%d (expected 128/128, 128→1)",
@@ -189,10 +174,10 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
     set_expect(&ex[ne++], "_model.decoder.decoder.2.bias", 1, 1, 1, &out_b_slot);
 
     int n_found = 0;
-    while (c->pos < c->len) {
+    while (!mdc_cur_done(c)) {
         const uint64_t rec = c->pos;
         int32_t n_dims = 0, name_len = 0, ttype = 0;
-        if (rd_i32(c, &n_dims) || rd_i32(c, &name_len) || rd_i32(c, &ttype))
+        if (mdc_cur_i32(c, &n_dims) || mdc_cur_i32(c, &name_len) || mdc_cur_i32(c, &ttype))
             return fail(err, VAD_ETRUNC, "truncated tensor header at offset %llu",
                         (unsigned long long)rec);
         if (n_dims < 0 || n_dims > 4)
@@ -208,7 +193,7 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
         uint64_t nel = 1;
         for (int d = 0; d < n_dims; d++) {
             int32_t v = 0;
-            if (rd_i32(c, &v))
+            if (mdc_cur_i32(c, &v))
                 return fail(err, VAD_ETRUNC, "truncated tensor shape at offset %llu",
                             (unsigned long long)rec);
             if (v <= 0 || v > (1 << 20))
@@ -220,13 +205,13 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
                 return fail(err, VAD_ETENSOR, "tensor at offset %llu is too large",
                             (unsigned long long)rec);
         }
-        if (c->len - c->pos < (uint64_t)name_len)
+        const uint8_t *np = mdc_cur_take(c, (uint64_t)name_len);
+        if (!np)
             return fail(err, VAD_ETRUNC, "truncated tensor name at offset %llu",
                         (unsigned long long)c->pos);
         char name[MAX_NAME_LEN + 1];
-        memcpy(name, c->base + c->pos, (size_t)name_len);
+        memcpy(name, np, (size_t)name_len);
         name[name_len] = '\0';
-        c->pos += (uint64_t)name_len;
         if (memchr(name, '\0', (size_t)name_len))
             return fail(err, VAD_ETENSOR, "tensor name at offset %llu holds a NUL byte",
                         (unsigned long long)rec);
@@ -245,18 +230,19 @@ static int parse(vad_model *m, cursor *c, vad_error *err)
                         (long long)dims[1], (long long)dims[2], (long long)dims[3],
                         (long long)e->ne[0], (long long)e->ne[1], (long long)e->ne[2]);
         const uint64_t bytes = nel * (ttype == 1 ? 2u : 4u);
-        if (c->len - c->pos < bytes)
+        const uint64_t at = c->pos;
+        const uint8_t *data = mdc_cur_take(c, bytes);
+        if (!data)
             return fail(err, VAD_ETRUNC, "tensor \"%s\" needs %llu bytes at offset %llu but the "
                         "file has %llu left", name, (unsigned long long)bytes,
-                        (unsigned long long)c->pos, (unsigned long long)(c->len - c->pos));
+                        (unsigned long long)at, (unsigned long long)mdc_cur_left(c));
         float *dst = a;
         a += nel;
-        convert(c->base + c->pos, ttype, (size_t)nel, dst);
+        convert(data, ttype, (size_t)nel, dst);
         if (e->dst == &out_b_slot)
             m->out_b = dst[0];
         else
             *e->dst = dst;
-        c->pos += bytes;
         e->found = 1;
         n_found++;
     }
@@ -302,7 +288,7 @@ int vad_model_load(const char *path, vad_model **out, vad_error *err)
     }
     m->map = map;
     m->map_len = (uint64_t)st.st_size;
-    cursor c = {.base = map, .len = (uint64_t)st.st_size, .pos = 0};
+    mdc_cursor c = mdc_cur_make(map, (uint64_t)st.st_size);
     int rc = parse(m, &c, err);
     /* Every tensor now lives in the arena: the mapping is not needed after the walk (and
      * a file truncated later cannot fault a running detection). */

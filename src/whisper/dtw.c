@@ -81,6 +81,45 @@ const char *wsp_aheads_preset_name(wsp_aheads_preset p)
     return (int)p >= 0 && (int)p < N_PRESETS ? k_presets[p].name : "?";
 }
 
+int wsp_aheads_preset_for_model(const wsp_model *model, wsp_aheads_preset *out)
+{
+    static const struct {
+        const char *type;
+        wsp_aheads_preset multi, en; /* NONE: no English-only variant */
+    } k_sizes[] = {
+        {"tiny", WSP_AHEADS_TINY, WSP_AHEADS_TINY_EN},
+        {"base", WSP_AHEADS_BASE, WSP_AHEADS_BASE_EN},
+        {"small", WSP_AHEADS_SMALL, WSP_AHEADS_SMALL_EN},
+        {"medium", WSP_AHEADS_MEDIUM, WSP_AHEADS_MEDIUM_EN},
+        {"large-v3", WSP_AHEADS_LARGE_V3, WSP_AHEADS_NONE},
+        {"large-v3-turbo", WSP_AHEADS_LARGE_V3_TURBO, WSP_AHEADS_NONE},
+    };
+    const char *type = model ? wsp_model_type_name(model) : "";
+    const bool multi = model && wsp_model_is_multilingual(model);
+    for (size_t i = 0; i < sizeof k_sizes / sizeof k_sizes[0]; i++)
+        if (!strcmp(type, k_sizes[i].type)) {
+            const wsp_aheads_preset p = multi ? k_sizes[i].multi : k_sizes[i].en;
+            if (p == WSP_AHEADS_NONE)
+                return WSP_EINVAL;
+            *out = p;
+            return 0;
+        }
+    return WSP_EINVAL;
+}
+
+bool wsp_aheads_preset_fits(const wsp_model *model, wsp_aheads_preset preset)
+{
+    const int8_t(*hd)[2] = NULL;
+    const int n = model ? wsp__dtw_heads(preset, &hd) : 0;
+    if (n <= 0)
+        return false;
+    const wsp_hparams *hp = wsp_model_hparams(model);
+    for (int i = 0; i < n; i++)
+        if (hd[i][0] >= hp->n_text_layer || hd[i][1] >= hp->n_text_head)
+            return false;
+    return true;
+}
+
 int wsp__dtw_heads(wsp_aheads_preset p, const int8_t (**heads)[2])
 {
     if ((int)p <= 0 || (int)p >= N_PRESETS)

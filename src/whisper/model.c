@@ -10,6 +10,7 @@
 #include "whisper/quantize.h"
 #include "whisper/tokenizer.h"
 
+#include "mdc/cursor.h"
 #include "mdc/log.h"
 #include "mdc/mapguard.h"
 
@@ -34,21 +35,6 @@
 #define MAX_TEXT_CTX 16384
 #define MAX_TOKEN_LEN 4096
 #define MAX_NAME_LEN 255
-
-/* Cursor over the mapped file; every read checks the remaining length first. */
-typedef struct cursor {
-    const uint8_t *base;
-    uint64_t len, pos;
-} cursor;
-
-static int rd_i32(cursor *c, int32_t *v)
-{
-    if (c->len - c->pos < 4)
-        return -1;
-    memcpy(v, c->base + c->pos, 4);
-    c->pos += 4;
-    return 0;
-}
 
 /* Which type codes a tensor may have (bit = 1 << code).  Matrices of the projections and
  * the token embedding: any weight type in any mix (whisper-quantize quantizes them and
@@ -257,23 +243,23 @@ static const char *allow_str(unsigned a)
 }
 
 /* Walks the tensor records after the vocabulary.  ref: README "The model file format" 5. */
-static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_error *err)
+static int read_tensors(wsp_model *m, mdc_cursor *c, int fd, expect_list *l, wsp_error *err)
 {
     /* Headers are read with pread, not through the mapping: they sit between weights,
      * and touching them would fault in (and make resident) the surrounding weight pages —
      * a page fault per tensor was most of the load time. */
     uint8_t hb[12 + 16 + MAX_NAME_LEN];
-    while (c->pos < c->len) {
+    while (!mdc_cur_done(c)) {
         const uint64_t hdr = c->pos;
-        const uint64_t left = c->len - c->pos;
+        const uint64_t left = mdc_cur_left(c);
         const size_t want = left < sizeof hb ? (size_t)left : sizeof hb;
         const ssize_t got = pread(fd, hb, want, (off_t)hdr);
         if (got != (ssize_t)want)
             return wsp__fail(err, WSP_EIO, "cannot read the tensor header at offset %llu: %s",
                              (unsigned long long)hdr, got < 0 ? strerror(errno) : "short read");
-        cursor h = {.base = hb, .len = want, .pos = 0}; /* same checks, on the copy */
+        mdc_cursor h = mdc_cur_make(hb, want); /* same checks, on the copy */
         int32_t n_dims, name_len, ttype;
-        if (rd_i32(&h, &n_dims) || rd_i32(&h, &name_len) || rd_i32(&h, &ttype))
+        if (mdc_cur_i32(&h, &n_dims) || mdc_cur_i32(&h, &name_len) || mdc_cur_i32(&h, &ttype))
             return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor header at offset %llu",
                              (unsigned long long)hdr);
         if (n_dims < 1 || n_dims > 4 || name_len < 1 || name_len > MAX_NAME_LEN)
@@ -283,7 +269,7 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
         int64_t ne[4] = {1, 1, 1, 1};
         for (int d = 0; d < n_dims; d++) {
             int32_t x;
-            if (rd_i32(&h, &x))
+            if (mdc_cur_i32(&h, &x))
                 return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor header at offset %llu",
                                  (unsigned long long)hdr);
             if (x < 1)
@@ -291,14 +277,14 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
                                  (unsigned long long)hdr, d, (int)x);
             ne[d] = x;
         }
-        if (h.len - h.pos < (uint64_t)name_len)
+        const uint8_t *np = mdc_cur_take(&h, (uint64_t)name_len);
+        if (!np)
             return wsp__fail(err, WSP_ETRUNC, "file truncated inside a tensor name at offset %llu",
                              (unsigned long long)(hdr + h.pos));
         char name[MAX_NAME_LEN + 1];
-        memcpy(name, h.base + h.pos, (size_t)name_len);
+        memcpy(name, np, (size_t)name_len);
         name[name_len] = '\0';
-        h.pos += (uint64_t)name_len;
-        c->pos = hdr + h.pos;
+        mdc_cur_take(c, h.pos); /* the header, read from the copy: within the file's length */
         for (int i = 0; i < name_len; i++)
             if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
                 name[i] = '?';
@@ -346,20 +332,21 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
         const uint64_t nel = (uint64_t)ne[0] * (uint64_t)ne[1] * (uint64_t)ne[2] * (uint64_t)ne[3];
         const uint64_t nblocks = nel / (uint64_t)ti->blck; /* rows are whole blocks */
         const uint64_t nbytes = nblocks * (uint64_t)ti->size;
-        if (c->len - c->pos < nbytes)
+        const uint64_t at = c->pos;
+        const uint8_t *data = mdc_cur_take(c, nbytes);
+        if (!data)
             return wsp__fail(err, WSP_ETRUNC,
                              "tensor '%s' data [%llu, %llu) runs past the end of the file (%llu "
                              "bytes): %llu %s blocks of %d bytes, %llu bytes left",
-                             name, (unsigned long long)c->pos,
-                             (unsigned long long)(c->pos + nbytes), (unsigned long long)c->len,
+                             name, (unsigned long long)at,
+                             (unsigned long long)(at + nbytes), (unsigned long long)c->len,
                              (unsigned long long)nblocks, ti->name, ti->size,
-                             (unsigned long long)(c->len - c->pos));
+                             (unsigned long long)mdc_cur_left(c));
         e->found = 1;
-        e->dst->data = c->base + c->pos;
+        e->dst->data = data;
         e->dst->type = ttype;
         e->dst->cols = (int)ne[0];
         e->dst->rows = (int)(nel / (uint64_t)ne[0]);
-        c->pos += nbytes;
         m->n_tensors++;
         m->tensor_bytes += nbytes;
         m->n_quant += ti->blck > 1;
@@ -373,9 +360,9 @@ static int read_tensors(wsp_model *m, cursor *c, int fd, expect_list *l, wsp_err
 
 static int load_mapped(wsp_model *m, int fd, wsp_error *err)
 {
-    cursor c = {.base = m->map, .len = m->map_len, .pos = 0};
+    mdc_cursor c = mdc_cur_make(m->map, m->map_len);
     int32_t magic;
-    if (rd_i32(&c, &magic))
+    if (mdc_cur_i32(&c, &magic))
         return wsp__fail(err, WSP_ETRUNC, "file is %llu bytes, too short for a header",
                          (unsigned long long)c.len);
     if ((uint32_t)magic != GGML_MAGIC)
@@ -383,7 +370,7 @@ static int load_mapped(wsp_model *m, int fd, wsp_error *err)
                          (unsigned)magic, GGML_MAGIC);
     int32_t *hv = &m->hp.n_vocab;
     for (int i = 0; i < 11; i++)
-        if (rd_i32(&c, &hv[i]))
+        if (mdc_cur_i32(&c, &hv[i]))
             return wsp__fail(err, WSP_ETRUNC, "file truncated inside the hyperparameters");
     int rc = check_hparams(&m->hp, err);
     if (rc)
@@ -391,21 +378,20 @@ static int load_mapped(wsp_model *m, int fd, wsp_error *err)
 
     /* mel filterbank */
     int32_t n_mel, n_fft;
-    if (rd_i32(&c, &n_mel) || rd_i32(&c, &n_fft))
+    if (mdc_cur_i32(&c, &n_mel) || mdc_cur_i32(&c, &n_fft))
         return wsp__fail(err, WSP_ETRUNC, "file truncated inside the mel filterbank header");
     if (n_mel != m->hp.n_mels || n_fft != N_FFT_BINS)
         return wsp__fail(err, WSP_EVOCAB, "mel filterbank is %d x %d, expected %d x %d",
                          (int)n_mel, (int)n_fft, (int)m->hp.n_mels, N_FFT_BINS);
     const uint64_t fb_bytes = (uint64_t)n_mel * (uint64_t)n_fft * 4u;
-    if (c.len - c.pos < fb_bytes)
+    m->filters = mdc_cur_take(&c, fb_bytes);
+    if (!m->filters)
         return wsp__fail(err, WSP_ETRUNC, "file truncated inside the mel filterbank");
-    m->filters = c.base + c.pos;
     m->n_fft_bins = n_fft;
-    c.pos += fb_bytes;
 
     /* vocabulary */
     int32_t n_tok;
-    if (rd_i32(&c, &n_tok))
+    if (mdc_cur_i32(&c, &n_tok))
         return wsp__fail(err, WSP_ETRUNC, "file truncated before the vocabulary size");
     if (n_tok < 1 || n_tok > m->hp.n_vocab)
         return wsp__fail(err, WSP_EVOCAB, "vocabulary has %d tokens (expected 1…%d)", (int)n_tok,
@@ -417,15 +403,14 @@ static int load_mapped(wsp_model *m, int fd, wsp_error *err)
     const uint64_t vocab_start = c.pos;
     for (int32_t i = 0; i < n_tok; i++) {
         int32_t len;
-        if (rd_i32(&c, &len))
+        if (mdc_cur_i32(&c, &len))
             return wsp__fail(err, WSP_ETRUNC, "file truncated inside the vocabulary (token %d)", (int)i);
         if (len < 0 || len > MAX_TOKEN_LEN)
             return wsp__fail(err, WSP_EVOCAB, "token %d has length %d", (int)i, (int)len);
-        if (c.len - c.pos < (uint64_t)len)
+        m->tok_bytes[i] = mdc_cur_take(&c, (uint64_t)len);
+        if (!m->tok_bytes[i])
             return wsp__fail(err, WSP_ETRUNC, "file truncated inside the vocabulary (token %d)", (int)i);
-        m->tok_bytes[i] = c.base + c.pos;
         m->tok_len[i] = (uint32_t)len;
-        c.pos += (uint64_t)len;
     }
     /* NUL-terminated copy of the token texts (each record has a 4-byte length header, so
      * len + 1 per token fits in the region's size) for wsp_token_text(). */

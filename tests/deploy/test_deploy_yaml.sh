@@ -107,6 +107,19 @@ for k, v in cm.get("data", {}).items():
     need(isinstance(v, str), f"ConfigMap {k} must be a string")
 need("API_KEY" not in cm.get("data", {}), "API_KEY belongs in a Secret, not the ConfigMap")
 need(int(cm["data"].get("PORT", "8080")) in ports.values(), "ConfigMap PORT != containerPort")
+# Probes on HEALTH_PORT: its own listener and budget, so a saturated PORT never fails
+# liveness; the port is a container port the probes use and the Service does not expose.
+hp = int(cm["data"].get("HEALTH_PORT", "0"))
+need(hp > 0, "ConfigMap HEALTH_PORT must be set (the probes' own listener)")
+need(hp != int(cm["data"].get("PORT", "8080")), "HEALTH_PORT must differ from PORT")
+need(hp in ports.values(), f"HEALTH_PORT {hp} is no container port")
+def probe_port(p):
+    port = (c.get(p) or {}).get("httpGet", {}).get("port")
+    return ports.get(port, port)
+for p in ("startupProbe", "livenessProbe", "readinessProbe"):
+    need(probe_port(p) == hp, f"{p} must use HEALTH_PORT {hp} (got {probe_port(p)})")
+ann = pod["metadata"].get("annotations", {})
+need(ann.get("prometheus.io/port") in (None, str(hp)), "prometheus.io/port should be HEALTH_PORT")
 need(cm["data"].get("WHISPER_MODELS_DIR") == "/models", "WHISPER_MODELS_DIR must be the /models mount")
 # Service, HPA, PDB point at the Deployment's pods.
 svc = named("Service", "md-converter")
@@ -115,6 +128,7 @@ need(all(plabels.get(k) == v for k, v in svc["spec"]["selector"].items()), "Serv
 for p in svc["spec"]["ports"]:
     t = p.get("targetPort")
     need(t in ports or t in ports.values(), f"Service targetPort {t} is no container port")
+    need(ports.get(t, t) != hp, "the Service must not expose HEALTH_PORT (probes only)")
 hpa = by_kind["HorizontalPodAutoscaler"][0]["spec"]
 need(hpa["scaleTargetRef"]["kind"] == "Deployment" and hpa["scaleTargetRef"]["name"] == name,
      "HPA does not target the Deployment")

@@ -122,6 +122,20 @@ has tr_truncated_model err "$TMP/truncated.bin"
 run tr_bad_lang 2 "$BIN" transcribe "$JFK" -m "$MICRO" -l xx   # a usage error, before any work
 has tr_bad_lang err "unknown language"
 has tr_bad_lang err "pt-BR"
+# DTW and speaker turns: usage errors before any work, a preset the model lacks → exit 1
+run tr_dtw_bad 2 "$BIN" transcribe "$JFK" -m "$MICRO" --dtw tiny.fr --words -f verbose_json
+has tr_dtw_bad err "--dtw"
+run tr_dtw_nowords 2 "$BIN" transcribe "$JFK" -m "$MICRO" --dtw tiny
+has tr_dtw_nowords err "--dtw sets word times"
+run tr_dtw_nofit 1 "$BIN" transcribe "$JFK" -m "$MICRO" --dtw tiny --words -f verbose_json --no-fallback -t 2
+has tr_dtw_nofit err "do not fit this model (2 text layers"
+one_line tr_dtw_nofit
+run tr_turns_bad 2 "$BIN" transcribe "$JFK" -m "$MICRO" --diarize --speaker-turns words
+has tr_turns_bad err "--speaker-turns must be auto, segment or audio"
+run tr_turns_nodiar 2 "$BIN" transcribe "$JFK" -m "$MICRO" --speaker-turns audio
+has tr_turns_nodiar err "--speaker-turns needs --diarize"
+run tr_turns_fmt 2 "$BIN" transcribe "$JFK" -m "$MICRO" --diarize --speaker-turns audio -f srt
+has tr_turns_fmt err "applies to -f md and -f diarized_json only"
 # the server's language forms: a BCP-47 tag in any case, a full name
 run tr_lang_tag 0 "$BIN" transcribe "$JFK" -m "$MICRO" -l EN-us --no-fallback -t 2 -f verbose_json
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["language"] == "english", d["language"]' \

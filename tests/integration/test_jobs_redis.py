@@ -1,6 +1,8 @@
 """Jobs shared through Redis by two md-converter processes (A and B) and a real
 redis-server on a free loopback port (nothing persisted):
   - submit on A, follow the events and fetch the result on B;
+  - the speaker fields travel with the job: diarize=true, speaker_turns on the stereo
+    reference clip give B's result both speakers;
   - kill -9 A in the middle of a transcription: B takes the job over, re-runs it, stores
     its result once, and the client following on B sees it complete;
   - cancel on B a job running on A (it stops within a second);
@@ -15,8 +17,9 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mdc_testserver import (FAST, LONG_CLIP, SHORT_CLIP, Checks, Follower, RedisServer,  # noqa: E402
-                            Server, error_code, metric, require_binary, submit, wait_status)
+from mdc_testserver import (FAST, LONG_CLIP, SHARED, SHORT_CLIP, Checks, Follower,  # noqa: E402
+                            RedisServer, Server, error_code, metric, require_binary, submit,
+                            wait_status)
 
 require_binary()
 c = Checks("test_jobs_redis")
@@ -54,6 +57,19 @@ with RedisServer() as rs:
         st, h, body = b.upload(SHORT_CLIP, FAST, endpoint="/jobs")
         st2, jid2, _ = submit(b)
         c.check(st2 == 202, "an api replica accepts uploads (A runs them)")
+        stereo = os.path.join(SHARED, "whisper-ref", "data", "stereo_diarization.wav")
+        for turns, want in (("audio", True), ("segment", False)):
+            st, h, body = b.upload(stereo, dict(FAST, diarize="true", speaker_turns=turns,
+                                                report_locale="en"), endpoint="/jobs")
+            jid3 = json.loads(body).get("id") if st == 202 else None
+            c.check(st == 202 and jid3, "stereo job (speaker_turns=%s) accepted" % turns, body)
+            if jid3:
+                wait_status(b, jid3, lambda js: js.get("status") in ("done", "failed"))
+                st, h, body = b.request("GET", "/jobs/%s/result" % jid3)
+                c.check(st == 200 and b"**Speaker 0:**" in body
+                        and (b"**Speaker 1:**" in body) == want,
+                        "the job kept diarize and speaker_turns=%s through Redis" % turns,
+                        body[:500])
         ma = a.metrics()
         c.check(metric(ma, "mdconv_job_claims_total") >= 1, "A counted its claims", metric(ma, "mdconv_job_claims_total"))
         c.check(metric(b.metrics(), "mdconv_job_claims_total") in (0, None), "B (api) claimed nothing")
@@ -157,8 +173,10 @@ with RedisServer() as rs:
 
 # settings that cannot work stop start-up with a message naming them
 for env_bad, want in (({"JOBS_ROLE": "api"}, "JOBS_ROLE=api needs JOBS_REDIS_URL"),
-                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"}, "TLS"),
-                      ({"JOBS_REDIS_URL": "redis://127.0.0.1:0/0"}, "invalid JOBS_REDIS_URL")):
+                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"},
+                       "cannot use JOBS_REDIS_URL: rediss:// (TLS) is not supported: this build's hiredis 0.14"),
+                      ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"}, "TLS-terminating sidecar"),
+                      ({"JOBS_REDIS_URL": "redis://127.0.0.1:0/0"}, "cannot use JOBS_REDIS_URL: port must be 1-65535")):
     s = Server(env=env_bad, wait=False, name="bad")
     try:
         rc = s.proc.wait(timeout=10)

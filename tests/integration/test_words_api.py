@@ -5,16 +5,23 @@
 - 400 for word with a response_format that cannot carry it (as OpenAI), bad
   max_words_per_cue / diarize values;
 - max_words_per_cue → one SRT cue per word;
-- diarized_json on the stereo reference recording: OpenAI's shape, speaker by channel
-  energy ("0" for the whole clip, as whisper-cli -di on the pack's runs); the Markdown
-  report with diarize=true labels the paragraph and shows the talk time; a mono file
-  gets no speaker labels.
+- diarized_json on the stereo reference recording: OpenAI's shape and speaker letters
+  (by default whisper-cli -di's rule per segment: "A" = channel 0 for the whole clip, as
+  -di labels it "0" on the pack's runs; speaker_turns=audio: segments split at the
+  channel turns, both "A" and "B");
+- the Markdown report of the stereo recording with diarize=true shows both speakers:
+  paragraphs labelled Speaker 0 and Speaker 1 and the talk time of each, which must agree
+  (±1 s) with the time each channel dominates in 100 ms frames, computed here from the
+  WAV's samples; speaker_turns=segment gives -di's one label; a mono file gets no speaker
+  labels; bad speaker_turns values and uses → 400.
 Models: the micro random-weight model (the words' shape and order are what is checked;
 their values against whisper.cpp are the unit goldens')."""
 import json
 import os
 import re
+import struct
 import sys
+import wave
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +33,32 @@ c = Checks("test_words_api")
 JFK = os.path.join(SHARED, "whisper-ref", "data", "jfk.wav")
 STEREO = os.path.join(SHARED, "whisper-ref", "data", "stereo_diarization.wav")
 FIELDS = dict(FAST, language="en")
+
+
+def channel_dominance(path, frame=1600):
+    """Seconds in which the left / right channel dominates (Σ|x| over 100 ms frames,
+    > 1.1 × the other's, frames with both channels below −60 dBFS mean |x| skipped)."""
+    with wave.open(path) as w:
+        n, ch = w.getnframes(), w.getnchannels()
+        pcm = struct.unpack("<%dh" % (n * ch), w.readframes(n))
+    left, right = pcm[0::2], pcm[1::2]
+    dom = [0.0, 0.0]
+    for i in range(0, n, frame):
+        el = sum(abs(x) for x in left[i:i + frame]) / 32768.0
+        er = sum(abs(x) for x in right[i:i + frame]) / 32768.0
+        k = len(left[i:i + frame])
+        if el < 1e-3 * k and er < 1e-3 * k:
+            continue
+        if el > 1.1 * er:
+            dom[0] += k / 16000.0
+        elif er > 1.1 * el:
+            dom[1] += k / 16000.0
+    return dom
+
+
+def hms(t):
+    h, m, sec = (int(x) for x in t.split(":"))
+    return h * 3600 + m * 60 + sec
 
 
 def post(s, path, fields, clip):
@@ -108,16 +141,60 @@ with Server() as s:
     segs = j.get("segments", [])
     c.check(len(segs) > 0 and all(set(sg) == {"type", "id", "start", "end", "text", "speaker"}
                                   for sg in segs), "diarized segments' keys", str(segs)[:300])
-    c.check(all(sg["type"] == "transcript.text.segment" and sg["speaker"] in ("0", "1", "?")
-                for sg in segs), "segment type and speaker labels")
-    c.check(segs and segs[0]["speaker"] == "0", "the clip's segment: speaker 0 (left louder)",
+    c.check(all(sg["type"] == "transcript.text.segment"
+                and sg["speaker"] in ("A", "B", "unknown") for sg in segs),
+            "segment type and OpenAI speaker letters", str(segs)[:300])
+    c.check(segs and all(sg["speaker"] == "A" for sg in segs),
+            "default (-di per segment): speaker A = channel 0 (left louder over the clip)",
             str(segs)[:200])
+    st, _, body = post(s, "/v1/audio/transcriptions",
+                       dict(FIELDS, response_format="diarized_json", speaker_turns="audio"),
+                       STEREO)
+    j = json.loads(body) if st == 200 else {}
+    segs = j.get("segments", [])
+    c.check(st == 200 and {sg["speaker"] for sg in segs} == {"A", "B"},
+            "speaker_turns=audio: segments of both channels", body[:400])
+    c.check(all(segs[i]["start"] <= segs[i]["end"] <= segs[i + 1]["start"] + 1e-6
+                for i in range(len(segs) - 1)), "turn segments in time order",
+            str([(sg["start"], sg["end"]) for sg in segs]))
+    c.check(" ".join(sg["text"] for sg in segs) == j.get("text"),
+            "turn segments add up to the text")
 
-    # Markdown report with diarize
+    # Markdown report with diarize: two speakers and their talk time
+    dom = channel_dominance(STEREO)
+    print("channel dominance from the samples: left %.1f s, right %.1f s" % tuple(dom))
     st, _, body = post(s, "/relatorio/process-meeting",
                        dict(FIELDS, diarize="true", report_locale="en"), STEREO)
-    c.check(st == 200 and b"**Speaker 0:**" in body and b"- **Talk time:** Speaker 0" in body,
-            "report: speaker label and talk time", body[:600])
+    text = body.decode("utf-8", "replace")
+    m = re.search(r"^- \*\*Talk time:\*\* Speaker 0 (\d\d:\d\d:\d\d), "
+                  r"Speaker 1 (\d\d:\d\d:\d\d)$", text, re.M)
+    c.check(st == 200 and m is not None, "report: talk time of speakers 0 and 1", text[:700])
+    if m:
+        talk = [hms(m.group(1)), hms(m.group(2))]
+        print("talk time in the report: speaker 0 %d s, speaker 1 %d s" % tuple(talk))
+        c.check(all(abs(talk[k] - dom[k]) <= 1.0 for k in (0, 1)) and talk[1] > 0,
+                "talk times agree with the channels' dominance (±1 s)",
+                "report %s, channels %s" % (talk, dom))
+        c.check(sum(talk) <= 5, "talk times fit in the 5 s clip", str(talk))
+    c.check("**Speaker 0:**" in text and "**Speaker 1:**" in text,
+            "report: paragraphs of both speakers", text[:900])
+    labels = re.findall(r"^\*\*\[[\d:]+\]\*\* \*\*Speaker (\d):\*\*", text, re.M)
+    c.check(all(labels[i] != labels[i + 1] for i in range(len(labels) - 1)),
+            "a new paragraph at every change of speaker only", str(labels))
+    st, _, body = post(s, "/relatorio/process-meeting",
+                       dict(FIELDS, diarize="true", report_locale="en", speaker_turns="segment"),
+                       STEREO)
+    c.check(st == 200 and b"**Speaker 0:**" in body and b"Speaker 1" not in body,
+            "speaker_turns=segment: -di's one label for the one segment", body[:600])
+    for fields, what in ((dict(FIELDS, diarize="true", speaker_turns="words"), "bad value"),
+                         (dict(FIELDS, speaker_turns="audio"), "without diarize")):
+        st, _, body = post(s, "/relatorio/process-meeting", fields, STEREO)
+        c.check(st == 400 and error_code(body) == "invalid_field" and b"speaker_turns" in body,
+                "speaker_turns %s: 400" % what, body)
+    st, _, body = post(s, "/v1/audio/transcriptions",
+                       dict(FIELDS, response_format="verbose_json", diarize="true",
+                            speaker_turns="audio"), STEREO)
+    c.check(st == 400 and b"speaker_turns" in body, "speaker_turns with verbose_json: 400", body)
     st, _, body = post(s, "/relatorio/process-meeting",
                        dict(FIELDS, diarize="true", report_locale="en"), JFK)
     c.check(st == 200 and b"Speaker" not in body and b"Talk time" not in body,

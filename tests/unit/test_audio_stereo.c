@@ -6,7 +6,10 @@
  *    -di transcript's segment (cli_td_stereo_di.energies.json), with the energies equal
  *    to the pack's recomputation (double sums; printed);
  *  - a mono file keeps no channels and labels "?"; without keep_stereo nothing changes;
- *  - the engine on the kept sum gives whisper.cpp's L+R transcript, labelled "0".
+ *  - the engine on the kept sum gives whisper.cpp's L+R transcript, labelled "0";
+ *  - aud_stereo_turns: synthetic channels (alternating parties, a short backchannel, a
+ *    pause, "?" crosstalk) give the documented turns; stereo_diarization.wav gives both
+ *    parties, right first-active then left (printed).
  */
 #include "testutil.h"
 
@@ -162,6 +165,102 @@ static void test_stereo_sum_transcript(void **state)
     aud_pcm_free(&pcm);
 }
 
+/* L and R of n_cs centiseconds; amp(t) per channel filled by the caller. */
+static void synth(aud_pcm *pcm, int64_t n_cs)
+{
+    memset(pcm, 0, sizeof *pcm);
+    pcm->n_samples = (size_t)(n_cs * 160);
+    pcm->left = calloc(pcm->n_samples, sizeof(float));
+    pcm->right = calloc(pcm->n_samples, sizeof(float));
+    pcm->samples = calloc(pcm->n_samples, sizeof(float));
+    assert_non_null(pcm->left);
+    assert_non_null(pcm->right);
+    assert_non_null(pcm->samples);
+}
+
+static void put(float *ch, int64_t t0_cs, int64_t t1_cs, float amp)
+{
+    for (int64_t j = t0_cs * 160; j < t1_cs * 160; j++)
+        ch[j] = (j & 1) ? amp : -amp;
+}
+
+static void test_turns_synthetic(void **state)
+{
+    (void)state;
+    aud_pcm pcm;
+    synth(&pcm, 1000);
+    put(pcm.left, 0, 300, 0.2f);     /* left talks 0–3 s */
+    put(pcm.right, 150, 170, 0.5f);  /* a 0.2 s backchannel on the right: no turn */
+    put(pcm.right, 300, 600, 0.2f);  /* right 3–6 s */
+    put(pcm.left, 300, 600, 0.01f);  /* with crosstalk well below it */
+    /* 6–7 s: silence; 7–8 s both equally loud ("?"): belongs to nobody */
+    put(pcm.left, 700, 800, 0.1f);
+    put(pcm.right, 700, 800, 0.1f);
+    put(pcm.left, 800, 1000, 0.3f);  /* left 8–10 s */
+    aud_turn *t = NULL;
+    size_t n = 0;
+    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        print_message("turn %zu: [%lld, %lld) speaker %d\n", i, (long long)t[i].t0_cs,
+                      (long long)t[i].t1_cs, t[i].speaker);
+    assert_int_equal(n, 3);
+    assert_int_equal(t[0].speaker, 0);
+    assert_int_equal(t[0].t0_cs, 0);
+    assert_int_equal(t[0].t1_cs, 300);
+    assert_int_equal(t[1].speaker, 1);
+    assert_int_equal(t[1].t0_cs, 300);
+    assert_int_equal(t[1].t1_cs, 600);
+    assert_int_equal(t[2].speaker, 0);
+    assert_int_equal(t[2].t0_cs, 800);
+    assert_int_equal(t[2].t1_cs, 1000);
+    free(t);
+    /* all silent: no turns */
+    memset(pcm.left, 0, pcm.n_samples * sizeof(float));
+    memset(pcm.right, 0, pcm.n_samples * sizeof(float));
+    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(t);
+    /* a mono decode has no channels */
+    float *l = pcm.left;
+    pcm.left = NULL;
+    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), -1);
+    pcm.left = l;
+    aud_pcm_free(&pcm);
+}
+
+/* The reference recording: the right party is active from ~0.4 s to ~2.1 s over the left
+ * one's crosstalk, then the left party alone to the end (channel energies in 100 ms
+ * frames: README-round2 §7's grid at a finer step).  Both parties get turns. */
+static void test_turns_reference(void **state)
+{
+    (void)state;
+    const char *wav = tu_shared("whisper-ref/data/stereo_diarization.wav");
+    TU_REQUIRE_FILE(wav);
+    aud_limits lim = {.max_seconds = 60, .keep_stereo = true};
+    aud_pcm pcm;
+    assert_int_equal(aud_decode_file(wav, &lim, NULL, NULL, &pcm, NULL), 0);
+    aud_turn *t = NULL;
+    size_t n = 0;
+    assert_int_equal(aud_stereo_turns(&pcm, &t, &n), 0);
+    int64_t talk[2] = {0, 0}, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        print_message("turn %zu: [%lld, %lld) speaker %d\n", i, (long long)t[i].t0_cs,
+                      (long long)t[i].t1_cs, t[i].speaker);
+        assert_true(t[i].t0_cs >= last && t[i].t1_cs > t[i].t0_cs);
+        assert_true(t[i].t1_cs - t[i].t0_cs >= AUD_TURN_MIN_CS || i == n - 1);
+        assert_true(i == 0 || t[i].speaker != t[i - 1].speaker || t[i].t0_cs > t[i - 1].t1_cs);
+        talk[t[i].speaker] += t[i].t1_cs - t[i].t0_cs;
+        last = t[i].t1_cs;
+    }
+    assert_true(last <= 500);
+    print_message("talk time: left %lld cs, right %lld cs\n", (long long)talk[0],
+                  (long long)talk[1]);
+    assert_true(talk[0] >= 250 && talk[1] >= 50 && talk[0] > talk[1]);
+    assert_true(n >= 2 && t[n - 1].speaker == 0 && t[n - 1].t1_cs >= 450);
+    free(t);
+    aud_pcm_free(&pcm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +268,8 @@ int main(void)
         cmocka_unit_test(test_mono_keeps_nothing),
         cmocka_unit_test(test_stereo_limit),
         cmocka_unit_test(test_stereo_sum_transcript),
+        cmocka_unit_test(test_turns_synthetic),
+        cmocka_unit_test(test_turns_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /*
  * test_report_words.c — words and speakers in the report formats:
  * verbose_json words[] (top level, with timestamp granularities) and per segment,
- * diarized_json shape, word-level SRT/VTT cues, Markdown speaker paragraphs and talk time.
+ * diarized_json shape and OpenAI's speaker letters, word-level SRT/VTT cues, Markdown
+ * speaker paragraphs and talk time; speaker turns measured on the audio (rpt_turn)
+ * splitting a segment at its words, in Markdown and diarized_json.
  */
 #include "testutil.h"
 
@@ -81,10 +83,23 @@ static void test_diarized(void **state)
     json_t *s0 = json_array_get(sg, 0);
     assert_string_equal(json_string_value(json_object_get(s0, "type")), "transcript.text.segment");
     assert_string_equal(json_string_value(json_object_get(s0, "id")), "seg_0");
-    assert_string_equal(json_string_value(json_object_get(s0, "speaker")), "0");
+    assert_string_equal(json_string_value(json_object_get(s0, "speaker")), "A"); /* channel 0 */
+    assert_string_equal(json_string_value(json_object_get(s0, "text")), "Hello world.");
     assert_true(json_number_value(json_object_get(s0, "end")) == 0.9);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(sg, 1), "speaker")), "?");
+    /* no label → "unknown"; "?" too; channel 1 → "B"; a name stays */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sg, 1), "speaker")),
+                        "unknown");
     json_decref(j);
+    const char *const in[] = {"?", "1", "Alice", "26"}, *const want[] = {"unknown", "B", "Alice",
+                                                                        "26"};
+    for (int k = 0; k < 4; k++) {
+        segs[1].speaker = in[k];
+        j = render_json(RPT_FORMAT_DIARIZED_JSON, &tr);
+        sg = json_object_get(j, "segments");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(sg, 1), "speaker")),
+                            want[k]);
+        json_decref(j);
+    }
     rpt_format f;
     assert_int_equal(rpt_format_parse("diarized_json", &f), 0);
     assert_int_equal(f, RPT_FORMAT_DIARIZED_JSON);
@@ -132,6 +147,54 @@ static void test_markdown_speakers(void **state)
     free(out);
 }
 
+/* Turns measured on the audio: left 0–1.5 s, right 1.5–2.6 s.  The second segment's
+ * words " And" (1.2–1.5) fall in the left turn, " you, friend?" in the right one. */
+static void test_turns(void **state)
+{
+    (void)state;
+    rpt_segment segs[2];
+    rpt_transcript tr = make(segs);
+    static const rpt_turn turns[] = {{0, 150, "0"}, {150, 260, "1"}};
+    tr.turns = turns;
+    tr.n_turns = 2;
+    rpt_meta m = {.locale = RPT_LOCALE_EN, .processing_s = -1};
+    char *out = NULL;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &m, &out, NULL), 0);
+    assert_non_null(strstr(out, "**[00:00:00]** **Speaker 0:** Hello world. And\n"));
+    assert_non_null(strstr(out, "**[00:00:01]** **Speaker 1:** you, friend?\n"));
+    /* talk time = the turns' spans (1.5 s and 1.1 s), not the segments' */
+    assert_non_null(strstr(out, "- **Talk time:** Speaker 0 00:00:01, Speaker 1 00:00:01\n"));
+    free(out);
+    json_t *j = render_json(RPT_FORMAT_DIARIZED_JSON, &tr);
+    json_t *sg = json_object_get(j, "segments");
+    assert_int_equal(json_array_size(sg), 3);
+    const char *const text[] = {"Hello world.", "And", "you, friend?"};
+    const char *const spk[] = {"A", "A", "B"};
+    const double t0[] = {0, 1.2, 1.5}, t1[] = {0.9, 1.5, 2.6};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_array_get(sg, i);
+        assert_string_equal(json_string_value(json_object_get(x, "text")), text[i]);
+        assert_string_equal(json_string_value(json_object_get(x, "speaker")), spk[i]);
+        assert_true(json_number_value(json_object_get(x, "start")) == t0[i]);
+        assert_true(json_number_value(json_object_get(x, "end")) == t1[i]);
+    }
+    json_decref(j);
+    /* a segment without words takes the turn it overlaps most (1.2–2.6: right) */
+    segs[1].words = NULL;
+    segs[1].n_words = 0;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &m, &out, NULL), 0);
+    assert_non_null(strstr(out, "**[00:00:01]** **Speaker 1:** And you, friend?\n"));
+    free(out);
+    /* a word in a pause takes the nearest turn */
+    static const rpt_turn late[] = {{200, 260, "1"}};
+    tr.turns = late;
+    tr.n_turns = 1;
+    assert_int_equal(rpt_render(RPT_FORMAT_MARKDOWN, &tr, &m, &out, NULL), 0);
+    assert_non_null(strstr(out, "**Speaker 1:** Hello world. And you, friend?\n"));
+    assert_non_null(strstr(out, "- **Talk time:** Speaker 1 00:00:00\n"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_diarized),
         cmocka_unit_test(test_word_cues),
         cmocka_unit_test(test_markdown_speakers),
+        cmocka_unit_test(test_turns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

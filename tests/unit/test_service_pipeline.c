@@ -72,7 +72,7 @@ static void test_segments_json(void **state)
         {.t0_cs = 0, .t1_cs = 123, .text = " Olá, \"mundo\" <b>"},
         {.t0_cs = 123, .t1_cs = 1080000, .text = "broken \xE2\x82 utf8"},
     };
-    char *s = pipeline_segments_json(segs, 2);
+    char *s = pipeline_segments_json(segs, 2, true);
     assert_non_null(s);
     json_error_t je;
     json_t *a = json_loads(s, 0, &je);
@@ -87,7 +87,7 @@ static void test_segments_json(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(o, "text")), "\xEF\xBF\xBD"));
     json_decref(a);
     free(s);
-    s = pipeline_segments_json(NULL, 0);
+    s = pipeline_segments_json(NULL, 0, false);
     assert_string_equal(s, "[]");
     free(s);
 }

@@ -45,6 +45,8 @@ static void test_url_refusals(void **state)
     char why[256];
     assert_int_equal(rds_url_parse("rediss://redis:6379/0", &u, why, sizeof why), -1);
     assert_non_null(strstr(why, "TLS"));
+    assert_non_null(strstr(why, "hiredis 0.14")); /* why: the library, not the URL */
+    assert_non_null(strstr(why, "stunnel"));      /* what to do instead */
     static const char *const bad[] = {
         "http://redis:6379", "redis://", "redis://:6379", "redis://h:0", "redis://h:65536",
         "redis://h:12x", "redis://h:6379/x", "redis://h:6379/1/2", "redis://h/-1", "redis:/h",

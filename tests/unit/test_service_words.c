@@ -5,12 +5,63 @@
  * every word's text equals the CLI segment's text, and its start/end equal the CLI's
  * token offsets (first text token's "from", last text token's "to", ms = cs·10).
  * Also: times are monotonic; clamped to the audio's end for the report.
+ * DTW words (the same run with dtw_aheads_preset tiny, which changes no token): each
+ * word starts at its first token's t_dtw in the pack's DTW golden
+ * (transcript_{jfk,jfk_x5_60s}_dtw.json) and ends where the next word of the window
+ * starts — a different source of times than the heuristic's.
  */
 #include "testutil.h"
 
 #include "service/words.h"
 
 #include <jansson.h>
+
+/* The words' starts with DTW equal the golden's t_dtw of each word's first text token
+ * (a word starts at a text token beginning with ' ', or at a segment's first). */
+static void check_dtw_words(const wsp_model *m, const wsp_result *r, const char *clip,
+                            const trw_words *heur)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "whisper-ref/golden/tiny-dims/timestamps/transcript_%s_dtw.json",
+             clip);
+    TU_REQUIRE_FILE(tu_shared(rel));
+    json_error_t jerr;
+    json_t *root = json_load_file(tu_shared(rel), 0, &jerr);
+    assert_non_null(root);
+    const int32_t eot = wsp_token_eot(m);
+    int64_t want[4096];
+    size_t n_want = 0;
+    json_t *segs = json_object_get(root, "segments");
+    for (size_t i = 0; i < json_array_size(segs); i++) {
+        json_t *toks = json_object_get(json_array_get(segs, i), "tokens");
+        int first = 1;
+        for (size_t k = 0; k < json_array_size(toks); k++) {
+            json_t *t = json_array_get(toks, k);
+            const int32_t id = (int32_t)json_integer_value(json_object_get(t, "id"));
+            if (id >= eot)
+                continue;
+            if ((first || wsp_token_text(m, id)[0] == ' ') && n_want < 4096)
+                want[n_want++] = json_integer_value(json_object_get(t, "t_dtw"));
+            first = 0;
+        }
+    }
+    trw_words w;
+    assert_int_equal(trw_words_build(m, r, INT64_MAX / 4, true, &w), 0);
+    assert_int_equal(w.n, n_want);
+    size_t differ = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        if (w.words[i].t0_cs != want[i])
+            fail_msg("%s DTW word %zu \"%s\": starts %lld cs, golden t_dtw %lld", clip, i,
+                     w.words[i].text, (long long)w.words[i].t0_cs, (long long)want[i]);
+        assert_true(w.words[i].t0_cs <= w.words[i].t1_cs);
+        differ += w.words[i].t0_cs != heur->words[i].t0_cs;
+    }
+    print_message("%s: %zu DTW words start at the golden t_dtw; %zu of them differ from the "
+                  "heuristic's start\n", clip, w.n, differ);
+    assert_true(differ > 0);
+    trw_free(&w);
+    json_decref(root);
+}
 
 static void check_words(const char *clip, const char *gfile)
 {
@@ -37,6 +88,7 @@ static void check_words(const char *clip, const char *gfile)
     p.language = "en";
     p.temperature_inc = 0.0f; /* -nf */
     p.token_timestamps = true;
+    p.dtw_aheads_preset = WSP_AHEADS_TINY; /* changes no token (README-round2 §3) */
     wsp_result *r = NULL;
     if (wsp_transcribe(st, pcm, ns, &p, &r, &err))
         fail_msg("wsp_transcribe: %s", err.message);
@@ -44,7 +96,7 @@ static void check_words(const char *clip, const char *gfile)
      * last word ends at 18.69 s of 11 s) */
     const int64_t end_cs = (int64_t)ns * 100 / 16000;
     trw_words w;
-    assert_int_equal(trw_words_build(m, r, INT64_MAX / 4, &w), 0);
+    assert_int_equal(trw_words_build(m, r, INT64_MAX / 4, false, &w), 0);
     assert_int_equal(w.n, json_array_size(cli));
     for (size_t i = 0; i < w.n; i++) {
         json_t *g = json_array_get(cli, i);
@@ -71,13 +123,14 @@ static void check_words(const char *clip, const char *gfile)
     }
     /* the report's words are clamped to the audio, like its segments */
     trw_words wc;
-    assert_int_equal(trw_words_build(m, r, end_cs, &wc), 0);
+    assert_int_equal(trw_words_build(m, r, end_cs, false, &wc), 0);
     assert_int_equal(wc.n, w.n);
     for (size_t i = 0; i < wc.n; i++) {
         assert_true(wc.words[i].t0_cs <= wc.words[i].t1_cs && wc.words[i].t1_cs <= end_cs);
         assert_int_equal(wc.words[i].t1_cs, w.words[i].t1_cs < end_cs ? w.words[i].t1_cs : end_cs);
     }
     trw_free(&wc);
+    check_dtw_words(m, r, clip, &w);
     print_message("%s: %zu words identical to whisper-cli -ml 1 -sow (text and times)\n", clip,
                   w.n);
     trw_free(&w);
