@@ -49,7 +49,7 @@ static const char k_usage[] =
     "      -l, --language LANG    ISO code (pt, en, ...), tag (pt-BR), English name\n"
     "                             (portuguese) or auto (default: auto)\n"
     "      -t, --threads N        compute threads (default: $WHISPER_THREADS or cores)\n"
-    "          --beam-size N      beam search with N beams (default: greedy)\n"
+    "          --beam-size N      beam search with N beams, 1…7 (default: greedy)\n"
     "          --no-fallback      no temperature fallback\n"
     "          --seed N           sampling seed at temperature > 0 (default 0)\n"
     "          --no-timestamps    no timestamp tokens\n"
@@ -275,7 +275,7 @@ static int cmd_transcribe(int argc, char **argv)
         case 'm': set_or_die(&cfg, "WHISPER_MODEL", optarg, "-m"); break;
         case 'l': req.language = optarg; break;
         case 't': req.n_threads = parse_int_opt("--threads", optarg, 1, 1024); break;
-        case O_BEAM: req.beam_size = parse_int_opt("--beam-size", optarg, 1, 8); break;
+        case O_BEAM: req.beam_size = parse_int_opt("--beam-size", optarg, 1, PIPELINE_MAX_BEAMS); break;
         case O_NO_FALLBACK: req.no_fallback = true; break;
         case O_SEED: req.seed = (uint32_t)parse_int_opt("--seed", optarg, 0, INT32_MAX); break;
         case O_NO_TS: req.no_timestamps = true; break;

@@ -1,20 +1,24 @@
 /*
  * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
  *
- *   wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] [--rows R]
- *             [--concurrent K [--no-batching] [--beam B]]
+ *   wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] [--forward] [--steps N]
+ *             [--rows R] [--concurrent K [--no-batching]]
  *
  * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
  * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
  * -bo 1 -nf`), and prints load_ms, mel_ms, encode_ms (n_windows), decode_ms (n_steps,
  * ms_per_step), total_ms (load to result) and peak_rss_mb (VmHWM).
+ * --beam N: beam search with N beams instead of greedy (whisper-cli -bs N -nf), same
+ * output; n_steps then counts decoder calls (one per live beam per step, plus the prompt
+ * batches) and n_tokens the sampled tokens of the kept sequences.
+ * --segments: also print each segment ("seg t0 t1 n_tokens text") to stderr.
  * --forward: the forward pass alone — mel, encode of every 30 s window, then a 3-token
  * prompt batch and N (default 32) single-token steps on window 0 feeding back the argmax.
  * --rows R: the row-batched decoder step — window 0 encoded, a 3-token prompt forked to R
  * sequences, then N (default 32) passes of R rows (one per sequence, each feeding back its
  * argmax); prints the median ms per pass over the N passes (the argmax excluded).
  * --concurrent K: K transcriptions of WAV at once on one engine of K pools of THREADS
- * threads (the service's MAX_CONCURRENT_TRANSCRIPTIONS = K), greedy or --beam B, with
+ * threads (the service's MAX_CONCURRENT_TRANSCRIPTIONS = K), greedy or --beam N, with
  * continuous batching (default) or --no-batching; prints the wall time, audio seconds per
  * wall second, and the engine's merged-pass counters.
  * Run it once per process (tests/perf/bench_engine.sh does), so peak RSS is per run.
@@ -271,20 +275,23 @@ static int concurrent(const wsp_model *m, const float *pcm, size_t n, int thread
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *wav = NULL;
-    int threads = 2, steps = 32, fwd = 0, nrows = 0, conc = 0, batching = 1, beam = 0;
+    int threads = 2, steps = 32, fwd = 0, beam = 0, segs = 0, nrows = 0, conc = 0,
+        batching = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
             steps = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--beam") == 0 && i + 1 < argc)
+            beam = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--segments") == 0)
+            segs = 1;
         else if (strcmp(argv[i], "--forward") == 0)
             fwd = 1;
         else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
             nrows = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--concurrent") == 0 && i + 1 < argc)
             conc = (int)strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--beam") == 0 && i + 1 < argc)
-            beam = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--no-batching") == 0)
             batching = 0;
         else if (!model_path)
@@ -292,9 +299,10 @@ int main(int argc, char **argv)
         else
             wav = argv[i];
     }
-    if (!model_path || !wav || threads < 1) {
-        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--forward] [--steps N] "
-                        "[--rows R] [--concurrent K [--no-batching] [--beam B]]\n");
+    if (!model_path || !wav || threads < 1 || beam < 0 || (beam > 0 && fwd)) {
+        fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] "
+                        "[--forward] [--steps N] [--rows R] [--concurrent K "
+                        "[--no-batching]]\n");
         return 2;
     }
     size_t n = 0;
@@ -324,7 +332,9 @@ int main(int argc, char **argv)
     } else if (fwd) {
         rc = forward(m, st, pcm, n, threads, steps, t_start, load_ms);
     } else {
-        wsp_params p = wsp_default_params(WSP_SAMPLING_GREEDY);
+        wsp_params p = wsp_default_params(beam > 0 ? WSP_SAMPLING_BEAM_SEARCH : WSP_SAMPLING_GREEDY);
+        if (beam > 0)
+            p.beam_size = beam;
         p.n_threads = threads;
         p.language = "en";
         p.temperature = 0;
@@ -336,12 +346,21 @@ int main(int argc, char **argv)
             fprintf(stderr, "wsp_bench: transcribe: %s\n", err.message);
         } else {
             const wsp_timings *tm = &r->timings;
-            printf("mode=transcribe load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d "
+            int n_tokens = 0;
+            for (int s = 0; s < r->n_segments; s++) {
+                n_tokens += r->segments[s].n_tokens;
+                if (segs)
+                    fprintf(stderr, "seg %lld %lld %d %s\n", (long long)r->segments[s].t0,
+                            (long long)r->segments[s].t1, r->segments[s].n_tokens,
+                            r->segments[s].text);
+            }
+            printf("mode=%s load_ms=%.1f mel_ms=%.1f encode_ms=%.1f n_windows=%d "
                    "decode_ms=%.1f n_steps=%d ms_per_step=%.2f total_ms=%.1f peak_rss_mb=%.1f "
-                   "segments=%d cpu_ms=%.0f\n",
-                   load_ms, tm->mel_ms, tm->encode_ms, tm->n_windows, tm->decode_ms,
-                   tm->n_decode_steps, tm->n_decode_steps ? tm->decode_ms / tm->n_decode_steps : 0.0,
-                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments, cpu_ms());
+                   "segments=%d n_tokens=%d cpu_ms=%.0f\n",
+                   beam > 0 ? "beam" : "transcribe", load_ms, tm->mel_ms, tm->encode_ms,
+                   tm->n_windows, tm->decode_ms, tm->n_decode_steps,
+                   tm->n_decode_steps ? tm->decode_ms / tm->n_decode_steps : 0.0,
+                   mdc_now_ms() - t_start, peak_rss_mb(), r->n_segments, n_tokens, cpu_ms());
             wsp_result_free(r);
         }
     }

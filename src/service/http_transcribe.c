@@ -161,6 +161,22 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
         }
         pr->seed = (uint32_t)s;
     }
+    /* md-converter extension (whisper.cpp server's beam_size, whisper-cli -bs): beam
+     * search with that many beams at temperature 0 (absent or empty: greedy) */
+    const char *beam = upl_field(f, "beam_size");
+    if (beam && *beam) {
+        char *end = NULL;
+        errno = 0;
+        const long b = strtol(beam, &end, 10);
+        if (!end || *end || errno || b < 1 || b > PIPELINE_MAX_BEAMS) {
+            *ret = http_send_error_param(req, 400, "invalid_field", "beam_size",
+                                         "beam_size must be an integer from 1 to %d (got "
+                                         "\"%.20s\")",
+                                         PIPELINE_MAX_BEAMS, beam);
+            return false;
+        }
+        pr->beam_size = (int)b;
+    }
     /* md-converter extension (whisper.cpp -di): speakers of a stereo recording by
      * channel energy */
     if (!bool_field(req, "diarize", &pr->diarize, ret))

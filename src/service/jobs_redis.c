@@ -286,7 +286,7 @@ static int redis_submit(job_store *bs, job *j)
     if (!bytes)
         return JOBS_E_FULL;
     char kh[80], ku[80], ke[80], keep[24], seq[24], created[32], nofb[4], loc[8], spk[16],
-        dtw[16];
+        dtw[16], beam[8], seed[16];
     jr__key(kh, sizeof kh, j->id, "");
     jr__key(ku, sizeof ku, j->id, ":up");
     jr__key(ke, sizeof ke, j->id, ":ev");
@@ -304,6 +304,8 @@ static int redis_submit(job_store *bs, job *j)
     /* speakers: diarize + speaker_turns ("D,T"), and the word-time source (dtw) */
     snprintf(spk, sizeof spk, "%d,%d", p->diarize ? 1 : 0, (int)p->speaker_turns);
     snprintf(dtw, sizeof dtw, "%d", p->dtw);
+    snprintf(beam, sizeof beam, "%d", p->beam_size);
+    snprintf(seed, sizeof seed, "%u", (unsigned)p->seed);
     const char *argv[40];
     int argc = 0;
 #define KV(k, v) (argv[argc++] = (k), argv[argc++] = (v))
@@ -321,6 +323,8 @@ static int redis_submit(job_store *bs, job *j)
     KV("loc", loc);
     KV("spk", spk);
     KV("dtw", dtw);
+    KV("beam", beam); /* decoding: beam_size (0 greedy) and the sampling seed */
+    KV("seed", seed);
     if (p->meta.title)
         KV("title", p->meta.title);
     if (p->meta.date)

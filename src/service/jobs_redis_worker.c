@@ -313,6 +313,10 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
     const char *lang = jr__field(o, "lang");
     p->language = lang && *lang ? lang : NULL;
     p->no_fallback = (v = jr__field(o, "nofb")) && v[0] == '1';
+    p->beam_size = (v = jr__field(o, "beam")) ? (int)strtol(v, NULL, 10) : 0;
+    if (p->beam_size < 0 || p->beam_size > PIPELINE_MAX_BEAMS)
+        p->beam_size = 0; /* not written by an API replica of ours */
+    p->seed = (v = jr__field(o, "seed")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
     p->temperature = -1;
     p->n_threads = cfg->threads;
     p->limits.max_seconds = cfg->max_audio_seconds;

@@ -22,6 +22,9 @@
 /* HTTP status for a cancelled request (client gone): nginx's "client closed request".
  * Nobody reads the answer; logs and metrics show the failure was not ours. */
 #define PIPELINE_STATUS_CLIENT_CLOSED 499
+/* Most beams a request may ask for: the engine state holds 8 decoder caches and beam
+ * search keeps one spare (wsp_state_new; a larger beam_size would silently shrink). */
+#define PIPELINE_MAX_BEAMS 7
 
 /* One new segment, as the engine produces it (pipeline_request.segment_cb). */
 typedef struct pipeline_segment {
@@ -69,7 +72,8 @@ typedef struct pipeline_request {
     bool translate;
     const char *prompt;           /* initial prompt, may be NULL */
     float temperature;            /* < 0 = engine default (0 with fallback steps) */
-    int beam_size;                /* 0 = greedy; > 0 = beam search with that many beams */
+    int beam_size;                /* 0 = greedy; 1 … PIPELINE_MAX_BEAMS = beam search with
+                                     that many beams */
     bool no_fallback;
     uint32_t seed;                /* sampling seed at T > 0 (wsp_params.seed); default 0 */
     bool no_timestamps;

@@ -171,6 +171,35 @@ with RedisServer() as rs:
         c.check((metric(mb, "mdconv_redis_errors_total") or 0) >= 1, "Redis errors were counted (%s)" % metric(mb, "mdconv_redis_errors_total"))
         time.sleep(0.5)
 
+    # ---- the decoding fields travel with the job (beam_size, seed) -----------------
+    rs.command("FLUSHALL")
+    with Server(env=env(rs), name="A") as a, Server(env=env(rs, JOBS_ROLE="api"), name="B") as b:
+        acc = {"Accept": "application/json"}
+
+        def sync_segments(fields, clip=os.path.join(SHARED, "whisper-ref", "data", "jfk.wav")):
+            st, _, body = a.upload(clip, fields, headers=acc)
+            return json.loads(body)["segments"] if st == 200 else body
+
+        def job_segments(fields, clip=os.path.join(SHARED, "whisper-ref", "data", "jfk.wav")):
+            st, _, body = b.upload(clip, fields, endpoint="/jobs", headers=acc)
+            jid = json.loads(body).get("id") if st == 202 else None
+            js = wait_status(b, jid, lambda js: js.get("status") in ("done", "failed")) if jid else {}
+            st, _, body = b.request("GET", "/jobs/%s/result" % jid, headers=acc)
+            return json.loads(body)["segments"] if st == 200 and js.get("status") == "done" else body
+
+        beam = {"language": "en", "no_fallback": "true", "beam_size": "3"}
+        greedy = {"language": "en", "no_fallback": "true"}
+        want = sync_segments(beam)
+        c.check(want != sync_segments(greedy), "beam_size 3 decodes differently from greedy here")
+        c.check(job_segments(beam) == want,
+                "a beam_size 3 job submitted on B and run on A gives the synchronous answer")
+        seeded = {"language": "pt", "seed": "5"}  # micro model: every fallback temperature
+        want = sync_segments(seeded, SHORT_CLIP)
+        c.check(want != sync_segments({"language": "pt", "seed": "6"}, SHORT_CLIP),
+                "the seed changes the fallback's sampled tokens here")
+        c.check(job_segments(seeded, SHORT_CLIP) == want,
+                "a seeded job run through Redis gives the synchronous answer")
+
 # settings that cannot work stop start-up with a message naming them
 for env_bad, want in (({"JOBS_ROLE": "api"}, "JOBS_ROLE=api needs JOBS_REDIS_URL"),
                       ({"JOBS_REDIS_URL": "rediss://127.0.0.1:6379/0"},
