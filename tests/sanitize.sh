@@ -2,7 +2,8 @@
 # Sanitizer run (one command: `make sanitize`):
 #   ASan+UBSan build (build-asan/) of every module; runs all unit tests under it
 #     (leak checking on: LeakSanitizer is part of ASan on Linux);
-#   TSan build (build-tsan/) of the model holder and metrics; runs their unit tests.
+#   TSan build (build-tsan/) of the model holder, metrics and the engine's continuous
+#   batching (test_whisper_batch: 4 transcriptions at once on one engine); runs them.
 set -u
 cd "$(dirname "$0")/.."
 export MDC_SHARED_DIR=${MDC_SHARED_DIR:-$(cd .. && pwd)/shared}
@@ -20,7 +21,7 @@ for src in tests/unit/test_*.c; do
   if "$t" >"$t.log" 2>&1; then pass=$((pass+1)); echo "ASAN PASS $(basename "$t")";
   else fail=$((fail+1)); echo "ASAN FAIL $(basename "$t")"; tail -30 "$t.log"; fi
 done
-TSAN_TESTS="test_service_holder test_metrics"
+TSAN_TESTS="test_service_holder test_metrics test_whisper_batch"
 make -k -j"$(nproc)" SAN=tsan $(for t in $TSAN_TESTS; do echo build-tsan/tests/$t; done) >/dev/null 2>build-tsan.log || { echo "tsan build failed:"; tail -20 build-tsan.log; exit 1; }
 for n in $TSAN_TESTS; do
   t=build-tsan/tests/$n

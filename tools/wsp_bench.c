@@ -2,7 +2,8 @@
  * wsp_bench — one measurement of the Whisper engine, printed as one line of key=value.
  *
  *   wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] [--forward] [--steps N]
- *             [--session CHUNK [--running]] [--repeat K]
+ *             [--session CHUNK [--running]] [--repeat K] [--rows R]
+ *             [--concurrent K [--no-batching]]
  *
  * Default mode: wsp_model_load + wsp_state_new + wsp_transcribe (greedy, language en,
  * no temperature fallback — like whisper.cpp's reference run `whisper-cli -l en -bs 1
@@ -21,6 +22,13 @@
  * prompt batch and N (default 32) single-token steps on window 0 feeding back the argmax;
  * --repeat R runs those N steps R times (positions 3 … N+2 each time; the figures per
  * step are over all R·N steps: steadier numbers, and a profile dominated by the decoder).
+ * --rows R: the row-batched decoder step — window 0 encoded, a 3-token prompt forked to R
+ * sequences, then N (default 32) passes of R rows (one per sequence, each feeding back its
+ * argmax); prints the median ms per pass over the N passes (the argmax excluded).
+ * --concurrent K: K transcriptions of WAV at once on one engine of K pools of THREADS
+ * threads (the service's MAX_CONCURRENT_TRANSCRIPTIONS = K), greedy or --beam N, with
+ * continuous batching (default) or --no-batching; prints the wall time, audio seconds per
+ * wall second, and the engine's merged-pass counters.
  * Run it once per process (tests/perf/bench_engine.sh does), so peak RSS is per run.
  * WAV: PCM 16-bit mono 16 kHz.
  */
@@ -29,6 +37,7 @@
 #include "whisper/engine.h"
 #include "whisper/state.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +126,11 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
     float *logits = malloc(sizeof(float) * (size_t)v->n_vocab);
     int32_t prompt[3] = {v->sot, v->lang_first, v->transcribe};
     t = mdc_now_ms();
-    if (!logits || wsp__decode(st, 0, prompt, 3, 0, threads, logits))
+    wsp__row prow[3];
+    for (int i = 0; i < 3; i++)
+        prow[i] = (wsp__row){.token = prompt[i], .pos = i, .seq = 0,
+                             .logits = i == 2 ? logits : NULL};
+    if (!logits || wsp__decode_batch(st, prow, 3, threads))
         return 1;
     const double batch_ms = mdc_now_ms() - t;
     const int max_steps = wsp_model_hparams(m)->n_text_ctx - 3;
@@ -130,7 +143,8 @@ static int forward(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int 
         for (int32_t k = 1; k < v->n_vocab; k++)
             if (logits[k] > logits[best])
                 best = k;
-        if (wsp__decode(st, 0, &best, 1, 3 + i % steps, threads, logits))
+        const wsp__row r = {.token = best, .pos = 3 + i % steps, .seq = 0, .logits = logits};
+        if (wsp__decode_batch(st, &r, 1, threads))
             return 1;
     }
     steps *= repeat;
@@ -178,10 +192,132 @@ static int via_session(wsp_state *st, wsp_params *p, const float *pcm, size_t n,
     return rc;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int rows_bench(wsp_model *m, wsp_state *st, const float *pcm, size_t n, int threads,
+                      int steps, int R)
+{
+    float *mel = NULL;
+    int n_frames = 0, n_len = 0;
+    if (R < 1 || R > wsp__n_decoders(st) || wsp__state_pool(st, threads) ||
+        wsp__mel_compute(m, pcm, n, st->pool, &mel, &n_frames, &n_len) ||
+        wsp__encode(st, mel, n_frames, 0, threads))
+        return 1;
+    const wsp__vocab *v = wsp__model_vocab(m);
+    const int max_steps = wsp_model_hparams(m)->n_text_ctx - 3;
+    if (steps > max_steps)
+        steps = max_steps;
+    float *logits = malloc(sizeof(float) * (size_t)v->n_vocab * (size_t)R);
+    double *ms = malloc(sizeof(double) * (size_t)(steps > 0 ? steps : 1));
+    wsp__row rows[WSP__N_DECODERS];
+    int32_t prompt[3] = {v->sot, v->lang_first, v->transcribe};
+    for (int i = 0; i < 3; i++)
+        rows[i] = (wsp__row){.token = prompt[i], .pos = i, .seq = 0,
+                             .logits = i == 2 ? logits : NULL};
+    if (!logits || !ms || wsp__decode_batch(st, rows, 3, threads))
+        return 1;
+    int zero[WSP__N_DECODERS] = {0};
+    wsp__kv_reorder(st, zero, R, 3);
+    for (int j = 1; j < R; j++)
+        memcpy(logits + (size_t)j * v->n_vocab, logits, sizeof(float) * (size_t)v->n_vocab);
+    for (int i = 0; i < steps; i++) {
+        for (int j = 0; j < R; j++) {
+            const float *l = logits + (size_t)j * v->n_vocab;
+            int32_t best = 0;
+            for (int32_t k = 1; k < v->n_vocab; k++)
+                if (l[k] > l[best])
+                    best = k;
+            rows[j] = (wsp__row){.token = (best + j) % v->n_vocab, .pos = 3 + i, .seq = j,
+                                 .logits = logits + (size_t)j * v->n_vocab};
+        }
+        const double t = mdc_now_ms();
+        if (wsp__decode_batch(st, rows, R, threads))
+            return 1;
+        ms[i] = mdc_now_ms() - t;
+    }
+    qsort(ms, (size_t)steps, sizeof *ms, cmp_double);
+    printf("mode=rows rows=%d n_steps=%d ms_per_pass=%.3f ms_per_row=%.3f peak_rss_mb=%.1f\n", R,
+           steps, steps ? ms[steps / 2] : 0.0, steps ? ms[steps / 2] / R : 0.0, peak_rss_mb());
+    free(ms);
+    free(logits);
+    free(mel);
+    return 0;
+}
+
+typedef struct conc_arg {
+    wsp_engine *e;
+    const wsp_model *m;
+    const float *pcm;
+    size_t n;
+    wsp_params p;
+    pthread_barrier_t *start;
+    int rc;
+} conc_arg;
+
+static void *conc_run(void *arg)
+{
+    conc_arg *a = arg;
+    wsp_state *st = NULL;
+    wsp_result *r = NULL;
+    a->rc = wsp_state_new_on(a->e, a->m, &st, NULL);
+    pthread_barrier_wait(a->start);
+    if (!a->rc)
+        a->rc = wsp_transcribe(st, a->pcm, a->n, &a->p, &r, NULL);
+    wsp_result_free(r);
+    wsp_state_free(st);
+    return NULL;
+}
+
+static int concurrent(const wsp_model *m, const float *pcm, size_t n, int threads, int K,
+                      int batching, int beam)
+{
+    enum { KMAX = 16 };
+    wsp_engine *e = NULL;
+    if (K < 1 || K > KMAX || wsp_engine_new(K, threads, &e, NULL))
+        return 1;
+    wsp_engine_set_batching(e, batching);
+    conc_arg a[KMAX];
+    pthread_t th[KMAX];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)K + 1);
+    for (int i = 0; i < K; i++) {
+        a[i] = (conc_arg){.e = e, .m = m, .pcm = pcm, .n = n, .start = &start};
+        a[i].p = wsp_default_params(beam > 0 ? WSP_SAMPLING_BEAM_SEARCH : WSP_SAMPLING_GREEDY);
+        a[i].p.n_threads = threads;
+        a[i].p.language = "en";
+        a[i].p.temperature_inc = 0;
+        a[i].p.beam_size = beam > 0 ? beam : 5;
+        pthread_create(&th[i], NULL, conc_run, &a[i]);
+    }
+    pthread_barrier_wait(&start);
+    const double t = mdc_now_ms(), c = cpu_ms();
+    int rc = 0;
+    for (int i = 0; i < K; i++) {
+        pthread_join(th[i], NULL);
+        rc |= a[i].rc;
+    }
+    const double wall = mdc_now_ms() - t;
+    wsp__batch_stats bs;
+    wsp__engine_stats(e, &bs);
+    printf("mode=concurrent k=%d threads=%d batching=%d beam=%d wall_ms=%.0f "
+           "audio_s_per_s=%.2f cpu_ms=%.0f passes=%ld merged_passes=%ld rows_per_pass=%.2f\n",
+           K, threads, batching, beam, wall, (double)K * (double)n / WSP_SAMPLE_RATE / (wall / 1e3),
+           cpu_ms() - c, bs.passes, bs.merged_passes,
+           bs.passes ? (double)bs.rows / (double)bs.passes : 0.0);
+    pthread_barrier_destroy(&start);
+    wsp_engine_free(e);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *wav = NULL;
-    int threads = 2, steps = 32, fwd = 0, running = 0, repeat = 1, beam = 0, segs = 0;
+    int threads = 2, steps = 32, fwd = 0, running = 0, repeat = 1, beam = 0, segs = 0, nrows = 0,
+        conc = 0, batching = 1;
     long chunk = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
@@ -200,6 +336,12 @@ int main(int argc, char **argv)
             chunk = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--running") == 0)
             running = 1;
+        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+            nrows = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--concurrent") == 0 && i + 1 < argc)
+            conc = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--no-batching") == 0)
+            batching = 0;
         else if (!model_path)
             model_path = argv[i];
         else
@@ -208,7 +350,8 @@ int main(int argc, char **argv)
     if (!model_path || !wav || threads < 1 || chunk < 0 || repeat < 1 || (running && !chunk) ||
         beam < 0 || (beam > 0 && fwd)) {
         fprintf(stderr, "usage: wsp_bench MODEL WAV [-t THREADS] [--beam N] [--segments] "
-                        "[--forward] [--steps N] [--session CHUNK [--running]] [--repeat K]\n");
+                        "[--forward] [--steps N] [--session CHUNK [--running]] [--repeat K] "
+                        "[--rows R] [--concurrent K [--no-batching]]\n");
         return 2;
     }
     size_t n = 0;
@@ -241,7 +384,11 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc;
-    if (fwd) {
+    if (conc > 0) {
+        rc = concurrent(m, pcm, n, threads, conc, batching, beam);
+    } else if (nrows > 0) {
+        rc = rows_bench(m, st, pcm, n, threads, steps, nrows);
+    } else if (fwd) {
         rc = forward(m, st, pcm, n, threads, steps, repeat, t_start, load_ms);
     } else {
         wsp_params p = wsp_default_params(beam > 0 ? WSP_SAMPLING_BEAM_SEARCH : WSP_SAMPLING_GREEDY);

@@ -224,6 +224,11 @@ typedef struct wsp_params {
                                whisper.cpp's generator of a fresh state.  Beam search is
                                deterministic top-k and draws nothing. */
 
+    bool batch_decoders;    /* beam search / best-of: every step decodes all live
+                               candidates in ONE batched decoder pass (default true);
+                               false = one pass per candidate, the unbatched reference
+                               path — same tokens, bit for bit, only slower */
+
     /* fallback thresholds (ref: OpenAI transcribe.py) */
     float compression_ratio_threshold; /* gzip ratio above which to retry; default 2.4 */
     float entropy_thold;    /* whisper.cpp's token-entropy substitute; default 2.4 */
@@ -333,6 +338,14 @@ void wsp_engine_free(wsp_engine *engine);
 /* Threads of each pool / number of pools (slots). */
 int wsp_engine_threads(const wsp_engine *engine);
 int wsp_engine_slots(const wsp_engine *engine);
+/* Continuous batching across transcriptions (default on): the decoder steps of states on
+ * this engine that are decoding at the same time on the same model go through one
+ * batched pass (weights read once for all of them), run on one of their pools.  It never
+ * changes a result: every row of a merged pass is computed exactly as alone.  A step
+ * waits at most 2 ms for the others.  Off: each transcription decodes on its own pool
+ * only.  Thread-safe; takes effect from the next decoder step. */
+void wsp_engine_set_batching(wsp_engine *engine, bool on);
+bool wsp_engine_batching(const wsp_engine *engine);
 
 /* ---- per-transcription state ----------------------------------------------- */
 typedef struct wsp_state wsp_state;

@@ -126,6 +126,12 @@ static const setting k_settings[] = {
       "true = accept WHISPER_THREADS x MAX_CONCURRENT_TRANSCRIPTIONS above the available "
       "cores (threads then compete for cores); false = refuse such settings at start-up."},
      .type = SET_BOOL, F(allow_oversubscribe)},
+    {.d = {"WHISPER_DECODE_BATCHING", "Model (lazy loading)", "true", NULL,
+      "true = continuous batching: the decoder steps of transcriptions decoding at the same "
+      "time go through one batched pass (each weight read once for all of them; a step waits "
+      "at most 2 ms for the others); results are byte-identical either way. false = every "
+      "transcription decodes on its own threads only."},
+     .type = SET_BOOL, F(decode_batching)},
     {.d = {"WHISPER_LOAD_RETRY_MS", "Model (lazy loading)", "2000", NULL,
       "After a failed model load, requests get the kept error at once for this long (ms); "
       "the next request after it retries the load."},

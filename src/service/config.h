@@ -44,6 +44,7 @@ typedef struct svc_config {
     int threads;                  /* WHISPER_THREADS per transcription (0 in the text →
                                      cores / MAX_CONCURRENT_TRANSCRIPTIONS, at least 1) */
     bool allow_oversubscribe;     /* WHISPER_ALLOW_OVERSUBSCRIBE */
+    bool decode_batching;         /* WHISPER_DECODE_BATCHING (wsp_engine_set_batching) */
     int max_concurrent;           /* MAX_CONCURRENT_TRANSCRIPTIONS */
     int queue_length;             /* QUEUE_LENGTH */
     uint64_t max_upload_bytes;    /* MAX_UPLOAD_MB × 2^20 */

@@ -731,12 +731,14 @@ int svc_serve(const svc_config *cfg, double exec_start_s)
         met_registry_free(srv.registry);
         return 1;
     }
+    wsp_engine_set_batching(engine, cfg->decode_batching);
     MDC_LOG_INFO("engine: %d cores available; MAX_CONCURRENT_TRANSCRIPTIONS=%d x "
-                 "WHISPER_THREADS=%d = %d compute threads%s",
+                 "WHISPER_THREADS=%d = %d compute threads%s; continuous batching %s",
                  cores, cfg->max_concurrent, cfg->threads, cfg->max_concurrent * cfg->threads,
                  cfg->max_concurrent * cfg->threads > cores ? " (oversubscribed: allowed by "
                                                               "WHISPER_ALLOW_OVERSUBSCRIBE)"
-                                                            : "");
+                                                            : "",
+                 cfg->decode_batching ? "on" : "off");
     char context[2200];
     svc_config_model_context(cfg, context, sizeof context);
     holder_options hopt = {

@@ -1,36 +1,47 @@
 /*
- * decoder.c — Whisper's text decoder: N tokens per call with a per-decoder KV cache,
- * logits of the last position through the tied token embedding.  See engine.h wsp__decode.
+ * decoder.c — Whisper's text decoder, row-batched: one pass decodes a batch of rows, each
+ * tagged with its sequence (KV cache) and position, reading every weight once for the
+ * whole batch.  See engine.h wsp__decode_batch.
  *
  * ref: OpenAI whisper/model.py TextDecoder (token + positional embedding, pre-LN blocks of
  * causal self-attention, cross-attention on the encoder output, MLP; final LN; logits =
- * x · token_embeddingᵀ); whisper.cpp whisper_build_graph_decoder (same, tanh GELU).
+ * x · token_embeddingᵀ); whisper.cpp whisper_build_graph_decoder / whisper_batch and
+ * llama.cpp llama_batch (token, pos, seq_id, logits flag per row).
  *
- * Shapes: N tokens, n = n_text_state, H = n_text_head, dh = n/H, C = n_text_ctx,
- * T = n_audio_ctx.  Single tokens use f16 matvecs read in place (rows split across the
- * pool); batches of >= 16 use sgemm (wsp__linear decides).
+ * Shapes: N rows, n = n_text_state, H = n_text_head, dh = n/H, C = n_text_ctx,
+ * T = n_audio_ctx.  Two modes:
+ *  - rows (N < 16, and every merged pass of wsp__decode_merged): linear layers take the
+ *    type's matvec (weights read in place once for all N rows, wsp__linear_rows); q/k/v
+ *    projections and attention of a head in ONE work item per head.  Every row's result
+ *    is then a function of that row alone (its token, position, cache, encoder K/V): the
+ *    same bits whatever other rows share the pass — what continuous batching relies on.
+ *  - gemm (N >= 16 rows of one state: prompts, the DTW pass): sgemm projections and
+ *    cross-attention (wsp__linear decides), ~1e-5 from the rows mode.
  */
 #include "whisper/kernels.h"
 #include "whisper/state.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
-/* Attention of N query rows against `len(i)` key/value rows, split over (row, head). */
+#define GEMM_MIN_ROWS 16 /* as kernels_par.c: below it wsp__linear is the matvec path */
+
+/* Attention of N query rows, split over (row, head): self-attention of row i against its
+ * own sequence's cache positions [0, pos_i], or cross-attention against its state's
+ * encoder K/V of layer l. */
 typedef struct attn_job {
+    const wsp__drow *rows; /* [N] */
+    int l;
     const float *q;     /* [N][n] */
-    const float *k, *v; /* [≥len][n] self-attention cache (f32) */
-    const uint16_t *k16, *v16; /* cross-attention K, V [H][dh][len] (f16), used
-                                  when set */
     float *o;           /* [N][n] */
     float *scratch;     /* [nth][max(T, C)] */
     size_t scratch_ld;
-    int N, n, H, n_past;
-    int causal;         /* row i sees keys [0, n_past + i]; else all `len` keys */
-    int len;
+    int N, n, H, T;
+    int cross;
     const int16_t *cap_slot; /* cross-attention capture: [H] slots (-1 = not captured) */
-    float *cap;              /* [n_slots][N][len], or NULL */
+    float *cap;              /* [n_slots][N][T], or NULL */
 } attn_job;
 
 /* Copies the probabilities p[0..T) of query row i, head h into the capture, if asked. */
@@ -45,24 +56,28 @@ static inline void capture(float *cap, const int16_t *slot, int h, int N, int i,
 /* Query row i, head h of an attention job (sc: this thread's scratch row). */
 static void attn_one(const attn_job *j, int i, int h, float *sc)
 {
-    const int dh = j->n / j->H;
+    const wsp__drow *r = &j->rows[i];
+    const int n = j->n, dh = n / j->H;
     const float scale = 1.0f / sqrtf((float)dh);
-    const int len = j->causal ? j->n_past + i + 1 : j->len;
-    const float *q = j->q + (size_t)i * j->n + (size_t)h * dh;
-    if (j->k16) {
-        /* keys stored per head transposed: [H][dh][len] */
-        wsp__kern()->attn_f16(j->k16 + (size_t)h * dh * (size_t)len, (size_t)len,
-                              j->v16 + (size_t)h * dh * (size_t)len, (size_t)len, len, dh, q,
-                              scale, sc, j->o + (size_t)i * j->n + (size_t)h * dh);
-        capture(j->cap, j->cap_slot, h, j->N, i, len, sc); /* sc holds the softmax */
+    const float *q = j->q + (size_t)i * n + (size_t)h * dh;
+    float *o = j->o + (size_t)i * n + (size_t)h * dh;
+    if (j->cross) {
+        /* keys and values stored per head transposed: [H][dh][T] */
+        const size_t T = (size_t)j->T, off = (size_t)j->l * T * (size_t)n + (size_t)h * dh * T;
+        wsp__kern()->attn_f16(r->st->cross_k + off, T, r->st->cross_v + off, T, j->T, dh, q,
+                              scale, sc, o);
+        capture(j->cap, j->cap_slot, h, j->N, i, j->T, sc); /* sc holds the softmax */
         return;
     }
     /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, len, dh, 1.0f, j->k + (size_t)h * dh, j->n, q, 1,
-                0.0f, sc, 1);
+    const int len = r->pos + 1;
+    const float *k = wsp__kv_slot_ptr(r->st, r->slot, j->l, 0);
+    const float *v = wsp__kv_slot_ptr(r->st, r->slot, j->l, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, len, dh, 1.0f, k + (size_t)h * dh, n, q, 1, 0.0f,
+                sc, 1);
     wsp__softmax(sc, len, scale);
-    cblas_sgemv(CblasRowMajor, CblasTrans, len, dh, 1.0f, j->v + (size_t)h * dh, j->n, sc, 1,
-                0.0f, j->o + (size_t)i * j->n + (size_t)h * dh, 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, len, dh, 1.0f, v + (size_t)h * dh, n, sc, 1, 0.0f,
+                o, 1);
 }
 
 static void attn_task(void *p, int ith, int nth)
@@ -75,42 +90,74 @@ static void attn_task(void *p, int ith, int nth)
         attn_one(j, w / j->H, w % j->H, sc);
 }
 
-/* Single-token step: the projections a head needs (its dh rows of W_q, and of W_k, W_v
- * for self-attention) and that head's attention in ONE work item per head, so q/k/v and
- * the attention share one fork/join.  Per-row arithmetic is that of wsp__linear's matvec
- * path, so results are identical.  X: [1][n] layer-normed input; k_w == NULL for
- * cross-attention (keys/values come from the encoder). */
+/* Copies columns [c0, c1) of the new K and V rows (k, v: [N][n]) to each row's cache at
+ * its position. */
+static void store_kv(const attn_job *j, const float *k, const float *v, int c0, int c1)
+{
+    const size_t n = (size_t)j->n, bytes = sizeof(float) * (size_t)(c1 - c0);
+    for (int i = 0; i < j->N; i++) {
+        const wsp__drow *r = &j->rows[i];
+        const size_t at = (size_t)r->pos * n + (size_t)c0;
+        memcpy(wsp__kv_slot_ptr(r->st, r->slot, j->l, 0) + at, k + (size_t)i * n + c0, bytes);
+        memcpy(wsp__kv_slot_ptr(r->st, r->slot, j->l, 1) + at, v + (size_t)i * n + c0, bytes);
+    }
+}
+
+/* Rows mode: the projections a head needs (its dh rows of W_q, and of W_k, W_v for
+ * self-attention, each read once for all N rows) and that head's attention for every row
+ * in ONE work item per head, so q/k/v and the attention share one fork/join.  K/V of
+ * every row reach the caches before any row of the head attends (causal within a
+ * sequence).  Per-row arithmetic is that of wsp__linear_rows.  X: [N][n] layer-normed
+ * input; k_w == NULL for cross-attention. */
 typedef struct head_job {
     attn_job a;
     const float *X;
     const wsp__mat *q_w, *q_b, *k_w, *v_w, *v_b;
-    float *k_new, *v_new; /* self-attention: cache rows of position n_past */
+    float *k, *v; /* [N][n] scratch for the new K/V rows */
 } head_job;
 
 static void head_task(void *p, int ith, int nth)
 {
     const head_job *j = p;
-    const int n = j->a.n, dh = n / j->a.H;
+    const int n = j->a.n, N = j->a.N, dh = n / j->a.H;
     float *sc = j->a.scratch + (size_t)wsp__pool_tid() * j->a.scratch_ld;
     int b, e;
     wsp__split(j->a.H, ith, nth, &b, &e);
     for (int h = b; h < e; h++) {
         const int r0 = h * dh, r1 = r0 + dh;
-        wsp__matvec_rows(j->q_w, j->q_b, j->X, 1, n, (float *)j->a.q, n, r0, r1);
+        wsp__matvec_rows(j->q_w, j->q_b, j->X, N, n, (float *)j->a.q, n, r0, r1);
         if (j->k_w) {
-            wsp__matvec_rows(j->k_w, NULL, j->X, 1, n, j->k_new, n, r0, r1);
-            wsp__matvec_rows(j->v_w, j->v_b, j->X, 1, n, j->v_new, n, r0, r1);
+            wsp__matvec_rows(j->k_w, NULL, j->X, N, n, j->k, n, r0, r1);
+            wsp__matvec_rows(j->v_w, j->v_b, j->X, N, n, j->v, n, r0, r1);
+            store_kv(&j->a, j->k, j->v, r0, r1);
         }
-        attn_one(&j->a, 0, h, sc);
+        for (int i = 0; i < N; i++)
+            attn_one(&j->a, i, h, sc);
     }
 }
 
-/* Batches of >= XATTN_GEMM_MIN tokens (prompts of later windows) attend to the encoder
+/* gemm mode: the new K/V rows to the caches, split over rows. */
+typedef struct kv_job {
+    const attn_job *a;
+    const float *k, *v;
+} kv_job;
+
+static void kv_task(void *p, int ith, int nth)
+{
+    const kv_job *j = p;
+    int b, e;
+    wsp__split(j->a->N, ith, nth, &b, &e);
+    attn_job sub = *j->a;
+    sub.rows = j->a->rows + b;
+    sub.N = e - b;
+    const size_t off = (size_t)b * (size_t)sub.n;
+    store_kv(&sub, j->k + off, j->v + off, 0, sub.n);
+}
+
+/* gemm mode: batches of >= 16 rows (prompts of later windows) attend to the encoder
  * output with sgemm: the layer's f16 K and V (both transposed, [n][T]) are widened
  * to f32 in the (idle) encoder scratch, then work items of (head, 64 query rows) do
  * scores, softmax and the product with V, as the encoder does. */
-#define XATTN_GEMM_MIN 16
-
 typedef struct xcvt_job {
     const uint16_t *k16, *v16;
     float *kt, *v;
@@ -161,8 +208,8 @@ static void xattn_task(void *p, int ith, int nth)
 
 typedef struct embed_job {
     const wsp_model *m;
-    const int32_t *tokens;
-    int N, n_past;
+    const wsp__drow *rows;
+    int N;
     float *x;
 } embed_job;
 
@@ -174,36 +221,38 @@ static void embed_task(void *p, int ith, int nth)
     wsp__split(j->N, ith, nth, &b, &e);
     for (int i = b; i < e; i++) {
         float *x = j->x + (size_t)i * n;
-        wsp__mat_row(&j->m->tok_emb, j->tokens[i], x);
-        const size_t off = (size_t)(j->n_past + i) * (size_t)n;
+        wsp__mat_row(&j->m->tok_emb, j->rows[i].token, x);
+        const size_t off = (size_t)j->rows[i].pos * (size_t)n;
         for (int c = 0; c < n; c++)
             x[c] += wsp__ldf(j->m->d_pos.data, off + (size_t)c);
     }
 }
 
-int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, int n_past,
-                int n_threads, float *logits)
+/* The linear layers of a pass: the matvec path in rows mode, else wsp__linear's choice. */
+static void lin(wsp__pool *pool, bool rows, const wsp__mat *W, const wsp__mat *b,
+                const float *X, int M, int ldx, float *Y, int ldy, float *wbuf, int gelu)
 {
-    if (!s || !tokens || !logits || n_tokens < 1 || n_past < 0)
-        return WSP_EINVAL;
+    if (rows)
+        wsp__linear_rows(pool, W, b, X, M, ldx, Y, ldy, gelu);
+    else if (gelu)
+        wsp__linear_gelu(pool, W, b, X, M, ldx, Y, ldy, wbuf);
+    else
+        wsp__linear(pool, W, b, X, M, ldx, Y, ldy, wbuf);
+}
+
+/* The forward pass of rows[0..N) (checked, N <= n_text_ctx) on s's pool and scratch;
+ * rows may belong to other states on the same model (their caches and encoder K/V are
+ * read and written, s's capture is used only when every row is s's own). */
+static void decode_rows(wsp_state *s, const wsp__drow *rows, int N, bool rows_mode)
+{
     const wsp_model *m = s->model;
     const wsp_hparams *hp = &m->hp;
-    const int N = n_tokens, n = hp->n_text_state, H = hp->n_text_head;
+    const int n = hp->n_text_state, H = hp->n_text_head;
     const int C = hp->n_text_ctx, T = hp->n_audio_ctx;
-    if (!s->encoded || decoder < 0 || decoder >= WSP__N_DECODERS || n_past + N > C)
-        return WSP_EINVAL;
-    for (int i = 0; i < N; i++)
-        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
-            return WSP_EINVAL;
-    if (s->abort_cb && s->abort_cb(s->abort_user_data))
-        return WSP_ECANCELED;
-    int rc = wsp__state_pool(s, n_threads);
-    if (rc)
-        return rc;
     wsp__pool *pool = s->pool;
     float *x = s->d_x, *h = s->d_h;
 
-    embed_job ej = {.m = m, .tokens = tokens, .N = N, .n_past = n_past, .x = x};
+    embed_job ej = {.m = m, .rows = rows, .N = N, .x = x};
     if (N == 1)
         embed_task(&ej, 0, 1);
     else
@@ -212,74 +261,152 @@ int wsp__decode(wsp_state *s, int decoder, const int32_t *tokens, int n_tokens, 
     const size_t scratch_ld = (size_t)(T > C ? T : C);
     for (int l = 0; l < hp->n_text_layer; l++) {
         const wsp__block *bl = &m->d_blocks[l];
-        float *kc = wsp__kv_ptr(s, decoder, l, 0), *vc = wsp__kv_ptr(s, decoder, l, 1);
+        const int16_t *cap_slot = s->xcap ? s->xcap_slot + (size_t)l * H : NULL;
+        const attn_job a0 = {.rows = rows, .l = l, .q = s->d_q, .o = s->d_o,
+                             .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = N, .n = n,
+                             .H = H, .T = T};
 
-        /* causal self-attention; K and V of the new positions go straight to the cache */
+        /* causal self-attention */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->attn_ln_w, &bl->attn_ln_b);
-        if (N == 1) {
-            head_job hj = {.a = {.q = s->d_q, .k = kc, .v = vc, .o = s->d_o,
-                                 .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = 1,
-                                 .n = n, .H = H, .n_past = n_past, .causal = 1},
-                           .X = h, .q_w = &bl->attn.q_w, .q_b = &bl->attn.q_b,
+        if (rows_mode) {
+            head_job hj = {.a = a0, .X = h, .q_w = &bl->attn.q_w, .q_b = &bl->attn.q_b,
                            .k_w = &bl->attn.k_w, .v_w = &bl->attn.v_w, .v_b = &bl->attn.v_b,
-                           .k_new = kc + (size_t)n_past * n, .v_new = vc + (size_t)n_past * n};
+                           .k = s->d_k, .v = s->d_v};
             wsp__pool_run_n(pool, head_task, &hj, H);
-            goto self_out;
+        } else {
+            const wsp__mat *const w3[3] = {&bl->attn.q_w, &bl->attn.k_w, &bl->attn.v_w};
+            const wsp__mat *const b3[3] = {&bl->attn.q_b, NULL, &bl->attn.v_b};
+            float *const y3[3] = {s->d_q, s->d_k, s->d_v};
+            wsp__linear3(pool, w3, b3, h, N, n, y3, n, s->wbuf);
+            kv_job kj = {.a = &a0, .k = s->d_k, .v = s->d_v};
+            wsp__pool_run(pool, kv_task, &kj);
+            wsp__pool_run(pool, attn_task, (void *)&a0);
         }
-        const wsp__mat *const w3[3] = {&bl->attn.q_w, &bl->attn.k_w, &bl->attn.v_w};
-        const wsp__mat *const b3[3] = {&bl->attn.q_b, NULL, &bl->attn.v_b};
-        float *const y3[3] = {s->d_q, kc + (size_t)n_past * n, vc + (size_t)n_past * n};
-        wsp__linear3(pool, w3, b3, h, N, n, y3, n, s->wbuf);
-        attn_job aj = {.q = s->d_q, .k = kc, .v = vc, .o = s->d_o, .scratch = s->d_scores,
-                       .scratch_ld = scratch_ld, .N = N, .n = n, .H = H, .n_past = n_past,
-                       .causal = 1};
-        wsp__pool_run(pool, attn_task, &aj);
-    self_out:
-        wsp__linear(pool, &bl->attn.o_w, &bl->attn.o_b, s->d_o, N, n, h, n, s->wbuf);
+        lin(pool, rows_mode, &bl->attn.o_w, &bl->attn.o_b, s->d_o, N, n, h, n, s->wbuf, 0);
         wsp__par_add(pool, x, h, (size_t)N * n);
 
-        /* cross-attention on this window's encoder output */
+        /* cross-attention on each row's encoder output */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->xattn_ln_w, &bl->xattn_ln_b);
-        const uint16_t *k16 = s->cross_k + (size_t)l * T * n, *v16 = s->cross_v + (size_t)l * T * n;
-        const int16_t *cap_slot = s->xcap ? s->xcap_slot + (size_t)l * H : NULL;
-        if (N == 1) {
-            head_job hj = {.a = {.q = s->d_q, .k16 = k16, .v16 = v16, .o = s->d_o,
-                                 .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = 1,
-                                 .n = n, .H = H, .causal = 0, .len = T,
-                                 .cap_slot = cap_slot, .cap = s->xcap},
-                           .X = h, .q_w = &bl->xattn.q_w, .q_b = &bl->xattn.q_b};
+        attn_job xa = a0;
+        xa.cross = 1;
+        xa.cap_slot = cap_slot;
+        xa.cap = s->xcap;
+        if (rows_mode) {
+            head_job hj = {.a = xa, .X = h, .q_w = &bl->xattn.q_w, .q_b = &bl->xattn.q_b};
             wsp__pool_run_n(pool, head_task, &hj, H);
-            goto cross_out;
-        }
-        wsp__linear(pool, &bl->xattn.q_w, &bl->xattn.q_b, h, N, n, s->d_q, n, s->wbuf);
-        if (N >= XATTN_GEMM_MIN) {
-            xcvt_job cj = {.k16 = k16, .v16 = v16, .kt = s->e_k, .v = s->e_v, .count = (size_t)T * n};
+        } else {
+            /* gemm mode: every row is s's own, one encoder output */
+            wsp__linear(pool, &bl->xattn.q_w, &bl->xattn.q_b, h, N, n, s->d_q, n, s->wbuf);
+            const uint16_t *k16 = s->cross_k + (size_t)l * T * n;
+            const uint16_t *v16 = s->cross_v + (size_t)l * T * n;
+            xcvt_job cj = {.k16 = k16, .v16 = v16, .kt = s->e_k, .v = s->e_v,
+                           .count = (size_t)T * n};
             wsp__pool_run(pool, xcvt_task, &cj);
             xattn_job gj = {.q = s->d_q, .kt = s->e_k, .v = s->e_v, .o = s->d_o,
                             .scratch = s->e_scores, .N = N, .T = T, .n = n, .H = H,
                             .rb = WSP__ATT_ROWS, .cap_slot = cap_slot, .cap = s->xcap};
             wsp__pool_run_n(pool, xattn_task, &gj, H * ((N + WSP__ATT_ROWS - 1) / WSP__ATT_ROWS));
-        } else {
-            attn_job xj = {.q = s->d_q, .k16 = k16, .v16 = v16, .o = s->d_o,
-                           .scratch = s->d_scores, .scratch_ld = scratch_ld, .N = N, .n = n,
-                           .H = H, .causal = 0, .len = T, .cap_slot = cap_slot,
-                           .cap = s->xcap};
-            wsp__pool_run(pool, attn_task, &xj);
         }
-    cross_out:
-        wsp__linear(pool, &bl->xattn.o_w, &bl->xattn.o_b, s->d_o, N, n, h, n, s->wbuf);
+        lin(pool, rows_mode, &bl->xattn.o_w, &bl->xattn.o_b, s->d_o, N, n, h, n, s->wbuf, 0);
         wsp__par_add(pool, x, h, (size_t)N * n);
 
         /* MLP */
         wsp__par_layer_norm(pool, x, h, N, n, &bl->mlp_ln_w, &bl->mlp_ln_b);
-        wsp__linear_gelu(pool, &bl->mlp0_w, &bl->mlp0_b, h, N, n, s->d_mlp, 4 * n, s->wbuf);
-        wsp__linear(pool, &bl->mlp2_w, &bl->mlp2_b, s->d_mlp, N, 4 * n, h, n, s->wbuf);
+        lin(pool, rows_mode, &bl->mlp0_w, &bl->mlp0_b, h, N, n, s->d_mlp, 4 * n, s->wbuf, 1);
+        lin(pool, rows_mode, &bl->mlp2_w, &bl->mlp2_b, s->d_mlp, N, 4 * n, h, n, s->wbuf, 0);
         wsp__par_add(pool, x, h, (size_t)N * n);
     }
 
-    /* final LN of the last position, logits through the tied embedding [n_vocab][n] */
-    const float *last = x + (size_t)(N - 1) * n;
-    wsp__par_layer_norm(pool, last, h, 1, n, &m->d_ln_w, &m->d_ln_b);
-    wsp__linear(pool, &m->tok_emb, NULL, h, 1, n, logits, hp->n_vocab, s->wbuf);
+    /* final LN of the rows that want logits, logits through the tied embedding
+     * [n_vocab][n] (always the matvec path: the vocabulary matrix is read once per
+     * WSP__LOGIT_ROWS rows and never converted); a single row writes in place */
+    const int nv = hp->n_vocab;
+    for (int i0 = 0; i0 < N;) {
+        int k = 0, first = -1;
+        for (; i0 < N && k < WSP__LOGIT_ROWS; i0++) {
+            if (!rows[i0].out)
+                continue;
+            first = first < 0 ? i0 : first;
+            s->d_out_row[k] = i0;
+            float *hk = h + (size_t)k * n;
+            memcpy(hk, x + (size_t)i0 * n, sizeof(float) * (size_t)n);
+            wsp__layer_norm(hk, n, m->d_ln_w.data, m->d_ln_b.data);
+            k++;
+        }
+        if (k == 0)
+            break;
+        if (k == 1) {
+            wsp__linear_rows(pool, &m->tok_emb, NULL, h, 1, n, rows[first].out, nv, 0);
+            continue;
+        }
+        wsp__linear_rows(pool, &m->tok_emb, NULL, h, k, n, s->d_logits, nv, 0);
+        for (int r = 0; r < k; r++)
+            memcpy(rows[s->d_out_row[r]].out, s->d_logits + (size_t)r * nv, sizeof(float) * nv);
+    }
+}
+
+/* Checks a batch against the state's model; fills out[0..n) (s's own rows) unless NULL. */
+static int make_rows(const wsp_state *s, const wsp__row *rows, int n_rows, wsp__drow *out)
+{
+    const wsp_hparams *hp = &s->model->hp;
+    if (!rows || n_rows < 1 || n_rows > hp->n_text_ctx || !s->encoded)
+        return WSP_EINVAL;
+    for (int i = 0; i < n_rows; i++) {
+        const wsp__row *r = &rows[i];
+        if (r->token < 0 || r->token >= hp->n_vocab || r->pos < 0 || r->pos >= hp->n_text_ctx ||
+            r->seq < 0 || r->seq >= WSP__N_DECODERS)
+            return WSP_EINVAL;
+        for (int k = 0; k < i; k++)
+            if (rows[k].seq == r->seq && rows[k].pos == r->pos)
+                return WSP_EINVAL; /* the same cache position twice */
+        if (out)
+        out[i] = (wsp__drow){.st = s, .slot = s->kv_slot[r->seq], .pos = r->pos,
+                             .token = r->token, .out = r->logits};
+    }
+    return 0;
+}
+
+int wsp__decode_batch(wsp_state *s, const wsp__row *rows, int n_rows, int n_threads)
+{
+    if (!s)
+        return WSP_EINVAL;
+    wsp__engine_leave(s); /* not a continuous-batching step (engine.c) */
+    int rc = make_rows(s, rows, n_rows, s->d_rows);
+    if (rc)
+        return rc;
+    if (s->abort_cb && s->abort_cb(s->abort_user_data))
+        return WSP_ECANCELED;
+    rc = wsp__state_pool(s, n_threads);
+    if (rc)
+        return rc;
+    decode_rows(s, s->d_rows, n_rows, n_rows < GEMM_MIN_ROWS);
+    return 0;
+}
+
+int wsp__decode_check(const wsp_state *s, const wsp__row *rows, int n_rows)
+{
+    if (!s)
+        return WSP_EINVAL;
+    return make_rows(s, rows, n_rows, NULL);
+}
+
+int wsp__decode_merged(wsp_state *run, wsp_state *const *st, const wsp__row *const *rows,
+                       const int *n_rows, int k)
+{
+    int N = 0;
+    for (int q = 0; q < k; q++) {
+        if (st[q]->model != run->model || st[q]->xcap || N + n_rows[q] > WSP__MERGE_ROWS)
+            return WSP_EINVAL;
+        int rc = make_rows(st[q], rows[q], n_rows[q], run->d_rows + N);
+        if (rc)
+            return rc;
+        N += n_rows[q];
+    }
+    if (N == 0)
+        return WSP_EINVAL;
+    float *cap = run->xcap;
+    run->xcap = NULL; /* row indices of a merged pass are not the capture's */
+    decode_rows(run, run->d_rows, N, true);
+    run->xcap = cap;
     return 0;
 }

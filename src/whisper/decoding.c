@@ -46,6 +46,7 @@ struct wsp__dws {
     cand *c;        /* [n_dec · n_dec] */
     int32_t *topk;  /* [n_dec] */
     int32_t *prompt;/* [n_text_ctx] */
+    wsp__row *rows; /* [n_text_ctx] rows of one decoder call */
     uint8_t *text;  /* bytes of the best sequence (compression ratio) */
     size_t text_cap;
 };
@@ -68,9 +69,10 @@ int wsp__dws_new(const wsp__vocab *v, int n_text_ctx, int n_decoders, uint32_t s
     ws->c = calloc((size_t)n_decoders * (size_t)n_decoders, sizeof *ws->c);
     ws->topk = calloc((size_t)n_decoders, sizeof *ws->topk);
     ws->prompt = calloc(nc, sizeof *ws->prompt);
+    ws->rows = calloc(nc > (size_t)n_decoders ? nc : (size_t)n_decoders, sizeof *ws->rows);
     ws->text_cap = nc * 64;
     ws->text = malloc(ws->text_cap);
-    int ok = ws->d && ws->s && ws->c && ws->topk && ws->prompt && ws->text;
+    int ok = ws->d && ws->s && ws->c && ws->topk && ws->prompt && ws->rows && ws->text;
     for (int j = 0; ok && j < n_decoders; j++) {
         dec *d = &ws->d[j];
         d->raw = malloc(sizeof(float) * nv);
@@ -110,6 +112,7 @@ void wsp__dws_free(wsp__dws *ws)
     free(ws->c);
     free(ws->topk);
     free(ws->prompt);
+    free(ws->rows);
     free(ws->text);
     free(ws);
 }
@@ -302,6 +305,46 @@ static size_t seq_text(wsp__dws *ws, const wsp_token *seq, int n)
     return len;
 }
 
+/* Prompt tokens ws->prompt[p0..p1) on decoder 0 at positions p0…, logits of the last. */
+static int decode_prompt(wsp__dws *ws, const wsp__lm *lm, int p0, int p1, float *logits)
+{
+    for (int p = p0; p < p1; p++)
+        ws->rows[p - p0] = (wsp__row){.token = ws->prompt[p], .pos = p, .seq = 0,
+                                      .logits = p == p1 - 1 ? logits : NULL};
+    return lm->decode(lm->ctx, ws->rows, p1 - p0);
+}
+
+/* One sampling step: the last token of every live decoder j < n_cur at position pos,
+ * logits into its raw row — all of them in one batched pass, or one pass per decoder
+ * when o->batch_rows <= 1 (the unbatched reference path; same results: the rows of a
+ * pass do not affect each other, engine.h wsp__decode_batch).  Polls the abort callback
+ * before every pass; counts the passes in *n_calls. */
+static int decode_step(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *o, int n_cur,
+                       int pos, int *n_calls)
+{
+    const int per = o->batch_rows > 1 ? o->batch_rows : 1;
+    int k = 0;
+    for (int j = 0; j <= n_cur; j++) {
+        if (j < n_cur) {
+            dec *d = &ws->d[j];
+            if (d->completed || d->failed)
+                continue;
+            ws->rows[k++] = (wsp__row){.token = d->ids[d->n - 1], .pos = pos, .seq = j,
+                                       .logits = d->raw};
+        }
+        if (k > 0 && (k == per || j == n_cur)) {
+            if (aborted(o))
+                return WSP_ECANCELED;
+            int rc = lm->decode(lm->ctx, ws->rows, k);
+            (*n_calls)++;
+            if (rc)
+                return rc;
+            k = 0;
+        }
+    }
+    return 0;
+}
+
 /* Decodes the window at temperature t with n_cur decoders; fills the decoders. */
 static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *o, float t,
                        int n_cur, bool beam, int *n_prompt_out, int *n_past_used, float *nsp,
@@ -349,7 +392,7 @@ static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
      * golden transcripts) — we do not reproduce that. */
     dec *d0 = &ws->d[0];
     const int n_head = np - o->n_init + 1; /* tokens up to and including the sot */
-    int rc = lm->decode(lm->ctx, 0, ws->prompt, n_head, 0, d0->raw);
+    int rc = decode_prompt(ws, lm, 0, n_head, d0->raw);
     (*n_calls)++;
     if (rc)
         return rc;
@@ -357,7 +400,7 @@ static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
     if (np > n_head) {
         if (aborted(o))
             return WSP_ECANCELED;
-        rc = lm->decode(lm->ctx, 0, ws->prompt + n_head, np - n_head, n_head, d0->raw);
+        rc = decode_prompt(ws, lm, n_head, np, d0->raw);
         (*n_calls)++;
         if (rc)
             return rc;
@@ -412,18 +455,12 @@ static int run_attempt(wsp__dws *ws, const wsp__lm *lm, const wsp__window_opts *
                     ws->d[j].failed = true; /* unfinished beams lose (patience reached) */
             break;
         }
-        for (int j = 0; j < n_cur; j++) {
-            dec *d = &ws->d[j];
-            if (d->completed || d->failed)
-                continue;
-            if (aborted(o))
-                return WSP_ECANCELED;
-            rc = lm->decode(lm->ctx, j, &d->ids[d->n - 1], 1, np + i, d->raw);
-            (*n_calls)++;
-            if (rc)
-                return rc;
-            process(ws, o, d, t);
-        }
+        rc = decode_step(ws, lm, o, n_cur, np + i, n_calls);
+        if (rc)
+            return rc;
+        for (int j = 0; j < n_cur; j++)
+            if (!ws->d[j].completed && !ws->d[j].failed)
+                process(ws, o, &ws->d[j], t);
     }
     return 0;
 }

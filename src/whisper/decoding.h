@@ -3,7 +3,7 @@
  * temperature fallback (prefix wsp__decode_window / wsp__dws / wsp__lm).
  *
  * The forward pass is reached through wsp__lm (a decode function and a KV-cache reassignment),
- * so the logic runs on the real engine (transcribe.c wires wsp__decode / wsp__kv_reorder)
+ * so the logic runs on the real engine (transcribe.c wires wsp__decode_batch / wsp__kv_reorder)
  * or on a scripted model in unit tests.
  *
  * Rules (ref: ../shared/whisper-ref/README.md "Sampling rules", window/seek rules;
@@ -52,10 +52,10 @@
 
 /* The forward pass as the decoding logic sees it. */
 typedef struct wsp__lm {
-    /* Feeds tokens[0..n) to decoder `decoder` at positions n_past…, writes the raw logits
-     * of the last position to logits[0..n_vocab).  0 or a WSP_E* code. */
-    int (*decode)(void *ctx, int decoder, const int32_t *tokens, int n_tokens, int n_past,
-                  float *logits);
+    /* Decodes rows[0..n_rows) (engine.h wsp__row: token, position, decoder, logits
+     * destination or NULL) in one pass and writes the raw logits of the rows that ask.
+     * 0 or a WSP_E* code. */
+    int (*decode)(void *ctx, const wsp__row *rows, int n_rows);
     /* Reassigns caches: afterwards decoder j (j < n, parent[j] >= 0) holds the cache
      * positions [0, n_past) decoder parent[j] held before; decoders with parent[j] < 0
      * (and j >= n) end with unspecified contents.  The engine swaps cache indices and
@@ -82,6 +82,9 @@ typedef struct wsp__window_opts {
     int n_max_text_ctx;    /* cap on past tokens used (params.n_max_text_ctx) */
     const int32_t *init;   /* <|startoftranscript|> [lang task] [<|notimestamps|>] */
     int n_init;
+    int batch_rows;        /* live decoders per decoder call in a sampling step: <= 1 →
+                              one call per decoder (the unbatched reference path), else
+                              up to batch_rows rows in one batched pass (same tokens) */
     wsp_abort_cb abort_cb; /* polled before every decoder call; true → WSP_ECANCELED */
     void *abort_user_data;
 } wsp__window_opts;

@@ -143,6 +143,7 @@ int wsp__encode(wsp_state *s, const float *mel, int n_frames, int seek, int n_th
 {
     if (!s || !mel || n_frames <= 0 || seek < 0 || seek >= n_frames)
         return WSP_EINVAL;
+    wsp__engine_leave(s); /* no longer stepping: continuous batching stops waiting for it */
     const wsp_model *m = s->model;
     const wsp_hparams *hp = &m->hp;
     const int T = hp->n_audio_ctx, n = hp->n_audio_state, H = hp->n_audio_head;

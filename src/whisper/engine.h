@@ -85,17 +85,32 @@ const float *wsp__encoder_output(const wsp_state *state);
 /* Number of independent decoders (KV caches) the state holds (>= 8). */
 int wsp__n_decoders(const wsp_state *state);
 
-/* Feeds tokens[0..n_tokens) at positions n_past … n_past + n_tokens − 1 to decoder
- * `decoder` (its self-attention KV cache keeps positions < n_past from earlier calls),
- * and writes the raw logits (no suppression, no temperature) of the LAST position to
- * logits[0..n_vocab).  Requires a prior wsp__encode().  n_past + n_tokens <= n_text_ctx. */
-int wsp__decode(wsp_state *state, int decoder, const int32_t *tokens, int n_tokens, int n_past,
-                int n_threads, float *logits);
+/* One row of a decoder batch (whisper.cpp's whisper_batch / llama.cpp's llama_batch:
+ * token, pos, seq_id, logits flag). */
+typedef struct wsp__row {
+    int32_t token; /* 0 … n_vocab − 1 */
+    int32_t pos;   /* position in its sequence, 0 … n_text_ctx − 1 */
+    int32_t seq;   /* decoder (KV cache) it extends, 0 … wsp__n_decoders − 1 */
+    float *logits; /* NULL: no output; else receives the raw logits (no suppression, no
+                      temperature) of this row, [n_vocab], owned by the caller */
+} wsp__row;
 
-/* Cross-attention capture for DTW: while set, every wsp__decode() also writes the
+/* Decodes rows[0..n_rows) in ONE forward pass: every weight is read once for the whole
+ * batch (the linear layers take all rows as M), each row's K/V go to its sequence's
+ * cache at its position, its self-attention reads that cache's positions [0, pos]
+ * (positions < pos from earlier calls or earlier rows of this batch: causal within a
+ * sequence, sequences never see each other), its cross-attention the window's encoder
+ * K/V.  Logits are computed only for rows with logits != NULL.  Rows of one sequence
+ * may come in any order; a (seq, pos) pair at most once.  Requires a prior
+ * wsp__encode().  Per-row results do not depend on the other rows below 16 rows (the
+ * matvec path; >= 16 rows take sgemm, within ~1e-5); see decoder.c.
+ * 0, WSP_EINVAL (bad row, duplicate (seq, pos), no encoder output), WSP_ECANCELED. */
+int wsp__decode_batch(wsp_state *state, const wsp__row *rows, int n_rows, int n_threads);
+
+/* Cross-attention capture for DTW: while set, every wsp__decode_batch() also writes the
  * post-softmax cross-attention weights of each (layer l, head h) with
  * slot[l·n_text_head + h] = k >= 0 to cap[(k·N + i)·n_audio_ctx + t] for query row
- * i < N (that call's n_tokens) and audio position t.  cap must hold n_slots·N·n_audio_ctx
+ * i < N (that call's n_rows) and audio position t.  cap must hold n_slots·N·n_audio_ctx
  * floats for the calls made while set; both arrays stay owned by the caller and must
  * outlive the capture.  wsp__set_xattn_capture(state, NULL, NULL) turns it off. */
 void wsp__set_xattn_capture(wsp_state *state, const int16_t *slot, float *cap);
@@ -107,7 +122,7 @@ void wsp__set_xattn_capture(wsp_state *state, const int16_t *slot, float *cap);
  * slot (contents unspecified).  n <= wsp__n_decoders(state). */
 void wsp__kv_reorder(wsp_state *state, const int *parent, int n, int n_past);
 
-/* The abort callback the engine polls during wsp__encode/wsp__decode (NULL = none). */
+/* The abort callback the engine polls during wsp__encode/wsp__decode_batch (NULL = none). */
 void wsp__set_abort(wsp_state *state, wsp_abort_cb cb, void *user_data);
 
 const wsp_model *wsp__state_model(const wsp_state *state);

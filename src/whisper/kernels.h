@@ -232,6 +232,11 @@ int wsp__linear_int_gemm(int type);
 /* Overrides MDC_QGEMM for the process: 1 integer, 0 sgemm, < 0 the ISA default (tests,
  * benchmarks; not thread-safe against concurrent wsp__linear calls changing paths). */
 void wsp__linear_force_qgemm(int mode);
+/* wsp__linear's matvec path for any M (gelu != 0: GELU on Y): each weight row is read
+ * once for all M inputs, and Y[i] depends on X[i] alone — bit-identical whatever M and
+ * the other rows are (the row-batched decoder relies on it; see decoder.c).  No wbuf. */
+void wsp__linear_rows(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                      int M, int ldx, float *Y, int ldy, int gelu);
 /* Three wsp__linear calls on the same X (e.g. q, k, v), as ONE pool job when M < 16
  * (a decoder step then waits at one barrier instead of three).  b[k] may be NULL. */
 void wsp__linear3(wsp__pool *pool, const wsp__mat *const W[3], const wsp__mat *const b[3],

@@ -33,15 +33,18 @@ static void add_bias_gelu(const linear_job *j, int m0, int m1, int r0, int r1)
     }
 }
 
-/* matvec path: chunks of W's rows (multiples of 4 for the dot4 kernel) */
+/* matvec path: chunks of W's rows (multiples of 4 for the dot4 kernel; of 8 with GELU,
+ * whose vector kernel has a scalar tail of other rounding: every chunk boundary is then
+ * a multiple of 8, so the result does not depend on the chunk count, i.e. on how many
+ * threads run the job — the decoder's continuous batching relies on it) */
 static void matvec_task(void *p, int ith, int nth)
 {
     const linear_job *j = p;
-    const int rows = j->W->rows;
+    const int rows = j->W->rows, unit = j->gelu ? 8 : 4;
     int b, e;
-    wsp__split((rows + 3) / 4, ith, nth, &b, &e);
-    b *= 4;
-    e *= 4;
+    wsp__split((rows + unit - 1) / unit, ith, nth, &b, &e);
+    b *= unit;
+    e *= unit;
     if (e > rows)
         e = rows;
     if (b >= e)
@@ -216,6 +219,14 @@ int wsp__linear_int_gemm(int type)
     return m >= 0 ? m : k->qgemm_int;
 }
 
+void wsp__linear_rows(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
+                      int M, int ldx, float *Y, int ldy, int gelu)
+{
+    linear_job j = {.W = W, .b = b, .X = X, .M = M, .ldx = ldx, .ldy = ldy, .Y = Y,
+                    .gelu = gelu};
+    wsp__pool_run(pool, matvec_task, &j);
+}
+
 static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, const float *X,
                         int M, int ldx, float *Y, int ldy, float *wbuf, int gelu)
 {
@@ -223,7 +234,7 @@ static void linear_impl(wsp__pool *pool, const wsp__mat *W, const wsp__mat *b, c
                     .gelu = gelu};
     const int vdt = wsp__kern()->types[W->type].vec_dot_type, quant = vdt != WSP__T_F32;
     if (M < GEMM_MIN_ROWS) {
-        wsp__pool_run(pool, matvec_task, &j);
+        wsp__linear_rows(pool, W, b, X, M, ldx, Y, ldy, gelu);
         return;
     }
     if (quant && wsp__linear_int_gemm(W->type)) {

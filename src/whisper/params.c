@@ -33,6 +33,7 @@ wsp_params wsp_default_params(wsp_sampling strategy)
         .beam_size = 5,
         .patience = 1.0f,
         .length_penalty = -1.0f,
+        .batch_decoders = true,
         .compression_ratio_threshold = 2.4f,
         .entropy_thold = 2.4f,
         .logprob_thold = -1.0f,

@@ -103,6 +103,9 @@ int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
     s->d_o = alloc_f(s, C * n, &ok);
     s->d_mlp = alloc_f(s, C * 4 * n, &ok);
     s->d_scores = alloc_f(s, (size_t)WSP__MAX_THREADS * (T > C ? T : C), &ok);
+    s->d_logits = alloc_f(s, (size_t)WSP__LOGIT_ROWS * (size_t)hp->n_vocab, &ok);
+    const size_t nr = C > WSP__MERGE_ROWS ? C : WSP__MERGE_ROWS;
+    s->d_rows = (wsp__drow *)alloc_f(s, (nr * sizeof(wsp__drow) + 3) / sizeof(float), &ok);
     if (!ok) {
         wsp_state_free(s);
         return wsp__fail(err, WSP_ENOMEM, "out of memory for the state buffers");
@@ -115,6 +118,7 @@ void wsp_state_free(wsp_state *s)
 {
     if (!s)
         return;
+    wsp__engine_leave(s);
     if (s->engine)
         wsp__engine_give(s->engine, s->slot);
     else

@@ -16,6 +16,17 @@
 #define WSP__MAX_THREADS 64
 #define WSP__MAX_MAPS 32 /* buffers of one state (each its own anonymous mapping) */
 #define WSP__ATT_ROWS 64 /* query rows per encoder attention work item */
+#define WSP__LOGIT_ROWS 16 /* rows per pass over the vocabulary matrix (d_logits) */
+#define WSP__MERGE_ROWS 64 /* rows of one merged pass across states (wsp__decode_merged) */
+
+/* A decoder row resolved to its owner (engine.h wsp__row after the checks). */
+typedef struct wsp__drow {
+    const wsp_state *st; /* owner: its KV caches and encoder K/V */
+    int slot;                   /* its sequence's cache slot (st->kv_slot[seq]) */
+    int pos;
+    int32_t token;
+    float *out;                 /* logits [n_vocab] or NULL */
+} wsp__drow;
 
 struct wsp_state {
     const wsp_model *model;
@@ -23,6 +34,10 @@ struct wsp_state {
                         the caller's thread count */
     wsp_engine *engine; /* NULL for wsp_state_new() states */
     int slot;           /* the engine pool this state holds */
+    bool batch_member;  /* stepping in the engine's continuous batching (engine.c);
+                           written by this state's own thread only, under the engine's
+                           batching lock */
+    struct wsp_state *batch_next; /* the engine's list of such states (under that lock) */
     wsp_abort_cb abort_cb;
     void *abort_user_data;
     int encoded;     /* a wsp__encode() has filled cross_k/cross_v */
@@ -55,6 +70,9 @@ struct wsp_state {
     float *d_x, *d_h, *d_q, *d_k, *d_v, *d_o; /* [C][n] each */
     float *d_mlp;    /* [C][4n] */
     float *d_scores; /* [WSP__MAX_THREADS][max(T, C)] per-thread attention row */
+    float *d_logits; /* [WSP__LOGIT_ROWS][n_vocab] logits of several rows */
+    int d_out_row[WSP__LOGIT_ROWS];
+    wsp__drow *d_rows; /* [max(C, WSP__MERGE_ROWS)] the rows of a pass */
 
     /* optional cross-attention capture (DTW alignment heads; see engine.h
      * wsp__set_xattn_capture): NULL = off, the decoder then only tests the pointer */
@@ -70,6 +88,34 @@ int wsp__state_pool(wsp_state *s, int n_threads);
 /* One-time library set-up (OpenBLAS single-threaded, the mel's FFTW plan), run once
  * per process however many callers race (pthread_once).  0 or WSP_ENOMEM. */
 int wsp__lib_init(void);
+
+/* Checks rows as wsp__decode_batch does, without decoding.  0 or WSP_EINVAL. */
+int wsp__decode_check(const wsp_state *s, const wsp__row *rows, int n_rows);
+
+/* One rows-mode pass (decoder.c) over the batches rows[q][0..n_rows[q]) of states st[q]
+ * (q < k; same model as run, no capture set, <= WSP__MERGE_ROWS rows in all), on run's
+ * pool and scratch.  Each row's result is bit-identical to decoding its batch alone (the
+ * rows mode of wsp__decode_batch), which is what makes merging safe.  The callers of
+ * st[q] (q != run) must not touch them meanwhile.  0 or WSP_EINVAL. */
+int wsp__decode_merged(wsp_state *run, wsp_state *const *st, const wsp__row *const *rows,
+                       const int *n_rows, int k);
+
+/* Continuous batching (engine.c).  wsp__engine_decode: as wsp__decode_batch, but a
+ * step of < 16 rows on an engine state with batching on goes through one batched pass
+ * with the concurrent steps of the engine's other states on the same model (each row's
+ * result the same bits as alone); anything else runs alone.  0 or a WSP_E* code.
+ * wsp__engine_leave: s is no longer stepping (it encodes, runs another batch, or is
+ * done): the others stop waiting for it.  No-op for states without an engine. */
+int wsp__engine_decode(wsp_state *s, const wsp__row *rows, int n_rows, int n_threads);
+void wsp__engine_leave(wsp_state *s);
+
+/* Counters of the merged passes since the engine started. */
+typedef struct wsp__batch_stats {
+    long passes;        /* batched passes run by wsp__engine_decode */
+    long merged_passes; /* of which held the steps of >= 2 states */
+    long steps, rows;   /* steps (one state's batch) and rows they held */
+} wsp__batch_stats;
+void wsp__engine_stats(wsp_engine *e, wsp__batch_stats *out);
 
 /* Takes a free pool of the engine (waits while all are taken); returns its slot index
  * for wsp__engine_give.  Thread-safe. */

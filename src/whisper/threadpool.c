@@ -36,6 +36,8 @@ struct wsp__pool {
     atomic_int done;     /* chunks finished in the current job */
     atomic_int sleepers; /* workers waiting on cv */
     atomic_int stop;
+    atomic_int guests;   /* threads helping from outside (wsp__pool_guest_enter) */
+    atomic_int guest_ids; /* bit k: guest thread id n + k taken */
     job jobs[2];
 };
 
@@ -150,7 +152,45 @@ int wsp__pool_size(const wsp__pool *p) { return p ? p->n : 1; }
 
 int wsp__pool_chunks(const wsp__pool *p)
 {
-    return !p || p->n == 1 ? 1 : p->n * CHUNKS_PER_THREAD;
+    if (!p)
+        return 1;
+    const int n = p->n + atomic_load_explicit(&((wsp__pool *)p)->guests, memory_order_relaxed);
+    return n == 1 ? 1 : n * CHUNKS_PER_THREAD;
+}
+
+int wsp__pool_guest_enter(wsp__pool *p)
+{
+    int ids = atomic_load(&p->guest_ids);
+    for (;;) {
+        int k = 0;
+        while (k < 30 && (ids & (1 << k)))
+            k++;
+        if (k == 30 || p->n + k >= WSP__POOL_MAX_TID)
+            return -1;
+        if (atomic_compare_exchange_weak(&p->guest_ids, &ids, ids | (1 << k))) {
+            atomic_fetch_add(&p->guests, 1);
+            return p->n + k;
+        }
+    }
+}
+
+void wsp__pool_guest_help(wsp__pool *p, int tid)
+{
+    const int saved = tl_tid;
+    tl_tid = tid;
+    work(p);
+    tl_tid = saved;
+}
+
+int wsp__pool_guests(const wsp__pool *p)
+{
+    return atomic_load(&((wsp__pool *)p)->guests);
+}
+
+void wsp__pool_guest_leave(wsp__pool *p, int tid)
+{
+    atomic_fetch_sub(&p->guests, 1);
+    atomic_fetch_and(&p->guest_ids, ~(1 << (tid - p->n)));
 }
 
 void wsp__pool_run_n(wsp__pool *p, wsp__task_fn fn, void *ctx, int n_chunks)
@@ -159,7 +199,7 @@ void wsp__pool_run_n(wsp__pool *p, wsp__task_fn fn, void *ctx, int n_chunks)
         n_chunks = 1;
     if (n_chunks > MAX_CHUNKS)
         n_chunks = MAX_CHUNKS;
-    if (!p || p->n == 1 || n_chunks == 1) {
+    if (!p || n_chunks == 1 || (p->n == 1 && atomic_load(&p->guests) == 0)) {
         for (int i = 0; i < n_chunks; i++)
             fn(ctx, i, n_chunks);
         return;

@@ -30,8 +30,24 @@ int wsp__pool_chunks(const wsp__pool *pool);
 void wsp__pool_run(wsp__pool *pool, wsp__task_fn fn, void *ctx);
 /* Same with an explicit chunk count (1 … 1 << 20). */
 void wsp__pool_run_n(wsp__pool *pool, wsp__task_fn fn, void *ctx, int n_chunks);
-/* Index of the calling thread within the pool running it (0 outside pools). */
+/* Index of the calling thread within the pool running it (0 outside pools; guests get
+ * ids from size on, always < WSP__POOL_MAX_TID). */
 int wsp__pool_tid(void);
+
+/* Guests: threads of other pools' owners that help a pool while they wait for its
+ * caller (continuous batching, engine.c).  wsp__pool_guest_enter registers one — later
+ * jobs are cut into chunks for it too (wsp__pool_chunks counts guests) — and returns its
+ * thread id, or -1 when no id below WSP__POOL_MAX_TID is free.  wsp__pool_guest_help
+ * claims and runs chunks of the job running now, if any, and returns when none is left
+ * (call it in a loop).  wsp__pool_guest_leave unregisters; the guest must not be inside
+ * wsp__pool_guest_help.  Results of a job must not depend on its chunk count (the
+ * decoder's jobs do not; see kernels_par.c matvec_task). */
+#define WSP__POOL_MAX_TID 64
+int wsp__pool_guest_enter(wsp__pool *pool);
+void wsp__pool_guest_help(wsp__pool *pool, int tid);
+void wsp__pool_guest_leave(wsp__pool *pool, int tid);
+/* Guests registered now (seq_cst load). */
+int wsp__pool_guests(const wsp__pool *pool);
 
 /* Splits [0, n) into nth near-equal parts; part ith is [*b, *e). */
 static inline void wsp__split(int n, int ith, int nth, int *b, int *e)

@@ -41,20 +41,20 @@
 #define WSP__TT_SAMPLES ((size_t)2 * WSP_N_SAMPLES_CHUNK + 2 * WSP_SAMPLE_RATE)
 #define WSP__TT_HW 32 /* energy half window, samples (whisper.cpp) */
 
-/* wsp__lm adapter over the engine: wsp__decode / wsp__kv_reorder on one state, with the
- * time spent in the forward pass accumulated in decode_ms (milliseconds). */
+/* wsp__lm adapter over the engine: wsp__engine_decode (continuous batching with the
+ * engine's other transcriptions, state.h) / wsp__kv_reorder on one state, with the time
+ * spent in the forward pass accumulated in decode_ms (milliseconds). */
 typedef struct lm_ctx {
     wsp_state *state;
     int n_threads;
     double decode_ms;
 } lm_ctx;
 
-static int lm_decode(void *ctx, int decoder, const int32_t *tokens, int n_tokens, int n_past,
-                     float *logits)
+static int lm_decode(void *ctx, const wsp__row *rows, int n_rows)
 {
     lm_ctx *c = ctx;
     const double t0 = mdc_now_ms();
-    int rc = wsp__decode(c->state, decoder, tokens, n_tokens, n_past, c->n_threads, logits);
+    int rc = wsp__engine_decode(c->state, rows, n_rows, c->n_threads);
     c->decode_ms += mdc_now_ms() - t0;
     return rc;
 }
@@ -105,8 +105,8 @@ typedef struct job {
     int16_t *xslot;    /* DTW: [L][H] capture slots */
     int n_xheads;
     float *xcap;       /* [n_xheads][n_text_ctx][n_audio_ctx] */
-    float *xlogits;    /* [n_vocab] (unused output of the DTW pass) */
     int32_t *xtok;     /* [n_text_ctx] */
+    wsp__row *xrows;   /* [n_text_ctx] the DTW pass */
 } job;
 
 /* Frees everything a call owns (accepts a partly built job). */
@@ -118,8 +118,8 @@ static void job_free(job *j)
     free(j->energy);
     free(j->xslot);
     free(j->xcap);
-    free(j->xlogits);
     free(j->xtok);
+    free(j->xrows);
     wsp__text_free(&j->tx);
 }
 
@@ -134,8 +134,8 @@ static void job_free(job *j)
 static int detect_language(wsp_state *state, const wsp__vocab *v, const wsp__lm *lm,
                            float *row, int *id, float *prob)
 {
-    const int32_t sot = v->sot;
-    int rc = lm->decode(lm->ctx, 0, &sot, 1, 0, row);
+    const wsp__row r = {.token = v->sot, .pos = 0, .seq = 0, .logits = row};
+    int rc = lm->decode(lm->ctx, &r, 1);
     if (rc)
         return rc;
     int n = v->n_langs;
@@ -269,9 +269,11 @@ static int dtw_window(job *j, wsp_state *state, lm_ctx *lc, const wsp__vocab *v,
     j->xtok[N++] = v->eot;
     if (n_frames / 2 <= 7)
         return 0;
+    for (int i = 0; i < N; i++) /* no logits: only the captured attention is used */
+        j->xrows[i] = (wsp__row){.token = j->xtok[i], .pos = i, .seq = 0, .logits = NULL};
     wsp__set_xattn_capture(state, j->xslot, j->xcap);
     const double t0 = mdc_now_ms();
-    int rc = wsp__decode(state, 0, j->xtok, N, 0, lc->n_threads, j->xlogits);
+    int rc = wsp__decode_batch(state, j->xrows, N, lc->n_threads);
     lc->decode_ms += mdc_now_ms() - t0;
     (*n_calls)++;
     wsp__set_xattn_capture(state, NULL, NULL);
@@ -392,9 +394,9 @@ static int prepare(const plan *pl, job *j, wsp_error *err)
                              wsp_aheads_preset_name(p->dtw_aheads_preset), (int)L, (int)H);
         j->xcap = malloc(sizeof(float) * (size_t)j->n_xheads * (size_t)hp->n_text_ctx *
                          (size_t)hp->n_audio_ctx);
-        j->xlogits = malloc(sizeof(float) * (size_t)hp->n_vocab);
         j->xtok = malloc(sizeof(int32_t) * (size_t)hp->n_text_ctx);
-        if (!j->xcap || !j->xlogits || !j->xtok)
+        j->xrows = malloc(sizeof(wsp__row) * (size_t)hp->n_text_ctx);
+        if (!j->xcap || !j->xtok || !j->xrows)
             return wsp__fail(err, WSP_ENOMEM, "out of memory for the DTW attention capture");
     }
     j->seek_start = p->offset_ms > 0 ? p->offset_ms / 10 : 0;
@@ -614,6 +616,7 @@ static int start(wsp_session *s, wsp_error *err)
         .n_max_text_ctx = p->n_max_text_ctx,
         .init = s->j.init,
         .n_init = s->j.n_init,
+        .batch_rows = p->batch_decoders ? WSP__N_DECODERS : 1,
         .abort_cb = p->abort_cb,
         .abort_user_data = p->abort_user_data,
     };
@@ -894,6 +897,8 @@ int wsp_session_feed(wsp_session *s, const float *pcm, size_t n, wsp_error *err)
         if (!rc && took == 0 && ran == 0 && !s->done)
             rc = wsp__fail(err, WSP_EINTERNAL, "session buffer full with no window ready");
     }
+    /* the session may wait for more audio now: out of continuous batching's lock-step */
+    wsp__engine_leave(s->state);
     wsp__set_abort(s->state, NULL, NULL);
     if (rc)
         s->phase = S_FAILED;
@@ -917,6 +922,7 @@ int wsp_session_end(wsp_session *s, wsp_result **out, wsp_error *err)
     wsp__set_abort(s->state, s->p.abort_cb, s->p.abort_user_data);
     int ran = 0;
     int rc = run_ready(s, &ran, err);
+    wsp__engine_leave(s->state); /* transcription over: out of the lock-step */
     wsp__set_abort(s->state, NULL, NULL);
     if (rc)
         return rc;

@@ -7,7 +7,7 @@
 # (tools/wsp_bench), median of BENCH_RUNS runs (default 5).  Prints a Markdown table:
 # load, mel, encode (windows), decode (steps; ms/step), total ms, peak RSS MiB (VmHWM) and
 # process CPU ms (forward mode also: encode CPU and CPU per decoder step).
-#   BENCH_RUNS=N  BENCH_THREADS=N  BENCH_MODE=transcribe|forward|beam  BUILD=dir
+#   BENCH_RUNS=N  BENCH_THREADS=N  BENCH_MODE=transcribe|forward|beam|rows  BUILD=dir
 # transcribe = wsp_transcribe, greedy, language en, no fallback (whisper.cpp's reference
 # run: whisper-cli -t 2 -l en -bs 1 -bo 1 -nf); forward = forward pass only (32 steps);
 # beam = base-dims f16 / q5_0 / q8_0 on jfk_x5_60s only, greedy and beam 5 (whisper-cli
@@ -16,7 +16,10 @@
 # different numbers of tokens (ours: decode ms / decoder calls — one call is one beam's
 # row while beams are decoded one by one, one step of all live beams once they are
 # batched; whisper.cpp: decode ms / runs for greedy, batchd ms / batchd tokens = per row
-# for beam 5, whose steps decode all live beams in one batch).
+# for beam 5, whose steps decode all live beams in one batch);
+# rows = the row-batched decoder step with 1, 2, 4, 8 rows of different sequences
+# (wsp_bench --rows: median ms per pass of 32 passes, median of the runs; target 4 rows
+# <= 1.5x one row on base-dims), its own table.
 # The last columns are whisper.cpp's single runs on this host model (whisper-ref
 # golden/speed/speed_anchors.json, README-round2 §8: whisper-cli, 60 s, greedy) where the
 # pack has one, and our median total / theirs.
@@ -30,12 +33,40 @@ SHARED=${MDC_SHARED_DIR:-$(cd .. && pwd)/shared}
 MODELS=${MDC_MODELS_DIR:-build/models}
 BIN=$BUILD/tools/wsp_bench
 case "$MODE" in
-  transcribe | forward | beam) ;;
-  *) echo "BENCH_MODE must be transcribe, forward or beam (not \"$MODE\")" >&2; exit 2 ;;
+  transcribe | forward | beam | rows) ;;
+  *) echo "BENCH_MODE must be transcribe, forward, beam or rows (not \"$MODE\")" >&2; exit 2 ;;
 esac
 [ -x "$BIN" ] || make -s BUILD="$BUILD" "$BIN" || exit 1
 tests/data/make-models.sh >/dev/null 2>&1 || { echo "model generation failed"; exit 1; }
 [ -d "$SHARED/whisper-ref" ] || { echo "SKIP: $SHARED/whisper-ref not found"; exit 77; }
+if [ "$MODE" = rows ]; then
+  echo "wsp_bench --rows, $THREADS threads, median of $RUNS runs (each the median of 32 passes), $(nproc) cores, kernels: ${MDC_KERNELS:-auto}"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "| model | rows | ms per pass | ms per row | pass / 1-row pass |"
+  echo "|---|---:|---:|---:|---:|"
+  for model in tiny-dims base-dims base-dims-q8_0; do
+    case "$model" in
+      *-q*) file="$MODELS/ggml-${model%-q*}-random-q${model##*-q}.bin" ;;
+      *) file="$MODELS/ggml-$model-random.bin" ;;
+    esac
+    [ -f "$file" ] || { echo "| $model | (no $file) | | | |"; continue; }
+    one=""
+    for r in 1 2 4 8; do
+      med=$(for _ in $(seq "$RUNS"); do
+              "$BIN" "$file" "$SHARED/whisper-ref/data/jfk.wav" -t "$THREADS" --rows "$r" |
+                sed -n 's/.*ms_per_pass=\([0-9.]*\).*/\1/p'
+            done | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+      [ -n "$med" ] || { echo "wsp_bench --rows failed ($model, $r)"; exit 1; }
+      [ "$r" = 1 ] && one=$med
+      awk -v m="$model" -v r="$r" -v x="$med" -v o="$one" \
+        'BEGIN {printf "| %s | %d | %.2f | %.2f | %.2f |\n", m, r, x, x / r, x / o}'
+    done
+  done
+  echo
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 EXTRA=""
 [ "$MODE" = forward ] && EXTRA="--forward"
 tmp=$(mktemp)

@@ -59,23 +59,40 @@ typedef struct fake {
     int32_t prompt[CTX]; /* the last prompt batch */
     int32_t hist[8][CTX];
     int len[8];
-    int calls, copies;
+    int calls, copies, rows, max_rows;
 } fake;
 
-static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_past, float *l)
+/* The scripted logits of decoder d after `step` generated tokens (its history). */
+static void fake_logits(fake *f, int d, int step, float *l);
+
+static int fake_decode(void *ctx, const wsp__row *rows, int n)
 {
     fake *f = ctx;
     f->calls++;
-    if (n_past == 0) { /* prompt head (… <|startoftranscript|>) */
+    f->rows += n;
+    if (n > f->max_rows)
+        f->max_rows = n;
+    if (rows[0].pos == 0) { /* prompt head (… <|startoftranscript|>) */
         f->n_prompt = n;
-        memcpy(f->prompt, tokens, sizeof(int32_t) * (size_t)n);
-    } else if (n > 1) { /* prompt tail: the task tokens */
-        memcpy(f->prompt + n_past, tokens, sizeof(int32_t) * (size_t)n);
-        f->n_prompt = n_past + n;
+        for (int i = 0; i < n; i++)
+            f->prompt[i] = rows[i].token;
+    } else if (n > 1 && rows[0].seq == rows[n - 1].seq) { /* prompt tail: the task tokens */
+        for (int i = 0; i < n; i++)
+            f->prompt[rows[i].pos] = rows[i].token;
+        f->n_prompt = rows[n - 1].pos + 1;
     }
-    memcpy(f->hist[d] + n_past, tokens, sizeof(int32_t) * (size_t)n);
-    f->len[d] = n_past + n;
-    const int step = f->len[d] - f->n_prompt; /* tokens generated so far */
+    for (int i = 0; i < n; i++) {
+        f->hist[rows[i].seq][rows[i].pos] = rows[i].token;
+        f->len[rows[i].seq] = rows[i].pos + 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (rows[i].logits) /* step: tokens generated so far */
+            fake_logits(f, rows[i].seq, rows[i].pos + 1 - f->n_prompt, rows[i].logits);
+    return 0;
+}
+
+static void fake_logits(fake *f, int d, int step, float *l)
+{
     for (int i = 0; i < NV; i++)
         l[i] = -20.0f;
     if (f->script == SCRIPT_TS) {
@@ -108,7 +125,6 @@ static int fake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_pas
             l[g_v.eot] = 20.0f;
         }
     }
-    return 0;
 }
 
 /* The seam's contract on the scripted caches (histories): decoder j gets parent[j]'s.
@@ -221,7 +237,8 @@ static void test_repetition_loop_fails_and_falls_back(void **state)
     wsp__dws_free(ws);
 }
 
-static void run_beam(int strategy, int beam_size, wsp__window_out *w, wsp__dws **ws, fake *f)
+static void run_beam_rows(int strategy, int beam_size, int batch_rows, wsp__window_out *w,
+                          wsp__dws **ws, fake *f)
 {
     static const int32_t init[4] = {50258, 50259, 50359, 50363};
     static const float t0 = 0.0f;
@@ -230,7 +247,13 @@ static void run_beam(int strategy, int beam_size, wsp__window_out *w, wsp__dws *
     wsp__window_opts o = base_opts(&t0, 1, init);
     o.strategy = (wsp_sampling)strategy;
     o.beam_size = beam_size;
+    o.batch_rows = batch_rows;
     assert_int_equal(wsp__decode_window(*ws, &lm, &o, w), 0);
+}
+
+static void run_beam(int strategy, int beam_size, wsp__window_out *w, wsp__dws **ws, fake *f)
+{
+    run_beam_rows(strategy, beam_size, 1, w, ws, f);
 }
 
 static void test_beam_search_scripted(void **state)
@@ -257,6 +280,20 @@ static void test_beam_search_scripted(void **state)
      * 1 renames cache slots and copies nothing (it took 3 copies through a spare cache
      * before slots were renamed) */
     assert_int_equal(fb.copies, 2);
+    assert_int_equal(fb.max_rows, 3); /* the task tokens after <|sot|>; steps: 1 row a call */
+    /* batched: each step's live beams in one call, the same tokens in fewer calls */
+    wsp__dws *wr = NULL;
+    wsp__window_out br;
+    fake fr = {.script = SCRIPT_BEAM};
+    run_beam_rows(WSP_SAMPLING_BEAM_SEARCH, 2, 8, &br, &wr, &fr);
+    assert_int_equal(br.n_tokens, b.n_tokens);
+    for (int i = 0; i < b.n_tokens; i++)
+        assert_int_equal(br.tokens[i].id, b.tokens[i].id);
+    assert_true(br.avg_logprobs == b.avg_logprobs);
+    assert_int_equal(fr.rows, fb.rows);
+    assert_true(fr.calls < fb.calls);
+    assert_int_equal(fr.copies, fb.copies);
+    wsp__dws_free(wr);
     /* beam 1 = greedy */
     assert_int_equal(b1.n_tokens, g.n_tokens);
     for (int i = 0; i < g.n_tokens; i++)
@@ -396,9 +433,9 @@ static void micro_close(micro *mc)
 typedef struct lmc {
     wsp_state *st;
 } lmc;
-static int real_decode(void *c, int d, const int32_t *t, int n, int np, float *l)
+static int real_decode(void *c, const wsp__row *rows, int n)
 {
-    return wsp__decode(((lmc *)c)->st, d, t, n, np, 2, l);
+    return wsp__decode_batch(((lmc *)c)->st, rows, n, 2);
 }
 static void real_copy(void *c, const int *parent, int n, int np)
 {

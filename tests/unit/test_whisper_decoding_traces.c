@@ -119,13 +119,12 @@ static void rec_row(rec *r, int dec, int pos, int32_t token)
     memcpy(rec_seq(r, r->att, s, e), r->cur[dec], sizeof(int32_t) * (size_t)s);
 }
 
-static int rec_decode(void *ctx, int decoder, const int32_t *tokens, int n, int n_past,
-                      float *logits)
+static int rec_decode(void *ctx, const wsp__row *rows, int n)
 {
     rec *r = ctx;
     for (int k = 0; k < n; k++)
-        rec_row(r, decoder, n_past + k, tokens[k]);
-    return wsp__decode(r->st, decoder, tokens, n, n_past, r->threads, logits);
+        rec_row(r, rows[k].seq, rows[k].pos, rows[k].token);
+    return wsp__decode_batch(r->st, rows, n, r->threads);
 }
 
 static void rec_reorder(void *ctx, const int *parent, int n, int n_past)
@@ -533,7 +532,7 @@ typedef struct sfake {
     int timestamps; /* 0: <|notimestamps|> script (scoring); 1: every decoder fails */
     int np;
     int32_t hist[8][SCTX];
-    int calls_at[SCTX]; /* decoder calls per position */
+    int calls_at[SCTX]; /* decoder rows per position */
 } sfake;
 
 /* Logits that give the wanted log-probabilities after the filters: the listed tokens
@@ -569,11 +568,11 @@ static void sfake_row(sfake *f, int d, int pos, int32_t token, float *l)
     }
 }
 
-/* The wsp__lm seam: tokens[0..n) of decoder d from position n_past, logits of the last. */
-static int sfake_decode(void *ctx, int d, const int32_t *tokens, int n, int n_past, float *l)
+/* The wsp__lm seam: a batch of rows, logits for the rows that ask. */
+static int sfake_decode(void *ctx, const wsp__row *rows, int n)
 {
     for (int k = 0; k < n; k++)
-        sfake_row(ctx, d, n_past + k, tokens[k], k == n - 1 ? l : NULL);
+        sfake_row(ctx, rows[k].seq, rows[k].pos, rows[k].token, rows[k].logits);
     return 0;
 }
 
@@ -634,7 +633,7 @@ static void test_beam_scoring_and_shrinking(void **state)
         assert_int_equal(w.tokens[i].id, want_b[i]);
     assert_true(fabs(w.avg_logprobs - log(0.4) / 5) < 1e-4);
     assert_false(w.failed);
-    /* decoder calls per position: the prompt's last token once, then 2 beams, then 1 */
+    /* decoder rows per position: the prompt's last token once, then 2 beams, then 1 */
     const int np = f.np;
     assert_int_equal(f.calls_at[np - 1], 1);
     assert_int_equal(f.calls_at[np], 2);

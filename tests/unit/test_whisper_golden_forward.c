@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include "whisper/engine.h"
+#include "tu_whisper.h"
 
 #include <jansson.h>
 #include <zlib.h>
@@ -54,15 +55,6 @@ static int argmax(const float *x, int n)
         if (x[i] > x[best])
             best = i;
     return best;
-}
-
-/* IEEE half → float, written independently of the engine's conversion. */
-static float wsp__f16_to_f32_ref(uint16_t h)
-{
-    const int e = (h >> 10) & 31, m = h & 1023;
-    const float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY)
-                                                            : ldexpf((float)(1024 + m), e - 25);
-    return (h & 0x8000) ? -v : v;
 }
 
 static float *g_samples;
@@ -160,9 +152,9 @@ static void check_tf(wsp_state *st, const char *preset, const char *kind, int n_
     }
 
     float *logits = malloc(sizeof(float) * (size_t)rows * (size_t)n_vocab);
-    assert_int_equal(wsp__decode(st, 0, tok, P, 0, n_threads, logits), 0);
+    assert_int_equal(tu_decode_seq(st, 0, tok, P, 0, n_threads, logits), 0);
     for (int r = 1; r < rows; r++)
-        assert_int_equal(wsp__decode(st, 0, &tok[P - 1 + r], 1, P - 1 + r, n_threads,
+        assert_int_equal(tu_decode_seq(st, 0, &tok[P - 1 + r], 1, P - 1 + r, n_threads,
                                      logits + (size_t)r * n_vocab),
                          0);
     double mx = 0, rms = 0;
@@ -195,10 +187,10 @@ static void check_tf(wsp_state *st, const char *preset, const char *kind, int n_
         float *batch = malloc(sizeof(float) * (size_t)n_vocab);
         const float *want = logits + (size_t)(L - P) * n_vocab;
         double bmx, brms, cmx, crms;
-        assert_int_equal(wsp__decode(st, 1, tok, L, 0, n_threads, batch), 0);
+        assert_int_equal(tu_decode_seq(st, 1, tok, L, 0, n_threads, batch), 0);
         diff_stats(batch, want, (size_t)n_vocab, &bmx, &brms);
-        assert_int_equal(wsp__decode(st, 2, tok, P, 0, n_threads, batch), 0);
-        assert_int_equal(wsp__decode(st, 2, tok + P, L - P, P, n_threads, batch), 0);
+        assert_int_equal(tu_decode_seq(st, 2, tok, P, 0, n_threads, batch), 0);
+        assert_int_equal(tu_decode_seq(st, 2, tok + P, L - P, P, n_threads, batch), 0);
         diff_stats(batch, want, (size_t)n_vocab, &cmx, &crms);
         print_message("%s tf_%s batch of %d vs single steps: max abs %.3g; %d after the prompt: "
                       "max abs %.3g\n", preset, kind, L, bmx, L - P, cmx);
@@ -276,54 +268,6 @@ static void check_model(const char *preset, tol t)
     wsp_model_free(m);
 }
 
-/* Writes an all-f32 copy of the f16 model at `src` (ftype 0, every f16 tensor widened):
- * the same numbers, so the f32 code paths must reproduce the f16 model's outputs. */
-static int write_f32_copy(const char *src, const char *dst)
-{
-    size_t len;
-    uint8_t *b = tu_read_file(src, &len);
-    FILE *f = fopen(dst, "wb");
-    if (!b || !f) {
-        free(b);
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    const int32_t v = 0; /* ftype f32 */
-    size_t p = tu_ggml_first_tensor(b);
-    fwrite(b, 1, 44, f);
-    fwrite(&v, 4, 1, f);
-    fwrite(b + 48, 1, p - 48, f);
-    while (p < len) {
-        int32_t n_dims, name_len, ttype, ne[4] = {1, 1, 1, 1};
-        memcpy(&n_dims, b + p, 4);
-        memcpy(&name_len, b + p + 4, 4);
-        memcpy(&ttype, b + p + 8, 4);
-        memcpy(ne, b + p + 12, 4 * (size_t)n_dims);
-        const size_t hdr = 12 + 4 * (size_t)n_dims + (size_t)name_len;
-        const size_t nel = (size_t)ne[0] * ne[1] * ne[2] * ne[3];
-        const int32_t f32 = 0;
-        fwrite(b + p, 1, 8, f);
-        fwrite(&f32, 4, 1, f);
-        fwrite(b + p + 12, 1, hdr - 12, f);
-        p += hdr;
-        for (size_t i = 0; i < nel; i++) {
-            float x;
-            if (ttype == 1) {
-                uint16_t h;
-                memcpy(&h, b + p + 2 * i, 2);
-                x = wsp__f16_to_f32_ref(h);
-            } else {
-                memcpy(&x, b + p + 4 * i, 4);
-            }
-            fwrite(&x, 4, 1, f);
-        }
-        p += nel * (ttype == 1 ? 2 : 4);
-    }
-    free(b);
-    return fclose(f);
-}
-
 static void test_f32_model(void **state)
 {
     (void)state;
@@ -332,7 +276,7 @@ static void test_f32_model(void **state)
     char dir[] = "/tmp/mdc-f32-XXXXXX", path[64];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/micro-f32.bin", dir);
-    assert_int_equal(write_f32_copy(tu_model("micro"), path), 0);
+    assert_int_equal(tu_write_f32_copy(tu_model("micro"), path), 0);
     wsp_model *m16 = NULL, *m32 = NULL;
     wsp_state *s16 = NULL, *s32 = NULL;
     wsp_error err;
@@ -361,12 +305,12 @@ static void test_f32_model(void **state)
     const int L = (int)(bytes / 4);
     float *a = malloc(sizeof(float) * (size_t)hp->n_vocab), *b = malloc(sizeof(float) * (size_t)hp->n_vocab);
     /* the whole sequence as one batch, then one more single token (GEMM and matvec paths) */
-    assert_int_equal(wsp__decode(s16, 0, tok, L - 1, 0, 2, a), 0);
-    assert_int_equal(wsp__decode(s32, 0, tok, L - 1, 0, 2, b), 0);
+    assert_int_equal(tu_decode_seq(s16, 0, tok, L - 1, 0, 2, a), 0);
+    assert_int_equal(tu_decode_seq(s32, 0, tok, L - 1, 0, 2, b), 0);
     diff_stats(a, b, (size_t)hp->n_vocab, &mx, &rms);
     assert_true(mx <= 1e-4);
-    assert_int_equal(wsp__decode(s16, 0, tok + L - 1, 1, L - 1, 2, a), 0);
-    assert_int_equal(wsp__decode(s32, 0, tok + L - 1, 1, L - 1, 2, b), 0);
+    assert_int_equal(tu_decode_seq(s16, 0, tok + L - 1, 1, L - 1, 2, a), 0);
+    assert_int_equal(tu_decode_seq(s32, 0, tok + L - 1, 1, L - 1, 2, b), 0);
     double mx1;
     diff_stats(a, b, (size_t)hp->n_vocab, &mx1, &rms);
     print_message("f32 copy of micro vs f16: logits max abs %.3g (batch), %.3g (single)\n", mx, mx1);
@@ -403,7 +347,7 @@ static void *race_worker(void *p)
     if (!a->rc)
         a->rc = wsp__encode(st, mel, n_frames, 0, 2);
     if (!a->rc)
-        a->rc = wsp__decode(st, 0, a->tok, a->n_tok, 0, 2, a->logits);
+        a->rc = tu_decode_seq(st, 0, a->tok, a->n_tok, 0, 2, a->logits);
     free(mel);
     wsp_state_free(st);
     return NULL;

@@ -61,9 +61,9 @@ static char *unhex(const char *h, size_t *n)
 typedef struct lmctx {
     wsp_state *st;
 } lmctx;
-static int lm_dec(void *c, int d, const int32_t *t, int n, int np, float *l)
+static int lm_dec(void *c, const wsp__row *rows, int n)
 {
-    return wsp__decode(((lmctx *)c)->st, d, t, n, np, 2, l);
+    return wsp__decode_batch(((lmctx *)c)->st, rows, n, 2);
 }
 static void lm_copy(void *c, const int *parent, int n, int np)
 {
