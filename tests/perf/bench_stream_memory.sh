@@ -35,6 +35,7 @@ SRC=$SHARED/whisper-ref/data/jfk_x5_60s.wav
 [ -f "$SRC" ] && [ -f "$MODEL" ] || { echo "need $SRC and $MODEL" >&2; exit 77; }
 command -v ffmpeg >/dev/null || { echo "need ffmpeg" >&2; exit 77; }
 mkdir -p "$DIR"
+case $DIR in /*) ;; *) DIR=$ROOT/$DIR ;; esac # absolute: the server runs elsewhere
 model_mb=$(awk -v b="$(stat -c %s "$MODEL")" 'BEGIN{printf "%.1f", b/1048576}')
 echo "# $(date -u +%FT%TZ) $(uname -m), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# model $(basename "$MODEL") ($model_mb MiB), $THREADS threads; target: model + 150 MB"
@@ -64,7 +65,7 @@ server_peak() {  # file concurrent(1|2) → "peak_MiB wall_s"
   local per=$((THREADS / n)); [ "$per" -ge 1 ] || per=1  # the cores shared, as WHISPER_THREADS=0
   MDC_AUDIO_PLUGIN=$ROOT/$BUILD/mdc-audio.so PORT=$PORT HOST=127.0.0.1 WHISPER_MODEL=$MODEL \
     WHISPER_THREADS=$per MAX_CONCURRENT_TRANSCRIPTIONS=$n MAX_AUDIO_SECONDS=36000 \
-    MAX_UPLOAD_MB=2000 REQUEST_TIMEOUT_SECONDS=36000 WHISPER_VAD=false TMPDIR=$ROOT/$DIR MDC_ENV_FILE=/dev/null \
+    MAX_UPLOAD_MB=2000 REQUEST_TIMEOUT_SECONDS=36000 WHISPER_VAD=false TMPDIR=$DIR MDC_ENV_FILE=/dev/null \
     "$BIN" serve >"$log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
