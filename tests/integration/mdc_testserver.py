@@ -442,6 +442,32 @@ def wait_status(s, jid, want, timeout=60):
     return js
 
 
+def sse_events(port, path, timeout=120):
+    """GET an SSE stream and read it to its end (or `timeout` seconds).
+    Returns (status, content_type, [(event, data_dict_or_None)])."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("GET", path)
+    r = conn.getresponse()
+    ctype = r.getheader("Content-Type", "")
+    events, ev, data = [], None, []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = r.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\r\n")
+        if line.startswith("event:"):
+            ev = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "":
+            if ev or data:
+                events.append((ev, json.loads("\n".join(data)) if data else None))
+            ev, data = None, []
+    conn.close()
+    return r.status, ctype, events
+
+
 class Follower(threading.Thread):
     """Reads a job's event stream to its end in the background."""
 

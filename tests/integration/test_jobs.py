@@ -15,35 +15,10 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FAST, FIXTURES, SHORT_CLIP, Checks, Server, error_code,  # noqa: E402
-                            require_binary)
+                            require_binary, sse_events)
 
 require_binary()
 c = Checks("test_jobs")
-
-
-def sse_events(port, path, timeout=120):
-    """Reads an SSE stream to its end; returns [(event, data_dict)]."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.request("GET", path)
-    r = conn.getresponse()
-    ctype = r.getheader("Content-Type", "")
-    events, ev, data = [], None, []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = r.readline()
-        if not line:
-            break
-        line = line.decode().rstrip("\r\n")
-        if line.startswith("event:"):
-            ev = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif line == "":
-            if ev or data:
-                events.append((ev, json.loads("\n".join(data)) if data else None))
-            ev, data = None, []
-    conn.close()
-    return r.status, ctype, events
 
 
 # a slowed load keeps the job busy long enough to see it queued/running

@@ -8,7 +8,6 @@
   /jobs reports progress that grows through values between 0 and 100 while it is
   decoded, never decreases, and ends at 100 with `done`.
 """
-import http.client
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mdc_testserver import (FIXTURES, Checks, Server, error_code, metric,  # noqa: E402
-                            require_binary)
+                            require_binary, sse_events)
 
 require_binary()
 c = Checks("test_streaming")
@@ -45,29 +44,6 @@ def lying_flac(total_samples):
     path = os.path.join(work, "lying_%d.flac" % total_samples)
     open(path, "wb").write(bytes(d))
     return path
-
-
-def sse_events(port, path, timeout=180):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.request("GET", path)
-    r = conn.getresponse()
-    events, ev, data = [], None, []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = r.readline()
-        if not line:
-            break
-        line = line.decode().rstrip("\r\n")
-        if line.startswith("event:"):
-            ev = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif line == "":
-            if ev or data:
-                events.append((ev, json.loads("\n".join(data)) if data else None))
-            ev, data = None, []
-    conn.close()
-    return events
 
 
 try:
@@ -106,7 +82,7 @@ try:
         st, h, body = s.upload(short, {"language": "pt", "no_fallback": "true"}, endpoint="/jobs")
         jid = json.loads(body).get("id", "x") if st == 202 else "x"
         c.check(st == 202, "POST /jobs with it → 202", (st, body[:200]))
-        events = sse_events(s.port, "/jobs/%s/events" % jid)
+        _, _, events = sse_events(s.port, "/jobs/%s/events" % jid, timeout=180)
         progress = [d["progress"] for e, d in events if d and e != "segment" and "progress" in d]
         middle = sorted(set(p for p in progress if 0 < p < 100))
         c.check(events and events[-1][0] == "done", "events end with done", events[-3:])
