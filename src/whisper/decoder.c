@@ -53,7 +53,25 @@ static inline void capture(float *cap, const int16_t *slot, int h, int N, int i,
                sizeof(float) * (size_t)T);
 }
 
-/* Query row i, head h of an attention job (sc: this thread's scratch row). */
+/* Cross-attention of head h for query rows [i, i + g) of one state (1 <= g <=
+ * WSP__XATT_ROWS), against that state's encoder K/V of layer l: one multi-query kernel
+ * call reads the head's keys and values once for the g rows (sc: this thread's scratch,
+ * [WSP__XATT_ROWS][scratch_ld]). */
+static void cross_rows(const attn_job *j, int i, int g, int h, float *sc)
+{
+    const wsp_state *st = j->rows[i].st;
+    const int n = j->n, dh = n / j->H;
+    const float scale = 1.0f / sqrtf((float)dh);
+    /* keys and values stored per head transposed: [H][dh][T] */
+    const size_t T = (size_t)j->T, off = (size_t)j->l * T * (size_t)n + (size_t)h * dh * T;
+    wsp__kern()->attn_f16(st->cross_k + off, T, st->cross_v + off, T, j->T, dh,
+                          j->q + (size_t)i * n + (size_t)h * dh, (size_t)n, g, scale, sc,
+                          j->scratch_ld, j->o + (size_t)i * n + (size_t)h * dh, (size_t)n);
+    for (int r = 0; r < g; r++) /* sc holds the softmax of each row */
+        capture(j->cap, j->cap_slot, h, j->N, i + r, j->T, sc + (size_t)r * j->scratch_ld);
+}
+
+/* Self-attention of query row i, head h (sc: this thread's scratch row). */
 static void attn_one(const attn_job *j, int i, int h, float *sc)
 {
     const wsp__drow *r = &j->rows[i];
@@ -61,14 +79,6 @@ static void attn_one(const attn_job *j, int i, int h, float *sc)
     const float scale = 1.0f / sqrtf((float)dh);
     const float *q = j->q + (size_t)i * n + (size_t)h * dh;
     float *o = j->o + (size_t)i * n + (size_t)h * dh;
-    if (j->cross) {
-        /* keys and values stored per head transposed: [H][dh][T] */
-        const size_t T = (size_t)j->T, off = (size_t)j->l * T * (size_t)n + (size_t)h * dh * T;
-        wsp__kern()->attn_f16(r->st->cross_k + off, T, r->st->cross_v + off, T, j->T, dh, q,
-                              scale, sc, o);
-        capture(j->cap, j->cap_slot, h, j->N, i, j->T, sc); /* sc holds the softmax */
-        return;
-    }
     /* scores[len] = K_h[len][dh] · q_h, softmax, o_h = V_hᵀ · p (strided by n) */
     const int len = r->pos + 1;
     const float *k = wsp__kv_slot_ptr(r->st, r->slot, j->l, 0);
@@ -83,7 +93,7 @@ static void attn_one(const attn_job *j, int i, int h, float *sc)
 static void attn_task(void *p, int ith, int nth)
 {
     const attn_job *j = p;
-    float *sc = j->scratch + (size_t)wsp__pool_tid() * j->scratch_ld;
+    float *sc = j->scratch + (size_t)wsp__pool_tid() * WSP__XATT_ROWS * j->scratch_ld;
     int b, e;
     wsp__split(j->N * j->H, ith, nth, &b, &e);
     for (int w = b; w < e; w++)
@@ -120,7 +130,7 @@ static void head_task(void *p, int ith, int nth)
 {
     const head_job *j = p;
     const int n = j->a.n, N = j->a.N, dh = n / j->a.H;
-    float *sc = j->a.scratch + (size_t)wsp__pool_tid() * j->a.scratch_ld;
+    float *sc = j->a.scratch + (size_t)wsp__pool_tid() * WSP__XATT_ROWS * j->a.scratch_ld;
     int b, e;
     wsp__split(j->a.H, ith, nth, &b, &e);
     for (int h = b; h < e; h++) {
@@ -131,8 +141,20 @@ static void head_task(void *p, int ith, int nth)
             wsp__matvec_rows(j->v_w, j->v_b, j->X, N, n, j->v, n, r0, r1);
             store_kv(&j->a, j->k, j->v, r0, r1);
         }
-        for (int i = 0; i < N; i++)
-            attn_one(&j->a, i, h, sc);
+        if (!j->k_w) {
+            /* consecutive rows of one state (the beams or best-of candidates of a window)
+             * share the head's encoder K/V */
+            for (int i = 0; i < N;) {
+                int g = 1;
+                while (g < WSP__XATT_ROWS && i + g < N && j->a.rows[i + g].st == j->a.rows[i].st)
+                    g++;
+                cross_rows(&j->a, i, g, h, sc);
+                i += g;
+            }
+        } else {
+            for (int i = 0; i < N; i++)
+                attn_one(&j->a, i, h, sc);
+        }
     }
 }
 

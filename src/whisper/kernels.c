@@ -107,8 +107,9 @@ static void cvt_f32_f16_scalar(const float *src, uint16_t *dst, size_t n)
         dst[i] = wsp__f32_to_f16(src[i]);
 }
 
-static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv,
-                            int len, int dh, const float *q, float scale, float *sc, float *out)
+static void attn_f16_one_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv,
+                                int len, int dh, const float *q, float scale, float *sc,
+                                float *out)
 {
     for (int t = 0; t < len; t++)
         sc[t] = 0;
@@ -120,6 +121,15 @@ static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, 
     wsp__softmax(sc, len, scale);
     for (int c = 0; c < dh; c++)
         out[c] = dot_f16_scalar(Vt + (size_t)c * ldv, sc, len);
+}
+
+static void attn_f16_scalar(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv,
+                            int len, int dh, const float *q, size_t ldq, int nq, float scale,
+                            float *sc, size_t ldsc, float *out, size_t ldo)
+{
+    for (int r = 0; r < nq; r++)
+        attn_f16_one_scalar(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq, scale,
+                            sc + (size_t)r * ldsc, out + (size_t)r * ldo);
 }
 
 const wsp__kern_ops wsp__kern_scalar = {

@@ -65,11 +65,16 @@ typedef struct wsp__kern_ops {
     /* f32 → f16, round to nearest even (overflow → ±inf). */
     void (*cvt_f32_f16)(const float *src, uint16_t *dst, size_t n);
     /* One attention head over f16 keys/values, both stored TRANSPOSED (row c at
-     * Kt + c·ldk / Vt + c·ldv, len wide, so each head streams contiguous memory):
-     * sc[t] = scale·Σ_c q[c]·Kt[c][t] for t < len, softmax over sc,
-     * out[c] = Σ_t sc[t]·Vt[c][t].  sc: [len] scratch; out: [dh]. */
+     * Kt + c·ldk / Vt + c·ldv, len wide, so each head streams contiguous memory), for nq
+     * query rows (q_r = q + r·ldq, 1 <= nq): sc_r[t] = scale·Σ_c q_r[c]·Kt[c][t] for
+     * t < len, softmax over sc_r, out_r[c] = Σ_t sc_r[t]·Vt[c][t].  sc: [nq][ldsc]
+     * scratch (ldsc >= len; holds each row's softmax after the call); out_r = out + r·ldo,
+     * [dh].  Multi-query: the keys and values are read once for the nq rows (the beams of
+     * one window share their encoder K/V), and row r's result is bit-identical to a call
+     * with that row alone. */
     void (*attn_f16)(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
-                     int dh, const float *q, float scale, float *sc, float *out);
+                     int dh, const float *q, size_t ldq, int nq, float scale, float *sc,
+                     size_t ldsc, float *out, size_t ldo);
 } wsp__kern_ops;
 
 /* The best implementation for this CPU (resolved on first call; never NULL).

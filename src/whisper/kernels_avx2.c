@@ -13,7 +13,8 @@ void wsp__avx2_axpy(float *y, float a, const float *x, int n);
 void wsp__avx2_softmax(float *x, int n, float scale);
 void wsp__avx2_cvt_f32_f16(const float *src, uint16_t *dst, size_t n);
 void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
-                        int dh, const float *q, float scale, float *sc, float *out);
+                        int dh, const float *q, size_t ldq, int nq, float scale, float *sc,
+                        size_t ldsc, float *out, size_t ldo);
 
 static inline float hsum256(__m256 v)
 {
@@ -221,11 +222,11 @@ void wsp__avx2_softmax(float *x, int n, float scale)
 
 #define ATT_MAX_DH 256 /* register-blocked path: dh a multiple of 8, at most this */
 
-void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
-                        int dh, const float *q, float scale, float *sc, float *out)
+static void attn_f16_one(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
+                         int dh, const float *q, float scale, float *sc, float *out)
 {
     if (dh % 8 != 0 || dh > ATT_MAX_DH) {
-        wsp__kern_scalar.attn_f16(Kt, ldk, Vt, ldv, len, dh, q, scale, sc, out);
+        wsp__kern_scalar.attn_f16(Kt, ldk, Vt, ldv, len, dh, q, 0, 1, scale, sc, 0, out, 0);
         return;
     }
     /* scores: sc[t] = Σ_c q[c]·Kt[c][t], four key rows per pass over sc (kept in L1) */
@@ -259,6 +260,16 @@ void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size
     /* out[c] = Σ_t sc[t]·Vt[c][t]: four contiguous value rows per pass */
     for (int c = 0; c < dh; c += 4)
         dot4_f16(Vt + (size_t)c * ldv, ldv, sc, len, out + c);
+}
+
+/* Row by row: the keys and values of a head (2·dh·len f16) stay in L2 between rows. */
+void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
+                        int dh, const float *q, size_t ldq, int nq, float scale, float *sc,
+                        size_t ldsc, float *out, size_t ldo)
+{
+    for (int r = 0; r < nq; r++)
+        attn_f16_one(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq, scale,
+                     sc + (size_t)r * ldsc, out + (size_t)r * ldo);
 }
 
 void wsp__avx2_row_f16(const void *src, float *dst, int n) { cvt_f16(src, dst, (size_t)n); }

@@ -102,7 +102,7 @@ int wsp_state_new(const wsp_model *model, wsp_state **out, wsp_error *err)
     s->d_v = alloc_f(s, C * n, &ok);
     s->d_o = alloc_f(s, C * n, &ok);
     s->d_mlp = alloc_f(s, C * 4 * n, &ok);
-    s->d_scores = alloc_f(s, (size_t)WSP__MAX_THREADS * (T > C ? T : C), &ok);
+    s->d_scores = alloc_f(s, (size_t)WSP__MAX_THREADS * WSP__XATT_ROWS * (T > C ? T : C), &ok);
     s->d_logits = alloc_f(s, (size_t)WSP__LOGIT_ROWS * (size_t)hp->n_vocab, &ok);
     const size_t nr = C > WSP__MERGE_ROWS ? C : WSP__MERGE_ROWS;
     s->d_rows = (wsp__drow *)alloc_f(s, (nr * sizeof(wsp__drow) + 3) / sizeof(float), &ok);

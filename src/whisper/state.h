@@ -16,6 +16,7 @@
 #define WSP__MAX_THREADS 64
 #define WSP__MAX_MAPS 32 /* buffers of one state (each its own anonymous mapping) */
 #define WSP__ATT_ROWS 64 /* query rows per encoder attention work item */
+#define WSP__XATT_ROWS 4 /* query rows of one state per decoder cross-attention call */
 #define WSP__LOGIT_ROWS 16 /* rows per pass over the vocabulary matrix (d_logits) */
 #define WSP__MERGE_ROWS 64 /* rows of one merged pass across states (wsp__decode_merged) */
 
@@ -69,7 +70,7 @@ struct wsp_state {
                                      reassignment renames slots instead of copying */
     float *d_x, *d_h, *d_q, *d_k, *d_v, *d_o; /* [C][n] each */
     float *d_mlp;    /* [C][4n] */
-    float *d_scores; /* [WSP__MAX_THREADS][max(T, C)] per-thread attention row */
+    float *d_scores; /* [WSP__MAX_THREADS][WSP__XATT_ROWS][max(T, C)] per-thread attention rows */
     float *d_logits; /* [WSP__LOGIT_ROWS][n_vocab] logits of several rows */
     int d_out_row[WSP__LOGIT_ROWS];
     wsp__drow *d_rows; /* [max(C, WSP__MERGE_ROWS)] the rows of a pass */

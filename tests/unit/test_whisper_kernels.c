@@ -110,6 +110,42 @@ static void test_f32_to_f16(void **state)
     }
 }
 
+/* Multi-query attention: each of nq query rows (1..7, so the AVX-512 kernel's groups of
+ * 4, 3, 2 and 1 all run) gives exactly the bits of a call with that row alone — the
+ * decoder's batch invariance (beams of one window share a call) rests on it — and
+ * leaves its softmax in its scratch row. */
+static void test_attn_f16_multi_query(void **state)
+{
+    (void)state;
+    enum { LEN = 1500, LD = 64, NQ = 7, LDQ = 70, LDSC = 1504, LDO = 67 };
+    static uint16_t K[LD * LEN], V[LD * LEN];
+    static float q[NQ * LDQ], sc[NQ * LDSC], one_sc[LDSC], o[NQ * LDO], one[LD];
+    for (int i = 0; i < LD * LEN; i++) {
+        K[i] = wsp__f32_to_f16(frand());
+        V[i] = wsp__f32_to_f16(frand());
+    }
+    for (int i = 0; i < NQ * LDQ; i++)
+        q[i] = 3 * frand();
+    const wsp__kern_ops *all[4] = {&wsp__kern_scalar};
+    int n_all = 1;
+    for (int v = 0; v < n_variants; v++)
+        all[n_all++] = variants[v];
+    for (int v = 0; v < n_all; v++)
+        for (int len = LEN; len >= LEN - 13; len -= 13) /* a tail of 0 and of 11 mod 16 */
+            for (int nq = 1; nq <= NQ; nq++) {
+                all[v]->attn_f16(K, LEN, V, LEN, len, LD, q, LDQ, nq, 0.125f, sc, LDSC, o, LDO);
+                for (int r = 0; r < nq; r++) {
+                    all[v]->attn_f16(K, LEN, V, LEN, len, LD, q + r * LDQ, 0, 1, 0.125f, one_sc, 0,
+                                     one, 0);
+                    if (memcmp(one, o + r * LDO, sizeof(float) * LD) != 0)
+                        fail_msg("%s attn_f16 nq=%d len=%d: row %d differs from the row alone",
+                                 all[v]->name, nq, len, r);
+                    if (memcmp(one_sc, sc + r * LDSC, sizeof(float) * (size_t)len) != 0)
+                        fail_msg("%s attn_f16 nq=%d: row %d softmax differs", all[v]->name, nq, r);
+                }
+            }
+}
+
 static void test_attn_f16(void **state)
 {
     (void)state;
@@ -126,9 +162,9 @@ static void test_attn_f16(void **state)
     for (size_t d = 0; d < sizeof dhs / sizeof dhs[0]; d++) {
         const int dh = dhs[d];
         for (int len = LEN - 9; len >= LEN - 9 - 16; len -= 5) { /* every tail length mod 16 */
-            wsp__kern_scalar.attn_f16(K + 8, LEN, V + 3, LEN, len, dh, q, 0.125f, sc, o0);
+            wsp__kern_scalar.attn_f16(K + 8, LEN, V + 3, LEN, len, dh, q, 0, 1, 0.125f, sc, 0, o0, 0);
             for (int v = 0; v < n_variants; v++) {
-                variants[v]->attn_f16(K + 8, LEN, V + 3, LEN, len, dh, q, 0.125f, sc, o1);
+                variants[v]->attn_f16(K + 8, LEN, V + 3, LEN, len, dh, q, 0, 1, 0.125f, sc, 0, o1, 0);
                 for (int c = 0; c < dh; c++)
                     if (fabsf(o0[c] - o1[c]) > 1e-5f)
                         fail_msg("%s attn_f16 dh=%d col %d: %g vs %g", variants[v]->name, dh, c, o1[c], o0[c]);
@@ -290,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_f16_values),
         cmocka_unit_test(test_f32_to_f16),
         cmocka_unit_test(test_attn_f16),
+        cmocka_unit_test(test_attn_f16_multi_query),
         cmocka_unit_test(test_dots),
         cmocka_unit_test(test_exp_gelu_axpy),
         cmocka_unit_test(test_pool),
