@@ -146,6 +146,41 @@ static void test_attn_f16_multi_query(void **state)
             }
 }
 
+/* The f16 matvec over several input rows (weights widened once per group of inputs):
+ * every row's outputs are the bits of the matvec of that row alone, for every variant,
+ * with row counts that leave 1..3 weight rows and 1..3 input rows over, and a length with
+ * a tail (the decoder's continuous batching relies on this invariance). */
+static void test_matvec_f16_rows(void **state)
+{
+    (void)state;
+    enum { R = 23, NX = 7, LDX = 530 };
+    const int lens[] = {512, 517, 8, 16};
+    static uint16_t W[R * LDX];
+    static float X[NX * LDX], Y[NX * R], one[R];
+    for (int i = 0; i < R * LDX; i++)
+        W[i] = wsp__f32_to_f16(frand());
+    for (int i = 0; i < NX * LDX; i++)
+        X[i] = 2 * frand();
+    const wsp__kern_ops *all[4] = {&wsp__kern_scalar};
+    int n_all = 1;
+    for (int v = 0; v < n_variants; v++)
+        all[n_all++] = variants[v];
+    for (int v = 0; v < n_all; v++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const int n = lens[li];
+            const size_t rb = 2 * (size_t)n;
+            for (int nx = 1; nx <= NX; nx++) {
+                all[v]->types[WSP__T_F16].matvec(W, rb, R, X, 4 * LDX, nx, n, Y, R);
+                for (int i = 0; i < nx; i++) {
+                    all[v]->types[WSP__T_F16].matvec(W, rb, R, X + i * LDX, 4 * LDX, 1, n, one, R);
+                    if (memcmp(one, Y + i * R, sizeof one) != 0)
+                        fail_msg("%s f16 matvec n=%d nx=%d: row %d differs from the row alone",
+                                 all[v]->name, n, nx, i);
+                }
+            }
+        }
+}
+
 static void test_attn_f16(void **state)
 {
     (void)state;
@@ -327,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_f32_to_f16),
         cmocka_unit_test(test_attn_f16),
         cmocka_unit_test(test_attn_f16_multi_query),
+        cmocka_unit_test(test_matvec_f16_rows),
         cmocka_unit_test(test_dots),
         cmocka_unit_test(test_exp_gelu_axpy),
         cmocka_unit_test(test_pool),
