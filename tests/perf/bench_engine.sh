@@ -17,9 +17,10 @@
 # row while beams are decoded one by one, one step of all live beams once they are
 # batched; whisper.cpp: decode ms / runs for greedy, batchd ms / batchd tokens = per row
 # for beam 5, whose steps decode all live beams in one batch);
-# rows = the row-batched decoder step with 1, 2, 4, 8 rows of different sequences
-# (wsp_bench --rows: median ms per pass of 32 passes, median of the runs; target 4 rows
-# <= 1.5x one row on base-dims), its own table.
+# rows = the row-batched decoder step with 1, 2, 4, 8 rows of different sequences of one
+# state, as the beams of a window (wsp_bench --rows: median ms per pass of 32 passes,
+# median of the runs; target 4 rows <= 1.5x one row on base-dims), its own table, then
+# the one-row q8_0 / f16 step ratio (target <= 0.6).
 # The last columns are whisper.cpp's single runs on this host model (whisper-ref
 # golden/speed/speed_anchors.json, README-round2 §8: whisper-cli, 60 s, greedy) where the
 # pack has one, and our median total / theirs.
@@ -58,12 +59,17 @@ if [ "$MODE" = rows ]; then
                 sed -n 's/.*ms_per_pass=\([0-9.]*\).*/\1/p'
             done | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
       [ -n "$med" ] || { echo "wsp_bench --rows failed ($model, $r)"; exit 1; }
-      [ "$r" = 1 ] && one=$med
+      [ "$r" = 1 ] && one=$med && eval "one_${model//-/_}=$med"
       awk -v m="$model" -v r="$r" -v x="$med" -v o="$one" \
         'BEGIN {printf "| %s | %d | %.2f | %.2f | %.2f |\n", m, r, x, x / r, x / o}'
     done
   done
   echo
+  # issue 10's step target: the q8_0 decoder step (one row, one pass) over the f16 one
+  if [ -n "${one_base_dims:-}" ] && [ -n "${one_base_dims_q8_0:-}" ]; then
+    awk -v q="$one_base_dims_q8_0" -v f="$one_base_dims" \
+      'BEGIN {printf "decoder step base-dims q8_0 / f16 (1 row): %.2f / %.2f ms = %.2f\n", q, f, q / f}'
+  fi
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   exit 0
 fi
