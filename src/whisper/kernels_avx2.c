@@ -309,7 +309,7 @@ static void attn_f16_one(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, siz
             sc[t] += q[c] * wsp__f16_to_f32(k0[t]) + q[c + 1] * wsp__f16_to_f32(k1[t]) +
                      q[c + 2] * wsp__f16_to_f32(k2[t]) + q[c + 3] * wsp__f16_to_f32(k3[t]);
     }
-    wsp__softmax(sc, len, scale);
+    wsp__avx2_softmax(sc, len, scale); /* this ISA's own, whatever variant is forced */
     /* out[c] = Σ_t sc[t]·Vt[c][t]: four contiguous value rows per pass */
     for (int c = 0; c < dh; c += 4)
         dot4_f16(Vt + (size_t)c * ldv, ldv, sc, len, out + c);
