@@ -259,7 +259,9 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
 {
     __m256 acc[4][2];
     __m128 summ[2];
+    #pragma GCC unroll 4
     for (int i = 0; i < NX; i++) {
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             acc[k][i] = _mm256_setzero_ps();
         summ[i] = _mm_setzero_ps();
@@ -269,6 +271,7 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
         /* every block (< 64 bytes): a row's blocks straddle lines, and a line left to the
          * hardware prefetcher costs (every other block: 1.9 vs 1.2 ms for the base-dims
          * logits on one thread) */
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             _mm_prefetch((const char *)pf + (size_t)k * rb + o, _MM_HINT_T0);
         /* [d0, m0, d1, m1, d2, m2, d3, m3] */
@@ -279,6 +282,7 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
             mv = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(dm, _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7)));
         __m256i xv[2], corr[2];
         __m256 dx[2];
+        #pragma GCC unroll 4
         for (int i = 0; i < NX; i++) {
             const uint8_t *xb = x + (size_t)i * ldx + (size_t)b * (size_t)L.xs;
             xv[i] = _mm256_loadu_si256((const __m256i *)(xb + L.xoff));
@@ -290,17 +294,21 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
             if (L.has_m)
                 summ[i] = _mm_add_ps(summ[i], _mm_mul_ps(mv, _mm_set1_ps(h2f(xb + 2))));
         }
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m256i w = codes(L, r[k] + o);
             const __m256 dk = _mm256_permutevar8x32_ps(dm, _mm256_set1_epi32(2 * k));
+            #pragma GCC unroll 4
             for (int i = 0; i < NX; i++)
                 acc[k][i] = _mm256_fmadd_ps(_mm256_mul_ps(dk, dx[i]),
                                             _mm256_cvtepi32_ps(lanes(L, w, xv[i], corr[i])), acc[k][i]);
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < NX; i++) {
         float m[4];
         _mm_storeu_ps(m, summ[i]);
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             out[i][k] = L.has_m ? hsum8(acc[k][i]) + m[k] : hsum8(acc[k][i]);
     }

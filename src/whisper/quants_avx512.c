@@ -112,6 +112,7 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
 {
     __m512 acc[2][4];
     __m128 summ[4];
+    #pragma GCC unroll 4
     for (int i = 0; i < NX; i++) {
         acc[0][i] = acc[1][i] = _mm512_setzero_ps();
         summ[i] = _mm_setzero_ps();
@@ -124,6 +125,7 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
         /* every block (< 64 bytes): a row's blocks straddle lines, and a line left to the
          * hardware prefetcher costs (every other block: 1.9 vs 1.2 ms for the base-dims
          * logits on one thread) */
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             _mm_prefetch((const char *)pf + (size_t)k * rb + o, _MM_HINT_T0);
         /* scales (and mins) of the 4 rows: [d0, m0, d1, m1, …] */
@@ -137,6 +139,7 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
             mv = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(dm, _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7)));
         const __m512i w01 = codes2(L, r[0] + o, r[1] + o);
         const __m512i w23 = codes2(L, r[2] + o, r[3] + o);
+        #pragma GCC unroll 4
         for (int i = 0; i < NX; i++) {
             const uint8_t *xb = x + (size_t)i * ldx + (size_t)b * (size_t)L.xs;
             const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(xb + L.xoff)));
@@ -152,11 +155,13 @@ static ALWAYS_INLINE void group(const qlay L, const int NX, const uint8_t *const
                 summ[i] = _mm_add_ps(summ[i], _mm_mul_ps(mv, _mm_set1_ps(h2f(xb + 2))));
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < NX; i++) {
         float s[4], m[4];
         hsum8x2(acc[0][i], &s[0], &s[1]);
         hsum8x2(acc[1][i], &s[2], &s[3]);
         _mm_storeu_ps(m, summ[i]);
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             out[i][k] = L.has_m ? s[k] + m[k] : s[k];
     }
