@@ -230,6 +230,21 @@ void cg_close(conn_guard *g, cg_conn *c)
     free(c);
 }
 
+void cg_request_ended(conn_guard *g, cg_conn *c, bool client_aborted)
+{
+    if (!g || !c || !client_aborted || atomic_load(&c->phase) != CG_BODY)
+        return;
+    const long long want = atomic_load(&c->body_len);
+    if (want >= 0 && atomic_load(&c->body_bytes) >= (unsigned long long)want)
+        return; /* the whole body was in: not an abandoned upload */
+    pthread_mutex_lock(&g->mu);
+    if (!c->dropped) { /* a sweep that dropped it counted it already */
+        c->dropped = true;
+        count_drop(g, R_GONE);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
 void cg_phase_set(cg_conn *c, cg_phase phase)
 {
     if (!c)

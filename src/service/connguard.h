@@ -72,6 +72,11 @@ bool cg_admit(conn_guard *g, const struct sockaddr *addr, socklen_t len);
 cg_conn *cg_open(conn_guard *g, int fd, const struct sockaddr *addr, bool capped);
 /* Unregisters and frees c (NULL ignored).  Call before the fd is closed. */
 void cg_close(conn_guard *g, cg_conn *c);
+/* A request of c ended (libmicrohttpd's NOTIFY_COMPLETED, before the phase is reset):
+ * when the client aborted it (read error or close) in the middle of its body, counts
+ * client_gone — unless a sweep already dropped c — so the count does not depend on
+ * whether libmicrohttpd's read or cg_sweep noticed the vanished uploader first. */
+void cg_request_ended(conn_guard *g, cg_conn *c, bool client_aborted);
 /* Moves c to `phase` and restarts its clock (NULL ignored). */
 void cg_phase_set(cg_conn *c, cg_phase phase);
 /* Records the body's announced length (Content-Length; -1 = unknown), so a client

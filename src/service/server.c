@@ -507,6 +507,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->responded)
         MDC_LOG_DEBUG("request ended before an answer (code %d)", (int)toe);
+    cg_request_ended(req->srv->guard, req->cg,
+                     toe == MHD_REQUEST_TERMINATED_READ_ERROR ||
+                         toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT);
     cg_phase_set(req->cg, CG_HEADERS); /* keep-alive: the next request's headers are due */
     http_req_leave_admission(req);
     pthread_mutex_lock(&req->mu);

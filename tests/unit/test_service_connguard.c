@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "mdc/clock.h"
+#include "mdc/metrics.h"
 #include "service/connguard.h"
 
 /* A connected pair: [0] is the server side the guard watches, [1] the client. */
@@ -96,6 +97,56 @@ static void test_body_floor_and_vanished_client(void **state)
     cg_free(g);
 }
 
+/* An upload that libmicrohttpd saw end (client abort) before any sweep: counted once as
+ * client_gone, whoever noticed first; a complete body or a server-side end is not. */
+static void test_client_gone_counted_once(void **state)
+{
+    (void)state;
+    met_registry *reg = met_registry_new();
+    cg_options o = {.metrics = reg};
+    conn_guard *g = cg_new(&o);
+    met_family *f = met_find(reg, "mdconv_connections_dropped_total");
+    assert_non_null(f);
+    const char *gone[] = {"client_gone"};
+    int a[2], b[2], c2[2];
+    pair(a);
+    pair(b);
+    pair(c2);
+    cg_conn *cut = cg_open(g, a[0], NULL, true), *whole = cg_open(g, b[0], NULL, true),
+            *swept = cg_open(g, c2[0], NULL, true);
+    cg_phase_set(cut, CG_BODY);
+    cg_body_length(cut, 1000);
+    cg_body_bytes(cut, 10);
+    cg_phase_set(whole, CG_BODY);
+    cg_body_length(whole, 1000);
+    cg_body_bytes(whole, 1000);
+    cg_request_ended(g, cut, false); /* ended by the server: not the client's doing */
+    assert_int_equal((int)met_get(f, gone), 0);
+    cg_request_ended(g, cut, true);
+    assert_int_equal((int)met_get(f, gone), 1);
+    cg_request_ended(g, cut, true); /* once */
+    cg_request_ended(g, whole, true); /* the whole body was in */
+    assert_int_equal((int)met_get(f, gone), 1);
+    /* a sweep that saw the vanished uploader first: libmicrohttpd's end adds nothing */
+    cg_phase_set(swept, CG_BODY);
+    cg_body_length(swept, 1000);
+    close(c2[1]);
+    assert_int_equal(cg_sweep(g, mdc_now_s()), 1);
+    assert_int_equal((int)met_get(f, gone), 2);
+    cg_request_ended(g, swept, true);
+    assert_int_equal((int)met_get(f, gone), 2);
+    cg_close(g, cut);
+    cg_close(g, whole);
+    cg_close(g, swept);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    close(c2[0]);
+    cg_free(g);
+    met_registry_free(reg);
+}
+
 static void test_per_address_cap(void **state)
 {
     (void)state;
@@ -154,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_deadline_is_total),
         cmocka_unit_test(test_body_floor_and_vanished_client),
+        cmocka_unit_test(test_client_gone_counted_once),
         cmocka_unit_test(test_per_address_cap),
         cmocka_unit_test(test_eviction_keeps_a_reserve),
     };
