@@ -30,6 +30,7 @@
 #include "mdc/log.h"
 #include "mdc/whisper.h"
 #include "whisper/engine.h"
+#include "fuzz_edits.h"
 
 static uint8_t *g_base, *g_work;
 static size_t g_len, g_cap;
@@ -190,33 +191,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint32_t cut = 0;
-    if (size >= 4)
-        memcpy(&cut, data, 4);
-    g_base = g_bases[cut >> 31];
-    g_len = g_lens[cut >> 31];
-    cut &= 0x7fffffffu;
-    memcpy(g_work, g_base, g_len);
-    size_t len = g_len, p = 0;
-    if (size >= 4) {
-        cut %= (uint32_t)(g_len + 1);
-        if (cut)
-            len = cut;
-        p = 4;
-    }
-    while (p + 5 <= size) {
-        uint32_t off;
-        memcpy(&off, data + p, 4);
-        size_t n = data[p + 4];
-        p += 5;
-        if (n > size - p)
-            n = size - p;
-        off %= (uint32_t)g_len;
-        if (n > g_len - off)
-            n = g_len - off;
-        memcpy(g_work + off, data + p, n);
-        p += n;
-    }
+    const uint32_t pick = fuzz_cut_word(data, size) >> 31;
+    g_base = g_bases[pick];
+    g_len = g_lens[pick];
+    const size_t len = fuzz_apply_edits_masked(g_base, g_len, data, size, g_work, 0x7fffffffu);
     if (ftruncate(g_fd, 0) != 0 || pwrite(g_fd, g_work, len, 0) != (ssize_t)len)
         return 0;
     wsp_model *m = NULL;
