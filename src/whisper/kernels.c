@@ -210,10 +210,10 @@ void wsp__matvec_f32_scalar(const void *w, size_t row_bytes, int nrows, const vo
     wsp__matvec_by_rows(wsp__vdot_f32_scalar, w, row_bytes, nrows, x, ldx, n_x, n, Y, ldy);
 }
 
-void wsp__matvec_f16_with(void (*dot4)(const void *, size_t, const float *, int, float *),
-                          float (*dot)(const void *, const float *, int), const void *w,
-                          size_t row_bytes, int nrows, const void *x, size_t ldx, int n_x, int n,
-                          float *Y, int ldy)
+/* The scalar f16 matvec: groups of 4 weight rows (dot4_f16_scalar), then single rows.
+ * (The SIMD variants have their own, sharing each widened weight between input rows.) */
+void wsp__matvec_f16_scalar(const void *w, size_t row_bytes, int nrows, const void *x,
+                            size_t ldx, int n_x, int n, float *Y, int ldy)
 {
     const uint8_t *base = w;
     int r = 0;
@@ -221,7 +221,7 @@ void wsp__matvec_f16_with(void (*dot4)(const void *, size_t, const float *, int,
         const uint8_t *wr = base + (size_t)r * row_bytes;
         for (int i = 0; i < n_x; i++) {
             float o[4];
-            dot4(wr, row_bytes / 2, (const float *)((const uint8_t *)x + (size_t)i * ldx), n, o);
+            dot4_f16_scalar(wr, row_bytes / 2, (const float *)((const uint8_t *)x + (size_t)i * ldx), n, o);
             float *y = Y + (size_t)i * (size_t)ldy + r;
             for (int j = 0; j < 4; j++)
                 y[j] = o[j];
@@ -231,15 +231,8 @@ void wsp__matvec_f16_with(void (*dot4)(const void *, size_t, const float *, int,
         const uint8_t *wr = base + (size_t)r * row_bytes;
         for (int i = 0; i < n_x; i++)
             Y[(size_t)i * (size_t)ldy + r] =
-                dot(wr, (const float *)((const uint8_t *)x + (size_t)i * ldx), n);
+                dot_f16_scalar(wr, (const float *)((const uint8_t *)x + (size_t)i * ldx), n);
     }
-}
-
-void wsp__matvec_f16_scalar(const void *w, size_t row_bytes, int nrows, const void *x,
-                            size_t ldx, int n_x, int n, float *Y, int ldy)
-{
-    wsp__matvec_f16_with(dot4_f16_scalar, dot_f16_scalar, w, row_bytes, nrows, x, ldx, n_x, n,
-                         Y, ldy);
 }
 
 void wsp__mat_row(const wsp__mat *m, int r, float *dst)

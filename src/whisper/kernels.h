@@ -111,11 +111,6 @@ void wsp__matvec_f32_scalar(const void *w, size_t row_bytes, int nrows, const vo
                             size_t ldx, int n_x, int n, float *Y, int ldy);
 void wsp__matvec_f16_scalar(const void *w, size_t row_bytes, int nrows, const void *x,
                             size_t ldx, int n_x, int n, float *Y, int ldy);
-/* f16 matvec from an ISA's dot4/dot kernels: groups of 4 rows, then single rows. */
-void wsp__matvec_f16_with(void (*dot4)(const void *, size_t, const float *, int, float *),
-                          float (*dot)(const void *, const float *, int), const void *w,
-                          size_t row_bytes, int nrows, const void *x, size_t ldx, int n_x, int n,
-                          float *Y, int ldy);
 /* The matvec of any vec_dot: rows outer, inputs inner (see wsp__type_traits.matvec). */
 void wsp__matvec_by_rows(float (*dot)(const void *, const void *, int), const void *w,
                          size_t row_bytes, int nrows, const void *x, size_t ldx, int n_x, int n,
