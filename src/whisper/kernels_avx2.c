@@ -315,12 +315,74 @@ static void attn_f16_one(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, siz
         dot4_f16(Vt + (size_t)c * ldv, ldv, sc, len, out + c);
 }
 
-/* Row by row: the keys and values of a head (2·dh·len f16) stay in L2 between rows. */
+/* Two query rows of one head (dh a multiple of 8, at most ATT_MAX_DH): each key vector
+ * is widened once for both rows' scores, and the values go through dot4x2_f16; each
+ * row's arithmetic is attn_f16_one's (same fma chain per score, same softmax, same
+ * value dots), so a row's result does not depend on the row beside it. */
+static void attn_f16_two(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
+                         int dh, const float *qa, const float *qb, float scale, float *sa,
+                         float *sb, float *oa, float *ob)
+{
+    const int len8 = len & ~7;
+    for (int t = 0; t < len; t++)
+        sa[t] = sb[t] = 0;
+    for (int c = 0; c < dh; c += 4) {
+        const uint16_t *k0 = Kt + (size_t)c * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
+        const __m256 a0 = _mm256_set1_ps(qa[c]), a1 = _mm256_set1_ps(qa[c + 1]);
+        const __m256 a2 = _mm256_set1_ps(qa[c + 2]), a3 = _mm256_set1_ps(qa[c + 3]);
+        const __m256 b0 = _mm256_set1_ps(qb[c]), b1 = _mm256_set1_ps(qb[c + 1]);
+        const __m256 b2 = _mm256_set1_ps(qb[c + 2]), b3 = _mm256_set1_ps(qb[c + 3]);
+        const char *n0 = (const char *)(k0 + 4 * ldk);
+        for (int t = 0; t < len8; t += 8) {
+            if (!(t & 31)) {
+                _mm_prefetch(n0 + 2 * (size_t)t, _MM_HINT_T0);
+                _mm_prefetch(n0 + 2 * (size_t)t + 2 * ldk, _MM_HINT_T0);
+                _mm_prefetch(n0 + 2 * (size_t)t + 4 * ldk, _MM_HINT_T0);
+                _mm_prefetch(n0 + 2 * (size_t)t + 6 * ldk, _MM_HINT_T0);
+            }
+            const __m256 w0 = ld_f16x8((const uint8_t *)(k0 + t));
+            const __m256 w1 = ld_f16x8((const uint8_t *)(k1 + t));
+            const __m256 w2 = ld_f16x8((const uint8_t *)(k2 + t));
+            const __m256 w3 = ld_f16x8((const uint8_t *)(k3 + t));
+            __m256 x = _mm256_loadu_ps(sa + t);
+            x = _mm256_fmadd_ps(a0, w0, x);
+            x = _mm256_fmadd_ps(a1, w1, x);
+            x = _mm256_fmadd_ps(a2, w2, x);
+            x = _mm256_fmadd_ps(a3, w3, x);
+            _mm256_storeu_ps(sa + t, x);
+            __m256 y = _mm256_loadu_ps(sb + t);
+            y = _mm256_fmadd_ps(b0, w0, y);
+            y = _mm256_fmadd_ps(b1, w1, y);
+            y = _mm256_fmadd_ps(b2, w2, y);
+            y = _mm256_fmadd_ps(b3, w3, y);
+            _mm256_storeu_ps(sb + t, y);
+        }
+        for (int t = len8; t < len; t++) {
+            const float f0 = wsp__f16_to_f32(k0[t]), f1 = wsp__f16_to_f32(k1[t]);
+            const float f2 = wsp__f16_to_f32(k2[t]), f3 = wsp__f16_to_f32(k3[t]);
+            sa[t] += qa[c] * f0 + qa[c + 1] * f1 + qa[c + 2] * f2 + qa[c + 3] * f3;
+            sb[t] += qb[c] * f0 + qb[c + 1] * f1 + qb[c + 2] * f2 + qb[c + 3] * f3;
+        }
+    }
+    wsp__avx2_softmax(sa, len, scale);
+    wsp__avx2_softmax(sb, len, scale);
+    for (int c = 0; c < dh; c += 4)
+        dot4x2_f16(Vt + (size_t)c * ldv, ldv, sa, sb, len, oa + c, ob + c);
+}
+
+/* Pairs of rows (attn_f16_two), an odd last row alone. */
 void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
                         int dh, const float *q, size_t ldq, int nq, float scale, float *sc,
                         size_t ldsc, float *out, size_t ldo)
 {
-    for (int r = 0; r < nq; r++)
+    int r = 0;
+    if (dh % 8 == 0 && dh <= ATT_MAX_DH)
+        for (; r + 2 <= nq; r += 2)
+            attn_f16_two(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq,
+                         q + (size_t)(r + 1) * ldq, scale, sc + (size_t)r * ldsc,
+                         sc + (size_t)(r + 1) * ldsc, out + (size_t)r * ldo,
+                         out + (size_t)(r + 1) * ldo);
+    for (; r < nq; r++)
         attn_f16_one(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq, scale,
                      sc + (size_t)r * ldsc, out + (size_t)r * ldo);
 }
