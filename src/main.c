@@ -349,6 +349,7 @@ static int cmd_transcribe(int argc, char **argv)
     req.vad_params = svc_config_vad_params(&cfg);
     if (req.n_threads == 0)
         req.n_threads = cfg.threads;
+    req.mel_clamp = (wsp_mel_clamp)cfg.mel_clamp;
     char context[512];
     if (svc_config_model_is_path(cfg.model))
         context[0] = '\0';

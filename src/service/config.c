@@ -132,6 +132,13 @@ static const setting k_settings[] = {
       "at most 2 ms for the others); results are byte-identical either way. false = every "
       "transcription decodes on its own threads only."},
      .type = SET_BOOL, F(decode_batching)},
+    {.d = {"WHISPER_MEL_CLAMP", "Model (lazy loading)", "global", NULL,
+      "Which maximum the log-mel is clamped at (maximum - 8, OpenAI's log_mel_spectrogram): "
+      "global = the whole recording's, as whisper.cpp and OpenAI (one extra decoding pass of "
+      "the upload finds it before transcribing); running = the maximum up to each 30 s "
+      "window's end (one pass less: long uploads start sooner, but results can differ from "
+      "whisper.cpp's — docs/whisper.md \"Streaming\")."},
+     .type = SET_CHOICE, F(mel_clamp), .choices = "global|running", .flags = SET_CLI},
     {.d = {"WHISPER_LOAD_RETRY_MS", "Model (lazy loading)", "2000", NULL,
       "After a failed model load, requests get the kept error at once for this long (ms); "
       "the next request after it retries the load."},
@@ -274,6 +281,8 @@ static const setting k_settings[] = {
 
 _Static_assert(sizeof(rpt_locale) == sizeof(int) && sizeof(mdc_log_level) == sizeof(int),
                "SET_CHOICE stores enums as int");
+_Static_assert(WSP_MEL_CLAMP_GLOBAL == 0 && WSP_MEL_CLAMP_RUNNING == 1,
+               "WHISPER_MEL_CLAMP's choice index is the wsp_mel_clamp");
 
 size_t svc_settings_count(void) { return N_SETTINGS; }
 

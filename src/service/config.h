@@ -45,6 +45,8 @@ typedef struct svc_config {
                                      cores / MAX_CONCURRENT_TRANSCRIPTIONS, at least 1) */
     bool allow_oversubscribe;     /* WHISPER_ALLOW_OVERSUBSCRIBE */
     bool decode_batching;         /* WHISPER_DECODE_BATCHING (wsp_engine_set_batching) */
+    int mel_clamp;                /* WHISPER_MEL_CLAMP: a wsp_mel_clamp (choice index 0 global,
+                                     1 running) */
     int max_concurrent;           /* MAX_CONCURRENT_TRANSCRIPTIONS */
     int queue_length;             /* QUEUE_LENGTH */
     uint64_t max_upload_bytes;    /* MAX_UPLOAD_MB × 2^20 */

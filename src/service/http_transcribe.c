@@ -129,6 +129,7 @@ static bool common_fields(svc_server *srv, http_req *req, pipeline_request *pr,
     pr->source_name = upl_file_name(f);
     pr->temperature = -1;
     pr->n_threads = cfg->threads;
+    pr->mel_clamp = (wsp_mel_clamp)cfg->mel_clamp;
     pr->limits.max_seconds = cfg->max_audio_seconds;
     pr->limits.max_bytes = cfg->max_upload_bytes;
     pr->meta.processing_s = -1;

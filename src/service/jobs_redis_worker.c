@@ -319,6 +319,7 @@ static void take(redis_store *s, const char *entry, const char *id, bool reclaim
     p->seed = (v = jr__field(o, "seed")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
     p->temperature = -1;
     p->n_threads = cfg->threads;
+    p->mel_clamp = (wsp_mel_clamp)cfg->mel_clamp;
     p->limits.max_seconds = cfg->max_audio_seconds;
     p->limits.max_bytes = cfg->max_upload_bytes;
     p->format = RPT_FORMAT_MARKDOWN;

@@ -4,7 +4,9 @@
  * The audio is piped, never held: the upload's file (or the CLI's) is the only full copy
  * of the recording.  aud_measure_file() refuses an over-long file from its packet
  * durations first (no decoding, no model); a first decoding pass computes the whole
- * recording's log-mel maximum (wsp_mel_peak: whisper.cpp clamps the mel at it − 8); then
+ * recording's log-mel maximum (wsp_mel_peak: whisper.cpp clamps the mel at it − 8; not
+ * with WHISPER_MEL_CLAMP=running, req->mel_clamp, where each window takes the maximum so
+ * far and that pass is skipped); then
  * the decoder stream (aud_stream_*) hands out 1 s chunks that go straight into the
  * engine session (wsp_session_feed), which encodes each 30 s window as soon as its
  * samples are there.  Memory: a chunk, the
@@ -812,8 +814,12 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         if (dtw_preset(req, model, &heads, res) != 0)
             goto done;
         float mel_max = 0;
-        ap->pct_hi = ap->pct_lo + 10;
-        int rc = mel_peak_pass(ap, model, req->vad ? &plan : NULL, &mel_max, &werr, res);
+        const bool global_clamp = req->mel_clamp == WSP_MEL_CLAMP_GLOBAL;
+        int rc = 0;
+        if (global_clamp) { /* WHISPER_MEL_CLAMP=running needs no maximum ahead */
+            ap->pct_hi = ap->pct_lo + 10;
+            rc = mel_peak_pass(ap, model, req->vad ? &plan : NULL, &mel_max, &werr, res);
+        }
         if (rc == -1)
             goto done;
         if (rc != 0) {
@@ -823,7 +829,11 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
                       werr.message[0] ? werr.message : wsp_strerror(rc));
             goto done;
         }
-        ap->pct_lo = ap->pct_hi;
+        MDC_LOG_DEBUG("%s: log-mel clamp %s (%s)", req->source_name ? req->source_name : "request",
+                      global_clamp ? "global" : "running",
+                      global_clamp ? "maximum found by a decoding pass" : "no extra pass");
+        if (global_clamp)
+            ap->pct_lo = ap->pct_hi;
         ap->pct_hi = 99;
         rc = holder_lease_state(holder, model, &st, &werr);
         if (rc != 0) {
@@ -835,12 +845,13 @@ void pipeline_run(model_holder *holder, const pipeline_request *req, pipeline_re
         }
         wsp_params p = engine_params(req, lang, &prog);
         p.dtw_aheads_preset = heads;
+        p.mel_clamp = req->mel_clamp;
         engine_abort_ctx actx = {.req = req, .model = model};
         p.abort_cb = engine_abort;
         p.abort_user_data = &actx;
         prog.model = model;
         ef.rc = wsp_session_begin(st, &p, &ef.sess, &ef.err);
-        if (ef.rc == 0)
+        if (ef.rc == 0 && global_clamp)
             ef.rc = wsp_session_set_mel_max(ef.sess, mel_max, &ef.err);
         if (ef.rc == 0 && req->vad && vad_cutter_new(&plan, &ef.cut) != 0)
             ef.rc = WSP_ENOMEM;

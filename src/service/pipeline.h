@@ -78,6 +78,8 @@ typedef struct pipeline_request {
     int beam_size;                /* 0 = greedy; 1 … PIPELINE_MAX_BEAMS = beam search with
                                      that many beams */
     bool no_fallback;
+    wsp_mel_clamp mel_clamp;      /* WHISPER_MEL_CLAMP: GLOBAL (0, whisper.cpp's) costs one
+                                     more decoding pass of the file; RUNNING skips it */
     uint32_t seed;                /* sampling seed at T > 0 (wsp_params.seed); default 0 */
     bool no_timestamps;
     int n_threads;                /* <= 0 = engine default (available cores) */
