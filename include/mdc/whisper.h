@@ -189,7 +189,7 @@ int wsp_aheads_preset_for_model(const wsp_model *model, wsp_aheads_preset *out);
 bool wsp_aheads_preset_fits(const wsp_model *model, wsp_aheads_preset preset);
 
 /* Which maximum the log-mel clamp (max − 8, ref: OpenAI whisper/audio.py
- * log_mel_spectrogram) uses; see wsp_params.mel_clamp and docs/whisper.md "Streaming". */
+ * log_mel_spectrogram) uses; see wsp_params.mel_clamp and docs/whisper.md "The log-mel clamp". */
 typedef enum wsp_mel_clamp {
     WSP_MEL_CLAMP_GLOBAL = 0,  /* max over the whole recording's mel, as whisper.cpp and
                                   OpenAI (default) */
@@ -255,7 +255,7 @@ typedef struct wsp_params {
      * A preset whose heads the model does not have gives WSP_EINVAL.  Costs one extra
      * batched decoder pass per 30 s window and n_heads·tokens·n_audio_ctx floats. */
     wsp_aheads_preset dtw_aheads_preset;
-    /* Log-mel clamp (docs/whisper.md "Streaming").  GLOBAL (default): whisper.cpp's
+    /* Log-mel clamp (docs/whisper.md "The log-mel clamp").  GLOBAL (default): whisper.cpp's
      * whole-recording maximum, so results equal whisper.cpp's on any input;
      * wsp_transcribe computes it in a first mel pass over its buffer (no copy kept); a
      * session needs it from the caller before its first feed (wsp_session_set_mel_max,
@@ -397,7 +397,7 @@ int wsp_transcribe(wsp_state *state, const float *samples, size_t n_samples,
  * feed (wsp_session_set_mel_max; a wsp_mel_peak pass over the same samples computes it
  * in flat memory) and results equal wsp_transcribe's exactly; with RUNNING the window
  * at seek clamps at (max over mel frames [0, seek + 3000)) − 8, no first pass needed
- * (live audio), and results can differ (docs/whisper.md "Streaming").
+ * (live audio), and results can differ (docs/whisper.md "The log-mel clamp").
  *
  * Thread-safety: a session uses its state exclusively from begin to free (no other
  * session or wsp_transcribe on that state meanwhile); feed and end may be called from

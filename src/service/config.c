@@ -137,7 +137,7 @@ static const setting k_settings[] = {
       "global = the whole recording's, as whisper.cpp and OpenAI (one extra decoding pass of "
       "the upload finds it before transcribing); running = the maximum up to each 30 s "
       "window's end (one pass less: long uploads start sooner, but results can differ from "
-      "whisper.cpp's — docs/whisper.md \"Streaming\")."},
+      "whisper.cpp's — docs/whisper.md \"The log-mel clamp\")."},
      .type = SET_CHOICE, F(mel_clamp), .choices = "global|running", .flags = SET_CLI},
     {.d = {"WHISPER_LOAD_RETRY_MS", "Model (lazy loading)", "2000", NULL,
       "After a failed model load, requests get the kept error at once for this long (ms); "

@@ -1,4 +1,4 @@
-"""WHISPER_MEL_CLAMP (docs/whisper.md "Streaming"): which maximum the log-mel is clamped
+"""WHISPER_MEL_CLAMP (docs/whisper.md "The log-mel clamp"): which maximum the log-mel is clamped
 at.  global (the default, whisper.cpp's) finds the whole recording's maximum with a
 decoding pass before transcribing; running skips that pass and clamps each window at the
 maximum so far.  On meeting_ptbr_opus_24k.opus (micro model, beam 5) the two give
