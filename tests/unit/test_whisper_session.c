@@ -313,7 +313,7 @@ static const char *const k_ref_clips[] = {"jfk.wav", "jfk_x5_60s.wav", "stereo_d
                                           "multilingual.mp3"};
 
 /* The GLOBAL windows are whisper.cpp's everywhere; the RUNNING clamp's differences are
- * counted and listed (docs/whisper.md "Streaming" quotes this table). */
+ * counted and listed (docs/whisper.md "The log-mel clamp" quotes this table). */
 static void check_clip(const wsp_model *m, const char *name, const float *pcm, size_t n,
                        int *n_clips)
 {
