@@ -36,8 +36,9 @@
  * seek_end with seek_delta <= 3000): a window waits for seek + 3000 + 11 frames of audio,
  * so an end not yet seen cannot change its decisions */
 #define WSP__LOOKAHEAD (WSP_N_FRAMES_CHUNK + WSP__DELTA_MIN + 1)
-/* token_timestamps: the signal energy is kept for the first 62 s of the input only (see
- * docs/whisper.md "The one other difference: token_timestamps on inputs longer than 62 s": whisper.cpp indexes it from sample 0 for every segment) */
+/* token_timestamps: the signal energy is kept for the first 62 s of the input only
+ * (whisper.cpp indexes it from sample 0 for every segment; docs/whisper.md "The one
+ * other difference: token_timestamps on inputs longer than 62 s") */
 #define WSP__TT_SAMPLES ((size_t)2 * WSP_N_SAMPLES_CHUNK + 2 * WSP_SAMPLE_RATE)
 #define WSP__TT_HW 32 /* energy half window, samples (whisper.cpp) */
 
