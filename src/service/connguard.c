@@ -230,13 +230,21 @@ void cg_close(conn_guard *g, cg_conn *c)
     free(c);
 }
 
+/* True while c is in its body with fewer bytes than announced, or a body of unknown
+ * length (chunked) — an upload that can still be abandoned.  (With the whole body in,
+ * EOF is a half-close that still waits for its answer.) */
+static bool body_incomplete(cg_conn *c)
+{
+    if (atomic_load(&c->phase) != CG_BODY)
+        return false;
+    const long long want = atomic_load(&c->body_len);
+    return want < 0 || atomic_load(&c->body_bytes) < (unsigned long long)want;
+}
+
 void cg_request_ended(conn_guard *g, cg_conn *c, bool client_aborted)
 {
-    if (!g || !c || !client_aborted || atomic_load(&c->phase) != CG_BODY)
+    if (!g || !c || !client_aborted || !body_incomplete(c))
         return;
-    const long long want = atomic_load(&c->body_len);
-    if (want >= 0 && atomic_load(&c->body_bytes) >= (unsigned long long)want)
-        return; /* the whole body was in: not an abandoned upload */
     pthread_mutex_lock(&g->mu);
     if (!c->dropped) { /* a sweep that dropped it counted it already */
         c->dropped = true;
@@ -312,12 +320,9 @@ int cg_sweep(conn_guard *g, double now)
             if (g->opt.headers_timeout_s > 0 && age > g->opt.headers_timeout_s)
                 reason = R_HEADERS;
         } else if (phase == CG_BODY) {
-            unsigned long long got = atomic_load(&c->body_bytes);
-            long long want = atomic_load(&c->body_len);
-            double bytes = (double)got;
-            /* EOF with the body incomplete: it can never complete.  (With the whole body
-             * in, EOF is a half-close that still waits for its answer: leave it.) */
-            if ((want < 0 || got < (unsigned long long)want) && peer_eof(c->fd))
+            const double bytes = (double)atomic_load(&c->body_bytes);
+            /* EOF with the body incomplete: it can never complete */
+            if (body_incomplete(c) && peer_eof(c->fd))
                 reason = R_GONE;
             else if (g->opt.body_min_bps > 0 && age > g->opt.body_grace_s &&
                      bytes / age < g->opt.body_min_bps)

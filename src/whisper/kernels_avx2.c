@@ -48,94 +48,67 @@ static float dot_f16(const void *w, const float *x, int n)
     return s;
 }
 
-static void dot4_f16(const void *w, size_t ld, const float *x, int n, float *out)
+/* 4 f16 weight rows (w, w + ld, … in elements) against NX input rows (x, row stride ldx
+ * bytes; NX a constant 1 or 2 after inlining — 16 ymm registers hold 8 accumulators, 4
+ * weights and 2 inputs): each 8-weight chunk is widened once for every input row, and
+ * each (weight row, input row) pair is accumulated in the same order whatever NX, so a
+ * row's result does not depend on the row beside it.  Y[r·ldy + k]: row r, weight row k.
+ * Software prefetch of the next 4 rows, one line per row every 64 bytes (see the
+ * AVX-512 version); never faults, result unchanged. */
+static inline __attribute__((always_inline)) void dot4xn_f16(const void *w, size_t ld,
+                                                             const uint8_t *x, size_t ldx,
+                                                             const int NX, int n, float *Y,
+                                                             size_t ldy)
 {
-    const uint8_t *p0 = w, *p1 = p0 + 2 * ld, *p2 = p1 + 2 * ld, *p3 = p2 + 2 * ld;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    /* Software prefetch of the next 4 rows, one line per row every 64 bytes (see the
-     * AVX-512 version); never faults, result unchanged. */
+    const uint8_t *p[4] = {w, (const uint8_t *)w + 2 * ld, (const uint8_t *)w + 4 * ld,
+                           (const uint8_t *)w + 6 * ld};
+    const float *xr[2];
+    __m256 a[2][4];
+#pragma GCC unroll 2
+    for (int r = 0; r < NX; r++) {
+        xr[r] = (const float *)(x + (size_t)r * ldx);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            a[r][k] = _mm256_setzero_ps();
+    }
     const size_t nb = 8 * ld;
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m256 xv = _mm256_loadu_ps(x + i);
         const size_t o = 2 * (size_t)i;
-        if (!(i & 31)) {
-            _mm_prefetch((const char *)p0 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p1 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p2 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p3 + o + nb, _MM_HINT_T0);
+        if (!(i & 31))
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                _mm_prefetch((const char *)p[k] + o + nb, _MM_HINT_T0);
+        __m256 wv[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            wv[k] = ld_f16x8(p[k] + o);
+#pragma GCC unroll 2
+        for (int r = 0; r < NX; r++) {
+            const __m256 xv = _mm256_loadu_ps(xr[r] + i);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                a[r][k] = _mm256_fmadd_ps(wv[k], xv, a[r][k]);
         }
-        a0 = _mm256_fmadd_ps(ld_f16x8(p0 + o), xv, a0);
-        a1 = _mm256_fmadd_ps(ld_f16x8(p1 + o), xv, a1);
-        a2 = _mm256_fmadd_ps(ld_f16x8(p2 + o), xv, a2);
-        a3 = _mm256_fmadd_ps(ld_f16x8(p3 + o), xv, a3);
     }
-    out[0] = hsum256(a0);
-    out[1] = hsum256(a1);
-    out[2] = hsum256(a2);
-    out[3] = hsum256(a3);
-    for (; i < n; i++) {
-        const uint8_t *ps[4] = {p0, p1, p2, p3};
-        for (int k = 0; k < 4; k++) {
-            uint16_t h;
-            memcpy(&h, ps[k] + 2 * (size_t)i, 2);
-            out[k] += wsp__f16_to_f32(h) * x[i];
-        }
+#pragma GCC unroll 2
+    for (int r = 0; r < NX; r++) {
+        float *y = Y + (size_t)r * ldy;
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            y[k] = hsum256(a[r][k]);
+        for (int t = i; t < n; t++)
+            for (int k = 0; k < 4; k++) {
+                uint16_t h;
+                memcpy(&h, p[k] + 2 * (size_t)t, 2);
+                y[k] += wsp__f16_to_f32(h) * xr[r][t];
+            }
     }
 }
 
-/* dot4_f16 for two input rows x0, x1 at once: each 8-weight chunk of the 4 rows is widened
- * once for both (16 ymm registers hold 8 accumulators, 4 weights and 2 inputs); each
- * (weight row, input row) pair is accumulated exactly as dot4_f16 does it, so a row's
- * result does not depend on the row beside it. */
-static void dot4x2_f16(const void *w, size_t ld, const float *x0, const float *x1, int n,
-                       float *out0, float *out1)
+static void dot4_f16(const void *w, size_t ld, const float *x, int n, float *out)
 {
-    const uint8_t *p0 = w, *p1 = p0 + 2 * ld, *p2 = p1 + 2 * ld, *p3 = p2 + 2 * ld;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
-    const size_t nb = 8 * ld;
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const size_t o = 2 * (size_t)i;
-        if (!(i & 31)) {
-            _mm_prefetch((const char *)p0 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p1 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p2 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p3 + o + nb, _MM_HINT_T0);
-        }
-        const __m256 w0 = ld_f16x8(p0 + o), w1 = ld_f16x8(p1 + o);
-        const __m256 w2 = ld_f16x8(p2 + o), w3 = ld_f16x8(p3 + o);
-        const __m256 xa = _mm256_loadu_ps(x0 + i), xb = _mm256_loadu_ps(x1 + i);
-        a0 = _mm256_fmadd_ps(w0, xa, a0);
-        a1 = _mm256_fmadd_ps(w1, xa, a1);
-        a2 = _mm256_fmadd_ps(w2, xa, a2);
-        a3 = _mm256_fmadd_ps(w3, xa, a3);
-        b0 = _mm256_fmadd_ps(w0, xb, b0);
-        b1 = _mm256_fmadd_ps(w1, xb, b1);
-        b2 = _mm256_fmadd_ps(w2, xb, b2);
-        b3 = _mm256_fmadd_ps(w3, xb, b3);
-    }
-    out0[0] = hsum256(a0);
-    out0[1] = hsum256(a1);
-    out0[2] = hsum256(a2);
-    out0[3] = hsum256(a3);
-    out1[0] = hsum256(b0);
-    out1[1] = hsum256(b1);
-    out1[2] = hsum256(b2);
-    out1[3] = hsum256(b3);
-    for (; i < n; i++) {
-        const uint8_t *ps[4] = {p0, p1, p2, p3};
-        for (int k = 0; k < 4; k++) {
-            uint16_t h;
-            memcpy(&h, ps[k] + 2 * (size_t)i, 2);
-            out0[k] += wsp__f16_to_f32(h) * x0[i];
-            out1[k] += wsp__f16_to_f32(h) * x1[i];
-        }
-    }
+    dot4xn_f16(w, ld, (const uint8_t *)x, 0, 1, n, out, 0);
 }
 
 static float dot_f32(const void *w, const float *x, int n)
@@ -275,64 +248,33 @@ void wsp__avx2_softmax(float *x, int n, float scale)
 
 #define ATT_MAX_DH 256 /* register-blocked path: dh a multiple of 8, at most this */
 
-static void attn_f16_one(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
-                         int dh, const float *q, float scale, float *sc, float *out)
+/* NQ (a constant 1 or 2 after inlining) query rows of one head, dh a multiple of 8 (at
+ * most ATT_MAX_DH): each key vector is widened once for every row's scores, the values
+ * go through dot4xn_f16; each row's arithmetic is the same whatever NQ (same fma chain per
+ * score, same softmax, same value dots).
+ *  - scores: sc[t] = Σ_c q[c]·Kt[c][t], four key rows per pass over sc (kept in L1);
+ *  - out[c] = Σ_t sc[t]·Vt[c][t]: four contiguous value rows per pass. */
+static inline __attribute__((always_inline)) void attn_rows(const uint16_t *Kt, size_t ldk,
+                                                            const uint16_t *Vt, size_t ldv,
+                                                            int len, int dh, const float *q,
+                                                            size_t ldq, const int NQ,
+                                                            float scale, float *sc, size_t ldsc,
+                                                            float *out, size_t ldo)
 {
-    if (dh % 8 != 0 || dh > ATT_MAX_DH) {
-        wsp__kern_scalar.attn_f16(Kt, ldk, Vt, ldv, len, dh, q, 0, 1, scale, sc, 0, out, 0);
-        return;
-    }
-    /* scores: sc[t] = Σ_c q[c]·Kt[c][t], four key rows per pass over sc (kept in L1) */
     const int len8 = len & ~7;
-    for (int t = 0; t < len; t++)
-        sc[t] = 0;
+#pragma GCC unroll 2
+    for (int r = 0; r < NQ; r++)
+        for (int t = 0; t < len; t++)
+            sc[(size_t)r * ldsc + t] = 0;
     for (int c = 0; c < dh; c += 4) {
         const uint16_t *k0 = Kt + (size_t)c * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
-        const __m256 q0 = _mm256_set1_ps(q[c]), q1 = _mm256_set1_ps(q[c + 1]);
-        const __m256 q2 = _mm256_set1_ps(q[c + 2]), q3 = _mm256_set1_ps(q[c + 3]);
+        __m256 qv[2][4];
+#pragma GCC unroll 2
+        for (int r = 0; r < NQ; r++)
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                qv[r][k] = _mm256_set1_ps(q[(size_t)r * ldq + (size_t)c + (size_t)k]);
         const char *n0 = (const char *)(k0 + 4 * ldk); /* next 4 key rows: prefetch */
-        for (int t = 0; t < len8; t += 8) {
-            if (!(t & 31)) {
-                _mm_prefetch(n0 + 2 * (size_t)t, _MM_HINT_T0);
-                _mm_prefetch(n0 + 2 * (size_t)t + 2 * ldk, _MM_HINT_T0);
-                _mm_prefetch(n0 + 2 * (size_t)t + 4 * ldk, _MM_HINT_T0);
-                _mm_prefetch(n0 + 2 * (size_t)t + 6 * ldk, _MM_HINT_T0);
-            }
-            __m256 a = _mm256_loadu_ps(sc + t);
-            a = _mm256_fmadd_ps(q0, ld_f16x8((const uint8_t *)(k0 + t)), a);
-            a = _mm256_fmadd_ps(q1, ld_f16x8((const uint8_t *)(k1 + t)), a);
-            a = _mm256_fmadd_ps(q2, ld_f16x8((const uint8_t *)(k2 + t)), a);
-            a = _mm256_fmadd_ps(q3, ld_f16x8((const uint8_t *)(k3 + t)), a);
-            _mm256_storeu_ps(sc + t, a);
-        }
-        for (int t = len8; t < len; t++)
-            sc[t] += q[c] * wsp__f16_to_f32(k0[t]) + q[c + 1] * wsp__f16_to_f32(k1[t]) +
-                     q[c + 2] * wsp__f16_to_f32(k2[t]) + q[c + 3] * wsp__f16_to_f32(k3[t]);
-    }
-    wsp__avx2_softmax(sc, len, scale); /* this ISA's own, whatever variant is forced */
-    /* out[c] = Σ_t sc[t]·Vt[c][t]: four contiguous value rows per pass */
-    for (int c = 0; c < dh; c += 4)
-        dot4_f16(Vt + (size_t)c * ldv, ldv, sc, len, out + c);
-}
-
-/* Two query rows of one head (dh a multiple of 8, at most ATT_MAX_DH): each key vector
- * is widened once for both rows' scores, and the values go through dot4x2_f16; each
- * row's arithmetic is attn_f16_one's (same fma chain per score, same softmax, same
- * value dots), so a row's result does not depend on the row beside it. */
-static void attn_f16_two(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
-                         int dh, const float *qa, const float *qb, float scale, float *sa,
-                         float *sb, float *oa, float *ob)
-{
-    const int len8 = len & ~7;
-    for (int t = 0; t < len; t++)
-        sa[t] = sb[t] = 0;
-    for (int c = 0; c < dh; c += 4) {
-        const uint16_t *k0 = Kt + (size_t)c * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
-        const __m256 a0 = _mm256_set1_ps(qa[c]), a1 = _mm256_set1_ps(qa[c + 1]);
-        const __m256 a2 = _mm256_set1_ps(qa[c + 2]), a3 = _mm256_set1_ps(qa[c + 3]);
-        const __m256 b0 = _mm256_set1_ps(qb[c]), b1 = _mm256_set1_ps(qb[c + 1]);
-        const __m256 b2 = _mm256_set1_ps(qb[c + 2]), b3 = _mm256_set1_ps(qb[c + 3]);
-        const char *n0 = (const char *)(k0 + 4 * ldk);
         for (int t = 0; t < len8; t += 8) {
             if (!(t & 31)) {
                 _mm_prefetch(n0 + 2 * (size_t)t, _MM_HINT_T0);
@@ -344,54 +286,59 @@ static void attn_f16_two(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, siz
             const __m256 w1 = ld_f16x8((const uint8_t *)(k1 + t));
             const __m256 w2 = ld_f16x8((const uint8_t *)(k2 + t));
             const __m256 w3 = ld_f16x8((const uint8_t *)(k3 + t));
-            __m256 x = _mm256_loadu_ps(sa + t);
-            x = _mm256_fmadd_ps(a0, w0, x);
-            x = _mm256_fmadd_ps(a1, w1, x);
-            x = _mm256_fmadd_ps(a2, w2, x);
-            x = _mm256_fmadd_ps(a3, w3, x);
-            _mm256_storeu_ps(sa + t, x);
-            __m256 y = _mm256_loadu_ps(sb + t);
-            y = _mm256_fmadd_ps(b0, w0, y);
-            y = _mm256_fmadd_ps(b1, w1, y);
-            y = _mm256_fmadd_ps(b2, w2, y);
-            y = _mm256_fmadd_ps(b3, w3, y);
-            _mm256_storeu_ps(sb + t, y);
+#pragma GCC unroll 2
+            for (int r = 0; r < NQ; r++) {
+                float *sr = sc + (size_t)r * ldsc;
+                __m256 x = _mm256_loadu_ps(sr + t);
+                x = _mm256_fmadd_ps(qv[r][0], w0, x);
+                x = _mm256_fmadd_ps(qv[r][1], w1, x);
+                x = _mm256_fmadd_ps(qv[r][2], w2, x);
+                x = _mm256_fmadd_ps(qv[r][3], w3, x);
+                _mm256_storeu_ps(sr + t, x);
+            }
         }
         for (int t = len8; t < len; t++) {
             const float f0 = wsp__f16_to_f32(k0[t]), f1 = wsp__f16_to_f32(k1[t]);
             const float f2 = wsp__f16_to_f32(k2[t]), f3 = wsp__f16_to_f32(k3[t]);
-            sa[t] += qa[c] * f0 + qa[c + 1] * f1 + qa[c + 2] * f2 + qa[c + 3] * f3;
-            sb[t] += qb[c] * f0 + qb[c + 1] * f1 + qb[c + 2] * f2 + qb[c + 3] * f3;
+#pragma GCC unroll 2
+            for (int r = 0; r < NQ; r++) {
+                const float *qr = q + (size_t)r * ldq + c;
+                sc[(size_t)r * ldsc + t] += qr[0] * f0 + qr[1] * f1 + qr[2] * f2 + qr[3] * f3;
+            }
         }
     }
-    wsp__avx2_softmax(sa, len, scale);
-    wsp__avx2_softmax(sb, len, scale);
+#pragma GCC unroll 2
+    for (int r = 0; r < NQ; r++) /* this ISA's own softmax, whatever variant is forced */
+        wsp__avx2_softmax(sc + (size_t)r * ldsc, len, scale);
     for (int c = 0; c < dh; c += 4)
-        dot4x2_f16(Vt + (size_t)c * ldv, ldv, sa, sb, len, oa + c, ob + c);
+        dot4xn_f16(Vt + (size_t)c * ldv, ldv, (const uint8_t *)sc, 4 * ldsc, NQ, len, out + c,
+                   ldo);
 }
 
-/* Pairs of rows (attn_f16_two), an odd last row alone. */
+/* Pairs of rows, an odd last row alone (attn_rows); other head sizes: the scalar kernel. */
 void wsp__avx2_attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t ldv, int len,
                         int dh, const float *q, size_t ldq, int nq, float scale, float *sc,
                         size_t ldsc, float *out, size_t ldo)
 {
+    if (dh % 8 != 0 || dh > ATT_MAX_DH) {
+        wsp__kern_scalar.attn_f16(Kt, ldk, Vt, ldv, len, dh, q, ldq, nq, scale, sc, ldsc, out,
+                                  ldo);
+        return;
+    }
     int r = 0;
-    if (dh % 8 == 0 && dh <= ATT_MAX_DH)
-        for (; r + 2 <= nq; r += 2)
-            attn_f16_two(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq,
-                         q + (size_t)(r + 1) * ldq, scale, sc + (size_t)r * ldsc,
-                         sc + (size_t)(r + 1) * ldsc, out + (size_t)r * ldo,
-                         out + (size_t)(r + 1) * ldo);
-    for (; r < nq; r++)
-        attn_f16_one(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq, scale,
-                     sc + (size_t)r * ldsc, out + (size_t)r * ldo);
+    for (; r + 2 <= nq; r += 2)
+        attn_rows(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq, ldq, 2, scale,
+                  sc + (size_t)r * ldsc, ldsc, out + (size_t)r * ldo, ldo);
+    if (r < nq)
+        attn_rows(Kt, ldk, Vt, ldv, len, dh, q + (size_t)r * ldq, ldq, 1, scale,
+                  sc + (size_t)r * ldsc, ldsc, out + (size_t)r * ldo, ldo);
 }
 
 void wsp__avx2_row_f16(const void *src, float *dst, int n) { cvt_f16(src, dst, (size_t)n); }
 float wsp__avx2_vdot_f16(const void *w, const void *x, int n) { return dot_f16(w, x, n); }
 float wsp__avx2_vdot_f32(const void *w, const void *x, int n) { return dot_f32(w, x, n); }
-/* Groups of 4 weight rows against pairs of input rows (dot4x2_f16), an odd last input
- * row by dot4_f16, then the last nrows % 4 weight rows one by one. */
+/* Groups of 4 weight rows against pairs of input rows (dot4xn_f16), an odd last input
+ * row alone, then the last nrows % 4 weight rows one by one. */
 void wsp__avx2_matvec_f16(const void *w, size_t row_bytes, int nrows, const void *x, size_t ldx,
                           int n_x, int n, float *Y, int ldy)
 {
@@ -402,12 +349,11 @@ void wsp__avx2_matvec_f16(const void *w, size_t row_bytes, int nrows, const void
         const uint8_t *wr = base + (size_t)r * row_bytes;
         int i = 0;
         for (; i + 2 <= n_x; i += 2)
-            dot4x2_f16(wr, ld, (const float *)(xb + (size_t)i * ldx),
-                       (const float *)(xb + (size_t)(i + 1) * ldx), n,
-                       Y + (size_t)i * (size_t)ldy + r, Y + (size_t)(i + 1) * (size_t)ldy + r);
+            dot4xn_f16(wr, ld, xb + (size_t)i * ldx, ldx, 2, n, Y + (size_t)i * (size_t)ldy + r,
+                       (size_t)ldy);
         if (i < n_x)
-            dot4_f16(wr, ld, (const float *)(xb + (size_t)i * ldx), n,
-                     Y + (size_t)i * (size_t)ldy + r);
+            dot4xn_f16(wr, ld, xb + (size_t)i * ldx, ldx, 1, n, Y + (size_t)i * (size_t)ldy + r,
+                       (size_t)ldy);
     }
     for (; r < nrows; r++) {
         const uint8_t *wr = base + (size_t)r * row_bytes;

@@ -37,43 +37,70 @@ static float dot_f16(const void *w, const float *x, int n)
     return s;
 }
 
-static void dot4_f16(const void *w, size_t ld, const float *x, int n, float *out)
+/* 4 f16 weight rows (w, w + ld, … in elements) against NX input rows (x, row stride ldx
+ * bytes; NX a constant 1..4 after inlining): each 16-weight chunk is widened once and
+ * used by every input row, so a batch of rows costs one f16 → f32 conversion per weight
+ * instead of one per weight per row.  Each (weight row, input row) pair is accumulated
+ * in the same order whatever NX (same fma chain, same reduction, same tail), so a row's
+ * result never depends on the rows beside it (the decoder's batch invariance).
+ * Software prefetch of the NEXT 4 rows (same offset), one line per row every 64 bytes:
+ * the hardware prefetcher alone left the memory-bound logits matvec at ~13 GB/s on one
+ * core; this gives ~20–28 GB/s.  Prefetches never fault, so running past the matrix end
+ * is harmless.  Arithmetic (and so the result) is unchanged. */
+static inline __attribute__((always_inline)) void dot4xn_f16(const uint8_t *w, size_t ld,
+                                                             const uint8_t *x, size_t ldx,
+                                                             const int NX, int n, float *Y,
+                                                             size_t ldy)
 {
-    const uint8_t *p0 = w, *p1 = p0 + 2 * ld, *p2 = p1 + 2 * ld, *p3 = p2 + 2 * ld;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-    /* Software prefetch of the NEXT 4 rows (same offset), one line per row every 64
-     * bytes: the hardware prefetcher alone left the memory-bound logits matvec at
-     * ~13 GB/s on one core; this gives ~20–28 GB/s.  Prefetches never fault, so running
-     * past the matrix end is harmless.  Arithmetic (and so the result) is unchanged. */
+    const uint8_t *p[4] = {w, w + 2 * ld, w + 4 * ld, w + 6 * ld};
+    const float *xr[4];
+    __m512 a[4][4];
+    #pragma GCC unroll 4
+    for (int r = 0; r < NX; r++) {
+        xr[r] = (const float *)(x + (size_t)r * ldx);
+        #pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            a[r][k] = _mm512_setzero_ps();
+    }
     const size_t nb = 8 * ld;
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        const __m512 xv = _mm512_loadu_ps(x + i);
         const size_t o = 2 * (size_t)i;
-        if (!(i & 31)) {
-            _mm_prefetch((const char *)p0 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p1 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p2 + o + nb, _MM_HINT_T0);
-            _mm_prefetch((const char *)p3 + o + nb, _MM_HINT_T0);
-        }
-        a0 = _mm512_fmadd_ps(ld_f16x16(p0 + o), xv, a0);
-        a1 = _mm512_fmadd_ps(ld_f16x16(p1 + o), xv, a1);
-        a2 = _mm512_fmadd_ps(ld_f16x16(p2 + o), xv, a2);
-        a3 = _mm512_fmadd_ps(ld_f16x16(p3 + o), xv, a3);
-    }
-    out[0] = _mm512_reduce_add_ps(a0);
-    out[1] = _mm512_reduce_add_ps(a1);
-    out[2] = _mm512_reduce_add_ps(a2);
-    out[3] = _mm512_reduce_add_ps(a3);
-    for (; i < n; i++) {
-        const uint8_t *ps[4] = {p0, p1, p2, p3};
-        for (int k = 0; k < 4; k++) {
-            uint16_t h;
-            memcpy(&h, ps[k] + 2 * (size_t)i, 2);
-            out[k] += wsp__f16_to_f32(h) * x[i];
+        if (!(i & 31))
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                _mm_prefetch((const char *)p[k] + o + nb, _MM_HINT_T0);
+        __m512 wv[4];
+        #pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            wv[k] = ld_f16x16(p[k] + o);
+        #pragma GCC unroll 4
+        for (int r = 0; r < NX; r++) {
+            const __m512 xv = _mm512_loadu_ps(xr[r] + i);
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                a[r][k] = _mm512_fmadd_ps(wv[k], xv, a[r][k]);
         }
     }
+    #pragma GCC unroll 4
+    for (int r = 0; r < NX; r++) {
+        float *y = Y + (size_t)r * ldy;
+        #pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            y[k] = _mm512_reduce_add_ps(a[r][k]);
+        for (int t = i; t < n; t++)
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                uint16_t h;
+                memcpy(&h, p[k] + 2 * (size_t)t, 2);
+                y[k] += wsp__f16_to_f32(h) * xr[r][t];
+            }
+    }
+}
+
+static void dot4_f16(const void *w, size_t ld, const float *x, int n, float *out)
+{
+    dot4xn_f16(w, ld, (const uint8_t *)x, 0, 1, n, out, 0);
 }
 
 static float dot_f32(const void *w, const float *x, int n)
@@ -268,63 +295,6 @@ static void attn_f16(const uint16_t *Kt, size_t ldk, const uint16_t *Vt, size_t 
 void wsp__avx512_row_f16(const void *src, float *dst, int n) { cvt_f16(src, dst, (size_t)n); }
 float wsp__avx512_vdot_f16(const void *w, const void *x, int n) { return dot_f16(w, x, n); }
 float wsp__avx512_vdot_f32(const void *w, const void *x, int n) { return dot_f32(w, x, n); }
-/* 4 f16 weight rows (w, w + ld, … in elements) against NX input rows (x, row stride ldx
- * bytes; NX a constant 1..4 after inlining): each 16-weight chunk is widened once and
- * used by every input row, so a batch of rows costs one f16 → f32 conversion per weight
- * instead of one per weight per row.  Each (weight row, input row) pair is accumulated
- * exactly as dot4_f16 does it (same fma chain, same reduction, same tail), so a row's
- * result never depends on the rows beside it (the decoder's batch invariance). */
-static inline __attribute__((always_inline)) void dot4xn_f16(const uint8_t *w, size_t ld,
-                                                             const uint8_t *x, size_t ldx,
-                                                             const int NX, int n, float *Y,
-                                                             size_t ldy)
-{
-    const uint8_t *p[4] = {w, w + 2 * ld, w + 4 * ld, w + 6 * ld};
-    const float *xr[4];
-    __m512 a[4][4];
-    #pragma GCC unroll 4
-    for (int r = 0; r < NX; r++) {
-        xr[r] = (const float *)(x + (size_t)r * ldx);
-        #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            a[r][k] = _mm512_setzero_ps();
-    }
-    const size_t nb = 8 * ld; /* the next 4 rows, prefetched as dot4_f16 does */
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const size_t o = 2 * (size_t)i;
-        if (!(i & 31))
-            #pragma GCC unroll 4
-            for (int k = 0; k < 4; k++)
-                _mm_prefetch((const char *)p[k] + o + nb, _MM_HINT_T0);
-        __m512 wv[4];
-        #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            wv[k] = ld_f16x16(p[k] + o);
-        #pragma GCC unroll 4
-        for (int r = 0; r < NX; r++) {
-            const __m512 xv = _mm512_loadu_ps(xr[r] + i);
-            #pragma GCC unroll 4
-            for (int k = 0; k < 4; k++)
-                a[r][k] = _mm512_fmadd_ps(wv[k], xv, a[r][k]);
-        }
-    }
-    #pragma GCC unroll 4
-    for (int r = 0; r < NX; r++) {
-        float *y = Y + (size_t)r * ldy;
-        #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-            y[k] = _mm512_reduce_add_ps(a[r][k]);
-        for (int t = i; t < n; t++)
-            #pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) {
-                uint16_t h;
-                memcpy(&h, p[k] + 2 * (size_t)t, 2);
-                y[k] += wsp__f16_to_f32(h) * xr[r][t];
-            }
-    }
-}
-
 void wsp__avx512_matvec_f16(const void *w, size_t row_bytes, int nrows, const void *x,
                             size_t ldx, int n_x, int n, float *Y, int ldy)
 {
@@ -339,7 +309,7 @@ void wsp__avx512_matvec_f16(const void *w, size_t row_bytes, int nrows, const vo
         switch (n_x - i) {
         case 3: dot4xn_f16(wr, ld, xb + (size_t)i * ldx, ldx, 3, n, Y + (size_t)i * ldy + r, ldy); break;
         case 2: dot4xn_f16(wr, ld, xb + (size_t)i * ldx, ldx, 2, n, Y + (size_t)i * ldy + r, ldy); break;
-        case 1: dot4_f16(wr, ld, (const float *)(xb + (size_t)i * ldx), n, Y + (size_t)i * ldy + r); break;
+        case 1: dot4xn_f16(wr, ld, xb + (size_t)i * ldx, ldx, 1, n, Y + (size_t)i * ldy + r, ldy); break;
         default: break;
         }
     }

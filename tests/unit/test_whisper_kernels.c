@@ -51,6 +51,16 @@ static int setup(void **state)
     return 0;
 }
 
+/* The scalar kernels, then every SIMD variant this CPU runs; returns how many. */
+static int all_variants(const wsp__kern_ops *all[4])
+{
+    int n = 0;
+    all[n++] = &wsp__kern_scalar;
+    for (int v = 0; v < n_variants; v++)
+        all[n++] = variants[v];
+    return n;
+}
+
 static void test_f16_values(void **state)
 {
     (void)state;
@@ -126,10 +136,8 @@ static void test_attn_f16_multi_query(void **state)
     }
     for (int i = 0; i < NQ * LDQ; i++)
         q[i] = 3 * frand();
-    const wsp__kern_ops *all[4] = {&wsp__kern_scalar};
-    int n_all = 1;
-    for (int v = 0; v < n_variants; v++)
-        all[n_all++] = variants[v];
+    const wsp__kern_ops *all[4];
+    const int n_all = all_variants(all);
     for (int v = 0; v < n_all; v++)
         for (int len = LEN; len >= LEN - 13; len -= 13) /* a tail of 0 and of 11 mod 16 */
             for (int nq = 1; nq <= NQ; nq++) {
@@ -161,10 +169,8 @@ static void test_matvec_f16_rows(void **state)
         W[i] = wsp__f32_to_f16(frand());
     for (int i = 0; i < NX * LDX; i++)
         X[i] = 2 * frand();
-    const wsp__kern_ops *all[4] = {&wsp__kern_scalar};
-    int n_all = 1;
-    for (int v = 0; v < n_variants; v++)
-        all[n_all++] = variants[v];
+    const wsp__kern_ops *all[4];
+    const int n_all = all_variants(all);
     for (int v = 0; v < n_all; v++)
         for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
             const int n = lens[li];
