@@ -324,6 +324,35 @@ static void *req_run(void *arg)
     return NULL;
 }
 
+/* Runs the n requests of q one by one with batching off (their results into want[]),
+ * then all at once with batching on (their results stay in q[i].r); *before / *after:
+ * the engine's batching counters around the concurrent run. */
+static void run_alone_then_together(wsp_engine *e, req *q, int n, wsp_result **want,
+                                    wsp__batch_stats *before, wsp__batch_stats *after)
+{
+    wsp_engine_set_batching(e, false);
+    for (int i = 0; i < n; i++) {
+        req_run(&q[i]);
+        assert_int_equal(q[i].rc, 0);
+        want[i] = q[i].r;
+        q[i].r = NULL;
+    }
+    wsp_engine_set_batching(e, true);
+    wsp__engine_stats(e, before);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)n);
+    pthread_t th[NREQ];
+    assert_true(n <= NREQ);
+    for (int i = 0; i < n; i++) {
+        q[i].start = &start;
+        assert_int_equal(pthread_create(&th[i], NULL, req_run, &q[i]), 0);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    wsp__engine_stats(e, after);
+}
+
 static void test_continuous_batching_changes_nothing(void **state)
 {
     (void)state;
@@ -357,30 +386,9 @@ static void test_continuous_batching_changes_nothing(void **state)
     q[3].p.offset_ms = 2000;
     q[3].p.initial_prompt = "The president speaks to the nation.";
 
-    /* one by one, batching off */
-    wsp_engine_set_batching(e, false);
     wsp_result *want[NREQ];
-    for (int i = 0; i < NREQ; i++) {
-        req_run(&q[i]);
-        assert_int_equal(q[i].rc, 0);
-        want[i] = q[i].r;
-        q[i].r = NULL;
-    }
-    /* all at once, batching on */
-    wsp_engine_set_batching(e, true);
     wsp__batch_stats s0, s1;
-    wsp__engine_stats(e, &s0);
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, NREQ);
-    pthread_t th[NREQ];
-    for (int i = 0; i < NREQ; i++) {
-        q[i].start = &start;
-        assert_int_equal(pthread_create(&th[i], NULL, req_run, &q[i]), 0);
-    }
-    for (int i = 0; i < NREQ; i++)
-        pthread_join(th[i], NULL);
-    pthread_barrier_destroy(&start);
-    wsp__engine_stats(e, &s1);
+    run_alone_then_together(e, q, NREQ, want, &s0, &s1);
     print_message("4 concurrent: %ld batched passes, %ld held >= 2 transcriptions, %ld steps, "
                   "%ld rows (%.2f rows a pass)\n", s1.passes - s0.passes,
                   s1.merged_passes - s0.merged_passes, s1.steps - s0.steps, s1.rows - s0.rows,
@@ -428,27 +436,8 @@ static void test_continuous_batching_two_models(void **state)
         q[i].p.temperature_inc = 0.0f;
         q[i].p.beam_size = 2 + i;
     }
-    wsp_engine_set_batching(e, false);
-    for (int i = 0; i < N; i++) {
-        req_run(&q[i]);
-        assert_int_equal(q[i].rc, 0);
-        want[i] = q[i].r;
-        q[i].r = NULL;
-    }
-    wsp_engine_set_batching(e, true);
     wsp__batch_stats s0, s1;
-    wsp__engine_stats(e, &s0);
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, N);
-    pthread_t th[N];
-    for (int i = 0; i < N; i++) {
-        q[i].start = &start;
-        assert_int_equal(pthread_create(&th[i], NULL, req_run, &q[i]), 0);
-    }
-    for (int i = 0; i < N; i++)
-        pthread_join(th[i], NULL);
-    pthread_barrier_destroy(&start);
-    wsp__engine_stats(e, &s1);
+    run_alone_then_together(e, q, N, want, &s0, &s1);
     print_message("tiny-dims x2 + micro: %ld passes, %ld merged\n", s1.passes - s0.passes,
                   s1.merged_passes - s0.merged_passes);
     for (int i = 0; i < N; i++) {

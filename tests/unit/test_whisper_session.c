@@ -552,6 +552,18 @@ static void chunks_case(wsp_state *st, wsp_params p, const float *pcm, size_t n,
     wsp_result_free(ref);
 }
 
+/* The micro model, a state on it and jfk_x5_60s.wav's samples (*n of them, owned by the
+ * caller): the set-up of the chunking, lifecycle and heap tests. */
+static float *open_micro_x5(wsp_model **m, wsp_state **st, size_t *n)
+{
+    wsp_error err;
+    assert_int_equal(wsp_model_load(tu_model("micro"), m, &err), 0);
+    assert_int_equal(wsp_state_new(*m, st, &err), 0);
+    float *pcm = load_audio(tu_shared("whisper-ref/data/jfk_x5_60s.wav"), n);
+    assert_non_null(pcm);
+    return pcm;
+}
+
 static void test_chunking(void **state)
 {
     (void)state;
@@ -559,11 +571,8 @@ static void test_chunking(void **state)
     wsp_model *m = NULL;
     wsp_state *st = NULL;
     wsp_error err;
-    assert_int_equal(wsp_model_load(tu_model("micro"), &m, &err), 0);
-    assert_int_equal(wsp_state_new(m, &st, &err), 0);
     size_t n = 0;
-    float *pcm = load_audio(tu_shared("whisper-ref/data/jfk_x5_60s.wav"), &n);
-    assert_non_null(pcm);
+    float *pcm = open_micro_x5(&m, &st, &n);
     const size_t all[] = {16000, 511, 0, 0, 1}; /* 0: random sizes */
     const int k = quick() ? 1 : full() ? 5 : 2;      /* chunkings per case */
     wsp_params p = base_params(WSP_SAMPLING_GREEDY);
@@ -622,11 +631,8 @@ static void test_lifecycle(void **state)
     wsp_model *m = NULL;
     wsp_state *st = NULL;
     wsp_error err;
-    assert_int_equal(wsp_model_load(tu_model("micro"), &m, &err), 0);
-    assert_int_equal(wsp_state_new(m, &st, &err), 0);
     size_t n = 0;
-    float *pcm = load_audio(tu_shared("whisper-ref/data/jfk_x5_60s.wav"), &n);
-    assert_non_null(pcm);
+    float *pcm = open_micro_x5(&m, &st, &n);
     wsp_params p = base_params(WSP_SAMPLING_GREEDY);
     wsp_session *s = NULL;
     wsp_result *r = NULL;
@@ -782,12 +788,8 @@ static void test_heap_flat(void **state)
     const int a = env_min > 0 && env_min < 1000 ? (int)env_min : 1, b = 6 * a;
     wsp_model *m = NULL;
     wsp_state *st = NULL;
-    wsp_error err;
-    assert_int_equal(wsp_model_load(tu_model("micro"), &m, &err), 0);
-    assert_int_equal(wsp_state_new(m, &st, &err), 0);
     size_t n = 0;
-    float *pcm = load_audio(tu_shared("whisper-ref/data/jfk_x5_60s.wav"), &n);
-    assert_non_null(pcm);
+    float *pcm = open_micro_x5(&m, &st, &n);
     size_t held_a, held_b;
     int win_a, win_b;
     /* warm-up: one-time allocations of the libraries (FFTW plan, BLAS buffers, the
